@@ -1,0 +1,24 @@
+"""hwmap: what a vision model costs on a chip, and which execution paths to keep for dynamic inference.
+
+The public API lives in hwmap.api and is re-exported here lazily: `import hwmap` does not import torch.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "extract_graph",
+    "flops",
+    "list_models",
+    "load_graph",
+    "save_graph",
+]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from hwmap import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'hwmap' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from hwmap.cli import main
+
+main()

@@ -1,0 +1,126 @@
+"""The Python API. Everything the CLI does goes through these functions; torch is imported only to build models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hwmap.errors import HwmapError
+from hwmap.graph.io import load_graph, save_graph
+from hwmap.graph.ir import LayerGraph
+from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["extract_graph", "flops", "load_graph", "save_graph", "list_models"]
+
+
+def extract_graph(
+    model: str | Path | LayerGraph | torch.nn.Module,
+    *,
+    input_shape: Sequence[int] | None = None,
+    resolution: int | None = None,
+    batch: int = 1,
+    num_classes: int | None = None,
+    example_inputs: Any = None,
+    strict: bool = False,
+    name: str | None = None,
+) -> LayerGraph:
+    """The layer graph of a model.
+
+    model: a spec ('resnet50', 'tv:resnet18', 'segformer-b2', 'hf:<folder>', 'ofa-resnet50:d=..;e=..;w=..'),
+    a saved graph .json, a LayerGraph, or an nn.Module (with example_inputs, or input_shape (C, H, W)).
+    input_shape (C, H, W) or resolution (square, model's channels) override the model's default input.
+    A module with real weights is traced on CPU tensors (real arithmetic); specs are built on the meta device.
+    """
+    if batch < 1:
+        raise HwmapError(f"--batch must be a positive integer, got {batch}")
+    if isinstance(model, LayerGraph):
+        return model
+    if isinstance(model, (str, Path)) and str(model).endswith(".json") and not str(model).startswith("hf:"):
+        if input_shape or resolution or batch != 1 or num_classes:
+            raise HwmapError(f"{model} is a saved graph with fixed shapes: --input, --resolution, --batch and "
+                             "--num-classes do not apply; extract a new graph from the model instead")
+        return load_graph(model)
+    if isinstance(model, (str, Path)):
+        return _extract_from_spec(str(model), input_shape=input_shape, resolution=resolution, batch=batch,
+                                  num_classes=num_classes, strict=strict)
+    return _extract_from_module(model, input_shape=input_shape, batch=batch, example_inputs=example_inputs,
+                                strict=strict, name=name)
+
+
+def _input_chw(default: tuple[int, int, int], input_shape, resolution) -> tuple[int, int, int]:
+    if input_shape is not None and resolution is not None:
+        raise HwmapError("give --input or --resolution, not both")
+    if input_shape is not None:
+        if len(input_shape) != 3 or any(int(d) < 1 for d in input_shape):
+            raise HwmapError(f"--input must be C x H x W with positive sizes, got {tuple(input_shape)}")
+        return tuple(int(d) for d in input_shape)
+    if resolution is not None:
+        if resolution < 1:
+            raise HwmapError(f"--resolution must be a positive integer, got {resolution}")
+        return (default[0], resolution, resolution)
+    return default
+
+
+def _extract_from_spec(spec, *, input_shape, resolution, batch, num_classes, strict) -> LayerGraph:
+    from hwmap.graph.capture import capture, meta_inputs
+    from hwmap.graph.sources import build_model
+
+    built = build_model(spec, num_classes=num_classes)
+    chw = _input_chw(built.default_input_chw, input_shape, resolution)
+    meta = {"spec": spec, **built.meta}
+    return capture(built.module, meta_inputs([(batch, *chw)]), name=built.name, strict=strict, meta=meta)
+
+
+def _extract_from_module(module, *, input_shape, batch, example_inputs, strict, name) -> LayerGraph:
+    import torch
+
+    from hwmap.graph.capture import capture
+
+    if not isinstance(module, torch.nn.Module):
+        raise HwmapError(f"model must be a spec string, a graph .json, a LayerGraph or an nn.Module, "
+                         f"got {type(module).__name__}")
+    if example_inputs is None:
+        if input_shape is None:
+            raise HwmapError("an nn.Module needs example_inputs or input_shape=(C, H, W)")
+        on_meta = any(p.is_meta for p in module.parameters())
+        shape = (batch, *_input_chw((3, 224, 224), input_shape, None))
+        example_inputs = torch.empty(shape, device="meta") if on_meta else torch.randn(shape)
+    inputs = list(example_inputs) if isinstance(example_inputs, (list, tuple)) else [example_inputs]
+    return capture(module, inputs, name=name or type(module).__name__, strict=strict,
+                   meta={"source": "nn.Module"})
+
+
+def flops(
+    model: str | Path | LayerGraph | torch.nn.Module,
+    *,
+    input_shape: Sequence[int] | None = None,
+    resolution: int | None = None,
+    batch: int = 1,
+    num_classes: int | None = None,
+    strict: bool = False,
+    by: BreakdownKey = "op-class",
+    linear_as_conv: bool = False,
+    top: int | None = None,
+    module_depth: int | None = None,
+) -> FlopsSummary:
+    """Total MACs, params, bytes and the MAC breakdown of a model (model forms as in extract_graph)."""
+    graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
+                          num_classes=num_classes, strict=strict)
+    return summarise(graph, by=by, linear_as_conv=linear_as_conv, top=top, module_depth=module_depth)
+
+
+def list_models() -> dict[str, list[str]]:
+    """Built-in model names by family (timm and torchvision names come from the installed packages)."""
+    from hwmap.graph.sources import OFA_EXAMPLE, SEGFORMER_VARIANTS, timm_and_torchvision_names
+
+    timm_names, tv_names = timm_and_torchvision_names()
+    return {
+        "segformer": list(SEGFORMER_VARIANTS),
+        "ofa": [OFA_EXAMPLE],
+        "timm": timm_names,
+        "torchvision": [f"tv:{n}" for n in tv_names],
+    }

@@ -1,0 +1,23 @@
+"""Every user-facing failure is a HwmapError: the CLI prints its message on one line and exits 2."""
+
+from __future__ import annotations
+
+
+class HwmapError(Exception):
+    """A failure caused by the user's input or environment, with a message that says what was expected."""
+
+
+class ModelError(HwmapError):
+    """A model spec that names no known model, or a model that cannot be built or traced."""
+
+
+class GraphFileError(HwmapError):
+    """A saved layer-graph file that is missing, truncated or edited into an inconsistent state."""
+
+
+class TemplateError(HwmapError):
+    """An accelerator template that does not load or validate."""
+
+
+class UnsupportedOpError(HwmapError):
+    """Raised in strict mode when the trace met operators hwmap cannot lower."""

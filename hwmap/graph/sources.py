@@ -1,0 +1,225 @@
+"""Model sources: a model spec string -> an nn.Module with random weights on the meta device.
+
+Specs: '<timm name>' or 'timm:<name>', 'tv:<torchvision name>', 'segformer-b0'..'segformer-b5',
+'hf:<folder or config.json>', 'ofa-resnet50:d=..;e=..;w=..'. No weights are ever downloaded.
+torch, timm, torchvision and transformers are imported only when a model is built.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hwmap.errors import HwmapError, ModelError
+
+SEGFORMER_VARIANTS = tuple(f"segformer-b{i}" for i in range(6))
+OFA_PREFIX = "ofa-resnet50:"
+OFA_EXAMPLE = "ofa-resnet50:d=2,2,2,2,2;e=0.35;w=2,2,2,2,2,2"
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """A model ready to trace: the module (meta device), its default input (C, H, W) and provenance."""
+
+    module: Any  # torch.nn.Module
+    name: str
+    default_input_chw: tuple[int, int, int]
+    meta: dict = field(default_factory=dict)
+
+
+def parse_input_shape(text: str, *, argument: str = "--input") -> tuple[int, int, int]:
+    """'3x512x512' -> (3, 512, 512); 'HxW' keeps 3 channels."""
+    parts = [p.strip() for p in text.lower().replace("*", "x").split("x")]
+    if len(parts) == 2:
+        parts = ["3", *parts]
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise HwmapError(f"{argument} {text!r}: expected CxHxW with positive integers, e.g. 3x224x224")
+    c, h, w = (int(p) for p in parts)
+    return c, h, w
+
+
+@cache
+def packaged_json(name: str) -> dict:
+    """A data file shipped in hwmap/data (published facts with their provenance)."""
+    return json.loads(resources.files("hwmap.data").joinpath(name).read_text())
+
+
+def build_model(spec: str, *, num_classes: int | None = None) -> BuiltModel:
+    """Build the model a spec names, on the meta device."""
+    spec = spec.strip()
+    if spec.startswith("timm:"):
+        return _build_timm(spec.removeprefix("timm:"), num_classes, spec)
+    if spec.startswith("tv:"):
+        return _build_torchvision(spec.removeprefix("tv:"), num_classes)
+    if spec.startswith("hf:"):
+        return _build_hf_path(Path(spec.removeprefix("hf:")), num_classes)
+    if spec.lower() in SEGFORMER_VARIANTS:
+        return _build_segformer(spec.lower(), num_classes)
+    if spec.startswith(OFA_PREFIX):
+        return _build_ofa(spec.removeprefix(OFA_PREFIX), num_classes)
+    if _timm_has(spec):
+        return _build_timm(spec, num_classes, spec)
+    raise ModelError(_unknown_model_message(spec))
+
+
+def builtin_model_names() -> list[str]:
+    """The names hwmap builds itself (timm and torchvision names come on top, see model_catalog_sizes)."""
+    return [*SEGFORMER_VARIANTS, OFA_EXAMPLE]
+
+
+def _unknown_model_message(spec: str) -> str:
+    candidates = builtin_model_names() + _timm_names() + [f"tv:{n}" for n in _torchvision_names()]
+    close = difflib.get_close_matches(spec, candidates, n=5, cutoff=0.6)
+    hint = f"; close matches: {', '.join(close)}" if close else ""
+    return (f"unknown model {spec!r}{hint} (a timm name, tv:<torchvision name>, segformer-b0..b5, "
+            f"hf:<config folder>, {OFA_PREFIX}<d;e;w> or a saved graph .json; `hwmap models` lists them)")
+
+
+# ---------------------------------------------------------------- timm
+
+
+@lru_cache(maxsize=1)
+def _timm_names() -> list[str]:
+    import timm
+
+    return timm.list_models()
+
+
+def _timm_has(name: str) -> bool:
+    import timm
+
+    return timm.is_model(name)
+
+
+def _build_timm(name: str, num_classes: int | None, spec: str) -> BuiltModel:
+    import timm
+    import torch
+
+    if not timm.is_model(name):
+        raise ModelError(_unknown_model_message(spec))
+    kwargs = {"pretrained": False}
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    with torch.device("meta"):
+        module = timm.create_model(name, **kwargs)
+    c, h, w = module.pretrained_cfg.get("input_size", (3, 224, 224))
+    return BuiltModel(module, name, (int(c), int(h), int(w)), {"source": "timm", "timm_version": timm.__version__})
+
+
+# ---------------------------------------------------------------- torchvision
+
+
+@lru_cache(maxsize=1)
+def _torchvision_names() -> list[str]:
+    import torchvision
+
+    return torchvision.models.list_models()
+
+
+def _build_torchvision(name: str, num_classes: int | None) -> BuiltModel:
+    import torch
+    import torchvision
+
+    if name not in _torchvision_names():
+        raise ModelError(_unknown_model_message(f"tv:{name}"))
+    kwargs = {"weights": None}
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    with torch.device("meta"):
+        module = torchvision.models.get_model(name, **kwargs)
+    size = _torchvision_crop_size(name)
+    meta = {"source": "torchvision", "torchvision_version": torchvision.__version__}
+    return BuiltModel(module, f"tv:{name}", (3, size, size), meta)
+
+
+def _torchvision_crop_size(name: str) -> int:
+    """The evaluation crop of the model's default weights (metadata only, nothing downloaded); 224 if none."""
+    import torchvision
+
+    try:
+        transforms = torchvision.models.get_model_weights(name).DEFAULT.transforms()
+        crop = transforms.crop_size
+        return int(crop[0] if isinstance(crop, (list, tuple)) else crop)
+    except Exception:  # models without weights metadata
+        return 224
+
+
+# ---------------------------------------------------------------- Hugging Face
+
+
+def segformer_hyperparameters(variant: str) -> dict:
+    """Published B0..B5 hyperparameters (hwmap/data/segformer_variants.json, with its sources)."""
+    data = packaged_json("segformer_variants.json")
+    return dict(data["variants"][variant.upper()]["hyperparameters"])
+
+
+def _build_segformer(variant: str, num_classes: int | None) -> BuiltModel:
+    import transformers
+
+    size = variant.split("-")[1]
+    config = transformers.SegformerConfig(**segformer_hyperparameters(size), num_labels=num_classes or 150)
+    module = _hf_from_config(transformers.SegformerForSemanticSegmentation, config)
+    meta = {"source": "transformers SegformerForSemanticSegmentation", "transformers_version":
+            transformers.__version__, "hyperparameters": "hwmap/data/segformer_variants.json"}
+    return BuiltModel(module, variant, (3, 512, 512), meta)
+
+
+def _hf_from_config(model_class, config):
+    import torch
+
+    config._attn_implementation = "eager"  # attention as explicit matmuls + softmax, counted exactly
+    with torch.device("meta"):
+        return model_class._from_config(config)
+
+
+def _build_hf_path(path: Path, num_classes: int | None) -> BuiltModel:
+    import transformers
+
+    folder = path.parent if path.suffix == ".json" else path
+    config_file = path if path.suffix == ".json" else path / "config.json"
+    if not config_file.is_file():
+        raise ModelError(f"hf:{path}: no config.json found (expected a folder with config.json or a .json file)")
+    try:
+        data = json.loads(config_file.read_text())
+        config = transformers.AutoConfig.for_model(**data) if path.suffix == ".json" else \
+            transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
+    except Exception as exc:
+        raise ModelError(f"hf:{path}: cannot read the config: {type(exc).__name__}: {exc}") from None
+    if num_classes is not None:
+        config.num_labels = num_classes
+    architectures = getattr(config, "architectures", None) or []
+    model_class = getattr(transformers, architectures[0], None) if architectures else None
+    if model_class is None:
+        model_class = transformers.AutoModel._model_mapping[type(config)]
+    module = _hf_from_config(model_class, config)
+    image = getattr(config, "image_size", 224)
+    h, w = (image, image) if isinstance(image, int) else tuple(image)
+    channels = int(getattr(config, "num_channels", 3))
+    meta = {"source": f"transformers {model_class.__name__}", "config": str(config_file)}
+    return BuiltModel(module, f"hf:{path}", (channels, int(h), int(w)), meta)
+
+
+# ---------------------------------------------------------------- Once-For-All
+
+
+def _build_ofa(text: str, num_classes: int | None) -> BuiltModel:
+    import torch
+
+    from hwmap.graph.ofa import build_ofa_resnet50, default_resolution, parse_ofa_spec
+
+    arch = parse_ofa_spec(text)
+    with torch.device("meta"):
+        module = build_ofa_resnet50(arch, num_classes=num_classes or 1000)
+    size = default_resolution(arch)
+    return BuiltModel(module, f"{OFA_PREFIX}{arch}", (3, size, size), {"source": "hwmap OFA ResNet-50 builder"})
+
+
+def timm_and_torchvision_names() -> tuple[list[str], list[str]]:
+    return _timm_names(), _torchvision_names()
+
+

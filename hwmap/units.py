@@ -1,0 +1,32 @@
+"""Unit conversions. MACs are the primitive count; FLOPs are defined here and nowhere else."""
+
+from __future__ import annotations
+
+FLOPS_PER_MAC = 2
+
+PJ_PER_MJ = 1e9
+PJ_PER_J = 1e12
+MS_PER_S = 1e3
+BYTES_PER_MB = 1e6
+BYTES_PER_MIB = 2**20
+
+
+def macs_to_flops(macs: float) -> float:
+    """FLOPs as two operations (multiply and add) per multiply-accumulate."""
+    return FLOPS_PER_MAC * macs
+
+
+def pj_to_mj(energy_pj: float) -> float:
+    return energy_pj / PJ_PER_MJ
+
+
+def cycles_to_ms(cycles: float, *, freq_mhz: float) -> float:
+    return cycles / (freq_mhz * 1e6) * MS_PER_S
+
+
+def format_count(value: float, unit: str = "") -> str:
+    """Human-readable count with an SI prefix: 4.09e9 -> '4.09 G'."""
+    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}".rstrip()
