@@ -8,9 +8,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
+    "estimate",
     "extract_graph",
     "flops",
+    "list_accelerators",
     "list_models",
+    "load_accelerator",
     "load_graph",
     "save_graph",
 ]

@@ -14,7 +14,13 @@ from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["extract_graph", "flops", "load_graph", "save_graph", "list_models"]
+    from hwmap.cost.result import GraphCost
+    from hwmap.hardware.schema import Accelerator
+
+__all__ = [
+    "estimate", "extract_graph", "flops", "list_accelerators", "list_models", "load_accelerator", "load_graph",
+    "save_graph",
+]
 
 
 def extract_graph(
@@ -39,6 +45,10 @@ def extract_graph(
         raise HwmapError(f"--batch must be a positive integer, got {batch}")
     if isinstance(model, LayerGraph):
         return model
+    if isinstance(model, (str, Path)) and str(model).endswith(".csv"):
+        from hwmap.cost.scalesim_interop import topology_graph
+
+        return topology_graph(model)
     if isinstance(model, (str, Path)) and str(model).endswith(".json") and not str(model).startswith("hf:"):
         if input_shape or resolution or batch != 1 or num_classes:
             raise HwmapError(f"{model} is a saved graph with fixed shapes: --input, --resolution, --batch and "
@@ -124,3 +134,46 @@ def list_models() -> dict[str, list[str]]:
         "timm": timm_names,
         "torchvision": [f"tv:{n}" for n in tv_names],
     }
+
+
+def load_accelerator(accel: str | Path | Accelerator) -> Accelerator:
+    """A shipped template by name, a template YAML file, or a SCALE-Sim .cfg file (energy defaults added)."""
+    from hwmap.hardware.loader import load_accelerator as load_template
+    from hwmap.hardware.schema import Accelerator
+
+    if isinstance(accel, Accelerator):
+        return accel
+    if str(accel).endswith(".cfg"):
+        from hwmap.cost.scalesim_interop import config_accelerator
+
+        return config_accelerator(accel)
+    return load_template(accel)
+
+
+def list_accelerators() -> list[str]:
+    from hwmap.hardware.catalog import list_accelerators as names
+
+    return names()
+
+
+def estimate(
+    model: str | Path | LayerGraph | torch.nn.Module,
+    accel: str | Path | Accelerator,
+    *,
+    dataflow: str | None = None,
+    input_shape: Sequence[int] | None = None,
+    resolution: int | None = None,
+    batch: int = 1,
+    num_classes: int | None = None,
+    strict: bool = False,
+) -> GraphCost:
+    """Cycles, latency, energy terms and utilisation of every layer of model on accel.
+
+    model: anything extract_graph takes, or a SCALE-Sim topology .csv; accel: a template name, a template
+    .yaml, a SCALE-Sim .cfg or an Accelerator. dataflow ('ws', 'os', 'is') overrides a systolic template's.
+    """
+    from hwmap.cost.dispatch import estimate_graph
+
+    graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
+                          num_classes=num_classes, strict=strict)
+    return estimate_graph(graph, load_accelerator(accel), dataflow=dataflow)

@@ -21,7 +21,7 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from hwmap.cli import graph_commands  # noqa: F401  (commands register themselves on app)
+    from hwmap.cli import cost_commands, graph_commands  # noqa: F401  (commands register themselves on app)
 
 
 def main(argv: list[str] | None = None) -> None:

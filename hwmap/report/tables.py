@@ -16,7 +16,13 @@ from hwmap.units import format_count
 
 
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    """Wide enough for module names when output goes to a file or pipe (rich would assume 80 columns)."""
+    import shutil
+
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = max(shutil.get_terminal_size((160, 24)).columns, 160)
+    return console
 
 
 def print_json(data: object) -> None:
@@ -92,3 +98,70 @@ def render_comparison(comparison, console: Console) -> None:
         console.print(f"fvcore skipped (counted as 0): {skipped}")
     if comparison.fvcore_error:
         console.print(f"[yellow]{comparison.fvcore_error}[/yellow]")
+
+
+# ---------------------------------------------------------------- estimates
+
+
+def render_estimate(cost, console: Console, *, by: str, top: int) -> None:
+    console.print(f"[bold]{cost.model}[/bold] on [bold]{cost.accelerator}[/bold] ({cost.kind}"
+                  + (f", dataflow {cost.settings['dataflow']}" if cost.settings.get("dataflow") else "") + ")")
+    console.print(
+        f"cycles {cost.total_cycles:,.0f} (stalls {cost.total_stall_cycles:,.0f})   latency {cost.latency_ms:.3f} ms "
+        f"at {cost.freq_mhz:g} MHz   energy {cost.energy_mj:.4g} mJ   MAC utilisation "
+        f"{percent(cost.average_utilisation)}   MACs {format_count(cost.total_macs)}"
+    )
+    terms = "  ".join(f"{term} {value:.4g}" for term, value in cost.energy_terms_mj.items())
+    console.print(f"energy by term (mJ): {terms}")
+    if by == "layer":
+        _render_layers(cost, console, top)
+    else:
+        _render_shares(cost, console, by, top)
+    for note in cost.notes:
+        console.print(f"[yellow]note: {note}[/yellow]")
+
+
+def _render_shares(cost, console: Console, by: str, top: int) -> None:
+    shares = cost.shares_by(by)
+    table = Table(title=f"shares by {by}: MACs vs cycles vs energy", title_justify="left")
+    for column in (by, "MACs", "cycles", "energy"):
+        table.add_column(column, justify="left" if column == by else "right")
+    rows = [(label, share) for label, share in shares.items() if any(share.values())]
+    if by == "module":
+        rows = rows[:top]
+    for label, share in rows:
+        table.add_row(label, percent(share["macs"]), percent(share["cycles"]), percent(share["energy"]))
+    console.print(table)
+
+
+def _render_layers(cost, console: Console, top: int) -> None:
+    import numpy as np
+
+    order = np.argsort(-cost.layer_energy_pj, kind="stable")[:top]
+    table = Table(title=f"top {len(order)} layers by energy", title_justify="left")
+    for column in ("layer", "class", "GEMM b x (m x n x k)", "cycles", "stall", "util", "energy uJ"):
+        table.add_column(column, justify="left" if column in ("layer", "class") else "right")
+    ident = cost.layers
+    util = cost.utilisation
+    for i in order:
+        dims = (f"{ident.gemm_batch[i]} x ({ident.gemm_m[i]} x {ident.gemm_n[i]} x {ident.gemm_k[i]})"
+                if ident.gemm_batch[i] else "-")
+        table.add_row(ident.names[i], ident.op_classes[i], dims, f"{cost.compute_cycles[i]:,.0f}",
+                      f"{cost.stall_cycles[i]:,.0f}", percent(util[i]), f"{cost.layer_energy_pj[i] / 1e6:.4g}")
+    console.print(table)
+
+
+def write_cost_csv(path: str, cost) -> None:
+    records = cost.to_records()
+    header = list(records[0]) if records else []
+    write_csv(path, header, ([r[h] for h in header] for r in records))
+
+
+def render_accelerator_list(templates, console: Console) -> None:
+    table = Table(title="accelerator templates", title_justify="left")
+    for column in ("name", "kind", "peak MACs/cycle", "description"):
+        table.add_column(column)
+    for t in templates:
+        peak = getattr(t, "peak_macs_per_cycle", "")
+        table.add_row(t.name, t.kind, str(peak), t.description)
+    console.print(table)
