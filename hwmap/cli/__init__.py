@@ -21,7 +21,11 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from hwmap.cli import cost_commands, graph_commands  # noqa: F401  (commands register themselves on app)
+    from hwmap.cli import (  # noqa: F401  (commands register themselves on app)
+        cost_commands,
+        graph_commands,
+        path_commands,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

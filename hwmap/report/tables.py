@@ -165,3 +165,52 @@ def render_accelerator_list(templates, console: Console) -> None:
         peak = getattr(t, "peak_macs_per_cycle", "")
         table.add_row(t.name, t.kind, str(peak), t.description)
     console.print(table)
+
+
+# ---------------------------------------------------------------- paths and selections
+
+
+def render_costed_paths(costed, console: Console, *, accel: str) -> None:
+    table = Table(title=f"paths on {accel}", title_justify="left")
+    for column in ("path", "MACs", "energy mJ", "latency ms", "weights MB", "weight group", "accuracy", "source"):
+        table.add_column(column, justify="left" if column in ("path", "weight group", "source") else "right")
+    for c in costed:
+        accuracy = f"{c.accuracy.value:g} {c.accuracy.metric}" if c.accuracy else "unknown"
+        table.add_row(c.name, format_count(c.macs), f"{c.energy_mj:.4g}", f"{c.latency_ms:.4g}",
+                      f"{c.weight_mb:.3g}", c.weight_group, accuracy, c.accuracy.source if c.accuracy else "-")
+    console.print(table)
+
+
+def render_selection(selection, console: Console, *, dropped) -> None:
+    unit = selection.unit
+    console.print(f"chosen paths ({len(selection.chosen)}): {', '.join(selection.chosen_names)}   solver "
+                  f"{selection.solver} {selection.status} in {selection.solve_time_s:.3f} s")
+    console.print(f"expected accuracy {selection.expected_accuracy:.3f} (full model {selection.full_model.name}: "
+                  f"{selection.full_model.accuracy:.3f}, drop {selection.accuracy_drop:.3f})   expected energy "
+                  f"{selection.expected_energy_mj:.4g} mJ, saved {selection.energy_saved_pct:.1f}% "
+                  f"({selection.energy_saved_mj:.4g} mJ) vs always running the full model   weights "
+                  f"{selection.memory_mb:.4g} MB")
+    table = Table(title="budget -> path", title_justify="left")
+    for column in (f"budget ({unit})", "weight", "path", "energy mJ", "latency ms", "accuracy"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    for row in selection.table:
+        table.add_row(f"{row.budget:.4g}", f"{row.weight:g}", row.path, f"{row.energy_mj:.4g}",
+                      f"{row.latency_ms:.4g}", f"{row.accuracy:.3f}")
+    console.print(table)
+    if dropped:
+        console.print(f"[yellow]left out, no accuracy: {', '.join(dropped)}[/yellow]")
+
+
+def render_simulation(result, console: Console) -> None:
+    console.print(f"{result.steps} steps: energy {result.energy_used_mj:.4g} mJ vs {result.full_model_energy_mj:.4g} "
+                  f"mJ always-full, saved {result.energy_saved_pct:.1f}%")
+    console.print(f"accuracy: mean {result.mean_accuracy:.3f}, mean drop {result.mean_accuracy_drop:.3f}, worst "
+                  f"drop {result.worst_accuracy_drop:.3f}   switches {result.switches}   budget violations "
+                  f"{result.violations}")
+    table = Table(title="steps per path", title_justify="left")
+    table.add_column("path")
+    table.add_column("steps", justify="right")
+    table.add_column("share", justify="right")
+    for name, steps in result.steps_per_path:
+        table.add_row(name, str(steps), percent(steps / result.steps if result.steps else 0))
+    console.print(table)

@@ -1,0 +1,139 @@
+"""Cost every path of a paths file on one template; identical paths are traced once."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwmap.cost.dispatch import estimate_graph
+from hwmap.errors import HwmapError
+from hwmap.fileio import atomic_write_text
+from hwmap.hardware.schema import Accelerator
+from hwmap.paths.catalog import Accuracy
+from hwmap.paths.model import PathSet, path_graph
+from hwmap.units import BYTES_PER_MB
+
+COSTED_COLUMNS = ("name", "energy_mj", "latency_ms", "accuracy", "weight_group", "weight_mb")
+
+
+@dataclass(frozen=True)
+class CostedPath:
+    name: str
+    model: str
+    energy_mj: float
+    latency_ms: float
+    cycles: float
+    macs: int
+    weight_group: str
+    weight_mb: float
+    accuracy: Accuracy | None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "model": self.model, "energy_mj": self.energy_mj,
+                "latency_ms": self.latency_ms, "cycles": self.cycles, "macs": self.macs,
+                "weight_group": self.weight_group, "weight_mb": self.weight_mb,
+                "accuracy": self.accuracy.value if self.accuracy else None,
+                "accuracy_metric": self.accuracy.metric if self.accuracy else None,
+                "accuracy_source": self.accuracy.source if self.accuracy else "unknown",
+                "accuracy_provenance": self.accuracy.provenance if self.accuracy else ""}
+
+
+def weight_bytes_per_param(accel: Accelerator) -> float:
+    """Bytes each weight takes on the template (its weight operand width; 2 for GPUs, fp16)."""
+    bits = getattr(accel.spec, "operand_bits", None)
+    return bits.weight_bytes if bits is not None else 2.0
+
+
+def cost_paths(paths: PathSet, accel: Accelerator, *, dataflow: str | None = None,
+               progress=None) -> list[CostedPath]:
+    cache: dict = {}
+    per_param = weight_bytes_per_param(accel)
+    costed = []
+    for spec in paths.paths:
+        graph = path_graph(spec, cache=cache)
+        cost = estimate_graph(graph, accel, dataflow=dataflow)
+        costed.append(CostedPath(
+            name=spec.name, model=spec.model, energy_mj=cost.energy_mj, latency_ms=cost.latency_ms,
+            cycles=cost.total_cycles, macs=cost.total_macs, weight_group=spec.weight_group,
+            weight_mb=graph.params * per_param / BYTES_PER_MB, accuracy=spec.accuracy,
+        ))
+        if progress is not None:
+            progress()
+    return costed
+
+
+def write_costed_csv(path: str | Path, costed: list[CostedPath]) -> None:
+    lines = [",".join(COSTED_COLUMNS + ("accuracy_source", "accuracy_provenance"))]
+    for c in costed:
+        row = c.to_dict()
+        values = [row["name"], f"{c.energy_mj:.9g}", f"{c.latency_ms:.9g}",
+                  "" if c.accuracy is None else f"{c.accuracy.value:g}", c.weight_group, f"{c.weight_mb:.6g}",
+                  row["accuracy_source"], row["accuracy_provenance"]]
+        lines.append(",".join(_csv_cell(v) for v in values))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _csv_cell(value: str) -> str:
+    return f'"{value.replace(chr(34), chr(34) * 2)}"' if any(ch in value for ch in ',"\n') else value
+
+
+def read_costed_csv(path: str | Path) -> list[CostedPath]:
+    """Pre-costed paths (columns name, energy_mj, latency_ms, accuracy, weight_group, weight_mb), e.g. the
+    user's own measurements. An empty accuracy cell means unknown."""
+    path = Path(path)
+    try:
+        rows = list(csv.DictReader(path.open(newline="", encoding="utf-8")))
+    except OSError as exc:
+        raise HwmapError(f"paths CSV {path}: cannot read it ({exc.strerror or exc})") from None
+    if not rows:
+        raise HwmapError(f"paths CSV {path}: no rows; expected a header {', '.join(COSTED_COLUMNS)} and one row "
+                         "per path")
+    missing = [c for c in COSTED_COLUMNS if c not in rows[0]]
+    if missing:
+        raise HwmapError(f"paths CSV {path}: missing column(s) {', '.join(missing)}; expected "
+                         f"{', '.join(COSTED_COLUMNS)}")
+    return [_costed_row(path, line, row) for line, row in enumerate(rows, start=2)]
+
+
+def _number(path: Path, line: int, column: str, text: str | None, *, optional: bool = False) -> float | None:
+    text = (text or "").strip()
+    if optional and not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise HwmapError(f"paths CSV {path}, line {line}, column {column}: {text!r}; expected a number >= 0")
+    return value
+
+
+def _costed_row(path: Path, line: int, row: dict) -> CostedPath:
+    accuracy_value = _number(path, line, "accuracy", row["accuracy"], optional=True)
+    source = (row.get("accuracy_source") or "user").strip() or "user"
+    provenance = (row.get("accuracy_provenance") or f"{path}, line {line}").strip()
+    accuracy = None if accuracy_value is None else Accuracy(accuracy_value, "accuracy", source, provenance)
+    return CostedPath(
+        name=row["name"].strip(), model="", energy_mj=_number(path, line, "energy_mj", row["energy_mj"]),
+        latency_ms=_number(path, line, "latency_ms", row["latency_ms"]), cycles=math.nan, macs=0,
+        weight_group=(row["weight_group"] or "").strip(), weight_mb=_number(path, line, "weight_mb", row["weight_mb"]),
+        accuracy=accuracy,
+    )
+
+
+def path_points(costed: list[CostedPath], *, drop_unknown: bool):
+    """PathPoints for selection. A path without an accuracy is never treated as lossless: it is an error,
+    unless drop_unknown leaves such paths out (and says which)."""
+    from hwmap.select.problem import PathPoint
+
+    unknown = [c.name for c in costed if c.accuracy is None]
+    if unknown and not drop_unknown:
+        raise HwmapError(f"{len(unknown)} path(s) have no accuracy: {', '.join(unknown[:8])}"
+                         + (" ..." if len(unknown) > 8 else "") + "; give one in the paths file, measure it with "
+                         "`hwmap evaluate`, or pass --drop-unknown to leave them out")
+    points = [PathPoint(name=c.name, energy_mj=c.energy_mj, latency_ms=c.latency_ms, accuracy=c.accuracy.value,
+                        accuracy_source=f"{c.accuracy.source}: {c.accuracy.provenance}", weight_group=c.weight_group,
+                        weight_mb=c.weight_mb) for c in costed if c.accuracy is not None]
+    return points, unknown

@@ -1,0 +1,226 @@
+"""Execution paths: a base model plus transforms, as declared in a paths YAML file, and their layer graphs.
+
+A paths file (strict YAML, unknown keys rejected)::
+
+    schema_version: 1
+    model: segformer-b2          # default base model of every path
+    input: 3x512x512             # optional default input (CxHxW)
+    paths:
+      - name: full
+      - name: skip-s3-last2
+        skip_blocks: ["segformer.stages.2.blocks.4", "segformer.stages.2.blocks.5"]
+      - name: decoder-without-s1
+        drop_decoder_stages: [0]  # 0-based encoder stages whose decoder input is dropped
+      - name: r448
+        resolution: 448
+      - name: b0
+        model: segformer-b0       # a different variant: weights of its own
+        accuracy: {value: 37.4, metric: miou, provenance: "SegFormer paper, ADE20K"}
+
+Weight groups: paths cut from the same weights (same base model and number of classes) share one group; a
+different variant or an OFA subnet fine-tuned on its own has its own weights.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hwmap.errors import HwmapError
+from hwmap.fileio import atomic_write_text
+from hwmap.graph.ir import LayerGraph
+from hwmap.paths.catalog import Accuracy, published_accuracy
+
+
+class PathsFileError(HwmapError):
+    """A paths YAML that does not parse or validate."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccuracyEntry(_Strict):
+    value: float = Field(ge=0, le=100)
+    metric: str = "accuracy"
+    provenance: str = Field(min_length=1)
+    source: str = "user"
+
+
+class PathEntry(_Strict):
+    name: str = Field(min_length=1)
+    model: str | None = None
+    input: str | None = None
+    resolution: int | None = Field(default=None, ge=1)
+    skip_blocks: tuple[str, ...] = ()
+    drop_decoder_stages: tuple[int, ...] = ()
+    weight_group: str | None = None
+    accuracy: AccuracyEntry | None = None
+
+
+class PathsFile(_Strict):
+    schema_version: int
+    model: str | None = None
+    input: str | None = None
+    num_classes: int | None = Field(default=None, ge=1)
+    paths: tuple[PathEntry, ...] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    """One execution path, fully resolved (base model, input, transforms, accuracy)."""
+
+    name: str
+    model: str
+    input_chw: tuple[int, int, int] | None  # None: the model's default input
+    skip_blocks: tuple[str, ...] = ()
+    drop_decoder_stages: tuple[int, ...] = ()
+    num_classes: int | None = None
+    weight_group: str = ""
+    accuracy: Accuracy | None = None
+
+    @property
+    def is_untransformed(self) -> bool:
+        return not self.skip_blocks and not self.drop_decoder_stages
+
+    @property
+    def graph_key(self) -> tuple:
+        """Paths with equal keys have identical graphs (traced once)."""
+        return (self.model, self.input_chw, tuple(sorted(self.skip_blocks)), tuple(sorted(self.drop_decoder_stages)),
+                self.num_classes)
+
+    def to_entry(self) -> dict:
+        entry: dict[str, Any] = {"name": self.name, "model": self.model}
+        if self.input_chw:
+            entry["input"] = "x".join(map(str, self.input_chw))
+        if self.skip_blocks:
+            entry["skip_blocks"] = list(self.skip_blocks)
+        if self.drop_decoder_stages:
+            entry["drop_decoder_stages"] = list(self.drop_decoder_stages)
+        if self.weight_group:
+            entry["weight_group"] = self.weight_group
+        if self.accuracy:
+            entry["accuracy"] = self.accuracy.to_dict()
+        return entry
+
+
+@dataclass(frozen=True)
+class PathSet:
+    paths: tuple[PathSpec, ...]
+    source: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+def load_paths(path: str | Path) -> PathSet:
+    """Read a paths YAML strictly (duplicate keys, unknown keys and bad values are one clear error)."""
+    from hwmap.hardware.loader import parse_template_text
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PathsFileError(f"paths file {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        data, _lines = parse_template_text(text, source=f"paths file {path}")
+    except HwmapError as exc:
+        raise PathsFileError(str(exc)) from None
+    return paths_from_dict(data, origin=str(path))
+
+
+def paths_from_dict(data: object, *, origin: str) -> PathSet:
+    try:
+        parsed = PathsFile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<top>'}: {e['msg']}" for e in exc.errors())
+        raise PathsFileError(f"paths file {origin}: {problems}") from None
+    if parsed.schema_version != 1:
+        raise PathsFileError(f"paths file {origin}: schema_version {parsed.schema_version} is not supported "
+                             "(expected 1)")
+    names = [p.name for p in parsed.paths]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise PathsFileError(f"paths file {origin}: path names must be unique; repeated: {', '.join(duplicates)}")
+    return PathSet(tuple(_resolve(entry, parsed, origin) for entry in parsed.paths), source=origin)
+
+
+def _resolve(entry: PathEntry, parsed: PathsFile, origin: str) -> PathSpec:
+    from hwmap.graph.sources import parse_input_shape
+
+    model = entry.model or parsed.model
+    if not model:
+        raise PathsFileError(f"paths file {origin}: path {entry.name!r} has no model and the file sets none")
+    where = f"paths file {origin}: path {entry.name!r} input"
+    chw = None
+    if entry.input or (parsed.input and not entry.resolution):
+        chw = parse_input_shape(entry.input or parsed.input, argument=where)
+    if entry.resolution:
+        channels = chw[0] if chw else (parse_input_shape(parsed.input, argument=where)[0] if parsed.input else 3)
+        chw = (channels, entry.resolution, entry.resolution)
+    accuracy = None
+    if entry.accuracy is not None:
+        accuracy = Accuracy(entry.accuracy.value, entry.accuracy.metric, entry.accuracy.source,
+                            entry.accuracy.provenance)
+    spec = PathSpec(name=entry.name, model=model, input_chw=chw, skip_blocks=entry.skip_blocks,
+                    drop_decoder_stages=entry.drop_decoder_stages, num_classes=parsed.num_classes,
+                    weight_group=entry.weight_group or default_weight_group(model, parsed.num_classes))
+    if accuracy is None and spec.is_untransformed:
+        accuracy = published_accuracy(model, resolution=chw[1] if chw and chw[1] == chw[2] else None)
+    return replace(spec, accuracy=accuracy)
+
+
+def default_weight_group(model: str, num_classes: int | None) -> str:
+    return f"{model}" + (f"/{num_classes}cls" if num_classes else "")
+
+
+def save_paths(paths: PathSet, path: str | Path, *, base_model: str | None = None) -> Path:
+    document = {"schema_version": 1, **({"model": base_model} if base_model else {}),
+                "paths": [p.to_entry() for p in paths.paths]}
+    return atomic_write_text(path, yaml.safe_dump(document, sort_keys=False))
+
+
+# ---------------------------------------------------------------- building a path's graph
+
+
+def build_path_module(spec: PathSpec):
+    """(module, inputs) of a path on the meta device, transforms applied."""
+    from hwmap.graph.capture import meta_inputs
+    from hwmap.graph.sources import build_model
+    from hwmap.paths.transforms import drop_segformer_decoder_inputs, probe_blocks, resolve_skip_patterns, skip_blocks
+
+    built = build_model(spec.model, num_classes=spec.num_classes)
+    module = built.module.eval()
+    chw = spec.input_chw or built.default_input_chw
+    inputs = meta_inputs([(1, *chw)])
+    if spec.skip_blocks:
+        blocks = probe_blocks(module, inputs)
+        names = resolve_skip_patterns(blocks, spec.skip_blocks, model_name=built.name)
+        skip_blocks(module, names)
+    if spec.drop_decoder_stages:
+        drop_segformer_decoder_inputs(module, spec.drop_decoder_stages)
+    return module, inputs, built
+
+
+def path_graph(spec: PathSpec, *, cache: dict | None = None) -> LayerGraph:
+    """The layer graph of a path (identical paths traced once when a cache dict is passed)."""
+    from hwmap.graph.capture import capture
+
+    if cache is not None and spec.graph_key in cache:
+        return cache[spec.graph_key]
+    module, inputs, built = build_path_module(spec)
+    try:
+        graph = capture(module, inputs, name=f"{built.name}[{spec.name}]", meta={"path": spec.to_entry()})
+    except HwmapError as exc:
+        raise HwmapError(f"path {spec.name!r}: the transformed model does not run: {exc}") from None
+    if cache is not None:
+        cache[spec.graph_key] = graph
+    return graph
+
+
+def with_accuracy(paths: PathSet, measured: dict[str, Accuracy]) -> PathSet:
+    return PathSet(tuple(replace(p, accuracy=measured.get(p.name, p.accuracy)) for p in paths.paths),
+                   paths.source, copy.deepcopy(paths.meta))
