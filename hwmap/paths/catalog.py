@@ -32,8 +32,10 @@ class Accuracy:
 _IMAGENET_ALIASES: dict[str, tuple[str, str]] = {
     "resnet18": ("ResNet-18", "timm resnet18.a1_in1k"), "resnet34": ("ResNet-34", "timm resnet34.a1_in1k"),
     "resnet50": ("ResNet-50", "timm resnet50.a1_in1k"), "resnet101": ("ResNet-101", "timm resnet101.a1_in1k"),
-    "tv:resnet18": ("ResNet-18", "torchvision IMAGENET1K_V1"), "tv:resnet34": ("ResNet-34", "torchvision IMAGENET1K_V1"),
-    "tv:resnet50": ("ResNet-50", "torchvision IMAGENET1K_V1"), "tv:resnet101": ("ResNet-101", "torchvision IMAGENET1K_V1"),
+    "tv:resnet18": ("ResNet-18", "torchvision IMAGENET1K_V1"),
+    "tv:resnet34": ("ResNet-34", "torchvision IMAGENET1K_V1"),
+    "tv:resnet50": ("ResNet-50", "torchvision IMAGENET1K_V1"),
+    "tv:resnet101": ("ResNet-101", "torchvision IMAGENET1K_V1"),
     "deit_tiny_patch16_224": ("DeiT-Ti", "official deit_tiny_patch16_224"),
     "deit_small_patch16_224": ("DeiT-S", "official deit_small_patch16_224"),
     "deit_base_patch16_224": ("DeiT-B", "official deit_base_patch16_224"),

@@ -187,22 +187,28 @@ def save_paths(paths: PathSet, path: str | Path, *, base_model: str | None = Non
 
 
 def build_path_module(spec: PathSpec):
-    """(module, inputs) of a path on the meta device, transforms applied."""
+    """(module, inputs, built) of a path on the meta device, transforms applied."""
     from hwmap.graph.capture import meta_inputs
     from hwmap.graph.sources import build_model
-    from hwmap.paths.transforms import drop_segformer_decoder_inputs, probe_blocks, resolve_skip_patterns, skip_blocks
 
     built = build_model(spec.model, num_classes=spec.num_classes)
     module = built.module.eval()
-    chw = spec.input_chw or built.default_input_chw
-    inputs = meta_inputs([(1, *chw)])
+    inputs = meta_inputs([(1, *(spec.input_chw or built.default_input_chw))])
+    apply_path_transforms(module, spec, inputs, model_name=built.name)
+    return module, inputs, built
+
+
+def apply_path_transforms(module, spec: PathSpec, inputs, *, model_name: str) -> None:
+    """Apply the path's block skipping and decoder pruning to module in place (meta or real weights: load real
+    weights BEFORE this, since pruning slices the fuse conv's weights). inputs: example inputs for the block
+    probe, on the module's device."""
+    from hwmap.paths.transforms import drop_segformer_decoder_inputs, probe_blocks, resolve_skip_patterns, skip_blocks
+
     if spec.skip_blocks:
         blocks = probe_blocks(module, inputs)
-        names = resolve_skip_patterns(blocks, spec.skip_blocks, model_name=built.name)
-        skip_blocks(module, names)
+        skip_blocks(module, resolve_skip_patterns(blocks, spec.skip_blocks, model_name=model_name))
     if spec.drop_decoder_stages:
         drop_segformer_decoder_inputs(module, spec.drop_decoder_stages)
-    return module, inputs, built
 
 
 def path_graph(spec: PathSpec, *, cache: dict | None = None) -> LayerGraph:
