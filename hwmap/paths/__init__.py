@@ -1,0 +1,1 @@
+"""Execution paths: base models plus transforms, their published accuracies, and their costs."""
