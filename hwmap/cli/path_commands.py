@@ -39,19 +39,27 @@ def paths_generate(
     resolutions: Annotated[Optional[str], typer.Option("--resolutions", help="e.g. 384,448")] = None,
     variants: Annotated[Optional[str], typer.Option("--variants", help="other base models, e.g. "
                                                                        "segformer-b0,segformer-b1")] = None,
+    ofa_published: Annotated[bool, typer.Option("--ofa-published", help="MODEL ofa-resnet50: the eight published "
+                                                                        "OFA subnets with their top-1")] = False,
     num_classes: ClassesOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Enumerate candidate paths into a paths YAML (accuracies: published ones where the path is the model)."""
-    from hwmap.paths.generate import generate_paths
+    from hwmap.paths.generate import generate_paths, ofa_published_paths
     from hwmap.paths.model import save_paths
     from hwmap.report.tables import print_json
 
-    names = tuple(v.strip() for v in variants.split(",") if v.strip()) if variants else ()
-    paths = generate_paths(model, skip_last=skip_last, drop_decoder=drop_decoder,
-                           resolutions=_ints(resolutions, "--resolutions"), variants=names,
-                           num_classes=num_classes)
-    save_paths(paths, out, base_model=model)
+    if ofa_published:
+        if model != "ofa-resnet50":
+            raise HwmapError(f"--ofa-published takes MODEL ofa-resnet50, got {model!r}")
+        paths = ofa_published_paths()
+        save_paths(paths, out)
+    else:
+        names = tuple(v.strip() for v in variants.split(",") if v.strip()) if variants else ()
+        paths = generate_paths(model, skip_last=skip_last, drop_decoder=drop_decoder,
+                               resolutions=_ints(resolutions, "--resolutions"), variants=names,
+                               num_classes=num_classes)
+        save_paths(paths, out, base_model=model)
     if json_out:
         print_json({"paths": [p.to_entry() for p in paths.paths], "out": out})
     else:
@@ -136,7 +144,7 @@ def select_paths_command(
     """Choose the paths to keep and the path to run at each budget level (ILP, solved to optimality)."""
     from hwmap.fileio import atomic_write_text
     from hwmap.paths.costing import path_points
-    from hwmap.report.tables import print_json, render_selection, stdout_console
+    from hwmap.report.tables import chosen_vs_full, print_json, render_selection, stdout_console
     from hwmap.select import select_paths
     from hwmap.select.budgets import make_levels, parse_budgets, read_budget_trace, resolve_budgets, trace_levels
 
@@ -154,8 +162,8 @@ def select_paths_command(
     frontier = _read_frontier(target_frontier) if target_frontier else ()
     selection = select_paths(points, levels, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
                              extra_path_penalty=switch_cost, objective=objective.value, target_frontier=frontier)
-    data = {**selection.to_dict(), "dropped_without_accuracy": dropped, "paths_file": paths_file,
-            "accelerator": accel}
+    data = {**selection.to_dict(), "chosen_vs_full": chosen_vs_full(selection),
+            "dropped_without_accuracy": dropped, "paths_file": paths_file, "accelerator": accel}
     if out:
         atomic_write_text(out, json.dumps(data, indent=2))
     if json_out:

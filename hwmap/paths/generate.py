@@ -77,3 +77,25 @@ def _decoder_paths(full: PathSpec, model: str) -> list[PathSpec]:
             label = "".join(str(s + 1) for s in dropped)
             paths.append(replace(full, name=f"decoder-drop-s{label}", drop_decoder_stages=dropped, accuracy=None))
     return paths
+
+
+OFA_SUPERNET_GROUP = "ofa-resnet50-supernet"
+
+
+def ofa_published_paths() -> PathSet:
+    """The eight published OFA ResNet-50 subnets (hwmap's reconstructed configs) with their published top-1.
+
+    Subnets taken from the supernet without fine-tuning share its weights (one weight group); the fine-tuned
+    ones (names ending in _finetune@25) carry weights of their own.
+    """
+    from hwmap.paths.catalog import Accuracy
+    from hwmap.paths.ofa_subnets import reconstructed_subnets
+
+    paths = []
+    for subnet in reconstructed_subnets():
+        accuracy = Accuracy(subnet.top1, "top1", "catalogue",
+                            f"published ImageNet-1k top-1 of OFA {subnet.name}; {subnet.provenance}")
+        paths.append(PathSpec(name=subnet.short_name, model=subnet.spec, input_chw=None,
+                              weight_group=subnet.spec if subnet.finetuned else OFA_SUPERNET_GROUP,
+                              accuracy=accuracy))
+    return PathSet(tuple(paths), source="published OFA ResNet-50 subnets (reconstructed configs)")

@@ -190,6 +190,13 @@ def render_selection(selection, console: Console, *, dropped) -> None:
                   f"{selection.expected_energy_mj:.4g} mJ, saved {selection.energy_saved_pct:.1f}% "
                   f"({selection.energy_saved_mj:.4g} mJ) vs always running the full model   weights "
                   f"{selection.memory_mb:.4g} MB")
+    kept = Table(title=f"kept paths against the full model ({selection.full_model.name})", title_justify="left")
+    for column in ("path", "energy mJ", "energy saved", "accuracy", "accuracy drop"):
+        kept.add_column(column, justify="left" if column == "path" else "right")
+    for row in chosen_vs_full(selection):
+        kept.add_row(row["path"], f"{row['energy_mj']:.4g}", f"{row['energy_saved_pct']:.1f}%",
+                     f"{row['accuracy']:.3f}", f"{row['accuracy_drop']:.3f}")
+    console.print(kept)
     table = Table(title="budget -> path", title_justify="left")
     for column in (f"budget ({unit})", "weight", "path", "energy mJ", "latency ms", "accuracy"):
         table.add_column(column, justify="left" if column == "path" else "right")
@@ -199,6 +206,14 @@ def render_selection(selection, console: Console, *, dropped) -> None:
     console.print(table)
     if dropped:
         console.print(f"[yellow]left out, no accuracy: {', '.join(dropped)}[/yellow]")
+
+
+def chosen_vs_full(selection) -> list[dict]:
+    """Each kept path's energy saving and accuracy drop against always running the full model."""
+    full = selection.full_model
+    return [{"path": p.name, "energy_mj": p.energy_mj, "accuracy": p.accuracy,
+             "energy_saved_pct": 100 * (1 - p.energy_mj / full.energy_mj) if full.energy_mj else 0.0,
+             "accuracy_drop": full.accuracy - p.accuracy} for p in selection.chosen]
 
 
 def render_simulation(result, console: Console) -> None:
