@@ -212,19 +212,40 @@ def apply_path_transforms(module, spec: PathSpec, inputs, *, model_name: str) ->
 
 
 def path_graph(spec: PathSpec, *, cache: dict | None = None) -> LayerGraph:
-    """The layer graph of a path (identical paths traced once when a cache dict is passed)."""
+    """The layer graph of a path. With a cache dict, identical paths are traced once, and a path that only
+    skips blocks is derived from its base model's graph (hwmap.paths.surgery) instead of traced again."""
     from hwmap.graph.capture import capture
 
     if cache is not None and spec.graph_key in cache:
         return cache[spec.graph_key]
-    module, inputs, built = build_path_module(spec)
-    try:
-        graph = capture(module, inputs, name=f"{built.name}[{spec.name}]", meta={"path": spec.to_entry()})
-    except HwmapError as exc:
-        raise HwmapError(f"path {spec.name!r}: the transformed model does not run: {exc}") from None
+    if cache is not None and spec.skip_blocks and not spec.drop_decoder_stages:
+        graph = _derived_skip_graph(spec, cache)
+    else:
+        module, inputs, built = build_path_module(spec)
+        try:
+            graph = capture(module, inputs, name=f"{built.name}[{spec.name}]", meta={"path": spec.to_entry()})
+        except HwmapError as exc:
+            raise HwmapError(f"path {spec.name!r}: the transformed model does not run: {exc}") from None
     if cache is not None:
         cache[spec.graph_key] = graph
     return graph
+
+
+def _derived_skip_graph(spec: PathSpec, cache: dict) -> LayerGraph:
+    from hwmap.graph.sources import build_model
+    from hwmap.paths.surgery import block_infos_from_graph, remove_blocks
+    from hwmap.paths.transforms import block_containers, resolve_skip_patterns
+
+    base = replace(spec, skip_blocks=(), accuracy=None)
+    base_graph = path_graph(base, cache=cache)
+    containers_key = ("block-containers", spec.model, spec.num_classes)
+    if containers_key not in cache:  # module structure only: no forward needed
+        built = build_model(spec.model, num_classes=spec.num_classes)
+        cache[containers_key] = (built.name, block_containers(built.module))
+    model_name, containers = cache[containers_key]
+    blocks = block_infos_from_graph(base_graph, containers)
+    names = resolve_skip_patterns(blocks, spec.skip_blocks, model_name=model_name)
+    return remove_blocks(base_graph, names, name=f"{model_name}[{spec.name}]")
 
 
 def with_accuracy(paths: PathSet, measured: dict[str, Accuracy]) -> PathSet:
