@@ -10,15 +10,20 @@ from hwmap.errors import HwmapError
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write text to path atomically; a failure leaves no partial file behind."""
+    """Write text (UTF-8) to path atomically; a failure leaves no partial file behind."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write bytes to path atomically; a failure leaves no partial file behind."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise HwmapError(f"cannot write {target}: folder {directory} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

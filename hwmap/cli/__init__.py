@@ -25,6 +25,7 @@ def _register_commands() -> None:
         cost_commands,
         graph_commands,
         path_commands,
+        plot_commands,
     )
 
 
