@@ -24,6 +24,7 @@ checkpoint renaming rules (renames only: checkpoints that need tensors merged or
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -288,6 +289,7 @@ class _Runner:
     progress: ProgressFn | None
     _states: dict = field(default_factory=dict)  # weights file -> state_dict (CPU)
     _buffers: dict = field(default_factory=dict)  # (model, classes) -> non-persistent buffers
+    _built: dict = field(default_factory=dict)  # (model, classes) -> BuiltModel on meta, copied per path
     _batch_cache: dict = field(default_factory=dict)  # input (C, H, W) -> decoded batches, for small data sets
 
     def measure(self, spec: PathSpec, weights: WeightsFile) -> PathMeasurement:
@@ -316,12 +318,15 @@ class _Runner:
         from hwmap.graph.sources import build_model
         from hwmap.paths.model import apply_path_transforms
 
-        built = build_model(spec.model, num_classes=spec.num_classes)
-        module = built.module
+        key = (spec.model, spec.num_classes)
+        if key not in self._built:  # building on meta runs the model's init on meta tensors: build once, copy
+            self._built[key] = build_model(spec.model, num_classes=spec.num_classes)
+        built = self._built[key]
+        module = copy.deepcopy(built.module)
         input_chw = spec.input_chw or built.default_input_chw
         state = self._state(weights.path)
         matched = _match_state_dict(state, module, weights=weights.path, spec=spec)
-        buffers = self._nonpersistent_buffers(built, spec)
+        buffers = self._nonpersistent_buffers(built, module, spec)
         module.to_empty(device=self.device)
         with torch.no_grad():
             for name, value in buffers.items():
@@ -348,10 +353,10 @@ class _Runner:
             self._states[path] = _read_state_dict(path)
         return self._states[path]
 
-    def _nonpersistent_buffers(self, built, spec: PathSpec) -> dict:
+    def _nonpersistent_buffers(self, built, module, spec: PathSpec) -> dict:
         """Buffers that the weights file does not hold (computed at construction, e.g. Swin's relative position
         index): a meta build has no values for them, so they come from one real construction on the CPU."""
-        names = _nonpersistent_buffer_names(built.module)
+        names = _nonpersistent_buffer_names(module)
         if not names:
             return {}
         key = (spec.model, spec.num_classes)
@@ -378,8 +383,7 @@ class _Runner:
         if len(self.dataset.samples) * per_image > _CACHE_BYTES:
             return batches
         self._batch_cache.clear()  # one input size at a time
-        self._batch_cache[input_chw] = cached = []
-        return _caching(batches, cached)
+        return _caching(batches, lambda done: self._batch_cache.__setitem__(input_chw, done))
 
     def _forward(self, module, images, spec: PathSpec):
         try:
@@ -460,10 +464,13 @@ class _Runner:
 _CACHE_BYTES = 256 * 2**20
 
 
-def _caching(batches, cached: list):
+def _caching(batches, store):
+    """Yield the batches and store them once all were read (a run cut short caches nothing)."""
+    cached = []
     for batch in batches:
         cached.append(batch)
         yield batch
+    store(cached)
 
 
 def _logits(output):
