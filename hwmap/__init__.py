@@ -8,14 +8,19 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
+    "cost_paths",
     "estimate",
     "extract_graph",
     "flops",
+    "generate_paths",
     "list_accelerators",
     "list_models",
     "load_accelerator",
     "load_graph",
+    "load_paths",
     "save_graph",
+    "select_paths",
+    "simulate",
 ]
 
 

@@ -18,8 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "estimate", "extract_graph", "flops", "list_accelerators", "list_models", "load_accelerator", "load_graph",
-    "save_graph",
+    "cost_paths", "estimate", "extract_graph", "flops", "generate_paths", "list_accelerators", "list_models",
+    "load_accelerator", "load_graph", "load_paths", "save_graph", "select_paths", "simulate",
 ]
 
 
@@ -177,3 +177,68 @@ def estimate(
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict)
     return estimate_graph(graph, load_accelerator(accel), dataflow=dataflow)
+
+
+def load_paths(path: str | Path):
+    """A paths YAML as a PathSet (hwmap.paths.model documents the format)."""
+    from hwmap.paths.model import load_paths as read
+
+    return read(path)
+
+
+def generate_paths(
+    model: str,
+    *,
+    skip_last: int = 0,
+    drop_decoder: bool = False,
+    resolutions: Sequence[int] = (),
+    variants: Sequence[str] = (),
+    num_classes: int | None = None,
+):
+    """Candidate execution paths of a model (see hwmap.paths.generate); 'ofa-resnet50-published' gives the eight
+    published OFA ResNet-50 subnets with their published top-1."""
+    from hwmap.paths.generate import generate_paths as generate
+    from hwmap.paths.generate import ofa_published_paths
+
+    if model == "ofa-resnet50-published":
+        return ofa_published_paths()
+    return generate(model, skip_last=skip_last, drop_decoder=drop_decoder, resolutions=tuple(resolutions),
+                    variants=tuple(variants), num_classes=num_classes)
+
+
+def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None = None):
+    """Energy, latency, weights and accuracy of every path on accel (list of CostedPath)."""
+    from hwmap.paths.costing import cost_paths as run
+
+    return run(paths, load_accelerator(accel), dataflow=dataflow)
+
+
+def select_paths(
+    costed,
+    *,
+    budgets: Sequence[float],
+    relative: bool = True,
+    metric: str = "energy",
+    weights: Sequence[float] | None = None,
+    max_paths: int | None = None,
+    memory_mb: float | None = None,
+    min_accuracy: float | None = None,
+    drop_unknown: bool = False,
+):
+    """The ILP selection over costed paths (semantics in hwmap.select.problem). Budgets are fractions of the most
+    expensive path unless relative=False."""
+    from hwmap.paths.costing import path_points
+    from hwmap.select import select_paths as solve
+    from hwmap.select.budgets import make_levels, resolve_budgets
+
+    points, _dropped = path_points(list(costed), drop_unknown=drop_unknown)
+    values = resolve_budgets(list(budgets), paths=points, metric=metric, relative=relative)
+    levels = make_levels(values, metric=metric, weights=list(weights) if weights is not None else None)
+    return solve(points, levels, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy)
+
+
+def simulate(selection, trace: Sequence[float], *, switch_energy_mj: float = 0.0):
+    """Replay a selection's switching policy over a budget trace (budgets in the selection's unit)."""
+    from hwmap.select import simulate as run
+
+    return run(selection, list(trace), switch_energy_mj=switch_energy_mj)

@@ -1,0 +1,83 @@
+"""MAGNet-like vector-PE templates with vector widths 8, 16, 32 and 64 over SegFormer paths: the energy/accuracy
+trade-off per width (the paper's finding: wider vectors trade better, i.e. switching to a cheaper path saves a
+larger share of the energy).
+
+Width 64 is magnet16pe_v32 with lanes and vector width doubled and its per-PE buffers scaled like the shipped
+family (weight and accumulation buffers with the lanes, the input buffer with the width, the global buffer with
+the width).
+
+    python experiments/vector_width.py [--tiny]
+"""
+
+from __future__ import annotations
+
+from _common import arguments, done, write_csv
+
+import hwmap
+
+
+def templates(tiny: bool):
+    shipped = [hwmap.load_accelerator(f"magnet16pe_v{w}") for w in ((8, 16) if tiny else (8, 16, 32))]
+    if tiny:
+        return shipped
+    v32 = shipped[-1].template_dict()
+    doubled = {"pe_array.lanes": 64, "pe_array.vector_width": 64}
+    for buffer in ("pe_buffers.weight", "pe_buffers.input", "pe_buffers.accumulation", "global_buffer"):
+        section = v32
+        for key in buffer.split("."):
+            section = section[key]
+        doubled[f"{buffer}.size_bytes"] = 2 * section["size_bytes"]
+    return shipped + [shipped[-1].with_overrides(doubled, name="magnet16pe_v64")]
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    variants = ["segformer-b0", "segformer-b1"] if args.tiny else [f"segformer-b{i}" for i in (0, 1, 3)]
+    paths = hwmap.generate_paths("segformer-b2", drop_decoder=not args.tiny, variants=variants)
+    rows = []
+    for accel in templates(args.tiny):
+        costed = hwmap.cost_paths(paths, accel)
+        full = next(c for c in costed if c.name == "full")
+        for c in costed:
+            rows.append({"template": accel.name, "vector_width": accel.vector_pe.pe_array.vector_width,
+                         "path": c.name, "energy_mj": round(c.energy_mj, 3), "latency_ms": round(c.latency_ms, 3),
+                         "energy_vs_full": round(c.energy_mj / full.energy_mj, 4),
+                         "miou": c.accuracy.value if c.accuracy else ""})
+        b0 = next(c for c in costed if c.name == "segformer-b0")
+        print(f"{accel.name}: full B2 {full.energy_mj:.1f} mJ; switching to B0 saves "
+              f"{100 * (1 - b0.energy_mj / full.energy_mj):.1f}% energy for {full.accuracy.value - b0.accuracy.value:.1f}"
+              " mIoU points")
+    csv_path = write_csv(args.out_dir / "vector_width.csv", rows)
+    png_path = plot(rows, args.out_dir / "vector_width.png")
+    done(args, csv_path, png_path)
+
+
+def plot(rows, path):
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hwmap.fileio import atomic_write_bytes
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    for width in sorted({r["vector_width"] for r in rows}):
+        known = sorted((r for r in rows if r["vector_width"] == width and r["miou"] != ""),
+                       key=lambda r: r["energy_vs_full"])
+        ax.plot([r["energy_vs_full"] for r in known], [r["miou"] for r in known], "o-", label=f"width {width}")
+    ax.set_xlabel("energy relative to the full SegFormer-B2 on the same template")
+    ax.set_ylabel("ADE20K mIoU (%)")
+    ax.set_title("Switching between SegFormer variants on MAGNet-like templates of each vector width")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+if __name__ == "__main__":
+    main()
