@@ -44,9 +44,9 @@ def main() -> None:
                          "energy_vs_full": round(c.energy_mj / full.energy_mj, 4),
                          "miou": c.accuracy.value if c.accuracy else ""})
         b0 = next(c for c in costed if c.name == "segformer-b0")
+        drop = full.accuracy.value - b0.accuracy.value
         print(f"{accel.name}: full B2 {full.energy_mj:.1f} mJ; switching to B0 saves "
-              f"{100 * (1 - b0.energy_mj / full.energy_mj):.1f}% energy for {full.accuracy.value - b0.accuracy.value:.1f}"
-              " mIoU points")
+              f"{100 * (1 - b0.energy_mj / full.energy_mj):.1f}% energy for {drop:.1f} mIoU points")
     csv_path = write_csv(args.out_dir / "vector_width.csv", rows)
     png_path = plot(rows, args.out_dir / "vector_width.png")
     done(args, csv_path, png_path)
