@@ -1,0 +1,48 @@
+"""Every experiment runs from a fresh checkout in its reduced (--tiny) form, so none of them rots."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+TINY_RUNS = {
+    "flops_breakdown.py": ("flops_breakdown.csv", "flops_breakdown.png"),
+    "ofa_switching.py": ("ofa_switching.csv", "ofa_switching.png"),
+    "segformer_dynamic.py": ("segformer_dynamic.csv", "segformer_dynamic.png"),
+    "vector_width.py": ("vector_width.csv", "vector_width.png"),
+}
+
+
+def _check_flops_breakdown(rows: list[dict]) -> None:
+    by_key = {(r["model"], r["convention"]): r for r in rows}
+    b0 = by_key[("segformer-b0", "linear-as-linear")]
+    assert float(b0["gmacs"]) == pytest.approx(8.388, abs=0.001)
+    assert sum(float(b0[g]) for g in ("conv", "linear", "attention", "other")) == pytest.approx(1, abs=1e-3)
+    assert float(by_key[("resnet18", "linear-as-conv")]["conv"]) == pytest.approx(1.0)
+
+
+def _check_ofa_switching(rows: list[dict]) -> None:
+    full = next(r for r in rows if r["path"] == "ofa-resnet50D-41")
+    assert float(full["energy_saved_pct"]) == 0 and float(full["top1"]) == 79.8
+    assert all(0 <= float(r["energy_saved_pct"]) < 100 for r in rows)
+
+
+CHECKS = {"flops_breakdown.py": _check_flops_breakdown, "ofa_switching.py": _check_ofa_switching}
+
+
+@pytest.mark.parametrize("script", sorted(TINY_RUNS))
+def test_experiment_runs_tiny(script, tmp_path):
+    result = subprocess.run([sys.executable, str(EXPERIMENTS / script), "--tiny", "--out-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    table, figure = (tmp_path / name for name in TINY_RUNS[script])
+    rows = list(csv.DictReader(table.open()))
+    assert rows
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+    if script in CHECKS:
+        CHECKS[script](rows)
