@@ -43,7 +43,7 @@ def test_identical_paths_are_traced_once(tmp_path):
     paths = load_paths(_write(tmp_path, "p.yaml", SEGFORMER_PATHS))
     cache: dict = {}
     graphs = [path_graph(p, cache=cache) for p in paths.paths]
-    assert len(cache) == 3 and graphs[0] is graphs[3]
+    assert len({key for key in cache if key[0] != "block-containers"}) == 3 and graphs[0] is graphs[3]
     # dropping stage 4's decoder input: fuse conv 3*256 -> 256 over 128x128 pixels, and encoder stage 4 skipped
     fuse = next(n for n in graphs[2].nodes if n.scope == "decode_head.linear_fuse")
     assert fuse.macs == 128 * 128 * 768 * 256

@@ -44,11 +44,13 @@ def test_catalog_lists_top_level_and_gpu_templates(fake_root: Path) -> None:
     assert load_accelerator("other").name == "other"
 
 
-def test_gpu_template_without_a_registered_schema_says_not_supported_yet(fake_root: Path) -> None:
+def test_template_of_an_unknown_kind_lists_the_known_kinds(fake_root: Path) -> None:
+    (fake_root / "gpu" / "npu.yaml").write_text(GPU_TEMPLATE.replace("kind: gpu", "kind: npu"))
     with pytest.raises(TemplateError) as info:
-        load_accelerator("h100_sxm")
+        load_accelerator("npu")
     message = str(info.value)
-    assert message.startswith("gpu/h100_sxm.yaml: kind: 'gpu' templates are not supported yet")
+    assert message.startswith("gpu/npu.yaml: kind: unknown kind 'npu', expected one of 'gpu', 'systolic', "
+                              "'vector_pe'")
 
 
 def test_template_names_must_be_unique_across_folders(fake_root: Path) -> None:

@@ -30,6 +30,21 @@ class EstimateBy(str, Enum):
     layer = "layer"
 
 
+class GpuMode(str, Enum):
+    eager = "eager"
+    sdpa = "sdpa"
+    compiled = "compiled"
+    auto = "auto"
+
+
+class GpuDtype(str, Enum):
+    fp16 = "fp16"
+    bf16 = "bf16"
+    fp32 = "fp32"
+    fp8 = "fp8"
+    int8 = "int8"
+
+
 class Dataflow(str, Enum):
     ws = "ws"
     os = "os"
@@ -51,18 +66,24 @@ def estimate(
     by: Annotated[EstimateBy, typer.Option("--by", help="breakdown table")] = EstimateBy.op_group,
     top: Annotated[Optional[int], typer.Option("--top", help="rows of the module/layer table (default 20)")]
     = None,
+    calibration: Annotated[Optional[str], typer.Option("--calibration", help="GPU templates: a calibration file "
+                                                                             "from `hwmap calibrate`")] = None,
+    mode: Annotated[GpuMode, typer.Option("--mode", help="GPU templates: execution mode")] = GpuMode.eager,
+    dtype: Annotated[GpuDtype, typer.Option("--dtype", help="GPU templates: compute dtype")] = GpuDtype.fp16,
+    tf32: Annotated[bool, typer.Option("--tf32/--no-tf32", help="GPU templates: TF32 for fp32 matmuls")] = True,
     json_out: JsonOpt = False,
     csv_path: Annotated[Optional[str], typer.Option("--csv", help="write every layer's costs to this CSV")]
     = None,
 ) -> None:
     """Cycles, latency, energy (by term) and utilisation of a model on a hardware template."""
     from hwmap.api import load_accelerator
-    from hwmap.cost.dispatch import estimate_graph
+    from hwmap.cost.dispatch import GpuSettings, estimate_graph
     from hwmap.report.tables import print_json, render_estimate, stdout_console, write_cost_csv
 
     accelerator = load_accelerator(accel)
     graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
-    cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None)
+    gpu = GpuSettings(calibration=calibration, mode=mode.value, dtype=dtype.value, tf32=tf32)
+    cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None, gpu=gpu)
     if csv_path:
         write_cost_csv(csv_path, cost)
     if json_out:

@@ -7,6 +7,8 @@ nothing (explicit Zero work); unsupported ops are reported and cost nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from hwmap.cost.layers import LayerArrays, layer_arrays
@@ -28,8 +30,24 @@ COMMON_ASSUMPTIONS = (
 )
 
 
-def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | None = None) -> GraphCost:
-    """Cost of every layer of graph on accel (dataflow overrides a systolic template's default)."""
+@dataclass(frozen=True)
+class GpuSettings:
+    """How a GPU runs the model: a calibration file (None: the one beside the template, else the priors),
+    execution mode (eager | sdpa | compiled | auto), dtype of the compute roof, and TF32 for fp32."""
+
+    calibration: str | None = None
+    mode: str = "eager"
+    dtype: str = "fp16"
+    tf32: bool = True
+
+
+def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | None = None,
+                   gpu: GpuSettings | None = None) -> GraphCost:
+    """Cost of every layer of graph on accel (dataflow overrides a systolic template's default; gpu settings
+    apply to GPU templates only)."""
+    if accel.kind != "gpu" and gpu is not None and gpu != GpuSettings():
+        raise HwmapError(f"--calibration, --mode, --dtype and --tf32 apply to GPU templates; {accel.name!r} is of "
+                         f"kind {accel.kind!r}")
     if accel.kind == "systolic":
         return _estimate_systolic(graph, accel, dataflow=dataflow)
     if dataflow is not None:
@@ -37,10 +55,18 @@ def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | Non
     if accel.kind == "vector_pe":
         return _estimate_vector_pe(graph, accel)
     if accel.kind == "gpu":
-        from hwmap.cost.gpu import estimate_gpu
-
-        return estimate_gpu(graph, accel)
+        return _estimate_gpu(graph, accel, gpu or GpuSettings())
     raise HwmapError(f"no cost model for accelerator kind {accel.kind!r} ({accel.name})")
+
+
+def _estimate_gpu(graph: LayerGraph, accel: Accelerator, settings: GpuSettings) -> GraphCost:
+    from hwmap.calibrate.calibration import find_calibration, load_calibration
+    from hwmap.cost.gpu import estimate_gpu
+
+    path = settings.calibration or find_calibration(accel)
+    calibration = load_calibration(path) if path else None
+    return estimate_gpu(graph, accel, calibration=calibration, mode=settings.mode, dtype=settings.dtype,
+                        tf32=settings.tf32)
 
 
 # ---------------------------------------------------------------- shared by the CNN-accelerator kinds

@@ -69,8 +69,8 @@ def register_op(*names: str) -> Callable[[Lowering], Lowering]:
 
 
 def _ensure_loaded() -> None:
-    if not _REGISTRY:
-        from hwmap.ops import aten, ignored  # noqa: F401  (registration side effects)
+    """Import every lowering module (idempotent: a module imported earlier by anyone is not run twice)."""
+    from hwmap.ops import aten, ignored  # noqa: F401  (registration side effects)
 
 
 def registered_ops() -> dict[str, Lowering]:

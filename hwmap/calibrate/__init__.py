@@ -1,0 +1,36 @@
+"""Measuring a real GPU and fitting hwmap's GPU model to it (the only code that touches a GPU or NVML).
+
+- meter.py        EnergyMeter protocol, EnergyReading, the MeterError family (no driver, no GPU, MIG, no counter)
+- nvml.py         NvmlMeter: NVML total-energy counter, or instantaneous power integrated (the only pynvml import)
+- replay.py       ReplayMeter: plays back a recorded JSON-lines energy log (tests)
+- bench.py        microbenchmarks per kernel class over real layer shapes, power loops, `hwmap measure`
+- fit.py          least-squares fit of the per-class coefficients, dynamic power from measured energy
+- calibration.py  the calibration file: load_calibration, save_calibration, find_calibration
+
+Names are re-exported lazily: importing hwmap.calibrate imports neither torch, nor pynvml, nor scipy.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "EnergyMeter": "meter", "EnergyReading": "meter", "MeterError": "meter", "NvmlUnavailableError": "meter",
+    "NoGpuError": "meter", "MigDeviceError": "meter", "EnergyCounterUnsupportedError": "meter",
+    "NvmlError": "meter", "NoCudaError": "meter", "ReplayLogError": "meter",
+    "NvmlMeter": "nvml", "translate_nvml_error": "nvml",
+    "ReplayMeter": "replay", "EnergyLog": "replay", "read_log": "replay", "write_log": "replay",
+    "GpuCalibration": "calibration", "CalibrationFileError": "calibration", "load_calibration": "calibration",
+    "save_calibration": "calibration", "find_calibration": "calibration", "dump_calibration": "calibration",
+    "TimingSample": "fit", "PowerSample": "fit", "fit_time_class": "fit", "fit_all": "fit",
+    "run_calibration": "bench", "measure_model": "bench", "CalibrationPlan": "bench", "plan_calibration": "bench",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hwmap.calibrate' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hwmap.calibrate.{module}"), name)

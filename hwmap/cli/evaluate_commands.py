@@ -1,0 +1,118 @@
+"""`hwmap evaluate`: measure every path's accuracy on a local data set with local weights."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hwmap.cli import app
+from hwmap.cli.graph_commands import JsonOpt
+from hwmap.errors import HwmapError
+
+
+class Task(str, Enum):
+    auto = "auto"
+    classification = "classification"
+    segmentation = "segmentation"
+
+
+def _floats(text: str, argument: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        raise HwmapError(f"{argument} {text!r}: expected comma-separated numbers, e.g. 0.485,0.456,0.406")
+    return values
+
+
+@app.command()
+def evaluate(
+    paths_file: Annotated[str, typer.Argument(help="paths YAML (hwmap paths generate, or your own)")],
+    data: Annotated[str, typer.Option("--data", help="DIR/<class>/<images> (classification) or DIR/images + "
+                                                     "DIR/masks (segmentation, 255 = ignore)")],
+    weights: Annotated[Optional[str], typer.Option("--weights", help="weights of the paths file's model: a "
+                                                                     "state_dict .pt/.pth/.bin, .safetensors or "
+                                                                     "a Hugging Face model folder")] = None,
+    weights_for: Annotated[Optional[list[str]], typer.Option("--weights-for", help="MODEL=FILE: weights of "
+                                                                                   "another model some paths use "
+                                                                                   "(repeatable)")] = None,
+    task: Annotated[Task, typer.Option("--task", help="auto: segmentation when DATA has images/ and masks/")]
+    = Task.auto,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="images per forward")] = 32,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N")] = "cpu",
+    limit: Annotated[Optional[int], typer.Option("--limit", help="use N images, evenly spaced over the data "
+                                                                 "set")] = None,
+    mean: Annotated[Optional[str], typer.Option("--mean", help="normalisation mean per channel (default "
+                                                               "ImageNet's)")] = None,
+    std: Annotated[Optional[str], typer.Option("--std", help="normalisation std per channel (default "
+                                                             "ImageNet's)")] = None,
+    no_normalize: Annotated[bool, typer.Option("--no-normalize", help="feed pixels in [0, 1]")] = False,
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="write the paths YAML with the measured "
+                                                                   "accuracies (select-paths input)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run every path on a data set and measure its accuracy (top-1 or mIoU), with where it came from."""
+    from hwmap.paths.datasets import IMAGENET_NORMALISATION, Normalisation
+    from hwmap.paths.evaluate import measure_paths, weights_by_model, write_paths_with_accuracy
+    from hwmap.paths.model import load_paths
+    from hwmap.report.tables import print_json, stdout_console
+
+    if out is not None:
+        folder = Path(out).parent
+        if not folder.is_dir():
+            raise HwmapError(f"--out {out}: folder {folder} does not exist")
+    if no_normalize and (mean or std):
+        raise HwmapError("--no-normalize and --mean/--std contradict each other; give one")
+    normalisation = None if no_normalize else Normalisation(
+        _floats(mean, "--mean") if mean else IMAGENET_NORMALISATION.mean,
+        _floats(std, "--std") if std else IMAGENET_NORMALISATION.std)
+    paths = load_paths(paths_file)
+    files = weights_by_model(paths, weights=weights, weights_for=tuple(weights_for or ()))
+    measured = _with_path_progress(len(paths.paths), lambda tick: measure_paths(
+        paths, data_dir=data, weights=files, task=task.value, batch_size=batch_size, device=device, limit=limit,
+        normalisation=normalisation, progress=tick))
+    if out:
+        write_paths_with_accuracy(paths, {m.name: m.accuracy for m in measured}, out)
+    if json_out:
+        print_json({"paths": [m.to_dict() for m in measured], "out": out})
+        return
+    console = stdout_console()
+    _render(measured, console)
+    if out:
+        console.print(f"wrote {out}: {len(measured)} paths with measured accuracies")
+
+
+def _with_path_progress(n_paths: int, work):
+    """One bar over every path's batches; its label names the path being run."""
+    from rich.progress import Progress
+
+    seen: list[str] = []
+    with Progress(transient=True) as progress:
+        bar = progress.add_task("evaluating", total=None)
+
+        def tick(name: str, done: int, total: int) -> None:
+            if not seen or seen[-1] != name:
+                seen.append(name)
+            index = len(seen) - 1
+            progress.update(bar, description=f"{name} ({index + 1}/{n_paths})", total=n_paths * total,
+                            completed=index * total + done)
+
+        return work(tick)
+
+
+def _render(measured, console) -> None:
+    from rich.table import Table
+
+    table = Table(title="measured accuracy", title_justify="left")
+    for column in ("path", "model", "input", "accuracy", "images", "seconds"):
+        table.add_column(column, justify="left" if column in ("path", "model", "input") else "right")
+    for m in measured:
+        table.add_row(m.name, m.model, "x".join(map(str, m.input_chw)), f"{m.accuracy.value:.2f} {m.accuracy.metric}",
+                      str(m.images), f"{m.seconds:.1f}")
+    console.print(table)
+    if measured:
+        console.print(f"source: measured; {measured[0].accuracy.provenance.split(';')[0]}")

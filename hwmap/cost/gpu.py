@@ -1,0 +1,802 @@
+"""GPU cost model: per-kernel roofline with saturation and launch overhead, a host/GPU pipeline, idle + dynamic energy.
+
+Why a GPU model differs from the accelerator models: GPUs run dense convolutions and GEMMs on tensor cores near
+their peak, while softmax, norms, depthwise convs, data movement and small kernels run far below it, and at small
+batch the CPU that launches kernels is often the bottleneck. FLOP shares therefore do not predict GPU time.
+
+Per kernel of fit class c (hwmap.hardware.gpu_schema.FIT_CLASSES; see :func:`fit_class_of`)::
+
+    kernel_s = max(FLOPs / (roof_c x compute_eff_c x s(w)), bytes / (bandwidth x memory_eff_c)) + launch_overhead_c
+    s(w)     = w / (w + half_saturation_c)        (the compute efficiency saturates with the work size)
+    full_s   = max(FLOPs / (roof_c x compute_eff_c), bytes / (bandwidth x memory_eff_c))   (saturated rate)
+
+- roof_c: the tensor-core peak of the dtype for conv_dense, conv_pointwise, conv_grouped, linear,
+  attention_matmul and attention_fused (fp32 uses TF32 when ``tf32`` and the GPU has it, else the FP32 CUDA-core
+  peak); the FP32 CUDA-core peak for every other class.
+- FLOPs: 2 x MACs for GEMMs and convolutions, the Work's vector operations otherwise.
+- bytes: (activation inputs + weights + outputs) x dtype bytes. Assumes: every operand crosses DRAM once.
+- w (parallel work): output elements for GEMMs/convolutions, max(input, output) elements otherwise.
+  Assumes: compute efficiency saturates with the work available to fill the SMs (eff = eff_max x w / (w + w_half));
+  memory-bound kernels stream at a constant efficiency, their small-size cost is the launch overhead. Both terms
+  grow with the batch, so a larger batch never runs faster.
+
+Host/GPU pipeline (PyTorch eager launches kernels asynchronously)::
+
+    H += host_i                          (CPU dispatch: per-class operator cost, views, module calls)
+    G  = max(G, H) + kernel_s            (a launch starts when both the GPU and its launch are ready)
+    latency_i = increase of G at node i  (additive; sums to the end-to-end latency)
+
+host_i: the class's host overhead for an operator that launches a kernel, ``host_view`` for a Python-level view
+(views inside a library call, e.g. the transpose inside F.linear, cost nothing extra), ``host_module`` per
+nn.Module entered. A view launches no kernel and is charged no latency itself; its host time only delays the
+next launch. Unsupported operators cost nothing and are listed in the notes.
+
+Execution modes (what runs as one kernel):
+
+- ``eager``: every operator that does work is one kernel; attention runs as bmm + softmax + bmm.
+- ``sdpa``: every attention chain (QK^T GEMM -> optional scale/bias/mask elementwise ops -> softmax -> AV GEMM,
+  found through the graph's producer edges) is ONE fused kernel (FlashAttention / memory-efficient SDPA, class
+  attention_fused) that also absorbs the elementwise ops on the scores and, for chains that came from
+  F.scaled_dot_product_attention, the scaling of q and k; everything else as eager.
+- ``auto``: fused only where the model itself called F.scaled_dot_product_attention (the trace shows torch's SDPA
+  decomposition, aten._safe_softmax, or the qk/softmax/av parts of a fused-attention lowering), eager elsewhere:
+  what PyTorch eager really runs. ``hwmap measure`` uses it.
+- ``compiled`` (torch.compile, Inductor): attention chains fused as in sdpa; an activation, elementwise or
+  batch-norm operator whose input comes from the kernel launched just before it is fused into that kernel (a GEMM
+  or convolution epilogue, or a pointwise/reduction kernel); a layer/group/RMS norm is fused the same way only into
+  a pointwise or reduction kernel, never into a GEMM or convolution. A fused operator launches nothing, costs no
+  host time, and adds only its external inputs' bytes and its vector work to the kernel. Views and module calls
+  cost no host time (compiled away); each remaining kernel keeps its class's host overhead.
+
+Energy: idle power x latency_i (term "idle") + dynamic power of the class x full_s (term "dynamic"). Assumes:
+dynamic energy is proportional to the work (a kernel too small to fill the GPU runs longer, not hotter per
+operation); idle power is the power with a context open and clocks up.
+
+Coefficients come from a calibration file (``hwmap calibrate``) or, without one, from the template's documented
+priors; the result says which ("calibrated" in settings, and a note when uncalibrated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from hwmap.cost.layers import layer_arrays
+from hwmap.cost.result import GraphCost
+from hwmap.errors import HwmapError, TemplateError
+from hwmap.graph.ir import LayerGraph, Node
+from hwmap.hardware.gpu_schema import FIT_CLASSES, GpuSpec
+from hwmap.ops.classes import OpClass
+from hwmap.ops.work import Conv, DataMove, Elementwise, Gemm, Reduction, Unsupported, Zero
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hwmap.calibrate.calibration import GpuCalibration
+    from hwmap.hardware.schema import Accelerator
+
+__all__ = [
+    "DTYPE_BYTES",
+    "MODES",
+    "AttentionChain",
+    "ClassCoefficients",
+    "GpuCoefficients",
+    "GpuRoofs",
+    "GpuTimeline",
+    "NodeFeatures",
+    "attention_chains",
+    "chain_features",
+    "coefficients",
+    "estimate_gpu",
+    "fit_class_of",
+    "full_rate_time_s",
+    "gpu_roofs",
+    "gpu_timeline",
+    "kernel_time_s",
+    "node_features",
+    "saturation",
+    "template_for_device_name",
+]
+
+Mode = Literal["eager", "sdpa", "compiled", "auto"]
+GpuDtype = Literal["fp16", "bf16", "fp32", "fp8", "int8"]
+MODES: tuple[str, ...] = ("eager", "sdpa", "compiled", "auto")
+DTYPE_BYTES: dict[str, int] = {"fp16": 2, "bf16": 2, "fp32": 4, "fp8": 1, "int8": 1}
+TENSOR_CLASSES = frozenset({"conv_dense", "conv_pointwise", "conv_grouped", "linear", "attention_matmul",
+                            "attention_fused"})
+POINTWISE_CLASSES = frozenset({"activation", "elementwise", "batch_norm"})
+
+_CLASS_BY_OPCLASS: dict[OpClass, str | None] = {
+    OpClass.CONV_DENSE: "conv_dense",
+    OpClass.CONV_POINTWISE: "conv_pointwise",
+    OpClass.CONV_DEPTHWISE: "conv_depthwise",
+    OpClass.CONV_GROUPED: "conv_grouped",
+    OpClass.LINEAR: "linear",
+    OpClass.LINEAR_ATTENTION: "linear",
+    OpClass.ATTENTION_PROJECTION: "linear",
+    OpClass.MATMUL: "attention_matmul",
+    OpClass.ATTENTION_MATMUL: "attention_matmul",
+    OpClass.ATTENTION_SOFTMAX: "attention_softmax",
+    OpClass.ACTIVATION: "activation",
+    OpClass.ELEMENTWISE: "elementwise",
+    OpClass.POOL_RESIZE: "pooling_resize",
+    OpClass.DATA_MOVEMENT: "data_movement",
+}
+_CLASS_BY_WORK = {"gemm": "linear", "elementwise": "elementwise", "reduction": "normalization",
+                  "datamove": "data_movement"}
+
+# Views that happen inside one library call (C++), not as a Python statement: no host cost of their own.
+_INTERNAL_VIEW_OPS = frozenset({
+    "aten.t", "aten.expand", "aten._unsafe_view", "aten.alias", "aten.empty", "aten.empty_like",
+    "aten.new_empty", "aten.detach", "aten.lift_fresh", "aten.empty_strided", "aten._reshape_alias",
+    "aten.as_strided",
+})
+# torch.nn modules whose forward is one functional call: views traced inside them are internal to that call.
+_BUILTIN_LEAF_MODULES = frozenset({
+    "Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "LayerNorm",
+    "GroupNorm", "RMSNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GELU", "ReLU", "ReLU6", "SiLU", "Softmax",
+    "Dropout", "Identity", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample", "Hardswish", "Sigmoid",
+    "Tanh", "LeakyReLU", "Mish",
+})
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Formulas (pure, vectorised: the calibration fit calls the same functions)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def saturation(elements, half_saturation_elements):
+    """s(w) = w / (w + w_half), with w >= 1 (a kernel always has some work)."""
+    w = np.maximum(np.asarray(elements, dtype=float), 1.0)
+    return w / (w + np.asarray(half_saturation_elements, dtype=float))
+
+
+def full_rate_time_s(flops, bytes_, *, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac, memory_eff_frac):
+    """max(FLOPs / (peak x compute_eff), bytes / (bandwidth x memory_eff)): the kernel at its class's best rate."""
+    compute = np.asarray(flops, dtype=float) / (np.asarray(peak_flops_per_s, dtype=float) * compute_eff_frac)
+    memory = np.asarray(bytes_, dtype=float) / (np.asarray(bandwidth_bytes_per_s, dtype=float) * memory_eff_frac)
+    return np.maximum(compute, memory)
+
+
+def kernel_time_s(flops, bytes_, elements, *, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac,
+                  memory_eff_frac, half_saturation_elements, launch_overhead_s):
+    """max(FLOPs / (peak x compute_eff x s(w)), bytes / (bandwidth x memory_eff)) + launch: one kernel's GPU time."""
+    sat = saturation(elements, half_saturation_elements)
+    compute = np.asarray(flops, dtype=float) / (np.asarray(peak_flops_per_s, dtype=float) * compute_eff_frac * sat)
+    memory = np.asarray(bytes_, dtype=float) / (np.asarray(bandwidth_bytes_per_s, dtype=float) * memory_eff_frac)
+    return np.maximum(compute, memory) + launch_overhead_s
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Hardware: roofs and coefficients
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GpuRoofs:
+    tensor_flops_per_s: float  # roof of the tensor classes at this dtype
+    vector_flops_per_s: float  # FP32 CUDA-core peak: roof of every other class
+    bandwidth_bytes_per_s: float
+    dtype: str
+    tensor_label: str  # e.g. "fp16 tensor", "tf32 tensor", "fp32 CUDA cores"
+    notes: tuple[str, ...] = ()
+
+    def peak_for(self, fit_class: str) -> float:
+        return self.tensor_flops_per_s if fit_class in TENSOR_CLASSES else self.vector_flops_per_s
+
+
+def _gpu_spec(accel: Accelerator) -> GpuSpec:
+    if not isinstance(accel.spec, GpuSpec):
+        raise TemplateError(f"accelerator {accel.name!r} is of kind {accel.kind!r}, not 'gpu': the GPU model needs "
+                            "a GPU template (accelerators/gpu/*.yaml)")
+    return accel.spec
+
+
+def gpu_roofs(accel: Accelerator, *, dtype: str = "fp16", tf32: bool = True) -> GpuRoofs:
+    """The compute roofs and bandwidth for a dtype; fp32 without TF32 (or without TF32 hardware) -> FP32 peak."""
+    spec = _gpu_spec(accel)
+    if dtype not in DTYPE_BYTES:
+        raise HwmapError(f"unknown GPU dtype {dtype!r}, expected one of {', '.join(DTYPE_BYTES)}")
+    peak = spec.peak
+    notes: list[str] = []
+    if dtype == "fp32":
+        if tf32 and peak.tf32_tensor_tflops is not None:
+            tflops, label = peak.tf32_tensor_tflops, "tf32 tensor"
+        else:
+            tflops, label = peak.fp32_tflops, "fp32 CUDA cores"
+            if tf32:
+                notes.append(f"{accel.name} has no TF32 tensor cores: fp32 GEMMs use the FP32 CUDA-core peak")
+    else:
+        key = {"fp16": "fp16_tensor_tflops", "bf16": "bf16_tensor_tflops", "fp8": "fp8_tensor_tflops",
+               "int8": "int8_tensor_tops"}[dtype]
+        value = getattr(peak, key)
+        if value is None:
+            raise HwmapError(f"{accel.name} has no {dtype} tensor cores (its template gives no peak.{key}); "
+                             "use fp16 or fp32")
+        tflops, label = value, f"{dtype} tensor"
+    return GpuRoofs(tensor_flops_per_s=tflops * 1e12, vector_flops_per_s=peak.fp32_tflops * 1e12,
+                    bandwidth_bytes_per_s=spec.memory.bandwidth_gb_per_s * 1e9, dtype=dtype, tensor_label=label,
+                    notes=tuple(notes))
+
+
+@dataclass(frozen=True)
+class ClassCoefficients:
+    compute_eff_frac: float
+    memory_eff_frac: float
+    half_saturation_elements: float
+    launch_overhead_s: float
+    host_overhead_s: float
+    dynamic_power_w: float
+
+
+@dataclass(frozen=True)
+class GpuCoefficients:
+    """Everything the model needs besides the graph and the roofs: per class, idle power, host overheads."""
+
+    classes: Mapping[str, ClassCoefficients]
+    idle_power_w: float
+    host_view_s: float
+    host_module_s: float
+    calibrated: bool
+    calibration_source: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _prior_coefficients(spec: GpuSpec) -> dict[str, ClassCoefficients]:
+    dynamic_w = max(spec.tdp_w - spec.priors.idle_power_w, 0.0)
+    out = {}
+    for name in FIT_CLASSES:
+        p = spec.priors.classes.get(name)
+        out[name] = ClassCoefficients(p.compute_eff_frac, p.memory_eff_frac, p.half_saturation_elements,
+                                      p.launch_overhead_us * 1e-6, p.host_overhead_us * 1e-6,
+                                      p.dynamic_power_frac * dynamic_w)
+    return out
+
+
+def coefficients(accel: Accelerator, calibration: GpuCalibration | None = None) -> GpuCoefficients:
+    """The template's priors, replaced class by class by a calibration's fitted values when one is given."""
+    spec = _gpu_spec(accel)
+    priors = _prior_coefficients(spec)
+    if calibration is None:
+        return GpuCoefficients(priors, spec.priors.idle_power_w, spec.priors.host_view_us * 1e-6,
+                               spec.priors.host_module_us * 1e-6, calibrated=False)
+    base = accel.name.split("[", 1)[0]
+    if calibration.template_name != base:
+        where = f" ({calibration.source})" if calibration.source else ""
+        raise HwmapError(f"the calibration{where} was fitted against template {calibration.accelerator!r}, not "
+                         f"{accel.name!r}: calibrate this GPU with `hwmap calibrate --accel {base}`")
+    classes: dict[str, ClassCoefficients] = {}
+    missing = []
+    for name in FIT_CLASSES:
+        fitted = calibration.classes.get(name)
+        if fitted is None:
+            classes[name] = priors[name]
+            missing.append(name)
+            continue
+        classes[name] = ClassCoefficients(fitted.compute_eff_frac, fitted.memory_eff_frac,
+                                          fitted.half_saturation_elements, fitted.launch_overhead_us * 1e-6,
+                                          fitted.host_overhead_us * 1e-6, fitted.dynamic_power_w)
+    notes = (f"calibration has no fit for {', '.join(missing)}: template priors used for them",) if missing else ()
+    return GpuCoefficients(classes, calibration.idle_power_w, calibration.host_view_us * 1e-6,
+                           calibration.host_module_us * 1e-6, calibrated=True, calibration_source=calibration.source,
+                           notes=notes)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Graph -> per-node features
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _op_base(op: str) -> str:
+    """'aten.add.Tensor' -> 'aten.add'."""
+    parts = op.split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 else op
+
+
+def fit_class_of(node: Node) -> str | None:
+    """The GPU fit class of a node; None for views (Zero work) and unsupported operators."""
+    work = node.work
+    if isinstance(work, (Zero, Unsupported)):
+        return None
+    if isinstance(work, Conv):
+        if work.is_depthwise:
+            return "conv_depthwise"
+        if work.groups > 1:
+            return "conv_grouped"
+        return "conv_pointwise" if work.is_pointwise else "conv_dense"
+    if "softmax" in node.op:
+        return "attention_softmax"
+    if node.op_class is OpClass.NORM:
+        return "batch_norm" if isinstance(work, Elementwise) else "normalization"
+    cls = _CLASS_BY_OPCLASS.get(node.op_class)
+    if cls is not None:
+        return cls
+    return _CLASS_BY_WORK.get(work.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFeatures:
+    flops: float
+    bytes_: float
+    elements: float  # parallel work w of the saturation curve
+
+
+def node_features(node: Node, dtype: str = "fp16") -> NodeFeatures:
+    """FLOPs, DRAM bytes (at the GPU dtype) and parallel work of one node (see the module docstring)."""
+    size = DTYPE_BYTES[dtype]
+    work = node.work
+    if isinstance(work, (Zero, Unsupported)):
+        return NodeFeatures(0.0, 0.0, 0.0)
+    inputs = sum(t.numel for t in node.inputs if not t.is_weight)
+    weights = sum(t.numel for t in node.inputs if t.is_weight)
+    outputs = sum(t.numel for t in node.outputs)
+    if isinstance(work, DataMove):
+        outputs = work.elements
+    if isinstance(work, (Gemm, Conv)):
+        gemm = work.gemm if isinstance(work, Conv) else work
+        if node.part:  # a step of a fused lowering: the node's tensors are the call's, use the GEMM's own operands
+            inputs, weights = gemm.batch * gemm.m * gemm.k, gemm.batch * gemm.k * gemm.n
+            outputs = gemm.batch * gemm.m * gemm.n
+        return NodeFeatures(2.0 * work.macs, float(inputs + weights + outputs) * size,
+                            float(gemm.batch * gemm.m * gemm.n))
+    if isinstance(work, Reduction) and node.part:
+        inputs, weights, outputs = work.elements_in, 0, work.elements_out
+    return NodeFeatures(float(work.vector_ops), float(inputs + weights + outputs) * size,
+                        float(max(inputs, outputs)))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Attention chains
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttentionChain:
+    """QK^T -> [elementwise on scores] -> softmax -> AV, as positions in graph.nodes."""
+
+    qk: int
+    softmax: int
+    av: int
+    members: tuple[int, ...]  # every position the fused kernel replaces (qk, softmax, av, absorbed ops)
+    sdpa_origin: bool  # the model called F.scaled_dot_product_attention (not an explicit matmul/softmax)
+    batch: int  # batch x heads
+    q_len: int
+    kv_len: int
+    head_dim: int
+    v_dim: int
+
+    @property
+    def macs(self) -> int:
+        return self.batch * self.q_len * self.kv_len * (self.head_dim + self.v_dim)
+
+
+def chain_features(chain: AttentionChain, dtype: str = "fp16") -> NodeFeatures:
+    """A fused attention kernel: FLOPs of both GEMMs, bytes of q, k, v and the output, parallel work = output."""
+    c = chain
+    bytes_ = c.batch * (c.q_len * c.head_dim + c.kv_len * c.head_dim + c.kv_len * c.v_dim + c.q_len * c.v_dim)
+    return NodeFeatures(2.0 * c.macs, float(bytes_ * DTYPE_BYTES[dtype]), float(c.batch * c.q_len * c.v_dim))
+
+
+def _is_attention_gemm(node: Node) -> bool:
+    return isinstance(node.work, Gemm) and node.op_class in (OpClass.ATTENTION_MATMUL, OpClass.MATMUL)
+
+
+class _Edges:
+    """Producer/consumer positions of a graph (views resolved through)."""
+
+    def __init__(self, graph: LayerGraph) -> None:
+        self.nodes = graph.nodes
+        self.pos = {n.index: p for p, n in enumerate(graph.nodes)}
+        self.preds = [[self.pos[i] for i in n.predecessors if i in self.pos] for n in graph.nodes]
+        self.consumers: list[list[int]] = [[] for _ in graph.nodes]
+        for p, preds in enumerate(self.preds):
+            for q in preds:
+                self.consumers[q].append(p)
+
+    def resolve(self, p: int) -> int:
+        """Follow views back to the operator that produced the data."""
+        seen = 0
+        while isinstance(self.nodes[p].work, Zero) and self.preds[p] and seen < 64:
+            p = self.preds[p][0]
+            seen += 1
+        return p
+
+    def activation_preds(self, p: int) -> list[int]:
+        """Resolved producers of p's activation inputs."""
+        return [self.resolve(q) for q in self.preds[p]]
+
+    def output_numel(self, p: int) -> int:
+        return sum(t.numel for t in self.nodes[p].outputs)
+
+
+def attention_chains(graph: LayerGraph) -> tuple[AttentionChain, ...]:
+    """Every QK^T -> softmax -> AV chain of a graph (see the module docstring for what each mode fuses)."""
+    nodes = graph.nodes
+    edges = _Edges(graph)
+    used: set[int] = set()
+    chains: list[AttentionChain] = []
+    # Fused-attention lowerings: consecutive qk / softmax / av parts.
+    for p in range(len(nodes) - 2):
+        if (nodes[p].part, nodes[p + 1].part, nodes[p + 2].part) == ("qk", "softmax", "av"):
+            qk, av = nodes[p].work, nodes[p + 2].work
+            if isinstance(qk, Gemm) and isinstance(av, Gemm):
+                chains.append(AttentionChain(p, p + 1, p + 2, (p, p + 1, p + 2), True, qk.batch, qk.m, qk.n,
+                                             qk.k, av.n))
+                used.update((p, p + 1, p + 2))
+    for s, node in enumerate(nodes):
+        if s in used or node.part or fit_class_of(node) != "attention_softmax":
+            continue
+        absorbed: list[int] = []
+        preds = edges.activation_preds(s)
+        j = preds[0] if preds else None
+        steps = 0
+        while j is not None and isinstance(nodes[j].work, Elementwise) and steps < 4 and j not in used:
+            absorbed.append(j)
+            candidates = edges.activation_preds(j)
+            j = max(candidates, key=edges.output_numel) if candidates else None
+            steps += 1
+        if j is None or j in used or not _is_attention_gemm(nodes[j]):
+            continue
+        qk = j
+        av = _first_consumer_gemm(edges, s)
+        if av is None or av in used:
+            continue
+        sdpa_origin = "_safe_softmax" in node.op
+        if sdpa_origin:  # torch's SDPA decomposition scales and copies q, k, v before the GEMMs: all in the kernel
+            absorbed += _sdpa_operand_ops(edges, (qk, av), nodes[qk].scope, used)
+        qw, aw = nodes[qk].work, nodes[av].work
+        assert isinstance(qw, Gemm) and isinstance(aw, Gemm)
+        members = tuple(sorted({qk, s, av, *absorbed}))
+        used.update(members)
+        chains.append(AttentionChain(qk, s, av, members, sdpa_origin, qw.batch, qw.m, qw.n, qw.k, aw.n))
+    return tuple(sorted(chains, key=lambda c: c.av))
+
+
+def _sdpa_operand_ops(edges: _Edges, gemms: tuple[int, ...], scope: str, used: set[int]) -> list[int]:
+    """Scalings and copies of q, k and v (same module scope, one input each) that feed the chain's GEMMs."""
+    found: list[int] = []
+    stack = [q for g in gemms for q in edges.preds[g]]
+    seen: set[int] = set()
+    while stack:
+        q = stack.pop()
+        if q in seen or q in used:
+            continue
+        seen.add(q)
+        node = edges.nodes[q]
+        if node.scope != scope:
+            continue
+        if isinstance(node.work, Zero):
+            stack.extend(edges.preds[q])
+        elif isinstance(node.work, (Elementwise, DataMove)) and len(edges.preds[q]) == 1:
+            found.append(q)
+            stack.extend(edges.preds[q])
+    return found
+
+
+def _first_consumer_gemm(edges: _Edges, start: int) -> int | None:
+    frontier, seen = [start], {start}
+    for _ in range(6):
+        nxt = []
+        for p in frontier:
+            for c in edges.consumers[p]:
+                if c in seen:
+                    continue
+                seen.add(c)
+                if _is_attention_gemm(edges.nodes[c]):
+                    return c
+                if isinstance(edges.nodes[c].work, Zero):
+                    nxt.append(c)
+        frontier = nxt
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Timeline
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Launch:
+    position: int  # where the host issues it
+    fit_class: str
+    flops: float
+    bytes_: float
+    elements: float
+    members: list[int]
+    weights: list[float]  # share of the launch's time per member (normalised later)
+    extra_full_s: float = 0.0  # fused pointwise work added in compiled mode
+    extra_dynamic_j: float = 0.0
+    extra_bytes: float = 0.0
+
+
+@dataclass(frozen=True)
+class GpuTimeline:
+    """Per-node results of the GPU model (positions as in graph.nodes) and what produced them."""
+
+    fit_classes: tuple[str | None, ...]
+    launches: np.ndarray  # int: kernels launched at this node
+    host_s: np.ndarray  # CPU time charged at this node
+    kernel_s: np.ndarray  # GPU kernel time attributed to this node
+    full_rate_s: np.ndarray  # kernel work at the class's saturated rate (drives dynamic energy)
+    latency_s: np.ndarray  # increase of the end-to-end latency at this node (sums to total_latency_s)
+    dram_bytes: np.ndarray
+    idle_energy_j: np.ndarray
+    dynamic_energy_j: np.ndarray
+    mode: str
+    dtype: str
+    tf32: bool
+    roofs: GpuRoofs
+    coefficients: GpuCoefficients
+    fused_attention: int
+    fused_pointwise: int
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def total_latency_s(self) -> float:
+        return float(self.latency_s.sum())
+
+    @property
+    def total_energy_j(self) -> float:
+        return float(self.idle_energy_j.sum() + self.dynamic_energy_j.sum())
+
+    @property
+    def kernels(self) -> int:
+        return int(self.launches.sum())
+
+
+def _scope_prefixes(scope: str) -> tuple[str, ...]:
+    if not scope:
+        return ()
+    parts = scope.split(".")
+    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
+
+
+def _module_entries(nodes: Sequence[Node]) -> np.ndarray:
+    """Modules entered at each node (the root module is entered at the first node)."""
+    entries = np.zeros(len(nodes))
+    previous: set[str] = set()
+    for p, node in enumerate(nodes):
+        prefixes = _scope_prefixes(node.scope)
+        entries[p] = sum(1 for s in prefixes if s not in previous) + (1 if p == 0 else 0)
+        previous = set(prefixes)
+    return entries
+
+
+def _produced_by(edges: _Edges, tensor, members: list[int]) -> bool:
+    source = tensor.source
+    if not source.isdigit() or int(source) not in edges.pos:
+        return False
+    return edges.resolve(edges.pos[int(source)]) in members
+
+
+def _is_python_view(node: Node) -> bool:
+    return _op_base(node.op) not in _INTERNAL_VIEW_OPS and node.module_class not in _BUILTIN_LEAF_MODULES
+
+
+def gpu_timeline(
+    graph: LayerGraph,
+    accel: Accelerator,
+    *,
+    calibration: GpuCalibration | None = None,
+    mode: Mode = "eager",
+    dtype: GpuDtype = "fp16",
+    tf32: bool = True,
+) -> GpuTimeline:
+    """Per-node host time, kernel time, latency and energy of a graph on a GPU (see the module docstring)."""
+    if mode not in MODES:
+        raise HwmapError(f"unknown GPU execution mode {mode!r}, expected one of {', '.join(MODES)}")
+    roofs = gpu_roofs(accel, dtype=dtype, tf32=tf32)
+    coef = coefficients(accel, calibration)
+    nodes = graph.nodes
+    n = len(nodes)
+    classes = tuple(fit_class_of(node) for node in nodes)
+    feats = [node_features(node, dtype) for node in nodes]
+    size = DTYPE_BYTES[dtype]
+
+    def full_s(cls: str, flops: float, bytes_: float) -> float:
+        c = coef.classes[cls]
+        return float(full_rate_time_s(flops, bytes_, peak_flops_per_s=roofs.peak_for(cls),
+                                      bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
+                                      compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
+
+    # --- which nodes run as which kernel ---------------------------------------------------------------------
+    chains = attention_chains(graph)
+    if mode == "eager":
+        fused_chains: tuple[AttentionChain, ...] = ()
+    elif mode == "auto":
+        fused_chains = tuple(c for c in chains if c.sdpa_origin)
+    else:
+        fused_chains = chains
+    chain_at: dict[int, AttentionChain] = {c.av: c for c in fused_chains}
+    in_chain: set[int] = {m for c in fused_chains for m in c.members}
+    chain_span_views: set[int] = set()
+    for c in fused_chains:
+        scope = nodes[c.av].scope
+        chain_span_views.update(p for p in range(c.members[0], c.members[-1] + 1)
+                                if isinstance(nodes[p].work, Zero) and nodes[p].scope == scope)
+
+    edges = _Edges(graph) if mode == "compiled" else None
+    launches: list[_Launch] = []
+    fused_pointwise = 0
+    for p, node in enumerate(nodes):
+        cls = classes[p]
+        if p in chain_at:
+            c = chain_at[p]
+            f = chain_features(c, dtype)
+            weights = [full_s(classes[m], feats[m].flops, feats[m].bytes_) if classes[m] else 0.0
+                       for m in c.members]
+            launches.append(_Launch(p, "attention_fused", f.flops, f.bytes_, f.elements, list(c.members), weights))
+            continue
+        if cls is None or p in in_chain:
+            continue
+        if edges is not None and launches and (cls in POINTWISE_CLASSES or cls == "normalization"):
+            last = launches[-1]
+            preds = edges.activation_preds(p)
+            producer = preds[0] if preds else None
+            fusible = producer is not None and producer in last.members and (
+                cls in POINTWISE_CLASSES or last.fit_class not in TENSOR_CLASSES)
+            if fusible:
+                external = sum(t.numel for t in node.inputs if not _produced_by(edges, t, last.members)) * size
+                extra = full_s(cls, feats[p].flops, float(external))
+                last.members.append(p)
+                last.weights.append(extra)
+                last.extra_full_s += extra
+                last.extra_dynamic_j += coef.classes[cls].dynamic_power_w * extra
+                last.extra_bytes += external
+                fused_pointwise += 1
+                continue
+        f = feats[p]
+        # a member's weight is its work at full rate, so fused operators share a kernel's time by their work
+        launches.append(_Launch(p, cls, f.flops, f.bytes_, f.elements, [p], [full_s(cls, f.flops, f.bytes_)]))
+
+    # --- host time per node ----------------------------------------------------------------------------------
+    host = np.zeros(n)
+    if mode != "compiled":
+        host += _module_entries(nodes) * coef.host_module_s
+        for p, node in enumerate(nodes):
+            if isinstance(node.work, Zero) and p not in chain_span_views and _is_python_view(node):
+                host[p] += coef.host_view_s
+    launch_at = {launch.position: i for i, launch in enumerate(launches)}
+    for position, i in launch_at.items():
+        host[position] += coef.classes[launches[i].fit_class].host_overhead_s
+
+    # --- pipeline --------------------------------------------------------------------------------------------
+    latency = np.zeros(n)
+    kernel = np.zeros(n)
+    full_rate = np.zeros(n)
+    dynamic = np.zeros(n)
+    dram = np.zeros(n)
+    launched = np.zeros(n, dtype=np.int64)
+    h = g = 0.0
+    last_launch: _Launch | None = None
+    for p in range(n):
+        h += host[p]
+        i = launch_at.get(p)
+        if i is None:
+            continue
+        launch = launches[i]
+        c = coef.classes[launch.fit_class]
+        base_full = full_s(launch.fit_class, launch.flops, launch.bytes_)
+        k = float(kernel_time_s(launch.flops, launch.bytes_, launch.elements,
+                                peak_flops_per_s=roofs.peak_for(launch.fit_class),
+                                bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
+                                compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac,
+                                half_saturation_elements=c.half_saturation_elements,
+                                launch_overhead_s=c.launch_overhead_s)) + launch.extra_full_s
+        start = max(g, h)
+        step = start + k - g
+        g = start + k
+        weights = np.asarray(launch.weights, dtype=float)
+        share = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1.0 / len(weights))
+        members = np.asarray(launch.members)
+        latency[members] += step * share
+        kernel[members] += k * share
+        full_rate[members] += (base_full + launch.extra_full_s) * share
+        dynamic[members] += (c.dynamic_power_w * base_full + launch.extra_dynamic_j) * share
+        dram[members] += (launch.bytes_ + launch.extra_bytes) * share
+        launched[p] += 1
+        last_launch = launch
+    if last_launch is not None and h > g:  # the host is still dispatching views after the last kernel
+        weights = np.asarray(last_launch.weights, dtype=float)
+        share = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1.0 / len(weights))
+        latency[np.asarray(last_launch.members)] += (h - g) * share
+
+    notes = list(roofs.notes) + list(coef.notes)
+    unsupported = graph.unsupported
+    if unsupported:
+        notes.append(f"{len(unsupported)} unsupported operators cost nothing: {graph.unsupported_summary()}")
+    return GpuTimeline(
+        fit_classes=classes, launches=launched, host_s=host, kernel_s=kernel, full_rate_s=full_rate,
+        latency_s=latency, dram_bytes=dram, idle_energy_j=latency * coef.idle_power_w, dynamic_energy_j=dynamic,
+        mode=mode, dtype=dtype, tf32=tf32, roofs=roofs, coefficients=coef,
+        fused_attention=len(fused_chains), fused_pointwise=fused_pointwise, notes=tuple(notes))
+
+
+ASSUMPTIONS = (
+    "Assumes: kernel time = max(FLOPs / (roof x compute_eff x s(w)), bytes / (bandwidth x memory_eff)) + launch "
+    "overhead, s(w) = w / (w + w_half) with w the output elements (GEMM/conv) or max(input, output) elements",
+    "Assumes: every operand crosses DRAM once per kernel (no cache reuse between kernels)",
+    "Assumes: the host launches kernels asynchronously; a kernel starts when the GPU is free and its launch is "
+    "dispatched (per-operator, per-view and per-module host costs)",
+    "Assumes: energy = idle power x latency + class dynamic power x work time at the saturated rate",
+)
+
+
+def estimate_gpu(
+    graph: LayerGraph,
+    accel: Accelerator,
+    *,
+    calibration: GpuCalibration | None = None,
+    mode: Mode = "eager",
+    dtype: GpuDtype = "fp16",
+    tf32: bool = True,
+) -> GraphCost:
+    """Latency and energy of a layer graph on a GPU template, as a GraphCost.
+
+    calibration: a loaded calibration (hwmap.calibrate.calibration.load_calibration / find_calibration), or None
+    for the template's documented priors (the result then says it is uncalibrated).
+    Cycles are counted at the template's boost clock: latency_s = compute_cycles / freq. stall_cycles are 0
+    (host stalls are part of the latency). Energy terms: "idle" and "dynamic".
+    """
+    timeline = gpu_timeline(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32)
+    spec = _gpu_spec(accel)
+    freq_hz = spec.boost_clock_mhz * 1e6
+    coef = timeline.coefficients
+    notes = list(timeline.notes)
+    if not coef.calibrated:
+        notes.insert(0, f"uncalibrated: efficiencies, overheads, idle and dynamic power are the priors of template "
+                        f"{accel.name!r}; run `hwmap calibrate` on the card and pass --calibration for fitted values")
+    settings = {
+        "mode": mode, "dtype": dtype, "tf32": tf32, "calibrated": coef.calibrated,
+        "calibration": coef.calibration_source, "compute_roof": timeline.roofs.tensor_label,
+        "compute_roof_tflops": timeline.roofs.tensor_flops_per_s / 1e12,
+        "vector_roof_tflops": timeline.roofs.vector_flops_per_s / 1e12,
+        "bandwidth_gb_per_s": timeline.roofs.bandwidth_bytes_per_s / 1e9, "idle_power_w": coef.idle_power_w,
+        "kernels": timeline.kernels, "host_s": float(timeline.host_s.sum()),
+        "kernel_s": float(timeline.kernel_s.sum()), "fused_attention": timeline.fused_attention,
+        "fused_pointwise": timeline.fused_pointwise,
+    }
+    return GraphCost(
+        model=graph.model,
+        accelerator=accel.name,
+        kind="gpu",
+        freq_mhz=spec.boost_clock_mhz,
+        peak_macs_per_cycle=timeline.roofs.tensor_flops_per_s / 2 / freq_hz,
+        layers=layer_arrays(graph).identity,
+        compute_cycles=timeline.latency_s * freq_hz,
+        stall_cycles=np.zeros(len(graph.nodes)),
+        energy_pj={"idle": timeline.idle_energy_j * 1e12, "dynamic": timeline.dynamic_energy_j * 1e12},
+        dram_bytes=timeline.dram_bytes,
+        assumptions=ASSUMPTIONS,
+        notes=tuple(notes),
+        settings=settings,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Device names -> templates
+# ----------------------------------------------------------------------------------------------------------------
+
+_DEVICE_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("h200", "h200_sxm"),
+    ("h100", "h100_sxm"),
+    ("a100", "a100_sxm"),
+    ("v100", "v100"),
+    ("titan v", "titan_v"),
+    ("rtx 4090", "rtx4090"),
+    ("orin", "jetson_orin"),
+)
+
+
+def template_for_device_name(name: str) -> str | None:
+    """The shipped GPU template for a CUDA/NVML device name ('NVIDIA H100 80GB HBM3' -> 'h100_sxm'), or None.
+
+    PCIe and NVL variants map to the SXM template of the same chip (their clocks, power and bandwidth differ:
+    calibrate them, the fit absorbs the difference in efficiency).
+    """
+    lowered = " ".join(name.lower().replace("-", " ").split())
+    for needle, template in _DEVICE_TEMPLATES:
+        if needle in lowered:
+            return template
+    return None

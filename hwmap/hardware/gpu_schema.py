@@ -1,0 +1,171 @@
+"""GPU templates (kind ``gpu``): published peaks plus documented priors for the GPU cost model.
+
+A GPU template holds two kinds of numbers:
+
+- **published peaks**: dense tensor-core TFLOP/s per dtype, FP32 (CUDA-core) TFLOP/s, memory bandwidth, TDP,
+  SM count and boost clock, each cited in a YAML comment of the template (NVIDIA datasheets and whitepapers);
+- **priors**: idle power, per-class efficiencies, saturation sizes, launch and host overheads and dynamic power,
+  used by :mod:`hwmap.cost.gpu` only when no calibration file (``hwmap calibrate``) is given. They are labelled as
+  priors in the template, with the reasoning next to them.
+
+Registered with ``register_template_kind("gpu", "hwmap.hardware.gpu_schema:GpuSpec")`` in hwmap.hardware.
+Every numeric key names its unit (``_tflops``, ``_gb_per_s``, ``_w``, ``_us``, ``_mhz``, ``_frac`` for fractions,
+``_elements`` for element counts).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from hwmap.hardware.schema import MAX_PLAUSIBLE_FREQ_MHZ, Problem, StrictModel, TemplateSpec
+
+__all__ = [
+    "FIT_CLASSES",
+    "GpuClassPrior",
+    "GpuClassPriors",
+    "GpuMemory",
+    "GpuPeaks",
+    "GpuPriors",
+    "GpuSpec",
+]
+
+# The classes the GPU model fits separately (kernels that behave alike on a GPU). hwmap.cost.gpu maps every
+# OpClass onto one of them; calibration files and template priors list the same names.
+FIT_CLASSES: tuple[str, ...] = (
+    "conv_dense",
+    "conv_pointwise",
+    "conv_depthwise",
+    "conv_grouped",
+    "linear",
+    "attention_matmul",
+    "attention_fused",
+    "attention_softmax",
+    "normalization",
+    "batch_norm",
+    "activation",
+    "elementwise",
+    "pooling_resize",
+    "data_movement",
+)
+
+MAX_PLAUSIBLE_TFLOPS = 100_000.0  # 100 PFLOP/s dense on one GPU: a unit slip (GFLOP/s written as TFLOP/s)
+MAX_PLAUSIBLE_TDP_W = 5_000.0
+
+
+class GpuPeaks(StrictModel):
+    """Dense (no structured sparsity) peak throughput. A dtype the GPU has no tensor-core path for is omitted."""
+
+    fp32_tflops: float = Field(gt=0, le=MAX_PLAUSIBLE_TFLOPS, description="FP32 on CUDA cores (non-tensor)")
+    fp16_tensor_tflops: float = Field(gt=0, le=MAX_PLAUSIBLE_TFLOPS, description="FP16 inputs, FP32 accumulate")
+    bf16_tensor_tflops: float | None = Field(default=None, gt=0, le=MAX_PLAUSIBLE_TFLOPS)
+    tf32_tensor_tflops: float | None = Field(default=None, gt=0, le=MAX_PLAUSIBLE_TFLOPS)
+    fp8_tensor_tflops: float | None = Field(default=None, gt=0, le=MAX_PLAUSIBLE_TFLOPS)
+    int8_tensor_tops: float | None = Field(default=None, gt=0, le=MAX_PLAUSIBLE_TFLOPS)
+
+
+class GpuMemory(StrictModel):
+    bandwidth_gb_per_s: float = Field(gt=0, le=100_000, description="peak DRAM (HBM/GDDR/LPDDR) bandwidth, 1e9 B/s")
+    size_gib: float = Field(gt=0, le=10_000)
+
+
+class GpuClassPrior(StrictModel):
+    """Prior coefficients of one kernel class (see hwmap.cost.gpu for the formula they enter).
+
+    compute_eff_frac: fraction of the class's compute roof reached by a large kernel.
+    memory_eff_frac: fraction of the DRAM bandwidth reached by a large kernel (above 1 when operands stay in L2).
+    half_saturation_elements: output elements at which a kernel reaches half of its large-kernel efficiency.
+    launch_overhead_us: GPU-side time per kernel on top of the roofline time (launch latency, ramp, tail).
+    host_overhead_us: CPU time to dispatch one operator in PyTorch eager (Python, dispatcher, library setup).
+    dynamic_power_frac: dynamic power of a saturated kernel of this class, as a fraction of (TDP - idle power).
+    """
+
+    compute_eff_frac: float = Field(gt=0, le=1)
+    memory_eff_frac: float = Field(gt=0, le=4)
+    half_saturation_elements: float = Field(ge=0, le=1e12)
+    launch_overhead_us: float = Field(ge=0, le=10_000)
+    host_overhead_us: float = Field(ge=0, le=100_000)
+    dynamic_power_frac: float = Field(ge=0, le=1.5)
+
+
+class GpuClassPriors(StrictModel):
+    """One prior per fit class (hwmap.hardware.gpu_schema.FIT_CLASSES)."""
+
+    conv_dense: GpuClassPrior
+    conv_pointwise: GpuClassPrior
+    conv_depthwise: GpuClassPrior
+    conv_grouped: GpuClassPrior
+    linear: GpuClassPrior
+    attention_matmul: GpuClassPrior
+    attention_fused: GpuClassPrior
+    attention_softmax: GpuClassPrior
+    normalization: GpuClassPrior
+    batch_norm: GpuClassPrior
+    activation: GpuClassPrior
+    elementwise: GpuClassPrior
+    pooling_resize: GpuClassPrior
+    data_movement: GpuClassPrior
+
+    def get(self, fit_class: str) -> GpuClassPrior:
+        return getattr(self, fit_class)
+
+
+class GpuPriors(StrictModel):
+    """Documented priors, used when no calibration file is given (the estimate then says it is uncalibrated)."""
+
+    idle_power_w: float = Field(ge=0, le=MAX_PLAUSIBLE_TDP_W, description="power with a CUDA context open, idle")
+    host_view_us: float = Field(ge=0, le=10_000, description="host time of one Python-level view/reshape")
+    host_module_us: float = Field(ge=0, le=10_000, description="host time of one nn.Module call")
+    classes: GpuClassPriors
+
+
+Architecture = Literal["volta", "turing", "ampere", "ada", "hopper", "blackwell"]
+
+
+class GpuSpec(TemplateSpec):
+    """An NVIDIA GPU: published peaks and priors for :func:`hwmap.cost.gpu.estimate_gpu`."""
+
+    kind: Literal["gpu"]
+    architecture: Architecture
+    sm_count: int = Field(ge=1, le=10_000)
+    boost_clock_mhz: float = Field(gt=0, le=MAX_PLAUSIBLE_FREQ_MHZ)
+    tdp_w: float = Field(gt=0, le=MAX_PLAUSIBLE_TDP_W)
+    memory: GpuMemory
+    peak: GpuPeaks
+    priors: GpuPriors
+
+    @property
+    def freq_mhz(self) -> float:
+        """The clock GraphCost cycles are counted in: the boost clock."""
+        return self.boost_clock_mhz
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        """Dense FP16 tensor-core MACs per boost-clock cycle: TFLOP/s * 1e12 / 2 / (boost MHz * 1e6)."""
+        return max(1, round(self.peak.fp16_tensor_tflops * 1e12 / 2 / (self.boost_clock_mhz * 1e6)))
+
+    def semantic_problems(self) -> list[Problem]:
+        problems: list[Problem] = []
+        peak = self.peak
+        if peak.fp16_tensor_tflops < peak.fp32_tflops:
+            problems.append(Problem(
+                "peak.fp16_tensor_tflops",
+                f"tensor cores run FP16 at least as fast as the CUDA cores run FP32 ({peak.fp32_tflops:g} TFLOP/s), "
+                f"got {peak.fp16_tensor_tflops:g}"))
+        if peak.tf32_tensor_tflops is not None and peak.tf32_tensor_tflops > peak.fp16_tensor_tflops:
+            problems.append(Problem(
+                "peak.tf32_tensor_tflops",
+                f"TF32 runs at most at the FP16 rate ({peak.fp16_tensor_tflops:g} TFLOP/s), "
+                f"got {peak.tf32_tensor_tflops:g}"))
+        for key in ("fp8_tensor_tflops", "int8_tensor_tops"):
+            value = getattr(peak, key)
+            if value is not None and value < peak.fp16_tensor_tflops:
+                problems.append(Problem(
+                    f"peak.{key}",
+                    f"8-bit tensor throughput is at least the FP16 rate ({peak.fp16_tensor_tflops:g}), got {value:g}"))
+        if self.priors.idle_power_w >= self.tdp_w:
+            problems.append(Problem(
+                "priors.idle_power_w",
+                f"idle power must be below the TDP ({self.tdp_w:g} W), got {self.priors.idle_power_w:g}"))
+        return problems
