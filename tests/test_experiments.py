@@ -12,6 +12,7 @@ import pytest
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 TINY_RUNS = {
     "flops_breakdown.py": ("flops_breakdown.csv", "flops_breakdown.png"),
+    "hw_vs_flops.py": ("hw_vs_flops.csv", "hw_vs_flops.png"),
     "ofa_switching.py": ("ofa_switching.csv", "ofa_switching.png"),
     "segformer_dynamic.py": ("segformer_dynamic.csv", "segformer_dynamic.png"),
     "vector_width.py": ("vector_width.csv", "vector_width.png"),
