@@ -294,7 +294,7 @@ class _Runner:
 
     def measure(self, spec: PathSpec, weights: WeightsFile) -> PathMeasurement:
         start = time.perf_counter()
-        module, input_chw, model_name = self._prepare(spec, weights)
+        module, input_chw, _model_name = self._prepare(spec, weights)
         if isinstance(self.dataset, ClassificationFolder):
             value, metric, images, what = self._classification(module, spec, input_chw)
         else:
