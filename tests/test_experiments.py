@@ -11,6 +11,7 @@ import pytest
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 TINY_RUNS = {
+    "digits_resilience.py": ("digits_resilience.csv", "digits_resilience.png"),
     "flops_breakdown.py": ("flops_breakdown.csv", "flops_breakdown.png"),
     "hw_vs_flops.py": ("hw_vs_flops.csv", "hw_vs_flops.png"),
     "ofa_switching.py": ("ofa_switching.csv", "ofa_switching.png"),

@@ -23,6 +23,7 @@ app = typer.Typer(
 def _register_commands() -> None:
     from hwmap.cli import (  # noqa: F401  (commands register themselves on app)
         cost_commands,
+        evaluate_commands,
         gpu_commands,
         graph_commands,
         path_commands,

@@ -178,7 +178,9 @@ def default_weight_group(model: str, num_classes: int | None) -> str:
 
 
 def save_paths(paths: PathSet, path: str | Path, *, base_model: str | None = None) -> Path:
+    classes = {p.num_classes for p in paths.paths}
     document = {"schema_version": 1, **({"model": base_model} if base_model else {}),
+                **({"num_classes": classes.pop()} if len(classes) == 1 and None not in classes else {}),
                 "paths": [p.to_entry() for p in paths.paths]}
     return atomic_write_text(path, yaml.safe_dump(document, sort_keys=False))
 
