@@ -37,3 +37,26 @@ def done(args: argparse.Namespace, *paths: Path) -> None:
     for path in paths:
         print(f"wrote {path}")
     print(f"finished in {time.perf_counter() - args.started:.1f} s")
+
+
+def new_figure(*, ncols: int = 1, width_in: float = 8.0, height_in: float = 4.5, **subplots_options):
+    """A matplotlib figure on the file-only Agg backend: (fig, axes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(1, ncols, figsize=(width_in, height_in), dpi=120, **subplots_options)
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Lay out, render as PNG and write atomically; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    from hwmap.fileio import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import arguments, done, write_csv
+from _common import arguments, done, new_figure, save_figure, write_csv
 
 import hwmap
 
@@ -187,14 +187,7 @@ def main() -> None:
 
 
 def plot(rows: list[dict], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from hwmap.fileio import atomic_write_bytes
-
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    fig, ax = new_figure(width_in=8, height_in=4.5)
     for index, label in enumerate(MODELS):
         colour = f"C{index}"
         for kind, marker in (("skip", "o-"), ("r", "s--")):
@@ -209,11 +202,7 @@ def plot(rows: list[dict], path: Path) -> Path:
     ax.set_title("Digits: accuracy of execution paths, measured with hwmap evaluate")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

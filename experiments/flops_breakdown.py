@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from _common import arguments, done, write_csv
+from _common import arguments, done, new_figure, save_figure, write_csv
 
 import hwmap
 
@@ -37,14 +37,7 @@ def main() -> None:
 
 
 def plot(rows: list[dict], path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from hwmap.fileio import atomic_write_bytes
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * len(rows) / 2 + 1.8), dpi=120, sharey=True)
+    fig, axes = new_figure(ncols=2, width_in=12, height_in=0.45 * len(rows) / 2 + 1.8, sharey=True)
     colours = {"conv": "#1f77b4", "linear": "#ff7f0e", "attention": "#d62728", "other": "#7f7f7f"}
     for ax, convention in zip(axes, ("linear-as-linear", "linear-as-conv"), strict=True):
         subset = [r for r in rows if r["convention"] == convention]
@@ -58,13 +51,7 @@ def plot(rows: list[dict], path):
         ax.invert_yaxis()
     axes[1].legend(loc="lower right")
     fig.suptitle("Where the MACs go (batch 1, default input of each model)")
-    import io
-
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ file sits beside the template).
 
 from __future__ import annotations
 
-from _common import arguments, done, write_csv
+from _common import arguments, done, new_figure, save_figure, write_csv
 
 import hwmap
 
@@ -45,19 +45,11 @@ def main() -> None:
 
 
 def plot(rows, path, *, model: str):
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from hwmap.fileio import atomic_write_bytes
     from hwmap.report.plots import GROUP_COLOURS
 
     subset = [r for r in rows if r["model"] == model and not (r["metric"] == "macs" and r["template"] != TEMPLATES[0])]
     labels = ["MACs" if r["metric"] == "macs" else f"{r['template']}\n{r['metric']}" for r in subset]
-    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=120)
+    fig, ax = new_figure(width_in=10, height_in=4.8)
     bottom = [0.0] * len(subset)
     for group in GROUPS:
         values = [100 * r[group] for r in subset]
@@ -66,12 +58,8 @@ def plot(rows, path, *, model: str):
     ax.set_ylabel("share (%)")
     ax.set_title(f"{model}: MAC shares vs cycle/time and energy shares on each template")
     ax.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25))
-    plt.setp(ax.get_xticklabels(), fontsize=7)
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    ax.tick_params(axis="x", labelsize=7)
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

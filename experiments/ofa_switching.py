@@ -10,7 +10,7 @@ are the published ones.
 
 from __future__ import annotations
 
-from _common import arguments, done, write_csv
+from _common import arguments, done, new_figure, save_figure, write_csv
 
 import hwmap
 
@@ -48,16 +48,7 @@ def main() -> None:
 
 
 def plot(rows, path):
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from hwmap.fileio import atomic_write_bytes
-
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    fig, ax = new_figure(width_in=8, height_in=4.5)
     for template in dict.fromkeys(r["template"] for r in rows):
         subset = sorted((r for r in rows if r["template"] == template), key=lambda r: r["energy_saved_pct"])
         ax.plot([r["energy_saved_pct"] for r in subset], [r["top1_drop"] for r in subset], "o-", label=template)
@@ -68,11 +59,7 @@ def plot(rows, path):
     ax.set_title("OFA ResNet-50 subnet switching: energy saved vs accuracy lost")
     ax.grid(alpha=0.3)
     ax.legend()
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

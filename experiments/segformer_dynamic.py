@@ -10,7 +10,7 @@ selection runs over the paths with a known accuracy and the others are reported 
 
 from __future__ import annotations
 
-from _common import arguments, done, write_csv
+from _common import arguments, done, new_figure, save_figure, write_csv
 
 import hwmap
 
@@ -55,17 +55,8 @@ def _report_template(template, costed, full) -> None:
 
 
 def plot(rows, path):
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from hwmap.fileio import atomic_write_bytes
-
     templates = list(dict.fromkeys(r["template"] for r in rows))
-    fig, axes = plt.subplots(1, len(templates), figsize=(6 * len(templates), 4.5), dpi=120)
+    fig, axes = new_figure(ncols=len(templates), width_in=6 * len(templates), height_in=4.5)
     for ax, template in zip(axes, templates, strict=True):
         subset = [r for r in rows if r["template"] == template]
         full = next(r for r in subset if r["path"] == "full")
@@ -84,11 +75,7 @@ def plot(rows, path):
         ax.set_title(f"{template}: grey lines = no-retraining B2 paths (accuracy unknown)", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ the width).
 
 from __future__ import annotations
 
-from _common import arguments, done, write_csv
+from _common import arguments, done, new_figure, save_figure, write_csv
 
 import hwmap
 
@@ -53,16 +53,7 @@ def main() -> None:
 
 
 def plot(rows, path):
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from hwmap.fileio import atomic_write_bytes
-
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    fig, ax = new_figure(width_in=8, height_in=4.5)
     for width in sorted({r["vector_width"] for r in rows}):
         known = sorted((r for r in rows if r["vector_width"] == width and r["miou"] != ""),
                        key=lambda r: r["energy_vs_full"])
@@ -72,11 +63,7 @@ def plot(rows, path):
     ax.set_title("Switching between SegFormer variants on MAGNet-like templates of each vector width")
     ax.grid(alpha=0.3)
     ax.legend()
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":
