@@ -21,6 +21,7 @@ __all__ = [
     "save_graph",
     "select_paths",
     "simulate",
+    "sweep",
 ]
 
 

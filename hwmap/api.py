@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "cost_paths", "estimate", "extract_graph", "flops", "generate_paths", "list_accelerators", "list_models",
-    "load_accelerator", "load_graph", "load_paths", "save_graph", "select_paths", "simulate",
+    "load_accelerator", "load_graph", "load_paths", "save_graph", "select_paths", "simulate", "sweep",
 ]
 
 
@@ -242,3 +242,18 @@ def simulate(selection, trace: Sequence[float], *, switch_energy_mj: float = 0.0
     from hwmap.select import simulate as run
 
     return run(selection, list(trace), switch_energy_mj=switch_energy_mj)
+
+
+def sweep(space, *, workers: int | None = None, scheduler: str | None = None, journal: str | Path | None = None,
+          resume: bool = False):
+    """Evaluate every point of a design space (a DesignSpace or its YAML file) through the same cost functions as
+    estimate: on local processes, or on a Dask cluster when scheduler ('tcp://host:8786') is given. With a
+    journal file, finished chunks are kept and resume=True skips them. Returns a SweepResult (.table, .pareto())."""
+    from hwmap.dse.sweep import dask_executor
+    from hwmap.dse.sweep import sweep as run
+
+    resume_from = journal if resume else None
+    if scheduler is None:
+        return run(space, workers=workers, journal=journal, resume_from=resume_from)
+    with dask_executor(scheduler) as executor:
+        return run(space, executor=executor, journal=journal, resume_from=resume_from)

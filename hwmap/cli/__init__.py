@@ -23,6 +23,7 @@ app = typer.Typer(
 def _register_commands() -> None:
     from hwmap.cli import (  # noqa: F401  (commands register themselves on app)
         cost_commands,
+        dse_commands,
         evaluate_commands,
         gpu_commands,
         graph_commands,
@@ -34,7 +35,7 @@ def _register_commands() -> None:
 def main(argv: list[str] | None = None) -> None:
     _register_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except HwmapError as error:
         _fail(str(error))
     except typer.Exit as done:
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
             error.show()
             sys.exit(error.exit_code)
         _fail(f"internal error: {type(error).__name__}: {error} (please report this with the command you ran)")
+    if isinstance(code, int) and code:  # e.g. click's 130 after Ctrl-C in non-standalone mode
+        sys.exit(code)
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -76,10 +76,10 @@ def sweep(
             result = sweep(design, executor=executor, workers=workers, chunk_size=chunk_size, journal=journal_path,
                            resume_from=journal_path if resume else None, progress=tick)
         except KeyboardInterrupt:
-            if journal_path:
-                print(f"hwmap: the finished points are in {journal_path}; rerun with --resume to continue",
-                      file=sys.stderr)
-            raise
+            kept = f"; the finished points are in {journal_path}, rerun with --resume to continue" \
+                if journal_path else ""
+            print(f"hwmap: error: interrupted{kept}", file=sys.stderr)
+            sys.exit(130)  # not KeyboardInterrupt: typer turns it into an exit code hwmap.cli.main drops
     front = result.pareto(objectives)
     if out:
         write_table(result.table, out)
@@ -151,7 +151,8 @@ def _render(result, front, objectives, *, out: str | None, top: int) -> None:
     for model in space.workload_labels:
         group = front[front["model"] == model]
         if group.empty:
-            console.print(f"[yellow]{model}: no valid point, so no Pareto front[/yellow]")
+            console.print(f"[yellow]{model}: no point has a value for every objective ({', '.join(objectives)}), "
+                          "so no Pareto front[/yellow]")
             continue
         table = Table(title=f"Pareto front of {model} over {', '.join(objectives)} ({len(group)} points)",
                       title_justify="left")

@@ -1,0 +1,742 @@
+"""Sweep a design space: every (hardware variant, workload) point through the same cost functions as `estimate`.
+
+How the work flows:
+
+* The parent loads the space, extracts each workload's layer graph(s) ONCE (the only step that needs torch) and
+  serialises them to JSON text (``graph_to_dict``).
+* Points are cut into chunks (one workload, many variants) and submitted to any ``concurrent.futures``-style
+  executor: local processes by default (a ``ProcessPoolExecutor`` with the *spawn* start method, so workers
+  start without the parent's torch), a Dask cluster through ``distributed.Client(address).get_executor()``
+  (:func:`dask_executor`), or :class:`SerialExecutor` in-process.
+* A worker (:func:`run_chunk`) rebuilds the graph from JSON once and keeps it in a small per-process cache keyed by
+  the graph's content hash, so the per-layer columns (``hwmap.cost.layers.layer_arrays``, cached by graph
+  identity) are built once per worker per graph. Per point it makes the variant with
+  ``Accelerator.with_overrides`` (revalidated: a variant that fails validation becomes an ``invalid`` row with
+  the template's message) and costs it with ``estimate_graph``. The worker module never imports torch.
+* The parent appends every finished chunk to the journal (JSON lines, flushed and fsync'ed) as soon as it
+  arrives. A sweep resumed from that journal skips every point already there, keyed by a stable point id (a
+  hash of the base template's fields, the axis values and the workload), so an interrupted and resumed sweep
+  loses no finished point and repeats none.
+
+Per point statuses: ``ok``; ``invalid`` (the variant fails template validation, ``error`` says why);
+``infeasible`` (a paths workload whose budgets no selection of paths can serve on that variant).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hwmap.dse.space import DesignSpace, load_space
+from hwmap.errors import HwmapError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from hwmap.graph.ir import LayerGraph
+    from hwmap.hardware.schema import Accelerator
+
+__all__ = [
+    "JOURNAL_FORMAT",
+    "SerialExecutor",
+    "SweepResult",
+    "Workload",
+    "dask_executor",
+    "journal_path_for",
+    "local_executor",
+    "point_id",
+    "prepare_workloads",
+    "read_journal",
+    "run_chunk",
+    "sweep",
+    "write_table",
+]
+
+JOURNAL_FORMAT = "hwmap.dse_journal"
+JOURNAL_VERSION = 1
+STATUS_OK, STATUS_INVALID, STATUS_INFEASIBLE = "ok", "invalid", "infeasible"
+MAX_CHUNK = 256
+TABLE_SUFFIXES = (".csv", ".parquet", ".json")
+ProgressFn = Callable[[int, int], None]
+
+
+# ------------------------------------------------------------------------------------------------ workloads
+
+
+@dataclass(frozen=True)
+class PathTask:
+    """One path of a paths workload, as a worker needs it."""
+
+    name: str
+    graph_key: str
+    accuracy: float | None
+    accuracy_source: str
+    weight_group: str
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What a chunk is costed on: one model graph, or the graphs of a set of execution paths (as JSON text)."""
+
+    label: str
+    key: str  # stable: label + content hash of its graph(s) (+ selection settings)
+    graphs: dict[str, str]  # graph key (sha256 of the JSON) -> graph JSON text
+    paths: tuple[PathTask, ...] = ()
+    selection: dict[str, Any] | None = None
+
+    @property
+    def is_paths(self) -> bool:
+        return bool(self.paths)
+
+
+def _graph_text(graph: LayerGraph) -> tuple[str, str]:
+    from hwmap.graph.io import graph_to_dict
+
+    text = json.dumps(graph_to_dict(graph), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24], text
+
+
+def _digest(data: object, length: int = 16) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def prepare_workloads(space: DesignSpace, *, log: Callable[[str], None] | None = None) -> list[Workload]:
+    """Extract (or load) every workload's graph(s) once, in this process, and serialise them for the workers."""
+    from hwmap.api import extract_graph
+
+    workloads = []
+    for spec in space.models:
+        if log:
+            log(f"graph of {spec.label}")
+        if spec.model.endswith(".json") and not spec.model.startswith("hf:"):
+            graph = extract_graph(spec.model)
+        else:
+            from hwmap.graph.sources import parse_input_shape
+
+            shape = parse_input_shape(spec.input, argument="input") if spec.input else None
+            graph = extract_graph(spec.model, input_shape=shape, resolution=spec.resolution, batch=spec.batch)
+        key, text = _graph_text(graph)
+        workloads.append(Workload(label=spec.label, key=_digest({"label": spec.label, "graph": key}),
+                                  graphs={key: text}))
+    for entry in space.paths:
+        from hwmap.paths.model import load_paths, path_graph
+
+        if log:
+            log(f"graphs of the paths in {entry.label}")
+        cache: dict = {}
+        graphs: dict[str, str] = {}
+        tasks = []
+        for spec in load_paths(entry.file).paths:
+            if spec.accuracy is None and entry.drop_unknown:
+                continue
+            key, text = _graph_text(path_graph(spec, cache=cache))
+            graphs[key] = text
+            tasks.append(PathTask(name=spec.name, graph_key=key,
+                                  accuracy=None if spec.accuracy is None else float(spec.accuracy.value),
+                                  accuracy_source=spec.accuracy.source if spec.accuracy else "",
+                                  weight_group=spec.weight_group))
+        if not tasks:
+            raise HwmapError(f"{space.source}: paths {entry.label!r}: no path with a known accuracy")
+        selection = entry.selection_settings()
+        key = _digest({"label": entry.label, "paths": [(t.name, t.graph_key, t.accuracy, t.weight_group)
+                                                       for t in tasks], "selection": selection})
+        workloads.append(Workload(label=entry.label, key=key, graphs=graphs, paths=tuple(tasks),
+                                  selection=selection))
+    return workloads
+
+
+def point_id(base_fingerprint: str, variant: dict[str, Any], workload_key: str) -> str:
+    """Stable id of a design point: base template fields + axis values + workload (16 hex digits)."""
+    return _digest({"base": base_fingerprint, "axes": variant, "workload": workload_key})
+
+
+# ------------------------------------------------------------------------------------------------ the worker
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    base_name: str
+    base_key: str
+    base_template: dict[str, Any]
+    workload: Workload
+    points: tuple[tuple[str, dict[str, Any]], ...]  # (point id, overrides)
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    rows: list[dict[str, Any]]
+    pid: int
+    torch_imported: bool
+    seconds: float  # wall time in the worker
+    cpu_s: float  # CPU time of the worker process meanwhile
+
+
+# Per-process caches of the worker. They hold deserialised graphs (keyed by content hash) and base templates
+# (keyed by the hash of their fields), so repeated chunks skip the parsing, and layer_arrays' identity cache
+# keeps hitting. Results do not depend on them.
+_GRAPH_CACHE: OrderedDict[str, Any] = OrderedDict()
+_GRAPH_CACHE_SIZE = 16
+_BASE_CACHE: dict[str, Any] = {}
+
+
+def _worker_graph(key: str, text: str) -> LayerGraph:
+    from hwmap.graph.io import graph_from_dict
+
+    graph = _GRAPH_CACHE.get(key)
+    if graph is None:
+        graph = graph_from_dict(json.loads(text), origin=f"graph {key}")
+        _GRAPH_CACHE[key] = graph
+        while len(_GRAPH_CACHE) > _GRAPH_CACHE_SIZE:
+            _GRAPH_CACHE.popitem(last=False)
+    else:
+        _GRAPH_CACHE.move_to_end(key)
+    return graph
+
+
+def _worker_base(task: ChunkTask) -> Accelerator:
+    from hwmap.hardware.schema import validate_template
+
+    base = _BASE_CACHE.get(task.base_key)
+    if base is None:
+        base = _BASE_CACHE[task.base_key] = validate_template(task.base_template, name=task.base_name,
+                                                             source=task.base_name)
+    return base
+
+
+def run_chunk(task: ChunkTask) -> ChunkResult:
+    """Cost every point of a chunk (runs in a worker; imports no torch)."""
+    from hwmap.errors import TemplateError
+
+    start, cpu = time.perf_counter(), time.process_time()
+    base = _worker_base(task)
+    workload = task.workload
+    graphs = {key: _worker_graph(key, text) for key, text in workload.graphs.items()}
+    rows = []
+    for pid, overrides in task.points:
+        try:
+            accel = base.with_overrides(overrides, name=f"{base.name}#{pid}")
+        except TemplateError as exc:
+            rows.append({"point_id": pid, "status": STATUS_INVALID, "error": str(exc)})
+            continue
+        if workload.is_paths:
+            row = _paths_row(graphs, workload, accel)
+        else:
+            row = _model_row(next(iter(graphs.values())), accel)
+        rows.append({"point_id": pid, **row})
+    return ChunkResult(rows=rows, pid=os.getpid(), torch_imported="torch" in sys.modules,
+                       seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
+
+
+def _cost_columns(cost, accel: Accelerator) -> dict[str, Any]:
+    from hwmap.units import BYTES_PER_MB
+
+    area = accel.area_um2
+    columns = {
+        "energy_mj": cost.energy_mj, "latency_ms": cost.latency_ms, "cycles": cost.total_cycles,
+        "stall_cycles": cost.total_stall_cycles, "average_utilisation": cost.average_utilisation,
+        "area_mm2": None if area is None else area / 1e6, "peak_macs_per_cycle": int(accel.peak_macs_per_cycle),
+        "dram_mb": float(cost.dram_bytes.sum()) / BYTES_PER_MB,
+    }
+    for term, value in cost.energy_terms_mj.items():
+        columns[f"energy_{term.replace('.', '_')}_mj"] = value
+    return columns
+
+
+def _model_row(graph: LayerGraph, accel: Accelerator) -> dict[str, Any]:
+    from hwmap.cost.dispatch import estimate_graph
+
+    return {"status": STATUS_OK, "error": None, **_cost_columns(estimate_graph(graph, accel), accel)}
+
+
+def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Accelerator) -> dict[str, Any]:
+    """Cost every path on the variant, select the paths to deploy (hwmap.select), report what they deliver.
+
+    energy_mj / latency_ms are the selection's expected values over the budget levels; the cycles, utilisation
+    and energy terms are those of the full model (the most expensive path); full_energy_mj / full_latency_ms too.
+    """
+    from hwmap.cost.dispatch import estimate_graph
+    from hwmap.paths.costing import weight_bytes_per_param
+    from hwmap.select import InfeasibleSelectionError, PathPoint, make_levels, resolve_budgets, select_paths
+    from hwmap.units import BYTES_PER_MB
+
+    settings = workload.selection or {}
+    per_param = weight_bytes_per_param(accel)
+    costs, points = {}, []
+    for path in workload.paths:
+        graph = graphs[path.graph_key]
+        cost = costs[path.name] = estimate_graph(graph, accel)
+        points.append(PathPoint(name=path.name, energy_mj=cost.energy_mj, latency_ms=cost.latency_ms,
+                                accuracy=float(path.accuracy), accuracy_source=path.accuracy_source,
+                                weight_group=path.weight_group, weight_mb=graph.params * per_param / BYTES_PER_MB))
+    full = max(points, key=lambda p: (p.energy_mj, p.accuracy))
+    row = {"status": STATUS_OK, "error": None, **_cost_columns(costs[full.name], accel),
+           "full_energy_mj": full.energy_mj, "full_latency_ms": full.latency_ms}
+    budgets = resolve_budgets(settings["budgets"], paths=points, metric=settings["metric"],
+                              relative=settings["relative"])
+    levels = make_levels(budgets, metric=settings["metric"], weights=settings["weights"])
+    try:
+        selection = select_paths(points, levels, max_paths=settings["max_paths"], memory_mb=settings["memory_mb"],
+                                 min_accuracy=settings["min_accuracy"])
+    except InfeasibleSelectionError as exc:
+        row.update(status=STATUS_INFEASIBLE, error=str(exc), energy_mj=None, latency_ms=None,
+                   expected_accuracy=None, selected_paths=None)
+        return row
+    row.update(energy_mj=selection.expected_energy_mj, latency_ms=selection.expected_latency_ms,
+               expected_accuracy=selection.expected_accuracy,
+               selected_paths=";".join(p.name for p in selection.chosen))
+    return row
+
+
+# ------------------------------------------------------------------------------------------------ executors
+
+
+class SerialExecutor(cf.Executor):
+    """Runs each submitted call at once, in this process (debugging, tiny sweeps, baselines)."""
+
+    def __init__(self) -> None:
+        self._max_workers = 1
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future, like a real executor
+            future.set_exception(exc)
+        return future
+
+
+@contextlib.contextmanager
+def dask_executor(address: str, *, timeout_s: float = 10.0) -> Iterator[cf.Executor]:
+    """A concurrent.futures executor on the Dask cluster whose scheduler listens at ``address``
+    (``tcp://host:8786``). The workers need hwmap (without torch) installed."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise HwmapError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+    try:
+        client = Client(address, timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise HwmapError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    try:
+        yield client.get_executor(pure=False)
+    finally:
+        client.close()
+
+
+# What a fork server imports once, before it forks the workers (so each worker starts in milliseconds).
+_WORKER_MODULES = ["hwmap.dse.sweep", "hwmap.cost.dispatch", "hwmap.graph.io"]
+
+
+def local_executor(workers: int | None = None) -> cf.ProcessPoolExecutor:
+    """Local worker processes that do not inherit the parent's torch: forked from a fresh fork server that has
+    imported only the cost modules (POSIX), or started with *spawn* (elsewhere)."""
+    import multiprocessing
+
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if count < 1:
+        raise HwmapError(f"--workers must be a positive integer, got {workers}")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_WORKER_MODULES)  # used when this process starts its fork server
+    else:
+        context = multiprocessing.get_context("spawn")
+    return cf.ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=_init_worker)
+
+
+def _init_worker() -> None:
+    """Ctrl-C is the parent's to handle (it journals what finished and stops the pool), so a worker ignores it;
+    and a worker exits when its parent dies (killed, it cannot stop the pool), instead of waiting forever on the
+    task queue."""
+    import multiprocessing
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        def exit_with_parent() -> None:
+            parent.join()  # returns when the parent's end of the sentinel pipe closes
+            os._exit(1)
+
+        threading.Thread(target=exit_with_parent, name="hwmap-parent-watch", daemon=True).start()
+
+
+def _executor_workers(executor: cf.Executor) -> int:
+    client = getattr(executor, "_client", None)
+    if client is not None and hasattr(client, "nthreads"):
+        with contextlib.suppress(Exception):
+            return max(1, sum(client.nthreads().values()))
+    count = getattr(executor, "_max_workers", None)
+    return int(count) if isinstance(count, int) and count > 0 else (os.cpu_count() or 1)
+
+
+# ------------------------------------------------------------------------------------------------ journal
+
+
+def journal_path_for(out: str | Path) -> Path:
+    """Where a sweep writing the table ``out`` keeps its journal of finished points."""
+    return Path(f"{out}.journal.jsonl")
+
+
+def read_journal(path: str | Path) -> tuple[list[dict[str, Any]], int]:
+    """(rows, byte length of the intact part) of a journal. A torn last line (the process was killed while
+    writing it) is left out; any other damage is an error naming the file and line."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise HwmapError(f"journal {path}: cannot read it ({exc.strerror or exc})") from None
+    rows: list[dict[str, Any]] = []
+    good = 0
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        last = number == len(lines)
+        if not raw.strip():
+            if not last:
+                good += len(raw) + 1
+            continue
+        try:
+            record = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if last or (number == len(lines) - 1 and not lines[-1]):
+                break  # a torn tail: that chunk was not finished
+            raise HwmapError(f"journal {path}, line {number}: not a JSON object; the file was edited or "
+                             "damaged") from None
+        if last:  # complete JSON but no newline: written in full, the newline lost; keep it, fix on append
+            good += len(raw)
+        else:
+            good += len(raw) + 1
+        if number == 1:
+            if not isinstance(record, dict) or record.get("format") != JOURNAL_FORMAT:
+                raise HwmapError(f"journal {path}: not an hwmap sweep journal (expected a first line with "
+                                 f'"format": "{JOURNAL_FORMAT}")')
+            continue
+        if not isinstance(record, dict) or "point_id" not in record:
+            raise HwmapError(f"journal {path}, line {number}: expected a result row with a point_id")
+        rows.append(record)
+    if good == 0 and data:
+        raise HwmapError(f"journal {path}: not an hwmap sweep journal (no intact first line)")
+    return rows, good
+
+
+class _Journal:
+    """Append-only JSON lines: one header line, then one line per finished point, fsync'ed per chunk."""
+
+    def __init__(self, path: Path, header: dict[str, Any], *, keep_bytes: int | None) -> None:
+        self.path = path
+        if keep_bytes is None:
+            self.handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self.handle.write(json.dumps(header) + "\n")
+        else:
+            with open(path, "r+b") as raw:  # drop a torn tail before appending
+                raw.truncate(keep_bytes)
+                if keep_bytes:
+                    raw.seek(keep_bytes - 1)
+                    needs_newline = raw.read(1) != b"\n"
+                    if needs_newline:
+                        raw.write(b"\n")
+            self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        self._sync()
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.handle.write("".join(json.dumps(_jsonable(r), separators=(",", ":")) + "\n" for r in rows))
+            self._sync()
+
+    def _sync(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+
+
+# ------------------------------------------------------------------------------------------------ the sweep
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A finished sweep: the table (one row per point, in the space's order) and how it went."""
+
+    space: DesignSpace
+    table: pd.DataFrame
+    n_points: int
+    n_failed: int  # invalid + infeasible
+    n_resumed: int  # points read back from the journal
+    n_evaluated: int  # points costed in this run
+    prepare_s: float  # loading the space and extracting graphs
+    evaluate_s: float  # submitting, costing and collecting the points of this run
+    workers: int
+    worker_pids: tuple[int, ...] = ()
+    torch_in_workers: bool = False
+    stale_rows: int = 0  # journal rows of points that are not in this space (ignored)
+    worker_cpu_s: float = 0.0  # CPU seconds the workers spent in the chunks of this run (load-independent)
+    journal: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def elapsed_s(self) -> float:
+        return self.prepare_s + self.evaluate_s
+
+    @property
+    def points_per_s(self) -> float:
+        return self.n_evaluated / self.evaluate_s if self.evaluate_s > 0 else 0.0
+
+    def pareto(self, objectives: list[str] | tuple[str, ...] | None = None, *, by: str | None = "model"):
+        """The Pareto-front rows (per model by default) over ``objectives`` (default: the space's)."""
+        from hwmap.dse.pareto import pareto_table
+
+        return pareto_table(self.table, objectives or self.space.objectives, by=by)
+
+    def summary(self) -> dict[str, Any]:
+        return {"space": self.space.source, "points": self.n_points, "failed": self.n_failed,
+                "resumed": self.n_resumed, "evaluated": self.n_evaluated, "prepare_s": self.prepare_s,
+                "evaluate_s": self.evaluate_s, "elapsed_s": self.elapsed_s, "points_per_s": self.points_per_s,
+                "workers": self.workers, "worker_cpu_s": self.worker_cpu_s, "stale_rows": self.stale_rows,
+                "journal": self.journal,
+                "notes": list(self.notes)}
+
+
+def sweep(
+    space: DesignSpace | str | Path,
+    *,
+    executor: cf.Executor | None = None,
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    journal: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    log: Callable[[str], None] | None = None,
+) -> SweepResult:
+    """Cost every point of ``space`` (a DesignSpace or a space YAML file) and return the results table.
+
+    - executor: any concurrent.futures-style executor; default: ``workers`` local processes (all cores when
+      None, see :func:`local_executor`), shut down at the end.
+    - chunk_size: points per task; default: about 8 tasks per worker, at most 256 points each.
+    - journal: append each finished chunk to this JSON-lines file; it must not exist unless it is also
+      ``resume_from``.
+    - resume_from: a journal whose points are taken as done (rows of points not in this space are ignored).
+    - progress(done, total): called as chunks finish; log(message): called before each graph extraction.
+    """
+    started = time.perf_counter()
+    if not isinstance(space, DesignSpace):
+        space = load_space(space)
+    if chunk_size is not None and chunk_size < 1:
+        raise HwmapError(f"chunk_size must be a positive integer, got {chunk_size}")
+    if workers is not None and workers < 1:
+        raise HwmapError(f"workers must be a positive integer, got {workers}")
+    journal_path = Path(journal) if journal is not None else None
+    resume_path = Path(resume_from) if resume_from is not None else None
+    if journal_path is not None and journal_path.exists() and (
+            resume_path is None or journal_path.resolve() != resume_path.resolve()):
+        raise HwmapError(f"journal {journal_path} already exists: resume from it (--resume) to continue that "
+                         "sweep, or delete it (--overwrite) to start over")
+    if journal_path is not None and not journal_path.parent.is_dir():
+        raise HwmapError(f"cannot write the journal {journal_path}: folder {journal_path.parent} does not exist")
+
+    # The points, in the space's order: variant-major, workload-minor.
+    workloads = prepare_workloads(space, log=log)
+    variants = space.variants()
+    fingerprint = space.base_fingerprint
+    ids = [[point_id(fingerprint, v, w.key) for w in workloads] for v in variants]
+    position = {pid: (vi, wi) for vi, row in enumerate(ids) for wi, pid in enumerate(row)}
+    total = len(position)
+    if total != len(variants) * len(workloads):
+        raise HwmapError(f"{space.source}: two design points have the same id; are two variants identical?")
+
+    done: dict[str, dict[str, Any]] = {}
+    stale = 0
+    keep_bytes = None
+    if resume_path is not None:
+        if resume_path.exists():
+            rows, keep_bytes = read_journal(resume_path)
+            for row in rows:
+                if row["point_id"] in position:
+                    done.setdefault(row["point_id"], row)
+                else:
+                    stale += 1
+        elif journal_path is None or resume_path.resolve() != journal_path.resolve():
+            raise HwmapError(f"journal {resume_path} does not exist: nothing to resume from")
+    n_resumed = len(done)
+    same_file = resume_path is not None and journal_path is not None and resume_path.exists() \
+        and journal_path.resolve() == resume_path.resolve()
+    header = {"format": JOURNAL_FORMAT, "schema_version": JOURNAL_VERSION, "space": space.source,
+              "base": space.base.name, "columns": list(space.columns)}
+    sink = None
+    if journal_path is not None:
+        sink = _Journal(journal_path, header, keep_bytes=keep_bytes if same_file else None)
+        if not same_file and done:
+            sink.append(list(done.values()))
+
+    # Chunks: one workload each, consecutive variants.
+    pending_by_workload = [[vi for vi in range(len(variants)) if ids[vi][wi] not in done]
+                           for wi in range(len(workloads))]
+    n_pending = sum(len(p) for p in pending_by_workload)
+    owned = executor is None and n_pending > 0
+    if owned:
+        executor = local_executor(workers)
+    n_workers = _executor_workers(executor) if executor is not None else (workers or os.cpu_count() or 1)
+    size = chunk_size or max(1, min(MAX_CHUNK, math.ceil(n_pending / (n_workers * 8)))) if n_pending else 1
+    base_template = space.base.template_dict()
+    base_key = _digest(base_template)
+    tasks = []
+    for wi, pending in enumerate(pending_by_workload):
+        for start in range(0, len(pending), size):
+            chunk = pending[start:start + size]
+            tasks.append(ChunkTask(base_name=space.base.name, base_key=base_key, base_template=base_template,
+                                   workload=workloads[wi],
+                                   points=tuple((ids[vi][wi], variants[vi]) for vi in chunk)))
+    prepared = time.perf_counter()
+
+    # Submit with a bounded number in flight; journal each chunk as soon as it is back.
+    pids: set[int] = set()
+    torch_seen = False
+    cpu_s = 0.0
+    new_rows: list[dict[str, Any]] = []
+    label_of = {w.key: w.label for w in workloads}
+    if progress is not None:
+        progress(n_resumed, total)
+
+    def finish(future: cf.Future) -> None:
+        nonlocal torch_seen, cpu_s
+        result: ChunkResult = future.result()
+        task = in_flight.pop(future)
+        rows = []
+        for (pid, variant), row in zip(task.points, result.rows, strict=True):
+            rows.append({"point_id": pid, "model": label_of[task.workload.key], **variant,
+                         **{k: v for k, v in row.items() if k != "point_id"}})
+        if sink is not None:
+            sink.append(rows)
+        new_rows.extend(rows)
+        pids.add(result.pid)
+        cpu_s += result.cpu_s
+        torch_seen = torch_seen or result.torch_imported
+        if progress is not None:
+            progress(n_resumed + len(new_rows), total)
+
+    in_flight: dict[cf.Future, ChunkTask] = {}
+    bound = max(4, 2 * n_workers)
+    queue = iter(tasks)
+    try:
+        exhausted = not tasks
+        while not exhausted or in_flight:
+            while not exhausted and len(in_flight) < bound:
+                task = next(queue, None)
+                if task is None:
+                    exhausted = True
+                    break
+                assert executor is not None
+                in_flight[executor.submit(run_chunk, task)] = task
+                for future in [f for f in in_flight if f.done()]:
+                    finish(future)
+            if in_flight:
+                finished, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+                for future in finished:
+                    finish(future)
+    finally:
+        for future in in_flight:
+            future.cancel()
+        if sink is not None:
+            sink.close()
+        if owned and executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+    evaluated = time.perf_counter()
+
+    all_rows = list(done.values()) + new_rows
+    table = _table(space, all_rows, position, len(workloads))
+    failed = int((table["status"] != STATUS_OK).sum()) if len(table) else 0
+    notes = []
+    if stale:
+        notes.append(f"{stale} journal row(s) belong to other points (another space or base template) and "
+                     "were ignored")
+    if torch_seen:
+        notes.append("torch was imported in a worker process")
+    return SweepResult(space=space, table=table, n_points=total, n_failed=failed, n_resumed=n_resumed,
+                       n_evaluated=len(new_rows), prepare_s=prepared - started, evaluate_s=evaluated - prepared,
+                       workers=n_workers, worker_pids=tuple(sorted(pids)), torch_in_workers=torch_seen,
+                       stale_rows=stale, worker_cpu_s=cpu_s, journal=str(journal_path) if journal_path else None,
+                       notes=tuple(notes))
+
+
+_LEADING = ("point_id", "variant", "model")
+_METRICS = ("status", "error", "energy_mj", "latency_ms", "cycles", "stall_cycles", "average_utilisation",
+            "area_mm2", "peak_macs_per_cycle", "dram_mb")
+
+
+def _table(space: DesignSpace, rows: list[dict[str, Any]], position: dict[str, tuple[int, int]],
+           n_workloads: int) -> pd.DataFrame:
+    import pandas as pd
+
+    for row in rows:
+        vi, _ = position[row["point_id"]]
+        row["variant"] = vi
+    rows.sort(key=lambda r: position[r["point_id"]])
+    extra: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            if key not in _LEADING and key not in _METRICS and key not in space.columns:
+                extra.setdefault(key, None)
+    terms = sorted(k for k in extra if k.startswith("energy_") and k.endswith("_mj"))
+    others = [k for k in extra if k not in terms]
+    columns = [*_LEADING, *space.columns, *_METRICS, *terms, *others]
+    table = pd.DataFrame.from_records(rows, columns=columns)
+    numeric = [c for c in ("energy_mj", "latency_ms", "cycles", "stall_cycles", "average_utilisation", "area_mm2",
+                           "dram_mb", *terms, "expected_accuracy", "full_energy_mj", "full_latency_ms")
+               if c in table.columns]
+    for column in numeric:
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    table["peak_macs_per_cycle"] = pd.to_numeric(table["peak_macs_per_cycle"], errors="coerce").astype("Int64")
+    return table.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write the results as .csv, .parquet or .json (records), whole or not at all."""
+    from hwmap.fileio import atomic_write_text
+
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise HwmapError(f"--out {target}: unknown format {suffix or '(no suffix)'!r}; expected one of "
+                         f"{', '.join(TABLE_SUFFIXES)}")
+    if suffix == ".csv":
+        return atomic_write_text(target, table.to_csv(index=False))
+    if suffix == ".json":
+        return atomic_write_text(target, table.to_json(orient="records", indent=1, double_precision=15) + "\n")
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise HwmapError(f"--out {target}: Parquet needs pyarrow (pip install pyarrow), or write .csv / .json") \
+            from None
+    import tempfile
+
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise HwmapError(f"cannot write {target}: folder {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
