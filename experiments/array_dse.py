@@ -91,7 +91,32 @@ def main() -> None:
         print(f"\nPareto front of {model} over energy, latency and area: {len(group)} of "
               f"{int((result.table['model'] == model).sum())} variants")
         print(group[SHOWN].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"\nwrote {table_path}\nwrote {front_path}\nfinished in {time.perf_counter() - started:.1f} s")
+    figure_path = plot_fronts(result.table, args.out_dir / f"{stem}.png")
+    print(f"\nwrote {table_path}\nwrote {front_path}\nwrote {figure_path}\n"
+          f"finished in {time.perf_counter() - started:.1f} s")
+
+
+def plot_fronts(table, path: Path) -> Path:
+    """Energy vs latency of every valid variant per model, coloured by area, with the 2-D Pareto front."""
+    from _common import new_figure, save_figure
+
+    from hwmap.dse.pareto import pareto_front
+
+    models = list(dict.fromkeys(table["model"]))
+    fig, axes = new_figure(ncols=len(models), width_in=6 * len(models), height_in=4.5, squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        rows = table[(table["model"] == model) & table["energy_mj"].notna()]
+        x, y = rows["energy_mj"].to_numpy(float), rows["latency_ms"].to_numpy(float)
+        shade = ax.scatter(x, y, c=rows["area_mm2"].to_numpy(float), s=6, alpha=0.6, cmap="viridis")
+        front = pareto_front(rows[["energy_mj", "latency_ms"]].to_numpy(float))
+        order = front[x[front].argsort()]
+        ax.plot(x[order], y[order], "o-", color="#d62728", markersize=4, label=f"energy/latency front ({len(front)})")
+        ax.set(xscale="log", yscale="log", xlabel="energy per inference (mJ)", ylabel="latency (ms)",
+               title=f"{model}: {len(rows)} systolic variants")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+        fig.colorbar(shade, ax=ax, label="area proxy (mm2)")
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 TINY_RUNS = {
+    "array_dse.py": ("array_dse_tiny.csv", "array_dse_tiny.png"),
     "digits_resilience.py": ("digits_resilience.csv", "digits_resilience.png"),
     "flops_breakdown.py": ("flops_breakdown.csv", "flops_breakdown.png"),
     "hw_vs_flops.py": ("hw_vs_flops.csv", "hw_vs_flops.png"),
