@@ -1,0 +1,154 @@
+"""Replay a selection's run-time policy over a budget trace.
+
+At every step the device runs the best-ranked chosen path whose metric fits the step's budget (the same rule as
+the selection: most accurate, then lower energy, latency, weight_mb, name). When no chosen path fits, it runs the
+cheapest chosen path on the trace's metric (ties: the better-ranked) and the step counts as a budget violation.
+A switch is a step whose path differs from the previous step's; ``switch_energy_mj`` is charged per switch.
+The reference is the selection's full model (the most expensive path by energy) run at every step; accuracy drop
+is the full model's accuracy minus the accuracy of the path run (negative when a cheaper path is more accurate).
+Trace weights are ignored here: every step counts once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from hwmap.errors import HwmapError
+from hwmap.select.budgets import BudgetTrace
+from hwmap.select.problem import METRIC_UNITS, METRICS, Metric, PathPoint, Selection, rank_key
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What a selection's policy did over a trace (energies are totals over all steps)."""
+
+    metric: Metric
+    steps: int
+    energy_used_mj: float  # paths run plus switch energy
+    full_model_energy_mj: float  # the full model at every step
+    energy_saved_mj: float
+    energy_saved_pct: float
+    mean_accuracy: float
+    mean_accuracy_drop: float
+    worst_accuracy_drop: float
+    switches: int
+    switch_energy_mj: float  # total charged for switches (included in energy_used_mj)
+    steps_per_path: tuple[tuple[str, int], ...]  # every chosen path, cheapest first, with its step count
+    violations: int
+    first_violation_step: int | None
+
+    @property
+    def unit(self) -> str:
+        return METRIC_UNITS[self.metric]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "steps": self.steps,
+            "energy_used_mj": self.energy_used_mj,
+            "full_model_energy_mj": self.full_model_energy_mj,
+            "energy_saved_mj": self.energy_saved_mj,
+            "energy_saved_pct": self.energy_saved_pct,
+            "mean_accuracy": self.mean_accuracy,
+            "mean_accuracy_drop": self.mean_accuracy_drop,
+            "worst_accuracy_drop": self.worst_accuracy_drop,
+            "switches": self.switches,
+            "switch_energy_mj": self.switch_energy_mj,
+            "steps_per_path": dict(self.steps_per_path),
+            "violations": self.violations,
+            "first_violation_step": self.first_violation_step,
+        }
+
+
+def simulate(
+    selection: Selection,
+    trace: BudgetTrace | Iterable[float],
+    *,
+    metric: str | None = None,
+    switch_energy_mj: float = 0.0,
+) -> SimulationResult:
+    """Run ``selection``'s policy over ``trace`` (a BudgetTrace, or budgets in the unit of ``metric``).
+
+    ``metric`` defaults to the trace's metric, else the selection's; a BudgetTrace on another metric is an error.
+    """
+    if isinstance(trace, BudgetTrace):
+        if metric is not None and metric != trace.metric:
+            raise HwmapError(f"metric {metric!r} does not match the trace's metric {trace.metric!r}")
+        metric, budgets = trace.metric, trace.budgets
+    else:
+        metric = metric or selection.metric
+        budgets = tuple(float(b) for b in trace)
+    if metric not in METRICS:
+        raise HwmapError(f"metric is {metric!r}; expected 'energy' or 'latency'")
+    if not budgets:
+        raise HwmapError("budget trace is empty; expected at least one step")
+    for i, b in enumerate(budgets):
+        if not math.isfinite(b):
+            raise HwmapError(f"budget trace step {i} is {b}; expected a finite budget")
+    if not (math.isfinite(switch_energy_mj) and switch_energy_mj >= 0):
+        raise HwmapError(f"switch_energy_mj is {switch_energy_mj!r}; expected a number >= 0")
+    if not selection.chosen:
+        raise HwmapError("the selection has no chosen path; expected a Selection from select_paths")
+
+    # Sorted by metric: the rule's path at budget b is the best-ranked among the first k(b) paths, a prefix best.
+    by_metric = sorted(selection.chosen, key=lambda p: (p.metric_value(metric), rank_key(p)))
+    values = [p.metric_value(metric) for p in by_metric]
+    prefix_best: list[PathPoint] = []
+    for p in by_metric:
+        prefix_best.append(p if not prefix_best or rank_key(p) < rank_key(prefix_best[-1]) else prefix_best[-1])
+    cheapest = by_metric[0]
+
+    full = selection.full_model
+    counts = {p.name: 0 for p in by_metric}
+    energy = acc_sum = drop_sum = 0.0
+    worst_drop = -math.inf
+    switches = violations = 0
+    first_violation: int | None = None
+    previous: str | None = None
+    for step, budget in enumerate(budgets):
+        k = bisect.bisect_right(values, budget)
+        if k == 0:
+            path = cheapest
+            violations += 1
+            if first_violation is None:
+                first_violation = step
+        else:
+            path = prefix_best[k - 1]
+        counts[path.name] += 1
+        if previous is not None and path.name != previous:
+            switches += 1
+        previous = path.name
+        energy += path.energy_mj
+        acc_sum += path.accuracy
+        drop = full.accuracy - path.accuracy
+        drop_sum += drop
+        worst_drop = max(worst_drop, drop)
+
+    n = len(budgets)
+    switch_total = switches * switch_energy_mj
+    used = energy + switch_total
+    full_total = n * full.energy_mj
+    saved = full_total - used
+    return SimulationResult(
+        metric=metric,  # type: ignore[arg-type]
+        steps=n,
+        energy_used_mj=used,
+        full_model_energy_mj=full_total,
+        energy_saved_mj=saved,
+        energy_saved_pct=100.0 * saved / full_total if full_total > 0 else 0.0,
+        mean_accuracy=acc_sum / n,
+        mean_accuracy_drop=drop_sum / n,
+        worst_accuracy_drop=worst_drop,
+        switches=switches,
+        switch_energy_mj=switch_total,
+        steps_per_path=tuple((p.name, counts[p.name]) for p in by_metric),
+        violations=violations,
+        first_violation_step=first_violation,
+    )
+
+
+__all__ = ["SimulationResult", "simulate"]
