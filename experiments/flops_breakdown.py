@@ -27,7 +27,7 @@ def main() -> None:
             row = {"model": model, "convention": "linear-as-conv" if linear_as_conv else "linear-as-linear",
                    "gmacs": round(graph.total_macs / 1e9, 3)}
             row.update({g: round(shares.get(g, 0.0), 4) for g in GROUPS})
-            row["other"] = round(1 - sum(row[g] for g in GROUPS), 4)
+            row["other"] = round(max(0.0, 1 - sum(row[g] for g in GROUPS)), 4)
             rows.append(row)
             print(f"{model:32s} {row['convention']:17s} {row['gmacs']:8.2f} GMACs  " +
                   "  ".join(f"{g} {100 * row[g]:5.1f}%" for g in (*GROUPS, "other")))
