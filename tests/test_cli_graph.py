@@ -128,3 +128,20 @@ def test_csv_into_missing_folder(run_cli, tmp_path):
     code, _, err = run_cli("flops", "resnet18", "--csv", str(tmp_path / "no" / "such.csv"))
     assert code == 2
     assert "does not exist" in _one_error_line(err)
+
+
+def test_every_command_is_mapped_to_its_module():
+    from hwmap.cli import COMMAND_MODULES, _register_commands, app
+
+    _register_commands([])  # all modules
+    names = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands}
+    names |= {g.name for g in app.registered_groups}
+    assert names == set(COMMAND_MODULES)
+
+
+def test_help_lists_every_command(run_cli):
+    from hwmap.cli import COMMAND_MODULES
+
+    code, out, _ = run_cli("--help")
+    assert code == 0
+    assert all(name in out for name in COMMAND_MODULES)

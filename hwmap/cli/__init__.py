@@ -20,20 +20,34 @@ app = typer.Typer(
 )
 
 
-def _register_commands() -> None:
-    from hwmap.cli import (  # noqa: F401  (commands register themselves on app)
-        cost_commands,
-        dse_commands,
-        evaluate_commands,
-        gpu_commands,
-        graph_commands,
-        path_commands,
-        plot_commands,
-    )
+@app.callback()
+def _root() -> None:
+    """What a vision model costs on a chip, and which execution paths to keep for dynamic inference."""
+
+
+# Which module defines each top-level command: a run imports only the module it needs (Typer introspects every
+# registered command at start-up, which costs more than the rest of `hwmap flops graph.json`).
+COMMAND_MODULES: dict[str, str] = {
+    "flops": "graph_commands", "graph": "graph_commands", "export": "graph_commands", "models": "graph_commands",
+    "estimate": "cost_commands", "accels": "cost_commands",
+    "paths": "path_commands", "select-paths": "path_commands", "simulate": "path_commands",
+    "evaluate": "evaluate_commands", "calibrate": "gpu_commands", "measure": "gpu_commands",
+    "sweep": "dse_commands", "plot": "plot_commands",
+}
+
+
+def _register_commands(argv: list[str]) -> None:
+    import importlib
+
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    modules = [COMMAND_MODULES[first]] if first in COMMAND_MODULES else sorted(set(COMMAND_MODULES.values()))
+    for module in modules:
+        importlib.import_module(f"hwmap.cli.{module}")  # commands register themselves on app
 
 
 def main(argv: list[str] | None = None) -> None:
-    _register_commands()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _register_commands(argv)
     try:
         code = app(args=argv, standalone_mode=False)
     except HwmapError as error:

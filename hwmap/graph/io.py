@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from hwmap.errors import GraphFileError
@@ -59,14 +61,33 @@ def load_graph(path: str | Path) -> LayerGraph:
     except OSError as exc:
         raise GraphFileError(f"graph file {path}: cannot read it ({exc.strerror or exc})") from None
     try:
-        data = json.loads(text)
+        with _no_gc():
+            data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise GraphFileError(f"graph file {path}: not valid JSON at line {exc.lineno} column {exc.colno} "
                              f"({exc.msg}); truncated?") from None
     return graph_from_dict(data, origin=str(path))
 
 
+@contextmanager
+def _no_gc():
+    """Building thousands of small frozen objects triggers the cyclic GC again and again; none of them form
+    cycles, so pausing it during the build is safe and halves the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def graph_from_dict(data: object, *, origin: str = "<dict>") -> LayerGraph:
+    with _no_gc():
+        return _graph_from_dict(data, origin=origin)
+
+
+def _graph_from_dict(data: object, *, origin: str) -> LayerGraph:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GraphFileError(f"graph file {origin}: not an hwmap layer graph (expected \"format\": \"{FORMAT}\")")
     if data.get("schema_version") != SCHEMA_VERSION:
