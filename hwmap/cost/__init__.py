@@ -1,1 +1,1 @@
-"""cost"""
+"""Cost models: LayerGraph x Accelerator -> GraphCost (systolic.py, vector.py, gpu.py; dispatch.py picks one)."""

@@ -1,0 +1,1 @@
+"""Layer graphs: model sources, the dispatch-mode capture, the frozen IR and its JSON form."""

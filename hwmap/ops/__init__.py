@@ -1,0 +1,1 @@
+"""Canonical work descriptors, op classes, and the one registry that lowers aten ops to them."""
