@@ -190,6 +190,7 @@ def generate_paths(
     model: str,
     *,
     skip_last: int = 0,
+    skip_blocks: Sequence[str] = (),
     drop_decoder: bool = False,
     resolutions: Sequence[int] = (),
     variants: Sequence[str] = (),
@@ -202,8 +203,8 @@ def generate_paths(
 
     if model == "ofa-resnet50-published":
         return ofa_published_paths()
-    return generate(model, skip_last=skip_last, drop_decoder=drop_decoder, resolutions=tuple(resolutions),
-                    variants=tuple(variants), num_classes=num_classes)
+    return generate(model, skip_last=skip_last, skip_blocks=tuple(skip_blocks), drop_decoder=drop_decoder,
+                    resolutions=tuple(resolutions), variants=tuple(variants), num_classes=num_classes)
 
 
 def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None = None):

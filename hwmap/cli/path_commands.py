@@ -35,6 +35,9 @@ def paths_generate(
     model: Annotated[str, typer.Argument(help="base model spec")],
     out: Annotated[str, typer.Option("--out", "-o", help="paths YAML to write")],
     skip_last: Annotated[int, typer.Option("--skip-last", help="per stage, skip its last 1..K blocks")] = 0,
+    skip_blocks: Annotated[Optional[list[str]], typer.Option("--skip-blocks", help="a path skipping the blocks "
+                                                                                 "this glob matches (repeatable), "
+                                                                                 "e.g. 'blocks.1[01]'")] = None,
     drop_decoder: Annotated[bool, typer.Option("--drop-decoder", help="SegFormer: drop decoder inputs")] = False,
     resolutions: Annotated[Optional[str], typer.Option("--resolutions", help="e.g. 384,448")] = None,
     variants: Annotated[Optional[str], typer.Option("--variants", help="other base models, e.g. "
@@ -56,9 +59,9 @@ def paths_generate(
         save_paths(paths, out)
     else:
         names = tuple(v.strip() for v in variants.split(",") if v.strip()) if variants else ()
-        paths = generate_paths(model, skip_last=skip_last, drop_decoder=drop_decoder,
-                               resolutions=_ints(resolutions, "--resolutions"), variants=names,
-                               num_classes=num_classes)
+        paths = generate_paths(model, skip_last=skip_last, skip_blocks=tuple(skip_blocks or ()),
+                               drop_decoder=drop_decoder, resolutions=_ints(resolutions, "--resolutions"),
+                               variants=names, num_classes=num_classes)
         save_paths(paths, out, base_model=model)
     if json_out:
         print_json({"paths": [p.to_entry() for p in paths.paths], "out": out})

@@ -14,6 +14,7 @@ def generate_paths(
     model: str,
     *,
     skip_last: int = 0,
+    skip_blocks: tuple[str, ...] = (),
     drop_decoder: bool = False,
     resolutions: tuple[int, ...] = (),
     variants: tuple[str, ...] = (),
@@ -22,6 +23,7 @@ def generate_paths(
     """Candidates, one transform each (plus the full model):
 
     - skip_last K: for every block list (a stage), paths skipping its last 1..K shape-preserving blocks;
+    - skip_blocks: one path per glob pattern, skipping the blocks it matches (checked when the path is costed);
     - drop_decoder (SegFormer): every proper subset of decoder inputs dropped;
     - resolutions: the full model at each square input size;
     - variants: other base models (their own weights), at their default input.
@@ -40,6 +42,8 @@ def generate_paths(
         built = build_model(model, num_classes=num_classes)
         blocks = probe_blocks(built.module.eval(), meta_inputs([(1, *built.default_input_chw)]))
         paths += _skip_paths(full, blocks, skip_last)
+    for pattern in skip_blocks:
+        paths.append(replace(full, name=f"skip-{pattern}", skip_blocks=(pattern,), accuracy=None))
     if drop_decoder:
         paths += _decoder_paths(full, model)
     for size in resolutions:
