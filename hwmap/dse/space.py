@@ -47,7 +47,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwmap.errors import HwmapError, TemplateError
-from hwmap.hardware.schema import Accelerator
+from hwmap.hardware.schema import Accelerator, describe_value, format_number
 
 __all__ = [
     "DEFAULT_OBJECTIVES",
@@ -307,7 +307,7 @@ class _Builder:
     def validate(self, model: type[BaseModel], data: object, path: Sequence[str | int]) -> Any:
         if not isinstance(data, Mapping):
             raise self.fail(path, f"expected a mapping with keys {', '.join(model.model_fields)}, "
-                                  f"got {_describe(data)}")
+                                  f"got {describe_value(data)}")
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -320,13 +320,14 @@ class _Builder:
                 raise self.fail(loc, f"unknown field, {hint}(allowed here: {', '.join(allowed)})") from None
             if err["type"] == "missing":
                 raise self.fail(loc, "missing required field") from None
-            raise self.fail(loc, f"{err['msg'].lower()}, got {_describe(err.get('input'))}") from None
+            raise self.fail(loc, f"{err['msg'].lower()}, got {describe_value(err.get('input'))}") from None
 
     # --- the document ------------------------------------------------------------------------------------------
 
     def build(self, data: object) -> DesignSpace:
         if isinstance(data, Mapping) and "schema_version" in data and data["schema_version"] != SCHEMA_VERSION:
-            raise self.fail(["schema_version"], f"must be {SCHEMA_VERSION}, got {_describe(data['schema_version'])}")
+            got = describe_value(data["schema_version"])
+            raise self.fail(["schema_version"], f"must be {SCHEMA_VERSION}, got {got}")
         doc: _SpaceFile = self.validate(_SpaceFile, data, [])
         base = self.base(doc.base)
         axes = {key: self.axis(base, key, spec) for key, spec in doc.axes.items()}
@@ -408,24 +409,26 @@ class _Builder:
             return self.expand_range(rng, path)
         else:
             raise self.fail(path, f"expected a list of values, {{values: [...]}} or {{start, stop, step}} / "
-                                  f"{{start, stop, factor}}, got {_describe(spec)}")
+                                  f"{{start, stop, factor}}, got {describe_value(spec)}")
         for i, value in enumerate(values):
             if isinstance(value, float) and not math.isfinite(value):
                 raise self.fail([*path, i], f"must be a finite number, got {value}")
             if not isinstance(value, (int, float, str, bool)):
-                raise self.fail([*path, i], f"axis values are numbers, strings or booleans, got {_describe(value)}")
+                raise self.fail([*path, i],
+                                f"axis values are numbers, strings or booleans, got {describe_value(value)}")
         return list(values)
 
     def expand_range(self, rng: _RangeAxis, path: list) -> list[Scalar]:
         if (rng.step is None) == (rng.factor is None):
             raise self.fail(path, "a range needs exactly one of step (arithmetic) or factor (geometric)")
         if rng.stop < rng.start:
-            raise self.fail([*path, "stop"], f"must be >= start ({_fmt(rng.start)}), got {_fmt(rng.stop)}")
+            raise self.fail([*path, "stop"],
+                            f"must be >= start ({format_number(rng.start)}), got {format_number(rng.stop)}")
         integral = all(isinstance(v, int) for v in (rng.start, rng.stop, rng.step or rng.factor))
         values: list[Scalar] = []
         if rng.step is not None:
             if rng.step <= 0:
-                raise self.fail([*path, "step"], f"must be > 0, got {_fmt(rng.step)}")
+                raise self.fail([*path, "step"], f"must be > 0, got {format_number(rng.step)}")
             count = math.floor((rng.stop - rng.start) / rng.step * (1 + 1e-12) + 1e-9) + 1
             if count > MAX_AXIS_VALUES:
                 raise self.fail(path, f"{count} values, more than {MAX_AXIS_VALUES} on one axis")
@@ -435,9 +438,9 @@ class _Builder:
         else:
             assert rng.factor is not None
             if rng.factor <= 1:
-                raise self.fail([*path, "factor"], f"must be > 1, got {_fmt(rng.factor)}")
+                raise self.fail([*path, "factor"], f"must be > 1, got {format_number(rng.factor)}")
             if rng.start <= 0:
-                raise self.fail([*path, "start"], f"a geometric range starts above 0, got {_fmt(rng.start)}")
+                raise self.fail([*path, "start"], f"a geometric range starts above 0, got {format_number(rng.start)}")
             value = rng.start
             while value <= rng.stop * (1 + 1e-12):
                 values.append(int(value) if integral else _round(value))
@@ -607,27 +610,7 @@ def _round(value: float) -> float:
     return float(f"{value:.12g}")
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _show(value: object) -> str:
-    return repr(value) if isinstance(value, str) else _fmt(value)
+    return repr(value) if isinstance(value, str) else format_number(value)
 
 
-def _describe(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, (int, float)):
-        return _fmt(value)
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return type(value).__name__

@@ -273,8 +273,8 @@ class CnnAcceleratorSpec(TemplateSpec):
                     problems.append(
                         Problem(
                             f"{path}.{action}_energy_pj_per_byte",
-                            f"an on-chip buffer access ({_fmt(energy)} pJ/B) costs more than a DRAM access "
-                            f"(dram.energy_pj_per_byte = {_fmt(self.dram.energy_pj_per_byte)} pJ/B), but "
+                            f"an on-chip buffer access ({format_number(energy)} pJ/B) costs more than a DRAM access "
+                            f"(dram.energy_pj_per_byte = {format_number(self.dram.energy_pj_per_byte)} pJ/B), but "
                             "on-chip SRAM is cheaper than DRAM (Eyeriss, ISCA 2016: buffer 6x, DRAM 200x a MAC)",
                         )
                     )
@@ -322,7 +322,7 @@ class SystolicSpec(CnnAcceleratorSpec):
                 problems.append(
                     Problem(
                         f"buffers.{name}.size_bytes",
-                        f"must hold at least one array edge, {what} = {_fmt(need_bytes)} bytes, got {have}",
+                        f"must hold at least one array edge, {what} = {format_number(need_bytes)} bytes, got {have}",
                     )
                 )
         return problems
@@ -376,7 +376,8 @@ class VectorPESpec(CnnAcceleratorSpec):
         )
         for path, have, need_bytes, what in needs:
             if have < need_bytes:
-                problems.append(Problem(path, f"must hold at least {what} = {_fmt(need_bytes)} bytes, got {have}"))
+                problems.append(Problem(path, f"must hold at least {what} = {format_number(need_bytes)} bytes, "
+                                              f"got {have}"))
         return problems
 
 
@@ -472,7 +473,7 @@ def _validate_spec(data: object, *, source: str, lines: LineMap | None) -> Templ
 def _dispatch(data: object) -> tuple[list[Problem], list[Problem], type[TemplateSpec] | None]:
     """Top-level checks: a mapping, a known kind (blocking: no schema applies otherwise) and the schema_version."""
     if not isinstance(data, Mapping):
-        got = "an empty document" if data is None else _describe(data)
+        got = "an empty document" if data is None else describe_value(data)
         top = Problem("", f"top level must be a mapping of template fields (schema_version, kind, ...), got {got}")
         return [top], [], None
     version_problems: list[Problem] = []
@@ -483,7 +484,7 @@ def _dispatch(data: object) -> tuple[list[Problem], list[Problem], type[Template
         version_problems.append(
             Problem(
                 "schema_version",
-                f"must be {SCHEMA_VERSION} (the schema this hwmap reads), got {_describe(version)}",
+                f"must be {SCHEMA_VERSION} (the schema this hwmap reads), got {describe_value(version)}",
             )
         )
     kinds = ", ".join(repr(k) for k in registered_kinds())
@@ -493,7 +494,7 @@ def _dispatch(data: object) -> tuple[list[Problem], list[Problem], type[Template
     if kind is _MISSING:
         blocking.append(Problem("kind", f"missing required field, expected one of {kinds}"))
     elif not isinstance(kind, str):
-        blocking.append(Problem("kind", f"expected a string, one of {kinds}, got {_describe(kind)}"))
+        blocking.append(Problem("kind", f"expected a string, one of {kinds}, got {describe_value(kind)}"))
     else:
         schema = schema_for_kind(kind)
         if schema is None and kind in _PLANNED_KINDS:
@@ -544,18 +545,18 @@ def _error_message(err: Mapping[str, Any], loc: tuple[str, ...], schema: type[Ba
     if kind in bounds:
         limit = next(iter(ctx.values())) if ctx else "?"
         hint = _CEILING_HINTS.get(loc[-1], "") if kind.startswith("less") else ""
-        return f"must be {bounds[kind]} {_fmt(limit)}, got {_describe(value)}{hint}"
+        return f"must be {bounds[kind]} {format_number(limit)}, got {describe_value(value)}{hint}"
     if kind == "literal_error":
-        return f"must be {expected}, got {_describe(value)}"
+        return f"must be {expected}, got {describe_value(value)}"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "finite_number":
-        return f"must be a finite number, got {_describe(value)}"
+        return f"must be a finite number, got {describe_value(value)}"
     if kind == "invalid_key":
-        return f"keys must be strings, got {_describe(value)}"
+        return f"keys must be strings, got {describe_value(value)}"
     if kind.endswith("_type") or kind in ("int_from_float", "model_attributes_type"):
-        return f"expected {expected}, got {_describe(value)}{_type_hint(value, loc)}"
-    return f"{err['msg']}, got {_describe(value)}"
+        return f"expected {expected}, got {describe_value(value)}{_type_hint(value, loc)}"
+    return f"{err['msg']}, got {describe_value(value)}"
 
 
 _OP_ENERGY_HINT = (
@@ -667,7 +668,7 @@ def _expected(schema: type[BaseModel], loc: tuple[str, ...]) -> str:
     return "a value"
 
 
-def _describe(value: object) -> str:
+def describe_value(value: object) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
@@ -676,7 +677,7 @@ def _describe(value: object) -> str:
         shown = value if len(value) <= 60 else value[:57] + "..."
         return f"the string {shown!r}"
     if isinstance(value, (int, float)):
-        return _fmt(value)
+        return format_number(value)
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, (list, tuple)):
@@ -684,7 +685,7 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
-def _fmt(value: object) -> str:
+def format_number(value: object) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     if isinstance(value, float):
@@ -844,7 +845,7 @@ class Accelerator:
                 raise TemplateError(f"{self.name}: kind cannot be overridden, load a template of the other kind")
             _set_path(data, key.split("."), _plain(value), owner=self.name)
             flat.extend(_flatten(key, _plain(value)))
-        label = ",".join(f"{k}={_fmt(v)}" for k, v in flat)
+        label = ",".join(f"{k}={format_number(v)}" for k, v in flat)
         new_name = name if name is not None else f"{self.name}[{label}]"
         spec = _validate_spec(data, source=f"{self.name} with overrides {label}", lines=None)
         return Accelerator(name=new_name, spec=spec, source=self.source)
@@ -895,7 +896,7 @@ def _set_path(data: dict[str, Any], parts: list[str], value: Any, *, owner: str)
         if not isinstance(child, dict):
             where = ".".join(parts[: i + 1])
             raise TemplateError(
-                f"{owner}: cannot set {'.'.join(parts)!r}: {where!r} is {_describe(child)}, not a section"
+                f"{owner}: cannot set {'.'.join(parts)!r}: {where!r} is {describe_value(child)}, not a section"
             )
         node = child
     last = parts[-1]
