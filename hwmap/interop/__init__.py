@@ -1,0 +1,1 @@
+"""Interoperability with other tools' formats: ONNX models in, ZigZag workload and hardware out."""
