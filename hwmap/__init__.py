@@ -8,11 +8,13 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
+    "clear_graph_cache",
     "cost_paths",
     "estimate",
     "extract_graph",
     "flops",
     "generate_paths",
+    "graph_cache_info",
     "list_accelerators",
     "list_models",
     "load_accelerator",

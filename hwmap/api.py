@@ -18,8 +18,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "cost_paths", "estimate", "extract_graph", "flops", "generate_paths", "list_accelerators", "list_models",
-    "load_accelerator", "load_graph", "load_paths", "save_graph", "select_paths", "simulate", "sweep",
+    "clear_graph_cache", "cost_paths", "estimate", "extract_graph", "flops", "generate_paths", "graph_cache_info",
+    "list_accelerators", "list_models", "load_accelerator", "load_graph", "load_paths", "save_graph", "select_paths",
+    "simulate", "sweep",
 ]
 
 
@@ -33,6 +34,7 @@ def extract_graph(
     example_inputs: Any = None,
     strict: bool = False,
     name: str | None = None,
+    cache: bool = True,
 ) -> LayerGraph:
     """The layer graph of a model.
 
@@ -40,6 +42,8 @@ def extract_graph(
     a saved graph .json, a LayerGraph, or an nn.Module (with example_inputs, or input_shape (C, H, W)).
     input_shape (C, H, W) or resolution (square, model's channels) override the model's default input.
     A module with real weights is traced on CPU tensors (real arithmetic); specs are built on the meta device.
+    cache: a spec's graph is read from / written to the graph cache (hwmap.graph.cache: keyed by spec, input,
+    batch, num_classes, strict and package versions; a hit imports neither torch nor timm); False always traces.
     """
     if batch < 1:
         raise HwmapError(f"--batch must be a positive integer, got {batch}")
@@ -56,7 +60,7 @@ def extract_graph(
         return load_graph(model)
     if isinstance(model, (str, Path)):
         return _extract_from_spec(str(model), input_shape=input_shape, resolution=resolution, batch=batch,
-                                  num_classes=num_classes, strict=strict)
+                                  num_classes=num_classes, strict=strict, cache=cache)
     return _extract_from_module(model, input_shape=input_shape, batch=batch, example_inputs=example_inputs,
                                 strict=strict, name=name)
 
@@ -75,7 +79,21 @@ def _input_chw(default: tuple[int, int, int], input_shape, resolution) -> tuple[
     return default
 
 
-def _extract_from_spec(spec, *, input_shape, resolution, batch, num_classes, strict) -> LayerGraph:
+def _extract_from_spec(spec, *, input_shape, resolution, batch, num_classes, strict, cache) -> LayerGraph:
+    from hwmap.graph import cache as graph_cache
+
+    key = graph_cache.graph_key(spec, input_shape=input_shape, resolution=resolution, batch=batch,
+                                num_classes=num_classes, strict=strict) if cache else None
+    if key is not None and (hit := graph_cache.load_cached(key)) is not None:
+        return hit
+    graph = _trace_spec(spec, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
+                        strict=strict)
+    if key is not None:
+        graph_cache.store(key, graph)
+    return graph
+
+
+def _trace_spec(spec, *, input_shape, resolution, batch, num_classes, strict) -> LayerGraph:
     from hwmap.graph.capture import capture, meta_inputs
     from hwmap.graph.sources import build_model
 
@@ -116,10 +134,11 @@ def flops(
     linear_as_conv: bool = False,
     top: int | None = None,
     module_depth: int | None = None,
+    cache: bool = True,
 ) -> FlopsSummary:
-    """Total MACs, params, bytes and the MAC breakdown of a model (model forms as in extract_graph)."""
+    """Total MACs, params, bytes and the MAC breakdown of a model (model forms and cache as in extract_graph)."""
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
-                          num_classes=num_classes, strict=strict)
+                          num_classes=num_classes, strict=strict, cache=cache)
     return summarise(graph, by=by, linear_as_conv=linear_as_conv, top=top, module_depth=module_depth)
 
 
@@ -166,17 +185,33 @@ def estimate(
     batch: int = 1,
     num_classes: int | None = None,
     strict: bool = False,
+    cache: bool = True,
 ) -> GraphCost:
     """Cycles, latency, energy terms and utilisation of every layer of model on accel.
 
     model: anything extract_graph takes, or a SCALE-Sim topology .csv; accel: a template name, a template
     .yaml, a SCALE-Sim .cfg or an Accelerator. dataflow ('ws', 'os', 'is') overrides a systolic template's.
+    cache: as in extract_graph.
     """
     from hwmap.cost.dispatch import estimate_graph
 
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
-                          num_classes=num_classes, strict=strict)
+                          num_classes=num_classes, strict=strict, cache=cache)
     return estimate_graph(graph, load_accelerator(accel), dataflow=dataflow)
+
+
+def graph_cache_info():
+    """The graph cache's folder and entries (hwmap.graph.cache.CacheInfo: .folder, .entries, .size_bytes)."""
+    from hwmap.graph.cache import cache_info
+
+    return cache_info()
+
+
+def clear_graph_cache():
+    """Delete every cached graph; returns the CacheInfo of what was removed."""
+    from hwmap.graph.cache import clear_cache
+
+    return clear_cache()
 
 
 def load_paths(path: str | Path):

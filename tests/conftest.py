@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 import pytest
 
@@ -14,6 +15,19 @@ def traced(spec: str, batch: int = 1, resolution: int | None = None):
     from hwmap.api import extract_graph
 
     return extract_graph(spec, batch=batch, resolution=resolution)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_graph_cache(tmp_path_factory):
+    """The suite never reads or fills the user's graph cache: XDG_CACHE_HOME points at a session folder (also for
+    subprocesses, which inherit it); tests of the cache itself point it at their own tmp_path."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
 
 
 @pytest.fixture

@@ -85,6 +85,16 @@ def test_unknown_model_names_close_matches(run_cli):
     assert "unknown model 'resnet5O'" in line and "resnet50" in line
 
 
+def test_unknown_model_suggests_prefix_matches_first(run_cli):
+    code, _, err = run_cli("flops", "deit_small")
+    assert code == 2
+    line = _one_error_line(err)
+    suggestions = line.split("close matches: ")[1].split(" (")[0].split(", ")
+    # both timm names that start with the spec, the shorter first, then difflib's near misses
+    assert suggestions[:2] == ["deit_small_patch16_224", "deit_small_distilled_patch16_224"]
+    assert len(suggestions) == 5
+
+
 def test_malformed_input_shape(run_cli):
     code, _, err = run_cli("flops", "resnet50", "--input", "3xaax224")
     assert code == 2

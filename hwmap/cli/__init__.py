@@ -6,6 +6,7 @@ Every user-facing failure is a HwmapError: one line on stderr, exit code 2, no t
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -21,8 +22,19 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="trace models again instead of reading the graph "
+                                                             "cache (`hwmap cache info`)")] = False,
+) -> None:
     """What a vision model costs on a chip, and which execution paths to keep for dynamic inference."""
+
+
+def use_graph_cache() -> bool:
+    """False when the running command was given the root option `hwmap --no-cache ...`."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    return not (context is not None and context.find_root().params.get("no_cache"))
 
 
 # Which module defines each top-level command: a run imports only the module it needs (Typer introspects every
@@ -32,7 +44,7 @@ COMMAND_MODULES: dict[str, str] = {
     "estimate": "cost_commands", "accels": "cost_commands",
     "paths": "path_commands", "select-paths": "path_commands", "simulate": "path_commands",
     "evaluate": "evaluate_commands", "calibrate": "gpu_commands", "measure": "gpu_commands",
-    "sweep": "dse_commands", "plot": "plot_commands",
+    "sweep": "dse_commands", "plot": "plot_commands", "cache": "cache_commands",
 }
 
 

@@ -41,11 +41,12 @@ class ModelOptions:
 
     def graph(self):
         from hwmap.api import extract_graph
+        from hwmap.cli import use_graph_cache
         from hwmap.graph.sources import parse_input_shape
 
         shape = parse_input_shape(self.input) if self.input is not None else None
         return extract_graph(self.model, input_shape=shape, resolution=self.resolution, batch=self.batch,
-                             num_classes=self.num_classes, strict=self.strict)
+                             num_classes=self.num_classes, strict=self.strict, cache=use_graph_cache())
 
 
 @app.command()

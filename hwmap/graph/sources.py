@@ -73,8 +73,12 @@ def builtin_model_names() -> list[str]:
 
 
 def _unknown_model_message(spec: str) -> str:
+    """Suggestions: names the spec begins (shortest first: 'deit_small' -> 'deit_small_patch16_224'), then
+    difflib's close matches (typos: 'resnet5O' -> 'resnet50'); five at most."""
     candidates = builtin_model_names() + _timm_names() + [f"tv:{n}" for n in _torchvision_names()]
-    close = difflib.get_close_matches(spec, candidates, n=5, cutoff=0.6)
+    stem = spec.removeprefix("timm:").lower()
+    prefixed = sorted((c for c in candidates if stem and c.lower().startswith(stem)), key=lambda c: (len(c), c))
+    close = list(dict.fromkeys(prefixed[:5] + difflib.get_close_matches(spec, candidates, n=5, cutoff=0.6)))[:5]
     hint = f"; close matches: {', '.join(close)}" if close else ""
     return (f"unknown model {spec!r}{hint} (a timm name, tv:<torchvision name>, segformer-b0..b5, "
             f"hf:<config folder>, {OFA_PREFIX}<d;e;w> or a saved graph .json; `hwmap models` lists them)")

@@ -1,0 +1,207 @@
+"""On-disk cache of traced layer graphs, so repeating a command on the same model skips torch, timm and tracing.
+
+An entry is a graph JSON (hwmap.graph.io's format) named by a digest of everything the traced graph depends on:
+the model spec, input shape or resolution, batch, number of classes, the strict flag, the installed versions of
+torch, torchvision, timm, transformers and hwmap, the graph file schema, a digest of hwmap's graph and ops sources
+(an editable install changes its code without changing its version) and, for hf:<folder> specs, the config file's
+content. Computing the key reads package metadata only (importlib.metadata): it never imports torch.
+
+Folder: $XDG_CACHE_HOME/hwmap/graphs, default ~/.cache/hwmap/graphs, read at each call. Entries are written
+atomically (a reader never sees a partial file); an entry that cannot be read is deleted and the model traced
+again. A cache that cannot be written (read-only folder, full disk) is skipped, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from hwmap.errors import HwmapError
+from hwmap.graph.ir import LayerGraph
+
+CACHE_FORMAT = 1
+VERSIONED_PACKAGES = ("torch", "torchvision", "timm", "transformers", "hwmap")
+_SUFFIX = ".graph.json"
+
+
+def cache_dir() -> Path:
+    """$XDG_CACHE_HOME/hwmap/graphs, or ~/.cache/hwmap/graphs when XDG_CACHE_HOME is unset or empty."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "hwmap" / "graphs"
+
+
+@dataclass(frozen=True)
+class GraphKey:
+    """What a traced graph depends on; `digest` names the cache entry."""
+
+    spec: str
+    input_shape: tuple[int, ...] | None
+    resolution: int | None
+    batch: int
+    num_classes: int | None
+    strict: bool
+    versions: tuple[tuple[str, str], ...]
+    sources_sha256: str
+    config_sha256: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "cache_format": CACHE_FORMAT, "spec": self.spec,
+            "input_shape": list(self.input_shape) if self.input_shape is not None else None,
+            "resolution": self.resolution, "batch": self.batch, "num_classes": self.num_classes,
+            "strict": self.strict, "versions": dict(self.versions), "sources_sha256": self.sources_sha256,
+            "config_sha256": self.config_sha256,
+        }
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+    @property
+    def file_name(self) -> str:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", self.spec)[:60]
+        return f"{slug}-{self.digest[:32]}{_SUFFIX}"
+
+
+def graph_key(
+    spec: str,
+    *,
+    input_shape: tuple[int, ...] | None,
+    resolution: int | None,
+    batch: int,
+    num_classes: int | None,
+    strict: bool,
+) -> GraphKey | None:
+    """The cache key of a spec's graph, or None when the spec cannot be cached (an hf: folder without a
+    readable config: building it will report the problem)."""
+    spec = spec.strip()
+    config_sha256 = None
+    if spec.startswith("hf:"):
+        path = Path(spec.removeprefix("hf:"))
+        config = path if path.suffix == ".json" else path / "config.json"
+        try:
+            config_sha256 = hashlib.sha256(config.read_bytes()).hexdigest()
+        except OSError:
+            return None
+        spec = f"hf:{path.resolve()}"
+    return GraphKey(
+        spec=spec,
+        input_shape=tuple(int(d) for d in input_shape) if input_shape is not None else None,
+        resolution=resolution, batch=batch, num_classes=num_classes, strict=strict,
+        versions=package_versions(), sources_sha256=_sources_sha256(), config_sha256=config_sha256,
+    )
+
+
+def package_versions() -> tuple[tuple[str, str], ...]:
+    """(package, version) for every package a traced graph depends on; 'absent' for one not installed."""
+    return tuple((name, _version(name)) for name in VERSIONED_PACKAGES)
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+@cache
+def _sources_sha256() -> str:
+    """Digest of the code that builds and lowers graphs (hwmap/graph and hwmap/ops)."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent.parent
+    for folder in ("graph", "ops"):
+        for source in sorted((package / folder).glob("*.py")):
+            digest.update(source.name.encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def load_cached(key: GraphKey) -> LayerGraph | None:
+    """The cached graph for key, or None on a miss. An unreadable or mismatched entry is deleted (a miss)."""
+    from hwmap.graph.io import load_graph
+
+    path = cache_dir() / key.file_name
+    if not path.is_file():
+        return None
+    try:
+        graph = load_graph(path)
+    except (HwmapError, ValueError, RecursionError):  # truncated, damaged or foreign file
+        _discard(path)
+        return None
+    if str(graph.meta.get("spec", "")).strip() != key.spec and not key.spec.startswith("hf:"):
+        _discard(path)
+        return None
+    return graph
+
+
+def store(key: GraphKey, graph: LayerGraph) -> Path | None:
+    """Write graph under key atomically; None when the cache folder cannot be written."""
+    from hwmap.graph.io import save_graph
+
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return save_graph(graph, folder / key.file_name)
+    except (OSError, HwmapError):
+        return None
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    file: str
+    model: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """The cache folder and its entries (or, after clear, the entries removed)."""
+
+    folder: str
+    entries: tuple[CacheEntry, ...]
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(e.size_bytes for e in self.entries)
+
+    def to_dict(self) -> dict:
+        return {"folder": self.folder, "entries": len(self.entries), "size_bytes": self.size_bytes,
+                "files": [{"file": e.file, "model": e.model, "size_bytes": e.size_bytes} for e in self.entries]}
+
+
+def cache_info() -> CacheInfo:
+    folder = cache_dir()
+    entries = []
+    if folder.is_dir():
+        for path in sorted(folder.glob(f"*{_SUFFIX}")):
+            try:
+                size = path.stat().st_size
+            except OSError:  # removed meanwhile
+                continue
+            entries.append(CacheEntry(path.name, path.name.removesuffix(_SUFFIX).rsplit("-", 1)[0], size))
+    return CacheInfo(str(folder), tuple(entries))
+
+
+def clear_cache() -> CacheInfo:
+    """Delete every entry (and temporary files left by interrupted writes); returns what was removed."""
+    removed = cache_info()
+    folder = Path(removed.folder)
+    for entry in removed.entries:
+        _discard(folder / entry.file)
+    if folder.is_dir():
+        for leftover in folder.glob(f".*{_SUFFIX}.*.tmp"):
+            _discard(leftover)
+    return removed

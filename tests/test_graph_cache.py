@@ -1,0 +1,174 @@
+"""The on-disk graph cache: hits equal traces, keys cover every input, damage is a miss, a hit needs no torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import hwmap.api as api
+from hwmap.graph import cache
+from hwmap.graph.io import graph_to_dict
+from tests.conftest import traced
+
+SPEC = "resnet18"
+RES = 64  # small input: a quick trace; the graph still has every layer
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "hwmap" / "graphs"
+
+
+@pytest.fixture
+def trace_calls(monkeypatch):
+    """Counts real traces (api._trace_spec) while still tracing."""
+    calls = []
+    original = api._trace_spec
+
+    def counted(spec, **options):
+        calls.append(spec)
+        return original(spec, **options)
+
+    monkeypatch.setattr(api, "_trace_spec", counted)
+    return calls
+
+
+def _key(**changes):
+    options = {"input_shape": None, "resolution": RES, "batch": 1, "num_classes": None, "strict": False}
+    options.update(changes)
+    return cache.graph_key(SPEC, **options)
+
+
+def test_second_extraction_reads_the_cache_and_equals_the_trace(cache_home, trace_calls):
+    first = api.extract_graph(SPEC, resolution=RES)
+    assert trace_calls == [SPEC]
+    files = list(cache_home.glob("*.graph.json"))
+    assert [f.name for f in files] == [_key().file_name]
+    second = api.extract_graph(SPEC, resolution=RES)
+    assert trace_calls == [SPEC]  # no second trace
+    assert second == first and graph_to_dict(second) == graph_to_dict(first)
+    assert second.total_macs == first.total_macs > 0
+
+
+def test_every_option_changes_the_key(monkeypatch):
+    base = _key()
+    variants = [_key(batch=2), _key(resolution=96), _key(num_classes=10), _key(strict=True),
+                _key(resolution=None, input_shape=(3, 64, 64)), cache.graph_key(
+                    "resnet34", input_shape=None, resolution=RES, batch=1, num_classes=None, strict=False)]
+    digests = {base.digest} | {v.digest for v in variants}
+    assert len(digests) == len(variants) + 1
+    monkeypatch.setattr(cache, "_version", lambda name: "9.9" if name == "timm" else "1.0")
+    assert _key().digest != base.digest  # a timm upgrade is a different graph
+
+
+def test_key_reads_versions_without_importing_torch():
+    code = ("import sys; from hwmap.graph.cache import graph_key\n"
+            "key = graph_key('resnet50', input_shape=None, resolution=None, batch=1, num_classes=None, strict=False)\n"
+            "assert not {'torch', 'timm', 'transformers'} & set(sys.modules), 'heavy import'\n"
+            "print(dict(key.versions)['torch'])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    from importlib.metadata import version
+
+    assert result.stdout.strip() == version("torch")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "binary", "edited"])
+def test_damaged_entry_is_traced_again_and_replaced(cache_home, trace_calls, damage):
+    good = api.extract_graph(SPEC, resolution=RES)
+    entry = cache_home / _key().file_name
+    text = entry.read_text()
+    if damage == "truncate":
+        entry.write_text(text[: len(text) // 2])
+    elif damage == "garbage":
+        entry.write_text("not json at all")
+    elif damage == "binary":
+        entry.write_bytes(b"\xff\xfe\x00\x81" * 100)
+    else:  # valid JSON, but the MAC total no longer matches its nodes
+        data = json.loads(text)
+        data["total_macs"] += 1
+        entry.write_text(json.dumps(data))
+    again = api.extract_graph(SPEC, resolution=RES)
+    assert trace_calls == [SPEC, SPEC]
+    assert again == good
+    assert api.load_graph(entry) == good  # the entry was rewritten whole
+
+
+def test_cache_false_neither_reads_nor_writes(cache_home, trace_calls):
+    api.extract_graph(SPEC, resolution=RES, cache=False)
+    assert not cache_home.exists()
+    api.extract_graph(SPEC, resolution=RES)
+    api.extract_graph(SPEC, resolution=RES, cache=False)
+    assert trace_calls == [SPEC, SPEC, SPEC]
+
+
+def test_folder_is_read_at_call_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a"))
+    assert cache.cache_dir() == tmp_path / "a" / "hwmap" / "graphs"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "b"))
+    assert cache.cache_dir() == tmp_path / "b" / "hwmap" / "graphs"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.cache_dir() == tmp_path / "home" / ".cache" / "hwmap" / "graphs"
+
+
+def test_unwritable_cache_is_skipped(tmp_path, monkeypatch, trace_calls):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # hwmap/graphs cannot be created under a file
+    graph = api.extract_graph(SPEC, resolution=RES)
+    assert graph.total_macs == traced(SPEC, resolution=RES).total_macs
+    assert api.graph_cache_info().entries == ()
+
+
+def test_hf_spec_is_keyed_by_config_content(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "vit", "hidden_size": 64}')
+    options = {"input_shape": None, "resolution": None, "batch": 1, "num_classes": None, "strict": False}
+    first = cache.graph_key(f"hf:{folder}", **options)
+    (folder / "config.json").write_text('{"model_type": "vit", "hidden_size": 128}')
+    assert cache.graph_key(f"hf:{folder}", **options).digest != first.digest
+    assert cache.graph_key(f"hf:{tmp_path / 'missing'}", **options) is None  # the build reports it
+
+
+def test_cli_no_cache_info_and_clear(cache_home, trace_calls, run_cli):
+    code, out, _ = run_cli("flops", SPEC, "--resolution", str(RES), "--json")
+    assert code == 0 and trace_calls == [SPEC]
+    macs = json.loads(out)["total_macs"]
+    code, out, _ = run_cli("flops", SPEC, "--resolution", str(RES), "--json")
+    assert code == 0 and trace_calls == [SPEC] and json.loads(out)["total_macs"] == macs
+    code, out, _ = run_cli("--no-cache", "flops", SPEC, "--resolution", str(RES), "--json")
+    assert code == 0 and trace_calls == [SPEC, SPEC] and json.loads(out)["total_macs"] == macs
+
+    code, out, _ = run_cli("cache", "info", "--json")
+    info = json.loads(out)
+    assert code == 0 and info["entries"] == 1 and info["files"][0]["model"] == SPEC
+    assert info["folder"] == str(cache_home) and info["size_bytes"] == (cache_home / info["files"][0]["file"]).stat(
+    ).st_size
+    (cache_home / f".{info['files'][0]['file']}.abc123.tmp").write_text("{")  # an interrupted write
+    code, out, _ = run_cli("cache", "clear")
+    assert code == 0 and out.startswith("removed 1 graphs")
+    assert list(cache_home.iterdir()) == []
+    code, out, _ = run_cli("cache", "info")
+    assert code == 0 and ": 0 graphs, 0.00 MB" in out
+
+
+def test_cached_estimate_imports_neither_torch_nor_timm(cache_home):
+    graph = traced(SPEC, resolution=RES)
+    assert cache.store(_key(), graph) is not None
+    code = (
+        "import json, sys\nfrom hwmap.cli import main\n"
+        f"try:\n    main(['estimate', {SPEC!r}, '--resolution', '{RES}', '--accel', 'systolic16x16', '--json'])\n"
+        "except SystemExit as done:\n    assert not done.code, done.code\n"
+        "print('HEAVY', sorted({'torch', 'timm', 'transformers', 'torchvision'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out, heavy = result.stdout.rsplit("HEAVY", 1)
+    assert heavy.strip() == "[]"
+    assert json.loads(out)["total_macs"] == graph.total_macs
