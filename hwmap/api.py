@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "clear_graph_cache", "cost_paths", "estimate", "extract_graph", "flops", "generate_paths", "graph_cache_info",
+    "clear_graph_cache", "cost_paths", "estimate", "evaluate_paths", "extract_graph", "flops", "generate_paths",
+    "graph_cache_info",
     "list_accelerators", "list_models", "load_accelerator", "load_graph", "load_paths", "save_graph", "select_paths",
     "simulate", "sweep",
 ]
@@ -240,6 +241,60 @@ def generate_paths(
         return ofa_published_paths()
     return generate(model, skip_last=skip_last, skip_blocks=tuple(skip_blocks), drop_decoder=drop_decoder,
                     resolutions=tuple(resolutions), variants=tuple(variants), num_classes=num_classes)
+
+
+def evaluate_paths(
+    paths,
+    *,
+    data: str | Path,
+    weights: str | Path | None = None,
+    weights_for: Mapping[str, str | Path] | Sequence[str] = (),
+    task: str = "auto",
+    batch_size: int = 32,
+    device: str = "cpu",
+    limit: int | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    normalize: bool = True,
+    class_map: str | Path | Mapping[str, int] | None = None,
+    out: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+):
+    """Run every path (a PathSet or a paths YAML) on a local data set with local weights and measure its accuracy
+    (top-1 or mIoU); returns a list of PathMeasurement (hwmap.paths.evaluate), in path order.
+
+    data: DIR/<class>/<images> (classification) or DIR/images + DIR/masks (segmentation). weights: the paths
+    file's model's weights; weights_for: other models' weights ({model: file} or 'MODEL=FILE' strings).
+    class_map: folder name -> class index (a .json/.csv file or a dict, see hwmap.paths.datasets.load_class_map);
+    without one, class index = sorted folder order. mean/std: per-channel normalisation (default ImageNet's);
+    normalize=False feeds pixels in [0, 1]. out: also write the paths YAML with the measured accuracies.
+    progress(path, batches done, batches of the path) is called when a path starts and after every batch.
+    Fewer than 100 images per path: a hwmap.paths.evaluate.SmallSampleWarning (warnings module) after the run.
+    """
+    from hwmap.paths.datasets import IMAGENET_NORMALISATION, Normalisation, class_map_from_dict, load_class_map
+    from hwmap.paths.evaluate import measure_paths, weights_by_model, write_paths_with_accuracy
+    from hwmap.paths.model import PathSet
+    from hwmap.paths.model import load_paths as read_paths
+
+    if not normalize and (mean is not None or std is not None):
+        raise HwmapError("normalize=False and mean/std contradict each other; give one")
+    normalisation = Normalisation(tuple(mean) if mean is not None else IMAGENET_NORMALISATION.mean,
+                                  tuple(std) if std is not None else IMAGENET_NORMALISATION.std) if normalize else None
+    if out is not None and not Path(out).parent.is_dir():
+        raise HwmapError(f"out {out}: folder {Path(out).parent} does not exist")
+    path_set = paths if isinstance(paths, PathSet) else read_paths(paths)
+    if isinstance(weights_for, Mapping):
+        weights_for = [f"{model}={file}" for model, file in weights_for.items()]
+    files = weights_by_model(path_set, weights=str(weights) if weights is not None else None,
+                             weights_for=tuple(weights_for))
+    if class_map is not None:
+        class_map = class_map_from_dict(class_map) if isinstance(class_map, Mapping) else load_class_map(class_map)
+    measured = measure_paths(path_set, data_dir=data, weights=files, task=task, batch_size=batch_size,
+                             device=device, limit=limit, normalisation=normalisation, class_map=class_map,
+                             progress=progress)
+    if out is not None:
+        write_paths_with_accuracy(path_set, {m.name: m.accuracy for m in measured}, out)
+    return measured
 
 
 def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None = None):

@@ -411,3 +411,140 @@ def test_classification_folder_errors(tmp_path):
     Image.new("L", (8, 8)).save(tmp_path / "flat" / "dog" / "x.png")
     with pytest.raises(HwmapError, match="class folder.*cat hold no images"):
         open_classification_folder(tmp_path / "flat")
+
+
+# ---------------------------------------------------------------- class map, small-sample warning, progress
+
+WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _word_folders(digits, root: Path, keep=range(10)) -> Path:
+    """The test digits again, in folders named by word: sorted order (eight, five, four, ...) puts no digit at its
+    own index, so only a class map scores them right."""
+    import shutil
+
+    for digit in keep:
+        shutil.copytree(digits["test"] / str(digit), root / WORDS[digit])
+    return root
+
+
+def test_class_map_gives_each_folder_its_model_index(digits, run_cli, tmp_path):
+    paths = _paths_yaml(tmp_path / "paths.yaml", VIT, "  - name: full\n")
+    weights = str(digits["weights"][VIT])
+    words = _word_folders(digits, tmp_path / "words")
+    class_map = tmp_path / "map.json"
+    class_map.write_text(json.dumps({word: digit for digit, word in enumerate(WORDS)}))
+
+    def top1(data, *extra):
+        code, out, err = run_cli("evaluate", str(paths), "--data", str(data), "--weights", weights, "--json",
+                                 "--batch-size", "100", *extra)
+        assert code == 0, err
+        assert err == ""  # 297 images: no small-sample warning
+        return json.loads(out)["paths"][0]
+
+    reference = top1(digits["test"])  # folders 0..9: sorted order is the digit
+    mapped = top1(words, "--class-map", str(class_map))
+    assert reference["value"] > 60 and mapped["images"] == reference["images"] == 297
+    assert mapped["value"] == reference["value"]  # the same images, each scored against its own digit
+    assert f"class map {class_map}" in mapped["provenance"]
+    sorted_order = top1(words)
+    assert sorted_order["value"] < 25  # every label shifted: mostly wrong
+
+    # A folder with a subset of the model's classes (a CSV map with a header): two digits of ten.
+    subset = _word_folders(digits, tmp_path / "subset", keep=(3, 7))
+    csv_map = tmp_path / "map.csv"
+    csv_map.write_text("folder,index\n" + "".join(f"{w},{d}\n" for d, w in enumerate(WORDS)))
+    code, out, err = run_cli("evaluate", str(paths), "--data", str(subset), "--weights", weights, "--json",
+                             "--class-map", str(csv_map))
+    assert code == 0, err
+    row = json.loads(out)["paths"][0]
+    images = len(list((subset / "three").iterdir())) + len(list((subset / "seven").iterdir()))
+    assert row["images"] == images and row["value"] > 60
+    assert err.startswith("hwmap: warning: accuracies measured on only 60 images") and err.count("\n") == 1
+    code, _, err = run_cli("evaluate", str(paths), "--data", str(subset), "--weights", weights)
+    assert code == 2 and "the model has 10 classes but" in err and "2 class folders" in err and "class map" in err
+
+
+def test_class_map_errors_are_one_line(digits, run_cli, tmp_path):
+    paths = _paths_yaml(tmp_path / "paths.yaml", VIT, "  - name: full\n")
+    words = _word_folders(digits, tmp_path / "words", keep=(1, 2))
+    too_big = tmp_path / "big.json"
+    too_big.write_text('{"one": 1, "two": 10}')
+    code, out, err = run_cli("evaluate", str(paths), "--data", str(words), "--weights", str(digits["weights"][VIT]),
+                             "--class-map", str(too_big), "--out", str(tmp_path / "out.yaml"))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"class map {too_big} gives folder 'two' class 10, but the model has 10 classes (0..9)" in err
+    assert not (tmp_path / "out.yaml").exists()
+    missing = tmp_path / "missing.json"
+    missing.write_text('{"one": 1}')
+    code, _, err = run_cli("evaluate", str(paths), "--data", str(words), "--weights", str(digits["weights"][VIT]),
+                           "--class-map", str(missing))
+    assert code == 2 and "class folder(s) two are not in the class map" in err
+
+
+def test_class_map_file_forms(tmp_path):
+    from hwmap.paths.datasets import class_map_from_dict, load_class_map
+
+    forms = {
+        "object.json": '{"n01440764": 0, "n01443537": 1}',
+        "list.json": '["n01440764", "n01443537"]',
+        "keras.json": '{"0": ["n01440764", "tench"], "1": ["n01443537", "goldfish"]}',
+        "plain.csv": "n01440764,0\nn01443537,1\n",
+        "header.csv": "wnid,class_index\nn01440764,0\n\nn01443537,1\n",
+    }
+    for name, text in forms.items():
+        (tmp_path / name).write_text(text)
+        loaded = load_class_map(tmp_path / name)
+        assert loaded.index == {"n01440764": 0, "n01443537": 1}, name
+        assert loaded.source == str(tmp_path / name)
+    bad = {
+        "neg.json": ('{"a": -1}', r"entry 'a': class index -1 is not a non-negative integer"),
+        "float.json": ('{"a": 1.5}', "class index 1.5 is not"),
+        "twice.csv": ("a,1\na,2\n", "line 2: folder 'a' is mapped twice"),
+        "cols.csv": ("a,1,x\n", "line 1: expected 2 columns"),
+        "word.csv": ("a,1\nb,two\n", r"line 2: class index 'two' is not"),
+        "broken.json": ('{"a": ', "not valid JSON at line 1"),
+        "empty.json": ("{}", "holds no entries"),
+        "map.txt": ("a,1", "expected a .json or .csv file"),
+    }
+    for name, (text, message) in bad.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(HwmapError, match=message):
+            load_class_map(tmp_path / name)
+    with pytest.raises(HwmapError, match="no such file|cannot read"):
+        load_class_map(tmp_path / "absent.json")
+    with pytest.raises(HwmapError, match=r"class map class_map: entry 'b': class index '1' is not"):
+        class_map_from_dict({"a": 0, "b": "1"})
+    # two folders of one data set on the same class
+    for folder in ("a", "b"):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        Image.new("L", (8, 8)).save(tmp_path / "data" / folder / "x.png")
+    with pytest.raises(HwmapError, match="folders 'a' and 'b' of .* both map to class 3"):
+        open_classification_folder(tmp_path / "data", class_map=class_map_from_dict({"a": 3, "b": 3}))
+    # with a map, an empty folder shifts no index, so it is allowed
+    (tmp_path / "data" / "c").mkdir()
+    folder = open_classification_folder(tmp_path / "data", class_map=class_map_from_dict({"a": 3, "b": 5, "c": 0}))
+    assert [label for _path, label in folder.samples] == [3, 5]
+
+
+def test_small_samples_warn_through_the_api_and_the_cli(digits, run_cli, tmp_path):
+    import hwmap.api
+    from hwmap.paths.evaluate import SmallSampleWarning, small_sample_message
+
+    assert small_sample_message(100) is None
+    # 50 / sqrt(16) = 12.5 points: the binomial standard error at p = 0.5
+    assert "only 16 images per path (fewer than 100): each has a standard error of up to 12.5 points" in \
+        small_sample_message(16)
+    paths = _paths_yaml(tmp_path / "paths.yaml", VIT, "  - name: full\n  - name: skip\n    skip_blocks: [blocks.5]\n")
+    calls = []
+    with pytest.warns(SmallSampleWarning, match="only 16 images"):
+        measured = hwmap.api.evaluate_paths(paths, data=digits["test"], weights=digits["weights"][VIT], limit=16,
+                                            batch_size=8, progress=lambda *args: calls.append(args))
+    assert [m.images for m in measured] == [16, 16]
+    # each path announces itself before its weights load (0 done), then one call per batch
+    assert calls == [("full", 0, 2), ("full", 1, 2), ("full", 2, 2), ("skip", 0, 2), ("skip", 1, 2), ("skip", 2, 2)]
+    code, out, err = run_cli("evaluate", str(paths), "--data", str(digits["test"]), "--weights",
+                             str(digits["weights"][VIT]), "--limit", "16", "--json")
+    assert code == 0 and len(json.loads(out)["paths"]) == 2
+    assert err == ("hwmap: warning: accuracies measured on only 16 images per path (fewer than 100): each has a "
+                   "standard error of up to 12.5 points, so differences between paths may be noise\n")

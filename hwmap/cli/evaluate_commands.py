@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -51,14 +52,19 @@ def evaluate(
     std: Annotated[Optional[str], typer.Option("--std", help="normalisation std per channel (default "
                                                              "ImageNet's)")] = None,
     no_normalize: Annotated[bool, typer.Option("--no-normalize", help="feed pixels in [0, 1]")] = False,
+    class_map: Annotated[Optional[str], typer.Option("--class-map", help="JSON or CSV: class folder name -> the "
+                                                                         "model's class index (default: sorted "
+                                                                         "folder order)")] = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="write the paths YAML with the measured "
                                                                    "accuracies (select-paths input)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run every path on a data set and measure its accuracy (top-1 or mIoU), with where it came from."""
-    from hwmap.paths.datasets import IMAGENET_NORMALISATION, Normalisation
-    from hwmap.paths.evaluate import measure_paths, weights_by_model, write_paths_with_accuracy
-    from hwmap.paths.model import load_paths
+    """Run every path on a data set and measure its accuracy (top-1 or mIoU), with where it came from.
+
+    Fewer than 100 images per path print a warning: differences between paths may be noise."""
+    import warnings
+
+    from hwmap.api import evaluate_paths, load_paths
     from hwmap.report.tables import print_json, stdout_console
 
     if out is not None:
@@ -67,16 +73,19 @@ def evaluate(
             raise HwmapError(f"--out {out}: folder {folder} does not exist")
     if no_normalize and (mean or std):
         raise HwmapError("--no-normalize and --mean/--std contradict each other; give one")
-    normalisation = None if no_normalize else Normalisation(
-        _floats(mean, "--mean") if mean else IMAGENET_NORMALISATION.mean,
-        _floats(std, "--std") if std else IMAGENET_NORMALISATION.std)
     paths = load_paths(paths_file)
-    files = weights_by_model(paths, weights=weights, weights_for=tuple(weights_for or ()))
-    measured = _with_path_progress(len(paths.paths), lambda tick: measure_paths(
-        paths, data_dir=data, weights=files, task=task.value, batch_size=batch_size, device=device, limit=limit,
-        normalisation=normalisation, progress=tick))
-    if out:
-        write_paths_with_accuracy(paths, {m.name: m.accuracy for m in measured}, out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        measured = _with_path_progress(len(paths.paths), lambda tick: evaluate_paths(
+            paths, data=data, weights=weights, weights_for=tuple(weights_for or ()), task=task.value,
+            batch_size=batch_size, device=device, limit=limit, mean=_floats(mean, "--mean") if mean else None,
+            std=_floats(std, "--std") if std else None, normalize=not no_normalize, class_map=class_map, out=out,
+            progress=tick))
+    for warning in caught:
+        if warning.category.__name__ == "SmallSampleWarning":
+            print(f"hwmap: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if json_out:
         print_json({"paths": [m.to_dict() for m in measured], "out": out})
         return
@@ -87,18 +96,24 @@ def evaluate(
 
 
 def _with_path_progress(n_paths: int, work):
-    """One bar over every path's batches; its label names the path being run."""
-    from rich.progress import Progress
+    """One bar (on stderr) over every path's batches; its label names the path being run, from the moment the
+    path starts building and loading its weights."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     seen: list[str] = []
-    with Progress(transient=True) as progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
+               TimeElapsedColumn())
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         bar = progress.add_task("evaluating", total=None)
 
         def tick(name: str, done: int, total: int) -> None:
             if not seen or seen[-1] != name:
                 seen.append(name)
             index = len(seen) - 1
-            progress.update(bar, description=f"{name} ({index + 1}/{n_paths})", total=n_paths * total,
+            state = "loading" if done == 0 else "running"
+            progress.update(bar, description=f"path {index + 1}/{n_paths} {name} ({state})", total=n_paths * total,
                             completed=index * total + done)
 
         return work(tick)

@@ -3,7 +3,9 @@
 Layouts (nothing is downloaded; the user's folders are read as they are):
 
 - classification: ``DIR/<class>/<image>``; a class's index is its folder's position in sorted order (as in
-  torchvision's ImageFolder), so the folders must be named the way the model's classes were numbered;
+  torchvision's ImageFolder), so the folders must be named the way the model's classes were numbered -- or a
+  class map (load_class_map: JSON or CSV, folder name -> class index) gives each folder its index, so a folder
+  may hold any subset of the model's classes (10 ImageNet classes for a 1000-class model);
 - segmentation: ``DIR/images/<stem>.png|jpg|...`` and ``DIR/masks/<stem>.png``, a one-channel mask of class
   indices (grayscale or palette PNG), 255 = ignore. A mask has its image's size.
 
@@ -14,7 +16,7 @@ on the same pixels. torch, numpy and PIL are imported when data is read, not whe
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -45,11 +47,20 @@ IMAGENET_NORMALISATION = Normalisation((0.485, 0.456, 0.406), (0.229, 0.224, 0.2
 
 
 @dataclass(frozen=True)
+class ClassMap:
+    """Folder name -> the model's class index, read from `source` (a file name, or '<dict>')."""
+
+    index: dict[str, int]
+    source: str
+
+
+@dataclass(frozen=True)
 class ClassificationFolder:
     root: Path
     classes: tuple[str, ...]
     samples: tuple[tuple[Path, int], ...]  # (image, class index)
     total: int  # images in the folder (samples may be a subset, see subset())
+    class_map: ClassMap | None = None  # None: class index = sorted folder order
 
     @property
     def task(self) -> Task:
@@ -103,18 +114,100 @@ def detect_task(root: str | Path) -> Task:
     return "segmentation" if (root / "images").is_dir() and (root / "masks").is_dir() else "classification"
 
 
-def open_dataset(root: str | Path, *, task: Task | Literal["auto"] = "auto") -> Dataset:
+def open_dataset(root: str | Path, *, task: Task | Literal["auto"] = "auto",
+                 class_map: ClassMap | None = None) -> Dataset:
     root = Path(root)
     chosen = detect_task(root) if task == "auto" else task
     if chosen == "classification":
-        return open_classification_folder(root)
+        return open_classification_folder(root, class_map=class_map)
     if chosen == "segmentation":
+        if class_map is not None:
+            raise DatasetError(f"class map {class_map.source}: applies to classification folders, but {root} is a "
+                               "segmentation data set (images/ and masks/; masks hold class indices already)")
         return open_segmentation_folder(root)
     raise DatasetError(f"task {task!r}: expected classification, segmentation or auto")
 
 
-def open_classification_folder(root: str | Path) -> ClassificationFolder:
-    """DIR/<class>/<images>; class index = sorted folder order."""
+def load_class_map(path: str | Path) -> ClassMap:
+    """A class map file: folder name -> class index.
+
+    - JSON: an object {"n01440764": 0, ...}; a list ["n01440764", ...] (index = position); or the
+      {"0": ["n01440764", "tench"], ...} form of Keras' imagenet_class_index.json (index -> [folder, label]);
+    - CSV: rows `folder,index` (a header row such as `folder,index` is skipped).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"class map {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    if path.suffix.lower() == ".json":
+        pairs = _class_map_json(path, text)
+    elif path.suffix.lower() == ".csv":
+        pairs = _class_map_csv(path, text)
+    else:
+        raise DatasetError(f"class map {path}: expected a .json or .csv file")
+    return _class_map(pairs, str(path))
+
+
+def class_map_from_dict(mapping: Mapping[str, int], *, source: str = "class_map") -> ClassMap:
+    """A class map given as a dict (folder name -> class index), checked like a file's."""
+    return _class_map([(str(k), v, f"entry {k!r}") for k, v in mapping.items()], source)
+
+
+def _class_map(pairs: list[tuple[str, object, str]], source: str) -> ClassMap:
+    index: dict[str, int] = {}
+    for name, value, where in pairs:
+        if type(value) is not int or value < 0:
+            raise DatasetError(f"class map {source}: {where}: class index {value!r} is not a non-negative integer")
+        if not name:
+            raise DatasetError(f"class map {source}: {where}: empty folder name")
+        if name in index:
+            raise DatasetError(f"class map {source}: {where}: folder {name!r} is mapped twice")
+        index[name] = value
+    if not index:
+        raise DatasetError(f"class map {source}: holds no entries")
+    return ClassMap(index, source)
+
+
+def _class_map_json(path: Path, text: str) -> list[tuple[str, object, str]]:
+    import json
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"class map {path}: not valid JSON at line {exc.lineno} column {exc.colno} "
+                           f"({exc.msg})") from None
+    if isinstance(data, list):
+        return [(str(name), i, f"entry {i}") for i, name in enumerate(data)]
+    if not isinstance(data, dict):
+        raise DatasetError(f"class map {path}: expected an object (folder -> index) or a list of folder names")
+    if data and all(isinstance(v, list) and v for v in data.values()):  # Keras: {"0": ["n01440764", "tench"]}
+        pairs = []
+        for key, value in data.items():
+            index = int(key) if key.isdigit() else key
+            pairs.append((str(value[0]), index, f"entry {key!r}"))
+        return pairs
+    return [(str(name), value, f"entry {name!r}") for name, value in data.items()]
+
+
+def _class_map_csv(path: Path, text: str) -> list[tuple[str, object, str]]:
+    import csv
+
+    pairs = []
+    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 2:
+            raise DatasetError(f"class map {path}: line {number}: expected 2 columns (folder,index), got {len(row)}")
+        name, value = row[0].strip(), row[1].strip()
+        if not pairs and not value.lstrip("-").isdigit():
+            continue  # header
+        pairs.append((name, int(value) if value.lstrip("-").isdigit() else value, f"line {number}"))
+    return pairs
+
+
+def open_classification_folder(root: str | Path, *, class_map: ClassMap | None = None) -> ClassificationFolder:
+    """DIR/<class>/<images>; class index = sorted folder order, or the class map's index of the folder."""
     root = Path(root)
     _require_folder(root, "classification data folder")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -123,19 +216,41 @@ def open_classification_folder(root: str | Path) -> ClassificationFolder:
         hint = f" (it holds {stray} images directly: put each class in its own sub-folder)" if stray else ""
         raise DatasetError(f"classification data folder {root} has no class sub-folders, expected "
                            f"{root}/<class>/<image>{hint}")
+    indices = _class_indices(root, classes, class_map)
     samples: list[tuple[Path, int]] = []
     empty = []
-    for index, name in enumerate(classes):
+    for index, name in zip(indices, classes, strict=True):
         images = sorted(p for p in (root / name).iterdir() if _is_image(p))
         if not images:
             empty.append(name)
         samples.extend((image, index) for image in images)
-    if empty:
+    if empty and class_map is None:
         shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
         raise DatasetError(f"classification data folder {root}: class folder(s) {shown} hold no images "
                            f"({', '.join(IMAGE_EXTENSIONS)}); every class folder counts towards the class indices, "
                            "so remove empty ones or add their images")
-    return ClassificationFolder(root, tuple(classes), tuple(samples), len(samples))
+    if not samples:
+        raise DatasetError(f"classification data folder {root}: its class folders hold no images "
+                           f"({', '.join(IMAGE_EXTENSIONS)})")
+    return ClassificationFolder(root, tuple(classes), tuple(samples), len(samples), class_map)
+
+
+def _class_indices(root: Path, classes: list[str], class_map: ClassMap | None) -> list[int]:
+    if class_map is None:
+        return list(range(len(classes)))
+    unmapped = [name for name in classes if name not in class_map.index]
+    if unmapped:
+        shown = ", ".join(unmapped[:5]) + (f" and {len(unmapped) - 5} more" if len(unmapped) > 5 else "")
+        raise DatasetError(f"classification data folder {root}: class folder(s) {shown} are not in the class map "
+                           f"{class_map.source} ({len(class_map.index)} entries)")
+    indices = [class_map.index[name] for name in classes]
+    by_index: dict[int, str] = {}
+    for name, index in zip(classes, indices, strict=True):
+        if index in by_index:
+            raise DatasetError(f"class map {class_map.source}: folders {by_index[index]!r} and {name!r} of {root} "
+                               f"both map to class {index}")
+        by_index[index] = name
+    return indices
 
 
 def open_segmentation_folder(root: str | Path) -> SegmentationFolder:

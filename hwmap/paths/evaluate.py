@@ -10,7 +10,9 @@ pruning slices the loaded weights) -> eval mode -> run the data set at the path'
   prediction. Logits are upsampled (bilinear) to each mask's own size before the argmax.
 
 Every result is an Accuracy with source 'measured' and a provenance naming the data folder, the number of
-images, the weights file (with a sha256 prefix), the input and the device. A path that cannot be measured (no
+images, the weights file (with a sha256 prefix), the input and the device. Fewer than MIN_IMAGES (100) images
+per path raise a SmallSampleWarning after the run: top-1 from n images has a standard error of up to
+50/sqrt(n) points (binomial, p = 0.5), 5 points at n = 100. A path that cannot be measured (no
 weights for its model, weights that do not match, a transform that breaks the forward) is an error naming the
 path, never a silently missing or assumed accuracy.
 
@@ -26,7 +28,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +45,7 @@ from hwmap.paths.datasets import (
     IGNORE_INDEX,
     IMAGENET_NORMALISATION,
     ClassificationFolder,
+    ClassMap,
     Dataset,
     Normalisation,
     SegmentationFolder,
@@ -50,7 +55,8 @@ from hwmap.paths.datasets import (
 )
 from hwmap.paths.model import PathSet, PathSpec, with_accuracy
 
-ProgressFn = Callable[[str, int, int], None]  # (path name, batches done, batches of this path)
+ProgressFn = Callable[[str, int, int], None]  # (path name, batches done, batches of this path); (name, 0, n) first
+MIN_IMAGES = 100  # fewer images per path than this: SmallSampleWarning
 TaskName = Literal["classification", "segmentation", "auto"]
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "ema")
@@ -60,6 +66,18 @@ _HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 class EvaluationError(HwmapError):
     """A path that cannot be measured: missing or mismatched weights, a broken forward, a bad device."""
+
+
+class SmallSampleWarning(UserWarning):
+    """Accuracies measured on fewer than MIN_IMAGES images: differences between paths may be noise."""
+
+
+def small_sample_message(images: int, *, minimum: int = MIN_IMAGES) -> str | None:
+    """One line when images < minimum, else None."""
+    if images >= minimum:
+        return None
+    return (f"accuracies measured on only {images} images per path (fewer than {minimum}): each has a standard "
+            f"error of up to {50 / math.sqrt(images):.1f} points, so differences between paths may be noise")
 
 
 @dataclass(frozen=True)
@@ -103,12 +121,14 @@ def evaluate_paths(
     device: str = "cpu",
     limit: int | None = None,
     normalisation: Normalisation | None = IMAGENET_NORMALISATION,
+    class_map: ClassMap | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Accuracy]:
     """Measured accuracy of every path, by path name. weights: model spec -> weights file (every path's model
     needs one; paths cut from the same model share its file)."""
     measured = measure_paths(paths, data_dir=data_dir, weights=weights, task=task, batch_size=batch_size,
-                             device=device, limit=limit, normalisation=normalisation, progress=progress)
+                             device=device, limit=limit, normalisation=normalisation, class_map=class_map,
+                             progress=progress)
     return {m.name: m.accuracy for m in measured}
 
 
@@ -122,24 +142,32 @@ def measure_paths(
     device: str = "cpu",
     limit: int | None = None,
     normalisation: Normalisation | None = IMAGENET_NORMALISATION,
+    class_map: ClassMap | None = None,
     progress: ProgressFn | None = None,
 ) -> list[PathMeasurement]:
     """evaluate_paths with the details (images, weights, input, time) of each measurement, in path order.
-    Everything that can be checked up front (data folder, weights files, device) is checked before any path
-    runs."""
+    Everything that can be checked up front (data folder, class map, weights files, device) is checked before
+    any path runs. class_map: folder name -> class index for classification folders (datasets.load_class_map);
+    without one, class index = sorted folder order. progress(path, batches done, batches) is called with 0 done
+    when a path starts (before its weights load) and after every batch. Fewer than MIN_IMAGES images: a
+    SmallSampleWarning after the run."""
     if task not in ("classification", "segmentation", "auto"):
         raise EvaluationError(f"task {task!r}: expected classification, segmentation or auto")
     if batch_size < 1:
         raise EvaluationError(f"--batch-size must be >= 1, got {batch_size}")
     if limit is not None and limit < 1:
         raise EvaluationError(f"--limit must be >= 1, got {limit}")
-    dataset = open_dataset(data_dir, task=task).subset(limit)
+    dataset = open_dataset(data_dir, task=task, class_map=class_map).subset(limit)
     files = _weights_per_path(paths, weights)
     torch_device = _device(device)
     hashed = {file: WeightsFile(file, _sha256(file)) for file in dict.fromkeys(files.values())}
     runner = _Runner(dataset=dataset, device=torch_device, batch_size=batch_size, normalisation=normalisation,
                      progress=progress)
-    return [runner.measure(spec, hashed[files[spec.name]]) for spec in paths.paths]
+    measured = [runner.measure(spec, hashed[files[spec.name]]) for spec in paths.paths]
+    message = small_sample_message(len(dataset.samples))
+    if message is not None:
+        warnings.warn(message, SmallSampleWarning, stacklevel=2)
+    return measured
 
 
 def default_model_of(paths: PathSet) -> str:
@@ -294,6 +322,7 @@ class _Runner:
 
     def measure(self, spec: PathSpec, weights: WeightsFile) -> PathMeasurement:
         start = time.perf_counter()
+        self._tick(spec, 0, batch_count(self.dataset, self.batch_size))  # building and loading take a while
         module, input_chw, _model_name = self._prepare(spec, weights)
         if isinstance(self.dataset, ClassificationFolder):
             value, metric, images, what = self._classification(module, spec, input_chw)
@@ -409,7 +438,6 @@ class _Runner:
         assert isinstance(dataset, ClassificationFolder)
         total = batch_count(dataset, self.batch_size)
         correct = seen = 0
-        self._tick(spec, 0, total)
         with torch.inference_mode():
             for index, batch in enumerate(self._batches(input_chw)):
                 logits = self._forward(module, batch.images, spec)
@@ -417,14 +445,12 @@ class _Runner:
                     raise EvaluationError(f"path {spec.name!r}: the model outputs shape {tuple(logits.shape)}, not "
                                           "(batch, classes): a segmentation model? (--task segmentation with "
                                           "images/ and masks/ folders)")
-                if logits.shape[1] != len(dataset.classes):
-                    raise EvaluationError(f"path {spec.name!r}: the model has {logits.shape[1]} classes but "
-                                          f"{dataset.root} has {len(dataset.classes)} class folders (class index = "
-                                          "sorted folder order; set num_classes in the paths file)")
+                _check_classes(spec, dataset, int(logits.shape[1]))
                 correct += int((logits.argmax(1).cpu() == batch.labels).sum())
                 seen += len(batch.labels)
                 self._tick(spec, index + 1, total)
-        return correct / seen, "top1", seen, f"top-1 over {len(dataset.classes)} classes"
+        mapped = f" (class map {dataset.class_map.source})" if dataset.class_map is not None else ""
+        return correct / seen, "top1", seen, f"top-1 over {len(dataset.classes)} classes{mapped}"
 
     def _segmentation(self, module, spec: PathSpec, input_chw):
         import torch
@@ -435,7 +461,6 @@ class _Runner:
         total = batch_count(dataset, self.batch_size)
         confusion = None
         seen = 0
-        self._tick(spec, 0, total)
         with torch.inference_mode():
             for index, batch in enumerate(self._batches(input_chw)):
                 logits = self._forward(module, batch.images, spec)
@@ -462,6 +487,19 @@ class _Runner:
 
 
 _CACHE_BYTES = 256 * 2**20
+
+
+def _check_classes(spec: PathSpec, dataset: ClassificationFolder, model_classes: int) -> None:
+    if dataset.class_map is None:
+        if model_classes != len(dataset.classes):
+            raise EvaluationError(f"path {spec.name!r}: the model has {model_classes} classes but {dataset.root} has "
+                                  f"{len(dataset.classes)} class folders (class index = sorted folder order; pass "
+                                  "a class map (folder -> index) or set num_classes in the paths file)")
+        return
+    name, index = max(((n, dataset.class_map.index[n]) for n in dataset.classes), key=lambda item: item[1])
+    if index >= model_classes:
+        raise EvaluationError(f"path {spec.name!r}: class map {dataset.class_map.source} gives folder {name!r} "
+                              f"class {index}, but the model has {model_classes} classes (0..{model_classes - 1})")
 
 
 def _caching(batches, store):
