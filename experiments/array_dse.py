@@ -18,6 +18,7 @@ import contextlib
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from hwmap.dse import DesignSpace, dask_executor, journal_path_for, write_table
@@ -91,31 +92,50 @@ def main() -> None:
         print(f"\nPareto front of {model} over energy, latency and area: {len(group)} of "
               f"{int((result.table['model'] == model).sum())} variants")
         print(group[SHOWN].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    figure_path = plot_fronts(result.table, args.out_dir / f"{stem}.png")
+    figure_path = plot_fronts(result.table, args.out_dir / f"{stem}.png", base=space.base.name)
     print(f"\nwrote {table_path}\nwrote {front_path}\nwrote {figure_path}\n"
           f"finished in {time.perf_counter() - started:.1f} s")
 
 
-def plot_fronts(table, path: Path) -> Path:
-    """Energy vs latency of every valid variant per model, coloured by area, with the 2-D Pareto front."""
-    from _common import new_figure, save_figure
+def plot_fronts(table, path: Path, *, base: str = "") -> Path:
+    """Energy vs latency of every valid variant per model, coloured by area. Two fronts are drawn: the line is
+    the 2-D front of the plotted metrics (energy, latency); the black-edged markers are every point of the
+    3-D front (energy, latency, area) that array_dse_front.csv lists, shaped by dataflow -- most of them are
+    not on the 2-D front because they trade latency or energy for a smaller array."""
+    from _common import log_axis_labels, new_figure, save_figure
 
     from hwmap.dse.pareto import pareto_front
 
     models = list(dict.fromkeys(table["model"]))
-    fig, axes = new_figure(ncols=len(models), width_in=6 * len(models), height_in=4.5, squeeze=False)
+    fig, axes = new_figure(ncols=len(models), width_in=6.5 * len(models), height_in=6.0, squeeze=False,
+                           layout="constrained")
+    markers = {"ws": "^", "os": "o", "is": "s"}
     for ax, model in zip(axes[0], models, strict=True):
         rows = table[(table["model"] == model) & table["energy_mj"].notna()]
         x, y = rows["energy_mj"].to_numpy(float), rows["latency_ms"].to_numpy(float)
-        shade = ax.scatter(x, y, c=rows["area_mm2"].to_numpy(float), s=6, alpha=0.6, cmap="viridis")
-        front = pareto_front(rows[["energy_mj", "latency_ms"]].to_numpy(float))
-        order = front[x[front].argsort()]
-        ax.plot(x[order], y[order], "o-", color="#d62728", markersize=4, label=f"energy/latency front ({len(front)})")
-        ax.set(xscale="log", yscale="log", xlabel="energy per inference (mJ)", ylabel="latency (ms)",
-               title=f"{model}: {len(rows)} systolic variants")
+        area = rows["area_mm2"].to_numpy(float)
+        shade = ax.scatter(x, y, c=area, s=8, alpha=0.5, cmap="viridis", zorder=1)
+        front_3d = pareto_front(np.column_stack([x, y, area]))
+        flows = rows["array.dataflow"].to_numpy(str) if "array.dataflow" in rows else np.full(len(rows), "")
+        for flow in dict.fromkeys(flows[front_3d]):
+            on = front_3d[flows[front_3d] == flow]
+            ax.scatter(x[on], y[on], c=area[on], cmap="viridis", vmin=area.min(), vmax=area.max(),
+                       marker=markers.get(flow, "D"), s=46, edgecolors="black", linewidths=0.9, zorder=3,
+                       label=f"energy/latency/area front, {flow or 'any'} ({len(on)})")
+        front_2d = pareto_front(np.column_stack([x, y]))
+        order = front_2d[x[front_2d].argsort()]
+        ax.plot(x[order], y[order], "-", color="#d62728", linewidth=1.6, zorder=2)
+        positions = len({(x[i], y[i]) for i in front_2d})
+        ties = f" at {positions} positions: variants that differ only in area tie" if positions < len(front_2d) else ""
+        ax.scatter(x[order], y[order], s=90, facecolors="none", edgecolors="#d62728", linewidths=1.6, zorder=4,
+                   label=f"energy/latency front ({len(front_2d)}{ties})")
+        ax.set(xscale="log", yscale="log", xlabel="energy per inference (mJ)", ylabel="latency per inference (ms)",
+               title=f"{model}: {len(rows)} variants of {base or 'the base template'}\n"
+                     f"3-D front {len(front_3d)} points, 2-D front {len(front_2d)}")
+        log_axis_labels(ax)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-        fig.colorbar(shade, ax=ax, label="area proxy (mm2)")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13))  # below the axes: no data hidden
+        fig.colorbar(shade, ax=ax, label="area proxy (mm²)")
     return save_figure(fig, path)
 
 

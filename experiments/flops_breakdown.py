@@ -37,7 +37,9 @@ def main() -> None:
 
 
 def plot(rows: list[dict], path):
-    fig, axes = new_figure(ncols=2, width_in=12, height_in=0.45 * len(rows) / 2 + 1.8, sharey=True)
+    """Stacked share bars per model, one panel per convention; the legend sits below the panels, off the bars."""
+    fig, axes = new_figure(ncols=2, width_in=12, height_in=0.45 * len(rows) / 2 + 2.2, sharey=True,
+                           layout="constrained")
     colours = {"conv": "#1f77b4", "linear": "#ff7f0e", "attention": "#d62728", "other": "#7f7f7f"}
     for ax, convention in zip(axes, ("linear-as-linear", "linear-as-conv"), strict=True):
         subset = [r for r in rows if r["convention"] == convention]
@@ -48,8 +50,10 @@ def plot(rows: list[dict], path):
             left = [a + b for a, b in zip(left, values, strict=True)]
         ax.set_title(convention)
         ax.set_xlabel("share of MACs (%)")
+        ax.set_xlim(0, 100)
         ax.invert_yaxis()
-    axes[1].legend(loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(colours), frameon=False)
     fig.suptitle("Where the MACs go (batch 1, default input of each model)")
     return save_figure(fig, path)
 
