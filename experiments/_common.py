@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from hwmap.fileio import atomic_write_text
+from hwmap.report.plots import log_axis_labels  # noqa: F401  (re-exported for the experiments' figures)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -61,23 +62,3 @@ def save_figure(fig, path: Path) -> Path:
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return atomic_write_bytes(path, buffer.getvalue())
-
-
-def log_axis_labels(ax) -> None:
-    """Log axes labelled in plain numbers (20, 50, 100), as many per decade as the axis has room for (1-2-3-5 on
-    an axis spanning up to 1.5 decades,
-    1-1.5-2-3-4-5-6-8 up to 0.7, 1-2-5 up to 3, powers of ten beyond), minor ticks unlabelled: no
-    overlapping 3x10^1-style labels. Call after the data are plotted."""
-    import math
-
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-        if axis.get_scale() != "log":
-            continue
-        decades = math.log10(max(limits) / min(limits))
-        subs = (1, 1.5, 2, 3, 4, 5, 6, 8) if decades <= 0.7 else (1, 2, 3, 5) if decades <= 1.5 else \
-            (1, 2, 5) if decades <= 3 else (1,)
-        axis.set_major_locator(LogLocator(base=10, subs=[float(d) for d in subs]))
-        axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
-        axis.set_minor_formatter(NullFormatter())

@@ -19,9 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "clear_graph_cache", "cost_paths", "estimate", "evaluate_paths", "extract_graph", "flops", "generate_paths",
-    "graph_cache_info",
-    "list_accelerators", "list_models", "load_accelerator", "load_graph", "load_paths", "save_graph", "select_paths",
-    "simulate", "sweep",
+    "graph_cache_info", "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph",
+    "load_paths", "pareto", "save_graph", "select_paths", "simulate", "sweep",
 ]
 
 
@@ -295,6 +294,22 @@ def evaluate_paths(
     if out is not None:
         write_paths_with_accuracy(path_set, {m.name: m.accuracy for m in measured}, out)
     return measured
+
+
+def load_costed_paths(path: str | Path):
+    """A costed-paths CSV (`hwmap paths cost --csv`, or the user's own: name, energy_mj, latency_ms, accuracy,
+    weight_group, weight_mb[, accuracy_metric, accuracy_source, accuracy_provenance]) as a list of CostedPath."""
+    from hwmap.paths.costing import read_costed_csv
+
+    return read_costed_csv(path)
+
+
+def pareto(table, objectives: Sequence[str], *, by: str | None = "model"):
+    """The rows of a sweep results table (pandas DataFrame) on the Pareto front of objectives (names or aliases:
+    'energy', 'latency_ms', 'area', 'utilisation' (maximised), ...), computed separately per value of by."""
+    from hwmap.dse.pareto import pareto_table
+
+    return pareto_table(table, list(objectives), by=by)
 
 
 def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None = None):

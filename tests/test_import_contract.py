@@ -80,9 +80,6 @@ KNOWN_CLI_VIOLATIONS: dict[tuple[str, str], str] = {
     ("hwmap.cli.path_commands", "hwmap.select.budgets"): _CLI,
     ("hwmap.cli.path_commands", "hwmap.select.problem"): _CLI,
     ("hwmap.cli.path_commands", "hwmap.select.simulate"): _CLI,
-    ("hwmap.cli.plot_commands", "hwmap.cost.dispatch"): _CLI,
-    ("hwmap.cli.plot_commands", "hwmap.dse.pareto"): _CLI,
-    ("hwmap.cli.plot_commands", "hwmap.paths.costing"): _CLI,
 }
 # Cycles through function-level imports only (never at import time) that are a pattern, not a dependency loop.
 KNOWN_LAZY_CYCLES = [

@@ -18,32 +18,47 @@ app.add_typer(plot_app, name="plot")
 
 OutOpt = Annotated[str, typer.Option("--out", "-o", help="figure file: .png or .svg")]
 AccelOpt = Annotated[str, typer.Option("--accel", "-a", help="template name, template .yaml or SCALE-Sim .cfg")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print what was written and what was plotted as JSON")]
+TitleOpt = Annotated[Optional[str], typer.Option("--title", help="figure title, e.g. naming the template")]
 
 
 def _cost(model: str, accel: str, input: str | None, resolution: int | None, batch: int):
-    from hwmap.api import load_accelerator
-    from hwmap.cost.dispatch import estimate_graph
+    from hwmap.api import estimate
 
-    accelerator = load_accelerator(accel)
-    return estimate_graph(ModelOptions(model, input, resolution, batch).graph(), accelerator)
+    return estimate(ModelOptions(model, input, resolution, batch).graph(), accel)
+
+
+def _report(written, plotted: dict, json_out: bool) -> None:
+    if json_out:
+        from hwmap.report.tables import print_json
+
+        print_json({"written": str(written), "plotted": plotted})
+    else:
+        print(f"wrote {written}")
 
 
 @plot_app.command("shares")
 def plot_shares(model: ModelArg, accel: AccelOpt, out: OutOpt, input: InputOpt = None,
-                resolution: ResolutionOpt = None, batch: BatchOpt = 1) -> None:
+                resolution: ResolutionOpt = None, batch: BatchOpt = 1, json_out: JsonOpt = False) -> None:
     """Share of MACs, cycles and energy per op group."""
     from hwmap.report.plots import share_bars
 
-    print(f"wrote {share_bars(_cost(model, accel, input, resolution, batch), out)}")
+    cost = _cost(model, accel, input, resolution, batch)
+    written = share_bars(cost, out)
+    shares = {group: values for group, values in cost.shares_by("op-group").items() if any(values.values())}
+    _report(written, {"model": cost.model, "accelerator": cost.accelerator, "shares_by_op_group": shares}, json_out)
 
 
 @plot_app.command("layers")
 def plot_layers(model: ModelArg, accel: AccelOpt, out: OutOpt, input: InputOpt = None,
-                resolution: ResolutionOpt = None, batch: BatchOpt = 1) -> None:
+                resolution: ResolutionOpt = None, batch: BatchOpt = 1, json_out: JsonOpt = False) -> None:
     """Cycles and energy of every layer in execution order."""
     from hwmap.report.plots import layer_profile
 
-    print(f"wrote {layer_profile(_cost(model, accel, input, resolution, batch), out)}")
+    cost = _cost(model, accel, input, resolution, batch)
+    written = layer_profile(cost, out)
+    _report(written, {"model": cost.model, "accelerator": cost.accelerator, "energy_mj": float(cost.energy_mj),
+                      "latency_ms": float(cost.latency_ms)}, json_out)
 
 
 @plot_app.command("frontier")
@@ -52,39 +67,52 @@ def plot_frontier(
     out: OutOpt,
     selection: Annotated[Optional[str], typer.Option("--selection", help="selection JSON whose paths to mark")]
     = None,
+    title: TitleOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Energy vs accuracy of the paths, the selected ones marked."""
-    from hwmap.paths.costing import read_costed_csv
-    from hwmap.report.plots import frontier
+    """Energy vs accuracy of the paths, the selected ones marked; paths without an accuracy on a strip below."""
+    from hwmap.api import load_costed_paths
+    from hwmap.report.plots import accuracy_axis_label, frontier
 
     if source.endswith(".json"):
         data = _read_json(source)
-        points = [dict(p) for p in data.get("chosen", [])]
+        points = [{"name": p["name"], "energy_mj": p["energy_mj"], "accuracy": p.get("accuracy"),
+                   "metric": p.get("accuracy_metric")} for p in data.get("chosen", [])]
         chosen = [p["name"] for p in points]
     else:
         points = [{"name": c.name, "energy_mj": c.energy_mj,
-                   "accuracy": c.accuracy.value if c.accuracy else None} for c in read_costed_csv(source)]
-        chosen = _read_json(selection).get("chosen_names", []) if selection else []
-    print(f"wrote {frontier(points, out, selected=chosen)}")
+                   "accuracy": c.accuracy.value if c.accuracy else None,
+                   "metric": c.accuracy.metric if c.accuracy else None} for c in load_costed_paths(source)]
+        chosen = list(_read_json(selection).get("chosen_names", [])) if selection else []
+    label = accuracy_axis_label(p["metric"] for p in points if p["accuracy"] is not None)
+    written = frontier(points, out, selected=chosen, accuracy_label=label, title=title or "")
+    _report(written, {"accuracy_axis": label, "selected": chosen,
+                      "paths": [{**p, "accuracy_known": p["accuracy"] is not None} for p in points]}, json_out)
 
 
 @plot_app.command("pareto")
 def plot_pareto(
     results: Annotated[str, typer.Argument(help="sweep results (.csv, .parquet or .json)")],
     out: OutOpt,
-    x: Annotated[str, typer.Option("--x", help="column to minimise on the x axis")] = "energy_mj",
-    y: Annotated[str, typer.Option("--y", help="column to minimise on the y axis")] = "latency_ms",
+    x: Annotated[str, typer.Option("--x", help="result column on the x axis (an objective of the front)")]
+    = "energy_mj",
+    y: Annotated[str, typer.Option("--y", help="result column on the y axis (an objective of the front)")]
+    = "latency_ms",
     colour: Annotated[Optional[str], typer.Option("--colour", help="column for the colour scale")] = "area_mm2",
-    model: Annotated[Optional[str], typer.Option("--model", help="only rows of this model")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="only rows of this model (default: one panel "
+                                                                 "and one front per model)")] = None,
+    title: TitleOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Design points of a sweep with the Pareto front over x and y."""
-    import pandas as pd
+    """Design points of a sweep with the Pareto front over x and y, one panel per model."""
+    from hwmap.api import pareto
+    from hwmap.report.plots import column_label, pareto_panels
 
-    from hwmap.dse.pareto import pareto_front
-    from hwmap.report.plots import pareto_scatter
-
-    frame = _read_table(results)
+    frame = _read_table(results).reset_index(drop=True)
     if model is not None:
+        if "model" not in frame.columns or model not in set(frame["model"]):
+            models = sorted(set(frame["model"])) if "model" in frame.columns else []
+            raise HwmapError(f"--model {model!r}: not in {results} (models: {', '.join(map(str, models)) or 'none'})")
         frame = frame[frame["model"] == model]
     for column in (x, y) + ((colour,) if colour else ()):
         if column not in frame.columns:
@@ -92,12 +120,13 @@ def plot_pareto(
     frame = frame.dropna(subset=[x, y])
     if frame.empty:
         raise HwmapError(f"{results}: no rows with {x} and {y} to plot")
-    values = frame[[x, y]].to_numpy(dtype=float)
-    front = pareto_front(values)
-    shade = pd.to_numeric(frame[colour], errors="coerce").to_numpy() if colour else None
-    written = pareto_scatter(values[:, 0], values[:, 1], front, out, x_label=x, y_label=y, colour=shade,
-                             colour_label=colour or "", title=model or "")
-    print(f"wrote {written}")
+    front = pareto(frame, [x, y], by="model")
+    panels = pareto_panels(frame, front, out, x=x, y=y, colour=colour, title=title or Path(results).name)
+    _report(out, {"x": {"column": x, "label": column_label(x)}, "y": {"column": y, "label": column_label(y)},
+                  "models": [{"model": p.model, "points": p.points, "front_points": len(p.front),
+                              "front": json.loads(front[front["model"] == p.model].to_json(orient="records"))
+                              if p.model else json.loads(front.to_json(orient="records"))} for p in panels]},
+            json_out)
 
 
 def _read_json(path: str) -> dict:

@@ -65,12 +65,12 @@ def cost_paths(paths: PathSet, accel: Accelerator, *, dataflow: str | None = Non
 
 
 def write_costed_csv(path: str | Path, costed: list[CostedPath]) -> None:
-    lines = [",".join(COSTED_COLUMNS + ("accuracy_source", "accuracy_provenance"))]
+    lines = [",".join(COSTED_COLUMNS + ("accuracy_metric", "accuracy_source", "accuracy_provenance"))]
     for c in costed:
         row = c.to_dict()
         values = [row["name"], f"{c.energy_mj:.9g}", f"{c.latency_ms:.9g}",
                   "" if c.accuracy is None else f"{c.accuracy.value:g}", c.weight_group, f"{c.weight_mb:.6g}",
-                  row["accuracy_source"], row["accuracy_provenance"]]
+                  row["accuracy_metric"] or "", row["accuracy_source"], row["accuracy_provenance"]]
         lines.append(",".join(_csv_cell(v) for v in values))
     atomic_write_text(path, "\n".join(lines) + "\n")
 
@@ -114,7 +114,8 @@ def _costed_row(path: Path, line: int, row: dict) -> CostedPath:
     accuracy_value = _number(path, line, "accuracy", row["accuracy"], optional=True)
     source = (row.get("accuracy_source") or "user").strip() or "user"
     provenance = (row.get("accuracy_provenance") or f"{path}, line {line}").strip()
-    accuracy = None if accuracy_value is None else Accuracy(accuracy_value, "accuracy", source, provenance)
+    metric = (row.get("accuracy_metric") or "accuracy").strip() or "accuracy"  # top1, miou, ...
+    accuracy = None if accuracy_value is None else Accuracy(accuracy_value, metric, source, provenance)
     return CostedPath(
         name=row["name"].strip(), model="", energy_mj=_number(path, line, "energy_mj", row["energy_mj"]),
         latency_ms=_number(path, line, "latency_ms", row["latency_ms"]), cycles=math.nan, macs=0,
