@@ -144,6 +144,8 @@ def test_cli_no_cache_info_and_clear(cache_home, trace_calls, run_cli):
     assert code == 0 and trace_calls == [SPEC] and json.loads(out)["total_macs"] == macs
     code, out, _ = run_cli("--no-cache", "flops", SPEC, "--resolution", str(RES), "--json")
     assert code == 0 and trace_calls == [SPEC, SPEC] and json.loads(out)["total_macs"] == macs
+    code, out, _ = run_cli("flops", SPEC, "--no-cache", "--resolution", str(RES), "--json")  # after the command
+    assert code == 0 and trace_calls == [SPEC, SPEC, SPEC] and json.loads(out)["total_macs"] == macs
 
     code, out, _ = run_cli("cache", "info", "--json")
     info = json.loads(out)
@@ -156,6 +158,15 @@ def test_cli_no_cache_info_and_clear(cache_home, trace_calls, run_cli):
     assert list(cache_home.iterdir()) == []
     code, out, _ = run_cli("cache", "info")
     assert code == 0 and ": 0 graphs, 0.00 MB" in out
+
+
+def test_global_flags_move_in_front_of_the_command():
+    from hwmap.cli import _hoist_global_flags
+
+    assert _hoist_global_flags(["estimate", "m", "--no-cache", "-a", "x"]) == ["--no-cache", "estimate", "m", "-a",
+                                                                                 "x"]
+    assert _hoist_global_flags(["flops", "--", "--no-cache"]) == ["flops", "--", "--no-cache"]  # an argument
+    assert _hoist_global_flags(["--no-cache", "flops", "--no-cache"]) == ["--no-cache", "flops"]
 
 
 def test_cached_estimate_imports_neither_torch_nor_timm(cache_home):

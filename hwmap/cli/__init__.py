@@ -57,8 +57,19 @@ def _register_commands(argv: list[str]) -> None:
         importlib.import_module(f"hwmap.cli.{module}")  # commands register themselves on app
 
 
+GLOBAL_FLAGS = ("--no-cache",)
+
+
+def _hoist_global_flags(argv: list[str]) -> list[str]:
+    """`hwmap estimate resnet50 --no-cache` works like `hwmap --no-cache estimate resnet50`: a global flag given
+    after the command moves in front of it (up to a `--` that ends the options)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [arg for arg in argv[:end] if arg in GLOBAL_FLAGS]
+    return [*dict.fromkeys(flags), *(arg for arg in argv[:end] if arg not in GLOBAL_FLAGS), *argv[end:]]
+
+
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     _register_commands(argv)
     try:
         code = app(args=argv, standalone_mode=False)
