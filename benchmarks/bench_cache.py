@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -45,10 +46,19 @@ print(f"in the cached run: key {{(keyed - start) * 1e3:.1f}} ms, graph read {{(l
 """
 
 
+LAST_CPU_S: list[float] = []  # CPU seconds (user + sys) of each wall_s run, in order
+
+
 def wall_s(argv: list[str], env: dict) -> float:
+    """Wall time of one fresh process; its CPU time (user + sys, which a busy machine inflates less) is kept too."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU_S.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall
+
 
 
 def main() -> None:
@@ -63,20 +73,24 @@ def main() -> None:
         command = [hwmap, "estimate", args.model, "--accel", args.accel]
         first_s = wall_s(command, env)
         cached_s = [wall_s(command, env) for _ in range(args.repeats)]
+        cached_cpu_s = LAST_CPU_S[-args.repeats:]
         graph = Path(folder) / "graph.json"
         subprocess.run([hwmap, "graph", args.model, "-o", str(graph)], env=env, check=True, stdout=subprocess.DEVNULL)
         saved_s = [wall_s([hwmap, "estimate", str(graph), "--accel", args.accel], env) for _ in range(args.repeats)]
+        saved_cpu_s = LAST_CPU_S[-args.repeats:]
         no_cache_s = wall_s([hwmap, "--no-cache", *command[1:]], env)
         lookup = subprocess.run([sys.executable, "-c", LOOKUP.format(model=args.model)], env=env, check=True,
                                 capture_output=True, text=True)
         check = subprocess.run([sys.executable, "-c", CHECK_IMPORTS.format(model=args.model, accel=args.accel)],
                                env=env, check=True, capture_output=True, text=True)
-    print(f"hwmap estimate {args.model} --accel {args.accel} (wall time of a fresh process, {os.cpu_count()} CPUs)")
+    load = os.getloadavg()[0]
+    print(f"hwmap estimate {args.model} --accel {args.accel} (wall time of a fresh process; {os.cpu_count()} CPUs, "
+          f"load average {load:.1f} at the end)")
     print(f"  first run (empty cache, traces):        {first_s:6.2f} s")
     print(f"  second and later runs (cached graph):   {statistics.median(cached_s):6.2f} s median, "
-          f"{min(cached_s):.2f} s best of {len(cached_s)}")
+          f"{min(cached_s):.2f} s best of {len(cached_s)}; CPU (user+sys) {statistics.median(cached_cpu_s):.2f} s")
     print(f"  same command on a saved graph .json:    {statistics.median(saved_s):6.2f} s median, "
-          f"{min(saved_s):.2f} s best of {len(saved_s)}")
+          f"{min(saved_s):.2f} s best of {len(saved_s)}; CPU (user+sys) {statistics.median(saved_cpu_s):.2f} s")
     print(f"  hwmap --no-cache (traces again):        {no_cache_s:6.2f} s")
     print(f"  {lookup.stdout.strip()}")
     print(f"  cached run, {check.stderr.strip().splitlines()[-1]}")
