@@ -73,14 +73,15 @@ def evaluate(
             raise HwmapError(f"--out {out}: folder {folder} does not exist")
     if no_normalize and (mean or std):
         raise HwmapError("--no-normalize and --mean/--std contradict each other; give one")
+    means = _floats(mean, "--mean") if mean else None
+    stds = _floats(std, "--std") if std else None
     paths = load_paths(paths_file)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         measured = _with_path_progress(len(paths.paths), lambda tick: evaluate_paths(
             paths, data=data, weights=weights, weights_for=tuple(weights_for or ()), task=task.value,
-            batch_size=batch_size, device=device, limit=limit, mean=_floats(mean, "--mean") if mean else None,
-            std=_floats(std, "--std") if std else None, normalize=not no_normalize, class_map=class_map, out=out,
-            progress=tick))
+            batch_size=batch_size, device=device, limit=limit, mean=means, std=stds, normalize=not no_normalize,
+            class_map=class_map, out=out, progress=tick))
     for warning in caught:
         if warning.category.__name__ == "SmallSampleWarning":
             print(f"hwmap: warning: {warning.message}", file=sys.stderr)
