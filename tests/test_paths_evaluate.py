@@ -532,6 +532,7 @@ def test_small_samples_warn_through_the_api_and_the_cli(digits, run_cli, tmp_pat
     from hwmap.paths.evaluate import SmallSampleWarning, small_sample_message
 
     assert small_sample_message(100) is None
+    assert small_sample_message(5, task="segmentation").startswith("mIoU measured on only 5 images per path")
     # 50 / sqrt(16) = 12.5 points: the binomial standard error at p = 0.5
     assert "only 16 images per path (fewer than 100): each has a standard error of up to 12.5 points" in \
         small_sample_message(16)

@@ -72,10 +72,14 @@ class SmallSampleWarning(UserWarning):
     """Accuracies measured on fewer than MIN_IMAGES images: differences between paths may be noise."""
 
 
-def small_sample_message(images: int, *, minimum: int = MIN_IMAGES) -> str | None:
-    """One line when images < minimum, else None."""
+def small_sample_message(images: int, *, minimum: int = MIN_IMAGES, task: str = "classification") -> str | None:
+    """One line when images < minimum, else None. For top-1 it quotes the binomial standard error's bound,
+    50/sqrt(n) points; mIoU has no such simple bound."""
     if images >= minimum:
         return None
+    if task == "segmentation":
+        return (f"mIoU measured on only {images} images per path (fewer than {minimum}): differences between paths "
+                "may be noise")
     return (f"accuracies measured on only {images} images per path (fewer than {minimum}): each has a standard "
             f"error of up to {50 / math.sqrt(images):.1f} points, so differences between paths may be noise")
 
@@ -164,7 +168,7 @@ def measure_paths(
     runner = _Runner(dataset=dataset, device=torch_device, batch_size=batch_size, normalisation=normalisation,
                      progress=progress)
     measured = [runner.measure(spec, hashed[files[spec.name]]) for spec in paths.paths]
-    message = small_sample_message(len(dataset.samples))
+    message = small_sample_message(len(dataset.samples), task=dataset.task)
     if message is not None:
         warnings.warn(message, SmallSampleWarning, stacklevel=2)
     return measured
