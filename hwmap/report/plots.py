@@ -165,6 +165,7 @@ def frontier(points: list[dict], path: str | Path, *, selected: list[str] = (), 
         ax.step(energy[order], best, where="post", color="#1f77b4", alpha=0.6, label="best accuracy within energy")
     else:
         ax.text(0.5, 0.5, "no path has a known accuracy", transform=ax.transAxes, ha="center", color="#666666")
+        ax.set_yticks([])  # no scale to show
     chosen = [p for p in known if p["name"] in chosen_names]
     if chosen:
         ax.scatter([p["energy_mj"] for p in chosen], [p["accuracy"] for p in chosen], s=90, facecolors="none",
