@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "clear_graph_cache",
+    "compare_counters",
     "cost_paths",
     "estimate",
     "evaluate_paths",

@@ -18,9 +18,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "clear_graph_cache", "cost_paths", "estimate", "evaluate_paths", "extract_graph", "flops", "generate_paths",
-    "graph_cache_info", "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph",
-    "load_paths", "pareto", "save_graph", "select_paths", "simulate", "sweep",
+    "clear_graph_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths", "extract_graph", "flops",
+    "generate_paths", "graph_cache_info", "list_accelerators", "list_models", "load_accelerator",
+    "load_costed_paths", "load_graph", "load_paths", "pareto", "save_graph", "select_paths", "simulate", "sweep",
 ]
 
 
@@ -140,6 +140,20 @@ def flops(
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
     return summarise(graph, by=by, linear_as_conv=linear_as_conv, top=top, module_depth=module_depth)
+
+
+def compare_counters(model: str, *, graph: LayerGraph | None = None, num_classes: int | None = None):
+    """hwmap's MAC count of a model spec beside torch's FlopCounterMode and fvcore's, by op family
+    (hwmap.graph.compare.CounterComparison). graph: the spec's already extracted graph (its input shapes are
+    used); extracted at the default input when omitted."""
+    from hwmap.graph.compare import compare_counters as compare
+
+    if model.endswith(".json"):
+        raise HwmapError(f"model {model}: a saved graph cannot be compared; the other counters must run the model, "
+                         "so give a model spec")
+    if graph is None:
+        graph = extract_graph(model, num_classes=num_classes)
+    return compare(model, graph, num_classes=num_classes)
 
 
 def list_models() -> dict[str, list[str]]:

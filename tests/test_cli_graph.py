@@ -155,3 +155,13 @@ def test_help_lists_every_command(run_cli):
     code, out, _ = run_cli("--help")
     assert code == 0
     assert all(name in out for name in COMMAND_MODULES)
+
+
+def test_api_compare_counters_needs_a_model_spec():
+    import pytest
+
+    from hwmap.api import compare_counters
+    from hwmap.errors import HwmapError
+
+    with pytest.raises(HwmapError, match="a saved graph cannot be compared"):
+        compare_counters("graph.json")

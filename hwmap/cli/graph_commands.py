@@ -70,14 +70,14 @@ def flops(
     = None,
 ) -> None:
     """Total MACs (FLOPs = 2 x MACs), params, bytes and where the MACs go."""
-    from hwmap.graph.summary import summarise
+    from hwmap.api import flops as count
     from hwmap.report.tables import flops_csv_rows, print_json, render_flops, stdout_console, write_csv
 
     options = ModelOptions(model, input, resolution, batch, num_classes, strict)
     graph = options.graph()
     if top is None and by in (By.module, By.layer):
         top = 15
-    summary = summarise(graph, by=by.value, linear_as_conv=linear_as_conv, top=top, module_depth=depth)
+    summary = count(graph, by=by.value, linear_as_conv=linear_as_conv, top=top, module_depth=depth)
     comparison = _comparison(options, graph) if compare else None
     if csv_path:
         write_csv(csv_path, *flops_csv_rows(summary))
@@ -96,11 +96,11 @@ def flops(
 
 
 def _comparison(options: ModelOptions, graph):
-    from hwmap.graph.compare import compare_counters
+    from hwmap.api import compare_counters
 
     if options.model.endswith(".json"):
         raise HwmapError("--compare needs a model spec, not a saved graph: the other counters must run the model")
-    return compare_counters(options.model, graph, num_classes=options.num_classes)
+    return compare_counters(options.model, graph=graph, num_classes=options.num_classes)
 
 
 @app.command()
