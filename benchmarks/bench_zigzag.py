@@ -1,0 +1,211 @@
+"""Cross-check hwmap's accelerator model against ZigZag 3.9.1 LOMA on the same problems (issue 9, item 6).
+
+    python benchmarks/bench_zigzag.py [--tiny] [--models resnet50,deit_s,segformer_b0]
+        [--accels systolic16x16,magnet16pe_v16] [--lpf-limit 6] [--max-distinct N] [--out results.csv]
+
+1. Creates (or reuses) benchmarks/.zigzag-venv with zigzag-dse==3.9.1, six and onnx (never hwmap dependencies).
+2. Extracts each model with hwmap and exports its conv/GEMM layers as ZigZag workload YAML
+   (hwmap.interop.zigzag) at the template's operand widths, and the template as ZigZag hardware + mapping YAML.
+3. Runs ZigZag's LOMA (benchmarks/zigzag_runner.py, the stages of zigzag.api.get_hardware_performance_zigzag
+   without its save stages, optimising energy) in that venv once per DISTINCT layer shape (ResNet-50: 24 distinct
+   of 54), under `nice`, and reuses the result for repeated layers; results are cached in
+   benchmarks/.zigzag-work/<model>.<accel>.lpf<N>.jsonl so an interrupted run resumes.
+4. Runs hwmap.estimate on the same graph (``mapping="best"`` when hwmap.estimate has that keyword) and prints,
+   per layer and in total, DRAM bytes, energy and latency of both tools and each tool's wall time.
+
+hwmap's energy is compared without its static (leakage) term: ZigZag's energy is MAC + memory accesses only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import inspect
+import json
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV = HERE / ".zigzag-venv"
+WORK = HERE / ".zigzag-work"
+RUNNER = HERE / "zigzag_runner.py"
+REQUIREMENTS = ["zigzag-dse==3.9.1", "six", "onnx"]
+MODELS = {"resnet50": "resnet50", "deit_s": "timm:deit_small_patch16_224", "segformer_b0": "segformer-b0"}
+TINY_LAYERS = {"resnet50": ["layer1.0.conv2", "layer3.0.conv1", "fc"], "deit_s": ["blocks.0.mlp.fc1"],
+               "segformer_b0": ["segformer.stages.1.blocks.0.mlp.dwconv.dwconv"]}
+
+
+def zigzag_python() -> Path:
+    """The venv's python, creating the venv and installing zigzag-dse==3.9.1 on first use."""
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        print(f"creating {VENV} with {' '.join(REQUIREMENTS)} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    probe = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('zigzag-dse'))"],
+                           capture_output=True, text=True)
+    if probe.stdout.strip() != "3.9.1":
+        subprocess.run([python, "-m", "pip", "install", "-q", *REQUIREMENTS], check=True)
+    return python
+
+
+def run_zigzag(python: Path, workload: Path, hardware: Path, mapping: Path, ids: list[int], results: Path,
+               lpf_limit: int) -> dict[int, dict]:
+    done = _read_results(results)
+    todo = [i for i in ids if i not in done]
+    if todo:
+        cmd = ["nice", "-n", "10", str(python), str(RUNNER), "--workload", str(workload), "--hardware", str(hardware),
+               "--mapping", str(mapping), "--ids", ",".join(map(str, todo)), "--out", str(results),
+               "--lpf-limit", str(lpf_limit), "--opt", "energy"]
+        # LOMA iterates over sets of loop names: fix the hash seed so its choice among equal-cost mappings repeats
+        subprocess.run(cmd, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return _read_results(results)
+
+
+def _read_results(path: Path) -> dict[int, dict]:
+    if not path.exists():
+        return {}
+    return {r["id"]: r for r in (json.loads(line) for line in path.read_text().splitlines() if line.strip())}
+
+
+def hwmap_costs(graph, accel_name: str):
+    import hwmap
+
+    kwargs = {"mapping": "best"} if "mapping" in inspect.signature(hwmap.estimate).parameters else {}
+    start = time.perf_counter()
+    cost = hwmap.estimate(graph, accel_name, **kwargs)
+    wall_s = time.perf_counter() - start
+    return cost, wall_s, kwargs.get("mapping", "scalesim fold order (no mapper yet)")
+
+
+def compare(model_key: str, accel_name: str, *, python: Path, tiny: bool, lpf_limit: int, max_distinct: int | None,
+            graph_cache: dict) -> list[dict]:
+    import yaml
+
+    import hwmap
+    from hwmap.interop.zigzag import write_zigzag_hardware, zigzag_hardware_view, zigzag_layers
+
+    if model_key not in graph_cache:
+        graph_cache[model_key] = hwmap.extract_graph(MODELS[model_key])
+    graph = graph_cache[model_key]
+    accel = hwmap.load_accelerator(accel_name)
+    hw = zigzag_hardware_view(accel)
+    layers, _ = zigzag_layers(graph, input_bits=hw.input_bits, weight_bits=hw.weight_bits,
+                              output_bits=hw.output_bits)
+    if tiny:
+        wanted = TINY_LAYERS[model_key]
+        layers = [layer for layer in layers if layer.node_name.split(":")[0] in wanted]
+    distinct: dict[tuple, int] = {}
+    for layer in layers:
+        distinct.setdefault(layer.shape_key, len(distinct))
+    if max_distinct is not None and len(distinct) > max_distinct:
+        # a subset of distinct layers: the max_distinct with the most MACs
+        macs = {}
+        for layer in layers:
+            macs[layer.shape_key] = layer.macs
+        keep = sorted(distinct, key=lambda k: -macs[k])[:max_distinct]
+        distinct = {key: i for i, key in enumerate(sorted(keep, key=lambda k: distinct[k]))}
+        layers = [layer for layer in layers if layer.shape_key in distinct]
+
+    WORK.mkdir(exist_ok=True)
+    stem = f"{model_key}.{accel_name}.lpf{lpf_limit}"
+    workload = WORK / f"{stem}.workload.yaml"
+    first = {}
+    for layer in layers:
+        first.setdefault(layer.shape_key, layer)
+    entries = [dict(first[key].entry, id=i, operand_source={"W": i}) for key, i in distinct.items()]
+    workload.write_text(yaml.safe_dump(entries, sort_keys=False))
+    # hardware + mapping YAML; the mapping's depthwise entries are matched by the layer names kept above
+    hardware, mapping = (Path(p) for p in write_zigzag_hardware(accel, WORK, layers=layers).paths)
+    print(f"== {model_key} on {accel_name}: {len(layers)} layers, {len(distinct)} distinct, LOMA lpf_limit={lpf_limit}",
+          flush=True)
+    zz_start = time.perf_counter()
+    zz = run_zigzag(python, workload, hardware, mapping, list(distinct.values()), WORK / f"{stem}.jsonl", lpf_limit)
+    zz_wall_run_s = time.perf_counter() - zz_start
+
+    cost, hw_wall_s, mode = hwmap_costs(graph, accel_name)
+    frame = cost.to_dataframe()
+    by_name = {name: i for i, name in enumerate(frame["layer"])}
+    static = frame["energy_static_pj"] if "energy_static_pj" in frame else 0.0 * frame["energy_pj"]
+    rows = []
+    for layer in layers:
+        i = by_name[layer.node_name]
+        z = zz[distinct[layer.shape_key]]
+        rows.append({
+            "model": model_key, "accel": accel_name, "layer": layer.node_name, "macs": layer.macs,
+            "hwmap_dram_bytes": float(frame["dram_bytes"][i]), "zigzag_dram_bytes": z["dram_bytes_total"],
+            "hwmap_energy_pj": float(frame["energy_pj"][i] - static[i]), "zigzag_energy_pj": z["energy_pj"],
+            "hwmap_cycles": float(frame["cycles"][i]), "zigzag_cycles": z["latency_cycles"],
+            "zigzag_wall_s": z["wall_s"], "hwmap_mode": mode,
+        })
+    zz_search_s = sum(zz[i]["wall_s"] for i in distinct.values())
+    print_table(rows, hw_wall_s=hw_wall_s, zz_search_s=zz_search_s, zz_wall_run_s=zz_wall_run_s,
+                graph_cost_total_s=hw_wall_s)
+    return rows
+
+
+def print_table(rows: list[dict], *, hw_wall_s: float, zz_search_s: float, zz_wall_run_s: float,
+                graph_cost_total_s: float) -> None:
+    head = f"{'layer':44s} {'DRAM MB hw':>10s} {'zz':>8s} {'ratio':>6s} {'E uJ hw':>9s} {'zz':>9s} {'ratio':>6s} " \
+           f"{'kcyc hw':>8s} {'zz':>8s}"
+    print(head)
+    for r in rows:
+        print(f"{r['layer'][:44]:44s} {r['hwmap_dram_bytes'] / 1e6:10.3f} {r['zigzag_dram_bytes'] / 1e6:8.3f} "
+              f"{_ratio(r['hwmap_dram_bytes'], r['zigzag_dram_bytes']):6.2f} {r['hwmap_energy_pj'] / 1e6:9.2f} "
+              f"{r['zigzag_energy_pj'] / 1e6:9.2f} {_ratio(r['hwmap_energy_pj'], r['zigzag_energy_pj']):6.2f} "
+              f"{r['hwmap_cycles'] / 1e3:8.1f} {r['zigzag_cycles'] / 1e3:8.1f}")
+    tot = {k: sum(r[k] for r in rows) for k in ("hwmap_dram_bytes", "zigzag_dram_bytes", "hwmap_energy_pj",
+                                                "zigzag_energy_pj", "hwmap_cycles", "zigzag_cycles")}
+    print(f"{'TOTAL (' + str(len(rows)) + ' layers)':44s} {tot['hwmap_dram_bytes'] / 1e6:10.3f} "
+          f"{tot['zigzag_dram_bytes'] / 1e6:8.3f} {_ratio(tot['hwmap_dram_bytes'], tot['zigzag_dram_bytes']):6.2f} "
+          f"{tot['hwmap_energy_pj'] / 1e6:9.2f} {tot['zigzag_energy_pj'] / 1e6:9.2f} "
+          f"{_ratio(tot['hwmap_energy_pj'], tot['zigzag_energy_pj']):6.2f} {tot['hwmap_cycles'] / 1e3:8.1f} "
+          f"{tot['zigzag_cycles'] / 1e3:8.1f}")
+    within = sum(abs(_ratio(r["hwmap_dram_bytes"], r["zigzag_dram_bytes"]) - 1) <= 0.15 for r in rows)
+    print(f"layers with DRAM bytes within 15%: {within}/{len(rows)}; energy ratio hwmap/zigzag "
+          f"{_ratio(tot['hwmap_energy_pj'], tot['zigzag_energy_pj']):.3f}")
+    print(f"wall time: hwmap estimate (whole graph, all layers) {graph_cost_total_s:.3f} s; ZigZag LOMA search "
+          f"{zz_search_s:.1f} s over the distinct layers (this run {zz_wall_run_s:.1f} s incl. start-up; "
+          f"{'cached' if zz_wall_run_s < 1 else 'fresh'})", flush=True)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("inf") if a else 1.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="a few layers per model (a quick check)")
+    parser.add_argument("--models", default="resnet50,deit_s,segformer_b0", help=f"comma list of {list(MODELS)}")
+    parser.add_argument("--accels", default="systolic16x16,magnet16pe_v16")
+    parser.add_argument("--lpf-limit", type=int, default=6, help="LOMA's lpf_limit (its default: 6)")
+    parser.add_argument("--max-distinct", type=int, default=None,
+                        help="per model, run only the N distinct layer shapes with the most MACs")
+    parser.add_argument("--out", help="CSV of every compared layer")
+    args = parser.parse_args(argv)
+    models = [m for m in args.models.split(",") if m]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        parser.error(f"--models: unknown {unknown}; expected names from {list(MODELS)}")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    python = zigzag_python()
+    rows: list[dict] = []
+    graphs: dict = {}
+    for model in models:
+        for accel in (a for a in args.accels.split(",") if a):
+            rows += compare(model, accel, python=python, tiny=args.tiny, lpf_limit=args.lpf_limit,
+                            max_distinct=args.max_distinct, graph_cache=graphs)
+    if args.out and rows:
+        with open(args.out, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {args.out} ({len(rows)} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
