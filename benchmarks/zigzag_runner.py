@@ -58,7 +58,6 @@ def run_layer(layer: dict, hardware: str, mapping: str, *, lpf_limit: int, opt: 
 
 def describe(cme) -> dict:
     """The numbers the comparison needs from one CostModelEvaluation."""
-    from zigzag.datatypes import Constants
 
     dram_bytes: dict[str, float] = {}
     per_level: dict[str, dict[str, float]] = {}
@@ -67,7 +66,7 @@ def describe(cme) -> dict:
         mem_op = cme.memory_operand_links.layer_to_mem_op(layer_op)
         levels = hierarchy.get_memory_levels(mem_op=mem_op)
         energies = cme.mem_energy_breakdown[layer_op]
-        per_level[str(layer_op)] = {lvl.name: float(e) for lvl, e in zip(levels, energies)}
+        per_level[str(layer_op)] = {lvl.name: float(e) for lvl, e in zip(levels, energies, strict=True)}
         top = levels[-1]
         for direction, count in accesses[len(levels) - 1].data.items():
             bw_bits = top.get_max_bandwidth(mem_op, direction) or 0
@@ -77,7 +76,6 @@ def describe(cme) -> dict:
                 for op, levels in tm.items()}
     spatial = {str(oa): {str(dim): float(size) for dim, size in m.items()}
                for oa, m in cme.layer.spatial_mapping.items()}
-    del Constants
     return {
         "energy_pj": float(cme.energy_total),
         "mac_energy_pj": float(cme.mac_energy),

@@ -240,7 +240,7 @@ def _ports(operands: tuple[str, ...], bw_bits: int, min_bits: int, *, shared: bo
 def mapping_yaml(hw: ZigzagHardware, layers: list[ZigzagLayer] | None = None) -> list[dict]:
     """ZigZag's mapping document: spatial unrolling per operator type ("Conv", "Gemm", "default") and one entry
     per depthwise layer (matched by layer name, which ZigZag tries first)."""
-    sizes = dict(zip(hw.dimensions, hw.sizes))
+    sizes = dict(zip(hw.dimensions, hw.sizes, strict=True))
 
     def entry(name: str, form: str) -> dict:
         return {"name": name,
