@@ -9,7 +9,7 @@
 3. Runs ZigZag's LOMA (benchmarks/zigzag_runner.py, the stages of zigzag.api.get_hardware_performance_zigzag
    without its save stages, optimising energy) in that venv once per DISTINCT layer shape (ResNet-50: 24 distinct
    of 54), under `nice`, and reuses the result for repeated layers; results are cached in
-   benchmarks/.zigzag-work/<model>.<accel>.lpf<N>.jsonl so an interrupted run resumes.
+   benchmarks/.zigzag-work/<model>.<accel>.lpf<N>.<hash>/results.jsonl so an interrupted run resumes.
 4. Runs hwmap.estimate on the same graph (``mapping="best"`` when hwmap.estimate has that keyword) and prints,
    per layer and in total, DRAM bytes, energy and latency of both tools and each tool's wall time.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import inspect
 import json
 import os
@@ -75,10 +76,10 @@ def hwmap_costs(graph, accel_name: str):
     import hwmap
 
     kwargs = {"mapping": "best"} if "mapping" in inspect.signature(hwmap.estimate).parameters else {}
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     cost = hwmap.estimate(graph, accel_name, **kwargs)
-    wall_s = time.perf_counter() - start
-    return cost, wall_s, kwargs.get("mapping", "scalesim fold order (no mapper yet)")
+    wall_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    return cost, wall_s, cpu_s, kwargs.get("mapping", "scalesim fold order (no mapper yet)")
 
 
 def compare(model_key: str, accel_name: str, *, python: Path, tiny: bool, lpf_limit: int, max_distinct: int | None,
@@ -86,7 +87,13 @@ def compare(model_key: str, accel_name: str, *, python: Path, tiny: bool, lpf_li
     import yaml
 
     import hwmap
-    from hwmap.interop.zigzag import write_zigzag_hardware, zigzag_hardware_view, zigzag_layers
+    from hwmap.interop.zigzag import (
+        hardware_yaml,
+        mapping_yaml,
+        write_zigzag_hardware,
+        zigzag_hardware_view,
+        zigzag_layers,
+    )
 
     if model_key not in graph_cache:
         graph_cache[model_key] = hwmap.extract_graph(MODELS[model_key])
@@ -111,22 +118,30 @@ def compare(model_key: str, accel_name: str, *, python: Path, tiny: bool, lpf_li
         layers = [layer for layer in layers if layer.shape_key in distinct]
 
     WORK.mkdir(exist_ok=True)
-    stem = f"{model_key}.{accel_name}.lpf{lpf_limit}"
-    workload = WORK / f"{stem}.workload.yaml"
     first = {}
     for layer in layers:
         first.setdefault(layer.shape_key, layer)
     entries = [dict(first[key].entry, id=i, operand_source={"W": i}) for key, i in distinct.items()]
-    workload.write_text(yaml.safe_dump(entries, sort_keys=False))
-    # hardware + mapping YAML; the mapping's depthwise entries are matched by the layer names kept above
-    hardware, mapping = (Path(p) for p in write_zigzag_hardware(accel, WORK, layers=layers).paths)
+    text = yaml.safe_dump(entries, sort_keys=False)
+    # hardware + mapping YAML (the mapping's depthwise entries are matched by the layer names kept above), one
+    # folder per problem set: the result cache is keyed by workload + hardware + mapping, so --tiny and full runs
+    # or changed templates never share result lines
+    key = hashlib.sha1(text.encode())
+    for document in (hardware_yaml(hw), mapping_yaml(hw, [first[k] for k in distinct])):
+        key.update(json.dumps(document, sort_keys=True).encode())
+    folder = WORK / f"{model_key}.{accel_name}.lpf{lpf_limit}.{key.hexdigest()[:10]}"
+    folder.mkdir(exist_ok=True)
+    workload = folder / "workload.yaml"
+    workload.write_text(text)
+    hardware, mapping = (Path(p) for p in write_zigzag_hardware(accel, folder, layers=layers).paths)
     print(f"== {model_key} on {accel_name}: {len(layers)} layers, {len(distinct)} distinct, LOMA lpf_limit={lpf_limit}",
           flush=True)
     zz_start = time.perf_counter()
-    zz = run_zigzag(python, workload, hardware, mapping, list(distinct.values()), WORK / f"{stem}.jsonl", lpf_limit)
+    zz = run_zigzag(python, workload, hardware, mapping, list(distinct.values()), folder / "results.jsonl",
+                    lpf_limit)
     zz_wall_run_s = time.perf_counter() - zz_start
 
-    cost, hw_wall_s, mode = hwmap_costs(graph, accel_name)
+    cost, hw_wall_s, hw_cpu_s, mode = hwmap_costs(graph, accel_name)
     frame = cost.to_dataframe()
     by_name = {name: i for i, name in enumerate(frame["layer"])}
     static = frame["energy_static_pj"] if "energy_static_pj" in frame else 0.0 * frame["energy_pj"]
@@ -136,19 +151,23 @@ def compare(model_key: str, accel_name: str, *, python: Path, tiny: bool, lpf_li
         z = zz[distinct[layer.shape_key]]
         rows.append({
             "model": model_key, "accel": accel_name, "layer": layer.node_name, "macs": layer.macs,
+            "tensor_bytes": tensor_bytes(layer.entry),
             "hwmap_dram_bytes": float(frame["dram_bytes"][i]), "zigzag_dram_bytes": z["dram_bytes_total"],
             "hwmap_energy_pj": float(frame["energy_pj"][i] - static[i]), "zigzag_energy_pj": z["energy_pj"],
             "hwmap_cycles": float(frame["cycles"][i]), "zigzag_cycles": z["latency_cycles"],
-            "zigzag_wall_s": z["wall_s"], "hwmap_mode": mode,
+            "zigzag_wall_s": z["wall_s"], "zigzag_cpu_s": z["cpu_s"], "hwmap_mode": mode,
         })
     zz_search_s = sum(zz[i]["wall_s"] for i in distinct.values())
-    print_table(rows, hw_wall_s=hw_wall_s, zz_search_s=zz_search_s, zz_wall_run_s=zz_wall_run_s,
-                graph_cost_total_s=hw_wall_s)
+    zz_cpu_s = sum(zz[i]["cpu_s"] for i in distinct.values())
+    print_table(rows)
+    print(f"time: hwmap estimate (whole graph, every layer) {hw_wall_s:.3f} s wall, {hw_cpu_s:.3f} s CPU; "
+          f"ZigZag LOMA over the {len(distinct)} distinct layers {zz_search_s:.1f} s wall, {zz_cpu_s:.1f} s CPU "
+          f"(this invocation {zz_wall_run_s:.1f} s incl. start-up, 0 when cached); CPU ratio "
+          f"{zz_cpu_s / max(hw_cpu_s, 1e-9):.0f}x", flush=True)
     return rows
 
 
-def print_table(rows: list[dict], *, hw_wall_s: float, zz_search_s: float, zz_wall_run_s: float,
-                graph_cost_total_s: float) -> None:
+def print_table(rows: list[dict]) -> None:
     head = f"{'layer':44s} {'DRAM MB hw':>10s} {'zz':>8s} {'ratio':>6s} {'E uJ hw':>9s} {'zz':>9s} {'ratio':>6s} " \
            f"{'kcyc hw':>8s} {'zz':>8s}"
     print(head)
@@ -167,9 +186,22 @@ def print_table(rows: list[dict], *, hw_wall_s: float, zz_search_s: float, zz_wa
     within = sum(abs(_ratio(r["hwmap_dram_bytes"], r["zigzag_dram_bytes"]) - 1) <= 0.15 for r in rows)
     print(f"layers with DRAM bytes within 15%: {within}/{len(rows)}; energy ratio hwmap/zigzag "
           f"{_ratio(tot['hwmap_energy_pj'], tot['zigzag_energy_pj']):.3f}")
-    print(f"wall time: hwmap estimate (whole graph, all layers) {graph_cost_total_s:.3f} s; ZigZag LOMA search "
-          f"{zz_search_s:.1f} s over the distinct layers (this run {zz_wall_run_s:.1f} s incl. start-up; "
-          f"{'cached' if zz_wall_run_s < 1 else 'fresh'})", flush=True)
+
+
+def tensor_bytes(entry: dict) -> float:
+    """Each tensor once: the real input (no padding), the weights and the outputs at O_final width."""
+    d = dict(zip(entry["loop_dims"], entry["loop_sizes"], strict=True))
+    bits = entry["operand_precision"]
+    if "OX" in d:
+        iy, ix = entry["pr_loop_sizes"]
+        inputs = d["B"] * d["G"] * d["C"] * iy * ix
+        weights = d["G"] * d["K"] * d["C"] * d["FY"] * d["FX"]
+        outputs = d["B"] * d["G"] * d["K"] * d["OY"] * d["OX"]
+    else:
+        b = d.get("B", 1)
+        inputs, outputs = b * d["D"] * d["C"], b * d["D"] * d["K"]
+        weights = d["C"] * d["K"] * (b if "[b][c][k]" in entry["equation"] else 1)
+    return (inputs * bits["I"] + weights * bits["W"] + outputs * bits["O_final"]) / 8
 
 
 def _ratio(a: float, b: float) -> float:

@@ -49,11 +49,11 @@ def run_layer(layer: dict, hardware: str, mapping: str, *, lpf_limit: int, opt: 
         enable_mix_spatial_mapping_generation=False, access_same_data_considered_as_no_access=True,
         temporal_mapping_type=TemporalMappingType("uneven"),
     )
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     results = main.run()
-    wall_s = time.perf_counter() - start
+    wall_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     cme = results[0][1][0][0]
-    return {"id": layer["id"], "name": layer["name"], "wall_s": wall_s, **describe(cme)}
+    return {"id": layer["id"], "name": layer["name"], "wall_s": wall_s, "cpu_s": cpu_s, **describe(cme)}
 
 
 def describe(cme) -> dict:
@@ -113,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         result["id"] = layer_id
         with open(args.out, "a") as handle:
             handle.write(json.dumps(result) + "\n")
-        print(f"{layer_id} {layer['name']}: {result['energy_pj'] / 1e6:.4f} uJ, {result['latency_cycles']:.0f} cycles, "
-              f"DRAM {result['dram_bytes_total'] / 1e6:.3f} MB, {result['wall_s']:.1f} s", flush=True)
+        print(f"{layer_id} {layer['name']}: {result['energy_pj'] / 1e6:.4f} uJ, "
+              f"{result['latency_cycles']:.0f} cycles, DRAM {result['dram_bytes_total'] / 1e6:.3f} MB, "
+              f"{result['wall_s']:.1f} s ({result['cpu_s']:.1f} s CPU)", flush=True)
     return 0
 
 
