@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import hashlib
 import inspect
 import json
@@ -83,7 +84,7 @@ def hwmap_costs(graph, accel_name: str):
 
 
 def compare(model_key: str, accel_name: str, *, python: Path, tiny: bool, lpf_limit: int, max_distinct: int | None,
-            graph_cache: dict) -> list[dict]:
+            graph_cache: dict, show: str | None = None) -> list[dict]:
     import yaml
 
     import hwmap
@@ -157,6 +158,9 @@ def compare(model_key: str, accel_name: str, *, python: Path, tiny: bool, lpf_li
             "hwmap_cycles": float(frame["cycles"][i]), "zigzag_cycles": z["latency_cycles"],
             "zigzag_wall_s": z["wall_s"], "zigzag_cpu_s": z["cpu_s"], "hwmap_mode": mode,
         })
+    for layer in layers:
+        if show and fnmatch.fnmatch(layer.node_name.split(":")[0], show):
+            print_mapping(layer.node_name, zz[distinct[layer.shape_key]], hw)
     zz_search_s = sum(zz[i]["wall_s"] for i in distinct.values())
     zz_cpu_s = sum(zz[i]["cpu_s"] for i in distinct.values())
     print_table(rows)
@@ -188,6 +192,20 @@ def print_table(rows: list[dict]) -> None:
           f"{_ratio(tot['hwmap_energy_pj'], tot['zigzag_energy_pj']):.3f}")
 
 
+def print_mapping(name: str, result: dict, hw) -> None:
+    """ZigZag's chosen mapping: the spatial unrolling and, per operand, the temporal loops each memory level holds
+    (innermost level first, loops innermost first), with DRAM bytes per operand."""
+    print(f"-- ZigZag mapping of {name}: spatial {result['spatial_mapping']}")
+    levels = {op: [m.name for m in hw.memories if {"I": "I1", "W": "I2", "O": "O"}[op] in m.operands]
+              for op in ("I", "W", "O")}
+    for op, per_level in result["temporal_mapping"].items():
+        parts = [f"{levels[op][i] if i < len(levels[op]) else i}: "
+                 + (" ".join(f"{d}{s}" for d, s in loops) or "-") for i, loops in enumerate(per_level)]
+        print(f"   {op}: " + " | ".join(parts))
+    moved = {k: v for k, v in result["dram_bytes"].items() if v}
+    print(f"   DRAM bytes: {moved}; energy by level (pJ): {result['energy_by_operand_level_pj']}")
+
+
 def tensor_bytes(entry: dict) -> float:
     """Each tensor once: the real input (no padding), the weights and the outputs at O_final width."""
     d = dict(zip(entry["loop_dims"], entry["loop_sizes"], strict=True))
@@ -217,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-distinct", type=int, default=None,
                         help="per model, run only the N distinct layer shapes with the most MACs")
     parser.add_argument("--out", help="CSV of every compared layer")
+    parser.add_argument("--show-mappings", metavar="GLOB", help="print ZigZag's mapping of layers matching GLOB "
+                                                                "(module names, e.g. 'layer1.0.conv2')")
     args = parser.parse_args(argv)
     models = [m for m in args.models.split(",") if m]
     unknown = [m for m in models if m not in MODELS]
@@ -229,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     for model in models:
         for accel in (a for a in args.accels.split(",") if a):
             rows += compare(model, accel, python=python, tiny=args.tiny, lpf_limit=args.lpf_limit,
-                            max_distinct=args.max_distinct, graph_cache=graphs)
+                            max_distinct=args.max_distinct, graph_cache=graphs, show=args.show_mappings)
     if args.out and rows:
         with open(args.out, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
