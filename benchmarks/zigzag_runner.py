@@ -109,7 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     for layer_id in (int(i) for i in args.ids.split(",") if i):
         layer = dict(layers[layer_id], id=0)  # a one-layer workload: its W operand is its own constant
         layer["operand_source"] = {"W": 0}
-        result = run_layer(layer, args.hardware, args.mapping, lpf_limit=args.lpf_limit, opt=args.opt)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        try:
+            result = run_layer(layer, args.hardware, args.mapping, lpf_limit=args.lpf_limit, opt=args.opt)
+        except Exception as failed:  # noqa: BLE001 - recorded per layer (LOMA raises when no mapping fits)
+            result = {"id": layer_id, "name": layer["name"], "error": f"{type(failed).__name__}: {failed}",
+                      "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start}
+            print(f"{layer_id} {layer['name']}: ZigZag failed: {result['error'].splitlines()[0]}", flush=True)
+            with open(args.out, "a") as handle:
+                handle.write(json.dumps(result) + "\n")
+            continue
         result["id"] = layer_id
         with open(args.out, "a") as handle:
             handle.write(json.dumps(result) + "\n")
