@@ -187,6 +187,21 @@ def compare(model_key: str, accel_name: str, *, python: Path, tiny: bool, lpf_li
     print_table(rows)
     for line in failed:
         print(f"ZigZag found no mapping (left out of the totals): {line}")
+    by_level: dict[str, float] = {"mac": 0.0}
+    for layer in layers:
+        z = zz[distinct[layer.shape_key]]
+        if "error" in z:
+            continue
+        by_level["mac"] += z["mac_energy_pj"]
+        for op, levels in z["energy_by_operand_level_pj"].items():
+            for level, energy_pj in levels.items():
+                by_level[f"{op}@{level}"] = by_level.get(f"{op}@{level}", 0.0) + energy_pj
+    compared = [by_name[r["layer"]] for r in rows]
+    hw_terms = {k.removeprefix("energy_").removesuffix("_pj"): float(frame.loc[compared, k].sum())
+                for k in frame.columns if k.startswith("energy_") and k != "energy_pj"}
+    print("ZigZag energy by operand@level (uJ): " + ", ".join(f"{k} {v / 1e6:.1f}" for k, v in by_level.items() if v))
+    print("hwmap energy by term (uJ, same layers): "
+          + ", ".join(f"{k} {v / 1e6:.1f}" for k, v in hw_terms.items() if v))
     print(f"time: hwmap estimate (whole graph, every layer) {hw_wall_s:.3f} s wall, {hw_cpu_s:.3f} s CPU; "
           f"ZigZag LOMA over the {len(distinct)} distinct layers {zz_search_s:.1f} s wall, {zz_cpu_s:.1f} s CPU "
           f"(this invocation {zz_wall_run_s:.1f} s incl. start-up, 0 when cached); CPU ratio "
