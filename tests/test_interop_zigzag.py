@@ -222,13 +222,16 @@ def _zigzag_python() -> str | None:
     return sys.executable
 
 
-@pytest.mark.parametrize("accel", ["systolic16x16", "magnet16pe_v16"])
+@pytest.mark.parametrize("accel", ["systolic16x16", "systolic16x16:os", "systolic16x16:is", "magnet16pe_v16"])
 def test_zigzag_own_validators_accept_the_files(tmp_path, accel):
     python = _zigzag_python()
     if python is None:
         pytest.skip("ZigZag 3.9.1 not installed (run benchmarks/bench_zigzag.py --tiny to create its venv)")
     graph = traced("resnet18")
-    acc = load_accelerator(accel)
+    name, _, dataflow = accel.partition(":")
+    acc = load_accelerator(name)
+    if dataflow:
+        acc = acc.with_overrides({"array.dataflow": dataflow})
     hw = zigzag_hardware_view(acc)
     workload = tmp_path / "w.yaml"
     write_zigzag_workload(graph, workload, input_bits=hw.input_bits, weight_bits=hw.weight_bits,
@@ -246,6 +249,10 @@ def test_zigzag_own_validators_accept_the_files(tmp_path, accel):
     if accel == "systolic16x16":
         assert result["levels"]["I2"] == ["reg_I2", "filter_sram", "dram"]
         assert result["levels"]["O"] == ["reg_O", "ofmap_sram", "dram"]
+    elif dataflow == "os":  # only the output is stationary in the PE
+        assert result["levels"]["I2"] == ["filter_sram", "dram"] and result["levels"]["I1"] == ["ifmap_sram", "dram"]
+    elif dataflow == "is":
+        assert result["levels"]["I1"] == ["reg_I1", "ifmap_sram", "dram"]
     else:
         assert result["levels"]["I2"] == ["reg_W", "pe_weight", "global_buffer", "dram"]
         assert result["levels"]["I1"] == ["pe_input", "global_buffer", "dram"]
