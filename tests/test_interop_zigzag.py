@@ -256,3 +256,19 @@ def test_zigzag_own_validators_accept_the_files(tmp_path, accel):
     else:
         assert result["levels"]["I2"] == ["reg_W", "pe_weight", "global_buffer", "dram"]
         assert result["levels"]["I1"] == ["pe_input", "global_buffer", "dram"]
+
+
+def test_int4_template_prices_half_byte_words():
+    acc = load_accelerator("systolic16x16").with_overrides(
+        {"operand_bits.input": 4, "operand_bits.weight": 4, "technology.precision": "int4"})
+    hw = zigzag_hardware_view(acc)
+    mems = hardware_yaml(hw)["memories"]
+    # a 4-bit weight register; accesses counted in 4-bit units so a nibble is not rounded up to a byte
+    assert mems["reg_I2"]["size"] == 4
+    port = mems["ifmap_sram"]["ports"][0]
+    assert port["bandwidth_min"] == 4 and port["bandwidth_max"] == 256 * 4
+    # 3.449 pJ/B * 1024 bit / 8 = 441.472 pJ per access: still 3.449 pJ per byte moved
+    assert mems["ifmap_sram"]["r_cost"] == pytest.approx(441.472)
+    layers, _ = zigzag_layers(traced("resnet18"), input_bits=hw.input_bits, weight_bits=hw.weight_bits,
+                              output_bits=hw.output_bits)
+    assert layers[0].entry["operand_precision"] == {"I": 4, "W": 4, "O": 32, "O_final": 4}
