@@ -241,8 +241,9 @@ def print_mapping(name: str, result: dict, hw) -> None:
     """ZigZag's chosen mapping: the spatial unrolling and, per operand, the temporal loops each memory level holds
     (innermost level first, loops innermost first), with DRAM bytes per operand."""
     print(f"-- ZigZag mapping of {name}: spatial {result['spatial_mapping']}")
-    levels = {op: [m.name for m in hw.memories if {"I": "I1", "W": "I2", "O": "O"}[op] in m.operands]
-              for op in ("I", "W", "O")}
+    from hwmap.interop.zigzag import MEMORY_OPERANDS
+
+    levels = {op: [m.name for m in hw.memories if MEMORY_OPERANDS[op] in m.operands] for op in ("I", "W", "O")}
     for op, per_level in result["temporal_mapping"].items():
         parts = [f"{levels[op][i] if i < len(levels[op]) else i}: "
                  + (" ".join(f"{d}{s}" for d, s in loops) or "-") for i, loops in enumerate(per_level)]

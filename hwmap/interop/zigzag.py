@@ -42,6 +42,7 @@ from hwmap.ops.tensor import DTYPE_BYTES
 from hwmap.ops.work import Conv, Gemm
 
 __all__ = [
+    "MEMORY_OPERANDS",
     "ZIGZAG_VERSION",
     "ZigzagExport",
     "ZigzagHardware",
@@ -57,7 +58,7 @@ __all__ = [
 
 ZIGZAG_VERSION = "3.9.1"
 DRAM_SIZE_BITS = 2**40  # ZigZag needs a finite size; 128 GiB is "unbounded" for any layer
-MEMORY_OPERANDS = {"I": "I1", "W": "I2", "O": "O"}  # ZigZag's default memory_operand_links
+MEMORY_OPERANDS = {"O": "O", "W": "I2", "I": "I1"}  # layer operand -> memory operand (ZigZag's default links)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -245,7 +246,7 @@ def mapping_yaml(hw: ZigzagHardware, layers: list[ZigzagLayer] | None = None) ->
     def entry(name: str, form: str) -> dict:
         return {"name": name,
                 "spatial_mapping": {d: [f"{dim}, {sizes[d]}"] for d, dim in hw.spatial[form].items()},
-                "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"}}
+                "memory_operand_links": dict(MEMORY_OPERANDS)}
 
     entries = [entry("default", "conv"), entry("Conv", "conv"), entry("Gemm", "gemm")]
     for layer in layers or []:
