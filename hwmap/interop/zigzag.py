@@ -38,6 +38,7 @@ import yaml
 from hwmap.errors import HwmapError
 from hwmap.fileio import atomic_write_text
 from hwmap.graph.ir import LayerGraph, Node
+from hwmap.hardware.schema import Accelerator
 from hwmap.ops.tensor import DTYPE_BYTES
 from hwmap.ops.work import Conv, Gemm
 
@@ -104,7 +105,7 @@ class ZigzagHardware:
     output_bits: int
 
 
-def zigzag_hardware_view(accel) -> ZigzagHardware:
+def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
     """Read an hwmap Accelerator (schema_version 1: ``systolic`` or ``vector_pe``) into a ZigzagHardware.
 
     This is the only function that reads template fields. Assumes (matching hwmap's cost models):
@@ -255,7 +256,8 @@ def mapping_yaml(hw: ZigzagHardware, layers: list[ZigzagLayer] | None = None) ->
     return entries
 
 
-def write_zigzag_hardware(accel, out_dir: str | Path, *, layers: list[ZigzagLayer] | None = None) -> ZigzagExport:
+def write_zigzag_hardware(accel: Accelerator, out_dir: str | Path, *,
+                          layers: list[ZigzagLayer] | None = None) -> ZigzagExport:
     """Write <out_dir>/<name>.hardware.yaml and <name>.mapping.yaml (out_dir must exist)."""
     hw = zigzag_hardware_view(accel)
     out = Path(out_dir)
