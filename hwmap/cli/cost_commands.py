@@ -143,3 +143,29 @@ def accels_validate(
         return
     for accelerator in checked:
         print(f"{accelerator.name}: valid ({accelerator.kind}, {accelerator.peak_macs_per_cycle} MACs/cycle)")
+
+
+class AccelExportFormat(str, Enum):
+    zigzag = "zigzag"
+
+
+@accels_app.command("export")
+def accels_export(
+    accel: Annotated[str, typer.Argument(help="template name (hwmap accels list) or template .yaml")],
+    out: Annotated[str, typer.Option("--out", "-o", help="existing folder for <name>.hardware.yaml and "
+                                                         "<name>.mapping.yaml")],
+    format: Annotated[AccelExportFormat, typer.Option("--format", help="zigzag: ZigZag 3.9.1 hardware and spatial "
+                                                                       "mapping YAML")] = AccelExportFormat.zigzag,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a template in another tool's format (ZigZag: memory hierarchy, MAC array, spatial mapping)."""
+    from hwmap.api import load_accelerator
+    from hwmap.interop.zigzag import write_zigzag_hardware
+    from hwmap.report.tables import print_json
+
+    result = write_zigzag_hardware(load_accelerator(accel), out)
+    if json_out:
+        print_json({"format": format.value, "paths": list(result.paths)})
+        return
+    for path in result.paths:
+        print(f"wrote {path}")

@@ -132,32 +132,55 @@ def graph(
 class ExportFormat(str, Enum):
     scalesim = "scalesim"
     scalesim_gemm = "scalesim-gemm"
+    zigzag = "zigzag"
 
 
 @app.command()
 def export(
     model: ModelArg,
-    out: Annotated[str, typer.Option("--out", "-o", help="output CSV path")],
+    out: Annotated[str, typer.Option("--out", "-o", help="output CSV (scalesim) or YAML (zigzag) path")],
     format: Annotated[ExportFormat, typer.Option("--format", help="scalesim: conv topology CSV; scalesim-gemm: "
-                                                                  "GEMM topology (M, N, K)")] = ExportFormat.scalesim,
+                                                                  "GEMM topology (M, N, K); zigzag: ZigZag 3.9.1 "
+                                                                  "workload YAML")] = ExportFormat.scalesim,
+    accel: Annotated[str | None, typer.Option("--accel", "-a", help="zigzag: take operand bits from this "
+                                                                    "template (default: the graph's dtypes)")] = None,
     input: InputOpt = None,
     resolution: ResolutionOpt = None,
     batch: BatchOpt = 1,
     num_classes: ClassesOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Write the model's GEMM-like layers as a SCALE-Sim topology CSV."""
+    """Write the model's GEMM-like layers as a SCALE-Sim topology CSV or a ZigZag workload YAML."""
     from hwmap.graph.export import write_scalesim_topology
     from hwmap.report.tables import print_json
 
+    if accel is not None and format is not ExportFormat.zigzag:
+        raise HwmapError("--accel: only used with --format zigzag (operand bits of the workload)")
     layer_graph = ModelOptions(model, input, resolution, batch, num_classes).graph()
-    result = write_scalesim_topology(layer_graph, out, gemm_format=format is ExportFormat.scalesim_gemm)
+    if format is ExportFormat.zigzag:
+        result = _export_zigzag(layer_graph, out, accel)
+        rows = result.layers
+    else:
+        result = write_scalesim_topology(layer_graph, out, gemm_format=format is ExportFormat.scalesim_gemm)
+        rows = result.rows
     if json_out:
         print_json(result.to_dict())
         return
-    print(f"wrote {out}: {result.rows} rows covering {result.macs:,} of {layer_graph.total_macs:,} MACs")
+    print(f"wrote {out}: {rows} {'layers' if format is ExportFormat.zigzag else 'rows'} covering {result.macs:,} "
+          f"of {layer_graph.total_macs:,} MACs")
     for note in result.notes:
         print(f"note: {note}")
+
+
+def _export_zigzag(layer_graph, out: str, accel: str | None):
+    from hwmap.api import load_accelerator
+    from hwmap.interop.zigzag import write_zigzag_workload, zigzag_hardware_view
+
+    if accel is None:
+        return write_zigzag_workload(layer_graph, out)
+    hw = zigzag_hardware_view(load_accelerator(accel))
+    return write_zigzag_workload(layer_graph, out, input_bits=hw.input_bits, weight_bits=hw.weight_bits,
+                                 output_bits=hw.output_bits)
 
 
 @app.command()

@@ -1,0 +1,438 @@
+"""ZigZag 3.9.1 (PyPI ``zigzag-dse``) inputs from hwmap: workload, hardware and spatial-mapping YAML.
+
+The formats are ZigZag's own (``zigzag/parser/workload_validator.py``, ``accelerator_validator.py``,
+``mapping_validator.py`` and the examples under ``zigzag/inputs/``); ZigZag is never imported here.
+
+Workload (one YAML list entry per conv / GEMM layer):
+- a 2-d conv is ZigZag's 7-deep nest plus groups, ``O[b][g][k][oy][ox] += W[g][k][c][fy][fx] * I[b][g][c][iy][ix]``
+  with ``ix = stride_w*ox + dilation_w*fx``, ``iy = stride_h*oy + dilation_h*fy``, the real input extent
+  (``pr_loop_sizes``) and the padding actually used at each border, so the ifmap counts its halo, not an im2col
+  copy. Grouped and depthwise convs keep ``G`` = groups, ``C`` = input channels per group, ``K`` = outputs per
+  group (depthwise: C = 1).
+- a linear layer or matmul is a GEMM ``O[b][d][k] += I[b][d][c] * W[c][k]`` (``D`` = rows m, ``C`` = reduction k,
+  ``K`` = columns n, ``B`` = batch when > 1; weights carry ``[b]`` when they are an activation, as in attention).
+- precisions: I and W from the template's operand bits (or the graph's dtype when no template is given), ``O``
+  (partial sums) at the accumulator width and ``O_final`` at the input width (hwmap requantises outputs).
+Transposed and non-2-d convs are left out and listed in the result's notes.
+
+Hardware: every value comes from ONE adapter, :func:`zigzag_hardware_view`, which reads the hwmap template and
+returns a :class:`ZigzagHardware` (levels with operands, capacity in bytes, pJ per byte read/written, bandwidth in
+bytes per cycle, which array dimensions share one instance). Everything else only formats that view, so when the
+template schema gains an explicit memory hierarchy only the adapter changes.
+
+Pricing: ZigZag charges ``r_cost`` per access of ``bandwidth_max`` bits, counting
+``ceil(bits / bandwidth_min) * bandwidth_min / bandwidth_max`` accesses. With ``bandwidth_min`` = 8 bits (4 for int4
+operands) and ``r_cost = pJ_per_byte * bandwidth_max / 8`` the energy is exactly pJ/byte x bytes moved, hwmap's rule.
+PE registers that hwmap does not price (the stationary word of a systolic PE, a lane's weight vector) cost 0 pJ.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from hwmap.errors import HwmapError
+from hwmap.fileio import atomic_write_text
+from hwmap.graph.ir import LayerGraph, Node
+from hwmap.hardware.schema import Accelerator
+from hwmap.ops.tensor import DTYPE_BYTES
+from hwmap.ops.work import Conv, Gemm
+
+__all__ = [
+    "MEMORY_OPERANDS",
+    "ZIGZAG_VERSION",
+    "ZigzagExport",
+    "ZigzagHardware",
+    "ZigzagLayer",
+    "ZigzagMemory",
+    "hardware_yaml",
+    "mapping_yaml",
+    "write_zigzag_hardware",
+    "write_zigzag_workload",
+    "zigzag_hardware_view",
+    "zigzag_layers",
+]
+
+ZIGZAG_VERSION = "3.9.1"
+DRAM_SIZE_BITS = 2**40  # ZigZag needs a finite size; 128 GiB is "unbounded" for any layer
+MEMORY_OPERANDS = {"O": "O", "W": "I2", "I": "I1"}  # layer operand -> memory operand (ZigZag's default links)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Hardware view: the ONE place that reads template fields
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZigzagMemory:
+    """One memory level as ZigZag sees it. operands are memory operands (I1 = inputs, I2 = weights, O = outputs).
+
+    served_dimensions: the array dimensions one instance spans (() = one instance per MAC, a register).
+    """
+
+    name: str
+    operands: tuple[str, ...]
+    size_bytes: float
+    read_energy_pj_per_byte: float
+    write_energy_pj_per_byte: float
+    bw_bytes_per_cycle: float
+    served_dimensions: tuple[str, ...]
+    mem_type: str = "sram"
+
+
+@dataclass(frozen=True)
+class ZigzagHardware:
+    """What ZigZag needs of a template: the MAC array, the memory levels (innermost first) and the spatial unrolling.
+
+    spatial: array dimension -> the loop dimension unrolled on it, per layer form ("conv", "depthwise", "gemm").
+    """
+
+    name: str
+    kind: str
+    freq_mhz: float
+    dimensions: tuple[str, ...]
+    sizes: tuple[int, ...]
+    mac_energy_pj: float
+    systolic_dimensions: tuple[str, ...]
+    memories: tuple[ZigzagMemory, ...]
+    spatial: dict[str, dict[str, str]]
+    input_bits: int
+    weight_bits: int
+    output_bits: int
+
+
+def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
+    """Read an hwmap Accelerator (schema_version 1: ``systolic`` or ``vector_pe``) into a ZigzagHardware.
+
+    This is the only function that reads template fields. Assumes (matching hwmap's cost models):
+    - systolic: one ifmap, one filter and one ofmap SRAM, each serving the whole array; the stationary operand of
+      the dataflow (ws: weights, os: outputs, is: inputs) sits in a one-word PE register, and so does the output
+      accumulator; registers cost 0 pJ (hwmap prices only SRAM and DRAM). The SRAMs deliver a word per PE per cycle
+      (SCALE-Sim never stalls on SRAM bandwidth); DRAM is one read/write port of dram.bw_bytes_per_cycle.
+      Spatial unrolling as in SCALE-Sim: ws rows = reduction (C), columns = filters (K); os rows = output pixels
+      (OX / D), columns = K; is rows = C, columns = OX / D.
+    - vector_pe: DRAM -> global buffer (all operands) -> per-PE weight, input and accumulation buffers -> a
+      0 pJ weight register per MAC (the lane's weight vector is held while the PE's pixels stream). Array
+      dimensions D1 = PEs (output pixels OX / rows D), D2 = lanes (K), D3 = vector width (C; depthwise: FX).
+    """
+    kind = accel.kind
+    if kind not in ("systolic", "vector_pe"):
+        raise HwmapError(f"{accel.name}: ZigZag export supports the systolic and vector_pe kinds, not {kind!r}")
+    spec = accel.spec
+    bits = spec.operand_bits
+
+    def dram(dims: tuple[str, ...]) -> ZigzagMemory:
+        return ZigzagMemory("dram", ("I1", "I2", "O"), DRAM_SIZE_BITS / 8, spec.dram.energy_pj_per_byte,
+                            spec.dram.energy_pj_per_byte, spec.dram.bw_bytes_per_cycle, dims, "dram")
+
+    if kind == "systolic":
+        rows, cols, flow = spec.array.rows, spec.array.cols, spec.array.dataflow
+        dims = ("D1", "D2")
+        pes = rows * cols
+        regs = {"ws": ("I2", bits.weight), "os": None, "is": ("I1", bits.input)}[flow]
+        memories = []
+        if regs is not None:
+            memories.append(ZigzagMemory(f"reg_{regs[0]}", (regs[0],), regs[1] / 8, 0.0, 0.0, regs[1] / 8, ()))
+        memories.append(ZigzagMemory("reg_O", ("O",), bits.output / 8, 0.0, 0.0, bits.output / 8, ()))
+        for name, op, width in (("ifmap", "I1", bits.input), ("filter", "I2", bits.weight),
+                                ("ofmap", "O", bits.output)):
+            buf = getattr(spec.buffers, name)
+            memories.append(ZigzagMemory(f"{name}_sram", (op,), float(buf.size_bytes), buf.read_energy_pj_per_byte,
+                                         buf.write_energy_pj_per_byte, pes * width / 8, dims))
+        spatial = {
+            "ws": {"conv": {"D1": "C", "D2": "K"}, "depthwise": {"D1": "FX", "D2": "K"},
+                   "gemm": {"D1": "C", "D2": "K"}},
+            "os": {"conv": {"D1": "OX", "D2": "K"}, "depthwise": {"D1": "OX", "D2": "K"},
+                   "gemm": {"D1": "D", "D2": "K"}},
+            "is": {"conv": {"D1": "C", "D2": "OX"}, "depthwise": {"D1": "FX", "D2": "OX"},
+                   "gemm": {"D1": "C", "D2": "D"}},
+        }[flow]
+        return ZigzagHardware(accel.name, kind, float(spec.freq_mhz), dims, (rows, cols), spec.mac_energy_pj,
+                              dims, (*memories, dram(dims)), spatial, bits.input, bits.weight, bits.output)
+    pe = spec.pe_array
+    dims = ("D1", "D2", "D3")
+    in_pe = ("D2", "D3")
+    per_pe_bw = pe.lanes * pe.vector_width
+    pb, gb = spec.pe_buffers, spec.global_buffer
+    memories = (
+        ZigzagMemory("reg_W", ("I2",), bits.weight / 8, 0.0, 0.0, bits.weight / 8, ()),
+        ZigzagMemory("pe_weight", ("I2",), float(pb.weight.size_bytes), pb.weight.read_energy_pj_per_byte,
+                     pb.weight.write_energy_pj_per_byte, per_pe_bw * bits.weight / 8, in_pe),
+        ZigzagMemory("pe_input", ("I1",), float(pb.input.size_bytes), pb.input.read_energy_pj_per_byte,
+                     pb.input.write_energy_pj_per_byte, pe.vector_width * bits.input / 8, in_pe),
+        ZigzagMemory("pe_accumulation", ("O",), float(pb.accumulation.size_bytes),
+                     pb.accumulation.read_energy_pj_per_byte, pb.accumulation.write_energy_pj_per_byte,
+                     pe.lanes * bits.output / 8, in_pe),
+        ZigzagMemory("global_buffer", ("I1", "I2", "O"), float(gb.size_bytes), gb.read_energy_pj_per_byte,
+                     gb.write_energy_pj_per_byte, pe.num_pes * per_pe_bw * max(bits.input, bits.weight) / 8, dims),
+        dram(dims),
+    )
+    spatial = {"conv": {"D1": "OX", "D2": "K", "D3": "C"}, "depthwise": {"D1": "OX", "D2": "K", "D3": "FX"},
+               "gemm": {"D1": "D", "D2": "K", "D3": "C"}}
+    return ZigzagHardware(accel.name, kind, float(spec.freq_mhz), dims, (pe.num_pes, pe.lanes, pe.vector_width),
+                          spec.mac_energy_pj, (), memories, spatial, bits.input, bits.weight, bits.output)
+
+
+def _min_bits(*widths: int) -> int:
+    return 4 if min(widths) < 8 else 8
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Hardware and mapping YAML
+# --------------------------------------------------------------------------------------------------------------
+
+
+def hardware_yaml(hw: ZigzagHardware) -> dict:
+    """ZigZag's accelerator document (parser/accelerator_validator.py) for a hardware view."""
+    min_bits = _min_bits(hw.input_bits, hw.weight_bits, hw.output_bits)
+    memories = {}
+    for mem in hw.memories:
+        bw_bits = max(int(math.ceil(mem.bw_bytes_per_cycle * 8)), min_bits)
+        bw_bits = -(-bw_bits // min_bits) * min_bits  # a whole number of minimum accesses
+        ports = _ports(mem.operands, bw_bits, min_bits, shared=mem.mem_type == "dram")
+        memories[mem.name] = {
+            "size": int(round(mem.size_bytes * 8)),
+            "r_cost": _round(mem.read_energy_pj_per_byte * bw_bits / 8),
+            "w_cost": _round(mem.write_energy_pj_per_byte * bw_bits / 8),
+            "area": 0.0,
+            "latency": 1,
+            "operands": list(mem.operands),
+            "ports": ports,
+            "served_dimensions": list(mem.served_dimensions),
+        }
+        if mem.mem_type != "sram":
+            memories[mem.name]["mem_type"] = mem.mem_type
+    return {
+        "name": _safe_name(hw.name),
+        "memories": memories,
+        "operational_array": {
+            "unit_energy": float(hw.mac_energy_pj),
+            "unit_area": 1.0,
+            "dimensions": list(hw.dimensions),
+            "sizes": list(hw.sizes),
+            **({"systolic_dimensions": list(hw.systolic_dimensions)} if hw.systolic_dimensions else {}),
+        },
+    }
+
+
+def _ports(operands: tuple[str, ...], bw_bits: int, min_bits: int, *, shared: bool) -> list[dict]:
+    """DRAM: one read_write port (one interface). On chip, as in ZigZag's tpu_like example: one read and one write
+    port for the data flowing down, and, where outputs live, a second read port (partial sums up) and a second write
+    port (partial sums back), so reading and writing back a partial sum in one cycle is no port conflict."""
+    def port(name: str, kind: str, allocation: list[str]) -> dict:
+        return {"name": name, "type": kind, "bandwidth_min": min_bits, "bandwidth_max": bw_bits,
+                "allocation": allocation}
+
+    if shared:
+        allocation = [f"{op}, fh" for op in operands] + [f"{op}, tl" for op in operands]
+        if "O" in operands:
+            allocation += ["O, fl", "O, th"]
+        return [port("rw_port_1", "read_write", allocation)]
+    ports = [port("r_port_1", "read", [f"{op}, tl" for op in operands]),
+             port("w_port_1", "write", [f"{op}, fh" for op in operands])]
+    if "O" in operands:
+        ports += [port("r_port_2", "read", ["O, th"]), port("w_port_2", "write", ["O, fl"])]
+    return ports
+
+
+def mapping_yaml(hw: ZigzagHardware, layers: list[ZigzagLayer] | None = None) -> list[dict]:
+    """ZigZag's mapping document: spatial unrolling per operator type ("Conv", "Gemm", "default") and one entry
+    per depthwise layer (matched by layer name, which ZigZag tries first)."""
+    sizes = dict(zip(hw.dimensions, hw.sizes, strict=True))
+
+    def entry(name: str, form: str) -> dict:
+        return {"name": name,
+                "spatial_mapping": {d: [f"{dim}, {sizes[d]}"] for d, dim in hw.spatial[form].items()},
+                "memory_operand_links": dict(MEMORY_OPERANDS)}
+
+    entries = [entry("default", "conv"), entry("Conv", "conv"), entry("Gemm", "gemm")]
+    for layer in layers or []:
+        if layer.form == "depthwise":
+            entries.append(entry(layer.name, "depthwise"))
+    return entries
+
+
+def write_zigzag_hardware(accel: Accelerator, out_dir: str | Path, *,
+                          layers: list[ZigzagLayer] | None = None) -> ZigzagExport:
+    """Write <out_dir>/<name>.hardware.yaml and <name>.mapping.yaml (out_dir must exist)."""
+    hw = zigzag_hardware_view(accel)
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise HwmapError(f"--out {out}: expected an existing folder for the ZigZag hardware and mapping YAML")
+    stem = _safe_name(hw.name)
+    hw_path, map_path = out / f"{stem}.hardware.yaml", out / f"{stem}.mapping.yaml"
+    header = (f"# ZigZag {ZIGZAG_VERSION} {{what}} for hwmap template {hw.name} ({hw.kind}), written by hwmap.\n"
+              "# Sizes in bits; r_cost/w_cost in pJ per access of bandwidth_max bits (= hwmap's pJ/byte).\n")
+    atomic_write_text(hw_path, header.format(what="hardware") + _dump(hardware_yaml(hw)))
+    atomic_write_text(map_path, header.format(what="spatial mapping") + _dump(mapping_yaml(hw, layers)))
+    return ZigzagExport((str(hw_path), str(map_path)), 0, 0, ())
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Workload
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZigzagLayer:
+    """One workload entry: the hwmap node it came from, its ZigZag form and the YAML dict."""
+
+    node_name: str
+    name: str  # ZigZag layer name: node name with characters outside [A-Za-z0-9_.] replaced
+    form: str  # "conv", "depthwise" or "gemm"
+    macs: int
+    entry: dict
+
+    @property
+    def shape_key(self) -> tuple:
+        """Equal for layers ZigZag sees as the same problem (everything but id and name)."""
+        return _freeze({k: v for k, v in self.entry.items() if k not in ("id", "name", "operand_source")})
+
+
+@dataclass(frozen=True)
+class ZigzagExport:
+    paths: tuple[str, ...]
+    layers: int
+    macs: int
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"paths": list(self.paths), "layers": self.layers, "macs": self.macs, "notes": list(self.notes)}
+
+
+def zigzag_layers(graph: LayerGraph, *, input_bits: int | None = None, weight_bits: int | None = None,
+                  output_bits: int | None = None) -> tuple[list[ZigzagLayer], list[str]]:
+    """ZigZag workload entries of every conv / GEMM node of graph, and notes on the nodes left out.
+
+    Bits default to the graph's dtypes (inputs, weights); partial sums are 32-bit for inputs narrower than 32 bits
+    and at the input width otherwise (an fp32 graph accumulates in fp32)."""
+    layers: list[ZigzagLayer] = []
+    skipped: list[str] = []
+    for node in graph.nodes:
+        work = node.work
+        if not isinstance(work, (Conv, Gemm)) or work.macs == 0:
+            continue
+        i_bits = input_bits or _dtype_bits(node, weight=False)
+        w_bits = weight_bits or _dtype_bits(node, weight=True) or i_bits
+        o_bits = output_bits or (32 if i_bits < 32 else i_bits)
+        precision = {"I": i_bits, "W": w_bits, "O": o_bits, "O_final": i_bits}
+        layer_id = len(layers)
+        name = _safe_name(node.name)
+        if isinstance(work, Conv):
+            reason = _conv_unsupported(work)
+            if reason:
+                skipped.append(f"{node.name} ({reason})")
+                continue
+            form, entry = _conv_entry(work, layer_id, name, precision)
+        else:
+            form, entry = "gemm", _gemm_entry(work, layer_id, name, precision, constant_weights=node.weight_bytes > 0)
+        layers.append(ZigzagLayer(node.name, name, form, work.macs, entry))
+    notes = []
+    if skipped:
+        notes.append(f"{len(skipped)} conv(s) ZigZag's conv equation cannot express were left out: "
+                     + ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
+    return layers, notes
+
+
+def write_zigzag_workload(graph: LayerGraph, path: str | Path, *, input_bits: int | None = None,
+                          weight_bits: int | None = None, output_bits: int | None = None) -> ZigzagExport:
+    """Write ZigZag's workload YAML (a list of layers) for every conv / GEMM of graph."""
+    layers, notes = zigzag_layers(graph, input_bits=input_bits, weight_bits=weight_bits, output_bits=output_bits)
+    if not layers:
+        raise HwmapError(f"{graph.model}: no conv or GEMM layer to export for ZigZag")
+    header = (f"# ZigZag {ZIGZAG_VERSION} workload for {graph.model}, written by hwmap: {len(layers)} conv/GEMM layers."
+              "\n# id -> hwmap node: " + "; ".join(f"{i}={layer.node_name}" for i, layer in enumerate(layers[:3]))
+              + (" ..." if len(layers) > 3 else "") + "\n")
+    atomic_write_text(path, header + _dump([layer.entry for layer in layers]))
+    return ZigzagExport((str(path),), len(layers), sum(layer.macs for layer in layers), tuple(notes))
+
+
+def _conv_unsupported(conv: Conv) -> str:
+    if len(conv.kernel) != 2:
+        return f"{len(conv.kernel)}-d conv"
+    if conv.transposed:
+        return "transposed conv"
+    return ""
+
+
+def _conv_entry(conv: Conv, layer_id: int, name: str, precision: dict) -> tuple[str, dict]:
+    (ih, iw), (oh, ow), (kh, kw) = conv.in_spatial, conv.out_spatial, conv.kernel
+    (sh, sw), (ph, pw), (dh, dw) = conv.stride, conv.padding, conv.dilation
+    groups = conv.groups
+    c, k = conv.in_channels // groups, conv.out_channels // groups
+    form = "depthwise" if conv.is_depthwise else "conv"
+    entry = {
+        "id": layer_id,
+        "name": name,
+        "operator_type": "Conv",
+        "equation": "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]",
+        "dimension_relations": [f"ix={sw}*ox+{dw}*fx", f"iy={sh}*oy+{dh}*fy"],
+        "loop_dims": ["B", "G", "K", "C", "OY", "OX", "FY", "FX"],
+        "loop_sizes": [conv.batch, groups, k, c, oh, ow, kh, kw],
+        "operand_precision": dict(precision),
+        "operand_source": {"W": layer_id},
+        "pr_loop_dims": ["IY", "IX"],
+        "pr_loop_sizes": [ih, iw],
+        # padding used at each border: begin = the conv's padding, end = what the last window reaches past the input
+        "padding": [[ph, _end_padding(ih, oh, kh, sh, dh, ph)], [pw, _end_padding(iw, ow, kw, sw, dw, pw)]],
+    }
+    return form, entry
+
+
+def _end_padding(extent: int, out: int, kernel: int, stride: int, dilation: int, pad: int) -> int:
+    reach = (out - 1) * stride + dilation * (kernel - 1) + 1  # input positions the windows span, padding included
+    return max(0, reach - extent - pad)
+
+
+def _gemm_entry(gemm: Gemm, layer_id: int, name: str, precision: dict, *, constant_weights: bool) -> dict:
+    batched = gemm.batch > 1
+    b = "[b]" if batched else ""
+    weight = f"W{'' if constant_weights or not batched else b}[c][k]"
+    entry = {
+        "id": layer_id,
+        "name": name,
+        "operator_type": "Gemm",
+        "equation": f"O{b}[d][k]+=I{b}[d][c]*{weight}",
+        "dimension_relations": [],
+        "loop_dims": ["D", "C", "K"] + (["B"] if batched else []),
+        "loop_sizes": [gemm.m, gemm.k, gemm.n] + ([gemm.batch] if batched else []),
+        "operand_precision": dict(precision),
+        "operand_source": {"W": layer_id},
+    }
+    return entry
+
+
+def _dtype_bits(node: Node, *, weight: bool) -> int:
+    tensors = [t for t in node.inputs if t.is_weight == weight]
+    if not tensors:
+        return 0
+    return 8 * DTYPE_BYTES.get(tensors[0].dtype, 4)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]", "_", name)
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.6g}")
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _dump(document) -> str:
+    return yaml.safe_dump(document, sort_keys=False, default_flow_style=None, width=120)
