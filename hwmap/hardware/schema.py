@@ -112,6 +112,10 @@ class Buffer(StrictModel):
     size_bytes: int = Field(gt=0)
     read_energy_pj_per_byte: float = Field(ge=0)
     write_energy_pj_per_byte: float = Field(ge=0)
+    double_buffered: bool = Field(
+        default=True,
+        description="half the buffer is filled while the other half is used (a tile may use half of it)",
+    )
 
 
 class Dram(StrictModel):
