@@ -38,8 +38,10 @@ Why the search below is exact over that space: the traffic of every operand depe
 which of three loop classes (K, C, and N/P/Q together) lie above one another, because N, P and Q are relevant to
 the same operands; and it depends on a tile size only through its trip count t = ceil(dim / tile) (an input's
 rows over all P tiles are se * P + t * (R - se)), while the smallest tile with t trips, ceil(dim / t), needs the
-least capacity. So the search enumerates the 6 class orders x every distinct minimal tile per dimension,
-vectorised with numpy, and returns the exact optimum of the space; tests/cost/test_mapping.py checks it against a
+least capacity. Traffic never grows when a tile grows (fewer trips: fewer refetches, less halo) and the
+capacities are linear in the P tile, so for given N, K, C, Q tiles the largest P tile that fits is optimal. So
+the search enumerates the 6 class orders x every distinct minimal tile of N, K, C and Q with the largest fitting
+P tile, vectorised with numpy, and returns the exact optimum of the space; tests/cost/test_mapping.py checks it against a
 brute force that enumerates all 120 orders x all tile sizes and simulates the tile residency loop by loop.
 
 Objectives: energy (DRAM and buffer-fill energy of the traffic, plus the mapping-independent array and MAC
@@ -277,24 +279,22 @@ def _scaled(m: LayerMapping, groups: int) -> LayerMapping:
 
 @lru_cache(maxsize=200_000)
 def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
-    tiles, trips = zip(*(_candidates(d) for d in (nest.n, nest.k, nest.c, nest.p, nest.q)), strict=True)
-    shapes = [[1] * 5 for _ in range(5)]
-    for i in range(5):
+    # Grid over the minimal tiles of N, K, C, Q; P takes the largest tile that fits with them (see _largest_p).
+    dims4 = (nest.n, nest.k, nest.c, nest.q)
+    tiles4, trips4 = zip(*(_candidates(d) for d in dims4), strict=True)
+    shapes = [[1] * 4 for _ in range(4)]
+    for i in range(4):
         shapes[i][i] = -1
-    tn, tk, tc, tp, tq = (tiles[i].reshape(shapes[i]) for i in range(5))
-    rows = (tp - 1) * nest.se_h + nest.r
+    tn, tk, tc, tq = (tiles4[i].reshape(shapes[i]) for i in range(4))
     cols = (tq - 1) * nest.se_w + nest.s
-    in_tile = tn * tc * rows * cols * t.input_bytes
     w_tile = tk * tc * (nest.r * nest.s * t.weight_bytes)
-    o_tile = tn * tk * tp * tq * t.psum_bytes
-    if t.shared:
-        fits = in_tile + w_tile + o_tile <= t.cap_input
-    else:
-        fits = (in_tile <= t.cap_input) & (w_tile <= t.cap_weight) & (o_tile <= t.cap_output)
-    idx = np.nonzero(fits)
+    pt = _largest_p(nest, t, tn * tc * cols * t.input_bytes, tn * tk * tq * t.psum_bytes, w_tile)
+    idx = np.nonzero(pt >= 1)
     if len(idx[0]) == 0:
         return None
-    nn, kk, cc, pp, qq = (trips[i][idx[i]] for i in range(5))
+    pt = pt[idx]
+    nn, kk, cc, qq = (trips4[i][idx[i]] for i in range(4))
+    pp = -(-nest.p // pt)
     tg = nn * pp * qq
     in_pass = (nest.n * nest.c * t.input_bytes) * (nest.se_h * nest.p + pp * (nest.r - nest.se_h)) \
         * (nest.se_w * nest.q + qq * (nest.s - nest.se_w))
@@ -321,7 +321,8 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
         score = energy * cycles
     o, j = np.unravel_index(int(np.argmin(score)), score.shape)
     order = CLASS_ORDERS[o]
-    chosen = {d: int(tiles[i][idx[i][j]]) for i, d in enumerate(DIMS)}
+    chosen = {d: int(tiles4[i][idx[i][j]]) for i, d in enumerate(("N", "K", "C", "Q"))}
+    chosen["P"] = int(-(-nest.p // int(pp[j])))
     return LayerMapping(
         mode="best", objective=objective, order=_expand(order),
         tiles=(*((d, chosen[d]) for d in DIMS), ("R", nest.r), ("S", nest.s)),
@@ -332,6 +333,32 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
         output_compulsory_bytes=out_final, psum_passes=int(passes[o, j]), candidates=int(in_f.size),
         buffer_energy_pj=float(buffer_pj[o, j]), energy_pj=float(energy[o, j]), cycles=float(cycles[o, j]),
     )
+
+
+def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> np.ndarray:
+    """Largest P tile (0 when none) that fits beside the given N, K, C, Q tiles.
+
+    Exact because traffic never grows when a tile grows (fewer trips: fewer refetches, less halo) and capacities
+    are linear in the P tile: input tile = in_per_row * ((Pt - 1) * se + R), output tile = out_per_p * Pt.
+    """
+    se, r = nest.se_h, nest.r
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if t.shared:
+            bound = (t.cap_input - w_tile - in_per_row * (r - se)) / (in_per_row * se + out_per_p)
+        else:
+            by_in = ((t.cap_input / in_per_row) - r) / se + 1
+            bound = np.minimum(by_in, t.cap_output / out_per_p)
+            bound = np.where(w_tile <= t.cap_weight, bound, 0.0)
+    pt = np.clip(np.floor(bound + 1e-9), 0, nest.p).astype(np.int64)
+
+    def fits(p):
+        need_in = in_per_row * ((p - 1) * se + r)
+        need_out = out_per_p * p
+        if t.shared:
+            return need_in + need_out + w_tile <= t.cap_input
+        return (need_in <= t.cap_input) & (need_out <= t.cap_output) & (w_tile <= t.cap_weight)
+
+    return np.where((pt >= 1) & ~fits(np.maximum(pt, 1)), pt - 1, pt)  # float rounding guard
 
 
 def mapping_cache_info():
