@@ -219,7 +219,8 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
             fixed[gemm] = array_if + array_fi + array_of + ident.macs[gemm] * spec.mac_energy_pj
             mappings = map_layers(arrays, gemm, target, compute, fixed, objective)
             dram_bytes = _mapped_column(mappings, "dram_bytes")
-            in_read, w_read = _mapped_column(mappings, "input_read_bytes"), _mapped_column(mappings, "weight_read_bytes")
+            in_read = _mapped_column(mappings, "input_read_bytes")
+            w_read = _mapped_column(mappings, "weight_read_bytes")
             out_w = _mapped_column(mappings, "output_write_bytes")
             spill = _mapped_column(mappings, "psum_write_bytes")
             sram["ifmap"][gemm] = array_if + in_read[gemm] * target.fill_input_pj_per_byte

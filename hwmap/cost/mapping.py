@@ -41,8 +41,9 @@ rows over all P tiles are se * P + t * (R - se)), while the smallest tile with t
 least capacity. Traffic never grows when a tile grows (fewer trips: fewer refetches, less halo) and the
 capacities are linear in the P tile, so for given N, K, C, Q tiles the largest P tile that fits is optimal. So
 the search enumerates the 6 class orders x every distinct minimal tile of N, K, C and Q with the largest fitting
-P tile, vectorised with numpy, and returns the exact optimum of the space; tests/cost/test_mapping.py checks it against a
-brute force that enumerates all 120 orders x all tile sizes and simulates the tile residency loop by loop.
+P tile, vectorised with numpy, and returns the exact optimum of the space; tests/cost/test_mapping.py checks it
+against a brute force that enumerates all 120 orders x all tile sizes and simulates the tile residency loop by
+loop.
 
 Objectives: energy (DRAM and buffer-fill energy of the traffic, plus the mapping-independent array and MAC
 energy, plus static power x cycles), latency (cycles = max(compute cycles, DRAM bytes / bandwidth): double
