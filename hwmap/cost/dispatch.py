@@ -19,7 +19,7 @@ from hwmap.cost.systolic import ConvGeometry, systolic_costs
 from hwmap.cost.vector import vector_pe_gemm, vector_unit_cycles
 from hwmap.errors import HwmapError
 from hwmap.graph.ir import LayerGraph
-from hwmap.hardware.schema import Accelerator, CnnAcceleratorSpec
+from hwmap.hardware.schema import Accelerator, CnnAcceleratorSpec, SystolicSpec, VectorPESpec
 
 MAPPINGS: tuple[str, ...] = ("best", "scalesim")
 
@@ -129,8 +129,21 @@ def _finish(graph, accel, arrays, compute, stall, dram_bytes, terms, settings, a
 # ---------------------------------------------------------------- the mapper, shared by the CNN-accelerator kinds
 
 
-def map_target(memory: MemoryHierarchy, spec: CnnAcceleratorSpec) -> MapTarget:
+def spatial_floor(spec: CnnAcceleratorSpec, dataflow: str | None = None) -> tuple[int, int, int]:
+    """(K, C, P) covered by one pass of the array: the spatial unrolling a buffer tile must at least hold."""
+    if isinstance(spec, SystolicSpec):
+        rows, cols = spec.array.rows, spec.array.cols
+        # SCALE-Sim's (array rows, array cols): os (m, n), ws (k, n), is (k, m); GEMM m = P, n = K, k = C.
+        return {"os": (cols, 1, rows), "ws": (cols, rows, 1), "is": (1, rows, cols)}[dataflow or spec.array.dataflow]
+    if isinstance(spec, VectorPESpec):
+        pe = spec.pe_array
+        return pe.lanes, pe.vector_width, pe.num_pes
+    return 1, 1, 1
+
+
+def map_target(memory: MemoryHierarchy, spec: CnnAcceleratorSpec, *, dataflow: str | None = None) -> MapTarget:
     """The mapper's view of a template: DRAM-facing capacities and per-byte energies from its memory model."""
+    min_k, min_c, min_p = spatial_floor(spec, dataflow)
     b = memory.bits
     lin, lw, lout = (memory.dram_facing(op) for op in ("input", "weight", "output"))
     return MapTarget(
@@ -139,7 +152,7 @@ def map_target(memory: MemoryHierarchy, spec: CnnAcceleratorSpec) -> MapTarget:
         dram_pj_per_byte=memory.dram.read_pj_per_byte, fill_input_pj_per_byte=lin.write_pj_per_byte,
         fill_weight_pj_per_byte=lw.write_pj_per_byte, out_read_pj_per_byte=lout.read_pj_per_byte,
         out_write_pj_per_byte=lout.write_pj_per_byte, dram_bw_bytes_per_cycle=float(spec.dram.bw_bytes_per_cycle),
-        static_pj_per_cycle=float(spec.static_energy_pj_per_cycle),
+        static_pj_per_cycle=float(spec.static_energy_pj_per_cycle), min_k=min_k, min_c=min_c, min_p=min_p,
     )
 
 
@@ -214,7 +227,7 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
                     output_compulsory_bytes=nest.groups * nest.output_words * in_b,
                     psum_passes=int(costs.row_folds[j] if flow == "ws" else 1), candidates=1)
         else:
-            target = map_target(memory_hierarchy(spec), spec)
+            target = map_target(memory_hierarchy(spec), spec, dataflow=flow)
             fixed = np.zeros(n_layers)
             fixed[gemm] = array_if + array_fi + array_of + ident.macs[gemm] * spec.mac_energy_pj
             mappings = map_layers(arrays, gemm, target, compute, fixed, objective)

@@ -29,6 +29,8 @@ The mapping space (searched exactly)
   before its reduction (C) is complete, the partial sums are written to DRAM at the partial-sum width and read
   back when the nest returns: with f passes over the output, (f - 1) spill writes and (f - 1) reads of the output
   at the partial-sum width, plus one final write at the output precision. With f = 1 the output is written once.
+- Spatial floor: a tile covers at least the array's spatial unrolling of K, C and P (e.g. a ws systolic array's
+  rows of C and columns of K; clipped to the layer), so the array's cycle count, which assumes full folds, holds.
 - Capacities: per-operand levels bound each tile (input tile with its halo, weight tile, output tile at the
   partial-sum width); a shared level bounds their sum.
 Inner levels (the array's PE registers, a vector PE's local buffers) follow from the kind's spatial organisation
@@ -146,6 +148,9 @@ class MapTarget:
     out_write_pj_per_byte: float
     dram_bw_bytes_per_cycle: float
     static_pj_per_cycle: float
+    min_k: int = 1  # spatial unrolling: a tile covers at least this much of K, C, P (clipped to the layer)
+    min_c: int = 1
+    min_p: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +221,12 @@ def _candidates(dim: int) -> tuple[np.ndarray, np.ndarray]:
     return tiles, -(-dim // tiles)
 
 
+def _floored(dim: int, floor: int) -> tuple[np.ndarray, np.ndarray]:
+    tiles, trips = _candidates(dim)
+    keep = tiles >= floor
+    return tiles[keep], trips[keep]
+
+
 def _order_positions(order: tuple[str, ...]) -> tuple[int, int, int]:
     return order.index("K"), order.index("C"), order.index("NPQ")
 
@@ -258,9 +269,10 @@ def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed
 
 
 def _smallest_tiles(nest: LoopNest, t: MapTarget) -> str:
-    i = nest.r * nest.s * t.input_bytes
-    w = nest.r * nest.s * t.weight_bytes
-    o = t.psum_bytes
+    k, c, p = min(t.min_k, nest.k), min(t.min_c, nest.c), min(t.min_p, nest.p)
+    i = c * ((p - 1) * nest.se_h + nest.r) * nest.s * t.input_bytes
+    w = k * c * nest.r * nest.s * t.weight_bytes
+    o = k * p * t.psum_bytes
     if t.shared:
         return f"{i + w + o:g} bytes of a shared buffer with {t.cap_input:g} usable"
     return (f"input {i:g} of {t.cap_input:g}, weight {w:g} of {t.cap_weight:g}, output {o:g} of {t.cap_output:g} "
@@ -282,7 +294,8 @@ def _scaled(m: LayerMapping, groups: int) -> LayerMapping:
 def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
     # Grid over the minimal tiles of N, K, C, Q; P takes the largest tile that fits with them (see _largest_p).
     dims4 = (nest.n, nest.k, nest.c, nest.q)
-    tiles4, trips4 = zip(*(_candidates(d) for d in dims4), strict=True)
+    floors = (1, min(t.min_k, nest.k), min(t.min_c, nest.c), 1)
+    tiles4, trips4 = zip(*(_floored(d, f) for d, f in zip(dims4, floors, strict=True)), strict=True)
     shapes = [[1] * 4 for _ in range(4)]
     for i in range(4):
         shapes[i][i] = -1
@@ -290,7 +303,7 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
     cols = (tq - 1) * nest.se_w + nest.s
     w_tile = tk * tc * (nest.r * nest.s * t.weight_bytes)
     pt = _largest_p(nest, t, tn * tc * cols * t.input_bytes, tn * tk * tq * t.psum_bytes, w_tile)
-    idx = np.nonzero(pt >= 1)
+    idx = np.nonzero(pt >= min(t.min_p, nest.p))
     if len(idx[0]) == 0:
         return None
     pt = pt[idx]
