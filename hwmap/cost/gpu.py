@@ -67,6 +67,7 @@ import numpy as np
 from hwmap.cost.layers import layer_arrays
 from hwmap.cost.result import GraphCost
 from hwmap.errors import HwmapError, TemplateError
+from hwmap.graph.fusion import plan_fusion
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.hardware.gpu_schema import FIT_CLASSES, GpuSpec
 from hwmap.ops.classes import OpClass
@@ -616,8 +617,13 @@ def gpu_timeline(
         chain_span_views.update(p for p in range(c.members[0], c.members[-1] + 1)
                                 if isinstance(nodes[p].work, Zero) and nodes[p].scope == scope)
 
-    edges = _Edges(graph) if mode == "compiled" else None
+    # compiled mode: the shared fusion pass (hwmap.graph.fusion, policy "compiled") says which operators join
+    # which kernel; attention chains are pre-formed kernels launched at their AV position
+    plan = plan_fusion(graph, policy="compiled", kernels=[(c.av, c.members) for c in fused_chains]) \
+        if mode == "compiled" else None
+    edges = _Edges(graph) if plan is not None else None
     launches: list[_Launch] = []
+    launch_at_anchor: dict[int, _Launch] = {}
     fused_pointwise = 0
     for p, node in enumerate(nodes):
         cls = classes[p]
@@ -627,16 +633,14 @@ def gpu_timeline(
             weights = [full_s(classes[m], feats[m].flops, feats[m].bytes_) if classes[m] else 0.0
                        for m in c.members]
             launches.append(_Launch(p, "attention_fused", f.flops, f.bytes_, f.elements, list(c.members), weights))
+            launch_at_anchor[p] = launches[-1]
             continue
         if cls is None or p in in_chain:
             continue
-        if edges is not None and launches and (cls in POINTWISE_CLASSES or cls == "normalization"):
-            last = launches[-1]
-            preds = edges.activation_preds(p)
-            producer = preds[0] if preds else None
-            fusible = producer is not None and producer in last.members and (
-                cls in POINTWISE_CLASSES or last.fit_class not in TENSOR_CLASSES)
-            if fusible:
+        if plan is not None and edges is not None and plan.role(p) == "epilogue":
+            group = plan.group_of(p)
+            last = launch_at_anchor.get(group.anchor) if group is not None else None
+            if last is not None:
                 external = sum(t.numel for t in node.inputs if not _produced_by(edges, t, last.members)) * size
                 extra = full_s(cls, feats[p].flops, float(external))
                 last.members.append(p)
@@ -649,6 +653,7 @@ def gpu_timeline(
         f = feats[p]
         # a member's weight is its work at full rate, so fused operators share a kernel's time by their work
         launches.append(_Launch(p, cls, f.flops, f.bytes_, f.elements, [p], [full_s(cls, f.flops, f.bytes_)]))
+        launch_at_anchor[p] = launches[-1]
 
     # --- host time per node ----------------------------------------------------------------------------------
     host = np.zeros(n)
