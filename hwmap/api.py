@@ -168,6 +168,7 @@ def estimate(
     strict: bool = False,
     mapping: str = "best",
     objective: str = "energy",
+    fusion: str | None = None,
 ) -> GraphCost:
     """Cycles, latency, energy terms and utilisation of every layer of model on accel.
 
@@ -175,12 +176,15 @@ def estimate(
     .yaml, a SCALE-Sim .cfg or an Accelerator. dataflow ('ws', 'os', 'is') overrides a systolic template's.
     mapping: 'best' (each layer's loop order and tiles chosen by hwmap.cost.mapping for objective 'energy',
     'latency' or 'edp') or 'scalesim' (systolic templates: SCALE-Sim's fold order and DRAM counts).
+    fusion: 'epilogue' (None: the default for accelerator templates; BN folded, activations/adds on chip) or
+    'none'; GPU templates take fusion from their execution mode.
     """
     from hwmap.cost.dispatch import estimate_graph
 
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict)
-    return estimate_graph(graph, load_accelerator(accel), dataflow=dataflow, mapping=mapping, objective=objective)
+    return estimate_graph(graph, load_accelerator(accel), dataflow=dataflow, mapping=mapping, objective=objective,
+                          fusion=fusion)
 
 
 def load_paths(path: str | Path):

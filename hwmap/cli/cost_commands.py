@@ -68,6 +68,16 @@ MappingOpt = Annotated[MappingMode, typer.Option(
 ObjectiveOpt = Annotated[Objective, typer.Option("--objective", help="what the mapper minimises")]
 
 
+class Fusion(str, Enum):
+    none = "none"
+    epilogue = "epilogue"
+
+
+FusionOpt = Annotated[Optional[Fusion], typer.Option(
+    "--fusion", help="accelerator templates: epilogue (default: batch norms folded into conv/linear weights, "
+                     "activations, scales and residual adds fused on chip) or none (every operator its own kernel)")]
+
+
 @app.command()
 def estimate(
     model: ModelArg,
@@ -90,6 +100,7 @@ def estimate(
     tf32: Annotated[bool, typer.Option("--tf32/--no-tf32", help="GPU templates: TF32 for fp32 matmuls")] = True,
     mapping: MappingOpt = MappingMode.best,
     objective: ObjectiveOpt = Objective.energy,
+    fusion: FusionOpt = None,
     json_out: JsonOpt = False,
     csv_path: Annotated[Optional[str], typer.Option("--csv", help="write every layer's costs to this CSV")]
     = None,
@@ -103,7 +114,7 @@ def estimate(
     graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
     gpu = GpuSettings(calibration=calibration, mode=mode.value, dtype=dtype.value, tf32=tf32)
     cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None, gpu=gpu,
-                          mapping=mapping.value, objective=objective.value)
+                          mapping=mapping.value, objective=objective.value, fusion=fusion.value if fusion else None)
     if csv_path:
         write_cost_csv(csv_path, cost)
     if json_out:
@@ -112,7 +123,19 @@ def estimate(
             else None
         print_json(data)
         return
-    render_estimate(cost, stdout_console(), by=by.value, top=top or 20)
+    console = stdout_console()
+    render_estimate(cost, console, by=by.value, top=top or 20)
+    if "fusion" in cost.settings:
+        console.print(_fusion_summary(cost))
+
+
+def _fusion_summary(cost) -> str:
+    """What was fused into what: a count and the first groups (all of them are in --json as 'fused')."""
+    policy = cost.settings["fusion"]
+    if not cost.fused:
+        return f"fusion {policy}: every operator runs as its own kernel (DRAM round trip per operator)"
+    shown = "; ".join(cost.fused[:3]) + ("; ..." if len(cost.fused) > 3 else "")
+    return f"fusion {policy}: {len(cost.fused)} fused groups (all listed by --json under 'fused'): {shown}"
 
 
 @app.command("map")
@@ -121,6 +144,7 @@ def map_command(
     accel: Annotated[str, typer.Option("--accel", "-a", help="template name, template .yaml, or SCALE-Sim .cfg")],
     objective: ObjectiveOpt = Objective.energy,
     mapping: MappingOpt = MappingMode.best,
+    fusion: FusionOpt = None,
     layer: Annotated[Optional[str], typer.Option("--layer", help="only layers whose name or module matches this "
                                                                  "glob, e.g. 'layer4.*'")] = None,
     dataflow: Annotated[Optional[Dataflow], typer.Option("--dataflow", help="override a systolic template's "
@@ -148,7 +172,7 @@ def map_command(
                          "systolic and vector_pe templates")
     graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
     cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None,
-                          mapping=mapping.value, objective=objective.value)
+                          mapping=mapping.value, objective=objective.value, fusion=fusion.value if fusion else None)
     names, scopes = cost.layers.names, cost.layers.scopes
     rows = [(i, m) for i, m in enumerate(cost.mappings) if m is not None
             and (layer is None or fnmatchcase(names[i], layer) or fnmatchcase(scopes[i], layer))]
@@ -156,6 +180,7 @@ def map_command(
         raise HwmapError(f"--layer {layer!r} matches no conv/GEMM layer of {graph.model}")
     if json_out:
         print_json({"model": graph.model, "accelerator": accelerator.name, "settings": cost.settings,
+                    "fused": list(cost.fused),
                     "layers": [{"layer": cost.layers.names[i], "module": cost.layers.scopes[i], **m.record(),
                                 "energy_pj": float(cost.layer_energy_pj[i])} for i, m in rows]})
         return
@@ -174,6 +199,7 @@ def map_command(
                       f"{m.refetch_weight:.2f}", str(m.psum_passes), f"{cost.layer_energy_pj[i] / 1e6:,.2f}")
     console = stdout_console()
     console.print(table)
+    console.print(_fusion_summary(cost))
     console.print("tiles: N images, K output channels, C input channels, P x Q output pixels, R x S kernel "
                   "(a GEMM (m x k) @ (k x n) is K = n, C = k, P = m); refetch = DRAM reads / tensor size")
 

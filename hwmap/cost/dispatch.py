@@ -7,6 +7,7 @@ nothing (explicit Zero work); unsupported ops are reported and cost nothing.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +23,12 @@ from hwmap.graph.ir import LayerGraph
 from hwmap.hardware.schema import Accelerator, CnnAcceleratorSpec, SystolicSpec, VectorPESpec
 
 MAPPINGS: tuple[str, ...] = ("best", "scalesim")
+FUSIONS: tuple[str, ...] = ("none", "epilogue")
 
 COMMON_ASSUMPTIONS = (
-    "layer-by-layer execution: every layer reads its inputs and weights from DRAM and writes its outputs back "
-    "(no fusion across layers)",
+    "layer-by-layer execution: every kernel reads its inputs and weights from DRAM and writes its outputs back; "
+    "with --fusion epilogue (default) batch norms after a conv/linear fold into its weights and activations, "
+    "scales and residual adds run as its epilogue on chip (hwmap.graph.fusion)",
     "double buffering overlaps DRAM transfers with compute; stall cycles = max(0, DRAM bytes / bandwidth - "
     "compute cycles)",
     "non-GEMM ops run on the vector unit at one op per lane per cycle; element counts x ops per element from "
@@ -46,13 +49,20 @@ class GpuSettings:
 
 
 def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | None = None,
-                   gpu: GpuSettings | None = None, mapping: str = "best", objective: str = "energy") -> GraphCost:
+                   gpu: GpuSettings | None = None, mapping: str = "best", objective: str = "energy",
+                   fusion: str | None = None) -> GraphCost:
     """Cost of every layer of graph on accel (dataflow overrides a systolic template's default; gpu settings
     apply to GPU templates only).
 
     mapping: "best" (the mapper of hwmap.cost.mapping picks each layer's loop order and tiles for `objective`:
     energy, latency or edp) or "scalesim" (systolic only: SCALE-Sim's fold order and its DRAM counts).
+    fusion: "epilogue" (None: the default for accelerator templates) or "none" (every operator its own kernel);
+    GPU templates take their fusion from gpu.mode.
     """
+    if accel.kind == "gpu" and fusion is not None:
+        raise HwmapError(f"--fusion applies to accelerator templates; on the GPU template {accel.name!r} the "
+                         "execution mode (--mode eager|sdpa|compiled) decides fusion")
+    fusion = fusion or "epilogue"
     if accel.kind != "gpu" and gpu is not None and gpu != GpuSettings():
         raise HwmapError(f"--calibration, --mode, --dtype and --tf32 apply to GPU templates; {accel.name!r} is of "
                          f"kind {accel.kind!r}")
@@ -61,14 +71,15 @@ def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | Non
     if objective not in OBJECTIVES:
         raise HwmapError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if accel.kind == "systolic":
-        return _estimate_systolic(graph, accel, dataflow=dataflow, mapping=mapping, objective=objective)
+        return _estimate_systolic(graph, accel, dataflow=dataflow, mapping=mapping, objective=objective,
+                                  fusion=fusion_arrays(graph, fusion))
     if dataflow is not None:
         raise HwmapError(f"--dataflow applies to systolic templates; {accel.name!r} is of kind {accel.kind!r}")
     if mapping != "best" and accel.kind != "gpu":
         raise HwmapError(f"--mapping {mapping} applies to systolic templates (SCALE-Sim models systolic arrays); "
                          f"{accel.name!r} is of kind {accel.kind!r}")
     if accel.kind == "vector_pe":
-        return _estimate_vector_pe(graph, accel, objective=objective)
+        return _estimate_vector_pe(graph, accel, objective=objective, fusion=fusion_arrays(graph, fusion))
     if accel.kind == "gpu":
         return _estimate_gpu(graph, accel, gpu or GpuSettings())
     raise HwmapError(f"no cost model for accelerator kind {accel.kind!r} ({accel.name})")
@@ -87,20 +98,69 @@ def _estimate_gpu(graph: LayerGraph, accel: Accelerator, settings: GpuSettings) 
 # ---------------------------------------------------------------- shared by the CNN-accelerator kinds
 
 
-def _non_gemm_costs(arrays: LayerArrays, spec: CnnAcceleratorSpec, *, act_read_pj: float, act_write_pj: float):
-    """Cycles, DRAM bytes and energy terms of vector-unit and DMA layers (zero elsewhere)."""
+@dataclass(frozen=True)
+class FusionArrays:
+    """Per-layer effect of a fusion plan on the CNN-accelerator kinds (hwmap.graph.fusion)."""
+
+    policy: str
+    folded: np.ndarray  # bool: batch norms folded into their anchor's weights (cost nothing)
+    epilogue: np.ndarray  # bool: operators run on chip as an anchor's epilogue (no DRAM round trip)
+    external_elements: np.ndarray  # int64: elements an epilogue member reads from outside its group
+    described: tuple[str, ...]  # "anchor <- member (folded), member (epilogue)" per group
+
+
+_FUSION_CACHE: dict[tuple[int, str], tuple[weakref.ref, FusionArrays]] = {}
+
+
+def fusion_arrays(graph: LayerGraph, policy: str) -> FusionArrays:
+    """The fusion plan of graph as per-layer columns, cached per graph object and policy (sweeps reuse it)."""
+    if policy not in FUSIONS:
+        raise HwmapError(f"--fusion must be one of {', '.join(FUSIONS)} for accelerator templates, got {policy!r}")
+    key = (id(graph), policy)
+    hit = _FUSION_CACHE.get(key)
+    if hit is not None and hit[0]() is graph:
+        return hit[1]
+    from hwmap.graph.fusion import plan_fusion
+
+    plan = plan_fusion(graph, policy=policy)
+    n = len(graph.nodes)
+    folded, epilogue = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    external = np.zeros(n, dtype=np.int64)
+    for group in plan.groups:
+        folded[list(group.folded)] = True
+        for p in group.epilogue:
+            epilogue[p] = True
+            acts = [t for t in graph.nodes[p].inputs if not t.is_weight and t.numel]
+            itemsize = acts[0].size_bytes / acts[0].numel if acts else 1.0
+            external[p] = round(group.external_input_bytes(graph, p) / itemsize)
+    arrays = FusionArrays(policy, folded, epilogue, external, tuple(plan.describe(graph)))
+    _FUSION_CACHE[key] = (weakref.ref(graph, lambda _ref, k=key: _FUSION_CACHE.pop(k, None)), arrays)
+    return arrays
+
+
+def _non_gemm_costs(arrays: LayerArrays, spec: CnnAcceleratorSpec, fusion: FusionArrays, *, act_read_pj: float,
+                    act_write_pj: float):
+    """Cycles, DRAM bytes and energy terms of vector-unit and DMA layers (zero elsewhere).
+
+    Fusion: a folded batch norm costs nothing; an epilogue member costs its vector-unit cycles and energy and its
+    on-chip buffer accesses, but reads from DRAM only its operands from outside the group (a residual add's other
+    input) and writes nothing to DRAM (the group's output leaves with its anchor's output write).
+    Assumes: the vector unit runs an epilogue after the array, not overlapped with it (its cycles add up).
+    """
     vector, dma = arrays.mask(UNIT_VECTOR), arrays.mask(UNIT_DMA)
+    live = ~fusion.folded
     act_bytes = spec.operand_bits.input_bytes
     vu = spec.vector_unit
-    cycles = np.where(vector, vector_unit_cycles(arrays.vector_ops, lanes=vu.lanes,
-                                                 ops_per_cycle_per_lane=vu.ops_per_cycle_per_lane), 0.0)
-    moved = (arrays.input_elements + arrays.output_elements) * act_bytes
-    dram_bytes = np.where(vector | dma, moved, 0.0)
+    cycles = np.where(vector & live, vector_unit_cycles(arrays.vector_ops, lanes=vu.lanes,
+                                                        ops_per_cycle_per_lane=vu.ops_per_cycle_per_lane), 0.0)
+    moved = np.where(fusion.epilogue, fusion.external_elements,
+                     arrays.input_elements + arrays.output_elements) * act_bytes
+    dram_bytes = np.where((vector | dma) & live, moved, 0.0)
     # A DMA layer's time is its DRAM traffic: it counts as stall-free transfer cycles, not compute.
     dma_cycles = np.where(dma, dram_bytes / spec.dram.bw_bytes_per_cycle, 0.0)
-    sram_pj = np.where(vector, arrays.input_elements * act_bytes * act_read_pj
+    sram_pj = np.where(vector & live, arrays.input_elements * act_bytes * act_read_pj
                        + arrays.output_elements * act_bytes * act_write_pj, 0.0)
-    vector_pj = np.where(vector | dma, arrays.vector_ops * vu.op_energy_pj, 0.0)
+    vector_pj = np.where((vector | dma) & live, arrays.vector_ops * vu.op_energy_pj, 0.0)
     return cycles + dma_cycles, dram_bytes, sram_pj, vector_pj
 
 
@@ -111,7 +171,7 @@ def _stalls(compute_cycles: np.ndarray, dram_bytes: np.ndarray, bw_bytes_per_cyc
 
 
 def _finish(graph, accel, arrays, compute, stall, dram_bytes, terms, settings, assumptions,
-            mappings=()) -> GraphCost:
+            mappings=(), fusion: FusionArrays | None = None) -> GraphCost:
     spec = accel.spec
     cycles = compute + stall
     terms = {**terms, "dram": dram_bytes * spec.dram.energy_pj_per_byte,
@@ -122,7 +182,7 @@ def _finish(graph, accel, arrays, compute, stall, dram_bytes, terms, settings, a
         peak_macs_per_cycle=float(accel.peak_macs_per_cycle), layers=arrays.identity, compute_cycles=compute,
         stall_cycles=stall, energy_pj=terms, dram_bytes=dram_bytes,
         assumptions=COMMON_ASSUMPTIONS + assumptions, notes=notes + graph.notes, settings=settings,
-        mappings=tuple(mappings),
+        mappings=tuple(mappings), fused=fusion.described if fusion is not None else (),
     )
 
 
@@ -175,8 +235,8 @@ def _mapped_column(mappings: list[LayerMapping | None], attribute: str) -> np.nd
 # ---------------------------------------------------------------- systolic arrays
 
 
-def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str | None, mapping: str = "best",
-                       objective: str = "energy") -> GraphCost:
+def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str | None, mapping: str,
+                       objective: str, fusion: FusionArrays) -> GraphCost:
     spec = accel.systolic
     flow = dataflow or spec.array.dataflow
     if flow not in ("ws", "os", "is"):
@@ -241,7 +301,8 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
             sram["ofmap"][gemm] = array_of + (out_w[gemm] + spill[gemm]) * target.out_read_pj_per_byte \
                 + spill[gemm] * target.out_write_pj_per_byte
     other_cycles, other_dram, other_sram, vector_pj = _non_gemm_costs(
-        arrays, spec, act_read_pj=bufs.ifmap.read_energy_pj_per_byte, act_write_pj=bufs.ofmap.write_energy_pj_per_byte)
+        arrays, spec, fusion, act_read_pj=bufs.ifmap.read_energy_pj_per_byte,
+        act_write_pj=bufs.ofmap.write_energy_pj_per_byte)
     compute = compute + other_cycles
     dram_bytes = dram_bytes + other_dram
     stall = _stalls(compute, dram_bytes, spec.dram.bw_bytes_per_cycle, arrays.mask(UNIT_DMA))
@@ -261,13 +322,15 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
                         "under the buffer capacities (hwmap.cost.mapping); partial sums spill at the accumulator "
                         "width only when the reduction is split across tiles; outputs leave at the input width",)
     return _finish(graph, accel, arrays, compute, stall, dram_bytes, terms,
-                   {"dataflow": flow, "mapping": mapping, "objective": objective}, assumptions, mappings)
+                   {"dataflow": flow, "mapping": mapping, "objective": objective, "fusion": fusion.policy},
+                   assumptions, mappings, fusion)
 
 
 # ---------------------------------------------------------------- MAGNet-like vector-PE arrays
 
 
-def _estimate_vector_pe(graph: LayerGraph, accel: Accelerator, *, objective: str = "energy") -> GraphCost:
+def _estimate_vector_pe(graph: LayerGraph, accel: Accelerator, *, objective: str,
+                        fusion: FusionArrays) -> GraphCost:
     spec = accel.vector_pe
     arrays = layer_arrays(graph)
     ident = arrays.identity
@@ -291,7 +354,7 @@ def _estimate_vector_pe(graph: LayerGraph, accel: Accelerator, *, objective: str
     dram_bytes = _mapped_column(mappings, "dram_bytes")
     gb_pj = np.where(gemm, gb_array_pj, 0.0) + _mapped_column(mappings, "buffer_energy_pj")
     other_cycles, other_dram, other_sram, vector_pj = _non_gemm_costs(
-        arrays, spec, act_read_pj=gb.read_energy_pj_per_byte, act_write_pj=gb.write_energy_pj_per_byte)
+        arrays, spec, fusion, act_read_pj=gb.read_energy_pj_per_byte, act_write_pj=gb.write_energy_pj_per_byte)
     compute = compute + other_cycles
     dram_bytes = dram_bytes + other_dram
     stall = _stalls(compute, dram_bytes, spec.dram.bw_bytes_per_cycle, arrays.mask(UNIT_DMA))
@@ -304,4 +367,4 @@ def _estimate_vector_pe(graph: LayerGraph, accel: Accelerator, *, objective: str
         "capacity (hwmap.cost.mapping); the global buffer stages every DRAM byte",
     )
     return _finish(graph, accel, arrays, compute, stall, dram_bytes, terms,
-                   {"mapping": "best", "objective": objective}, assumptions, mappings)
+                   {"mapping": "best", "objective": objective, "fusion": fusion.policy}, assumptions, mappings, fusion)
