@@ -190,14 +190,18 @@ def _finish(graph, accel, arrays, compute, stall, dram_bytes, terms, settings, a
 
 
 def spatial_floor(spec: CnnAcceleratorSpec, dataflow: str | None = None) -> tuple[int, int, int]:
-    """(K, C, P) covered by one pass of the array: the spatial unrolling a buffer tile must at least hold."""
+    """(K, C, P) a buffer tile must at least hold: the array's spatial unrolling of the weight dimensions.
+
+    SCALE-Sim's (array rows, array cols): os (m, n), ws (k, n), is (k, m), with GEMM m = P, n = K, k = C; the
+    vector-PE kind runs K across lanes and C along the vectors. P (pixels) is not floored: output-stationary
+    partial sums live in the PEs, and pixels split over PEs need no common tile.
+    """
     if isinstance(spec, SystolicSpec):
         rows, cols = spec.array.rows, spec.array.cols
-        # SCALE-Sim's (array rows, array cols): os (m, n), ws (k, n), is (k, m); GEMM m = P, n = K, k = C.
-        return {"os": (cols, 1, rows), "ws": (cols, rows, 1), "is": (1, rows, cols)}[dataflow or spec.array.dataflow]
+        return {"os": (cols, 1, 1), "ws": (cols, rows, 1), "is": (1, rows, 1)}[dataflow or spec.array.dataflow]
     if isinstance(spec, VectorPESpec):
         pe = spec.pe_array
-        return pe.lanes, pe.vector_width, pe.num_pes
+        return pe.lanes, pe.vector_width, 1
     return 1, 1, 1
 
 
@@ -259,7 +263,9 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
             cols=spec.array.cols, dataflow=flow,
             ifmap_sram_words=capacity_words(bufs.ifmap.size_bytes, bits.input),
             filter_sram_words=capacity_words(bufs.filter.size_bytes, bits.weight),
-            ofmap_sram_words=capacity_words(bufs.ofmap.size_bytes, bits.output),
+            # SCALE-Sim has one word size, the operands'; its ofmap drain model only sets DRAM write timing here.
+            # The mapper (best mode) sizes the ofmap buffer in partial sums of bits.output.
+            ofmap_sram_words=capacity_words(bufs.ofmap.size_bytes, bits.input),
             conv=ConvGeometry(*(g[:, i] for i in range(6))),
         )
         batch = ident.gemm_batch[gemm]

@@ -29,8 +29,9 @@ The mapping space (searched exactly)
   before its reduction (C) is complete, the partial sums are written to DRAM at the partial-sum width and read
   back when the nest returns: with f passes over the output, (f - 1) spill writes and (f - 1) reads of the output
   at the partial-sum width, plus one final write at the output precision. With f = 1 the output is written once.
-- Spatial floor: a tile covers at least the array's spatial unrolling of K, C and P (e.g. a ws systolic array's
-  rows of C and columns of K; clipped to the layer), so the array's cycle count, which assumes full folds, holds.
+- Spatial floor: a tile covers at least the array's spatial unrolling of the weight dimensions K and C (e.g. a ws
+  systolic array's rows of C and columns of K; clipped to the layer), so the array works on full folds as its
+  cycle count assumes. When no tile with that floor fits, the floor is dropped (the array runs partial folds).
 - Capacities: per-operand levels bound each tile (input tile with its halo, weight tile, output tile at the
   partial-sum width); a shared level bounds their sum.
 Inner levels (the array's PE registers, a vector PE's local buffers) follow from the kind's spatial organisation
@@ -261,6 +262,12 @@ def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed
     canon = nest.canonical()
     g = canon.groups
     per = _map_group(canon, target, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
+    if per is None and (target.min_k, target.min_c, target.min_p) != (1, 1, 1):
+        # The buffers cannot hold the array's spatial unrolling: the array runs partial folds instead.
+        from dataclasses import replace
+
+        floorless = replace(target, min_k=1, min_c=1, min_p=1)
+        per = _map_group(canon, floorless, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
     if per is None:
         smallest = _smallest_tiles(canon, target)
         raise HwmapError(f"{name}: no tile of the layer fits the buffers (the smallest tiles need {smallest}); "

@@ -377,7 +377,10 @@ class SystolicSpec(CnnAcceleratorSpec):
             ("ofmap", cols * bits.output_bytes, f"array.cols ({cols}) output words of {bits.output} bits"),
         )
         for name, need_bytes, what in needs:
-            have = getattr(self.buffers, name).size_bytes
+            buf = getattr(self.buffers, name)
+            have = buf.size_bytes
+            if buf.double_buffered:  # each half holds a tile
+                need_bytes, what = 2 * need_bytes, f"{what}, twice as double_buffered is true"
             if have < need_bytes:
                 problems.append(
                     Problem(
