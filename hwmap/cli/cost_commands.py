@@ -182,24 +182,27 @@ def map_command(
         print_json({"model": graph.model, "accelerator": accelerator.name, "settings": cost.settings,
                     "fused": list(cost.fused),
                     "layers": [{"layer": cost.layers.names[i], "module": cost.layers.scopes[i], **m.record(),
+                                "fused_into_it": cost.fused_per_layer[i] if cost.fused_per_layer else "",
                                 "energy_pj": float(cost.layer_energy_pj[i])} for i, m in rows]})
         return
     table = Table(title=f"{graph.model} on {accelerator.name}: {mapping.value} mapping"
                         + (f", objective {objective.value}" if mapping is MappingMode.best else ""),
                   title_justify="left")
     for column in ("layer", "order (outer>inner)", "buffer tiles", "in kB", "w kB", "out kB", "psum kB",
-                   "in refetch", "w refetch", "psum passes", "energy uJ"):
-        table.add_column(column, justify="left" if column in ("layer", "order (outer>inner)", "buffer tiles")
-                         else "right")
+                   "in refetch", "w refetch", "psum passes", "energy uJ", "fused into it"):
+        table.add_column(column, justify="left" if column in ("layer", "order (outer>inner)", "buffer tiles",
+                                                              "fused into it") else "right")
     for i, m in rows:
         table.add_row(cost.layers.scopes[i] or cost.layers.names[i], m.order_text(), m.tiles_text(),
                       f"{m.input_read_bytes / 1e3:,.1f}", f"{m.weight_read_bytes / 1e3:,.1f}",
                       f"{m.output_write_bytes / 1e3:,.1f}",
                       f"{(m.psum_write_bytes + m.psum_read_bytes) / 1e3:,.1f}", f"{m.refetch_input:.2f}",
-                      f"{m.refetch_weight:.2f}", str(m.psum_passes), f"{cost.layer_energy_pj[i] / 1e6:,.2f}")
+                      f"{m.refetch_weight:.2f}", str(m.psum_passes), f"{cost.layer_energy_pj[i] / 1e6:,.2f}",
+                      cost.fused_per_layer[i] if cost.fused_per_layer else "")
     console = stdout_console()
     console.print(table)
-    console.print(_fusion_summary(cost))
+    console.print(f"fusion {cost.settings.get('fusion', '-')}: {len(cost.fused)} fused groups; "
+                  "energy uJ is the layer's own (its fused members are costed on their rows)")
     console.print("tiles: N images, K output channels, C input channels, P x Q output pixels, R x S kernel "
                   "(a GEMM (m x k) @ (k x n) is K = n, C = k, P = m); refetch = DRAM reads / tensor size")
 

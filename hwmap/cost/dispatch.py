@@ -107,6 +107,7 @@ class FusionArrays:
     epilogue: np.ndarray  # bool: operators run on chip as an anchor's epilogue (no DRAM round trip)
     external_elements: np.ndarray  # int64: elements an epilogue member reads from outside its group
     described: tuple[str, ...]  # "anchor <- member (folded), member (epilogue)" per group
+    per_layer: tuple[str, ...]  # anchors: "bn1 (folded), act1 (epilogue)"; members: "folded into conv1" / ...
 
 
 _FUSION_CACHE: dict[tuple[int, str], tuple[weakref.ref, FusionArrays]] = {}
@@ -126,14 +127,26 @@ def fusion_arrays(graph: LayerGraph, policy: str) -> FusionArrays:
     n = len(graph.nodes)
     folded, epilogue = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     external = np.zeros(n, dtype=np.int64)
+    per_layer = [""] * n
+
+    def label(p: int) -> str:
+        node = graph.nodes[p]
+        return node.scope or node.name
+
     for group in plan.groups:
+        per_layer[group.anchor] = ", ".join([f"{label(p)} (folded)" for p in group.folded]
+                                            + [f"{label(p)} (epilogue)" for p in group.epilogue])
+        for p in group.folded:
+            per_layer[p] = f"folded into {label(group.anchor)}"
+        for p in group.epilogue:
+            per_layer[p] = f"epilogue of {label(group.anchor)}"
         folded[list(group.folded)] = True
         for p in group.epilogue:
             epilogue[p] = True
             acts = [t for t in graph.nodes[p].inputs if not t.is_weight and t.numel]
             itemsize = acts[0].size_bytes / acts[0].numel if acts else 1.0
             external[p] = round(group.external_input_bytes(graph, p) / itemsize)
-    arrays = FusionArrays(policy, folded, epilogue, external, tuple(plan.describe(graph)))
+    arrays = FusionArrays(policy, folded, epilogue, external, tuple(plan.describe(graph)), tuple(per_layer))
     _FUSION_CACHE[key] = (weakref.ref(graph, lambda _ref, k=key: _FUSION_CACHE.pop(k, None)), arrays)
     return arrays
 
@@ -183,6 +196,7 @@ def _finish(graph, accel, arrays, compute, stall, dram_bytes, terms, settings, a
         stall_cycles=stall, energy_pj=terms, dram_bytes=dram_bytes,
         assumptions=COMMON_ASSUMPTIONS + assumptions, notes=notes + graph.notes, settings=settings,
         mappings=tuple(mappings), fused=fusion.described if fusion is not None else (),
+        fused_per_layer=fusion.per_layer if fusion is not None else (),
     )
 
 

@@ -55,6 +55,7 @@ class GraphCost:
     settings: dict = field(default_factory=dict)  # dataflow, calibration, ... as used
     mappings: tuple = ()  # per layer: hwmap.cost.mapping.LayerMapping or None (kinds with a mapper)
     fused: tuple[str, ...] = ()  # what was fused into what, one line per fused group
+    fused_per_layer: tuple[str, ...] = ()  # per layer: what fused into it, or which kernel it fused into
 
     # ------------------------------------------------------------------ per layer
 
@@ -152,6 +153,8 @@ class GraphCost:
         for term, values in self.energy_pj.items():
             columns[f"energy_{term.replace('.', '_')}_pj"] = values
         columns["energy_pj"] = self.layer_energy_pj
+        if self.fused_per_layer:
+            columns["fusion"] = self.fused_per_layer
         if self.mappings:
             records = [m.record() if m is not None else None for m in self.mappings]
             keys = next((list(r) for r in records if r is not None), [])
