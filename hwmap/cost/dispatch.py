@@ -203,8 +203,8 @@ def _finish(graph, accel, arrays, compute, stall, dram_bytes, terms, settings, a
 # ---------------------------------------------------------------- the mapper, shared by the CNN-accelerator kinds
 
 
-def spatial_floor(spec: CnnAcceleratorSpec, dataflow: str | None = None) -> tuple[int, int, int]:
-    """(K, C, P) a buffer tile must at least hold: the array's spatial unrolling of the weight dimensions.
+def spatial_floor(spec: CnnAcceleratorSpec, dataflow: str | None = None) -> tuple[int, int]:
+    """(K, C) a buffer tile must at least hold: the array's spatial unrolling of the weight dimensions.
 
     SCALE-Sim's (array rows, array cols): os (m, n), ws (k, n), is (k, m), with GEMM m = P, n = K, k = C; the
     vector-PE kind runs K across lanes and C along the vectors. P (pixels) is not floored: output-stationary
@@ -212,16 +212,16 @@ def spatial_floor(spec: CnnAcceleratorSpec, dataflow: str | None = None) -> tupl
     """
     if isinstance(spec, SystolicSpec):
         rows, cols = spec.array.rows, spec.array.cols
-        return {"os": (cols, 1, 1), "ws": (cols, rows, 1), "is": (1, rows, 1)}[dataflow or spec.array.dataflow]
+        return {"os": (cols, 1), "ws": (cols, rows), "is": (1, rows)}[dataflow or spec.array.dataflow]
     if isinstance(spec, VectorPESpec):
         pe = spec.pe_array
-        return pe.lanes, pe.vector_width, 1
-    return 1, 1, 1
+        return pe.lanes, pe.vector_width
+    return 1, 1
 
 
 def map_target(memory: MemoryHierarchy, spec: CnnAcceleratorSpec, *, dataflow: str | None = None) -> MapTarget:
     """The mapper's view of a template: DRAM-facing capacities and per-byte energies from its memory model."""
-    min_k, min_c, min_p = spatial_floor(spec, dataflow)
+    min_k, min_c = spatial_floor(spec, dataflow)
     b = memory.bits
     lin, lw, lout = (memory.dram_facing(op) for op in ("input", "weight", "output"))
     return MapTarget(
@@ -230,7 +230,7 @@ def map_target(memory: MemoryHierarchy, spec: CnnAcceleratorSpec, *, dataflow: s
         dram_pj_per_byte=memory.dram.read_pj_per_byte, fill_input_pj_per_byte=lin.write_pj_per_byte,
         fill_weight_pj_per_byte=lw.write_pj_per_byte, out_read_pj_per_byte=lout.read_pj_per_byte,
         out_write_pj_per_byte=lout.write_pj_per_byte, dram_bw_bytes_per_cycle=float(spec.dram.bw_bytes_per_cycle),
-        static_pj_per_cycle=float(spec.static_energy_pj_per_cycle), min_k=min_k, min_c=min_c, min_p=min_p,
+        static_pj_per_cycle=float(spec.static_energy_pj_per_cycle), min_k=min_k, min_c=min_c,
     )
 
 

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -149,9 +149,8 @@ class MapTarget:
     out_write_pj_per_byte: float
     dram_bw_bytes_per_cycle: float
     static_pj_per_cycle: float
-    min_k: int = 1  # spatial unrolling: a tile covers at least this much of K, C, P (clipped to the layer)
+    min_k: int = 1  # spatial unrolling: a tile covers at least this much of K and C (clipped to the layer)
     min_c: int = 1
-    min_p: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,11 +261,9 @@ def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed
     canon = nest.canonical()
     g = canon.groups
     per = _map_group(canon, target, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
-    if per is None and (target.min_k, target.min_c, target.min_p) != (1, 1, 1):
+    if per is None and (target.min_k, target.min_c) != (1, 1):
         # The buffers cannot hold the array's spatial unrolling: the array runs partial folds instead.
-        from dataclasses import replace
-
-        floorless = replace(target, min_k=1, min_c=1, min_p=1)
+        floorless = replace(target, min_k=1, min_c=1)
         per = _map_group(canon, floorless, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
     if per is None:
         smallest = _smallest_tiles(canon, target)
@@ -276,10 +273,10 @@ def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed
 
 
 def _smallest_tiles(nest: LoopNest, t: MapTarget) -> str:
-    k, c, p = min(t.min_k, nest.k), min(t.min_c, nest.c), min(t.min_p, nest.p)
-    i = c * ((p - 1) * nest.se_h + nest.r) * nest.s * t.input_bytes
+    k, c = min(t.min_k, nest.k), min(t.min_c, nest.c)
+    i = c * nest.r * nest.s * t.input_bytes
     w = k * c * nest.r * nest.s * t.weight_bytes
-    o = k * p * t.psum_bytes
+    o = k * t.psum_bytes
     if t.shared:
         return f"{i + w + o:g} bytes of a shared buffer with {t.cap_input:g} usable"
     return (f"input {i:g} of {t.cap_input:g}, weight {w:g} of {t.cap_weight:g}, output {o:g} of {t.cap_output:g} "
@@ -289,20 +286,40 @@ def _smallest_tiles(nest: LoopNest, t: MapTarget) -> str:
 def _scaled(m: LayerMapping, groups: int) -> LayerMapping:
     if groups == 1:
         return m
-    from dataclasses import replace
-
     return replace(m, **{f: getattr(m, f) * groups for f in (
         "input_read_bytes", "weight_read_bytes", "output_write_bytes", "psum_write_bytes", "psum_read_bytes",
         "input_compulsory_bytes", "weight_compulsory_bytes", "output_compulsory_bytes", "buffer_energy_pj",
         "energy_pj", "cycles")})
 
 
-@lru_cache(maxsize=200_000)
-def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
+@dataclass(frozen=True)
+class _Grid:
+    """The candidates of one layer shape and memory configuration that can be optimal for some design point.
+
+    Built floorless over all six class orders, then pruned: a candidate is dropped when another one with the same
+    K and C tiles (so meeting the same spatial floors) moves no more DRAM bytes and spends no more buffer energy.
+    Energy, cycles and EDP all grow with DRAM bytes and buffer energy, so the optimum of every objective, floor,
+    clock, bandwidth and static power is among the survivors. Cached by (shape,
+    capacities, word sizes, buffer energies): a sweep reuses it and runs only the cheap choice per design point.
+    """
+
+    order: np.ndarray  # (F,) index into CLASS_ORDERS
+    tiles: np.ndarray  # (F, 5) int64: N, K, C, P, Q tiles
+    passes: np.ndarray  # (F,)
+    dram_in: np.ndarray  # (F,) bytes
+    dram_w: np.ndarray
+    spill: np.ndarray  # partial-sum bytes written (= read back)
+    dram: np.ndarray  # all DRAM bytes
+    buffer_pj: np.ndarray
+    out_final: float
+    candidates: int  # before pruning
+
+
+@lru_cache(maxsize=1024)
+def _grid(nest: LoopNest, t: MapTarget) -> _Grid | None:
     # Grid over the minimal tiles of N, K, C, Q; P takes the largest tile that fits with them (see _largest_p).
     dims4 = (nest.n, nest.k, nest.c, nest.q)
-    floors = (1, min(t.min_k, nest.k), min(t.min_c, nest.c), 1)
-    tiles4, trips4 = zip(*(_floored(d, f) for d, f in zip(dims4, floors, strict=True)), strict=True)
+    tiles4, trips4 = zip(*(_candidates(d) for d in dims4), strict=True)
     shapes = [[1] * 4 for _ in range(4)]
     for i in range(4):
         shapes[i][i] = -1
@@ -310,7 +327,7 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
     cols = (tq - 1) * nest.se_w + nest.s
     w_tile = tk * tc * (nest.r * nest.s * t.weight_bytes)
     pt = _largest_p(nest, t, tn * tc * cols * t.input_bytes, tn * tk * tq * t.psum_bytes, w_tile)
-    idx = np.nonzero(pt >= min(t.min_p, nest.p))
+    idx = np.nonzero(pt >= 1)
     if len(idx[0]) == 0:
         return None
     pt = pt[idx]
@@ -323,15 +340,57 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
     out_words = float(nest.output_words)
     out_final = out_words * t.output_bytes
     factors = [class_traffic_factors(order, kk, cc, tg) for order in CLASS_ORDERS]
-    in_f = np.stack([f[0] for f in factors])
-    w_f = np.stack([f[1] for f in factors])
+    dram_in = np.stack([f[0] for f in factors]) * in_pass
+    dram_w = np.stack([f[1] for f in factors]) * w_pass
     passes = np.stack([f[2] for f in factors])
-    dram_in = in_f * in_pass
-    dram_w = w_f * w_pass
     spill = (passes - 1) * (out_words * t.psum_bytes)
     dram = dram_in + dram_w + out_final + 2 * spill
     buffer_pj = (dram_in * t.fill_input_pj_per_byte + dram_w * t.fill_weight_pj_per_byte
                  + spill * (t.out_read_pj_per_byte + t.out_write_pj_per_byte) + out_final * t.out_read_pj_per_byte)
+    tiles = np.stack([tiles4[0][idx[0]], tiles4[1][idx[1]], tiles4[2][idx[2]], -(-nest.p // pp),
+                      tiles4[3][idx[3]]], axis=1)
+    n_orders, n_cols = dram.shape
+    order = np.repeat(np.arange(n_orders), n_cols)
+    column = np.tile(np.arange(n_cols), n_orders)
+    keep = _undominated(dram.ravel(), buffer_pj.ravel(), tiles[column, 1], tiles[column, 2])
+    o, j = order[keep], column[keep]
+    return _Grid(o, tiles[j], passes[o, j], dram_in[o, j], dram_w[o, j], spill[o, j], dram[o, j],
+                 buffer_pj[o, j], out_final, int(dram.size))
+
+
+def _undominated(d: np.ndarray, b: np.ndarray, k: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Indices of the points that no point with the same K and C tiles dominates in (DRAM bytes, buffer energy).
+
+    Floors only test the K and C tiles, so among points with equal tiles only their (d, b) Pareto front can be
+    optimal (exact ties keep the first). Points dominated across different tiles are kept: harmless, as the choice
+    is exact over whatever survives.
+    """
+    order = np.lexsort((b, d, c, k))
+    b_sorted = b[order]
+    start = np.r_[True, (k[order][1:] != k[order][:-1]) | (c[order][1:] != c[order][:-1])]
+    starts = np.flatnonzero(start)
+    ends = np.r_[starts[1:], len(order)]
+    prev_min = np.full(len(order), np.inf)
+    for s0, s1 in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
+        prev_min[s0 + 1:s1] = np.minimum.accumulate(b_sorted[s0:s1])[:-1]
+    return order[prev_min > b_sorted]
+
+
+def _grid_key(t: MapTarget) -> MapTarget:
+    """The fields a grid depends on (floors, DRAM energy and bandwidth, static power only enter the choice)."""
+    return replace(t, dram_pj_per_byte=0.0, dram_bw_bytes_per_cycle=1.0, static_pj_per_cycle=0.0, min_k=1, min_c=1)
+
+
+@lru_cache(maxsize=200_000)
+def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
+    grid = _grid(nest, _grid_key(t))
+    if grid is None:
+        return None
+    keep = np.flatnonzero((grid.tiles[:, 1] >= min(t.min_k, nest.k)) & (grid.tiles[:, 2] >= min(t.min_c, nest.c)))
+    if len(keep) == 0:
+        return None
+    dram = grid.dram[keep]
+    buffer_pj = grid.buffer_pj[keep]
     cycles = np.maximum(compute, dram / t.dram_bw_bytes_per_cycle)
     energy = dram * t.dram_pj_per_byte + buffer_pj + fixed_pj + cycles * t.static_pj_per_cycle
     if objective == "energy":
@@ -340,19 +399,19 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
         score = np.where(cycles <= cycles.min() * (1 + 1e-12), energy, np.inf)
     else:
         score = energy * cycles
-    o, j = np.unravel_index(int(np.argmin(score)), score.shape)
-    order = CLASS_ORDERS[o]
-    chosen = {d: int(tiles4[i][idx[i][j]]) for i, d in enumerate(("N", "K", "C", "Q"))}
-    chosen["P"] = int(-(-nest.p // int(pp[j])))
+    jj = int(np.argmin(score))
+    j = keep[jj]
+    tiles = dict(zip(DIMS, (int(v) for v in grid.tiles[j]), strict=True))
+    spill = float(grid.spill[j])
     return LayerMapping(
-        mode="best", objective=objective, order=_expand(order),
-        tiles=(*((d, chosen[d]) for d in DIMS), ("R", nest.r), ("S", nest.s)),
-        input_read_bytes=float(dram_in[o, j]), weight_read_bytes=float(dram_w[o, j]),
-        output_write_bytes=out_final, psum_write_bytes=float(spill[o, j]), psum_read_bytes=float(spill[o, j]),
+        mode="best", objective=objective, order=_expand(CLASS_ORDERS[int(grid.order[j])]),
+        tiles=(*((d, tiles[d]) for d in DIMS), ("R", nest.r), ("S", nest.s)),
+        input_read_bytes=float(grid.dram_in[j]), weight_read_bytes=float(grid.dram_w[j]),
+        output_write_bytes=grid.out_final, psum_write_bytes=spill, psum_read_bytes=spill,
         input_compulsory_bytes=nest.input_words * t.input_bytes,
         weight_compulsory_bytes=nest.weight_words * t.weight_bytes,
-        output_compulsory_bytes=out_final, psum_passes=int(passes[o, j]), candidates=int(in_f.size),
-        buffer_energy_pj=float(buffer_pj[o, j]), energy_pj=float(energy[o, j]), cycles=float(cycles[o, j]),
+        output_compulsory_bytes=grid.out_final, psum_passes=int(grid.passes[j]), candidates=grid.candidates,
+        buffer_energy_pj=float(buffer_pj[jj]), energy_pj=float(energy[jj]), cycles=float(cycles[jj]),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -11,12 +12,12 @@ from hwmap.cost.mapping import DIMS, LoopNest, MapTarget, map_layer
 from hwmap.errors import HwmapError
 
 
-def _target(cap_in, cap_w, cap_out, *, shared=False, bw=4.0, static=0.5, floor=(1, 1, 1)) -> MapTarget:
+def _target(cap_in, cap_w, cap_out, *, shared=False, bw=4.0, static=0.5, floor=(1, 1)) -> MapTarget:
     return MapTarget(input_bytes=1.0, weight_bytes=1.0, psum_bytes=4.0, output_bytes=1.0, cap_input=cap_in,
                      cap_weight=cap_w, cap_output=cap_out, shared=shared, dram_pj_per_byte=100.0,
                      fill_input_pj_per_byte=3.0, fill_weight_pj_per_byte=2.0, out_read_pj_per_byte=1.5,
                      out_write_pj_per_byte=2.5, dram_bw_bytes_per_cycle=bw, static_pj_per_cycle=static,
-                     min_k=floor[0], min_c=floor[1], min_p=floor[2])
+                     min_k=floor[0], min_c=floor[1])
 
 
 def _simulate(nest: LoopNest, t: MapTarget, order, tiles):
@@ -49,7 +50,7 @@ def _simulate(nest: LoopNest, t: MapTarget, order, tiles):
     full_in = tiles["N"] * tiles["C"] * ((tiles["P"] - 1) * se_h + nest.r) * ((tiles["Q"] - 1) * se_w + nest.s)
     sizes = (full_in * t.input_bytes, tiles["K"] * tiles["C"] * nest.r * nest.s * t.weight_bytes,
              tiles["N"] * tiles["K"] * tiles["P"] * tiles["Q"] * t.psum_bytes)
-    floors = {"K": min(t.min_k, nest.k), "C": min(t.min_c, nest.c), "P": min(t.min_p, nest.p)}
+    floors = {"K": min(t.min_k, nest.k), "C": min(t.min_c, nest.c)}
     if any(tiles[d] < f for d, f in floors.items()):
         return None
     if t.shared and sum(sizes) > t.cap_input:
@@ -122,7 +123,7 @@ TARGETS = [
     _target(1e9, 1e9, 1e9),  # everything fits
     _target(80, 80, 80, shared=True),  # one shared buffer
     _target(40, 18, 16, bw=0.5),  # bandwidth-bound
-    _target(60, 30, 40, floor=(2, 2, 2)),  # a 2x2 array's spatial unrolling must fit in a tile
+    _target(60, 30, 40, floor=(2, 2)),  # a 2x2 array's spatial unrolling must fit in a tile
 ]
 
 
@@ -132,6 +133,10 @@ TARGETS = [
 def test_mapper_reaches_the_brute_force_optimum(nest, target, objective):
     compute, fixed = 7.0, 11.0
     best = _brute_force(nest.canonical(), target, compute, fixed, objective)
+    if best is None and (target.min_k, target.min_c) != (1, 1):
+        # no tile holds the spatial unrolling: the mapper drops the floor (the array runs partial folds)
+        target = dataclasses.replace(target, min_k=1, min_c=1)
+        best = _brute_force(nest.canonical(), target, compute, fixed, objective)
     if best is None:  # nothing fits: the mapper says so
         with pytest.raises(HwmapError, match="no tile of the layer fits"):
             map_layer(nest, target, compute_cycles=compute, fixed_energy_pj=fixed, objective=objective)
