@@ -51,8 +51,11 @@ loop.
 Objectives: energy (DRAM and buffer-fill energy of the traffic, plus the mapping-independent array and MAC
 energy, plus static power x cycles), latency (cycles = max(compute cycles, DRAM bytes / bandwidth): double
 buffering hides transfers behind compute; ties broken by energy) and EDP (energy x cycles).
-Results are cached by (layer shape, memory configuration, compute cycles, objective), so sweeps pay once per
-distinct layer and design point.
+Caching: the candidate grid of a layer shape is built once per memory configuration (capacities, word sizes,
+buffer energies) and pruned to the candidates that can be optimal for some design point (per K and C tile, the
+front in DRAM bytes and buffer energy); each design point (array size and dataflow, clock, DRAM bandwidth and
+energy, static power) then only runs a choice over the survivors. The choice is cached too, by (shape, template,
+compute cycles, objective).
 """
 
 from __future__ import annotations
@@ -315,7 +318,7 @@ class _Grid:
     candidates: int  # before pruning
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)  # ~24 shapes x 10 buffer configurations of a sweep; a grid is tens to hundreds of kB
 def _grid(nest: LoopNest, t: MapTarget) -> _Grid | None:
     # Grid over the minimal tiles of N, K, C, Q; P takes the largest tile that fits with them (see _largest_p).
     dims4 = (nest.n, nest.k, nest.c, nest.q)
@@ -381,7 +384,7 @@ def _grid_key(t: MapTarget) -> MapTarget:
     return replace(t, dram_pj_per_byte=0.0, dram_bw_bytes_per_cycle=1.0, static_pj_per_cycle=0.0, min_k=1, min_c=1)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=20_000)
 def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
     grid = _grid(nest, _grid_key(t))
     if grid is None:
