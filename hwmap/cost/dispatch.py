@@ -239,11 +239,24 @@ def map_layers(arrays: LayerArrays, mask: np.ndarray, target: MapTarget, compute
     """The best mapping of every masked layer (None elsewhere); cached per layer shape and template."""
     out: list[LayerMapping | None] = [None] * len(arrays)
     names = arrays.identity.names
+    nests = _nests(arrays)
     for i in np.flatnonzero(mask):
-        nest = LoopNest(*(int(v) for v in arrays.nest[i]))
-        out[i] = map_layer(nest, target, compute_cycles=float(compute[i]), fixed_energy_pj=float(fixed_pj[i]),
+        out[i] = map_layer(nests[i], target, compute_cycles=float(compute[i]), fixed_energy_pj=float(fixed_pj[i]),
                            objective=objective, name=names[i])
     return out
+
+
+_NESTS: dict[int, tuple[weakref.ref, tuple[LoopNest, ...]]] = {}
+
+
+def _nests(arrays: LayerArrays) -> tuple[LoopNest, ...]:
+    """The loop nest of every layer, built once per LayerArrays (sweeps cost one graph many times)."""
+    hit = _NESTS.get(id(arrays))
+    if hit is not None and hit[0]() is arrays:
+        return hit[1]
+    nests = tuple(LoopNest(*(int(v) for v in row)) for row in arrays.nest)
+    _NESTS[id(arrays)] = (weakref.ref(arrays, lambda _ref, key=id(arrays): _NESTS.pop(key, None)), nests)
+    return nests
 
 
 def _mapped_column(mappings: list[LayerMapping | None], attribute: str) -> np.ndarray:

@@ -381,17 +381,34 @@ def _undominated(d: np.ndarray, b: np.ndarray, k: np.ndarray, c: np.ndarray) -> 
 
 def _grid_key(t: MapTarget) -> MapTarget:
     """The fields a grid depends on (floors, DRAM energy and bandwidth, static power only enter the choice)."""
-    return replace(t, dram_pj_per_byte=0.0, dram_bw_bytes_per_cycle=1.0, static_pj_per_cycle=0.0, min_k=1, min_c=1)
+    return MapTarget(t.input_bytes, t.weight_bytes, t.psum_bytes, t.output_bytes, t.cap_input, t.cap_weight,
+                     t.cap_output, t.shared, 0.0, t.fill_input_pj_per_byte, t.fill_weight_pj_per_byte,
+                     t.out_read_pj_per_byte, t.out_write_pj_per_byte, 1.0, 0.0)
+
+
+@lru_cache(maxsize=8192)
+def _floored(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> np.ndarray | None:
+    """Grid indices that meet the spatial floor and lie on its (DRAM bytes, buffer energy) Pareto front."""
+    grid = _grid(nest, key)
+    if grid is None:
+        return None
+    keep = np.flatnonzero((grid.tiles[:, 1] >= min_k) & (grid.tiles[:, 2] >= min_c))
+    if len(keep) == 0:
+        return None
+    d, b = grid.dram[keep], grid.buffer_pj[keep]
+    order = np.lexsort((b, d))
+    b_sorted = b[order]
+    prev_min = np.r_[np.inf, np.minimum.accumulate(b_sorted)[:-1]]
+    return keep[order[prev_min > b_sorted]]
 
 
 @lru_cache(maxsize=20_000)
 def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
-    grid = _grid(nest, _grid_key(t))
-    if grid is None:
+    key = _grid_key(t)
+    keep = _floored(nest, key, min(t.min_k, nest.k), min(t.min_c, nest.c))
+    if keep is None:
         return None
-    keep = np.flatnonzero((grid.tiles[:, 1] >= min(t.min_k, nest.k)) & (grid.tiles[:, 2] >= min(t.min_c, nest.c)))
-    if len(keep) == 0:
-        return None
+    grid = _grid(nest, key)
     dram = grid.dram[keep]
     buffer_pj = grid.buffer_pj[keep]
     cycles = np.maximum(compute, dram / t.dram_bw_bytes_per_cycle)
