@@ -199,19 +199,27 @@ def estimate(
     batch: int = 1,
     num_classes: int | None = None,
     strict: bool = False,
+    mapping: str = "best",
+    objective: str = "energy",
+    fusion: str | None = None,
     cache: bool = True,
 ) -> GraphCost:
     """Cycles, latency, energy terms and utilisation of every layer of model on accel.
 
     model: anything extract_graph takes, or a SCALE-Sim topology .csv; accel: a template name, a template
     .yaml, a SCALE-Sim .cfg or an Accelerator. dataflow ('ws', 'os', 'is') overrides a systolic template's.
+    mapping: 'best' (each layer's loop order and tiles chosen by hwmap.cost.mapping for objective 'energy',
+    'latency' or 'edp') or 'scalesim' (systolic templates: SCALE-Sim's fold order and DRAM counts).
+    fusion: 'epilogue' (None: the default for accelerator templates; BN folded, activations/adds on chip) or
+    'none'; GPU templates take fusion from their execution mode.
     cache: as in extract_graph.
     """
     from hwmap.cost.dispatch import estimate_graph
 
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
-    return estimate_graph(graph, load_accelerator(accel), dataflow=dataflow)
+    return estimate_graph(graph, load_accelerator(accel), dataflow=dataflow, mapping=mapping, objective=objective,
+                          fusion=fusion)
 
 
 def graph_cache_info():

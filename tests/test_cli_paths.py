@@ -84,10 +84,11 @@ def test_ofa_subnets_on_systolic16x16_report_saving_next_to_drop(run_cli, tmp_pa
     data = json.loads(out)
     assert data["full_model"]["name"] == "ofa-resnet50D-41"
     by_name = {row["path"]: row for row in data["chosen_vs_full"]}
-    # switching from the 4.1 G subnet (79.8% top-1) to the 1.8 G one (78.3%): 1.5 points for over half the energy
+    # switching from the 4.1 G subnet (79.8% top-1) to the 1.8 G one (78.3%): 1.5 points for about half the energy
+    # (48.8% with the mapping-aware model and epilogue fusion; weights' DRAM traffic does not shrink with MACs)
     small = by_name["ofa-resnet50D-18"]
     assert small["accuracy_drop"] == pytest.approx(1.5)
-    assert 50 < small["energy_saved_pct"] < 70
+    assert 45 < small["energy_saved_pct"] < 70
 
 
 def test_paths_without_accuracy_are_never_lossless(run_cli, tmp_path):

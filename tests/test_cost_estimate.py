@@ -100,7 +100,8 @@ def test_invariants(dims, name, dataflow):
 
 @settings(max_examples=25, deadline=None)
 @given(dims=gemm_dims, coefficient=st.sampled_from(["mac_energy_pj", "dram.energy_pj_per_byte",
-                                                     "vector_unit.op_energy_pj", "static_power_mw"]))
+                                                     "vector_unit.op_energy_pj", "leakage.mac_uw",
+                                                     "leakage.dram_interface_uw_per_byte_per_cycle"]))
 def test_energy_grows_with_each_coefficient(dims, coefficient):
     acc = load_accelerator("systolic16x16")
     graph = _single_layer_graph(Gemm(*dims))

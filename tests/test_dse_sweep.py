@@ -184,7 +184,7 @@ def test_paths_workloads_report_the_expected_accuracy_of_the_selected_paths(tmp_
         axes: {array.rows: [8, 32]}
         square: true
         paths:
-          - {file: paths.yaml, name: relative, budgets: "0.5,0.75,1.0", relative: true, max_paths: 2}
+          - {file: paths.yaml, name: relative, budgets: "0.6,0.75,1.0", relative: true, max_paths: 2}
           - {file: paths.yaml, name: tiny-budget, budgets: "0.001"}
         objectives: [energy, latency, accuracy]
         """))

@@ -84,8 +84,8 @@ BAD_CASES = [
     (
         "wrong_schema_version",
         ["schema_version"],
-        ["must be 1", "got 2"],
-        ("schema_version: 2", "schema_version: 1"),
+        ["must be 2", "version 1 files are migrated on load", "got 3"],
+        ("schema_version: 3", "schema_version: 1"),
     ),
 ]
 
@@ -121,7 +121,7 @@ def test_every_problem_is_reported_in_one_error() -> None:
     assert len(problems) == 4, message
     assert all(p.startswith(str(BAD / "many_problems.yaml") + ": ") for p in problems)
     for fragment in (
-        "freq_mhz: must be > 0, got -1",
+        "freq_mhz: must be >= 1, got -1",
         "array.rows: must be >= 1, got 0",
         "buffers.ifmap.size_bytes: must be > 0, got -5",
         "vector_unit.opp_energy_pj: unknown key, did you mean 'op_energy_pj'?",
@@ -167,7 +167,7 @@ def test_exponent_floats_read_as_numbers() -> None:
         ("kind: systolic\n", "schema_version: missing required field"),
         ("schema_version: 1\nkind: 5\n", "kind: expected a string"),
         ("schema_version: 1\nkind: systolc\n", "did you mean 'systolic'?"),
-        ("schema_version: true\nkind: systolic\n", "schema_version: must be 1"),
+        ("schema_version: true\nkind: systolic\n", "schema_version: must be 2"),
     ],
 )
 def test_malformed_documents(text: str, fragment: str) -> None:
@@ -387,5 +387,49 @@ def test_register_a_lazy_kind(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_static_energy_per_cycle_formula() -> None:
     spec = load_accelerator("systolic16x16").systolic
-    # 7.68 mW at 1000 MHz: 7.68e-3 J/s / 1e9 cycles/s = 7.68e-12 J = 7.68 pJ per cycle
+    # components: 256 MACs * 30 uW = 7.68 mW; 3 * 65536 B * 7.2 nW = 1.4155776 mW; 16 lanes * 150 uW = 2.4 mW;
+    # DRAM interface 16 B/cycle * 2000 uW = 32 mW; total 43.4955776 mW.
+    # At 1000 MHz: 43.4955776e-3 J/s / 1e9 cycles/s = 43.4955776 pJ per cycle.
+    assert math.isclose(spec.total_static_power_mw, 43.4955776)
+    assert math.isclose(spec.static_energy_pj_per_cycle, 43.4955776)
+
+
+def _v1_text() -> str:
+    """systolic16x16 as schema_version 1 wrote it: one fixed static_power_mw, no leakage section."""
+    text = (Path(__file__).parents[1] / "accelerators" / "systolic16x16.yaml").read_text()
+    start, end = text.index("leakage:\n"), text.index("area:\n")
+    text = text[:start] + "static_power_mw: 7.68\n" + text[end:]
+    text = "\n".join(line for line in text.splitlines() if "double_buffered" not in line
+                     and "dram_interface_um2" not in line)
+    return text.replace("schema_version: 2", "schema_version: 1")
+
+
+def test_schema_version_1_templates_are_migrated() -> None:
+    acc = loads_accelerator(_v1_text(), name="old16")
+    spec = acc.systolic
+    # the fixed term keeps the file's static power exactly; components are zero; buffers double-buffered
+    assert spec.schema_version == 2 and spec.static_power_mw == 7.68
+    assert spec.leakage.mac_uw == 0 and "migrated" in spec.leakage.source
     assert math.isclose(spec.static_energy_pj_per_cycle, 7.68)
+    assert spec.buffers.ifmap.double_buffered
+    # a version-1 file keeps its version-1 error messages (same field paths)
+    with pytest.raises(TemplateError, match=r"old16.yaml: array.rows: must be >= 1, got 0"):
+        loads_accelerator(_v1_text().replace("rows: 16", "rows: 0"), name="old16")
+
+
+@pytest.mark.parametrize(("field", "bad", "fragment"), [
+    ("freq_mhz: 1000", "freq_mhz: 1e-300", "freq_mhz: must be >= 1, got 1e-300"),
+    ("bw_bytes_per_cycle: 16", "bw_bytes_per_cycle: 1e-320", "dram.bw_bytes_per_cycle: must be >= 0.001"),
+    ("energy_pj_per_byte: 162.5", "energy_pj_per_byte: 1e308", "dram.energy_pj_per_byte: must be <= 100000"),
+    ("rows: 16", "rows: 8589934592", "array.rows: must be <= 65536, got 8589934592"),
+    ("size_bytes: 65536  # 64 KiB", "size_bytes: 1e20", "buffers.ifmap.size_bytes: expected an integer"),
+    ("size_bytes: 65536  # 64 KiB", "size_bytes: 2251799813685248", "buffers.ifmap.size_bytes: must be <= "
+                                                                     "1099511627776"),
+    ("  mac_uw: 30", "  mac_uw: 1e300", "leakage.mac_uw: must be <= 1000000"),
+])
+def test_numeric_fields_are_bounded_so_costs_stay_finite(field, bad, fragment) -> None:
+    text = (Path(__file__).parents[1] / "accelerators" / "systolic16x16.yaml").read_text()
+    assert field in text
+    with pytest.raises(TemplateError) as info:
+        loads_accelerator(text.replace(field, bad, 1), name="edge")
+    assert fragment in str(info.value) and str(info.value).startswith("edge.yaml: ")

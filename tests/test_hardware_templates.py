@@ -75,10 +75,21 @@ def test_shipped_cnn_template_properties(name: str) -> None:
     assert spec.area is not None and spec.area.source
     assert acc.area_um2 is not None and acc.area_um2 > 0
     assert acc.peak_macs_per_s == pytest.approx(acc.peak_macs_per_cycle * 1e9)
-    # static_energy_pj_per_cycle = static_power_mw * 1e3 / freq_mhz
-    assert spec.static_energy_pj_per_cycle == pytest.approx(spec.static_power_mw * 1e3 / 1000)
-    # The assumed leakage rule stated in the templates: 10% of peak MAC dynamic power.
-    assert spec.static_power_mw == pytest.approx(0.1 * acc.peak_macs_per_cycle * spec.mac_energy_pj, rel=1e-3)
+    # static_energy_pj_per_cycle = total static power (mW) * 1e3 / freq_mhz
+    assert spec.static_energy_pj_per_cycle == pytest.approx(spec.total_static_power_mw * 1e3 / 1000)
+    # Static power from components (schema_version 2), no fixed term. The assumed leakage rule stated in the
+    # templates: 10% of a MAC's (and a vector lane's) peak dynamic power: 0.1 * energy (pJ) * 1000 MHz in uW.
+    assert spec.schema_version == 2 and spec.static_power_mw == 0
+    assert spec.leakage.mac_uw == pytest.approx(0.1 * spec.mac_energy_pj * 1000)
+    assert spec.leakage.vector_lane_uw == pytest.approx(0.1 * spec.vector_unit.op_energy_pj * 1000)
+    lk = spec.leakage
+    expected_mw = (acc.peak_macs_per_cycle * lk.mac_uw + spec.vector_unit.lanes * lk.vector_lane_uw
+                   + spec.dram.bw_bytes_per_cycle * lk.dram_interface_uw_per_byte_per_cycle) / 1e3 \
+        + spec.total_sram_bytes * lk.sram_nw_per_byte / 1e6
+    assert spec.total_static_power_mw == pytest.approx(expected_mw)
+    # The MAC share of it is the version-1 figure: 10% of the array's peak dynamic power.
+    assert acc.peak_macs_per_cycle * lk.mac_uw / 1e3 == pytest.approx(
+        0.1 * acc.peak_macs_per_cycle * spec.mac_energy_pj, rel=1e-3)
 
 
 @pytest.mark.parametrize("name", SYSTOLIC)

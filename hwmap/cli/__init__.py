@@ -41,7 +41,7 @@ def use_graph_cache() -> bool:
 # registered command at start-up, which costs more than the rest of `hwmap flops graph.json`).
 COMMAND_MODULES: dict[str, str] = {
     "flops": "graph_commands", "graph": "graph_commands", "export": "graph_commands", "models": "graph_commands",
-    "estimate": "cost_commands", "accels": "cost_commands",
+    "estimate": "cost_commands", "accels": "cost_commands", "map": "cost_commands",
     "paths": "path_commands", "select-paths": "path_commands", "simulate": "path_commands",
     "evaluate": "evaluate_commands", "calibrate": "gpu_commands", "measure": "gpu_commands",
     "sweep": "dse_commands", "plot": "plot_commands", "cache": "cache_commands",

@@ -31,6 +31,7 @@ class LayerArrays:
     output_elements: np.ndarray  # int64: elements written
     depthwise: np.ndarray  # bool: grouped conv with one input channel per group
     geometry: np.ndarray  # int64 (L, 6): SCALE-Sim conv view per group, see conv_geometry_row
+    nest: np.ndarray  # int64 (L, 10): loop nest (n, k, c, p, q, r, s, stride_h, stride_w, groups), see nest_row
 
     def mask(self, unit: str) -> np.ndarray:
         return np.array([u == unit for u in self.identity.units], dtype=bool)
@@ -89,7 +90,25 @@ def _build_layer_arrays(graph: LayerGraph) -> LayerArrays:
                               count=len(nodes)),
         geometry=np.array([conv_geometry_row(n.work, g) for n, g in zip(nodes, gemms, strict=True)],
                           dtype=np.int64).reshape(len(nodes), 6),
+        nest=np.array([nest_row(n.work, g) for n, g in zip(nodes, gemms, strict=True)],
+                      dtype=np.int64).reshape(len(nodes), 10),
     )
+
+
+def nest_row(work, gemm: Gemm | None) -> tuple[int, ...]:
+    """The 7-deep loop nest of a layer for the mapper (hwmap.cost.mapping.LoopNest fields, in order).
+
+    A 2-d, undilated, direct conv keeps its real geometry (N, K, C per group, P, Q, R, S, strides, groups);
+    anything else GEMM-like is its GEMM view (N = 1, K = n, C = k, P = m, Q = R = S = 1, groups = batch).
+    """
+    if gemm is None:
+        return (0,) * 10
+    if (isinstance(work, Conv) and len(work.kernel) == 2 and not work.transposed
+            and all(d == 1 for d in work.dilation)):
+        (kh, kw), (sh, sw), (p, q) = work.kernel, work.stride, work.out_spatial
+        return (work.batch, work.out_channels // work.groups, work.in_channels // work.groups, p, q, kh, kw, sh, sw,
+                work.groups)
+    return (1, gemm.n, gemm.k, gemm.m, 1, 1, 1, 1, 1, gemm.batch)
 
 
 def conv_geometry_row(work, gemm: Gemm | None) -> tuple[int, int, int, int, int, int]:

@@ -53,6 +53,9 @@ class GraphCost:
     assumptions: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     settings: dict = field(default_factory=dict)  # dataflow, calibration, ... as used
+    mappings: tuple = ()  # per layer: hwmap.cost.mapping.LayerMapping or None (kinds with a mapper)
+    fused: tuple[str, ...] = ()  # what was fused into what, one line per fused group
+    fused_per_layer: tuple[str, ...] = ()  # per layer: what fused into it, or which kernel it fused into
 
     # ------------------------------------------------------------------ per layer
 
@@ -150,6 +153,13 @@ class GraphCost:
         for term, values in self.energy_pj.items():
             columns[f"energy_{term.replace('.', '_')}_pj"] = values
         columns["energy_pj"] = self.layer_energy_pj
+        if self.fused_per_layer:
+            columns["fusion"] = self.fused_per_layer
+        if self.mappings:
+            records = [m.record() if m is not None else None for m in self.mappings]
+            keys = next((list(r) for r in records if r is not None), [])
+            for key in keys:
+                columns[key] = tuple(r[key] if r is not None else None for r in records)
         return columns
 
     def to_dataframe(self):
@@ -170,7 +180,7 @@ class GraphCost:
 
     def to_dict(self, *, layers: bool = True) -> dict:
         data = {**self.totals_dict(), "shares_by_op_group": self.shares_by("op-group"),
-                "assumptions": list(self.assumptions), "notes": list(self.notes)}
+                "assumptions": list(self.assumptions), "notes": list(self.notes), "fused": list(self.fused)}
         if layers:
             data["layers"] = self.to_records()
         return data

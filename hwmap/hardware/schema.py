@@ -23,7 +23,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,6 +36,7 @@ __all__ = [
     "CnnAcceleratorSpec",
     "Dataflow",
     "Dram",
+    "Leakage",
     "OperandBits",
     "PEArray",
     "PEBuffers",
@@ -55,7 +56,8 @@ __all__ = [
     "validate_template",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # of the CNN-accelerator kinds (systolic, vector_pe); version 1 files are migrated on load
+BASE_SCHEMA_VERSION = 1  # of TemplateSpec and kinds that do not override it (gpu)
 
 Dataflow = Literal["ws", "os", "is"]
 Precision = Literal["int4", "int8", "int16", "fp16", "bf16", "fp32"]
@@ -68,6 +70,18 @@ MAX_PLAUSIBLE_OP_ENERGY_PJ = 100.0
 MAX_PLAUSIBLE_FREQ_MHZ = 10_000.0
 MAX_PLAUSIBLE_STATIC_POWER_MW = 1_000_000.0  # 1 kW
 MAX_PLAUSIBLE_NODE_NM = 1_000
+# Domain bounds (issue 10): no template may yield an infinite or NaN latency or energy. A clock below 1 MHz, a DRAM
+# bandwidth below 0.001 byte per cycle, an array edge above 65536 or a buffer above 1 TiB is not a design hwmap
+# models; per-byte energies above 1e5 pJ (100 nJ) are unit slips.
+MIN_FREQ_MHZ = 1.0
+MIN_BW_BYTES_PER_CYCLE = 1e-3
+MAX_BW_BYTES_PER_CYCLE = 1e6
+MAX_PLAUSIBLE_BYTE_ENERGY_PJ = 1e5
+MAX_SIZE_BYTES = 2**40
+MAX_ARRAY_EDGE = 65_536
+MAX_COUNT = 1 << 20  # PEs, lanes, vector width, vector lanes
+MAX_AREA_UM2_PER_UNIT = 1e9  # 1000 mm^2
+MAX_LEAKAGE_UW_PER_UNIT = 1e6  # 1 W per unit
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -109,22 +123,27 @@ class OperandBits(StrictModel):
 class Buffer(StrictModel):
     """One on-chip SRAM buffer."""
 
-    size_bytes: int = Field(gt=0)
-    read_energy_pj_per_byte: float = Field(ge=0)
-    write_energy_pj_per_byte: float = Field(ge=0)
+    size_bytes: int = Field(gt=0, le=MAX_SIZE_BYTES)
+    read_energy_pj_per_byte: float = Field(ge=0, le=MAX_PLAUSIBLE_BYTE_ENERGY_PJ)
+    write_energy_pj_per_byte: float = Field(ge=0, le=MAX_PLAUSIBLE_BYTE_ENERGY_PJ)
+    double_buffered: bool = Field(
+        default=True,
+        description="half the buffer is filled while the other half is used (a tile may use half of it)",
+    )
 
 
 class Dram(StrictModel):
-    bw_bytes_per_cycle: float = Field(gt=0, description="off-chip bandwidth in bytes per accelerator clock cycle")
-    energy_pj_per_byte: float = Field(ge=0)
+    bw_bytes_per_cycle: float = Field(ge=MIN_BW_BYTES_PER_CYCLE, le=MAX_BW_BYTES_PER_CYCLE,
+                                      description="off-chip bandwidth in bytes per accelerator clock cycle")
+    energy_pj_per_byte: float = Field(ge=0, le=MAX_PLAUSIBLE_BYTE_ENERGY_PJ)
 
 
 class VectorUnit(StrictModel):
     """The unit that runs non-GEMM work (elementwise, softmax, norms, pooling)."""
 
-    lanes: int = Field(ge=1)
+    lanes: int = Field(ge=1, le=MAX_COUNT)
     op_energy_pj: float = Field(ge=0, lt=MAX_PLAUSIBLE_OP_ENERGY_PJ)
-    ops_per_cycle_per_lane: int = Field(default=1, ge=1)
+    ops_per_cycle_per_lane: int = Field(default=1, ge=1, le=1024)
 
     @property
     def peak_ops_per_cycle(self) -> int:
@@ -134,15 +153,29 @@ class VectorUnit(StrictModel):
 class Area(StrictModel):
     """Per-unit area proxy for design-space exploration (not a layout estimate)."""
 
-    mac_um2: float = Field(gt=0)
-    sram_um2_per_byte: float = Field(gt=0)
-    vector_lane_um2: float = Field(gt=0)
+    mac_um2: float = Field(gt=0, le=MAX_AREA_UM2_PER_UNIT)
+    sram_um2_per_byte: float = Field(gt=0, le=MAX_AREA_UM2_PER_UNIT)
+    vector_lane_um2: float = Field(gt=0, le=MAX_AREA_UM2_PER_UNIT)
+    dram_interface_um2_per_byte_per_cycle: float = Field(
+        default=0.0, ge=0, le=MAX_AREA_UM2_PER_UNIT,
+        description="DRAM interface (PHY and controller) area per byte per cycle of bandwidth")
+    source: str = Field(min_length=1, description="where the per-unit numbers come from")
+
+
+class Leakage(StrictModel):
+    """Static power (leakage and clock) per component, so that it follows the design's size (schema_version 2)."""
+
+    mac_uw: float = Field(ge=0, le=MAX_LEAKAGE_UW_PER_UNIT, description="per MAC unit")
+    sram_nw_per_byte: float = Field(ge=0, le=MAX_LEAKAGE_UW_PER_UNIT, description="per byte of on-chip SRAM")
+    vector_lane_uw: float = Field(ge=0, le=MAX_LEAKAGE_UW_PER_UNIT, description="per vector-unit lane")
+    dram_interface_uw_per_byte_per_cycle: float = Field(
+        ge=0, le=MAX_LEAKAGE_UW_PER_UNIT, description="DRAM interface (PHY, controller) per byte/cycle of bandwidth")
     source: str = Field(min_length=1, description="where the per-unit numbers come from")
 
 
 class SystolicArray(StrictModel):
-    rows: int = Field(ge=1)
-    cols: int = Field(ge=1)
+    rows: int = Field(ge=1, le=MAX_ARRAY_EDGE)
+    cols: int = Field(ge=1, le=MAX_ARRAY_EDGE)
     dataflow: Dataflow
 
 
@@ -155,9 +188,9 @@ class SystolicBuffers(StrictModel):
 class PEArray(StrictModel):
     """num_pes PEs; each PE has `lanes` vector MAC units, each a dot product of `vector_width` inputs per cycle."""
 
-    num_pes: int = Field(ge=1)
-    lanes: int = Field(ge=1)
-    vector_width: int = Field(ge=1)
+    num_pes: int = Field(ge=1, le=MAX_COUNT)
+    lanes: int = Field(ge=1, le=MAX_COUNT)
+    vector_width: int = Field(ge=1, le=MAX_COUNT)
 
 
 class PEBuffers(StrictModel):
@@ -188,6 +221,7 @@ class TemplateSpec(StrictModel):
     :attr:`peak_macs_per_cycle` and :attr:`area_um2`.
     """
 
+    SCHEMA_VERSION: ClassVar[int] = BASE_SCHEMA_VERSION
     schema_version: Literal[1]
     kind: str
     description: str = Field(min_length=1)
@@ -205,10 +239,18 @@ class TemplateSpec(StrictModel):
 
 
 class CnnAcceleratorSpec(TemplateSpec):
-    """Fields shared by the systolic and vector_pe kinds."""
+    """Fields shared by the systolic and vector_pe kinds.
 
+    schema_version 2 (current): static power comes from per-component ``leakage``; ``static_power_mw`` is an
+    optional fixed term (default 0); buffers state ``double_buffered``; ``area`` may price the DRAM interface.
+    A schema_version 1 file is migrated on load: its ``static_power_mw`` becomes the fixed term and its leakage
+    components are zero (so its static power does not follow a sweep: say so by moving to version 2).
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
+    schema_version: Literal[2]  # type: ignore[assignment]
     technology: Technology
-    freq_mhz: float = Field(gt=0, le=MAX_PLAUSIBLE_FREQ_MHZ)
+    freq_mhz: float = Field(ge=MIN_FREQ_MHZ, le=MAX_PLAUSIBLE_FREQ_MHZ)
     operand_bits: OperandBits
     dram: Dram
     mac_energy_pj: float = Field(
@@ -217,8 +259,10 @@ class CnnAcceleratorSpec(TemplateSpec):
         description="one multiply-accumulate at operand_bits, accumulate included",
     )
     vector_unit: VectorUnit
+    leakage: Leakage
     static_power_mw: float = Field(
-        ge=0, le=MAX_PLAUSIBLE_STATIC_POWER_MW, description="leakage and clock power, paid every cycle"
+        default=0.0, ge=0, le=MAX_PLAUSIBLE_STATIC_POWER_MW,
+        description="fixed static power not tied to a component (control, clock tree), paid every cycle",
     )
     area: Area | None = None
 
@@ -227,13 +271,28 @@ class CnnAcceleratorSpec(TemplateSpec):
         raise NotImplementedError
 
     @property
+    def vector_lanes(self) -> int:
+        return self.vector_unit.lanes
+
+    @property
+    def total_static_power_mw(self) -> float:
+        """static_power_mw + (MACs * mac_uw + vector lanes * vector_lane_uw + DRAM bytes/cycle *
+        dram_interface_uw_per_byte_per_cycle) / 1e3 + SRAM bytes * sram_nw_per_byte / 1e6."""
+        lk = self.leakage
+        return (self.static_power_mw
+                + (self.peak_macs_per_cycle * lk.mac_uw + self.vector_lanes * lk.vector_lane_uw
+                   + self.dram.bw_bytes_per_cycle * lk.dram_interface_uw_per_byte_per_cycle) / 1e3
+                + self.total_sram_bytes * lk.sram_nw_per_byte / 1e6)
+
+    @property
     def static_energy_pj_per_cycle(self) -> float:
-        """static_power_mw * 1e-3 W / (freq_mhz * 1e6 cycles/s) * 1e12 pJ/J = static_power_mw * 1e3 / freq_mhz."""
-        return self.static_power_mw * 1e3 / self.freq_mhz
+        """total static power (mW) * 1e-3 W / (freq_mhz * 1e6 cycles/s) * 1e12 pJ/J = mW * 1e3 / freq_mhz."""
+        return self.total_static_power_mw * 1e3 / self.freq_mhz
 
     @property
     def area_um2(self) -> float | None:
-        """MACs * mac_um2 + SRAM bytes * sram_um2_per_byte + vector lanes * vector_lane_um2.
+        """MACs * mac_um2 + SRAM bytes * sram_um2_per_byte + vector lanes * vector_lane_um2
+        + DRAM bytes/cycle * dram_interface_um2_per_byte_per_cycle.
 
         Assumes: no wires, control or I/O; a proxy for comparing design points, not a layout estimate.
         """
@@ -243,6 +302,7 @@ class CnnAcceleratorSpec(TemplateSpec):
             self.peak_macs_per_cycle * self.area.mac_um2
             + self.total_sram_bytes * self.area.sram_um2_per_byte
             + self.vector_unit.lanes * self.area.vector_lane_um2
+            + self.dram.bw_bytes_per_cycle * self.area.dram_interface_um2_per_byte_per_cycle
         )
 
     def semantic_problems(self) -> list[Problem]:
@@ -317,7 +377,10 @@ class SystolicSpec(CnnAcceleratorSpec):
             ("ofmap", cols * bits.output_bytes, f"array.cols ({cols}) output words of {bits.output} bits"),
         )
         for name, need_bytes, what in needs:
-            have = getattr(self.buffers, name).size_bytes
+            buf = getattr(self.buffers, name)
+            have = buf.size_bytes
+            if buf.double_buffered:  # each half holds a tile
+                need_bytes, what = 2 * need_bytes, f"{what}, twice as double_buffered is true"
             if have < need_bytes:
                 problems.append(
                     Problem(
@@ -454,6 +517,7 @@ def validate_template(
 
 
 def _validate_spec(data: object, *, source: str, lines: LineMap | None) -> TemplateSpec:
+    data = migrate_template(data)
     blocking, version_problems, schema = _dispatch(data)
     problems = blocking + version_problems
     if schema is not None and not blocking:
@@ -476,17 +540,6 @@ def _dispatch(data: object) -> tuple[list[Problem], list[Problem], type[Template
         got = "an empty document" if data is None else describe_value(data)
         top = Problem("", f"top level must be a mapping of template fields (schema_version, kind, ...), got {got}")
         return [top], [], None
-    version_problems: list[Problem] = []
-    version = data.get("schema_version", _MISSING)
-    if version is _MISSING:
-        version_problems.append(Problem("schema_version", f"missing required field, expected {SCHEMA_VERSION}"))
-    elif type(version) is not int or version != SCHEMA_VERSION:
-        version_problems.append(
-            Problem(
-                "schema_version",
-                f"must be {SCHEMA_VERSION} (the schema this hwmap reads), got {describe_value(version)}",
-            )
-        )
     kinds = ", ".join(repr(k) for k in registered_kinds())
     kind = data.get("kind", _MISSING)
     blocking: list[Problem] = []
@@ -509,7 +562,39 @@ def _dispatch(data: object) -> tuple[list[Problem], list[Problem], type[Template
             close = difflib.get_close_matches(kind, registered_kinds(), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             blocking.append(Problem("kind", f"unknown kind {kind!r}, expected one of {kinds}{hint}"))
+    expected = schema.SCHEMA_VERSION if schema is not None else SCHEMA_VERSION
+    migrated = " (version 1 files are migrated on load)" if expected == SCHEMA_VERSION else ""
+    version_problems: list[Problem] = []
+    version = data.get("schema_version", _MISSING)
+    if version is _MISSING:
+        version_problems.append(Problem("schema_version", f"missing required field, expected {expected}"))
+    elif type(version) is not int or version != expected:
+        version_problems.append(
+            Problem(
+                "schema_version",
+                f"must be {expected} (the schema this hwmap reads{migrated}), got {describe_value(version)}",
+            )
+        )
     return blocking, version_problems, schema
+
+
+_CNN_KINDS = ("systolic", "vector_pe")
+_V1_LEAKAGE = {"mac_uw": 0.0, "sram_nw_per_byte": 0.0, "vector_lane_uw": 0.0,
+               "dram_interface_uw_per_byte_per_cycle": 0.0,
+               "source": "migrated from schema_version 1: the file's static_power_mw is a fixed term"}
+
+
+def migrate_template(data: object) -> object:
+    """A schema_version 1 systolic/vector_pe document as version 2 (anything else unchanged).
+
+    Version 1 had one fixed ``static_power_mw``; version 2 adds the per-component ``leakage`` section (here all
+    zero, so the fixed term keeps the file's static power exactly) and ``double_buffered`` (default true, as
+    SCALE-Sim's buffers). Every field path of the file is unchanged, so messages about it name the same paths.
+    """
+    if not (isinstance(data, Mapping) and data.get("kind") in _CNN_KINDS and type(data.get("schema_version")) is int
+            and data.get("schema_version") == 1 and "leakage" not in data):
+        return data
+    return {**data, "schema_version": SCHEMA_VERSION, "leakage": dict(_V1_LEAKAGE)}
 
 
 _MISSING = object()
@@ -595,6 +680,10 @@ def _looks_numeric(text: str) -> bool:
 # --- describing fields -------------------------------------------------------------------------------------------
 
 _UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_uw_per_byte_per_cycle", "uW per byte per cycle"),
+    ("_um2_per_byte_per_cycle", "um^2 per byte per cycle"),
+    ("_nw_per_byte", "nW per byte"),
+    ("_uw", "uW"),
     ("_pj_per_byte", "pJ per byte"),
     ("_bytes_per_cycle", "bytes per cycle"),
     ("_um2_per_byte", "um^2 per byte"),

@@ -1,0 +1,480 @@
+"""The mapper: for each conv / GEMM layer, the loop order and tile sizes at the DRAM-facing memory level that
+minimise energy (default), latency or energy-delay product, and the DRAM traffic per operand they imply.
+
+The loop nest
+-------------
+Every GEMM-like layer is the 7-deep conv nest over N (images), K (output channels), C (input channels per group),
+P, Q (output rows, cols), R, S (kernel rows, cols), repeated for ``groups`` independent problems (grouped convs,
+attention heads). A GEMM ``(m x k) @ (k x n)`` is the nest N = 1, K = n, C = k, P = m, Q = R = S = 1. A conv with a
+1 x 1 kernel is the same GEMM with P = N * P * Q (any stride: the input words it touches are the outputs' pixels),
+so a pointwise conv and the equivalent linear layer get the same mapping and the same cost.
+
+Operands: input[N, C, rows, cols] (relevant loops N, C, P, Q; irrelevant K), weight[K, C, R, S] (relevant K, C;
+irrelevant N, P, Q) and output[N, K, P, Q] (relevant N, K, P, Q; irrelevant C, the reduction).
+An input tile of Pt x Qt outputs covers ((Pt - 1) * se + R) rows (se = min(stride, R): rows between windows that
+no window touches are skipped), so the halo is counted once per tile and the input's compulsory size is its real
+touched extent ((P - 1) * se + R) x ((Q - 1) * se + S) x C x N, not its im2col copy. Assumes: padding rows and
+columns are fetched like real ones (no zero skipping), i.e. the input extent is the padded one.
+
+The mapping space (searched exactly)
+------------------------------------
+- Tile sizes at the DRAM-facing level: Nt, Kt, Ct, Pt, Qt, each any integer in [1, dim]; R and S are never split
+  at this level (a tile holds whole kernel windows). Groups run one after another, one group's tiles at a time.
+- Loop order of the tile loops above that level: any of the 5! orders of N, K, C, P, Q.
+- Residency: the buffer holds one tile of each operand (two when double-buffered: the next one is filled while
+  the current one is used, so each tile may use half of the level). A tile is fetched from DRAM whenever the
+  loop nest moves to a tile of that operand other than the one held, so an operand is re-fetched once per
+  iteration of every loop irrelevant to it that sits above its innermost relevant loop with more than one trip.
+- Outputs: the output tile accumulates on chip at the partial-sum width. When the nest leaves an output tile
+  before its reduction (C) is complete, the partial sums are written to DRAM at the partial-sum width and read
+  back when the nest returns: with f passes over the output, (f - 1) spill writes and (f - 1) reads of the output
+  at the partial-sum width, plus one final write at the output precision. With f = 1 the output is written once.
+- Spatial floor: a tile covers at least the array's spatial unrolling of the weight dimensions K and C (e.g. a ws
+  systolic array's rows of C and columns of K; clipped to the layer), so the array works on full folds as its
+  cycle count assumes. When no tile with that floor fits, the floor is dropped (the array runs partial folds).
+- Capacities: per-operand levels bound each tile (input tile with its halo, weight tile, output tile at the
+  partial-sum width); a shared level bounds their sum.
+Inner levels (the array's PE registers, a vector PE's local buffers) follow from the kind's spatial organisation
+(:mod:`hwmap.cost.systolic`, :mod:`hwmap.cost.vector`); the mapper does not change them.
+
+Why the search below is exact over that space: the traffic of every operand depends on a loop order only through
+which of three loop classes (K, C, and N/P/Q together) lie above one another, because N, P and Q are relevant to
+the same operands; and it depends on a tile size only through its trip count t = ceil(dim / tile) (an input's
+rows over all P tiles are se * P + t * (R - se)), while the smallest tile with t trips, ceil(dim / t), needs the
+least capacity. Traffic never grows when a tile grows (fewer trips: fewer refetches, less halo) and the
+capacities are linear in the P tile, so for given N, K, C, Q tiles the largest P tile that fits is optimal. So
+the search enumerates the 6 class orders x every distinct minimal tile of N, K, C and Q with the largest fitting
+P tile, vectorised with numpy, and returns the exact optimum of the space; tests/cost/test_mapping.py checks it
+against a brute force that enumerates all 120 orders x all tile sizes and simulates the tile residency loop by
+loop.
+
+Objectives: energy (DRAM and buffer-fill energy of the traffic, plus the mapping-independent array and MAC
+energy, plus static power x cycles), latency (cycles = max(compute cycles, DRAM bytes / bandwidth): double
+buffering hides transfers behind compute; ties broken by energy) and EDP (energy x cycles).
+Caching: the candidate grid of a layer shape is built once per memory configuration (capacities, word sizes,
+buffer energies) and pruned to the candidates that can be optimal for some design point (per K and C tile, the
+front in DRAM bytes and buffer energy); each design point (array size and dataflow, clock, DRAM bandwidth and
+energy, static power) then only runs a choice over the survivors. The choice is cached too, by (shape, template,
+compute cycles, objective).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+
+from hwmap.errors import HwmapError
+
+OBJECTIVES: tuple[str, ...] = ("energy", "latency", "edp")
+DIMS: tuple[str, ...] = ("N", "K", "C", "P", "Q")
+# The three loop classes: K (irrelevant to the input), C (irrelevant to the output), N/P/Q (irrelevant to weights).
+_CLASSES: tuple[str, ...] = ("K", "C", "NPQ")
+CLASS_ORDERS: tuple[tuple[str, ...], ...] = tuple(itertools.permutations(_CLASSES))
+
+
+@dataclass(frozen=True, slots=True)
+class LoopNest:
+    """One layer's loop nest (per group); see the module docstring."""
+
+    n: int
+    k: int
+    c: int
+    p: int
+    q: int
+    r: int = 1
+    s: int = 1
+    stride_h: int = 1
+    stride_w: int = 1
+    groups: int = 1
+
+    @classmethod
+    def gemm(cls, m: int, n: int, k: int, *, batch: int = 1) -> LoopNest:
+        return cls(n=1, k=n, c=k, p=m, q=1, groups=batch)
+
+    def canonical(self) -> LoopNest:
+        """A 1 x 1 kernel is a GEMM: fold N, P, Q into P (stride no longer matters)."""
+        if self.r == 1 and self.s == 1:
+            return LoopNest(n=1, k=self.k, c=self.c, p=self.n * self.p * self.q, q=1, groups=self.groups)
+        return self
+
+    @property
+    def se_h(self) -> int:
+        return min(self.stride_h, self.r)
+
+    @property
+    def se_w(self) -> int:
+        return min(self.stride_w, self.s)
+
+    @property
+    def macs(self) -> int:
+        return self.groups * self.n * self.k * self.c * self.p * self.q * self.r * self.s
+
+    @property
+    def input_words(self) -> int:
+        """Compulsory input words of one group: the touched extent, halo included."""
+        return self.n * self.c * ((self.p - 1) * self.se_h + self.r) * ((self.q - 1) * self.se_w + self.s)
+
+    @property
+    def weight_words(self) -> int:
+        return self.k * self.c * self.r * self.s
+
+    @property
+    def output_words(self) -> int:
+        return self.n * self.k * self.p * self.q
+
+
+@dataclass(frozen=True, slots=True)
+class MapTarget:
+    """What the objective needs from the template, per byte (hashable: it is part of the cache key).
+
+    cap_*: usable bytes of the DRAM-facing level of each operand (half the level when double-buffered);
+    shared: one level holds all three (cap_input = cap_weight = cap_output = its usable bytes).
+    fill_*_pj_per_byte: energy to write a DRAM byte into the operand's buffer; out_read/out_write: energy to read
+    an output (or spilled partial sum) out of its buffer towards DRAM / write a partial sum read back into it.
+    """
+
+    input_bytes: float
+    weight_bytes: float
+    psum_bytes: float
+    output_bytes: float
+    cap_input: float
+    cap_weight: float
+    cap_output: float
+    shared: bool
+    dram_pj_per_byte: float
+    fill_input_pj_per_byte: float
+    fill_weight_pj_per_byte: float
+    out_read_pj_per_byte: float
+    out_write_pj_per_byte: float
+    dram_bw_bytes_per_cycle: float
+    static_pj_per_cycle: float
+    min_k: int = 1  # spatial unrolling: a tile covers at least this much of K and C (clipped to the layer)
+    min_c: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LayerMapping:
+    """The chosen mapping of one layer and the traffic it implies (bytes and energies for all groups).
+
+    order: the tile loops outer to inner; tiles: tile size per dimension at the DRAM-facing level (R, S whole);
+    refetch_*: DRAM reads of the operand / its compulsory size; psum_passes: passes over the output (1 = no
+    spill). mode: "best" (the mapper's) or "scalesim" (SCALE-Sim's fold order and its DRAM counts).
+    """
+
+    mode: str
+    objective: str
+    order: tuple[str, ...]
+    tiles: tuple[tuple[str, int], ...]
+    input_read_bytes: float
+    weight_read_bytes: float
+    output_write_bytes: float
+    psum_write_bytes: float
+    psum_read_bytes: float
+    input_compulsory_bytes: float
+    weight_compulsory_bytes: float
+    output_compulsory_bytes: float
+    psum_passes: int
+    candidates: int
+    buffer_energy_pj: float = 0.0  # fills of the DRAM-facing level and drains towards DRAM
+    energy_pj: float = 0.0  # objective's energy (incl. mapping-independent terms and static)
+    cycles: float = 0.0
+
+    @property
+    def dram_bytes(self) -> float:
+        return (self.input_read_bytes + self.weight_read_bytes + self.output_write_bytes + self.psum_write_bytes
+                + self.psum_read_bytes)
+
+    @property
+    def refetch_input(self) -> float:
+        return self.input_read_bytes / self.input_compulsory_bytes if self.input_compulsory_bytes else 0.0
+
+    @property
+    def refetch_weight(self) -> float:
+        return self.weight_read_bytes / self.weight_compulsory_bytes if self.weight_compulsory_bytes else 0.0
+
+    def tile(self, dim: str) -> int:
+        return dict(self.tiles)[dim]
+
+    def order_text(self) -> str:
+        return ">".join(self.order) if self.order else "-"
+
+    def tiles_text(self) -> str:
+        return " ".join(f"{d}{t}" for d, t in self.tiles) if self.tiles else "-"
+
+    def record(self) -> dict:
+        """Flat columns for JSON/CSV."""
+        rec = {"map_mode": self.mode, "map_order": self.order_text(), "map_tiles": self.tiles_text()}
+        for name in ("input_read_bytes", "weight_read_bytes", "output_write_bytes", "psum_write_bytes",
+                     "psum_read_bytes"):
+            rec[f"dram_{name}"] = getattr(self, name)
+        rec.update(map_refetch_input=self.refetch_input, map_refetch_weight=self.refetch_weight,
+                   map_psum_passes=self.psum_passes)
+        return rec
+
+
+@lru_cache(maxsize=4096)
+def _candidates(dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct minimal tiles ceil(dim / t) for t = 1..dim (ascending) and their trip counts."""
+    t = np.arange(1, dim + 1, dtype=np.int64)
+    tiles = np.unique(-(-dim // t))
+    return tiles, -(-dim // tiles)
+
+
+def _floored(dim: int, floor: int) -> tuple[np.ndarray, np.ndarray]:
+    tiles, trips = _candidates(dim)
+    keep = tiles >= floor
+    return tiles[keep], trips[keep]
+
+
+def _order_positions(order: tuple[str, ...]) -> tuple[int, int, int]:
+    return order.index("K"), order.index("C"), order.index("NPQ")
+
+
+def _expand(order: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(itertools.chain.from_iterable(("N", "P", "Q") if c == "NPQ" else (c,) for c in order))
+
+
+def class_traffic_factors(order: tuple[str, ...], tk, tc, tg):
+    """(input refetch, weight refetch, output passes) for a class order (outer to inner) and trip counts.
+
+    An operand is re-fetched once per trip of its irrelevant class when that class lies above one of its
+    relevant classes with more than one trip.
+    """
+    pa, pb, pg = _order_positions(order)
+    in_f = np.where(((pa < pb) & (tc > 1)) | ((pa < pg) & (tg > 1)), tk, 1)
+    w_f = np.where(((pg < pa) & (tk > 1)) | ((pg < pb) & (tc > 1)), tg, 1)
+    passes = np.where(((pb < pa) & (tk > 1)) | ((pb < pg) & (tg > 1)), tc, 1)
+    return in_f, w_f, passes
+
+
+def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed_energy_pj: float = 0.0,
+              objective: str = "energy", name: str = "layer") -> LayerMapping:
+    """The best mapping of ``nest`` (all groups) on ``target``.
+
+    compute_cycles and fixed_energy_pj are for the whole layer (all groups): the array's compute cycles and the
+    energy that does not depend on the mapping (MACs, array-side buffer reads); they matter for the latency and
+    EDP objectives and for the reported energy.
+    """
+    if objective not in OBJECTIVES:
+        raise HwmapError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    canon = nest.canonical()
+    g = canon.groups
+    per = _map_group(canon, target, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
+    if per is None and (target.min_k, target.min_c) != (1, 1):
+        # The buffers cannot hold the array's spatial unrolling: the array runs partial folds instead.
+        floorless = replace(target, min_k=1, min_c=1)
+        per = _map_group(canon, floorless, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
+    if per is None:
+        smallest = _smallest_tiles(canon, target)
+        raise HwmapError(f"{name}: no tile of the layer fits the buffers (the smallest tiles need {smallest}); "
+                         "enlarge the buffers")
+    return _scaled(per, g)
+
+
+def _smallest_tiles(nest: LoopNest, t: MapTarget) -> str:
+    k, c = min(t.min_k, nest.k), min(t.min_c, nest.c)
+    i = c * nest.r * nest.s * t.input_bytes
+    w = k * c * nest.r * nest.s * t.weight_bytes
+    o = k * t.psum_bytes
+    if t.shared:
+        return f"{i + w + o:g} bytes of a shared buffer with {t.cap_input:g} usable"
+    return (f"input {i:g} of {t.cap_input:g}, weight {w:g} of {t.cap_weight:g}, output {o:g} of {t.cap_output:g} "
+            "usable bytes")
+
+
+def _scaled(m: LayerMapping, groups: int) -> LayerMapping:
+    if groups == 1:
+        return m
+    return replace(m, **{f: getattr(m, f) * groups for f in (
+        "input_read_bytes", "weight_read_bytes", "output_write_bytes", "psum_write_bytes", "psum_read_bytes",
+        "input_compulsory_bytes", "weight_compulsory_bytes", "output_compulsory_bytes", "buffer_energy_pj",
+        "energy_pj", "cycles")})
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The candidates of one layer shape and memory configuration that can be optimal for some design point.
+
+    Built floorless over all six class orders, then pruned: a candidate is dropped when another one with the same
+    K and C tiles (so meeting the same spatial floors) moves no more DRAM bytes and spends no more buffer energy.
+    Energy, cycles and EDP all grow with DRAM bytes and buffer energy, so the optimum of every objective, floor,
+    clock, bandwidth and static power is among the survivors. Cached by (shape,
+    capacities, word sizes, buffer energies): a sweep reuses it and runs only the cheap choice per design point.
+    """
+
+    order: np.ndarray  # (F,) index into CLASS_ORDERS
+    tiles: np.ndarray  # (F, 5) int64: N, K, C, P, Q tiles
+    passes: np.ndarray  # (F,)
+    dram_in: np.ndarray  # (F,) bytes
+    dram_w: np.ndarray
+    spill: np.ndarray  # partial-sum bytes written (= read back)
+    dram: np.ndarray  # all DRAM bytes
+    buffer_pj: np.ndarray
+    out_final: float
+    candidates: int  # before pruning
+
+
+@lru_cache(maxsize=256)  # ~24 shapes x 10 buffer configurations of a sweep; a grid is tens to hundreds of kB
+def _grid(nest: LoopNest, t: MapTarget) -> _Grid | None:
+    # Grid over the minimal tiles of N, K, C, Q; P takes the largest tile that fits with them (see _largest_p).
+    dims4 = (nest.n, nest.k, nest.c, nest.q)
+    tiles4, trips4 = zip(*(_candidates(d) for d in dims4), strict=True)
+    shapes = [[1] * 4 for _ in range(4)]
+    for i in range(4):
+        shapes[i][i] = -1
+    tn, tk, tc, tq = (tiles4[i].reshape(shapes[i]) for i in range(4))
+    cols = (tq - 1) * nest.se_w + nest.s
+    w_tile = tk * tc * (nest.r * nest.s * t.weight_bytes)
+    pt = _largest_p(nest, t, tn * tc * cols * t.input_bytes, tn * tk * tq * t.psum_bytes, w_tile)
+    idx = np.nonzero(pt >= 1)
+    if len(idx[0]) == 0:
+        return None
+    pt = pt[idx]
+    nn, kk, cc, qq = (trips4[i][idx[i]] for i in range(4))
+    pp = -(-nest.p // pt)
+    tg = nn * pp * qq
+    in_pass = (nest.n * nest.c * t.input_bytes) * (nest.se_h * nest.p + pp * (nest.r - nest.se_h)) \
+        * (nest.se_w * nest.q + qq * (nest.s - nest.se_w))
+    w_pass = float(nest.weight_words) * t.weight_bytes
+    out_words = float(nest.output_words)
+    out_final = out_words * t.output_bytes
+    factors = [class_traffic_factors(order, kk, cc, tg) for order in CLASS_ORDERS]
+    dram_in = np.stack([f[0] for f in factors]) * in_pass
+    dram_w = np.stack([f[1] for f in factors]) * w_pass
+    passes = np.stack([f[2] for f in factors])
+    spill = (passes - 1) * (out_words * t.psum_bytes)
+    dram = dram_in + dram_w + out_final + 2 * spill
+    buffer_pj = (dram_in * t.fill_input_pj_per_byte + dram_w * t.fill_weight_pj_per_byte
+                 + spill * (t.out_read_pj_per_byte + t.out_write_pj_per_byte) + out_final * t.out_read_pj_per_byte)
+    tiles = np.stack([tiles4[0][idx[0]], tiles4[1][idx[1]], tiles4[2][idx[2]], -(-nest.p // pp),
+                      tiles4[3][idx[3]]], axis=1)
+    n_orders, n_cols = dram.shape
+    order = np.repeat(np.arange(n_orders), n_cols)
+    column = np.tile(np.arange(n_cols), n_orders)
+    keep = _undominated(dram.ravel(), buffer_pj.ravel(), tiles[column, 1], tiles[column, 2])
+    o, j = order[keep], column[keep]
+    return _Grid(o, tiles[j], passes[o, j], dram_in[o, j], dram_w[o, j], spill[o, j], dram[o, j],
+                 buffer_pj[o, j], out_final, int(dram.size))
+
+
+def _undominated(d: np.ndarray, b: np.ndarray, k: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Indices of the points that no point with the same K and C tiles dominates in (DRAM bytes, buffer energy).
+
+    Floors only test the K and C tiles, so among points with equal tiles only their (d, b) Pareto front can be
+    optimal (exact ties keep the first). Points dominated across different tiles are kept: harmless, as the choice
+    is exact over whatever survives.
+    """
+    order = np.lexsort((b, d, c, k))
+    b_sorted = b[order]
+    start = np.r_[True, (k[order][1:] != k[order][:-1]) | (c[order][1:] != c[order][:-1])]
+    starts = np.flatnonzero(start)
+    ends = np.r_[starts[1:], len(order)]
+    prev_min = np.full(len(order), np.inf)
+    for s0, s1 in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
+        prev_min[s0 + 1:s1] = np.minimum.accumulate(b_sorted[s0:s1])[:-1]
+    return order[prev_min > b_sorted]
+
+
+def _grid_key(t: MapTarget) -> MapTarget:
+    """The fields a grid depends on (floors, DRAM energy and bandwidth, static power only enter the choice)."""
+    return MapTarget(t.input_bytes, t.weight_bytes, t.psum_bytes, t.output_bytes, t.cap_input, t.cap_weight,
+                     t.cap_output, t.shared, 0.0, t.fill_input_pj_per_byte, t.fill_weight_pj_per_byte,
+                     t.out_read_pj_per_byte, t.out_write_pj_per_byte, 1.0, 0.0)
+
+
+@lru_cache(maxsize=8192)
+def _floored(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> np.ndarray | None:
+    """Grid indices that meet the spatial floor and lie on its (DRAM bytes, buffer energy) Pareto front."""
+    grid = _grid(nest, key)
+    if grid is None:
+        return None
+    keep = np.flatnonzero((grid.tiles[:, 1] >= min_k) & (grid.tiles[:, 2] >= min_c))
+    if len(keep) == 0:
+        return None
+    d, b = grid.dram[keep], grid.buffer_pj[keep]
+    order = np.lexsort((b, d))
+    b_sorted = b[order]
+    prev_min = np.r_[np.inf, np.minimum.accumulate(b_sorted)[:-1]]
+    return keep[order[prev_min > b_sorted]]
+
+
+@lru_cache(maxsize=20_000)
+def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
+    key = _grid_key(t)
+    keep = _floored(nest, key, min(t.min_k, nest.k), min(t.min_c, nest.c))
+    if keep is None:
+        return None
+    grid = _grid(nest, key)
+    dram = grid.dram[keep]
+    buffer_pj = grid.buffer_pj[keep]
+    cycles = np.maximum(compute, dram / t.dram_bw_bytes_per_cycle)
+    energy = dram * t.dram_pj_per_byte + buffer_pj + fixed_pj + cycles * t.static_pj_per_cycle
+    if objective == "energy":
+        score = energy
+    elif objective == "latency":
+        score = np.where(cycles <= cycles.min() * (1 + 1e-12), energy, np.inf)
+    else:
+        score = energy * cycles
+    jj = int(np.argmin(score))
+    j = keep[jj]
+    tiles = dict(zip(DIMS, (int(v) for v in grid.tiles[j]), strict=True))
+    spill = float(grid.spill[j])
+    return LayerMapping(
+        mode="best", objective=objective, order=_expand(CLASS_ORDERS[int(grid.order[j])]),
+        tiles=(*((d, tiles[d]) for d in DIMS), ("R", nest.r), ("S", nest.s)),
+        input_read_bytes=float(grid.dram_in[j]), weight_read_bytes=float(grid.dram_w[j]),
+        output_write_bytes=grid.out_final, psum_write_bytes=spill, psum_read_bytes=spill,
+        input_compulsory_bytes=nest.input_words * t.input_bytes,
+        weight_compulsory_bytes=nest.weight_words * t.weight_bytes,
+        output_compulsory_bytes=grid.out_final, psum_passes=int(grid.passes[j]), candidates=grid.candidates,
+        buffer_energy_pj=float(buffer_pj[jj]), energy_pj=float(energy[jj]), cycles=float(cycles[jj]),
+    )
+
+
+def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> np.ndarray:
+    """Largest P tile (0 when none) that fits beside the given N, K, C, Q tiles.
+
+    Exact because traffic never grows when a tile grows (fewer trips: fewer refetches, less halo) and capacities
+    are linear in the P tile: input tile = in_per_row * ((Pt - 1) * se + R), output tile = out_per_p * Pt.
+    """
+    se, r = nest.se_h, nest.r
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if t.shared:
+            bound = (t.cap_input - w_tile - in_per_row * (r - se)) / (in_per_row * se + out_per_p)
+        else:
+            by_in = ((t.cap_input / in_per_row) - r) / se + 1
+            bound = np.minimum(by_in, t.cap_output / out_per_p)
+            bound = np.where(w_tile <= t.cap_weight, bound, 0.0)
+    pt = np.clip(np.floor(bound + 1e-9), 0, nest.p).astype(np.int64)
+
+    def fits(p):
+        need_in = in_per_row * ((p - 1) * se + r)
+        need_out = out_per_p * p
+        if t.shared:
+            return need_in + need_out + w_tile <= t.cap_input
+        return (need_in <= t.cap_input) & (need_out <= t.cap_output) & (w_tile <= t.cap_weight)
+
+    return np.where((pt >= 1) & ~fits(np.maximum(pt, 1)), pt - 1, pt)  # float rounding guard
+
+
+def mapping_cache_info():
+    """Hits and misses of the per-group mapping cache (functools.lru_cache statistics)."""
+    return _map_group.cache_info()
+
+
+def objective_value(objective: str, energy_pj: float, cycles: float) -> float:
+    if objective == "energy":
+        return energy_pj
+    if objective == "latency":
+        return cycles
+    if objective == "edp":
+        return energy_pj * cycles
+    raise HwmapError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+
+
+def is_finite_mapping(m: LayerMapping) -> bool:
+    return all(math.isfinite(v) for v in (m.dram_bytes, m.energy_pj, m.cycles))
