@@ -13,6 +13,8 @@ __all__ = [
     "cost_paths",
     "estimate",
     "evaluate_paths",
+    "export_zigzag_hardware",
+    "export_zigzag_workload",
     "extract_graph",
     "flops",
     "generate_paths",

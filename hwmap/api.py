@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "clear_graph_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths", "extract_graph", "flops",
+    "clear_graph_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_zigzag_hardware",
+    "export_zigzag_workload", "extract_graph", "flops",
     "generate_paths", "graph_cache_info", "list_accelerators", "list_models", "load_accelerator",
     "load_costed_paths", "load_graph", "load_paths", "pareto", "save_graph", "select_paths", "simulate", "sweep",
 ]
@@ -234,6 +235,28 @@ def clear_graph_cache():
     from hwmap.graph.cache import clear_cache
 
     return clear_cache()
+
+
+def export_zigzag_workload(graph: LayerGraph, path: str | Path, *,
+                           accel: str | Path | Accelerator | None = None):
+    """Write ZigZag 3.9.1's workload YAML for every conv/GEMM of graph (hwmap.interop.zigzag.ZigzagExport).
+
+    accel: take the operand bits from this template; without it they come from the graph's dtypes.
+    """
+    from hwmap.interop.zigzag import write_zigzag_workload, zigzag_hardware_view
+
+    if accel is None:
+        return write_zigzag_workload(graph, path)
+    hw = zigzag_hardware_view(load_accelerator(accel))
+    return write_zigzag_workload(graph, path, input_bits=hw.input_bits, weight_bits=hw.weight_bits,
+                                 output_bits=hw.output_bits)
+
+
+def export_zigzag_hardware(accel: str | Path | Accelerator, out_dir: str | Path):
+    """Write <out_dir>/<name>.hardware.yaml and <name>.mapping.yaml: a template as ZigZag 3.9.1 sees it."""
+    from hwmap.interop.zigzag import write_zigzag_hardware
+
+    return write_zigzag_hardware(load_accelerator(accel), out_dir)
 
 
 def load_paths(path: str | Path):

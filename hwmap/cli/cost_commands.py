@@ -271,11 +271,10 @@ def accels_export(
     json_out: JsonOpt = False,
 ) -> None:
     """Write a template in another tool's format (ZigZag: memory hierarchy, MAC array, spatial mapping)."""
-    from hwmap.api import load_accelerator
-    from hwmap.interop.zigzag import write_zigzag_hardware
+    from hwmap.api import export_zigzag_hardware
     from hwmap.report.tables import print_json
 
-    result = write_zigzag_hardware(load_accelerator(accel), out)
+    result = export_zigzag_hardware(accel, out)
     if json_out:
         print_json({"format": format.value, "paths": list(result.paths)})
         return

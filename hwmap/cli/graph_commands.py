@@ -173,14 +173,9 @@ def export(
 
 
 def _export_zigzag(layer_graph, out: str, accel: str | None):
-    from hwmap.api import load_accelerator
-    from hwmap.interop.zigzag import write_zigzag_workload, zigzag_hardware_view
+    from hwmap.api import export_zigzag_workload
 
-    if accel is None:
-        return write_zigzag_workload(layer_graph, out)
-    hw = zigzag_hardware_view(load_accelerator(accel))
-    return write_zigzag_workload(layer_graph, out, input_bits=hw.input_bits, weight_bits=hw.weight_bits,
-                                 output_bits=hw.output_bits)
+    return export_zigzag_workload(layer_graph, out, accel=accel)
 
 
 @app.command()
