@@ -106,9 +106,10 @@ class ZigzagHardware:
 
 
 def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
-    """Read an hwmap Accelerator (schema_version 1: ``systolic`` or ``vector_pe``) into a ZigzagHardware.
+    """Read an hwmap Accelerator (``systolic`` or ``vector_pe``) into a ZigzagHardware.
 
     This is the only function that reads template fields. Assumes (matching hwmap's cost models):
+    - a double-buffered buffer offers half its bytes to a tile (hwmap's mapper does the same);
     - systolic: one ifmap, one filter and one ofmap SRAM, each serving the whole array; the stationary operand of
       the dataflow (ws: weights, os: outputs, is: inputs) sits in a one-word PE register, and so does the output
       accumulator; registers cost 0 pJ (hwmap prices only SRAM and DRAM). The SRAMs deliver a word per PE per cycle
@@ -141,7 +142,7 @@ def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
         for name, op, width in (("ifmap", "I1", bits.input), ("filter", "I2", bits.weight),
                                 ("ofmap", "O", bits.output)):
             buf = getattr(spec.buffers, name)
-            memories.append(ZigzagMemory(f"{name}_sram", (op,), float(buf.size_bytes), buf.read_energy_pj_per_byte,
+            memories.append(ZigzagMemory(f"{name}_sram", (op,), _usable_bytes(buf), buf.read_energy_pj_per_byte,
                                          buf.write_energy_pj_per_byte, pes * width / 8, dims))
         spatial = {
             "ws": {"conv": {"D1": "C", "D2": "K"}, "depthwise": {"D1": "FX", "D2": "K"},
@@ -160,14 +161,14 @@ def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
     pb, gb = spec.pe_buffers, spec.global_buffer
     memories = (
         ZigzagMemory("reg_W", ("I2",), bits.weight / 8, 0.0, 0.0, bits.weight / 8, ()),
-        ZigzagMemory("pe_weight", ("I2",), float(pb.weight.size_bytes), pb.weight.read_energy_pj_per_byte,
+        ZigzagMemory("pe_weight", ("I2",), _usable_bytes(pb.weight), pb.weight.read_energy_pj_per_byte,
                      pb.weight.write_energy_pj_per_byte, per_pe_bw * bits.weight / 8, in_pe),
-        ZigzagMemory("pe_input", ("I1",), float(pb.input.size_bytes), pb.input.read_energy_pj_per_byte,
+        ZigzagMemory("pe_input", ("I1",), _usable_bytes(pb.input), pb.input.read_energy_pj_per_byte,
                      pb.input.write_energy_pj_per_byte, pe.vector_width * bits.input / 8, in_pe),
-        ZigzagMemory("pe_accumulation", ("O",), float(pb.accumulation.size_bytes),
+        ZigzagMemory("pe_accumulation", ("O",), _usable_bytes(pb.accumulation),
                      pb.accumulation.read_energy_pj_per_byte, pb.accumulation.write_energy_pj_per_byte,
                      pe.lanes * bits.output / 8, in_pe),
-        ZigzagMemory("global_buffer", ("I1", "I2", "O"), float(gb.size_bytes), gb.read_energy_pj_per_byte,
+        ZigzagMemory("global_buffer", ("I1", "I2", "O"), _usable_bytes(gb), gb.read_energy_pj_per_byte,
                      gb.write_energy_pj_per_byte, pe.num_pes * per_pe_bw * max(bits.input, bits.weight) / 8, dims),
         dram(dims),
     )
@@ -175,6 +176,13 @@ def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
                "gemm": {"D1": "D", "D2": "K", "D3": "C"}}
     return ZigzagHardware(accel.name, kind, float(spec.freq_mhz), dims, (pe.num_pes, pe.lanes, pe.vector_width),
                           spec.mac_energy_pj, (), memories, spatial, bits.input, bits.weight, bits.output)
+
+
+def _usable_bytes(buffer) -> float:
+    """The capacity a tile may use: half of a double-buffered buffer (the other half is being filled), as hwmap's
+    mapper assumes; ZigZag is given that capacity so both tools solve the same problem."""
+    size = float(buffer.size_bytes)
+    return size / 2 if getattr(buffer, "double_buffered", False) else size
 
 
 def _min_bits(*widths: int) -> int:
