@@ -62,11 +62,23 @@ def main(argv: list[str] | None = None) -> None:
         import click
 
         if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+            _fail(_click_message(error))
+        if isinstance(error, OSError) and error.filename:  # an environment failure the code did not foresee
+            _fail(f"{error.filename}: {error.strerror or error}")
         _fail(f"internal error: {type(error).__name__}: {error} (please report this with the command you ran)")
     if isinstance(code, int) and code:  # e.g. click's 130 after Ctrl-C in non-standalone mode
         sys.exit(code)
+
+
+def _click_message(error) -> str:
+    """Click's usage errors on one line: the message, then where to look ('see hwmap sweep --help')."""
+    import click
+
+    message = error.format_message()
+    context = getattr(error, "ctx", None)
+    if isinstance(error, click.UsageError) and context is not None:
+        return f"{message} (see {context.command_path} --help)"
+    return message
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -18,6 +18,7 @@ from hwmap.cli.graph_commands import (
     ResolutionOpt,
     StrictOpt,
 )
+from hwmap.cli.options import MAX_COUNT, StrictInt
 
 accels_app = typer.Typer(help="List, show and validate accelerator templates.", no_args_is_help=True)
 app.add_typer(accels_app, name="accels")
@@ -64,7 +65,8 @@ def estimate(
     num_classes: ClassesOpt = None,
     strict: StrictOpt = False,
     by: Annotated[EstimateBy, typer.Option("--by", help="breakdown table")] = EstimateBy.op_group,
-    top: Annotated[Optional[int], typer.Option("--top", help="rows of the module/layer table (default 20)")]
+    top: Annotated[Optional[int], typer.Option("--top", help="rows of the module/layer table (default 20)",
+                                                         click_type=StrictInt(min_value=1, max_value=MAX_COUNT))]
     = None,
     calibration: Annotated[Optional[str], typer.Option("--calibration", help="GPU templates: a calibration file "
                                                                              "from `hwmap calibrate`")] = None,

@@ -37,8 +37,8 @@ def parse_input_shape(text: str, *, argument: str = "--input") -> tuple[int, int
     parts = [p.strip() for p in text.lower().replace("*", "x").split("x")]
     if len(parts) == 2:
         parts = ["3", *parts]
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise HwmapError(f"{argument} {text!r}: expected CxHxW with positive integers, e.g. 3x224x224")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and 0 < int(p) <= 65536 for p in parts):
+        raise HwmapError(f"{argument} {text!r}: expected CxHxW with positive integers up to 65536, e.g. 3x224x224")
     c, h, w = (int(p) for p in parts)
     return c, h, w
 
