@@ -18,7 +18,7 @@ from hwmap.cli.graph_commands import (
     ResolutionOpt,
     StrictOpt,
 )
-from hwmap.cli.options import MAX_COUNT, StrictInt
+from hwmap.cli.options import MAX_COUNT, StrictInt, check_files
 
 accels_app = typer.Typer(help="List, show and validate accelerator templates.", no_args_is_help=True)
 app.add_typer(accels_app, name="accels")
@@ -82,6 +82,7 @@ def estimate(
     from hwmap.cost.dispatch import GpuSettings, estimate_graph
     from hwmap.report.tables import print_json, render_estimate, stdout_console, write_cost_csv
 
+    check_files(inputs={"MODEL": model, "--accel": accel, "--calibration": calibration}, outputs={"--csv": csv_path})
     accelerator = load_accelerator(accel)
     graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
     gpu = GpuSettings(calibration=calibration, mode=mode.value, dtype=dtype.value, tf32=tf32)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hwmap.cli import app
-from hwmap.cli.options import MAX_BATCH, MAX_CLASSES, MAX_COUNT, MAX_RESOLUTION, StrictInt
+from hwmap.cli.options import MAX_BATCH, MAX_CLASSES, MAX_COUNT, MAX_RESOLUTION, StrictInt, check_files
 from hwmap.errors import HwmapError
 
 ModelArg = Annotated[str, typer.Argument(help="model spec (resnet50, tv:resnet18, segformer-b2, hf:DIR, "
@@ -80,6 +80,7 @@ def flops(
     from hwmap.graph.summary import summarise
     from hwmap.report.tables import flops_csv_rows, print_json, render_flops, stdout_console, write_csv
 
+    check_files(inputs={"MODEL": model}, outputs={"--csv": csv_path})
     options = ModelOptions(model, input, resolution, batch, num_classes, strict)
     graph = options.graph()
     if top is None and by in (By.module, By.layer):
@@ -125,6 +126,7 @@ def graph(
     from hwmap.api import save_graph
     from hwmap.report.tables import print_json
 
+    check_files(inputs={"MODEL": model}, outputs={"--out": out})
     layer_graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
     path = save_graph(layer_graph, out)
     info = {"model": layer_graph.model, "nodes": len(layer_graph.nodes), "total_macs": layer_graph.total_macs,
@@ -157,6 +159,7 @@ def export(
     from hwmap.graph.export import write_scalesim_topology
     from hwmap.report.tables import print_json
 
+    check_files(inputs={"MODEL": model}, outputs={"--out": out})
     layer_graph = ModelOptions(model, input, resolution, batch, num_classes).graph()
     result = write_scalesim_topology(layer_graph, out, gemm_format=format is ExportFormat.scalesim_gemm)
     if json_out:

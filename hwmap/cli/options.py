@@ -76,3 +76,17 @@ def strict_float(text: str, *, argument: str) -> float:
     if not math.isfinite(number):
         raise HwmapError(f"{argument} {text!r}: expected a finite number")
     return number
+
+
+def spec_path(spec: str | None) -> str | None:
+    """The file or folder a MODEL / --accel argument reads, if it names one (``hf:DIR`` reads DIR)."""
+    if spec is None:
+        return None
+    return spec.removeprefix("hf:")
+
+
+def check_files(*, inputs: dict[str, str | None], outputs: dict[str, str | None]) -> None:
+    """hwmap.fileio.check_run_files with MODEL-like specs mapped to the files they read."""
+    from hwmap.fileio import check_run_files
+
+    check_run_files(inputs={label: spec_path(path) for label, path in inputs.items()}, outputs=outputs)

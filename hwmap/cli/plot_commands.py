@@ -10,6 +10,7 @@ import typer
 
 from hwmap.cli import app
 from hwmap.cli.graph_commands import BatchOpt, InputOpt, ModelArg, ModelOptions, ResolutionOpt
+from hwmap.cli.options import check_files
 from hwmap.errors import HwmapError
 
 plot_app = typer.Typer(help="Figures: op-class shares, per-layer profiles, frontiers, Pareto fronts.",
@@ -34,6 +35,7 @@ def plot_shares(model: ModelArg, accel: AccelOpt, out: OutOpt, input: InputOpt =
     """Share of MACs, cycles and energy per op group."""
     from hwmap.report.plots import share_bars
 
+    check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--out": out})
     print(f"wrote {share_bars(_cost(model, accel, input, resolution, batch), out)}")
 
 
@@ -43,6 +45,7 @@ def plot_layers(model: ModelArg, accel: AccelOpt, out: OutOpt, input: InputOpt =
     """Cycles and energy of every layer in execution order."""
     from hwmap.report.plots import layer_profile
 
+    check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--out": out})
     print(f"wrote {layer_profile(_cost(model, accel, input, resolution, batch), out)}")
 
 
@@ -57,6 +60,7 @@ def plot_frontier(
     from hwmap.paths.costing import read_costed_csv
     from hwmap.report.plots import frontier
 
+    check_files(inputs={"SOURCE": source, "--selection": selection}, outputs={"--out": out})
     if source.endswith(".json"):
         data = _read_json(source)
         points = [dict(p) for p in data.get("chosen", [])]
@@ -83,6 +87,7 @@ def plot_pareto(
     from hwmap.dse.pareto import pareto_front
     from hwmap.report.plots import pareto_scatter
 
+    check_files(inputs={"RESULTS": results}, outputs={"--out": out})
     frame = _read_table(results)
     if model is not None:
         frame = frame[frame["model"] == model]
