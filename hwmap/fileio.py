@@ -18,6 +18,8 @@ The contract (README "Outputs"):
 from __future__ import annotations
 
 import errno
+import gc
+import json
 import os
 import stat
 import sys
@@ -265,3 +267,49 @@ def read_text_input(path: str | Path, *, what: str, error: type[HwmapError] = Hw
     except UnicodeDecodeError as exc:
         raise error(f"{what} {path}: not UTF-8 text (byte {exc.start})") from None
     return text.removeprefix("\ufeff")
+
+
+# Integers past this would overflow the int64 arithmetic of the cost models (products of a few of them).
+MAX_JSON_INT = 1 << 62
+
+
+def parse_json_strict(text: str, *, origin: str, error: type[Exception] = HwmapError) -> object:
+    """json.loads that rejects duplicate keys, NaN/Infinity, integers past 2^62 and absurd nesting, each as one
+    line naming ``origin``."""
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        data: dict = {}
+        for key, value in items:
+            if key in data:
+                raise error(f"{origin}: duplicate key {key!r}")
+            data[key] = value
+        return data
+
+    def constant(name: str) -> object:
+        raise error(f"{origin}: {name} is not a number JSON allows (non-finite values are not accepted)")
+
+    def integer(token: str) -> int:
+        if len(token) > 20 or abs(int(token)) > MAX_JSON_INT:
+            raise error(f"{origin}: integer {token[:24]}{'...' if len(token) > 24 else ''} is too large "
+                        f"(at most 2^62)")
+        return int(token)
+
+    def real(token: str) -> float:
+        value = float(token)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise error(f"{origin}: number {token[:24]} is out of range")
+        return value
+
+    enabled = gc.isenabled()
+    gc.disable()  # thousands of small acyclic objects: the cyclic GC would only slow the build down
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_int=integer,
+                              parse_float=real)
+    except json.JSONDecodeError as exc:
+        raise error(f"{origin}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
+                    "truncated?") from None
+    except RecursionError:
+        raise error(f"{origin}: nested too deeply to be an hwmap file") from None
+    finally:
+        if enabled:
+            gc.enable()

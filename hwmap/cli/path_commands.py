@@ -178,7 +178,7 @@ def select_paths_command(
     data = {**selection.to_dict(), "chosen_vs_full": chosen_vs_full(selection),
             "dropped_without_accuracy": dropped, "paths_file": paths_file, "accelerator": accel}
     if out:
-        atomic_write_text(out, json.dumps(data, indent=2))
+        atomic_write_text(out, json.dumps(data, indent=2, allow_nan=False))
     if json_out:
         print_json(data)
     else:
@@ -226,16 +226,11 @@ def simulate(
 ) -> None:
     """Replay the selection's switching policy over a budget trace."""
     from hwmap.report.tables import print_json, render_simulation, stdout_console
-    from hwmap.select import Selection, read_budget_trace
+    from hwmap.select import read_budget_trace
     from hwmap.select import simulate as run_simulation
+    from hwmap.select.readers import read_selection
 
-    try:
-        data = json.loads(Path(selection_file).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HwmapError(f"selection file {selection_file}: cannot read it ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise HwmapError(f"selection file {selection_file}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    selection = Selection.from_dict(data)
+    selection = read_selection(selection_file)
     budgets = read_budget_trace(trace, metric=selection.metric)
     result = run_simulation(selection, budgets, switch_energy_mj=switch_energy_mj)
     if json_out:

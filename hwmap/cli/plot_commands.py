@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -61,14 +59,15 @@ def plot_frontier(
     from hwmap.report.plots import frontier
 
     check_files(inputs={"SOURCE": source, "--selection": selection}, outputs={"--out": out})
+    from hwmap.select.readers import read_selection
+
     if source.endswith(".json"):
-        data = _read_json(source)
-        points = [dict(p) for p in data.get("chosen", [])]
+        points = [p.to_dict() for p in read_selection(source).chosen]
         chosen = [p["name"] for p in points]
     else:
         points = [{"name": c.name, "energy_mj": c.energy_mj,
                    "accuracy": c.accuracy.value if c.accuracy else None} for c in read_costed_csv(source)]
-        chosen = _read_json(selection).get("chosen_names", []) if selection else []
+        chosen = list(read_selection(selection).chosen_names) if selection else []
     print(f"wrote {frontier(points, out, selected=chosen)}")
 
 
@@ -82,6 +81,7 @@ def plot_pareto(
     model: Annotated[Optional[str], typer.Option("--model", help="only rows of this model")] = None,
 ) -> None:
     """Design points of a sweep with the Pareto front over x and y."""
+    import numpy as np
     import pandas as pd
 
     from hwmap.dse.pareto import pareto_front
@@ -94,24 +94,23 @@ def plot_pareto(
     for column in (x, y) + ((colour,) if colour else ()):
         if column not in frame.columns:
             raise HwmapError(f"{results}: no column {column!r}; columns are {', '.join(map(str, frame.columns))}")
+    for column in (x, y):
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame[column].notna() & numbers.isna()
+        if bad.any():
+            raise HwmapError(f"{results}: column {column!r} holds {frame[column][bad].iloc[0]!r}, which is not a "
+                             "number")
+        frame = frame.assign(**{column: numbers})
     frame = frame.dropna(subset=[x, y])
+    frame = frame[np.isfinite(frame[x]) & np.isfinite(frame[y])]
     if frame.empty:
-        raise HwmapError(f"{results}: no rows with {x} and {y} to plot")
+        raise HwmapError(f"{results}: no rows with finite {x} and {y} to plot")
     values = frame[[x, y]].to_numpy(dtype=float)
     front = pareto_front(values)
     shade = pd.to_numeric(frame[colour], errors="coerce").to_numpy() if colour else None
     written = pareto_scatter(values[:, 0], values[:, 1], front, out, x_label=x, y_label=y, colour=shade,
                              colour_label=colour or "", title=model or "")
     print(f"wrote {written}")
-
-
-def _read_json(path: str) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HwmapError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise HwmapError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
 
 
 def _read_table(path: str):
