@@ -29,3 +29,7 @@ class OutputError(HwmapError):
 
 class InputFileError(HwmapError):
     """An input file (paths YAML, costed CSV, selection JSON, budget trace, topology, .cfg) that does not parse."""
+
+
+class ResultError(HwmapError):
+    """A result holding a non-finite or out-of-range number (the template's numbers are outside what it can cost)."""

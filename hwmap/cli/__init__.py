@@ -47,6 +47,11 @@ def _register_commands(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
+    import warnings
+
+    # numpy's overflow / invalid-value warnings would be extra stderr lines; the result guard (hwmap.cost.checks)
+    # turns what they warn about into one error naming the layer and field.
+    warnings.filterwarnings("ignore", category=RuntimeWarning, message=r".*(overflow|invalid value|divide by zero)")
     _register_commands(argv)
     try:
         code = app(args=argv, standalone_mode=False)

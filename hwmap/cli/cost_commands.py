@@ -79,6 +79,7 @@ def estimate(
 ) -> None:
     """Cycles, latency, energy (by term) and utilisation of a model on a hardware template."""
     from hwmap.api import load_accelerator
+    from hwmap.cost.checks import check_cost
     from hwmap.cost.dispatch import GpuSettings, estimate_graph
     from hwmap.report.tables import print_json, render_estimate, stdout_console, write_cost_csv
 
@@ -87,6 +88,7 @@ def estimate(
     graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
     gpu = GpuSettings(calibration=calibration, mode=mode.value, dtype=dtype.value, tf32=tf32)
     cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None, gpu=gpu)
+    check_cost(cost)
     if csv_path:
         write_cost_csv(csv_path, cost)
     if json_out:

@@ -92,6 +92,7 @@ def paths_cost(
     accelerator = load_accelerator(accel)
     costed = _with_progress(len(paths.paths), "costing paths",
                             lambda tick: cost_paths(paths, accelerator, dataflow=dataflow, progress=tick))
+    _check_costed(costed, accelerator.name)
     if csv_path:
         write_costed_csv(csv_path, costed)
     if json_out:
@@ -198,8 +199,18 @@ def _costed(paths_file: str, accel: str | None, dataflow: str | None):
         raise HwmapError(f"{paths_file}: a paths YAML needs --accel to cost its paths (or pass a costed CSV)")
     paths = load_paths(paths_file)
     accelerator = load_accelerator(accel)
-    return _with_progress(len(paths.paths), "costing paths",
-                          lambda tick: cost_paths(paths, accelerator, dataflow=dataflow, progress=tick))
+    costed = _with_progress(len(paths.paths), "costing paths",
+                            lambda tick: cost_paths(paths, accelerator, dataflow=dataflow, progress=tick))
+    _check_costed(costed, accelerator.name)
+    return costed
+
+
+def _check_costed(costed, accel_name: str) -> None:
+    from hwmap.cost.checks import check_result
+
+    for c in costed:
+        check_result({"energy_mj": c.energy_mj, "latency_ms": c.latency_ms, "cycles": c.cycles},
+                     what=f"path {c.name} on {accel_name}")
 
 
 def _read_frontier(path: str):

@@ -21,10 +21,13 @@ AccelOpt = Annotated[str, typer.Option("--accel", "-a", help="template name, tem
 
 def _cost(model: str, accel: str, input: str | None, resolution: int | None, batch: int):
     from hwmap.api import load_accelerator
+    from hwmap.cost.checks import check_cost
     from hwmap.cost.dispatch import estimate_graph
 
     accelerator = load_accelerator(accel)
-    return estimate_graph(ModelOptions(model, input, resolution, batch).graph(), accelerator)
+    cost = estimate_graph(ModelOptions(model, input, resolution, batch).graph(), accelerator)
+    check_cost(cost)
+    return cost
 
 
 @plot_app.command("shares")

@@ -258,9 +258,16 @@ def _cost_columns(cost, accel: Accelerator) -> dict[str, Any]:
 
 
 def _model_row(graph: LayerGraph, accel: Accelerator) -> dict[str, Any]:
+    from hwmap.cost.checks import check_cost
     from hwmap.cost.dispatch import estimate_graph
+    from hwmap.errors import ResultError
 
-    return {"status": STATUS_OK, "error": None, **_cost_columns(estimate_graph(graph, accel), accel)}
+    cost = estimate_graph(graph, accel)
+    try:
+        check_cost(cost, what=f"{graph.model} on this variant")
+    except ResultError as exc:  # never an 'ok' row holding inf or NaN
+        return {"status": STATUS_INVALID, "error": str(exc)}
+    return {"status": STATUS_OK, "error": None, **_cost_columns(cost, accel)}
 
 
 def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Accelerator) -> dict[str, Any]:
@@ -269,7 +276,9 @@ def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Acceler
     energy_mj / latency_ms are the selection's expected values over the budget levels; the cycles, utilisation
     and energy terms are those of the full model (the most expensive path); full_energy_mj / full_latency_ms too.
     """
+    from hwmap.cost.checks import check_cost
     from hwmap.cost.dispatch import estimate_graph
+    from hwmap.errors import ResultError
     from hwmap.paths.costing import weight_bytes_per_param
     from hwmap.select import InfeasibleSelectionError, PathPoint, make_levels, resolve_budgets, select_paths
     from hwmap.units import BYTES_PER_MB
@@ -280,6 +289,10 @@ def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Acceler
     for path in workload.paths:
         graph = graphs[path.graph_key]
         cost = costs[path.name] = estimate_graph(graph, accel)
+        try:
+            check_cost(cost, what=f"path {path.name} on this variant")
+        except ResultError as exc:
+            return {"status": STATUS_INVALID, "error": str(exc)}
         points.append(PathPoint(name=path.name, energy_mj=cost.energy_mj, latency_ms=cost.latency_ms,
                                 accuracy=float(path.accuracy), accuracy_source=path.accuracy_source,
                                 weight_group=path.weight_group, weight_mb=graph.params * per_param / BYTES_PER_MB))
