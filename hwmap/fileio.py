@@ -21,6 +21,7 @@ import errno
 import gc
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -313,3 +314,34 @@ def parse_json_strict(text: str, *, origin: str, error: type[Exception] = HwmapE
     finally:
         if enabled:
             gc.enable()
+
+
+MAX_NESTING = 100
+_BLOCK_PREFIX = re.compile(r"[ \t]*(?:-[ \t]+)*")
+
+
+def check_nesting(text: str, *, origin: str, error: type[Exception] = HwmapError, limit: int = MAX_NESTING) -> None:
+    """Refuse YAML/JSON text nested deeper than ``limit`` levels before a parser sees it: PyYAML's C parser
+    crashes the process (not an exception) on 100,000 open brackets. Counts flow brackets outside quotes and the
+    block prefix (indentation and '- ' markers) of each line; both over-estimate, never under-estimate, depth."""
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif char == "\n":
+            quote = ""  # an unmatched quote in a comment must not hide the rest of the file
+    if deepest > limit:
+        raise error(f"{origin}: nested more than {limit} levels deep; expected an hwmap file")
+    for line in text.splitlines():
+        prefix = _BLOCK_PREFIX.match(line)
+        if prefix is not None and prefix.end() > 4 * limit:
+            raise error(f"{origin}: nested more than {limit} levels deep; expected an hwmap file")

@@ -27,7 +27,7 @@ _GEMM_FIELDS = ("M", "N", "K")
 # is not a network but a mistake, and would take minutes.
 MAX_FIELD = 1 << 24
 MAX_LAYER_MACS = 1 << 56
-MAX_ROWS = 1_000_000
+MAX_ROWS = 250_000
 
 
 @dataclass(frozen=True)
