@@ -173,7 +173,8 @@ NUMERIC_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("argv", "option"), NUMERIC_OPTIONS, ids=[" ".join(a[:1] + a[-2:]) for a, _ in NUMERIC_OPTIONS])
+@pytest.mark.parametrize(("argv", "option"), NUMERIC_OPTIONS,
+                         ids=[" ".join(a[:1] + a[-2:]) for a, _ in NUMERIC_OPTIONS])
 def test_numeric_options_are_validated(argv, option, inputs, hostile):
     hostile(*[part.format(**inputs) for part in argv], names=(option,))
 
