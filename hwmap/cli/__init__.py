@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
 
         if isinstance(error, click.ClickException):
             _fail(_click_message(error))
+        if isinstance(error, OverflowError):  # a safety net behind the input bounds
+            _fail(f"a number in the inputs is too large to compute with ({error})")
         if isinstance(error, OSError) and error.filename:  # an environment failure the code did not foresee
             _fail(f"{error.filename}: {error.strerror or error}")
         _fail(f"internal error: {type(error).__name__}: {error} (please report this with the command you ran)")

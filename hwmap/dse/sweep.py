@@ -233,10 +233,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         except TemplateError as exc:
             rows.append({"point_id": pid, "status": STATUS_INVALID, "error": str(exc)})
             continue
-        if workload.is_paths:
-            row = _paths_row(graphs, workload, accel)
-        else:
-            row = _model_row(next(iter(graphs.values())), accel)
+        try:
+            if workload.is_paths:
+                row = _paths_row(graphs, workload, accel)
+            else:
+                row = _model_row(next(iter(graphs.values())), accel)
+        except OverflowError as exc:  # a variant whose numbers the int64 cost arithmetic cannot hold
+            row = {"status": STATUS_INVALID, "error": f"the variant's numbers are too large to cost ({exc})"}
         rows.append({"point_id": pid, **row})
     return ChunkResult(rows=rows, pid=os.getpid(), torch_imported="torch" in sys.modules,
                        seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu)

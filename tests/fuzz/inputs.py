@@ -59,6 +59,16 @@ paths:
 
 TRACE_CSV = "budget\n6\n3\n12\n"
 
+RESULTS_CSV = """\
+point_id,model,status,energy_mj,latency_ms,area_mm2
+a,tiny,ok,1.5,2.0,0.3
+b,tiny,ok,1.0,3.0,0.2
+c,tiny,invalid,,,
+"""
+
+HF_CONFIG = '{"model_type": "vit", "image_size": 32, "patch_size": 16, "hidden_size": 32, "num_hidden_layers": 1, ' \
+    '"num_attention_heads": 2, "intermediate_size": 64}\n'
+
 
 def write_inputs(folder: Path) -> dict[str, Path]:
     """Every input kind, valid, in ``folder``; returns kind -> path."""
@@ -66,8 +76,11 @@ def write_inputs(folder: Path) -> dict[str, Path]:
     files = {
         "graph": folder / "graph.json", "costed": folder / "costed.csv", "space": folder / "space.yaml",
         "paths": folder / "paths.yaml", "trace": folder / "trace.csv", "topology": folder / "topology.csv",
-        "cfg": folder / "config.cfg", "accel": folder / "accel.yaml",
+        "cfg": folder / "config.cfg", "accel": folder / "accel.yaml", "results": folder / "results.csv",
+        "hf": folder / "hf_config.json",
     }
+    files["results"].write_text(RESULTS_CSV)
+    files["hf"].write_text(HF_CONFIG)
     files["graph"].write_text(json.dumps(tiny_graph()))
     files["costed"].write_text(COSTED_CSV)
     files["space"].write_text(SPACE_YAML)

@@ -21,7 +21,9 @@ READERS = {
     "cfg": ["estimate", "{graph}", "--accel", "{F}"],
     "accel": ["estimate", "{graph}", "--accel", "{F}"],
     "space": ["sweep", "{F}", "--workers", "1"],
+    "results": ["plot", "pareto", "{F}", "--out", "{F}.png"],
 }
+READ_ONCE = {"hf": ["flops", "hf:{F}"]}  # builds a transformers model: hand-made cases only (seconds each)
 
 
 def _cut(data: bytes) -> bytes:
@@ -43,7 +45,7 @@ MUTATIONS = {
 
 
 def _argv(kind: str, path, inputs) -> list[str]:
-    return [part.format(F=path, **{k: v for k, v in inputs.items()}) for part in READERS[kind]]
+    return [part.format(F=path, **{k: v for k, v in inputs.items()}) for part in {**READERS, **READ_ONCE}[kind]]
 
 
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
@@ -119,6 +121,12 @@ CASES = [
     ("paths", lambda p: _edit(p, "name: small", "name: full"), "repeated: full"),
     # accelerator YAML through --accel path.yaml: the result would be inf
     ("accel", lambda p: _edit(p, "freq_mhz: ", "freq_mhz: 1.0e-320 #"), "freq_mhz"),
+    # sweep results for plot pareto
+    ("results", lambda p: _edit(p, "a,tiny,ok,1.5,", "a,tiny,ok,lots,"), "'lots', which is not a number"),
+    ("results", lambda p: _edit(p, "energy_mj", "energy"), "no column 'energy_mj'"),
+    # Hugging Face configs
+    ("hf", lambda p: _edit(p, '"image_size": 32', '"image_size": "ab"'), "image_size"),
+    ("hf", lambda p: _edit(p, '"image_size": 32', '"image_size": -5'), "config field image_size is -5"),
     # sweep space
     ("space", lambda p: _edit(p, "[ws, os]", "[ws, ws]"), "space.yaml"),
     ("space", lambda p: _edit(p, "graph.json", "missing.json"), "missing.json"),
