@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", category=RuntimeWarning, message=r".*(overflow|invalid value|divide by zero)")
     _register_commands(argv)
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False, prog_name="hwmap")
     except HwmapError as error:
         _fail(str(error))
     except typer.Exit as done:
