@@ -50,12 +50,20 @@ def _topology_graph(path: str | Path) -> LayerGraph:
                    geometry.stride.tolist(), geometry.ofmap_h.tolist(), geometry.ofmap_w.tolist())
         zeros, ones = (0, 0), (1, 1)
         pointwise, dense = OpClass.CONV_POINTWISE, OpClass.CONV_DENSE
-        for i, (h, w, r, s, c, f, stride, oh, ow) in enumerate(zip(*columns, strict=True)):
+        # Layers of one shape share their (frozen, immutable) Conv, input tensor and op class: networks repeat
+        # shapes block after block, and building the frozen dataclass is most of the time per row.
+        shared: dict[tuple[int, ...], tuple[Conv, TensorMeta, OpClass]] = {}
+        for i, key in enumerate(zip(*columns, strict=True)):
+            h, w, r, s, c, f, stride, oh, ow = key
+            entry = shared.get(key)
+            if entry is None:
+                entry = shared[key] = (Conv(1, c, f, (h, w), (oh, ow), (r, s), (stride, stride), zeros, ones, 1),
+                                       TensorMeta((1, c, h, w), "int8", "input:0"),
+                                       pointwise if r == 1 and s == 1 else dense)  # groups = 1: conv_class()
+            work, ifmap, op_class = entry
             name = names[i]
-            work = Conv(1, c, f, (h, w), (oh, ow), (r, s), (stride, stride), zeros, ones, 1)
-            inputs = (TensorMeta((1, c, h, w), "int8", "input:0"), TensorMeta((f, c, r, s), "int8", f"param:{name}"))
-            op_class = pointwise if r == 1 and s == 1 else dense  # groups = 1: conv_class(work) without the call
-            nodes.append(Node(i, "scalesim.layer", work, op_class, name, "scalesim-conv", inputs,
+            nodes.append(Node(i, "scalesim.layer", work, op_class, name, "scalesim-conv",
+                              (ifmap, TensorMeta((f, c, r, s), "int8", f"param:{name}")),
                               (TensorMeta((1, f, oh, ow), "int8", str(i)),)))
     weights = sum(n.inputs[1].numel for n in nodes)
     return LayerGraph(model=str(path), input_shapes=(), nodes=tuple(nodes), params=weights, param_bytes=weights,
