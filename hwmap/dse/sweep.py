@@ -366,10 +366,10 @@ def _connect_dask(client_class, address: str, *, timeout_s: float):
 
     thread = threading.Thread(target=connect, name="hwmap-dask-connect", daemon=True)
     thread.start()
-    thread.join(timeout_s + 2.0)
+    thread.join(timeout_s + 0.5)
     if thread.is_alive():
         raise HwmapError(f"cannot reach the Dask scheduler at {address}: no Dask scheduler answered within "
-                         f"{timeout_s + 2.0:.0f} s (is a Dask scheduler listening there?)")
+                         f"{timeout_s:.0f} s (is a Dask scheduler listening there?)")
     error = outcome.get("error")
     if error is not None:
         if isinstance(error, OSError | TimeoutError | ValueError):
