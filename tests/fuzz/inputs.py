@@ -80,6 +80,8 @@ def write_inputs(folder: Path) -> dict[str, Path]:
         "hf": folder / "hf_config.json",
     }
     files["results"].write_text(RESULTS_CSV)
+    files["calibration"] = folder / "h100_sxm.calibration.yaml"
+    shutil.copy(DATA / "gpu" / "h100_sxm.calibration.yaml", files["calibration"])
     files["hf"].write_text(HF_CONFIG)
     files["graph"].write_text(json.dumps(tiny_graph()))
     files["costed"].write_text(COSTED_CSV)

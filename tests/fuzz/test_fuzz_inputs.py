@@ -22,6 +22,7 @@ READERS = {
     "accel": ["estimate", "{graph}", "--accel", "{F}"],
     "space": ["sweep", "{F}", "--workers", "1"],
     "results": ["plot", "pareto", "{F}", "--out", "{F}.png"],
+    "calibration": ["estimate", "{graph}", "--accel", "h100_sxm", "--calibration", "{F}"],
 }
 READ_ONCE = {"hf": ["flops", "hf:{F}"]}  # builds a transformers model: hand-made cases only (seconds each)
 
