@@ -10,16 +10,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from fuzz.inputs import tiny_graph
 
-sys.path.insert(0, str(Path(__file__).parent / "fuzz"))
-
-from inputs import tiny_graph  # noqa: E402
-
-from hwmap.dse.sweep import journal_is_complete, journal_path_for, read_journal  # noqa: E402
+from hwmap.dse.sweep import journal_is_complete, journal_path_for, read_journal
 
 SPACE = """\
 schema_version: 1

@@ -4,14 +4,11 @@ one hostile command in-process and asserts the error contract."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from inputs import write_inputs  # noqa: E402
+from fuzz.inputs import write_inputs
 
 
 @pytest.fixture(scope="session")
