@@ -181,6 +181,14 @@ def load_accelerator(accel: str | Path | Accelerator) -> Accelerator:
         from hwmap.cost.scalesim_interop import config_accelerator
 
         return config_accelerator(accel)
+    if str(accel).endswith((".yaml", ".yml")) and Path(accel).is_file():
+        # Read strictly here first: binary / non-UTF-8 text and absurd nesting (which crashes PyYAML's C parser)
+        # are one line naming the file before the template loader sees it.
+        from hwmap.errors import TemplateError
+        from hwmap.fileio import check_nesting, read_text_input
+
+        check_nesting(read_text_input(accel, what="template", error=TemplateError), origin=f"template {accel}",
+                      error=TemplateError)
     return load_template(accel)
 
 

@@ -21,3 +21,15 @@ class TemplateError(HwmapError):
 
 class UnsupportedOpError(HwmapError):
     """Raised in strict mode when the trace met operators hwmap cannot lower."""
+
+
+class OutputError(HwmapError):
+    """An output path that cannot be written, or would overwrite an input or another output of the same run."""
+
+
+class InputFileError(HwmapError):
+    """An input file (paths YAML, costed CSV, selection JSON, budget trace, topology, .cfg) that does not parse."""
+
+
+class ResultError(HwmapError):
+    """A result holding a non-finite or out-of-range number (the template's numbers are outside what it can cost)."""

@@ -16,7 +16,14 @@ from conftest import traced
 import hwmap.cli.dse_commands  # noqa: F401  (registers `hwmap sweep` until hwmap.cli registers it itself)
 from hwmap.cost.dispatch import estimate_graph
 from hwmap.dse.space import load_space
-from hwmap.dse.sweep import SerialExecutor, dask_executor, journal_path_for, read_journal, sweep
+from hwmap.dse.sweep import (
+    SerialExecutor,
+    dask_executor,
+    journal_is_complete,
+    journal_path_for,
+    read_journal,
+    sweep,
+)
 from hwmap.errors import HwmapError
 from hwmap.graph.io import save_graph
 
@@ -125,8 +132,18 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_points(reference,
 def test_journal_rows_of_another_space_are_ignored_and_a_journal_is_never_clobbered(space_file, tmp_path):
     journal = tmp_path / "j.jsonl"
     sweep(space_file, executor=SerialExecutor(), journal=journal)
-    with pytest.raises(HwmapError, match="already exists"):
+    assert journal_is_complete(journal)
+    # a finished sweep's journal does not block a plain rerun: it starts over (same rows, once each)
+    again = sweep(space_file, executor=SerialExecutor(), journal=journal)
+    assert again.n_evaluated == N_POINTS and len(read_journal(journal)[0]) == N_POINTS
+    # an unfinished one does: drop the completion line and the last row
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines[:-2]))
+    assert not journal_is_complete(journal)
+    with pytest.raises(HwmapError, match="already exists and holds an unfinished sweep"):
         sweep(space_file, executor=SerialExecutor(), journal=journal)
+    resumed = sweep(space_file, executor=SerialExecutor(), journal=journal, resume_from=journal)
+    assert (resumed.n_resumed, resumed.n_evaluated) == (N_POINTS - 1, 1) and journal_is_complete(journal)
     other = space_file.parent / "other.yaml"
     other.write_text(textwrap.dedent(SPACE).replace("[8, 16, 32, 128]", "[8, 64]"))
     result = sweep(other, executor=SerialExecutor(), resume_from=journal)
@@ -154,8 +171,14 @@ def test_cli_sweep_writes_tables_prints_the_front_and_resumes(reference, space_f
     assert written["point_id"].tolist() == reference.table["point_id"].tolist()
     assert written["energy_mj"].tolist() == pytest.approx(reference.table["energy_mj"].tolist(), nan_ok=True)
 
-    code, _, err = run_cli("sweep", str(space_file), "--out", str(out))
-    assert code == 2 and "already exists" in err and "--resume" in err
+    code, stdout, err = run_cli("sweep", str(space_file), "--out", str(out), "--json")  # finished: reruns
+    assert code == 0, err
+    assert json.loads(stdout)["evaluated"] == N_POINTS
+    code, stdout, err = run_cli("sweep", str(space_file), "--out", str(out), "--resume", "--json")  # a no-op
+    assert code == 0, err
+    assert (json.loads(stdout)["evaluated"], json.loads(stdout)["resumed"]) == (0, N_POINTS)
+    assert pd.read_csv(out)["point_id"].tolist() == reference.table["point_id"].tolist()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv", "results.csv.journal.jsonl"]
     parquet = tmp_path / "results.parquet"
     journal = journal_path_for(out)
     code, stdout, err = run_cli("sweep", str(space_file), "--out", str(parquet), "--journal", str(journal),

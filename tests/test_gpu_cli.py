@@ -36,7 +36,7 @@ def test_without_cuda_the_gpu_commands_exit_2_with_one_clear_line(run_cli, argv)
     (("calibrate", "--device", "cpu"), "expected cuda or cuda:N"),
     (("calibrate", "--dtype", "fp64"), "--dtype 'fp64'"),
     (("measure", "resnet50", "--mode", "graph"), "--mode 'graph'"),
-    (("measure", "resnet50", "--batch", "0"), "--batch must be a positive integer"),
+    (("measure", "resnet50", "--batch", "0"), "'--batch': 0 is out of range"),
     (("measure", "resnet50", "--input", "3xbig"), "expected CxHxW"),
 ])
 def test_bad_options_are_one_line_before_touching_the_gpu(run_cli, argv, fragment) -> None:

@@ -60,6 +60,7 @@ def test_hand_edited_macs_are_detected(tmp_path):
     path, data = _saved(tmp_path)
     conv = next(n for n in data["nodes"] if n["work"]["kind"] == "conv")
     conv["work"]["out_channels"] *= 2
+    conv["outputs"][0][0][1] *= 2  # a consistent conv, only the MACs total disagrees
     path.write_text(json.dumps(data))
     with pytest.raises(GraphFileError, match="does not match the sum over its nodes"):
         load_graph(path)
@@ -75,6 +76,20 @@ def test_hand_edited_macs_are_detected(tmp_path):
         (lambda d: d.update({"schema_version": 7}), "schema_version 7 is not supported"),
         (lambda d: d.update({"format": "other"}), "not an hwmap layer graph"),
         (lambda d: d.update({"params": -3}), "header: expected a non-negative integer"),
+        (lambda d: _conv(d).update({"kernel": [-7, -7]}), r"nodes\[0\]: work field 'kernel' must hold non-neg"),
+        (lambda d: _conv(d).update({"kernel": [7.9, 7.9]}), r"nodes\[0\]: work field 'kernel' must hold non-neg"),
+        (lambda d: _conv(d).update({"stride": [0, 0]}), r"nodes\[0\]: conv stride \[0, 0\] must hold positive"),
+        (lambda d: _conv(d).update({"stride": [-2, -2]}), r"nodes\[0\]: work field 'stride'"),
+        (lambda d: _conv(d).update({"dilation": [0, 1]}), r"conv dilation \[0, 1\] must hold positive"),
+        (lambda d: _conv(d).update({"groups": 0}), r"nodes\[0\]: conv groups 0 must be positive and divide"),
+        (lambda d: _conv(d).update({"groups": 2}), r"conv groups 2 must be positive and divide in_channels 3"),
+        (lambda d: _conv(d).update({"kernel": [7]}), r"conv kernel \[7\] has not the rank of in_spatial"),
+        (lambda d: _conv(d).update({"stride": [1, 1]}), r"conv output size \[128, 128\] does not follow"),
+        (lambda d: _conv(d).update({"in_spatial": [5120, 5120]}), r"conv output size .* does not follow"),
+        (lambda d: d["nodes"][0]["outputs"][0][0].__setitem__(1, 65), r"conv output tensor \[1, 65, 128, 128\]"),
+        (lambda d: d.update({"input_shapes": [[1, -3, 512, 512]]}), r"header: tensor shape \[1, -3, 512, 512\]"),
+        (lambda d: d["nodes"][0].update({"inputs": 7}), r"nodes\[0\]: 'int' object is not iterable"),
+        (lambda d: d["nodes"].__setitem__(0, "x"), r"nodes\[0\]:"),
     ],
 )
 def test_edited_graph_files_name_the_field(tmp_path, edit, message):
@@ -83,6 +98,42 @@ def test_edited_graph_files_name_the_field(tmp_path, edit, message):
     path.write_text(json.dumps(data))
     with pytest.raises(GraphFileError, match=message):
         load_graph(path)
+
+
+def _conv(data: dict) -> dict:
+    work = data["nodes"][0]["work"]  # segformer-b0's stem: 3 -> 32 channels, 7x7 stride 4 padding 3, 512 -> 128
+    assert work["kind"] == "conv" and work["kernel"] == [7, 7]
+    return work
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (lambda t: t.replace('"model":', '"model":"x","model":', 1), "duplicate key 'model'"),
+        (lambda t: t.replace('"params":', '"params":NaN,"x":', 1), "NaN is not a number JSON allows"),
+        (lambda t: t.replace('"params":', '"params":Infinity,"x":', 1), "Infinity is not a number JSON allows"),
+        (lambda t: t.replace('"params":', '"params":1' + "0" * 30 + ',"x":', 1), r"integer 10+\.\.\. is too large"),
+        (lambda t: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (lambda t: t.replace('"params":', '"params":1e999,"x":', 1), "number 1e999 is out of range"),
+    ],
+)
+def test_hostile_json_is_one_clear_error(tmp_path, text, message):
+    path, _ = _saved(tmp_path)
+    path.write_text(text(path.read_text()))
+    with pytest.raises(GraphFileError, match=message):
+        load_graph(path)
+
+
+def test_binary_and_non_utf8_graph_files_name_the_file(tmp_path):
+    path = tmp_path / "g.json"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    with pytest.raises(GraphFileError, match=f"graph file {path}: is a binary file"):
+        load_graph(path)
+    path.write_bytes('{"format": "caf\u00e9"}'.encode("latin-1"))
+    with pytest.raises(GraphFileError, match=f"graph file {path}: not UTF-8 text"):
+        load_graph(path)
+    with pytest.raises(GraphFileError, match=f"graph file {tmp_path}: is a folder"):
+        load_graph(tmp_path)
 
 
 def test_missing_file(tmp_path):

@@ -170,6 +170,9 @@ def load_calibration(path: str | os.PathLike[str]) -> GpuCalibration:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CalibrationFileError(f"{shown}: cannot read the calibration file: {exc}") from None
+    from hwmap.fileio import check_nesting
+
+    check_nesting(text, origin=shown, error=CalibrationFileError)  # PyYAML's C parser crashes on deep nesting
     try:
         data, _ = parse_template_text(text, source=shown)
     except TemplateError as exc:

@@ -70,9 +70,14 @@ def _hoist_global_flags(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     argv = _hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
+    import warnings
+
+    # numpy's overflow / invalid-value warnings would be extra stderr lines; the result guard (hwmap.cost.checks)
+    # turns what they warn about into one error naming the layer and field.
+    warnings.filterwarnings("ignore", category=RuntimeWarning, message=r".*(overflow|invalid value|divide by zero)")
     _register_commands(argv)
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False, prog_name="hwmap")
     except HwmapError as error:
         _fail(str(error))
     except typer.Exit as done:
@@ -85,11 +90,25 @@ def main(argv: list[str] | None = None) -> None:
         import click
 
         if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+            _fail(_click_message(error))
+        if isinstance(error, OverflowError):  # a safety net behind the input bounds
+            _fail(f"a number in the inputs is too large to compute with ({error})")
+        if isinstance(error, OSError) and error.filename:  # an environment failure the code did not foresee
+            _fail(f"{error.filename}: {error.strerror or error}")
         _fail(f"internal error: {type(error).__name__}: {error} (please report this with the command you ran)")
     if isinstance(code, int) and code:  # e.g. click's 130 after Ctrl-C in non-standalone mode
         sys.exit(code)
+
+
+def _click_message(error) -> str:
+    """Click's usage errors on one line: the message, then where to look ('see hwmap sweep --help')."""
+    import click
+
+    message = error.format_message()
+    context = getattr(error, "ctx", None)
+    if isinstance(error, click.UsageError) and context is not None:
+        return f"{message} (see {context.command_path} --help)"
+    return message
 
 
 def _fail(message: str, code: int = 2) -> None:

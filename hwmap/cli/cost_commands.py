@@ -18,6 +18,7 @@ from hwmap.cli.graph_commands import (
     ResolutionOpt,
     StrictOpt,
 )
+from hwmap.cli.options import MAX_COUNT, StrictInt, check_files
 
 accels_app = typer.Typer(help="List, show and validate accelerator templates.", no_args_is_help=True)
 app.add_typer(accels_app, name="accels")
@@ -91,7 +92,8 @@ def estimate(
     num_classes: ClassesOpt = None,
     strict: StrictOpt = False,
     by: Annotated[EstimateBy, typer.Option("--by", help="breakdown table")] = EstimateBy.op_group,
-    top: Annotated[Optional[int], typer.Option("--top", help="rows of the module/layer table (default 20)")]
+    top: Annotated[Optional[int], typer.Option("--top", help="rows of the module/layer table (default 20)",
+                                                         click_type=StrictInt(min_value=1, max_value=MAX_COUNT))]
     = None,
     calibration: Annotated[Optional[str], typer.Option("--calibration", help="GPU templates: a calibration file "
                                                                              "from `hwmap calibrate`")] = None,
@@ -107,14 +109,17 @@ def estimate(
 ) -> None:
     """Cycles, latency, energy (by term) and utilisation of a model on a hardware template."""
     from hwmap.api import load_accelerator
+    from hwmap.cost.checks import check_cost
     from hwmap.cost.dispatch import GpuSettings, estimate_graph
     from hwmap.report.tables import print_json, render_estimate, stdout_console, write_cost_csv
 
+    check_files(inputs={"MODEL": model, "--accel": accel, "--calibration": calibration}, outputs={"--csv": csv_path})
     accelerator = load_accelerator(accel)
     graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
     gpu = GpuSettings(calibration=calibration, mode=mode.value, dtype=dtype.value, tf32=tf32)
     cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None, gpu=gpu,
                           mapping=mapping.value, objective=objective.value, fusion=fusion.value if fusion else None)
+    check_cost(cost)
     if csv_path:
         write_cost_csv(csv_path, cost)
     if json_out:

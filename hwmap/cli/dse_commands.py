@@ -8,6 +8,7 @@ import typer
 
 from hwmap.cli import app
 from hwmap.cli.graph_commands import JsonOpt
+from hwmap.cli.options import MAX_COUNT, StrictInt, check_files
 from hwmap.errors import HwmapError
 
 
@@ -18,7 +19,8 @@ def sweep(
                                                                    ".json (journal beside it: OUT.journal.jsonl)")]
     = None,
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", help="local worker processes (default: "
-                                                                           "all cores)")] = None,
+                                                                           "all cores)",
+        click_type=StrictInt(min_value=1, max_value=4096))] = None,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="run on the Dask cluster whose "
                                                                          "scheduler is at this address, e.g. "
                                                                          "tcp://host:8786")] = None,
@@ -34,9 +36,11 @@ def sweep(
     front_out: Annotated[Optional[str], typer.Option("--front-out", help="also write the Pareto front to this "
                                                                          ".csv, .parquet or .json")] = None,
     chunk_size: Annotated[Optional[int], typer.Option("--chunk-size", help="points per task (default: about 8 "
-                                                                           "tasks per worker, at most 256)")]
+                                                                           "tasks per worker, at most 256)",
+        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))]
     = None,
-    top: Annotated[int, typer.Option("--top", help="front rows shown per model")] = 20,
+    top: Annotated[int, typer.Option("--top", help="front rows shown per model",
+        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = 20,
     json_out: JsonOpt = False,
 ) -> None:
     """Cost every hardware variant of a design space on its models; print the Pareto front."""
@@ -46,7 +50,7 @@ def sweep(
 
     from hwmap.dse.pareto import resolve_objectives
     from hwmap.dse.space import load_space
-    from hwmap.dse.sweep import dask_executor, journal_path_for, sweep, write_table
+    from hwmap.dse.sweep import dask_executor, journal_path_for, sweep, sweep_lock, write_table
 
     if workers is not None and scheduler is not None:
         raise HwmapError("give --workers (local processes) or --scheduler (a Dask cluster), not both")
@@ -67,24 +71,28 @@ def sweep(
         raise HwmapError("--resume needs the journal of the interrupted sweep: give the same --out (or --journal)")
     if resume and overwrite:
         raise HwmapError("give --resume (continue the journal) or --overwrite (start over), not both")
-    if overwrite and journal_path is not None:
-        Path(journal_path).unlink(missing_ok=True)
+    inputs = {"SPACE": space, **{f"model {m.label}": m.model for m in design.models},
+              **{f"paths {p.label}": p.file for p in design.paths}}
+    check_files(inputs=inputs, outputs={"--out": out, "--front-out": front_out, "--journal": journal_path})
 
     executor_cm = dask_executor(scheduler) if scheduler else contextlib.nullcontext(None)
-    with executor_cm as executor, _progress_bar(enabled=sys.stderr.isatty()) as tick:
-        try:
-            result = sweep(design, executor=executor, workers=workers, chunk_size=chunk_size, journal=journal_path,
-                           resume_from=journal_path if resume else None, progress=tick)
-        except KeyboardInterrupt:
-            kept = f"; the finished points are in {journal_path}, rerun with --resume to continue" \
-                if journal_path else ""
-            print(f"hwmap: error: interrupted{kept}", file=sys.stderr)
-            sys.exit(130)  # not KeyboardInterrupt: typer turns it into an exit code hwmap.cli.main drops
-    front = result.pareto(objectives)
-    if out:
-        write_table(result.table, out)
-    if front_out:
-        write_table(front, front_out)
+    with sweep_lock([journal_path, out, front_out]):
+        if overwrite and journal_path is not None:
+            Path(journal_path).unlink(missing_ok=True)
+        with executor_cm as executor, _progress_bar(enabled=sys.stderr.isatty()) as tick:
+            try:
+                result = sweep(design, executor=executor, workers=workers, chunk_size=chunk_size,
+                               journal=journal_path, resume_from=journal_path if resume else None, progress=tick)
+            except KeyboardInterrupt:
+                kept = f"; the finished points are in {journal_path}, rerun with --resume to continue" \
+                    if journal_path else ""
+                print(f"hwmap: error: interrupted{kept}", file=sys.stderr)
+                sys.exit(130)  # not KeyboardInterrupt: typer turns it into an exit code hwmap.cli.main drops
+        front = result.pareto(objectives)
+        if out:
+            write_table(result.table, out)
+        if front_out:
+            write_table(front, front_out)
     if json_out:
         import json
 

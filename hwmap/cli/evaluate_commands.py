@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from hwmap.cli import app
 from hwmap.cli.graph_commands import JsonOpt
+from hwmap.cli.options import MAX_BATCH, MAX_COUNT, StrictInt, check_files
 from hwmap.errors import HwmapError
 
 
@@ -20,13 +21,16 @@ class Task(str, Enum):
     segmentation = "segmentation"
 
 
-def _floats(text: str, argument: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        values = ()
-    if not values:
-        raise HwmapError(f"{argument} {text!r}: expected comma-separated numbers, e.g. 0.485,0.456,0.406")
+def _floats(text: str, argument: str, *, positive: bool = False) -> tuple[float, ...]:
+    from hwmap.cli.options import _FLOAT
+
+    parts = [v.strip() for v in text.split(",")]
+    if not parts or not all(_FLOAT.fullmatch(p) for p in parts):
+        raise HwmapError(f"{argument} {text!r}: expected comma-separated finite numbers, e.g. 0.485,0.456,0.406")
+    values = tuple(float(p) for p in parts)
+    if not all(math.isfinite(v) and (v > 0 or not positive) for v in values):
+        kind = "positive finite" if positive else "finite"
+        raise HwmapError(f"{argument} {text!r}: every value must be a {kind} number")
     return values
 
 
@@ -43,10 +47,12 @@ def evaluate(
                                                                                    "(repeatable)")] = None,
     task: Annotated[Task, typer.Option("--task", help="auto: segmentation when DATA has images/ and masks/")]
     = Task.auto,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="images per forward")] = 32,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="images per forward",
+        click_type=StrictInt(min_value=1, max_value=MAX_BATCH))] = 32,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N")] = "cpu",
     limit: Annotated[Optional[int], typer.Option("--limit", help="use N images, evenly spaced over the data "
-                                                                 "set")] = None,
+                                                                 "set",
+        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
     mean: Annotated[Optional[str], typer.Option("--mean", help="normalisation mean per channel (default "
                                                                "ImageNet's)")] = None,
     std: Annotated[Optional[str], typer.Option("--std", help="normalisation std per channel (default "
@@ -67,14 +73,13 @@ def evaluate(
     from hwmap.api import evaluate_paths, load_paths
     from hwmap.report.tables import print_json, stdout_console
 
-    if out is not None:
-        folder = Path(out).parent
-        if not folder.is_dir():
-            raise HwmapError(f"--out {out}: folder {folder} does not exist")
+    weight_files = {f"--weights-for {w}": w.partition("=")[2] for w in weights_for or ()}
+    check_files(inputs={"PATHS_FILE": paths_file, "--data": data, "--weights": weights, **weight_files},
+                outputs={"--out": out})
     if no_normalize and (mean or std):
         raise HwmapError("--no-normalize and --mean/--std contradict each other; give one")
     means = _floats(mean, "--mean") if mean else None
-    stds = _floats(std, "--std") if std else None
+    stds = _floats(std, "--std", positive=True) if std else None
     paths = load_paths(paths_file)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -9,14 +9,18 @@ from typing import Annotated
 import typer
 
 from hwmap.cli import app
+from hwmap.cli.options import MAX_BATCH, MAX_CLASSES, MAX_COUNT, MAX_RESOLUTION, StrictInt, check_files
 from hwmap.errors import HwmapError
 
 ModelArg = Annotated[str, typer.Argument(help="model spec (resnet50, tv:resnet18, segformer-b2, hf:DIR, "
                                               "ofa-resnet50:d=..;e=..;w=..) or a saved graph .json")]
 InputOpt = Annotated[str | None, typer.Option("--input", help="input size CxHxW, e.g. 3x512x512")]
-ResolutionOpt = Annotated[int | None, typer.Option("--resolution", help="square input size (model's channels)")]
-BatchOpt = Annotated[int, typer.Option("--batch", help="batch size")]
-ClassesOpt = Annotated[int | None, typer.Option("--num-classes", help="classifier / segmentation classes")]
+ResolutionOpt = Annotated[int | None, typer.Option("--resolution", help="square input size (model's channels)",
+                                                          click_type=StrictInt(min_value=1, max_value=MAX_RESOLUTION))]
+BatchOpt = Annotated[int, typer.Option("--batch", help="batch size",
+                                           click_type=StrictInt(min_value=1, max_value=MAX_BATCH))]
+ClassesOpt = Annotated[int | None, typer.Option("--num-classes", help="classifier / segmentation classes",
+                                                       click_type=StrictInt(min_value=1, max_value=MAX_CLASSES))]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="fail when an operator cannot be lowered")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 
@@ -59,8 +63,12 @@ def flops(
     strict: StrictOpt = False,
     by: Annotated[By, typer.Option("--by", help="breakdown")] = By.op_class,
     top: Annotated[int | None, typer.Option("--top", help="rows to show (default: all op classes, 15 "
-                                                              "modules or layers)")] = None,
-    depth: Annotated[int | None, typer.Option("--depth", help="aggregate modules at this name depth")] = None,
+                                                              "modules or layers)",
+                                                          click_type=StrictInt(min_value=1, max_value=MAX_COUNT))]
+    = None,
+    depth: Annotated[int | None, typer.Option("--depth", help="aggregate modules at this name depth",
+                                                            click_type=StrictInt(min_value=1, max_value=1024))]
+    = None,
     linear_as_conv: Annotated[bool, typer.Option("--linear-as-conv", help="count token-wise linear layers as "
                                                                           "1x1 convs")] = False,
     compare: Annotated[bool, typer.Option("--compare", help="show fvcore's and torch's counts beside hwmap's")]
@@ -73,6 +81,7 @@ def flops(
     from hwmap.api import flops as count
     from hwmap.report.tables import flops_csv_rows, print_json, render_flops, stdout_console, write_csv
 
+    check_files(inputs={"MODEL": model}, outputs={"--csv": csv_path})
     options = ModelOptions(model, input, resolution, batch, num_classes, strict)
     graph = options.graph()
     if top is None and by in (By.module, By.layer):
@@ -118,6 +127,7 @@ def graph(
     from hwmap.api import save_graph
     from hwmap.report.tables import print_json
 
+    check_files(inputs={"MODEL": model}, outputs={"--out": out})
     layer_graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
     path = save_graph(layer_graph, out)
     info = {"model": layer_graph.model, "nodes": len(layer_graph.nodes), "total_macs": layer_graph.total_macs,
@@ -156,6 +166,7 @@ def export(
 
     if accel is not None and format is not ExportFormat.zigzag:
         raise HwmapError("--accel: only used with --format zigzag (operand bits of the workload)")
+    check_files(inputs={"MODEL": model}, outputs={"--out": out})
     layer_graph = ModelOptions(model, input, resolution, batch, num_classes).graph()
     if format is ExportFormat.zigzag:
         result = _export_zigzag(layer_graph, out, accel)

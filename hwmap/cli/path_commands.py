@@ -11,6 +11,7 @@ import typer
 
 from hwmap.cli import app
 from hwmap.cli.graph_commands import ClassesOpt, JsonOpt
+from hwmap.cli.options import MAX_COUNT, StrictFloat, StrictInt, check_files
 from hwmap.errors import HwmapError
 
 paths_app = typer.Typer(help="Generate execution paths of a model and cost them on a template.",
@@ -34,7 +35,8 @@ def _ints(text: str | None, argument: str) -> tuple[int, ...]:
 def paths_generate(
     model: Annotated[str, typer.Argument(help="base model spec")],
     out: Annotated[str, typer.Option("--out", "-o", help="paths YAML to write")],
-    skip_last: Annotated[int, typer.Option("--skip-last", help="per stage, skip its last 1..K blocks")] = 0,
+    skip_last: Annotated[int, typer.Option("--skip-last", help="per stage, skip its last 1..K blocks",
+        click_type=StrictInt(min_value=0, max_value=1024))] = 0,
     skip_blocks: Annotated[Optional[list[str]], typer.Option("--skip-blocks", help="a path skipping the blocks "
                                                                                  "this glob matches (repeatable), "
                                                                                  "e.g. 'blocks.1[01]'")] = None,
@@ -52,6 +54,7 @@ def paths_generate(
     from hwmap.paths.model import save_paths
     from hwmap.report.tables import print_json
 
+    check_files(inputs={"MODEL": model}, outputs={"--out": out})
     if ofa_published:
         if model != "ofa-resnet50":
             raise HwmapError(f"--ofa-published takes MODEL ofa-resnet50, got {model!r}")
@@ -84,10 +87,12 @@ def paths_cost(
     from hwmap.paths.model import load_paths
     from hwmap.report.tables import print_json, render_costed_paths, stdout_console
 
+    check_files(inputs={"PATHS_FILE": paths_file, "--accel": accel}, outputs={"--csv": csv_path})
     paths = load_paths(paths_file)
     accelerator = load_accelerator(accel)
     costed = _with_progress(len(paths.paths), "costing paths",
                             lambda tick: cost_paths(paths, accelerator, dataflow=dataflow, progress=tick))
+    _check_costed(costed, accelerator.name)
     if csv_path:
         write_costed_csv(csv_path, costed)
     if json_out:
@@ -128,11 +133,15 @@ def select_paths_command(
                                                               "most expensive path")] = False,
     weights: Annotated[Optional[str], typer.Option("--weights", help="one weight per budget level")] = None,
     metric: Annotated[Metric, typer.Option("--metric", help="what the budget limits")] = Metric.energy,
-    max_paths: Annotated[Optional[int], typer.Option("--max-paths", help="at most this many paths")] = None,
-    memory_mb: Annotated[Optional[float], typer.Option("--memory-mb", help="weight memory limit")] = None,
-    min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", help="no path below this")] = None,
+    max_paths: Annotated[Optional[int], typer.Option("--max-paths", help="at most this many paths",
+        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
+    memory_mb: Annotated[Optional[float], typer.Option("--memory-mb", help="weight memory limit",
+        click_type=StrictFloat(min_value=0.0))] = None,
+    min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", help="no path below this",
+        click_type=StrictFloat(min_value=0.0, max_value=100.0))] = None,
     switch_cost: Annotated[float, typer.Option("--switch-cost", help="accuracy points charged per path kept "
-                                                                     "beyond the first")] = 0.0,
+                                                                     "beyond the first",
+        click_type=StrictFloat(min_value=0.0, max_value=100.0))] = 0.0,
     objective: Annotated[Objective, typer.Option("--objective")] = Objective.accuracy,
     target_frontier: Annotated[Optional[str], typer.Option("--target-frontier", help="CSV energy_mj,accuracy "
                                                                                      "(objective frontier)")]
@@ -151,6 +160,8 @@ def select_paths_command(
     from hwmap.select import select_paths
     from hwmap.select.budgets import make_levels, parse_budgets, read_budget_trace, resolve_budgets, trace_levels
 
+    check_files(inputs={"PATHS_FILE": paths_file, "--accel": accel, "--budget-trace": budget_trace,
+                        "--target-frontier": target_frontier}, outputs={"--out": out})
     costed = _costed(paths_file, accel, dataflow)
     points, dropped = path_points(costed, drop_unknown=drop_unknown)
     if (budget is None) == (budget_trace is None):
@@ -168,7 +179,7 @@ def select_paths_command(
     data = {**selection.to_dict(), "chosen_vs_full": chosen_vs_full(selection),
             "dropped_without_accuracy": dropped, "paths_file": paths_file, "accelerator": accel}
     if out:
-        atomic_write_text(out, json.dumps(data, indent=2))
+        atomic_write_text(out, json.dumps(data, indent=2, allow_nan=False))
     if json_out:
         print_json(data)
     else:
@@ -188,8 +199,18 @@ def _costed(paths_file: str, accel: str | None, dataflow: str | None):
         raise HwmapError(f"{paths_file}: a paths YAML needs --accel to cost its paths (or pass a costed CSV)")
     paths = load_paths(paths_file)
     accelerator = load_accelerator(accel)
-    return _with_progress(len(paths.paths), "costing paths",
-                          lambda tick: cost_paths(paths, accelerator, dataflow=dataflow, progress=tick))
+    costed = _with_progress(len(paths.paths), "costing paths",
+                            lambda tick: cost_paths(paths, accelerator, dataflow=dataflow, progress=tick))
+    _check_costed(costed, accelerator.name)
+    return costed
+
+
+def _check_costed(costed, accel_name: str) -> None:
+    from hwmap.cost.checks import check_result
+
+    for c in costed:
+        check_result({"energy_mj": c.energy_mj, "latency_ms": c.latency_ms, "cycles": c.cycles},
+                     what=f"path {c.name} on {accel_name}")
 
 
 def _read_frontier(path: str):
@@ -210,21 +231,17 @@ def _read_frontier(path: str):
 def simulate(
     selection_file: Annotated[str, typer.Argument(help="selection JSON written by select-paths --out")],
     trace: Annotated[str, typer.Option("--trace", help="budget trace CSV (one budget per step)")],
-    switch_energy_mj: Annotated[float, typer.Option("--switch-energy-mj", help="energy charged per switch")] = 0.0,
+    switch_energy_mj: Annotated[float, typer.Option("--switch-energy-mj", help="energy charged per switch",
+        click_type=StrictFloat(min_value=0.0))] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Replay the selection's switching policy over a budget trace."""
     from hwmap.report.tables import print_json, render_simulation, stdout_console
-    from hwmap.select import Selection, read_budget_trace
+    from hwmap.select import read_budget_trace
     from hwmap.select import simulate as run_simulation
+    from hwmap.select.readers import read_selection
 
-    try:
-        data = json.loads(Path(selection_file).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HwmapError(f"selection file {selection_file}: cannot read it ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise HwmapError(f"selection file {selection_file}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    selection = Selection.from_dict(data)
+    selection = read_selection(selection_file)
     budgets = read_budget_trace(trace, metric=selection.metric)
     result = run_simulation(selection, budgets, switch_energy_mj=switch_energy_mj)
     if json_out:

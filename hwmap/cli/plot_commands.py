@@ -10,6 +10,7 @@ import typer
 
 from hwmap.cli import app
 from hwmap.cli.graph_commands import BatchOpt, InputOpt, ModelArg, ModelOptions, ResolutionOpt
+from hwmap.cli.options import check_files
 from hwmap.errors import HwmapError
 
 plot_app = typer.Typer(help="Figures: op-class shares, per-layer profiles, frontiers, Pareto fronts.",
@@ -24,8 +25,11 @@ TitleOpt = Annotated[Optional[str], typer.Option("--title", help="figure title, 
 
 def _cost(model: str, accel: str, input: str | None, resolution: int | None, batch: int):
     from hwmap.api import estimate
+    from hwmap.cost.checks import check_cost
 
-    return estimate(ModelOptions(model, input, resolution, batch).graph(), accel)
+    cost = estimate(ModelOptions(model, input, resolution, batch).graph(), accel)
+    check_cost(cost)
+    return cost
 
 
 def _report(written, plotted: dict, json_out: bool) -> None:
@@ -43,6 +47,7 @@ def plot_shares(model: ModelArg, accel: AccelOpt, out: OutOpt, input: InputOpt =
     """Share of MACs, cycles and energy per op group."""
     from hwmap.report.plots import share_bars
 
+    check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--out": out})
     cost = _cost(model, accel, input, resolution, batch)
     written = share_bars(cost, out)
     shares = {group: values for group, values in cost.shares_by("op-group").items() if any(values.values())}
@@ -55,6 +60,7 @@ def plot_layers(model: ModelArg, accel: AccelOpt, out: OutOpt, input: InputOpt =
     """Cycles and energy of every layer in execution order."""
     from hwmap.report.plots import layer_profile
 
+    check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--out": out})
     cost = _cost(model, accel, input, resolution, batch)
     written = layer_profile(cost, out)
     _report(written, {"model": cost.model, "accelerator": cost.accelerator, "energy_mj": float(cost.energy_mj),
@@ -74,16 +80,18 @@ def plot_frontier(
     from hwmap.api import load_costed_paths
     from hwmap.report.plots import accuracy_axis_label, frontier
 
+    check_files(inputs={"SOURCE": source, "--selection": selection}, outputs={"--out": out})
+    from hwmap.select.readers import read_selection
+
     if source.endswith(".json"):
-        data = _read_json(source)
-        points = [{"name": p["name"], "energy_mj": p["energy_mj"], "accuracy": p.get("accuracy"),
-                   "metric": p.get("accuracy_metric")} for p in data.get("chosen", [])]
+        points = [{"name": p.name, "energy_mj": p.energy_mj, "accuracy": p.accuracy, "metric": None}
+                  for p in read_selection(source).chosen]
         chosen = [p["name"] for p in points]
     else:
         points = [{"name": c.name, "energy_mj": c.energy_mj,
                    "accuracy": c.accuracy.value if c.accuracy else None,
                    "metric": c.accuracy.metric if c.accuracy else None} for c in load_costed_paths(source)]
-        chosen = list(_read_json(selection).get("chosen_names", [])) if selection else []
+        chosen = list(read_selection(selection).chosen_names) if selection else []
     label = accuracy_axis_label(p["metric"] for p in points if p["accuracy"] is not None)
     written = frontier(points, out, selected=chosen, accuracy_label=label, title=title or "")
     _report(written, {"accuracy_axis": label, "selected": chosen,
@@ -105,9 +113,13 @@ def plot_pareto(
     json_out: JsonOpt = False,
 ) -> None:
     """Design points of a sweep with the Pareto front over x and y, one panel per model."""
+    import numpy as np
+    import pandas as pd
+
     from hwmap.api import pareto
     from hwmap.report.plots import column_label, pareto_panels
 
+    check_files(inputs={"RESULTS": results}, outputs={"--out": out})
     frame = _read_table(results).reset_index(drop=True)
     if model is not None:
         if "model" not in frame.columns or model not in set(frame["model"]):
@@ -117,9 +129,17 @@ def plot_pareto(
     for column in (x, y) + ((colour,) if colour else ()):
         if column not in frame.columns:
             raise HwmapError(f"{results}: no column {column!r}; columns are {', '.join(map(str, frame.columns))}")
+    for column in (x, y):
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame[column].notna() & numbers.isna()
+        if bad.any():
+            raise HwmapError(f"{results}: column {column!r} holds {frame[column][bad].iloc[0]!r}, which is not a "
+                             "number")
+        frame = frame.assign(**{column: numbers})
     frame = frame.dropna(subset=[x, y])
+    frame = frame[np.isfinite(frame[x]) & np.isfinite(frame[y])]
     if frame.empty:
-        raise HwmapError(f"{results}: no rows with {x} and {y} to plot")
+        raise HwmapError(f"{results}: no rows with finite {x} and {y} to plot")
     front = pareto(frame, [x, y], by="model")
     panels = pareto_panels(frame, front, out, x=x, y=y, colour=colour, title=title or Path(results).name)
     _report(out, {"x": {"column": x, "label": column_label(x)}, "y": {"column": y, "label": column_label(y)},
@@ -127,15 +147,6 @@ def plot_pareto(
                               "front": json.loads(front[front["model"] == p.model].to_json(orient="records"))
                               if p.model else json.loads(front.to_json(orient="records"))} for p in panels]},
             json_out)
-
-
-def _read_json(path: str) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HwmapError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise HwmapError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
 
 
 def _read_table(path: str):

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwmap.cost.scalesim_io import BYTES_PER_KB, read_config, read_topology
+from hwmap.cost.scalesim_io import BYTES_PER_KB, check_modelled, read_config, read_topology
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.hardware.loader import load_accelerator
 from hwmap.hardware.schema import Accelerator
-from hwmap.ops.aten import conv_class
 from hwmap.ops.classes import OpClass
 from hwmap.ops.tensor import TensorMeta
 from hwmap.ops.work import Conv, Gemm
@@ -23,27 +22,49 @@ DEFAULTS_TEMPLATE = "systolic16x16"
 
 def topology_graph(path: str | Path) -> LayerGraph:
     """One node per topology row: a conv (conv format) or a GEMM (M, N, K format), int8 tensors."""
+    from hwmap.graph.io import _no_gc
+
+    with _no_gc():  # hundreds of thousands of small acyclic objects: the cyclic GC would make this quadratic
+        return _topology_graph(path)
+
+
+def _topology_graph(path: str | Path) -> LayerGraph:
     topology = read_topology(path)
     geometry = topology.conv
+    # Columns read once as Python ints: ConvGeometry's properties recompute whole arrays on every access.
+    names = topology.names
+    count = len(names)
     nodes = []
-    for i, name in enumerate(topology.names):
-        if topology.input_format == "gemm":
-            m, n, k = int(topology.m[i]), int(topology.n[i]), int(topology.k[i])
-            work, op_class = Gemm(batch=1, m=m, n=n, k=k), OpClass.LINEAR
+    if topology.input_format == "gemm":
+        for i, m, n, k in zip(range(count), topology.m.tolist(), topology.n.tolist(), topology.k.tolist(),
+                              strict=True):
+            name = names[i]
+            work = Gemm(batch=1, m=m, n=n, k=k)
             inputs = (TensorMeta((m, k), "int8", "input:0"), TensorMeta((k, n), "int8", f"param:{name}"))
-            outputs = (TensorMeta((m, n), "int8", str(i)),)
-        else:
-            h, w, r, s = (int(geometry.ifmap_h[i]), int(geometry.ifmap_w[i]), int(geometry.filter_h[i]),
-                          int(geometry.filter_w[i]))
-            c, f, stride = int(geometry.channels[i]), int(topology.n[i]), int(geometry.stride[i])
-            oh, ow = int(geometry.ofmap_h[i]), int(geometry.ofmap_w[i])
-            work = Conv(batch=1, in_channels=c, out_channels=f, in_spatial=(h, w), out_spatial=(oh, ow),
-                        kernel=(r, s), stride=(stride, stride), padding=(0, 0), dilation=(1, 1), groups=1)
-            op_class = conv_class(work)
-            inputs = (TensorMeta((1, c, h, w), "int8", "input:0"), TensorMeta((f, c, r, s), "int8", f"param:{name}"))
-            outputs = (TensorMeta((1, f, oh, ow), "int8", str(i)),)
-        nodes.append(Node(index=i, op="scalesim.layer", work=work, op_class=op_class, scope=name,
-                          module_class=f"scalesim-{topology.input_format}", inputs=inputs, outputs=outputs))
+            nodes.append(Node(index=i, op="scalesim.layer", work=work, op_class=OpClass.LINEAR, scope=name,
+                              module_class="scalesim-gemm", inputs=inputs,
+                              outputs=(TensorMeta((m, n), "int8", str(i)),)))
+    else:
+        columns = (geometry.ifmap_h.tolist(), geometry.ifmap_w.tolist(), geometry.filter_h.tolist(),
+                   geometry.filter_w.tolist(), geometry.channels.tolist(), topology.n.tolist(),
+                   geometry.stride.tolist(), geometry.ofmap_h.tolist(), geometry.ofmap_w.tolist())
+        zeros, ones = (0, 0), (1, 1)
+        pointwise, dense = OpClass.CONV_POINTWISE, OpClass.CONV_DENSE
+        # Layers of one shape share their (frozen, immutable) Conv, input tensor and op class: networks repeat
+        # shapes block after block, and building the frozen dataclass is most of the time per row.
+        shared: dict[tuple[int, ...], tuple[Conv, TensorMeta, OpClass]] = {}
+        for i, key in enumerate(zip(*columns, strict=True)):
+            h, w, r, s, c, f, stride, oh, ow = key
+            entry = shared.get(key)
+            if entry is None:
+                entry = shared[key] = (Conv(1, c, f, (h, w), (oh, ow), (r, s), (stride, stride), zeros, ones, 1),
+                                       TensorMeta((1, c, h, w), "int8", "input:0"),
+                                       pointwise if r == 1 and s == 1 else dense)  # groups = 1: conv_class()
+            work, ifmap, op_class = entry
+            name = names[i]
+            nodes.append(Node(i, "scalesim.layer", work, op_class, name, "scalesim-conv",
+                              (ifmap, TensorMeta((f, c, r, s), "int8", f"param:{name}")),
+                              (TensorMeta((1, f, oh, ow), "int8", str(i)),)))
     weights = sum(n.inputs[1].numel for n in nodes)
     return LayerGraph(model=str(path), input_shapes=(), nodes=tuple(nodes), params=weights, param_bytes=weights,
                       buffer_bytes=0, capture_mode="scalesim-topology",
@@ -54,6 +75,7 @@ def topology_graph(path: str | Path) -> LayerGraph:
 def config_accelerator(path: str | Path) -> Accelerator:
     """A systolic Accelerator with the .cfg's array, dataflow and SRAM sizes, named after the file."""
     config = read_config(path)
+    check_modelled(config)
     base = load_accelerator(DEFAULTS_TEMPLATE)
     return base.with_overrides(
         {

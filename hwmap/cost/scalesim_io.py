@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,12 @@ BYTES_PER_KB = 1024  # SCALE-Sim: buf_size_bytes = 1024 * SramSzkB
 
 _CONV_FIELDS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels", "Num Filter", "Strides")
 _GEMM_FIELDS = ("M", "N", "K")
+# Size limits (documented in the README): a field past MAX_FIELD or a layer past MAX_LAYER_MACS would overflow the
+# int64 arithmetic of the cost model; more than MAX_ROWS layers (depthwise rows expand to one layer per channel)
+# is not a network but a mistake, and would take minutes.
+MAX_FIELD = 1 << 24
+MAX_LAYER_MACS = 1 << 56
+MAX_ROWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -94,10 +101,16 @@ def read_topology(path: str | Path) -> ScaleSimTopology:
     lines = _read_lines(path)
     header = [h.strip() for h in lines[0][1].split(",")]
     input_format = _topology_format(path, header)
+    fast = _fast_topology(path, lines, input_format)
+    if fast is not None:
+        return fast
     rows: list[tuple[str, list[int]]] = []
     for lineno, text in lines[1:]:
         if text.strip():
             rows.extend(_topology_row(path, lineno, text, input_format))
+            if len(rows) > MAX_ROWS:
+                raise HwmapError(f"{path}, line {lineno}: more than {MAX_ROWS:,} layers (a depthwise 'DP' row "
+                                 "counts one per channel); expected a network's topology")
     if not rows:
         raise HwmapError(f"{path}: no layer rows after the header; expected at least one layer")
     names = tuple(name for name, _ in rows)
@@ -105,11 +118,60 @@ def read_topology(path: str | Path) -> ScaleSimTopology:
     return ScaleSimTopology(str(path), input_format, names, ConvGeometry(h, w, r, s, c, stride), n)
 
 
+_ROW_PATTERNS = {
+    fmt: re.compile(r"([^,]*)" + r",[ \t]*([0-9]{1,9})[ \t]*" * len(names) + r",[ \t]*")
+    for fmt, names in (("conv", _CONV_FIELDS), ("gemm", _GEMM_FIELDS))
+}
+
+
+def _fast_topology(path: Path, lines: list[tuple[int, str]], input_format: str) -> ScaleSimTopology | None:
+    """The common case in one vectorised pass (rows of plain positive integers, no sparsity field): linear in the
+    rows and about a microsecond each. None sends any file that needs a message to the row-by-row reader, which
+    names the line."""
+    pattern = _ROW_PATTERNS[input_format]
+    matches = [pattern.fullmatch(text.rstrip()) for _, text in lines[1:] if text.strip()]
+    if not matches or not all(matches):
+        return None
+    width = len(_GEMM_FIELDS if input_format == "gemm" else _CONV_FIELDS)
+    groups = [match.groups() for match in matches]
+    names = [g[0].strip() for g in groups]
+    digits = " ".join(" ".join(g[1:]) for g in groups)  # ASCII digits only (the pattern): one C-level parse
+    values = np.fromstring(digits, dtype=np.int64, sep=" ").reshape(len(groups), width)
+    if (values < 1).any() or (values > MAX_FIELD).any():
+        return None
+    as_float = values.astype(np.float64)
+    if input_format == "gemm":
+        m, n, k = values.T
+        if (as_float.prod(axis=1) > MAX_LAYER_MACS).any():
+            return None
+        ones = np.ones_like(m)
+        columns = (m, k, ones, k, ones, n, ones)
+    else:
+        h, w, r, s, c, n, stride = values.T
+        if (r > h).any() or (s > w).any() or (as_float[:, :6].prod(axis=1) > MAX_LAYER_MACS).any():
+            return None
+        columns = (h, w, r, s, c, n, stride)
+        depthwise = np.fromiter(("DP" in name for name in names), dtype=bool, count=len(names))
+        if depthwise.any():
+            repeats = np.where(depthwise, c, 1)
+            if int(repeats.sum()) > MAX_ROWS:
+                return None
+            expanded = []
+            for name, dp, channels in zip(names, depthwise.tolist(), c.tolist(), strict=True):
+                expanded.extend(f"{name}Channel_{i}" for i in range(channels)) if dp else expanded.append(name)
+            names = expanded
+            c = np.where(depthwise, 1, c)
+            columns = tuple(np.repeat(col, repeats) for col in (h, w, r, s, c, n, stride))
+    if len(names) > MAX_ROWS:
+        return None
+    h, w, r, s, c, n, stride = (np.ascontiguousarray(col, dtype=np.int64) for col in columns)
+    return ScaleSimTopology(str(path), input_format, tuple(names), ConvGeometry(h, w, r, s, c, stride), n)
+
+
 def _read_lines(path: Path) -> list[tuple[int, str]]:
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HwmapError(f"{path}: cannot read topology file ({exc}); expected a SCALE-Sim topology CSV") from exc
+    from hwmap.fileio import read_text_input
+
+    text = read_text_input(path, what="topology file")
     lines = list(enumerate(text.splitlines(), start=1))
     if not lines:
         raise HwmapError(f"{path}: empty file; expected a header row then one row per layer")
@@ -140,6 +202,12 @@ def _topology_row(path: Path, lineno: int, text: str, input_format: str) -> list
             f"and an optional N:M sparsity field"
         )
     values = [_positive_int(where, label, value) for label, value in zip(names, fields[1:], strict=False)]
+    if input_format == "gemm":
+        macs = values[0] * values[1] * values[2]
+    else:  # ofmap pixels x filters x filter size x channels, an upper bound of the layer's MACs
+        macs = values[0] * values[1] * values[2] * values[3] * values[4] * values[5]
+    if macs > MAX_LAYER_MACS:
+        raise HwmapError(f"{where}: the layer is too large to cost (about {macs:.3g} MACs; at most 2^56)")
     if len(fields) == len(names) + 2 and not _is_ratio(fields[-1]):
         raise HwmapError(f"{where}, last field: {fields[-1]!r}; expected an N:M sparsity ratio such as 2:4")
     if input_format == "gemm":
@@ -158,13 +226,15 @@ def _is_ratio(text: str) -> bool:
 
 def _positive_int(where: str, label: str, value: str) -> int:
     try:
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(value)
         number = int(value)
     except ValueError:
         raise HwmapError(
             f"{where}, field {label!r}: {value!r} is not an integer; expected a positive integer"
         ) from None
-    if number < 1:
-        raise HwmapError(f"{where}, field {label!r}: {number}; expected a positive integer")
+    if number < 1 or number > MAX_FIELD:
+        raise HwmapError(f"{where}, field {label!r}: {number}; expected a positive integer up to {MAX_FIELD:,}")
     return number
 
 
@@ -181,11 +251,13 @@ def _check_filter_fits(where: str, values: list[int]) -> None:
 def read_config(path: str | Path) -> ScaleSimConfig:
     """Parse a SCALE-Sim .cfg file (sections general, architecture_presets, run_presets; layout and sparsity
     are read when present). Raises TemplateError naming the file, section and field on any problem."""
+    from hwmap.fileio import read_text_input
+
     path = Path(path)
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)  # '%(x)s' is text, not a reference to expand
+    text = read_text_input(path, what="config file", error=TemplateError)
     try:
-        if not parser.read(path):
-            raise TemplateError(f"{path}: cannot read config file; expected a SCALE-Sim .cfg file")
+        parser.read_string(text, source=str(path))
     except configparser.Error as exc:
         raise TemplateError(f"{path}: not a valid .cfg file ({exc}); expected SCALE-Sim's INI sections") from exc
     arch = "architecture_presets"
@@ -222,12 +294,10 @@ def _cfg_str(parser: configparser.ConfigParser, path: Path, section: str, key: s
 
 def _cfg_int(parser: configparser.ConfigParser, path: Path, section: str, key: str) -> int:
     value = _cfg_str(parser, path, section, key)
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise TemplateError(f"{path}, [{section}] {key}: {value!r}; expected a positive integer")
+    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else 0
+    if number < 1 or number > MAX_FIELD:
+        raise TemplateError(f"{path}, [{section}] {key}: {value!r}; expected a positive integer up to "
+                            f"{MAX_FIELD:,}")
     return number
 
 
@@ -242,11 +312,10 @@ def _cfg_bool(parser: configparser.ConfigParser, path: Path, section: str, key: 
 
 def _cfg_bandwidths(parser: configparser.ConfigParser, path: Path, section: str) -> tuple[int, ...]:
     value = _cfg_str(parser, path, section, "Bandwidth")
-    try:
-        bandwidths = tuple(int(x) for x in value.split(","))
-    except ValueError:
-        bandwidths = ()
-    if not bandwidths or min(bandwidths) < 1:
+    parts = [x.strip() for x in value.split(",")]
+    ok = all(p.isascii() and p.isdigit() and len(p) <= 12 for p in parts)
+    bandwidths = tuple(int(x) for x in parts) if ok else ()
+    if not bandwidths or min(bandwidths) < 1 or max(bandwidths) > MAX_FIELD:
         raise TemplateError(f"{path}, [{section}] Bandwidth: {value!r}; expected comma-separated positive integers")
     return bandwidths
 
@@ -255,23 +324,28 @@ def _cfg_bandwidths(parser: configparser.ConfigParser, path: Path, section: str)
 # Model on files, and SCALE-Sim's report CSVs
 
 
-def scalesim_costs(topology: ScaleSimTopology, config: ScaleSimConfig) -> SystolicCosts:
-    """Closed-form SCALE-Sim reports of every layer of `topology` on `config` (CALC mode, no sparsity)."""
+def check_modelled(config: ScaleSimConfig) -> None:
+    """Settings hwmap does not model are an error naming the key (never run silently as dense CALC)."""
     unsupported = [
         label
         for label, on in (
-            ("InterfaceBandwidth = USER", config.interface_bandwidth == "USER"),
-            ("SparsitySupport = true", config.sparsity_support),
-            ("IfmapCustomLayout = True", config.ifmap_custom_layout),
-            ("FilterCustomLayout = True", config.filter_custom_layout),
+            ("[run_presets] InterfaceBandwidth = USER", config.interface_bandwidth == "USER"),
+            ("[sparsity] SparsitySupport = true", config.sparsity_support),
+            ("[layout] IfmapCustomLayout = true", config.ifmap_custom_layout),
+            ("[layout] FilterCustomLayout = true", config.filter_custom_layout),
         )
         if on
     ]
     if unsupported:
         raise TemplateError(
-            f"{config.path}: {', '.join(unsupported)} is not modelled; "
+            f"{config.path}: {', '.join(unsupported)} is not modelled by hwmap; "
             "expected CALC mode without sparsity or custom layouts"
         )
+
+
+def scalesim_costs(topology: ScaleSimTopology, config: ScaleSimConfig) -> SystolicCosts:
+    """Closed-form SCALE-Sim reports of every layer of `topology` on `config` (CALC mode, no sparsity)."""
+    check_modelled(config)
     return systolic_costs(
         topology.m,
         topology.n,

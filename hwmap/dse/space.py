@@ -268,14 +268,12 @@ class DesignSpace:
 
 def load_space(path: str | Path) -> DesignSpace:
     """Read and validate a space YAML file; every problem is ONE DesignSpaceError naming the file and field."""
+    from hwmap.fileio import check_nesting, read_text_input
     from hwmap.hardware.loader import parse_template_text
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise DesignSpaceError(f"space file {path}: cannot read it ({reason})") from None
+    text = read_text_input(path, what="space file", error=DesignSpaceError)
+    check_nesting(text, origin=f"space file {path}", error=DesignSpaceError)
     try:
         data, lines = parse_template_text(text, source=f"space file {path}")
     except HwmapError as exc:

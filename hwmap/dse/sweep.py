@@ -53,6 +53,7 @@ __all__ = [
     "SweepResult",
     "Workload",
     "dask_executor",
+    "journal_is_complete",
     "journal_path_for",
     "local_executor",
     "point_id",
@@ -60,11 +61,13 @@ __all__ = [
     "read_journal",
     "run_chunk",
     "sweep",
+    "sweep_lock",
     "write_table",
 ]
 
 JOURNAL_FORMAT = "hwmap.dse_journal"
 JOURNAL_VERSION = 1
+_COMPLETE = "complete"  # key of the journal's last line once every point of the sweep is done
 STATUS_OK, STATUS_INVALID, STATUS_INFEASIBLE = "ok", "invalid", "infeasible"
 MAX_CHUNK = 256
 TABLE_SUFFIXES = (".csv", ".parquet", ".json")
@@ -230,10 +233,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         except TemplateError as exc:
             rows.append({"point_id": pid, "status": STATUS_INVALID, "error": str(exc)})
             continue
-        if workload.is_paths:
-            row = _paths_row(graphs, workload, accel)
-        else:
-            row = _model_row(next(iter(graphs.values())), accel)
+        try:
+            if workload.is_paths:
+                row = _paths_row(graphs, workload, accel)
+            else:
+                row = _model_row(next(iter(graphs.values())), accel)
+        except OverflowError as exc:  # a variant whose numbers the int64 cost arithmetic cannot hold
+            row = {"status": STATUS_INVALID, "error": f"the variant's numbers are too large to cost ({exc})"}
         rows.append({"point_id": pid, **row})
     return ChunkResult(rows=rows, pid=os.getpid(), torch_imported="torch" in sys.modules,
                        seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
@@ -255,9 +261,16 @@ def _cost_columns(cost, accel: Accelerator) -> dict[str, Any]:
 
 
 def _model_row(graph: LayerGraph, accel: Accelerator) -> dict[str, Any]:
+    from hwmap.cost.checks import check_cost
     from hwmap.cost.dispatch import estimate_graph
+    from hwmap.errors import ResultError
 
-    return {"status": STATUS_OK, "error": None, **_cost_columns(estimate_graph(graph, accel), accel)}
+    cost = estimate_graph(graph, accel)
+    try:
+        check_cost(cost, what=f"{graph.model} on this variant")
+    except ResultError as exc:  # never an 'ok' row holding inf or NaN
+        return {"status": STATUS_INVALID, "error": str(exc)}
+    return {"status": STATUS_OK, "error": None, **_cost_columns(cost, accel)}
 
 
 def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Accelerator) -> dict[str, Any]:
@@ -266,7 +279,9 @@ def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Acceler
     energy_mj / latency_ms are the selection's expected values over the budget levels; the cycles, utilisation
     and energy terms are those of the full model (the most expensive path); full_energy_mj / full_latency_ms too.
     """
+    from hwmap.cost.checks import check_cost
     from hwmap.cost.dispatch import estimate_graph
+    from hwmap.errors import ResultError
     from hwmap.paths.costing import weight_bytes_per_param
     from hwmap.select import InfeasibleSelectionError, PathPoint, make_levels, resolve_budgets, select_paths
     from hwmap.units import BYTES_PER_MB
@@ -277,6 +292,10 @@ def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Acceler
     for path in workload.paths:
         graph = graphs[path.graph_key]
         cost = costs[path.name] = estimate_graph(graph, accel)
+        try:
+            check_cost(cost, what=f"path {path.name} on this variant")
+        except ResultError as exc:
+            return {"status": STATUS_INVALID, "error": str(exc)}
         points.append(PathPoint(name=path.name, energy_mj=cost.energy_mj, latency_ms=cost.latency_ms,
                                 accuracy=float(path.accuracy), accuracy_source=path.accuracy_source,
                                 weight_group=path.weight_group, weight_mb=graph.params * per_param / BYTES_PER_MB))
@@ -325,14 +344,38 @@ def dask_executor(address: str, *, timeout_s: float = 10.0) -> Iterator[cf.Execu
         from distributed import Client
     except ImportError:
         raise HwmapError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
-    try:
-        client = Client(address, timeout=f"{timeout_s}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise HwmapError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    client = _connect_dask(Client, address, timeout_s=timeout_s)
     try:
         yield client.get_executor(pure=False)
     finally:
         client.close()
+
+
+def _connect_dask(client_class, address: str, *, timeout_s: float):
+    """Client(address) with a total deadline: Dask's own timeout covers the TCP connect, not a server that
+    accepts the connection and never answers the handshake (any non-Dask server), where it waits for ever."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = client_class(address, timeout=f"{timeout_s}s")
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, name="hwmap-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 0.5)
+    if thread.is_alive():
+        raise HwmapError(f"cannot reach the Dask scheduler at {address}: no Dask scheduler answered within "
+                         f"{timeout_s:.0f} s (is a Dask scheduler listening there?)")
+    error = outcome.get("error")
+    if error is not None:
+        if isinstance(error, OSError | TimeoutError | ValueError):
+            raise HwmapError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+        raise error
+    return outcome["client"]
 
 
 # What a fork server imports once, before it forks the workers (so each worker starts in milliseconds).
@@ -400,6 +443,7 @@ def read_journal(path: str | Path) -> tuple[list[dict[str, Any]], int]:
         raise HwmapError(f"journal {path}: cannot read it ({exc.strerror or exc})") from None
     rows: list[dict[str, Any]] = []
     good = 0
+    footer_start: int | None = None  # where a trailing "complete" line starts (dropped when the run continues)
     lines = data.split(b"\n")
     for number, raw in enumerate(lines, start=1):
         last = number == len(lines)
@@ -418,6 +462,9 @@ def read_journal(path: str | Path) -> tuple[list[dict[str, Any]], int]:
             good += len(raw)
         else:
             good += len(raw) + 1
+        if isinstance(record, dict) and record.get(_COMPLETE) is True and "point_id" not in record:
+            footer_start = good - len(raw) - (0 if last else 1)
+            continue
         if number == 1:
             if not isinstance(record, dict) or record.get("format") != JOURNAL_FORMAT:
                 raise HwmapError(f"journal {path}: not an hwmap sweep journal (expected a first line with "
@@ -425,10 +472,28 @@ def read_journal(path: str | Path) -> tuple[list[dict[str, Any]], int]:
             continue
         if not isinstance(record, dict) or "point_id" not in record:
             raise HwmapError(f"journal {path}, line {number}: expected a result row with a point_id")
+        footer_start = None
         rows.append(record)
     if good == 0 and data:
         raise HwmapError(f"journal {path}: not an hwmap sweep journal (no intact first line)")
-    return rows, good
+    return rows, good if footer_start is None else footer_start
+
+
+def journal_is_complete(path: str | Path) -> bool:
+    """Whether the journal ends with the line a sweep writes when every point of its space is done."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 4096))
+            tail = handle.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    except OSError:
+        return False
+    try:
+        record = json.loads(tail)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(record, dict) and record.get(_COMPLETE) is True and "point_id" not in record
 
 
 class _Journal:
@@ -458,6 +523,10 @@ class _Journal:
     def _sync(self) -> None:
         self.handle.flush()
         os.fsync(self.handle.fileno())
+
+    def complete(self, points: int) -> None:
+        self.handle.write(json.dumps({_COMPLETE: True, "points": points}) + "\n")
+        self._sync()
 
     def close(self) -> None:
         self.handle.close()
@@ -534,6 +603,13 @@ def sweep(
     - resume_from: a journal whose points are taken as done (rows of points not in this space are ignored).
     - progress(done, total): called as chunks finish; log(message): called before each graph extraction.
     """
+    with contextlib.ExitStack() as lock:
+        return _sweep(space, executor=executor, workers=workers, chunk_size=chunk_size, journal=journal,
+                      resume_from=resume_from, progress=progress, log=log, lock=lock)
+
+
+def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progress, log,
+           lock: contextlib.ExitStack) -> SweepResult:
     started = time.perf_counter()
     if not isinstance(space, DesignSpace):
         space = load_space(space)
@@ -543,10 +619,10 @@ def sweep(
         raise HwmapError(f"workers must be a positive integer, got {workers}")
     journal_path = Path(journal) if journal is not None else None
     resume_path = Path(resume_from) if resume_from is not None else None
-    if journal_path is not None and journal_path.exists() and (
+    if journal_path is not None and journal_path.exists() and not journal_is_complete(journal_path) and (
             resume_path is None or journal_path.resolve() != resume_path.resolve()):
-        raise HwmapError(f"journal {journal_path} already exists: resume from it (--resume) to continue that "
-                         "sweep, or delete it (--overwrite) to start over")
+        raise HwmapError(f"journal {journal_path} already exists and holds an unfinished sweep: resume from it "
+                         "(--resume) to continue that sweep, or delete it (--overwrite) to start over")
     if journal_path is not None and not journal_path.parent.is_dir():
         raise HwmapError(f"cannot write the journal {journal_path}: folder {journal_path.parent} does not exist")
 
@@ -580,6 +656,7 @@ def sweep(
               "base": space.base.name, "columns": list(space.columns)}
     sink = None
     if journal_path is not None:
+        lock.enter_context(sweep_lock([journal_path]))
         sink = _Journal(journal_path, header, keep_bytes=keep_bytes if same_file else None)
         if not same_file and done:
             sink.append(list(done.values()))
@@ -649,6 +726,8 @@ def sweep(
                 finished, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
                 for future in finished:
                     finish(future)
+        if sink is not None:
+            sink.complete(total)
     finally:
         for future in in_flight:
             future.cancel()
@@ -726,17 +805,78 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     except ImportError:
         raise HwmapError(f"--out {target}: Parquet needs pyarrow (pip install pyarrow), or write .csv / .json") \
             from None
-    import tempfile
+    import io
 
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise HwmapError(f"cannot write {target}: folder {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    from hwmap.fileio import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    return atomic_write_bytes(target, buffer.getvalue())
+
+
+# ------------------------------------------------------------------------------------------------ locks
+
+# Real paths whose lock this process holds (a sweep() inside the CLI's lock must not lock them again: flock
+# locks belong to an open file, so a second open of the same lock file in this process would fail).
+_HELD: dict[str, int] = {}
+
+
+def _lock_file(path: Path) -> Path:
+    real = Path(os.path.realpath(path))
+    return real.parent / f".{real.name}.lock"
+
+
+@contextlib.contextmanager
+def sweep_lock(paths: list[str | Path] | tuple[str | Path, ...]) -> Iterator[None]:
+    """Hold an exclusive OS lock (``fcntl.flock``) on each of ``paths`` (the journal and outputs of a sweep) for
+    the duration: a second sweep on any of the same files fails at once, naming the process that holds it.
+
+    The lock lives on a hidden ``.NAME.lock`` beside each file (the outputs themselves are replaced by rename, so
+    they cannot carry it); it is removed when the sweep ends, and a lock file left by a killed sweep holds no
+    lock (the OS drops it with the process) and is reused.
+    """
+    import fcntl
+
+    taken: list[tuple[str, int, Path]] = []
     try:
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+        for raw in dict.fromkeys(str(p) for p in paths if p is not None and str(p) != "-"):
+            lock_path = _lock_file(Path(raw))
+            key = str(lock_path)
+            if key in _HELD:
+                continue
+            fd = _acquire(fcntl, lock_path, raw)
+            _HELD[key] = fd
+            taken.append((key, fd, lock_path))
+        yield
+    finally:
+        for key, fd, lock_path in reversed(taken):
+            _HELD.pop(key, None)
+            with contextlib.suppress(OSError):
+                lock_path.unlink()
+            os.close(fd)
+
+
+def _acquire(fcntl, lock_path: Path, shown: str) -> int:
+    for _ in range(5):
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise HwmapError(f"cannot lock {shown}: {exc.strerror or exc} ({lock_path})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise HwmapError(f"{shown} is in use by another sweep ({holder}); wait for it to finish or write "
+                             "to another path") from None
+        try:  # the file we locked may have been removed by the holder that just finished: lock the new one
+            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            command = " ".join(sys.argv[:6])
+            os.pwrite(fd, f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}, {command}".encode(), 0)
+            return fd
+        os.close(fd)
+    raise HwmapError(f"cannot lock {shown}: its lock file {lock_path} keeps changing")

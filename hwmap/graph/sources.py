@@ -37,8 +37,8 @@ def parse_input_shape(text: str, *, argument: str = "--input") -> tuple[int, int
     parts = [p.strip() for p in text.lower().replace("*", "x").split("x")]
     if len(parts) == 2:
         parts = ["3", *parts]
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise HwmapError(f"{argument} {text!r}: expected CxHxW with positive integers, e.g. 3x224x224")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and 0 < int(p) <= 65536 for p in parts):
+        raise HwmapError(f"{argument} {text!r}: expected CxHxW with positive integers up to 65536, e.g. 3x224x224")
     c, h, w = (int(p) for p in parts)
     return c, h, w
 
@@ -194,6 +194,11 @@ def _build_hf_path(path: Path, num_classes: int | None) -> BuiltModel:
             transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
     except Exception as exc:
         raise ModelError(f"hf:{path}: cannot read the config: {type(exc).__name__}: {exc}") from None
+    for key in ("image_size", "num_channels", "patch_size", "hidden_size", "num_hidden_layers", "num_labels"):
+        value = getattr(config, key, None)
+        values = value if isinstance(value, list | tuple) else [value]
+        if value is not None and not all(type(v) is int and 0 < v <= 65536 for v in values):
+            raise ModelError(f"hf:{path}: config field {key} is {value!r}; expected positive integers up to 65536")
     if num_classes is not None:
         config.num_labels = num_classes
     architectures = getattr(config, "architectures", None) or []

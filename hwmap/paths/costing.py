@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,39 +81,69 @@ def _csv_cell(value: str) -> str:
     return f'"{value.replace(chr(34), chr(34) * 2)}"' if any(ch in value for ch in ',"\n') else value
 
 
+_OPTIONAL_COLUMNS = ("accuracy_source", "accuracy_provenance")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def read_costed_csv(path: str | Path) -> list[CostedPath]:
-    """Pre-costed paths (columns name, energy_mj, latency_ms, accuracy, weight_group, weight_mb), e.g. the
-    user's own measurements. An empty accuracy cell means unknown."""
+    """Pre-costed paths (columns name, energy_mj, latency_ms, accuracy, weight_group, weight_mb, optionally
+    accuracy_source and accuracy_provenance), e.g. the user's own measurements. An empty accuracy cell means
+    unknown. Validated: UTF-8 text (a BOM is dropped), each column once and no other, every row as long as the
+    header, unique path names, energies/latencies/weights finite and >= 0, accuracies from 0 to 100."""
+    from hwmap.fileio import read_text_input
+
     path = Path(path)
+    text = read_text_input(path, what="paths CSV")
     try:
-        rows = list(csv.DictReader(path.open(newline="", encoding="utf-8")))
-    except OSError as exc:
-        raise HwmapError(f"paths CSV {path}: cannot read it ({exc.strerror or exc})") from None
-    if not rows:
+        table = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise HwmapError(f"paths CSV {path}: not a CSV file ({exc})") from None
+    table = [row for row in table if any(cell.strip() for cell in row)]
+    if len(table) < 2:
         raise HwmapError(f"paths CSV {path}: no rows; expected a header {', '.join(COSTED_COLUMNS)} and one row "
                          "per path")
-    missing = [c for c in COSTED_COLUMNS if c not in rows[0]]
+    header = [h.strip() for h in table[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise HwmapError(f"paths CSV {path}, line 1: column(s) {', '.join(repeated)} appear more than once")
+    missing = [c for c in COSTED_COLUMNS if c not in header]
     if missing:
         raise HwmapError(f"paths CSV {path}: missing column(s) {', '.join(missing)}; expected "
                          f"{', '.join(COSTED_COLUMNS)}")
-    return [_costed_row(path, line, row) for line, row in enumerate(rows, start=2)]
+    unknown = [h for h in header if h not in COSTED_COLUMNS + _OPTIONAL_COLUMNS]
+    if unknown:
+        raise HwmapError(f"paths CSV {path}, line 1: unknown column(s) {', '.join(map(repr, unknown))}; expected "
+                         f"{', '.join(COSTED_COLUMNS + _OPTIONAL_COLUMNS)}")
+    costed, seen = [], set()
+    for line, cells in enumerate(table[1:], start=2):
+        if len(cells) != len(header):
+            raise HwmapError(f"paths CSV {path}, line {line}: {len(cells)} fields; expected {len(header)} "
+                             f"({', '.join(header)})")
+        row = dict(zip(header, cells, strict=True))
+        entry = _costed_row(path, line, row)
+        if not entry.name:
+            raise HwmapError(f"paths CSV {path}, line {line}, column name: empty; expected a path name")
+        if entry.name in seen:
+            raise HwmapError(f"paths CSV {path}, line {line}, column name: {entry.name!r} appears twice")
+        seen.add(entry.name)
+        costed.append(entry)
+    return costed
 
 
-def _number(path: Path, line: int, column: str, text: str | None, *, optional: bool = False) -> float | None:
+def _number(path: Path, line: int, column: str, text: str | None, *, optional: bool = False,
+            maximum: float = math.inf) -> float | None:
     text = (text or "").strip()
     if optional and not text:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise HwmapError(f"paths CSV {path}, line {line}, column {column}: {text!r}; expected a number >= 0")
+    value = float(text) if _NUMBER.fullmatch(text) else math.nan
+    if not math.isfinite(value) or value < 0 or value > maximum:
+        limit = f"from 0 to {maximum:g}" if math.isfinite(maximum) else ">= 0"
+        raise HwmapError(f"paths CSV {path}, line {line}, column {column}: {text!r}; expected a number {limit}")
     return value
 
 
 def _costed_row(path: Path, line: int, row: dict) -> CostedPath:
-    accuracy_value = _number(path, line, "accuracy", row["accuracy"], optional=True)
+    accuracy_value = _number(path, line, "accuracy", row["accuracy"], optional=True, maximum=100.0)
     source = (row.get("accuracy_source") or "user").strip() or "user"
     provenance = (row.get("accuracy_provenance") or f"{path}, line {line}").strip()
     metric = (row.get("accuracy_metric") or "accuracy").strip() or "accuracy"  # top1, miou, ...

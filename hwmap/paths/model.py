@@ -118,13 +118,16 @@ class PathSet:
 
 def load_paths(path: str | Path) -> PathSet:
     """Read a paths YAML strictly (duplicate keys, unknown keys and bad values are one clear error)."""
+    from hwmap.fileio import check_nesting, read_text_input
     from hwmap.hardware.loader import parse_template_text
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PathsFileError(f"paths file {path}: cannot read it ({exc.strerror or exc})") from None
+    text = read_text_input(path, what="paths file", error=PathsFileError)
+    check_nesting(text, origin=f"paths file {path}", error=PathsFileError)
+    if text and not text.endswith("\n"):  # hwmap and editors end files with a newline; a cut-off copy does not
+        raise PathsFileError(f"paths file {path}: does not end with a newline, so it may be truncated (its last "
+                             "path would silently become a copy of the base model); add the newline if it is "
+                             "complete")
     try:
         data, _lines = parse_template_text(text, source=f"paths file {path}")
     except HwmapError as exc:

@@ -26,7 +26,13 @@ def stdout_console() -> Console:
 
 
 def print_json(data: object) -> None:
-    print(json.dumps(data, indent=2, default=_json_default))
+    """Strict JSON on stdout: a non-finite number is a ResultError naming where it is, never Infinity/NaN."""
+    from hwmap.cost.checks import check_json_safe
+
+    text = json.dumps(data, indent=2, default=_json_default)  # to_dict()/numpy values resolved first
+    plain = json.loads(text)
+    check_json_safe(plain, what="--json output")
+    print(json.dumps(plain, indent=2, allow_nan=False))
 
 
 def _json_default(value: object):

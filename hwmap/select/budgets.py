@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
@@ -60,8 +61,15 @@ def _metric(metric: Any, arg: str) -> Metric:
     return metric  # type: ignore[no-any-return]
 
 
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def _decimal(text: str, *, arg: str, item: str) -> Decimal:
+    if text.strip().lstrip("+-").lower() in ("inf", "infinity", "nan", "snan"):
+        raise HwmapError(f"{arg}: {item!r} has {text.strip()!r}; expected a finite number")
     try:
+        if not _DECIMAL.fullmatch(text.strip()):  # Decimal() and float() also take '1_0' and '١'
+            raise InvalidOperation
         value = Decimal(text.strip())
     except InvalidOperation:
         raise HwmapError(f"{arg}: {item!r} has {text.strip()!r}, which is not a number; expected e.g. 1.5") from None
@@ -148,7 +156,7 @@ def read_budget_trace(path: str | Path, *, metric: str | None = None) -> BudgetT
         metric = _metric(metric, "metric")
     file = Path(path)
     try:
-        handle = file.open(newline="", encoding="utf-8")
+        handle = file.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise HwmapError(f"{file}: cannot read the budget trace ({exc.strerror or exc})") from None
     with handle:
@@ -213,6 +221,8 @@ def _cell(file: Path, line: int, row: list[str], index: int, column: str, *, min
         raise HwmapError(f"{file}:{line}: {column} is missing; expected a number {minimum_text}")
     text = row[index].strip()
     try:
+        if not _DECIMAL.fullmatch(text):
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise HwmapError(f"{file}:{line}: {column} is {text!r}; expected a number {minimum_text}") from None

@@ -93,6 +93,13 @@ def simulate(
         raise HwmapError(f"switch_energy_mj is {switch_energy_mj!r}; expected a number >= 0")
     if not selection.chosen:
         raise HwmapError("the selection has no chosen path; expected a Selection from select_paths")
+    for point in selection.chosen:
+        for name, value in (("energy_mj", point.energy_mj), ("latency_ms", point.latency_ms)):
+            if not (math.isfinite(value) and value >= 0):
+                raise HwmapError(f"selection path {point.name!r}: {name} is {value!r}; expected a finite "
+                                 "number >= 0")
+        if not (math.isfinite(point.accuracy) and 0 <= point.accuracy <= 100):
+            raise HwmapError(f"selection path {point.name!r}: accuracy is {point.accuracy!r}; expected 0 to 100")
 
     # Sorted by metric: the rule's path at budget b is the best-ranked among the first k(b) paths, a prefix best.
     by_metric = sorted(selection.chosen, key=lambda p: (p.metric_value(metric), rank_key(p)))

@@ -1,0 +1,95 @@
+"""Result-level guard: a cost result never carries inf, NaN, a negative energy/latency/cycle count or a utilisation
+outside [0, 1]. Such a number is a ResultError naming the layer and the field (and the template fields that feed
+it), raised before anything is printed or written; ``--json`` stays strict JSON.
+
+Generic over the result's dict form (``GraphCost.to_dict()``, sweep rows, costed paths), so it does not depend
+on how a cost model lays its result out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from hwmap.errors import ResultError
+
+_NON_NEGATIVE = re.compile(r"(energy|latency|cycles|bytes|macs|_s$|_ms$|_mj$|_pj$|_us$|area|dram|power)")
+_FRACTION = re.compile(r"utilisation|utilization")
+# Which template fields feed which result fields (for the message).
+_CAUSES = (
+    ("energy", "the template's energy fields (energy_pj_per_*, *_energy_pj) and its clock (freq_mhz)"),
+    ("latency", "the template's clock (freq_mhz) and bandwidths (bw_bytes_per_cycle)"),
+    ("cycles", "the template's array size and bandwidths (bw_bytes_per_cycle)"),
+    ("utilisation", "the template's array size (rows, cols, lanes)"),
+    ("bytes", "the template's buffer sizes (size_bytes)"),
+)
+
+
+def bad_numbers(data: Any, path: str = "") -> Iterator[tuple[str, Any, str]]:
+    """(where, value, why) for every non-finite or out-of-range number in a nested dict/list."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(value, Mapping | list | tuple):
+                yield from bad_numbers(value, where)
+            else:
+                why = _problem(str(key), value)
+                if why:
+                    yield where, value, why
+    elif isinstance(data, list | tuple):
+        for index, value in enumerate(data):
+            yield from bad_numbers(value, f"{path}[{index}]")
+    else:
+        why = _problem(path, data)
+        if why:
+            yield path, data, why
+
+
+def _problem(key: str, value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) and not hasattr(value, "item"):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number):
+        return "not a finite number"
+    if number < 0 and _NON_NEGATIVE.search(key):
+        return "negative"
+    if _FRACTION.search(key) and not 0.0 <= number <= 1.0 + 1e-9:
+        return "outside [0, 1]"
+    return None
+
+
+def check_result(data: Mapping[str, Any], *, what: str) -> None:
+    """Raise ResultError for the first bad number in ``data`` (a result's dict form), naming the layer when the
+    number belongs to one (a record in ``data['layers']`` with a 'layer' name)."""
+    for where, value, why in bad_numbers(data):
+        field = where.rsplit(".", 1)[-1]
+        match = re.match(r"layers\[(\d+)\]", where)
+        layer = ""
+        if match and isinstance(data.get("layers"), list):
+            record = data["layers"][int(match.group(1))]
+            layer = f" layer {record.get('layer', match.group(1))}:" if isinstance(record, Mapping) else ""
+        cause = next((c for key, c in _CAUSES if key in field), "the template's numbers")
+        raise ResultError(f"{what}:{layer} {field} is {value!r} ({why}); {cause} are outside the range this "
+                          "result can be computed in")
+
+
+def check_cost(cost: Any, *, what: str | None = None) -> None:
+    """check_result over a GraphCost: totals first (cheap); the per-layer records only when a total is bad or
+    the layers must be inspected anyway."""
+    label = what or f"{getattr(cost, 'model', 'model')} on {getattr(cost, 'accelerator', 'the template')}"
+    data = cost.to_dict(layers=True)
+    check_result({"layers": data.get("layers", [])}, what=label)  # the layer that went wrong, when one did
+    check_result(data, what=label)
+
+
+def check_json_safe(data: Any, *, what: str = "result") -> None:
+    """Before printing JSON: any non-finite number is a ResultError naming where it is (JSON has no inf/NaN)."""
+    for where, value, why in bad_numbers(data):
+        if why == "not a finite number":
+            raise ResultError(f"{what}: {where or 'value'} is {value!r}, which JSON cannot hold; the inputs are "
+                              "outside the range this result can be computed in")

@@ -1,0 +1,105 @@
+"""Reading a selection JSON (``select-paths --out``) back, validated: every number finite and in range, every
+field known, each problem one line naming the file and the field."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from hwmap.errors import InputFileError
+from hwmap.fileio import parse_json_strict, read_text_input
+from hwmap.select.problem import METRICS, LevelChoice, PathPoint, Selection
+
+# Keys select-paths --out writes beside Selection.to_dict()'s.
+_EXTRA_KEYS = {"chosen_names", "chosen_vs_full", "dropped_without_accuracy", "paths_file", "accelerator"}
+_OBJECTIVES = ("accuracy", "frontier")
+_NON_NEGATIVE = ("energy_mj", "latency_ms", "weight_mb", "budget", "weight", "memory_mb", "solve_time_s",
+                 "expected_energy_mj", "expected_latency_ms", "frontier_shortfall")
+_PERCENT = ("accuracy", "expected_accuracy")
+
+
+def read_selection(path: str | Path) -> Selection:
+    """The Selection in a selection JSON; a malformed, non-finite or out-of-range field is an InputFileError."""
+    origin = f"selection file {path}"
+    data = parse_json_strict(read_text_input(path, what="selection file", error=InputFileError), origin=origin,
+                             error=InputFileError)
+    return selection_from_data(data, origin=origin)
+
+
+def selection_from_data(data: object, *, origin: str) -> Selection:
+    if not isinstance(data, dict):
+        raise InputFileError(f"{origin}: expected a JSON object written by `hwmap select-paths --out`")
+    known = {f.name for f in fields(Selection)} | _EXTRA_KEYS
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InputFileError(f"{origin}: unknown field(s) {', '.join(unknown)}; expected the fields "
+                             "`hwmap select-paths --out` writes")
+    missing = sorted({f.name for f in fields(Selection)} - set(data))
+    if missing:
+        raise InputFileError(f"{origin}: missing field(s) {', '.join(missing)}")
+    if data["metric"] not in METRICS:
+        raise InputFileError(f"{origin}: metric {data['metric']!r}; expected 'energy' or 'latency'")
+    if data["objective"] not in _OBJECTIVES:
+        raise InputFileError(f"{origin}: objective {data['objective']!r}; expected 'accuracy' or 'frontier'")
+    if not isinstance(data["chosen"], list) or not data["chosen"]:
+        raise InputFileError(f"{origin}: chosen must be a non-empty list of paths")
+    if not isinstance(data["table"], list):
+        raise InputFileError(f"{origin}: table must be a list of budget levels")
+    for index, point in enumerate(data["chosen"]):
+        _check_record(point, PathPoint, f"{origin}: chosen[{index}]")
+    _check_record(data["full_model"], PathPoint, f"{origin}: full_model")
+    names = {p["name"] for p in data["chosen"]}
+    if len(names) != len(data["chosen"]):
+        raise InputFileError(f"{origin}: chosen holds the same path name twice")
+    for index, row in enumerate(data["table"]):
+        _check_record(row, LevelChoice, f"{origin}: table[{index}]")
+        if row["path"] not in names:
+            raise InputFileError(f"{origin}: table[{index}].path {row['path']!r} is not a chosen path")
+        if row["metric"] != data["metric"]:
+            raise InputFileError(f"{origin}: table[{index}].metric {row['metric']!r} is not the selection's "
+                                 f"{data['metric']!r}")
+    for name in ("expected_accuracy", "expected_energy_mj", "expected_latency_ms", "energy_saved_mj",
+                 "energy_saved_pct", "accuracy_drop", "memory_mb", "frontier_shortfall", "objective_value",
+                 "solve_time_s"):
+        _check_number(data[name], name, f"{origin}: {name}")
+    if not isinstance(data["candidates"], int) or isinstance(data["candidates"], bool) or data["candidates"] < 0:
+        raise InputFileError(f"{origin}: candidates {data['candidates']!r}; expected an integer >= 0")
+    if data["energy_saved_pct"] > 100:
+        raise InputFileError(f"{origin}: energy_saved_pct {data['energy_saved_pct']!r}; expected at most 100")
+    return Selection.from_dict(data)
+
+
+def _check_record(record: Any, kind: type, where: str) -> None:
+    if not isinstance(record, dict):
+        raise InputFileError(f"{where}: expected an object with {', '.join(f.name for f in fields(kind))}")
+    names = {f.name for f in fields(kind)}
+    unknown = sorted(set(record) - names)
+    if unknown:
+        raise InputFileError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    required = {"name", "energy_mj", "latency_ms", "accuracy"} if kind is PathPoint else names
+    missing = sorted(required - set(record))
+    if missing:
+        raise InputFileError(f"{where}: missing field(s) {', '.join(missing)}")
+    for f in fields(kind):
+        if f.name not in record:
+            continue
+        value = record[f.name]
+        if f.name in ("name", "path"):
+            if not isinstance(value, str) or not value.strip():
+                raise InputFileError(f"{where}.{f.name}: {value!r}; expected a non-empty name")
+        elif f.name in ("metric", "accuracy_source", "weight_group"):
+            if not isinstance(value, str):
+                raise InputFileError(f"{where}.{f.name}: {value!r}; expected text")
+        else:
+            _check_number(value, f.name, f"{where}.{f.name}")
+
+
+def _check_number(value: Any, name: str, where: str) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise InputFileError(f"{where}: {value!r}; expected a finite number")
+    if name in _NON_NEGATIVE and value < 0:
+        raise InputFileError(f"{where}: {value!r}; expected a number >= 0")
+    if name in _PERCENT and not 0 <= value <= 100:
+        raise InputFileError(f"{where}: {value!r}; expected an accuracy from 0 to 100")
