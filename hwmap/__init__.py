@@ -8,6 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
+    "check_cost",
     "clear_graph_cache",
     "compare_counters",
     "cost_paths",
@@ -25,6 +26,7 @@ __all__ = [
     "load_costed_paths",
     "load_graph",
     "load_paths",
+    "load_selection",
     "pareto",
     "save_graph",
     "select_paths",

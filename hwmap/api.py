@@ -18,10 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "clear_graph_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_zigzag_hardware",
-    "export_zigzag_workload", "extract_graph", "flops",
-    "generate_paths", "graph_cache_info", "list_accelerators", "list_models", "load_accelerator",
-    "load_costed_paths", "load_graph", "load_paths", "pareto", "save_graph", "select_paths", "simulate", "sweep",
+    "check_cost", "clear_graph_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths",
+    "export_zigzag_hardware", "export_zigzag_workload", "extract_graph", "flops", "generate_paths",
+    "graph_cache_info", "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph",
+    "load_paths", "load_selection", "pareto", "save_graph", "select_paths", "simulate", "sweep",
 ]
 
 
@@ -227,8 +227,34 @@ def estimate(
 
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
-    return estimate_graph(graph, load_accelerator(accel), dataflow=dataflow, mapping=mapping, objective=objective,
+    cost = estimate_graph(graph, load_accelerator(accel), dataflow=dataflow, mapping=mapping, objective=objective,
                           fusion=fusion)
+    check_cost(cost)
+    return cost
+
+
+def check_cost(cost: GraphCost, *, what: str | None = None) -> None:
+    """Raise ResultError naming the layer and field of the first non-finite or out-of-range number of a GraphCost
+    (a template whose numbers overflow, for example); estimate() does this for every result it returns."""
+    from hwmap.cost.checks import check_cost as check
+
+    check(cost, what=what)
+
+
+def check_costed_paths(costed, *, accelerator: str) -> None:
+    """check_cost for costed paths: energy, latency and cycles of each must be finite and non-negative."""
+    from hwmap.cost.checks import check_result
+
+    for c in costed:
+        check_result({"energy_mj": c.energy_mj, "latency_ms": c.latency_ms, "cycles": c.cycles},
+                     what=f"path {c.name} on {accelerator}")
+
+
+def load_selection(path: str | Path):
+    """A selection JSON written by select-paths --out, validated field by field (hwmap.select.problem.Selection)."""
+    from hwmap.select.readers import read_selection
+
+    return read_selection(path)
 
 
 def graph_cache_info():

@@ -108,8 +108,7 @@ def estimate(
     = None,
 ) -> None:
     """Cycles, latency, energy (by term) and utilisation of a model on a hardware template."""
-    from hwmap.api import load_accelerator
-    from hwmap.cost.checks import check_cost
+    from hwmap.api import check_cost, load_accelerator
     from hwmap.cost.dispatch import GpuSettings, estimate_graph
     from hwmap.report.tables import print_json, render_estimate, stdout_console, write_cost_csv
 

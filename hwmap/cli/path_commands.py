@@ -206,11 +206,9 @@ def _costed(paths_file: str, accel: str | None, dataflow: str | None):
 
 
 def _check_costed(costed, accel_name: str) -> None:
-    from hwmap.cost.checks import check_result
+    from hwmap.api import check_costed_paths
 
-    for c in costed:
-        check_result({"energy_mj": c.energy_mj, "latency_ms": c.latency_ms, "cycles": c.cycles},
-                     what=f"path {c.name} on {accel_name}")
+    check_costed_paths(costed, accelerator=accel_name)
 
 
 def _read_frontier(path: str):
@@ -236,10 +234,10 @@ def simulate(
     json_out: JsonOpt = False,
 ) -> None:
     """Replay the selection's switching policy over a budget trace."""
+    from hwmap.api import load_selection as read_selection
     from hwmap.report.tables import print_json, render_simulation, stdout_console
     from hwmap.select import read_budget_trace
     from hwmap.select import simulate as run_simulation
-    from hwmap.select.readers import read_selection
 
     selection = read_selection(selection_file)
     budgets = read_budget_trace(trace, metric=selection.metric)
