@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hwmap.errors import HwmapError
 from hwmap.graph.io import load_graph, save_graph
 from hwmap.graph.ir import LayerGraph
+from hwmap.graph.sources import is_onnx_path
 from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,6 +50,12 @@ def extract_graph(
         from hwmap.cost.scalesim_interop import topology_graph
 
         return topology_graph(model)
+    if is_onnx_path(model):
+        from hwmap.interop.onnx import onnx_graph
+
+        if num_classes:
+            raise HwmapError(f"{model} is an ONNX model with a fixed classifier: --num-classes does not apply")
+        return onnx_graph(model, input_shape=input_shape, resolution=resolution, batch=batch, strict=strict)
     if isinstance(model, (str, Path)) and str(model).endswith(".json") and not str(model).startswith("hf:"):
         if input_shape or resolution or batch != 1 or num_classes:
             raise HwmapError(f"{model} is a saved graph with fixed shapes: --input, --resolution, --batch and "
