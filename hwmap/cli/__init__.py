@@ -32,7 +32,7 @@ COMMAND_MODULES: dict[str, str] = {
     "estimate": "cost_commands", "accels": "cost_commands",
     "paths": "path_commands", "select-paths": "path_commands", "simulate": "path_commands",
     "evaluate": "evaluate_commands", "calibrate": "gpu_commands", "measure": "gpu_commands",
-    "sweep": "dse_commands", "plot": "plot_commands",
+    "sweep": "dse_commands", "plot": "plot_commands", "census": "census_commands",
 }
 
 
