@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "cost_paths", "estimate", "extract_graph", "flops", "generate_paths", "list_accelerators", "list_models",
+    "census", "cost_paths", "estimate", "extract_graph", "flops", "generate_paths", "list_accelerators", "list_models",
     "load_accelerator", "load_graph", "load_paths", "save_graph", "select_paths", "simulate", "sweep",
 ]
 
@@ -265,3 +265,25 @@ def sweep(space, *, workers: int | None = None, scheduler: str | None = None, jo
         return run(space, workers=workers, journal=journal, resume_from=resume_from)
     with dask_executor(scheduler) as executor:
         return run(space, executor=executor, journal=journal, resume_from=resume_from)
+
+
+def census(
+    patterns: Sequence[str] = (),
+    *,
+    accels: Sequence[str],
+    out: str | Path,
+    batch: int = 1,
+    resolution: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    time_limit_s: float | None = 300.0,
+    progress=None,
+):
+    """Trace and cost every model the patterns name (timm names or globs, built-ins; none: every timm
+    architecture) on accels; one row per model written to out (see hwmap.dse.census)."""
+    from hwmap.dse.census import resolve_models, run_census
+
+    return run_census(resolve_models(list(patterns)), accels=list(accels), out=out, batch=batch,
+                      resolution=resolution, workers=workers, scheduler=scheduler, resume=resume,
+                      time_limit_s=time_limit_s, progress=progress)
