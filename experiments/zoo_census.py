@@ -92,6 +92,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted census from its journal")
     parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per model")
+    parser.add_argument("--partial", action="store_true", help="trace nothing: tables and figure from the models "
+                                                               "an interrupted census journaled so far")
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     import time
@@ -99,16 +101,25 @@ def main() -> None:
     args.started = time.perf_counter()
     name = "zoo_census_tiny" if args.tiny else "zoo_census"
     out = args.out_dir / f"{name}.csv"
-    result = census(TINY if args.tiny else (), accels=ACCELS, out=out, workers=0 if args.tiny else args.workers,
-                    resume=args.resume, time_limit_s=args.time_limit)
-    table = pd.read_csv(out)
+    if args.partial:
+        from hwmap.dse.sweep import journal_path_for, read_journal
+
+        rows, _size = read_journal(journal_path_for(out))
+        table = pd.DataFrame(rows).drop(columns=["point_id"])
+        out = args.out_dir / f"{name}_partial.csv"
+        _common.write_csv(out, table.to_dict("records"))
+        elapsed = f"{table.trace_s.sum():.0f} s of worker time"
+    else:
+        result = census(TINY if args.tiny else (), accels=ACCELS, out=out,
+                        workers=0 if args.tiny else args.workers, resume=args.resume, time_limit_s=args.time_limit)
+        table = pd.read_csv(out)
+        elapsed = f"{result.elapsed_s:.0f} s ({result.resumed} from the journal)"
     families = family_table(table)
-    families_path = args.out_dir / f"{name}_families.csv"
+    families_path = args.out_dir / f"{name}{'_partial' if args.partial else ''}_families.csv"
     _common.write_csv(families_path, families.round(3).to_dict("records"))
-    figure = plot(families, args.out_dir / f"{name}.png")
+    figure = plot(families, args.out_dir / f"{name}{'_partial' if args.partial else ''}.png")
     failed = table[table.status != "ok"]
-    print(f"{len(table)} models, {len(failed)} failed, census {result.elapsed_s:.0f} s "
-          f"({result.resumed} from the journal)")
+    print(f"{len(table)} models, {len(failed)} failed, census {elapsed}")
     for reason, count in failed.error.astype(str).str.split(":").str[0].value_counts().items():
         print(f"  {count} failed with {reason}")
     _common.done(args, out, families_path, figure)
