@@ -69,7 +69,7 @@ def plot(families, path: Path) -> Path:
             ax.set_xlim(-2, 102)
             ax.set_ylim(-2, 102)
             if row == 0:
-                ax.set_title("other (norm, activation, elementwise, pooling, moves)" if group == "other" else group)
+                ax.set_title("other (norm, act., eltwise, pool, moves)" if group == "other" else group)
             if row == 1:
                 ax.set_xlabel("share of MACs (%)")
             if col == 0:
