@@ -165,3 +165,14 @@ def test_malformed_and_truncated_files_are_one_line_errors(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "cut3.onnx" in run.stderr and "internal error" not in run.stderr
+
+
+def test_reading_an_onnx_model_does_not_import_torch(tmp_path):
+    path = tmp_path / "model.onnx"
+    onnx.save(_tiny_model(), str(path))
+    code = ("import sys, hwmap.api as api\n"
+            f"graph = api.extract_graph({str(path)!r})\n"
+            "assert graph.total_macs == 8 * 8 * 4 * 27, graph.total_macs\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
