@@ -176,3 +176,16 @@ def test_reading_an_onnx_model_does_not_import_torch(tmp_path):
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_dynamo_exporter_scope_metadata_gives_scope_and_class(tmp_path):
+    model = _tiny_model()
+    conv = model.graph.node[0]
+    conv.name = "node_conv2d"
+    conv.metadata_props.add(key="pkg.torch.onnx.name_scopes", value="['', 'stem', 'stem.conv', 'conv2d']")
+    conv.metadata_props.add(key="pkg.torch.onnx.class_hierarchy", value="['Net', 'torch.nn.modules.container."
+                            "Sequential', 'torch.nn.modules.conv.Conv2d', 'aten.conv2d.default']")
+    path = tmp_path / "dynamo.onnx"
+    onnx.save(model, str(path))
+    first = api.extract_graph(path).nodes[0]
+    assert (first.scope, first.module_class, first.op) == ("stem.conv", "Conv2d", "onnx.Conv")

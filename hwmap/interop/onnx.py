@@ -296,6 +296,27 @@ def module_scope(node_name: str) -> str:
     return ".".join(parts)
 
 
+def node_scope(node) -> tuple[str, str]:
+    """(module scope, module class) of a node. torch's dynamo exporter records them in metadata_props:
+    'pkg.torch.onnx.name_scopes' = "['', 'layer1', 'layer1.0', 'layer1.0.conv1', 'conv2d']" (cumulative module
+    paths, then the node's own name) and 'pkg.torch.onnx.class_hierarchy' (the classes, aligned); otherwise the
+    scope comes from the TorchScript exporter's node name (module_scope) and the class is unknown ('')."""
+    import ast
+
+    metadata = {entry.key: entry.value for entry in node.metadata_props}
+    try:
+        scopes = ast.literal_eval(metadata.get("pkg.torch.onnx.name_scopes", "None"))
+        classes = ast.literal_eval(metadata.get("pkg.torch.onnx.class_hierarchy", "None"))
+    except (SyntaxError, ValueError):
+        scopes = classes = None
+    if isinstance(scopes, list) and len(scopes) >= 2 and all(isinstance(v, str) for v in scopes):
+        module_class = ""
+        if isinstance(classes, list) and len(classes) == len(scopes) and isinstance(classes[-2], str):
+            module_class = classes[-2].rsplit(".", 1)[-1]
+        return scopes[-2], module_class
+    return module_scope(node.name), ""
+
+
 def _attributes(node) -> dict:
     import onnx
 
@@ -335,7 +356,7 @@ def _lower_graph(path: Path, model, shapes: dict, *, strict: bool) -> LayerGraph
     for position, onnx_node in enumerate(graph.node):
         known = onnx_node.domain in _DEFAULT_DOMAINS
         op = f"onnx.{onnx_node.op_type}" if known else f"onnx.{onnx_node.domain}.{onnx_node.op_type}"
-        scope = module_scope(onnx_node.name)
+        scope, module_class = node_scope(onnx_node)
         if op == "onnx.Constant":
             shape, dtype = shapes.get(onnx_node.output[0], (None, "float32"))
             if shape is not None and dtype in _FLOAT_TYPES and TensorMeta(shape, dtype, "").numel > 1:
@@ -348,7 +369,7 @@ def _lower_graph(path: Path, model, shapes: dict, *, strict: bool) -> LayerGraph
             continue
         inputs, unknown = _metas([n for n in onnx_node.input if n], shapes, sources)
         outputs, unknown_out = _metas([n for n in onnx_node.output if n], shapes, None)
-        call = OpCall(op, (), _attributes(onnx_node), inputs, outputs, scope, "")
+        call = OpCall(op, (), _attributes(onnx_node), inputs, outputs, scope, module_class)
         steps = _lower(call, unknown + unknown_out, notes, subgraph=any(a.g.node or a.graphs for a in
                                                                          onnx_node.attribute))
         role = fused.get(position)
@@ -368,8 +389,8 @@ def _lower_graph(path: Path, model, shapes: dict, *, strict: bool) -> LayerGraph
         for i, step in enumerate(steps):
             last = i == len(steps) - 1
             nodes.append(Node(index=first + i, op=op, work=step.work, op_class=step.op_class, scope=scope,
-                              module_class="", inputs=inputs if i == 0 else (), outputs=outputs if last else (),
-                              part=step.part))
+                              module_class=module_class, inputs=inputs if i == 0 else (),
+                              outputs=outputs if last else (), part=step.part))
         # A node computing only from weights and constants (Identity, Transpose or Cast of an initializer) yields
         # a weight, as a view of a parameter does in the aten trace.
         weights = [t for t in inputs if t.is_weight]
