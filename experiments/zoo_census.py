@@ -20,11 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 from hwmap.api import census  # noqa: E402
+from hwmap.dse.census import FIGURE_GROUPS  # noqa: E402
 
 ACCELS = ("systolic16x16", "magnet16pe_v16", "h100_sxm")
 TINY = ("resnet18", "efficientnet_b0", "convnext_atto", "deit_tiny_patch16_224", "mobilenetv3_small_050",
         "levit_128s")
-GROUPS = ("conv", "linear", "attention", "other")
+GROUPS = (*FIGURE_GROUPS, "other")  # conv, linear, attention, and the rest
 
 
 def family_table(table):
