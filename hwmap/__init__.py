@@ -8,6 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
+    "census",
     "check_cost",
     "clear_graph_cache",
     "compare_counters",

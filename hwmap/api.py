@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hwmap.errors import HwmapError
 from hwmap.graph.io import load_graph, save_graph
 from hwmap.graph.ir import LayerGraph
+from hwmap.graph.sources import is_onnx_path
 from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "check_cost", "clear_graph_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths",
+    "census", "check_cost", "clear_graph_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths",
     "export_zigzag_hardware", "export_zigzag_workload", "extract_graph", "flops", "generate_paths",
     "graph_cache_info", "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph",
     "load_paths", "load_selection", "pareto", "save_graph", "select_paths", "simulate", "sweep",
@@ -54,6 +55,12 @@ def extract_graph(
         from hwmap.cost.scalesim_interop import topology_graph
 
         return topology_graph(model)
+    if is_onnx_path(model):
+        from hwmap.interop.onnx import onnx_graph
+
+        if num_classes:
+            raise HwmapError(f"{model} is an ONNX model with a fixed classifier: --num-classes does not apply")
+        return onnx_graph(model, input_shape=input_shape, resolution=resolution, batch=batch, strict=strict)
     if isinstance(model, (str, Path)) and str(model).endswith(".json") and not str(model).startswith("hf:"):
         if input_shape or resolution or batch != 1 or num_classes:
             raise HwmapError(f"{model} is a saved graph with fixed shapes: --input, --resolution, --batch and "
@@ -442,3 +449,25 @@ def sweep(space, *, workers: int | None = None, scheduler: str | None = None, jo
         return run(space, workers=workers, journal=journal, resume_from=resume_from)
     with dask_executor(scheduler) as executor:
         return run(space, executor=executor, journal=journal, resume_from=resume_from)
+
+
+def census(
+    patterns: Sequence[str] = (),
+    *,
+    accels: Sequence[str],
+    out: str | Path,
+    batch: int = 1,
+    resolution: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    time_limit_s: float | None = 300.0,
+    progress=None,
+):
+    """Trace and cost every model the patterns name (timm names or globs, built-ins; none: every timm
+    architecture) on accels; one row per model written to out (see hwmap.dse.census)."""
+    from hwmap.dse.census import resolve_models, run_census
+
+    return run_census(resolve_models(list(patterns)), accels=list(accels), out=out, batch=batch,
+                      resolution=resolution, workers=workers, scheduler=scheduler, resume=resume,
+                      time_limit_s=time_limit_s, progress=progress)

@@ -18,6 +18,7 @@ TINY_RUNS = {
     "ofa_switching.py": ("ofa_switching.csv", "ofa_switching.png"),
     "segformer_dynamic.py": ("segformer_dynamic.csv", "segformer_dynamic.png"),
     "vector_width.py": ("vector_width.csv", "vector_width.png"),
+    "zoo_census.py": ("zoo_census_tiny_families.csv", "zoo_census_tiny.png"),
 }
 
 
@@ -35,7 +36,16 @@ def _check_ofa_switching(rows: list[dict]) -> None:
     assert all(0 <= float(r["energy_saved_pct"]) < 100 for r in rows)
 
 
-CHECKS = {"flops_breakdown.py": _check_flops_breakdown, "ofa_switching.py": _check_ofa_switching}
+def _check_zoo_census(rows: list[dict]) -> None:
+    by_family = {r["family"]: r for r in rows}
+    assert len(by_family) == 6
+    assert float(by_family["resnet"]["mac_pct.conv"]) > 99.9  # resnet18: all but the classifier's 0.03%
+    deit = by_family["deit"]
+    assert sum(float(deit[f"mac_pct.{g}"]) for g in ("conv", "linear", "attention", "other")) == pytest.approx(100)
+
+
+CHECKS = {"flops_breakdown.py": _check_flops_breakdown, "ofa_switching.py": _check_ofa_switching,
+          "zoo_census.py": _check_zoo_census}
 
 
 @pytest.mark.parametrize("script", sorted(TINY_RUNS))

@@ -44,7 +44,7 @@ COMMAND_MODULES: dict[str, str] = {
     "estimate": "cost_commands", "accels": "cost_commands", "map": "cost_commands",
     "paths": "path_commands", "select-paths": "path_commands", "simulate": "path_commands",
     "evaluate": "evaluate_commands", "calibrate": "gpu_commands", "measure": "gpu_commands",
-    "sweep": "dse_commands", "plot": "plot_commands", "cache": "cache_commands",
+    "sweep": "dse_commands", "plot": "plot_commands", "cache": "cache_commands", "census": "census_commands",
 }
 
 

@@ -42,14 +42,17 @@ def paths_generate(
                                                                                  "e.g. 'blocks.1[01]'")] = None,
     drop_decoder: Annotated[bool, typer.Option("--drop-decoder", help="SegFormer: drop decoder inputs")] = False,
     resolutions: Annotated[Optional[str], typer.Option("--resolutions", help="e.g. 384,448")] = None,
-    variants: Annotated[Optional[str], typer.Option("--variants", help="other base models, e.g. "
-                                                                       "segformer-b0,segformer-b1")] = None,
+    variants: Annotated[Optional[str], typer.Option("--variants", help="other base models or globs, e.g. "
+                                                                       "segformer-b0,segformer-b1 or "
+                                                                       "'efficientnet_b[0-2]'")] = None,
     ofa_published: Annotated[bool, typer.Option("--ofa-published", help="MODEL ofa-resnet50: the eight published "
                                                                         "OFA subnets with their top-1")] = False,
     num_classes: ClassesOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Enumerate candidate paths into a paths YAML (accuracies: published ones where the path is the model)."""
+    """Enumerate candidate paths into a paths YAML (accuracies: published ones where the path is the model, e.g.
+    timm's for pretrained timm models). Every path is checked as `paths cost` would read it; nothing is written
+    when one cannot run."""
     from hwmap.paths.generate import generate_paths, ofa_published_paths
     from hwmap.paths.model import save_paths
     from hwmap.report.tables import print_json

@@ -2,6 +2,8 @@
 
 Specs: '<timm name>' or 'timm:<name>', 'tv:<torchvision name>', 'segformer-b0'..'segformer-b5',
 'hf:<folder or config.json>', 'ofa-resnet50:d=..;e=..;w=..'. No weights are ever downloaded.
+A '.onnx' file is a model too, but not a module: hwmap.api routes it (is_onnx_path) to hwmap.interop.onnx,
+which lowers the ONNX graph itself.
 torch, timm, torchvision and transformers are imported only when a model is built.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 from hwmap.errors import HwmapError, ModelError
 
+ONNX_SUFFIX = ".onnx"
 SEGFORMER_VARIANTS = tuple(f"segformer-b{i}" for i in range(6))
 OFA_PREFIX = "ofa-resnet50:"
 OFA_EXAMPLE = "ofa-resnet50:d=2,2,2,2,2;e=0.35;w=2,2,2,2,2,2"
@@ -30,6 +33,11 @@ class BuiltModel:
     name: str
     default_input_chw: tuple[int, int, int]
     meta: dict = field(default_factory=dict)
+
+
+def is_onnx_path(model: object) -> bool:
+    """A MODEL naming an ONNX file: read by hwmap.interop.onnx, not built as an nn.Module."""
+    return isinstance(model, (str, Path)) and str(model).lower().endswith(ONNX_SUFFIX)
 
 
 def parse_input_shape(text: str, *, argument: str = "--input") -> tuple[int, int, int]:
@@ -52,6 +60,9 @@ def packaged_json(name: str) -> dict:
 def build_model(spec: str, *, num_classes: int | None = None) -> BuiltModel:
     """Build the model a spec names, on the meta device."""
     spec = spec.strip()
+    if is_onnx_path(spec):
+        raise ModelError(f"{spec} is an ONNX model: it has a layer graph (flops, estimate, census) but no "
+                         "module to transform or evaluate; use the model it was exported from")
     if spec.startswith("timm:"):
         return _build_timm(spec.removeprefix("timm:"), num_classes, spec)
     if spec.startswith("tv:"):

@@ -70,7 +70,7 @@ def register_op(*names: str) -> Callable[[Lowering], Lowering]:
 
 def _ensure_loaded() -> None:
     """Import every lowering module (idempotent: a module imported earlier by anyone is not run twice)."""
-    from hwmap.ops import aten, ignored  # noqa: F401  (registration side effects)
+    from hwmap.ops import aten, ignored, onnx_ops  # noqa: F401  (registration side effects)
 
 
 def registered_ops() -> dict[str, Lowering]:

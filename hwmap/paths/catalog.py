@@ -6,9 +6,15 @@ with no transform. Transformed paths have no published accuracy; they carry the 
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 from hwmap.graph.sources import packaged_json
+
+TIMM_RESULTS_FILE = "timm_results_imagenet.csv"
+TIMM_RESULTS_COMMIT = "4e5207c7bb6592474ca56e28b2cf85be8f1a550f"
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,67 @@ def published_accuracy(spec: str, *, resolution: int | None = None) -> Accuracy 
     name = spec.removeprefix("timm:")
     if name in _IMAGENET_ALIASES:
         return _imagenet(*_IMAGENET_ALIASES[name], resolution=resolution)
-    return None
+    return timm_accuracy(name, resolution=resolution)
+
+
+@dataclass(frozen=True)
+class TimmResult:
+    """One row of timm's results-imagenet.csv."""
+
+    line: int  # line number in the file (the header is line 1)
+    model: str  # architecture.tag
+    img_size: int
+    top1: float
+    top5: float
+
+
+@cache
+def timm_results() -> dict[tuple[str, int], TimmResult]:
+    """(architecture.tag, evaluation image size) -> its row (hwmap/data/timm_results_imagenet.csv)."""
+    text = resources.files("hwmap.data").joinpath(TIMM_RESULTS_FILE).read_text(encoding="utf-8")
+    rows: dict[tuple[str, int], TimmResult] = {}
+    for line, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+        result = TimmResult(line, row["model"], int(row["img_size"]), float(row["top1"]), float(row["top5"]))
+        rows.setdefault((result.model, result.img_size), result)
+    return rows
+
+
+@cache
+def _timm_architectures() -> frozenset[str]:
+    return frozenset(model.split(".")[0] for model, _size in timm_results())
+
+
+def timm_default_tag(architecture: str) -> tuple[str, int] | None:
+    """(default pretrained tag, default input size) of a timm architecture, from timm's registry (no weights)."""
+    import timm
+
+    try:
+        cfg = timm.models.get_pretrained_cfg(architecture)
+    except Exception:  # not a timm architecture, or no pretrained configs
+        return None
+    if cfg is None or not getattr(cfg, "tag", None):
+        return None
+    return str(cfg.tag), int(cfg.input_size[-1])
+
+
+def timm_accuracy(name: str, *, resolution: int | None = None) -> Accuracy | None:
+    """The published ImageNet-1k top-1 of a pretrained timm model at an input size: the row of its tag (the
+    architecture's default tag when name has none) at resolution (default: the architecture's default input,
+    the size hwmap traces it at). None when timm published no such row."""
+    architecture, _, tag = name.partition(".")
+    if architecture not in _timm_architectures():
+        return None
+    default = timm_default_tag(architecture)
+    if default is None:
+        return None
+    size = resolution or default[1]
+    result = timm_results().get((f"{architecture}.{tag or default[0]}", size))
+    if result is None:
+        return None
+    return Accuracy(result.top1, "top1", "catalogue",
+                    f"ImageNet-1k val top-1 of timm {result.model} at {result.img_size}x{result.img_size} (top-5 "
+                    f"{result.top5:g}): timm results-imagenet.csv line {result.line}, pytorch-image-models commit "
+                    f"{TIMM_RESULTS_COMMIT[:12]}, Apache-2.0 (hwmap/data/{TIMM_RESULTS_FILE})")
 
 
 def _segformer(spec: str, resolution: int | None) -> Accuracy | None:

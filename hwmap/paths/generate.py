@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
+import tempfile
 from dataclasses import replace
 from itertools import combinations
+from pathlib import Path
 
 from hwmap.errors import HwmapError
 from hwmap.paths.catalog import published_accuracy
@@ -19,6 +22,7 @@ def generate_paths(
     resolutions: tuple[int, ...] = (),
     variants: tuple[str, ...] = (),
     num_classes: int | None = None,
+    check: bool = True,
 ) -> PathSet:
     """Candidates, one transform each (plus the full model):
 
@@ -26,12 +30,23 @@ def generate_paths(
     - skip_blocks: one path per glob pattern, skipping the blocks it matches (checked when the path is costed);
     - drop_decoder (SegFormer): every proper subset of decoder inputs dropped;
     - resolutions: the full model at each square input size;
-    - variants: other base models (their own weights), at their default input.
+    - variants: other base models (their own weights), at their default input; a glob ('efficientnet_b[0-3]')
+      stands for every timm or built-in name it matches.
+
+    Accuracies: the published one (hwmap.paths.catalog: timm's results for pretrained timm models, with the
+    source row) wherever the path is the published model at that input. With check (the default), every path
+    is written to a temporary paths file, read back with the reader `paths cost` uses, and its graph built, so
+    a path that cannot run (a resolution the model rejects, a skip pattern that matches nothing, an unknown
+    variant) is an error here, naming the path, and nothing is returned to write.
     """
     from hwmap.graph.capture import meta_inputs
-    from hwmap.graph.sources import build_model
+    from hwmap.graph.sources import build_model, is_onnx_path
     from hwmap.paths.transforms import probe_blocks
 
+    if is_onnx_path(model) or (model.endswith(".json") and not model.startswith("hf:")):
+        raise HwmapError(f"paths generate takes a model spec (a timm name, tv:NAME, segformer-bN, hf:DIR, "
+                         f"ofa-resnet50:...), not {model!r}: a saved graph or ONNX file has no module to "
+                         "transform or switch")
     if skip_last < 0:
         raise HwmapError(f"--skip-last must be >= 0, got {skip_last}")
     group = default_weight_group(model, num_classes)
@@ -49,12 +64,68 @@ def generate_paths(
     for size in resolutions:
         if size < 1:
             raise HwmapError(f"--resolutions: {size} is not a positive size")
-        paths.append(replace(full, name=f"r{size}", input_chw=(3, size, size), accuracy=None))
-    for variant in variants:
+        accuracy = published_accuracy(model, resolution=size)
+        paths.append(replace(full, name=f"r{size}", input_chw=(3, size, size), accuracy=accuracy))
+    for variant in expand_variants(variants, exclude=model):
         paths.append(PathSpec(name=variant, model=variant, input_chw=None, num_classes=num_classes,
                               weight_group=default_weight_group(variant, num_classes),
                               accuracy=published_accuracy(variant)))
-    return PathSet(tuple(paths), source=f"generated from {model}")
+    generated = PathSet(tuple(paths), source=f"generated from {model}")
+    if check:
+        check_paths(generated, base_model=model)
+    return generated
+
+
+def expand_variants(variants: tuple[str, ...], *, exclude: str = "") -> list[str]:
+    """Variant names with globs expanded over timm's names and the built-ins (sorted per glob); the base model
+    itself is left out (it is the full path). A glob matching nothing is an error."""
+    names: list[str] = []
+    for variant in variants:
+        if any(ch in variant for ch in "*?["):
+            from hwmap.graph.sources import builtin_model_names, timm_and_torchvision_names
+
+            timm_names, _tv = timm_and_torchvision_names()
+            matched = sorted(fnmatch.filter([*timm_names, *builtin_model_names()], variant))
+            if not matched:
+                raise HwmapError(f"--variants {variant!r} matches no timm or built-in model name")
+        else:
+            matched = [variant]
+        names.extend(m for m in matched if m != exclude and m not in names)
+    return names
+
+
+def check_paths(paths: PathSet, *, base_model: str | None = None) -> None:
+    """What `paths cost` would meet, met now: unique names, a file its reader accepts, a graph for every path."""
+    from hwmap.paths.model import load_paths, path_graph, save_paths
+
+    names = [p.name for p in paths.paths]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise HwmapError(f"paths generate: two or more paths would be named {', '.join(repr(n) for n in repeated)} "
+                         "(a repeated resolution or variant?); give each once")
+    with tempfile.TemporaryDirectory(prefix="hwmap-paths-") as folder:
+        probe = Path(folder) / "paths.yaml"
+        save_paths(paths, probe, base_model=base_model)
+        read_back = load_paths(probe)
+    cache: dict = {}
+    for spec in read_back.paths:
+        try:
+            path_graph(spec, cache=cache)
+        except HwmapError as exc:
+            message = str(exc).removeprefix(f"path {spec.name!r}: ")
+            raise HwmapError(f"paths generate: path {spec.name!r} ({_what(spec)}) cannot be costed: {message}") \
+                from None
+
+
+def _what(spec: PathSpec) -> str:
+    parts = [spec.model]
+    if spec.input_chw:
+        parts.append("input " + "x".join(map(str, spec.input_chw)))
+    if spec.skip_blocks:
+        parts.append("skipping " + ", ".join(spec.skip_blocks))
+    if spec.drop_decoder_stages:
+        parts.append("dropping decoder inputs of stages " + ", ".join(str(s + 1) for s in spec.drop_decoder_stages))
+    return "; ".join(parts)
 
 
 def _skip_paths(full: PathSpec, blocks, skip_last: int) -> list[PathSpec]:
