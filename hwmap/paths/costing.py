@@ -87,9 +87,9 @@ _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 def read_costed_csv(path: str | Path) -> list[CostedPath]:
     """Pre-costed paths (columns name, energy_mj, latency_ms, accuracy, weight_group, weight_mb, optionally
-    accuracy_metric, accuracy_source and accuracy_provenance), e.g. the user's own measurements. An empty accuracy cell means
-    unknown. Validated: UTF-8 text (a BOM is dropped), each column once and no other, every row as long as the
-    header, unique path names, energies/latencies/weights finite and >= 0, accuracies from 0 to 100."""
+    accuracy_metric, accuracy_source and accuracy_provenance), e.g. the user's own measurements. An empty accuracy
+    cell means unknown. Validated: UTF-8 text (a BOM is dropped), each column once and no other, every row as long
+    as the header, unique path names, energies/latencies/weights finite and >= 0, accuracies from 0 to 100."""
     from hwmap.fileio import read_text_input
 
     path = Path(path)
