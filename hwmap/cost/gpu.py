@@ -79,12 +79,14 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DTYPE_BYTES",
     "MODES",
+    "AmpPlan",
     "AttentionChain",
     "ClassCoefficients",
     "GpuCoefficients",
     "GpuRoofs",
     "GpuTimeline",
     "NodeFeatures",
+    "amp_plan",
     "attention_chains",
     "chain_features",
     "coefficients",
@@ -347,6 +349,103 @@ def node_features(node: Node, dtype: str = "fp16") -> NodeFeatures:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# Automatic mixed precision (torch.autocast): which tensors are fp16 and which fp32, and the casts it launches
+# ----------------------------------------------------------------------------------------------------------------
+
+# torch.autocast's CUDA op lists (torch.amp documentation, "CUDA Ops that can autocast to float32"), as the aten
+# operators the trace records: they run in fp32 and return fp32 whatever their input.
+_AMP_FP32_OPS = frozenset({
+    "aten.native_layer_norm", "aten.native_group_norm", "aten.layer_norm", "aten.group_norm", "aten._softmax",
+    "aten._safe_softmax", "aten._log_softmax", "aten.softmax", "aten.log_softmax", "aten.pow", "aten.rsqrt",
+    "aten.exp", "aten.expm1", "aten.log", "aten.log1p", "aten.sum", "aten.cumsum", "aten.prod", "aten.norm",
+    "aten.linalg_vector_norm", "aten.reciprocal", "aten.softplus", "aten.erfinv", "aten.acos", "aten.asin",
+    "aten.cosh", "aten.sinh", "aten.tan",
+})
+
+
+@dataclass(frozen=True)
+class AmpPlan:
+    """Per node: its features with every tensor at the dtype autocast gives it, and the casts autocast launches.
+
+    casts[p]: element counts of the cast kernels launched when node p is dispatched (an fp32 activation or
+    parameter going into an fp16 op, or an fp16 activation going into an fp32 op).
+    """
+
+    features: tuple[NodeFeatures, ...]
+    output_bytes: tuple[int, ...]  # bytes per output element
+    casts: Mapping[int, tuple[int, ...]]
+
+
+def amp_plan(graph: LayerGraph, *, low_bytes: int = 2) -> AmpPlan:
+    """The dtypes torch.autocast (fp16/bf16) gives every tensor of a graph traced in fp32.
+
+    Assumes (autocast's rules): GEMMs, convolutions and SDPA run in fp16 (fp32 inputs and parameters are cast,
+    one kernel each, every forward: autocast's cast cache lives only as long as the autocast context); the ops of
+    autocast's fp32 list (layer/group norm, softmax, pow, rsqrt, exp, sum, ...) cast fp16 inputs to fp32 and
+    return fp32; every other op returns the widest dtype of its inputs, fp32 parameters included (a layer-scale
+    gamma or a position embedding turns an fp16 stream into fp32: the residual stream of most transformers and
+    MetaFormers then stays fp32); batch norm returns its input's dtype (cuDNN takes fp32 statistics). The
+    network input is fp32 (timm's benchmark feeds fp32 images to an autocast model).
+    """
+    nodes = graph.nodes
+    pos = {n.index: p for p, n in enumerate(nodes)}
+    out_bytes: list[int] = []
+    feats: list[NodeFeatures] = []
+    casts: dict[int, tuple[int, ...]] = {}
+
+    def size_of(tensor) -> int:
+        source = tensor.source
+        if source.isdigit() and int(source) in pos:
+            return out_bytes[pos[int(source)]]
+        return 4  # parameters, buffers, the fp32 network input, constants
+
+    for p, node in enumerate(nodes):
+        work = node.work
+        cls = fit_class_of(node)
+        base = _op_base(node.op)
+        in_sizes = [size_of(t) for t in node.inputs]
+        node_casts: list[int] = []
+        if isinstance(work, (Zero, Unsupported)) or cls is None:
+            out = in_sizes[0] if in_sizes else 4
+            if isinstance(work, Zero) or cls is None:
+                out_bytes.append(out)
+                feats.append(NodeFeatures(0.0, 0.0, 0.0))
+                continue
+        if isinstance(work, (Gemm, Conv)):
+            out = low_bytes
+            node_casts = [t.numel for t, b in zip(node.inputs, in_sizes, strict=True) if b != low_bytes]
+            sizes = [low_bytes] * len(node.inputs)
+        elif base in _AMP_FP32_OPS:
+            out = 4
+            node_casts = [t.numel for t, b in zip(node.inputs, in_sizes, strict=True)
+                          if b != 4 and not t.is_weight]
+            sizes = [4] * len(node.inputs)
+        elif cls == "batch_norm":
+            out = in_sizes[0] if in_sizes else 4
+            sizes = in_sizes
+        else:
+            wide = [b for t, b in zip(node.inputs, in_sizes, strict=True) if len(t.shape) > 0]
+            out = max(wide) if wide else (in_sizes[0] if in_sizes else 4)
+            sizes = in_sizes
+        out_bytes.append(out)
+        if node_casts:
+            casts[p] = tuple(node_casts)
+        feats.append(_features_at_sizes(node, sizes, out))
+    return AmpPlan(tuple(feats), tuple(out_bytes), casts)
+
+
+def _features_at_sizes(node: Node, in_sizes: Sequence[int], out_size: int) -> NodeFeatures:
+    """node_features with each input at its own element size and the outputs at out_size."""
+    base = node_features(node, "fp32")  # FLOPs and parallel work do not depend on the dtype
+    work = node.work
+    if node.part and isinstance(work, (Gemm, Conv, Reduction)):  # a step of a fused lowering: uniform size
+        return NodeFeatures(base.flops, base.bytes_ / 4 * out_size, base.elements)
+    inputs = sum(t.numel * b for t, b in zip(node.inputs, in_sizes, strict=True))
+    outputs = (work.elements if isinstance(work, DataMove) else sum(t.numel for t in node.outputs)) * out_size
+    return NodeFeatures(base.flops, float(inputs + outputs), base.elements)
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # Attention chains
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -508,6 +607,7 @@ class _Launch:
     extra_full_s: float = 0.0  # fused pointwise work added in compiled mode
     extra_dynamic_j: float = 0.0
     extra_bytes: float = 0.0
+    extras: list[tuple[str, float, float]] = field(default_factory=list)  # fused members: (class, FLOPs, bytes)
 
 
 @dataclass(frozen=True)
@@ -545,6 +645,16 @@ class GpuTimeline:
         return int(self.launches.sum())
 
 
+def _cast_launches(position: int, casts: Sequence[int], full_s) -> list[_Launch]:
+    """One elementwise kernel per autocast cast (fp32 <-> fp16 copy: reads 4 or 2 bytes, writes the other)."""
+    out = []
+    for numel in casts:
+        flops, bytes_ = float(numel), float(numel) * 6.0
+        out.append(_Launch(position, "elementwise", flops, bytes_, float(numel), [position],
+                           [full_s("elementwise", flops, bytes_)]))
+    return out
+
+
 def _scope_prefixes(scope: str) -> tuple[str, ...]:
     if not scope:
         return ()
@@ -574,16 +684,25 @@ def _is_python_view(node: Node) -> bool:
     return _op_base(node.op) not in _INTERNAL_VIEW_OPS and node.module_class not in _BUILTIN_LEAF_MODULES
 
 
-def gpu_timeline(
-    graph: LayerGraph,
-    accel: Accelerator,
-    *,
-    calibration: GpuCalibration | None = None,
-    mode: Mode = "eager",
-    dtype: GpuDtype = "fp16",
-    tf32: bool = True,
-) -> GpuTimeline:
-    """Per-node host time, kernel time, latency and energy of a graph on a GPU (see the module docstring)."""
+@dataclass
+class _Setup:
+    """What runs as which kernel and the host time per node, before the pipeline (see gpu_timeline)."""
+
+    roofs: GpuRoofs
+    coef: GpuCoefficients
+    classes: tuple[str | None, ...]
+    launches: list[_Launch]
+    launch_at: dict[int, list[int]]
+    host: np.ndarray  # every host cost charged at each node
+    host_other: np.ndarray  # the part that is not a launch's own host overhead (views, module calls)
+    module_entries: np.ndarray
+    python_views: np.ndarray  # 1 where a Python-level view is charged host_view
+    fused_chains: tuple[AttentionChain, ...]
+    fused_pointwise: int
+
+
+def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration | None, mode: str, dtype: str,
+           tf32: bool, amp: bool) -> _Setup:
     if mode not in MODES:
         raise HwmapError(f"unknown GPU execution mode {mode!r}, expected one of {', '.join(MODES)}")
     roofs = gpu_roofs(accel, dtype=dtype, tf32=tf32)
@@ -591,7 +710,8 @@ def gpu_timeline(
     nodes = graph.nodes
     n = len(nodes)
     classes = tuple(fit_class_of(node) for node in nodes)
-    feats = [node_features(node, dtype) for node in nodes]
+    plan = amp_plan(graph, low_bytes=DTYPE_BYTES[dtype]) if amp and dtype in ("fp16", "bf16") else None
+    feats = list(plan.features) if plan is not None else [node_features(node, dtype) for node in nodes]
     size = DTYPE_BYTES[dtype]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
@@ -621,6 +741,8 @@ def gpu_timeline(
     fused_pointwise = 0
     for p, node in enumerate(nodes):
         cls = classes[p]
+        if plan is not None and edges is None:
+            launches.extend(_cast_launches(p, plan.casts.get(p, ()), full_s))
         if p in chain_at:
             c = chain_at[p]
             f = chain_features(c, dtype)
@@ -644,6 +766,7 @@ def gpu_timeline(
                 last.extra_full_s += extra
                 last.extra_dynamic_j += coef.classes[cls].dynamic_power_w * extra
                 last.extra_bytes += external
+                last.extras.append((cls, feats[p].flops, float(external)))
                 fused_pointwise += 1
                 continue
         f = feats[p]
@@ -652,14 +775,47 @@ def gpu_timeline(
 
     # --- host time per node ----------------------------------------------------------------------------------
     host = np.zeros(n)
+    entries = np.zeros(n)
+    views = np.zeros(n)
     if mode != "compiled":
-        host += _module_entries(nodes) * coef.host_module_s
+        entries = _module_entries(nodes)
+        host += entries * coef.host_module_s
         for p, node in enumerate(nodes):
             if isinstance(node.work, Zero) and p not in chain_span_views and _is_python_view(node):
                 host[p] += coef.host_view_s
-    launch_at = {launch.position: i for i, launch in enumerate(launches)}
-    for position, i in launch_at.items():
-        host[position] += coef.classes[launches[i].fit_class].host_overhead_s
+                views[p] = 1.0
+    host_other = host.copy()  # views and module calls: before the node's launches
+    launch_at: dict[int, list[int]] = {}
+    for i, launch in enumerate(launches):
+        launch_at.setdefault(launch.position, []).append(i)
+        host[launch.position] += coef.classes[launch.fit_class].host_overhead_s
+    return _Setup(roofs, coef, classes, launches, launch_at, host, host_other, entries, views, fused_chains,
+                  fused_pointwise)
+
+
+def gpu_timeline(
+    graph: LayerGraph,
+    accel: Accelerator,
+    *,
+    calibration: GpuCalibration | None = None,
+    mode: Mode = "eager",
+    dtype: GpuDtype = "fp16",
+    tf32: bool = True,
+    amp: bool = False,
+) -> GpuTimeline:
+    """Per-node host time, kernel time, latency and energy of a graph on a GPU (see the module docstring)."""
+    setup = _setup(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
+    roofs, coef, classes, launches, launch_at = setup.roofs, setup.coef, setup.classes, setup.launches, \
+        setup.launch_at
+    host, host_other, fused_chains, fused_pointwise = setup.host, setup.host_other, setup.fused_chains, \
+        setup.fused_pointwise
+    n = len(graph.nodes)
+
+    def full_s(cls: str, flops: float, bytes_: float) -> float:
+        c = coef.classes[cls]
+        return float(full_rate_time_s(flops, bytes_, peak_flops_per_s=roofs.peak_for(cls),
+                                      bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
+                                      compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
 
     # --- pipeline --------------------------------------------------------------------------------------------
     latency = np.zeros(n)
@@ -670,13 +826,15 @@ def gpu_timeline(
     launched = np.zeros(n, dtype=np.int64)
     h = g = 0.0
     last_launch: _Launch | None = None
-    for p in range(n):
-        h += host[p]
-        i = launch_at.get(p)
+    order = [(p, i) for p in range(n) for i in launch_at.get(p, (None,))]
+    for p, i in order:
+        if i is None or i == launch_at[p][0]:
+            h += host_other[p]
         if i is None:
             continue
         launch = launches[i]
         c = coef.classes[launch.fit_class]
+        h += c.host_overhead_s
         base_full = full_s(launch.fit_class, launch.flops, launch.bytes_)
         k = float(kernel_time_s(launch.flops, launch.bytes_, launch.elements,
                                 peak_flops_per_s=roofs.peak_for(launch.fit_class),
@@ -731,15 +889,18 @@ def estimate_gpu(
     mode: Mode = "eager",
     dtype: GpuDtype = "fp16",
     tf32: bool = True,
+    amp: bool = False,
 ) -> GraphCost:
     """Latency and energy of a layer graph on a GPU template, as a GraphCost.
 
     calibration: a loaded calibration (hwmap.calibrate.calibration.load_calibration / find_calibration), or None
     for the template's documented priors (the result then says it is uncalibrated).
+    amp: the model runs under torch.autocast at dtype (a model traced in fp32; see :func:`amp_plan`), as timm's
+    benchmark tables do; False: the model itself is in dtype (``model.half()``, what ``hwmap measure`` runs).
     Cycles are counted at the template's boost clock: latency_s = compute_cycles / freq. stall_cycles are 0
     (host stalls are part of the latency). Energy terms: "idle" and "dynamic".
     """
-    timeline = gpu_timeline(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32)
+    timeline = gpu_timeline(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
     spec = _gpu_spec(accel)
     freq_hz = spec.boost_clock_mhz * 1e6
     coef = timeline.coefficients
@@ -748,7 +909,7 @@ def estimate_gpu(
         notes.insert(0, f"uncalibrated: efficiencies, overheads, idle and dynamic power are the priors of template "
                         f"{accel.name!r}; run `hwmap calibrate` on the card and pass --calibration for fitted values")
     settings = {
-        "mode": mode, "dtype": dtype, "tf32": tf32, "calibrated": coef.calibrated,
+        "mode": mode, "dtype": dtype, "tf32": tf32, "amp": amp, "calibrated": coef.calibrated,
         "calibration": coef.calibration_source, "compute_roof": timeline.roofs.tensor_label,
         "compute_roof_tflops": timeline.roofs.tensor_flops_per_s / 1e12,
         "vector_roof_tflops": timeline.roofs.vector_flops_per_s / 1e12,

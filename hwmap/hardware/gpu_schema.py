@@ -131,6 +131,7 @@ class GpuSpec(TemplateSpec):
     sm_count: int = Field(ge=1, le=10_000)
     boost_clock_mhz: float = Field(gt=0, le=MAX_PLAUSIBLE_FREQ_MHZ)
     tdp_w: float = Field(gt=0, le=MAX_PLAUSIBLE_TDP_W)
+    l2_cache_mib: float | None = Field(default=None, gt=0, le=4096, description="on-chip L2 cache, MiB")
     memory: GpuMemory
     peak: GpuPeaks
     priors: GpuPriors
