@@ -44,6 +44,7 @@ __all__ = [
     "TableFit",
     "TableRow",
     "TimelinePlan",
+    "calibrate_from_table",
     "fit_table",
     "parse_columns",
     "predict_step_s",
@@ -406,3 +407,88 @@ def table_calibration(fit: TableFit, *, accel: Accelerator, table: str, rows: Se
                                      batches=sorted({r.batch for r in rows}), timing_cases=len(rows)),
         idle_power_w=fit.coefficients.idle_power_w, host_view_us=fit.coefficients.host_view_s * 1e6,
         host_module_us=fit.coefficients.host_module_s * 1e6, classes=classes, notes=notes)
+
+
+def trace_timm(model: str, *, img_size: int, batch: int) -> LayerGraph:
+    """The graph of a timm model on the meta device at batch x 3 x img_size x img_size (as hwmap extract)."""
+    from hwmap.graph.capture import capture, meta_inputs
+    from hwmap.graph.sources import build_model
+
+    spec = model if model.startswith("timm:") else f"timm:{model}"
+    built = build_model(spec)
+    chw = (built.default_input_chw[0], img_size, img_size)
+    return capture(built.module, meta_inputs([(batch, *chw)]), name=built.name, meta={"spec": spec, **built.meta})
+
+
+@dataclass(frozen=True)
+class TableCalibrationRun:
+    calibration: GpuCalibration
+    fit: TableFit
+    rows: tuple[TableRow, ...]
+    skipped: tuple[str, ...]  # "model@size: why"
+    elapsed_s: float
+
+
+def calibrate_from_table(table: str | Path, *, accel: str | Accelerator, mode: str = "auto", dtype: str = "fp16",
+                         amp: bool = True, columns: str | None = None, models: Sequence[str] = (),
+                         max_rows: int | None = None, graph_cache: str | Path | None = None,
+                         out_hint: Path | None = None, progress=None) -> TableCalibrationRun:
+    """Trace every usable row of a table (graphs cached on disk), fit, and build the calibration file content.
+
+    A row whose model cannot be built or traced is skipped and listed (a table of a whole model zoo has some).
+    Graphs are cached as ``<cache>/<model>_<size>_b<batch>.json`` (default cache: ``<out>.graphs`` beside the
+    output file, else ``hwmap-table-graphs`` in the working folder).
+    """
+    import fnmatch
+    import time
+
+    from hwmap.graph.io import load_graph, save_graph
+    from hwmap.hardware import load_accelerator
+
+    started = time.perf_counter()
+    acc = load_accelerator(accel) if not hasattr(accel, "spec") else accel
+    rows = read_table(table, columns=parse_columns(columns))
+    if models:
+        rows = [r for r in rows if any(fnmatch.fnmatchcase(r.model, p) for p in models)]
+        if not rows:
+            raise TableError(f"{table}: no row matches --models {','.join(models)}")
+    if max_rows is not None:
+        rows = rows[:max_rows]
+    if graph_cache is not None:
+        cache = Path(graph_cache)
+    elif out_hint is not None:
+        cache = out_hint.with_name(out_hint.name.split(".", 1)[0] + ".graphs")
+    else:
+        cache = Path("hwmap-table-graphs")
+    cache.mkdir(parents=True, exist_ok=True)
+    if progress is not None:
+        progress.phase("tracing the table's models", len(rows))
+    plans, used, skipped = [], [], []
+    for row in rows:
+        path = cache / f"{row.model}_{row.img_size}_b{row.batch}.json"
+        try:
+            if path.is_file():
+                graph = load_graph(path)
+            else:
+                graph = trace_timm(row.model, img_size=row.img_size, batch=row.batch)
+                save_graph(graph, path)
+            plans.append(timeline_plan(graph, acc, mode=mode, dtype=dtype, amp=amp))
+            used.append(row)
+        except HwmapError as exc:
+            skipped.append(f"{row.model}@{row.img_size}: {str(exc).splitlines()[0]}")
+        if progress is not None:
+            progress.advance()
+    if not plans:
+        raise TableError(f"{table}: none of the {len(rows)} rows could be traced ({skipped[0] if skipped else ''})")
+    from hwmap.cost.gpu import coefficients
+
+    if progress is not None:
+        progress.phase("fitting", 1)
+    measured = [r.step_time_s for r in used]
+    fit = fit_table(plans, measured, coefficients(acc), source=str(table))
+    errors = [100 * (p / m - 1) for p, m in zip(fit.predicted_s, measured, strict=True)]
+    calibration = table_calibration(fit, accel=acc, table=str(table), rows=used, mode=mode, dtype=dtype, amp=amp,
+                                    per_row_error_pct=errors)
+    if progress is not None:
+        progress.advance()
+    return TableCalibrationRun(calibration, fit, tuple(used), tuple(skipped), time.perf_counter() - started)
