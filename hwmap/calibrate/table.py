@@ -256,6 +256,61 @@ def predict_step_s(plan: TimelinePlan, c: CoefficientArrays) -> float:
     return float(max(gpu_end, host_end))
 
 
+class _Stacked:
+    """Many plans evaluated at once (one numpy pass over every launch; what the fit calls thousands of times)."""
+
+    def __init__(self, plans: Sequence[TimelinePlan]) -> None:
+        nonempty = [p for p in plans if len(p.cls)]
+        if len(nonempty) != len(plans):
+            raise HwmapError("a table row's model launches no kernel: nothing to fit")
+        self.n = len(plans)
+        sizes = np.array([len(p.cls) for p in plans])
+        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self.ends = self.starts + sizes - 1
+        cat = np.concatenate
+        self.cls = cat([p.cls for p in plans])
+        self.flops = cat([p.flops for p in plans])
+        self.bytes_ = cat([p.bytes_ for p in plans])
+        self.w = np.maximum(cat([p.elements for p in plans]), 1.0)
+        self.peak = cat([p.peak_flops_per_s for p in plans])
+        self.bw = cat([np.full(len(p.cls), p.bandwidth_bytes_per_s) for p in plans])
+        self.views = cat([p.views_before for p in plans])
+        self.modules = cat([p.modules_before for p in plans])
+        self.views_after = np.array([p.views_after for p in plans])
+        self.modules_after = np.array([p.modules_after for p in plans])
+        offsets = self.starts
+        self.extra_launch = cat([p.extra_launch + o for p, o in zip(plans, offsets, strict=True)])
+        self.extra_cls = cat([p.extra_cls for p in plans])
+        self.extra_flops = cat([p.extra_flops for p in plans])
+        self.extra_bytes = cat([p.extra_bytes for p in plans])
+        self.extra_peak = cat([p.extra_peak for p in plans])
+        self.extra_bw = self.bw[self.extra_launch] if len(self.extra_launch) else np.zeros(0)
+        self.segment = np.repeat(np.arange(self.n), sizes)
+
+    def predict(self, c: CoefficientArrays) -> np.ndarray:
+        k = self.cls
+        sat = self.w / (self.w + c.half_saturation_elements[k])
+        kernel = np.maximum(self.flops / (self.peak * c.compute_eff_frac[k] * sat),
+                            self.bytes_ / (self.bw * c.memory_eff_frac[k])) + c.launch_overhead_s[k]
+        if len(self.extra_cls):
+            e = self.extra_cls
+            full = np.maximum(self.extra_flops / (self.extra_peak * c.compute_eff_frac[e]),
+                              self.extra_bytes / (self.extra_bw * c.memory_eff_frac[e]))
+            kernel = kernel + np.bincount(self.extra_launch, weights=full, minlength=len(k))
+        host_step = self.views * c.host_view_s + self.modules * c.host_module_s + c.host_overhead_s[k]
+        host_cum = np.cumsum(host_step)
+        kern_cum = np.cumsum(kernel)
+        host_base = np.concatenate([[0.0], host_cum])[self.starts]
+        kern_base = np.concatenate([[0.0], kern_cum])[self.starts]
+        host = host_cum - host_base[self.segment]
+        finish = kern_cum - kern_base[self.segment]
+        started = finish - kernel
+        lag = np.maximum.reduceat(host - started, self.starts)
+        gpu_end = finish[self.ends] + np.maximum(lag, 0.0)
+        host_end = host[self.ends] + self.views_after * c.host_view_s + self.modules_after * c.host_module_s
+        return np.maximum(gpu_end, host_end)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The fit
 # ----------------------------------------------------------------------------------------------------------------
@@ -327,16 +382,16 @@ def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior:
         return CoefficientArrays(**values, **shared)
 
     log_measured = np.log(measured)
+    stacked = _Stacked(plans)
 
     def data_residuals(x: np.ndarray) -> np.ndarray:
-        c = arrays(x)
-        return np.log([predict_step_s(plan, c) for plan in plans]) - log_measured
+        return np.log(stacked.predict(arrays(x))) - log_measured
 
     def residuals(x: np.ndarray) -> np.ndarray:
         return np.concatenate([data_residuals(x), prior_weight * (x - x0)])
 
     result = least_squares(residuals, x0, bounds=(lower, upper), method="trf", loss="soft_l1", f_scale=0.1,
-                           x_scale=1.0, xtol=1e-10, ftol=1e-10, gtol=1e-10, max_nfev=200 * len(x0))
+                           x_scale=1.0, xtol=1e-9, ftol=1e-9, gtol=1e-9, max_nfev=100 * len(x0))
     x = result.x.copy()
     jac = np.asarray(result.jac)[: len(plans)]
     sensitivity = np.sqrt(np.sum(jac ** 2, axis=0))
