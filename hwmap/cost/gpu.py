@@ -941,23 +941,37 @@ def estimate_gpu(
 
 _DEVICE_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("h200", "h200_sxm"),
+    ("h100 pcie", "h100_pcie"),
     ("h100", "h100_sxm"),
+    ("b200", "b200"),
     ("a100", "a100_sxm"),
     ("v100", "v100"),
     ("titan v", "titan_v"),
+    ("rtx pro 6000 blackwell max q", "rtx_pro6000_blackwell_maxq"),
+    ("rtx pro 6000 blackwell", "rtx_pro6000_blackwell"),
+    ("rtx 5090", "rtx5090"),
     ("rtx 4090", "rtx4090"),
+    ("rtx 3090", "rtx3090"),
+    ("l40s", "l40s"),
+    ("orin nano", "jetson_orin_nano"),
     ("orin", "jetson_orin"),
 )
+# Short names matched as whole words only ("a10" must not match "a100", "t4" not "rtx 4090").
+_DEVICE_WORDS: tuple[tuple[str, str], ...] = (("a10", "a10"), ("a10g", "a10"), ("l4", "l4"), ("t4", "t4"))
 
 
 def template_for_device_name(name: str) -> str | None:
     """The shipped GPU template for a CUDA/NVML device name ('NVIDIA H100 80GB HBM3' -> 'h100_sxm'), or None.
 
-    PCIe and NVL variants map to the SXM template of the same chip (their clocks, power and bandwidth differ:
-    calibrate them, the fit absorbs the difference in efficiency).
+    Variants without a template of their own (NVL, other memory sizes) map to the template of the same chip (their
+    clocks, power and bandwidth differ: calibrate them, the fit absorbs the difference in efficiency).
     """
     lowered = " ".join(name.lower().replace("-", " ").split())
     for needle, template in _DEVICE_TEMPLATES:
         if needle in lowered:
+            return template
+    words = set(lowered.split())
+    for word, template in _DEVICE_WORDS:
+        if word in words:
             return template
     return None
