@@ -391,7 +391,7 @@ def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior:
         return np.concatenate([data_residuals(x), prior_weight * (x - x0)])
 
     result = least_squares(residuals, x0, bounds=(lower, upper), method="trf", loss="soft_l1", f_scale=0.1,
-                           x_scale=1.0, xtol=1e-9, ftol=1e-9, gtol=1e-9, max_nfev=100 * len(x0))
+                           x_scale=1.0, xtol=1e-6, ftol=1e-6, gtol=1e-8, max_nfev=20 * len(x0))
     x = result.x.copy()
     jac = np.asarray(result.jac)[: len(plans)]
     sensitivity = np.sqrt(np.sum(jac ** 2, axis=0))

@@ -684,6 +684,37 @@ def _is_python_view(node: Node) -> bool:
     return _op_base(node.op) not in _INTERNAL_VIEW_OPS and node.module_class not in _BUILTIN_LEAF_MODULES
 
 
+# cuDNN's Winograd F(2x2, 3x3): 16 multiplies per 2x2 output tile and input channel instead of 36.
+WINOGRAD_GAIN = 36 / 16
+# Non-fused Winograd moves the 4x4 transformed input tiles (4x the input) and the 4x4 product tiles (4x the output)
+# through DRAM, each written once and read once, besides the input read and the output write: 9x each.
+WINOGRAD_ACTIVATION_TRAFFIC = 9.0
+
+
+def winograd_eligible(node: Node) -> bool:
+    """A dense 3x3, stride-1, undilated convolution (the layers cuDNN has Winograd kernels for)."""
+    conv = node.work
+    return (isinstance(conv, Conv) and not node.part and conv.groups == 1 and tuple(conv.kernel) == (3, 3)
+            and tuple(conv.stride) == (1, 1) and tuple(conv.dilation) == (1, 1))
+
+
+def conv_algorithm(node: Node, features: NodeFeatures, roofs: GpuRoofs, weight_bytes: float) -> NodeFeatures:
+    """The features of the algorithm cuDNN runs for a convolution: direct (implicit GEMM) or Winograd.
+
+    Assumes: for a 3x3 stride-1 convolution cuDNN picks whichever of implicit GEMM (the direct FLOPs, operands
+    once) and non-fused Winograd F(2x2,3x3) (FLOPs / 2.25, activations through DRAM 9x) is faster on the roofline
+    of the card's peaks (tensor roof, DRAM bandwidth). Winograd therefore wins on wide layers (compute-bound), the
+    direct kernel on narrow ones (Winograd would be memory-bound): the crossover is at ~ridge x 36 / 8 channels.
+    """
+    if not winograd_eligible(node):
+        return features
+    flops_w = features.flops / WINOGRAD_GAIN
+    bytes_w = WINOGRAD_ACTIVATION_TRAFFIC * (features.bytes_ - weight_bytes) + weight_bytes
+    direct_s = max(features.flops / roofs.tensor_flops_per_s, features.bytes_ / roofs.bandwidth_bytes_per_s)
+    winograd_s = max(flops_w / roofs.tensor_flops_per_s, bytes_w / roofs.bandwidth_bytes_per_s)
+    return NodeFeatures(flops_w, bytes_w, features.elements) if winograd_s < direct_s else features
+
+
 @dataclass
 class _Setup:
     """What runs as which kernel and the host time per node, before the pipeline (see gpu_timeline)."""
@@ -713,6 +744,8 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     plan = amp_plan(graph, low_bytes=DTYPE_BYTES[dtype]) if amp and dtype in ("fp16", "bf16") else None
     feats = list(plan.features) if plan is not None else [node_features(node, dtype) for node in nodes]
     size = DTYPE_BYTES[dtype]
+    feats = [conv_algorithm(node, f, roofs, sum(t.numel for t in node.inputs if t.is_weight) * size)
+             for node, f in zip(nodes, feats, strict=True)]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
         c = coef.classes[cls]
