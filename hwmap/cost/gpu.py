@@ -20,6 +20,18 @@ Per kernel of fit class c (hwmap.hardware.gpu_schema.FIT_CLASSES; see :func:`fit
   memory-bound kernels stream at a constant efficiency, their small-size cost is the launch overhead. Both terms
   grow with the batch, so a larger batch never runs faster.
 
+Convolution algorithm (:func:`conv_algorithm`). Assumes: for a dense 3x3 stride-1 convolution cuDNN runs whichever
+of implicit GEMM (direct FLOPs, operands once) and non-fused Winograd F(2x2,3x3) (FLOPs / 2.25, activations 9x
+through DRAM) is faster on the card's roofline; wide layers (compute-bound) get Winograd, narrow ones the direct
+kernel. Every other convolution is an implicit GEMM.
+
+Mixed precision (``amp=True``, :func:`amp_plan`): the model is traced in fp32 and run under torch.autocast, as
+timm's benchmarks run. Assumes autocast's rules: GEMMs, convolutions and SDPA run in fp16/bf16 and cast fp32
+activations and parameters (one cast kernel each, every forward); autocast's fp32 ops (layer/group norm, softmax,
+pow, rsqrt, exp, sum, ...) return fp32; every other op returns the widest dtype of its inputs (an fp32 parameter
+such as a layer-scale gamma or a position embedding turns the stream fp32). The residual streams of transformers
+and MetaFormers are then fp32: their memory-bound norms, elementwise ops and permutes move twice the bytes.
+
 Host/GPU pipeline (PyTorch eager launches kernels asynchronously)::
 
     H += host_i                          (CPU dispatch: per-class operator cost, views, module calls)
@@ -911,6 +923,9 @@ ASSUMPTIONS = (
     "Assumes: the host launches kernels asynchronously; a kernel starts when the GPU is free and its launch is "
     "dispatched (per-operator, per-view and per-module host costs)",
     "Assumes: energy = idle power x latency + class dynamic power x work time at the saturated rate",
+    "Assumes: 3x3 stride-1 convolutions run as implicit GEMM or non-fused Winograd F(2x2,3x3), whichever is faster "
+    "on the roofline (Winograd: FLOPs / 2.25, activations 9x through DRAM)",
+    "Assumes (amp=True): torch.autocast's op lists decide each tensor's dtype; casts are kernels of their own",
 )
 
 
