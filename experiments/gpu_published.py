@@ -9,7 +9,8 @@ favourable setting for it). Reports Spearman rank correlation, median and mean a
 
     python experiments/gpu_published.py [--tiny] [--out-dir DIR]
 
-Traced graphs are cached under <out-dir>/gpu_published/graphs/ (reruns take seconds).
+Traced graphs are cached under <out-dir>/gpu_published/graphs/ (reruns skip tracing); --tiny writes to
+<out-dir>/gpu_published_tiny/.
 """
 
 from __future__ import annotations
@@ -153,8 +154,9 @@ def metrics(measured: np.ndarray, predicted: np.ndarray) -> dict:
 
 def main() -> None:
     args = arguments(__doc__)
-    out = args.out_dir / "gpu_published"
-    cache = out / "graphs"
+    out = args.out_dir / ("gpu_published_tiny" if args.tiny else "gpu_published")  # --tiny keeps the full results
+    cache = args.out_dir / "gpu_published" / "graphs"
+    out.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
     accel = hwmap.load_accelerator(ACCEL)
     rows = table_rows()
