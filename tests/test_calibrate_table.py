@@ -153,12 +153,14 @@ def test_a_table_calibration_round_trips_through_estimate_calibration(run_cli, t
     estimate = json.loads(stdout)
     settings = estimate["settings"] if "settings" in estimate else estimate["cost"]["settings"]
     assert settings["calibrated"] is True and settings["calibration"] == str(out)
+    assert settings["amp"] is True  # fitted to an AMP table: estimates with it assume autocast too
+    assert calibration.settings.amp is True
     # the same calibration through the library: latency = the plan's prediction with the fitted coefficients
     from hwmap.cost.gpu import coefficients as coef_of
 
     fitted = CoefficientArrays.from_coefficients(coef_of(RTX3090, calibration))
     graph = traced("timm:resnet18", 8, 64)
-    expected = predict_step_s(timeline_plan(graph, RTX3090, mode="auto"), fitted)
+    expected = predict_step_s(timeline_plan(graph, RTX3090, mode="auto", amp=True), fitted)
     assert gpu_timeline(graph, RTX3090, calibration=calibration, mode="auto").total_latency_s == \
         pytest.approx(expected, rel=1e-9)
 

@@ -459,7 +459,7 @@ def table_calibration(fit: TableFit, *, accel: Accelerator, table: str, rows: Se
         created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         device=DeviceRecord(name=f"published table {Path(table).name}", energy_method="none (time table)"),
         settings=CalibrationSettings(dtype=dtype, tf32=True, quick=False, models=sorted({r.model for r in rows}),
-                                     batches=sorted({r.batch for r in rows}), timing_cases=len(rows)),
+                                     batches=sorted({r.batch for r in rows}), timing_cases=len(rows), amp=amp),
         idle_power_w=fit.coefficients.idle_power_w, host_view_us=fit.coefficients.host_view_s * 1e6,
         host_module_us=fit.coefficients.host_module_s * 1e6, classes=classes, notes=notes)
 

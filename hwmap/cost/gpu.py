@@ -643,6 +643,7 @@ class GpuTimeline:
     fused_attention: int
     fused_pointwise: int
     notes: tuple[str, ...] = field(default=())
+    amp: bool = False
 
     @property
     def total_latency_s(self) -> float:
@@ -846,9 +847,15 @@ def gpu_timeline(
     mode: Mode = "eager",
     dtype: GpuDtype = "fp16",
     tf32: bool = True,
-    amp: bool = False,
+    amp: bool | None = None,
 ) -> GpuTimeline:
-    """Per-node host time, kernel time, latency and energy of a graph on a GPU (see the module docstring)."""
+    """Per-node host time, kernel time, latency and energy of a graph on a GPU (see the module docstring).
+
+    amp: run under torch.autocast (see :func:`amp_plan`); None: as the calibration was fitted (its settings.amp),
+    else False.
+    """
+    if amp is None:
+        amp = bool(calibration is not None and calibration.settings.amp)
     setup = _setup(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
     roofs, coef, classes, launches, launch_at = setup.roofs, setup.coef, setup.classes, setup.launches, \
         setup.launch_at
@@ -913,7 +920,7 @@ def gpu_timeline(
         fit_classes=classes, launches=launched, host_s=host, kernel_s=kernel, full_rate_s=full_rate,
         latency_s=latency, dram_bytes=dram, idle_energy_j=latency * coef.idle_power_w, dynamic_energy_j=dynamic,
         mode=mode, dtype=dtype, tf32=tf32, roofs=roofs, coefficients=coef,
-        fused_attention=len(fused_chains), fused_pointwise=fused_pointwise, notes=tuple(notes))
+        fused_attention=len(fused_chains), fused_pointwise=fused_pointwise, notes=tuple(notes), amp=amp)
 
 
 ASSUMPTIONS = (
@@ -937,18 +944,20 @@ def estimate_gpu(
     mode: Mode = "eager",
     dtype: GpuDtype = "fp16",
     tf32: bool = True,
-    amp: bool = False,
+    amp: bool | None = None,
 ) -> GraphCost:
     """Latency and energy of a layer graph on a GPU template, as a GraphCost.
 
     calibration: a loaded calibration (hwmap.calibrate.calibration.load_calibration / find_calibration), or None
     for the template's documented priors (the result then says it is uncalibrated).
     amp: the model runs under torch.autocast at dtype (a model traced in fp32; see :func:`amp_plan`), as timm's
-    benchmark tables do; False: the model itself is in dtype (``model.half()``, what ``hwmap measure`` runs).
+    benchmark tables do; False: the model itself is in dtype (``model.half()``, what ``hwmap measure`` runs);
+    None: as the calibration was fitted (a calibration from an AMP table says amp), else False.
     Cycles are counted at the template's boost clock: latency_s = compute_cycles / freq. stall_cycles are 0
     (host stalls are part of the latency). Energy terms: "idle" and "dynamic".
     """
     timeline = gpu_timeline(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
+    amp = timeline.amp
     spec = _gpu_spec(accel)
     freq_hz = spec.boost_clock_mhz * 1e6
     coef = timeline.coefficients
