@@ -10,7 +10,7 @@ Per kernel of fit class c (hwmap.hardware.gpu_schema.FIT_CLASSES; see :func:`fit
     s(w)     = w / (w + half_saturation_c)        (the compute efficiency saturates with the work size)
     full_s   = max(FLOPs / (roof_c x compute_eff_c), bytes / (bandwidth x memory_eff_c))   (saturated rate)
 
-- roof_c: the tensor-core peak of the dtype for conv_dense, conv_pointwise, conv_grouped, linear,
+- roof_c (x the template's sustained_clock_frac, 1.10 on GeForce cards): the tensor-core peak of the dtype for conv_dense, conv_pointwise, conv_grouped, linear,
   attention_matmul and attention_fused (fp32 uses TF32 when ``tf32`` and the GPU has it, else the FP32 CUDA-core
   peak); the FP32 CUDA-core peak for every other class.
 - FLOPs: 2 x MACs for GEMMs and convolutions, the Work's vector operations otherwise.
@@ -229,7 +229,10 @@ def gpu_roofs(accel: Accelerator, *, dtype: str = "fp16", tf32: bool = True) -> 
             raise HwmapError(f"{accel.name} has no {dtype} tensor cores (its template gives no peak.{key}); "
                              "use fp16 or fp32")
         tflops, label = value, f"{dtype} tensor"
-    return GpuRoofs(tensor_flops_per_s=tflops * 1e12, vector_flops_per_s=peak.fp32_tflops * 1e12,
+    clock = spec.priors.sustained_clock_frac  # GeForce cards sustain clocks above the rated boost
+    if clock != 1.0:
+        notes.append(f"compute roofs x {clock:g}: {accel.name} sustains clocks above its rated boost (template prior)")
+    return GpuRoofs(tensor_flops_per_s=tflops * 1e12 * clock, vector_flops_per_s=peak.fp32_tflops * 1e12 * clock,
                     bandwidth_bytes_per_s=spec.memory.bandwidth_gb_per_s * 1e9, dtype=dtype, tensor_label=label,
                     notes=tuple(notes))
 

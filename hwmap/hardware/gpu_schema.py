@@ -25,6 +25,9 @@ the values written next to them). The rule inputs are the tensor-core generation
   attention;
 - host ``desktop`` (x86 desktop/server core: views 1.5 us, module calls 2 us, per-class dispatch 5-25 us, GPU
   launch 2.5-5 us) vs ``arm`` (Jetson Cortex-A78AE: host costs x3, launches x1.5);
+- sustained_clock_frac: 1.10 for GeForce cards (GPU Boost holds clocks ~10% above the rated boost under a
+  sustained compute load with the stock cooler: an RTX 3090 rated 1695 MHz runs ~1.85-1.9 GHz), 1.0 for workstation,
+  data-center and embedded parts (quoted at their maximum boost or power-capped);
 - idle power: ~10% of TDP for desktop, workstation and GDDR data-center cards, ~1/7 for HBM data-center parts,
   ~20% for 70 W cards, ~1/4 of the power mode for Jetson modules; dynamic_power_frac per class as on the older
   templates.
@@ -138,6 +141,9 @@ class GpuPriors(StrictModel):
     idle_power_w: float = Field(ge=0, le=MAX_PLAUSIBLE_TDP_W, description="power with a CUDA context open, idle")
     host_view_us: float = Field(ge=0, le=10_000, description="host time of one Python-level view/reshape")
     host_module_us: float = Field(ge=0, le=10_000, description="host time of one nn.Module call")
+    sustained_clock_frac: float = Field(default=1.0, ge=0.5, le=1.5, description=(
+        "sustained SM clock under load / the rated boost clock the peaks are quoted at (GeForce cards run above "
+        "their rated boost under GPU Boost); scales the compute roofs"))
     classes: GpuClassPriors
 
 
