@@ -10,9 +10,9 @@ Per kernel of fit class c (hwmap.hardware.gpu_schema.FIT_CLASSES; see :func:`fit
     s(w)     = w / (w + half_saturation_c)        (the compute efficiency saturates with the work size)
     full_s   = max(FLOPs / (roof_c x compute_eff_c), bytes / (bandwidth x memory_eff_c))   (saturated rate)
 
-- roof_c (x the template's sustained_clock_frac, 1.10 on GeForce cards): the tensor-core peak of the dtype for conv_dense, conv_pointwise, conv_grouped, linear,
-  attention_matmul and attention_fused (fp32 uses TF32 when ``tf32`` and the GPU has it, else the FP32 CUDA-core
-  peak); the FP32 CUDA-core peak for every other class.
+- roof_c (x the template's sustained_clock_frac, 1.10 on GeForce cards): the tensor-core peak of the dtype for
+  conv_dense, conv_pointwise, conv_grouped, linear, attention_matmul and attention_fused (fp32 uses TF32 when
+  ``tf32`` and the GPU has it, else the FP32 CUDA-core peak); the FP32 CUDA-core peak for every other class.
 - FLOPs: 2 x MACs for GEMMs and convolutions, the Work's vector operations otherwise.
 - bytes: (activation inputs + weights + outputs) x dtype bytes. Assumes: every operand crosses DRAM once.
 - w (parallel work): output elements for GEMMs/convolutions, max(input, output) elements otherwise.
