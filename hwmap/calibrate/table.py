@@ -64,7 +64,7 @@ _BOUNDS = {
     "host_overhead_s": (1e-8, 1e-3),
     "host_shared_s": (1e-8, 1e-3),
 }
-PRIOR_WEIGHT = 0.05  # pull towards the prior, in log units, per parameter (data residuals are log errors)
+PRIOR_WEIGHT = 0.01  # pull towards the prior, in log units, per parameter (data residuals are log errors)
 
 # timm's results/benchmark-infer-*.csv: model, infer_img_size, infer_samples_per_sec, infer_step_time (ms per
 # batch), infer_batch_size, param_count, infer_gmacs, infer_macts.
