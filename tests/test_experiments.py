@@ -14,6 +14,7 @@ TINY_RUNS = {
     "array_dse.py": ("array_dse_tiny.csv", "array_dse_tiny.png"),
     "digits_resilience.py": ("digits_resilience.csv", "digits_resilience.png"),
     "flops_breakdown.py": ("flops_breakdown.csv", "flops_breakdown.png"),
+    "gpu_published.py": ("gpu_published_tiny/gpu_published.csv", "gpu_published_tiny/gpu_published.png"),
     "hw_vs_flops.py": ("hw_vs_flops.csv", "hw_vs_flops.png"),
     "ofa_switching.py": ("ofa_switching.csv", "ofa_switching.png"),
     "segformer_dynamic.py": ("segformer_dynamic.csv", "segformer_dynamic.png"),
@@ -44,8 +45,16 @@ def _check_zoo_census(rows: list[dict]) -> None:
     assert sum(float(deit[f"mac_pct.{g}"]) for g in ("conv", "linear", "attention", "other")) == pytest.approx(100)
 
 
+def _check_gpu_published(rows: list[dict]) -> None:
+    by_model = {r["model"]: r for r in rows}
+    assert float(by_model["resnet50@224"]["measured_ms"]) == 318.095  # timm's RTX 3090 table, batch 1024
+    for r in rows:  # the GPU model's priors within 50% on every tiny row, the FLOPs baseline off on some
+        assert abs(float(r["priors_error_pct"])) < 50
+    assert max(abs(float(r["flops_error_pct"])) for r in rows) > 50
+
+
 CHECKS = {"flops_breakdown.py": _check_flops_breakdown, "ofa_switching.py": _check_ofa_switching,
-          "zoo_census.py": _check_zoo_census}
+          "zoo_census.py": _check_zoo_census, "gpu_published.py": _check_gpu_published}
 
 
 @pytest.mark.parametrize("script", sorted(TINY_RUNS))

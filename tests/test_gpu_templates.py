@@ -99,7 +99,7 @@ def _numeric_fields(model: type[BaseModel], path: tuple[str, ...] = ()):
 
 
 def test_every_numeric_gpu_key_names_its_unit() -> None:
-    units = ("_tflops", "_tops", "_gb_per_s", "_gib", "_w", "_us", "_mhz", "_frac", "_elements")
+    units = ("_tflops", "_tops", "_gb_per_s", "_gib", "_mib", "_w", "_us", "_mhz", "_frac", "_elements")
     for loc in _numeric_fields(GpuSpec):
         key = loc[-1]
         assert key in ("schema_version", "sm_count") or key.endswith(units), ".".join(loc)
@@ -137,9 +137,14 @@ def test_overrides_revalidate() -> None:
 
 
 @pytest.mark.parametrize(("device", "template"), [
-    ("NVIDIA H100 80GB HBM3", "h100_sxm"), ("NVIDIA H100 PCIe", "h100_sxm"), ("NVIDIA H200", "h200_sxm"),
+    ("NVIDIA H100 80GB HBM3", "h100_sxm"), ("NVIDIA H100 PCIe", "h100_pcie"), ("NVIDIA H200", "h200_sxm"),
     ("NVIDIA A100-SXM4-80GB", "a100_sxm"), ("Tesla V100-SXM2-32GB", "v100"), ("NVIDIA TITAN V", "titan_v"),
     ("NVIDIA GeForce RTX 4090", "rtx4090"), ("Orin", "jetson_orin"), ("NVIDIA GeForce GTX 1080", None),
+    ("NVIDIA GeForce RTX 3090", "rtx3090"), ("NVIDIA GeForce RTX 5090", "rtx5090"), ("NVIDIA B200", "b200"),
+    ("NVIDIA RTX PRO 6000 Blackwell Workstation Edition", "rtx_pro6000_blackwell"),
+    ("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", "rtx_pro6000_blackwell_maxq"),
+    ("NVIDIA L4", "l4"), ("NVIDIA L40S", "l40s"), ("Tesla T4", "t4"), ("NVIDIA A10", "a10"), ("NVIDIA A10G", "a10"),
+    ("Orin Nano", "jetson_orin_nano"), ("NVIDIA A100 80GB PCIe", "a100_sxm"),
 ])
 def test_device_names_map_to_templates(device: str, template: str | None) -> None:
     assert template_for_device_name(device) == template

@@ -5,6 +5,7 @@
 - replay.py       ReplayMeter: plays back a recorded JSON-lines energy log (tests)
 - bench.py        microbenchmarks per kernel class over real layer shapes, power loops, `hwmap measure`
 - fit.py          least-squares fit of the per-class coefficients, dynamic power from measured energy
+- table.py        calibration from a table of published whole-model step times (no GPU): timeline plans, robust fit
 - calibration.py  the calibration file: load_calibration, save_calibration, find_calibration
 
 Names are re-exported lazily: importing hwmap.calibrate imports neither torch, nor pynvml, nor scipy.
@@ -23,6 +24,7 @@ _EXPORTS = {
     "GpuCalibration": "calibration", "CalibrationFileError": "calibration", "load_calibration": "calibration",
     "save_calibration": "calibration", "find_calibration": "calibration", "dump_calibration": "calibration",
     "TimingSample": "fit", "PowerSample": "fit", "fit_time_class": "fit", "fit_all": "fit",
+    "fit_table": "table", "read_table": "table", "timeline_plan": "table", "calibrate_from_table": "table",
     "run_calibration": "bench", "measure_model": "bench", "CalibrationPlan": "bench", "plan_calibration": "bench",
 }
 

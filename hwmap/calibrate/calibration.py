@@ -93,6 +93,8 @@ class CalibrationSettings(StrictModel):
     timing_cases: int = Field(default=0, ge=0)
     power_loops: int = Field(default=0, ge=0)
     duration_s: float = Field(default=0.0, ge=0)
+    amp: bool = Field(default=False, description="fitted to a model run under torch.autocast (timm's AMP tables); "
+                                                 "estimates with this calibration then assume autocast too")
 
 
 class CalibratedClass(StrictModel):

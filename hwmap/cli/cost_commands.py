@@ -212,12 +212,13 @@ def map_command(
 
 
 @accels_app.command("list")
-def accels_list(json_out: JsonOpt = False) -> None:
+def accels_list(json_out: JsonOpt = False, kind: Annotated[Optional[str], typer.Option(
+        "--kind", help="only templates of this kind (systolic, vector, gpu, ...)")] = None) -> None:
     """The shipped templates with kind, peak MACs per cycle and clock."""
     from hwmap.api import list_accelerators, load_accelerator
     from hwmap.report.tables import print_json, render_accelerator_list, stdout_console
 
-    templates = [load_accelerator(name) for name in list_accelerators()]
+    templates = [t for t in map(load_accelerator, list_accelerators()) if kind is None or t.kind == kind]
     if json_out:
         print_json([{"name": t.name, "kind": t.kind, "description": t.description} for t in templates])
         return

@@ -75,9 +75,31 @@ def calibrate(
     dtype: DtypeOpt = "fp16",
     tf32: Tf32Opt = True,
     json_out: JsonOpt = False,
+    from_table: Annotated[str | None, typer.Option("--from-table", help="fit to a CSV of measured step times "
+                                                                        "instead of this GPU (no GPU needed), e.g. "
+                                                                        "timm's benchmark-infer-*.csv")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="with --from-table: execution mode the table ran (auto = "
+                                                     "eager PyTorch with fused SDPA where the model calls it, "
+                                                     "compiled = torch.compile)")] = "auto",
+    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="with --from-table: the table ran under "
+                                                             "torch.autocast (timm's AMP tables)")] = True,
+    columns: Annotated[str | None, typer.Option("--columns", help="with --from-table: KEY=COLUMN,... for model, "
+                                                                  "img_size, batch and step_time_ms | step_time_s "
+                                                                  "| samples_per_s (default: timm's names)")] = None,
+    models: Annotated[str | None, typer.Option("--models", help="with --from-table: comma-separated globs of the "
+                                                                "models to use (default: every row)")] = None,
+    max_rows: Annotated[int | None, typer.Option("--max-rows", help="with --from-table: use at most N rows")] = None,
+    graph_cache: Annotated[str | None, typer.Option("--graph-cache", help="with --from-table: folder for traced "
+                                                                          "graphs (default: <out>.graphs)")] = None,
 ) -> None:
     """Fit hwmap's GPU model to this GPU: microbenchmarks per kernel class over the built-in models' layer shapes,
-    CUDA-event timing, NVML energy; writes a calibration YAML for `hwmap estimate --calibration`."""
+    CUDA-event timing, NVML energy; writes a calibration YAML for `hwmap estimate --calibration`. With
+    --from-table TABLE.csv --accel NAME: fit to published whole-model step times instead (no GPU needed)."""
+    if from_table is not None:
+        _calibrate_from_table(table=from_table, accel=accel, out=out, mode=mode, dtype=_check_dtype(dtype), amp=amp,
+                              columns=columns, models=models, max_rows=max_rows, graph_cache=graph_cache,
+                              json_out=json_out)
+        return
     from hwmap.calibrate.bench import parse_device, require_cuda, run_calibration
     from hwmap.calibrate.calibration import save_calibration
 
@@ -98,7 +120,40 @@ def calibrate(
     _render_calibration(calibration, str(path), run.elapsed_s, len(run.skipped))
 
 
-def _render_calibration(calibration, path: str, elapsed_s: float, skipped: int) -> None:
+def _calibrate_from_table(*, table: str, accel: str | None, out: str | None, mode: str, dtype: str, amp: bool,
+                          columns: str | None, models: str | None, max_rows: int | None, graph_cache: str | None,
+                          json_out: bool) -> None:
+    from pathlib import Path
+
+    from hwmap.calibrate.calibration import save_calibration
+    from hwmap.calibrate.table import calibrate_from_table
+    from hwmap.cost.gpu import MODES
+
+    if accel is None:
+        raise HwmapError("--from-table needs --accel NAME: the GPU template the table was measured on")
+    if mode not in MODES:
+        raise HwmapError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
+    if max_rows is not None and max_rows < 1:
+        raise HwmapError(f"--max-rows must be a positive integer, got {max_rows}")
+    patterns = tuple(p.strip() for p in models.split(",") if p.strip()) if models else ()
+    out_path = Path(out) if out else None
+    with _progress() as progress:
+        result = calibrate_from_table(table, accel=accel, mode=mode, dtype=dtype, amp=amp, columns=columns,
+                                      models=patterns, max_rows=max_rows, graph_cache=graph_cache,
+                                      out_hint=out_path, progress=progress)
+    calibration = result.calibration
+    path = save_calibration(calibration, out or f"{calibration.template_name}.calibration.yaml")
+    if json_out:
+        from hwmap.report.tables import print_json
+
+        print_json({"path": str(path), "rows": len(result.rows), "skipped": list(result.skipped),
+                    **calibration.model_dump(mode="json")})
+        return
+    _render_calibration(calibration, str(path), result.elapsed_s, len(result.skipped), what="rows of the table")
+
+
+def _render_calibration(calibration, path: str, elapsed_s: float, skipped: int,
+                        what: str = "microbenchmarks failed to run and were") -> None:
     from rich.table import Table
 
     from hwmap.report.tables import stdout_console
@@ -123,7 +178,7 @@ def _render_calibration(calibration, path: str, elapsed_s: float, skipped: int) 
                       f"{c.dynamic_power_w:.0f}")
     console.print(table)
     if skipped:
-        console.print(f"[yellow]{skipped} microbenchmarks failed to run and were skipped (see --json)[/yellow]")
+        console.print(f"[yellow]{skipped} {what} skipped (see --json)[/yellow]")
     console.print(f"wrote {path}")
 
 

@@ -10,15 +10,27 @@ Per kernel of fit class c (hwmap.hardware.gpu_schema.FIT_CLASSES; see :func:`fit
     s(w)     = w / (w + half_saturation_c)        (the compute efficiency saturates with the work size)
     full_s   = max(FLOPs / (roof_c x compute_eff_c), bytes / (bandwidth x memory_eff_c))   (saturated rate)
 
-- roof_c: the tensor-core peak of the dtype for conv_dense, conv_pointwise, conv_grouped, linear,
-  attention_matmul and attention_fused (fp32 uses TF32 when ``tf32`` and the GPU has it, else the FP32 CUDA-core
-  peak); the FP32 CUDA-core peak for every other class.
+- roof_c (x the template's sustained_clock_frac, 1.10 on GeForce cards): the tensor-core peak of the dtype for
+  conv_dense, conv_pointwise, conv_grouped, linear, attention_matmul and attention_fused (fp32 uses TF32 when
+  ``tf32`` and the GPU has it, else the FP32 CUDA-core peak); the FP32 CUDA-core peak for every other class.
 - FLOPs: 2 x MACs for GEMMs and convolutions, the Work's vector operations otherwise.
 - bytes: (activation inputs + weights + outputs) x dtype bytes. Assumes: every operand crosses DRAM once.
 - w (parallel work): output elements for GEMMs/convolutions, max(input, output) elements otherwise.
   Assumes: compute efficiency saturates with the work available to fill the SMs (eff = eff_max x w / (w + w_half));
   memory-bound kernels stream at a constant efficiency, their small-size cost is the launch overhead. Both terms
   grow with the batch, so a larger batch never runs faster.
+
+Convolution algorithm (:func:`conv_algorithm`). Assumes: for a dense 3x3 stride-1 convolution cuDNN runs whichever
+of implicit GEMM (direct FLOPs, operands once) and non-fused Winograd F(2x2,3x3) (FLOPs / 2.25, activations 9x
+through DRAM) is faster on the card's roofline; wide layers (compute-bound) get Winograd, narrow ones the direct
+kernel. Every other convolution is an implicit GEMM.
+
+Mixed precision (``amp=True``, :func:`amp_plan`): the model is traced in fp32 and run under torch.autocast, as
+timm's benchmarks run. Assumes autocast's rules: GEMMs, convolutions and SDPA run in fp16/bf16 and cast fp32
+activations and parameters (one cast kernel each, every forward); autocast's fp32 ops (layer/group norm, softmax,
+pow, rsqrt, exp, sum, ...) return fp32; every other op returns the widest dtype of its inputs (an fp32 parameter
+such as a layer-scale gamma or a position embedding turns the stream fp32). The residual streams of transformers
+and MetaFormers are then fp32: their memory-bound norms, elementwise ops and permutes move twice the bytes.
 
 Host/GPU pipeline (PyTorch eager launches kernels asynchronously)::
 
@@ -80,12 +92,14 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DTYPE_BYTES",
     "MODES",
+    "AmpPlan",
     "AttentionChain",
     "ClassCoefficients",
     "GpuCoefficients",
     "GpuRoofs",
     "GpuTimeline",
     "NodeFeatures",
+    "amp_plan",
     "attention_chains",
     "chain_features",
     "coefficients",
@@ -216,7 +230,10 @@ def gpu_roofs(accel: Accelerator, *, dtype: str = "fp16", tf32: bool = True) -> 
             raise HwmapError(f"{accel.name} has no {dtype} tensor cores (its template gives no peak.{key}); "
                              "use fp16 or fp32")
         tflops, label = value, f"{dtype} tensor"
-    return GpuRoofs(tensor_flops_per_s=tflops * 1e12, vector_flops_per_s=peak.fp32_tflops * 1e12,
+    clock = spec.priors.sustained_clock_frac  # GeForce cards sustain clocks above the rated boost
+    if clock != 1.0:
+        notes.append(f"compute roofs x {clock:g}: {accel.name} sustains clocks above its rated boost (template prior)")
+    return GpuRoofs(tensor_flops_per_s=tflops * 1e12 * clock, vector_flops_per_s=peak.fp32_tflops * 1e12 * clock,
                     bandwidth_bytes_per_s=spec.memory.bandwidth_gb_per_s * 1e9, dtype=dtype, tensor_label=label,
                     notes=tuple(notes))
 
@@ -345,6 +362,103 @@ def node_features(node: Node, dtype: str = "fp16") -> NodeFeatures:
         inputs, weights, outputs = work.elements_in, 0, work.elements_out
     return NodeFeatures(float(work.vector_ops), float(inputs + weights + outputs) * size,
                         float(max(inputs, outputs)))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Automatic mixed precision (torch.autocast): which tensors are fp16 and which fp32, and the casts it launches
+# ----------------------------------------------------------------------------------------------------------------
+
+# torch.autocast's CUDA op lists (torch.amp documentation, "CUDA Ops that can autocast to float32"), as the aten
+# operators the trace records: they run in fp32 and return fp32 whatever their input.
+_AMP_FP32_OPS = frozenset({
+    "aten.native_layer_norm", "aten.native_group_norm", "aten.layer_norm", "aten.group_norm", "aten._softmax",
+    "aten._safe_softmax", "aten._log_softmax", "aten.softmax", "aten.log_softmax", "aten.pow", "aten.rsqrt",
+    "aten.exp", "aten.expm1", "aten.log", "aten.log1p", "aten.sum", "aten.cumsum", "aten.prod", "aten.norm",
+    "aten.linalg_vector_norm", "aten.reciprocal", "aten.softplus", "aten.erfinv", "aten.acos", "aten.asin",
+    "aten.cosh", "aten.sinh", "aten.tan",
+})
+
+
+@dataclass(frozen=True)
+class AmpPlan:
+    """Per node: its features with every tensor at the dtype autocast gives it, and the casts autocast launches.
+
+    casts[p]: element counts of the cast kernels launched when node p is dispatched (an fp32 activation or
+    parameter going into an fp16 op, or an fp16 activation going into an fp32 op).
+    """
+
+    features: tuple[NodeFeatures, ...]
+    output_bytes: tuple[int, ...]  # bytes per output element
+    casts: Mapping[int, tuple[int, ...]]
+
+
+def amp_plan(graph: LayerGraph, *, low_bytes: int = 2) -> AmpPlan:
+    """The dtypes torch.autocast (fp16/bf16) gives every tensor of a graph traced in fp32.
+
+    Assumes (autocast's rules): GEMMs, convolutions and SDPA run in fp16 (fp32 inputs and parameters are cast,
+    one kernel each, every forward: autocast's cast cache lives only as long as the autocast context); the ops of
+    autocast's fp32 list (layer/group norm, softmax, pow, rsqrt, exp, sum, ...) cast fp16 inputs to fp32 and
+    return fp32; every other op returns the widest dtype of its inputs, fp32 parameters included (a layer-scale
+    gamma or a position embedding turns an fp16 stream into fp32: the residual stream of most transformers and
+    MetaFormers then stays fp32); batch norm returns its input's dtype (cuDNN takes fp32 statistics). The
+    network input is fp32 (timm's benchmark feeds fp32 images to an autocast model).
+    """
+    nodes = graph.nodes
+    pos = {n.index: p for p, n in enumerate(nodes)}
+    out_bytes: list[int] = []
+    feats: list[NodeFeatures] = []
+    casts: dict[int, tuple[int, ...]] = {}
+
+    def size_of(tensor) -> int:
+        source = tensor.source
+        if source.isdigit() and int(source) in pos:
+            return out_bytes[pos[int(source)]]
+        return 4  # parameters, buffers, the fp32 network input, constants
+
+    for p, node in enumerate(nodes):
+        work = node.work
+        cls = fit_class_of(node)
+        base = _op_base(node.op)
+        in_sizes = [size_of(t) for t in node.inputs]
+        node_casts: list[int] = []
+        if isinstance(work, (Zero, Unsupported)) or cls is None:
+            out = in_sizes[0] if in_sizes else 4
+            if isinstance(work, Zero) or cls is None:
+                out_bytes.append(out)
+                feats.append(NodeFeatures(0.0, 0.0, 0.0))
+                continue
+        if isinstance(work, (Gemm, Conv)):
+            out = low_bytes
+            node_casts = [t.numel for t, b in zip(node.inputs, in_sizes, strict=True) if b != low_bytes]
+            sizes = [low_bytes] * len(node.inputs)
+        elif base in _AMP_FP32_OPS:
+            out = 4
+            node_casts = [t.numel for t, b in zip(node.inputs, in_sizes, strict=True)
+                          if b != 4 and not t.is_weight]
+            sizes = [4] * len(node.inputs)
+        elif cls == "batch_norm":
+            out = in_sizes[0] if in_sizes else 4
+            sizes = in_sizes
+        else:
+            wide = [b for t, b in zip(node.inputs, in_sizes, strict=True) if len(t.shape) > 0]
+            out = max(wide) if wide else (in_sizes[0] if in_sizes else 4)
+            sizes = in_sizes
+        out_bytes.append(out)
+        if node_casts:
+            casts[p] = tuple(node_casts)
+        feats.append(_features_at_sizes(node, sizes, out))
+    return AmpPlan(tuple(feats), tuple(out_bytes), casts)
+
+
+def _features_at_sizes(node: Node, in_sizes: Sequence[int], out_size: int) -> NodeFeatures:
+    """node_features with each input at its own element size and the outputs at out_size."""
+    base = node_features(node, "fp32")  # FLOPs and parallel work do not depend on the dtype
+    work = node.work
+    if node.part and isinstance(work, (Gemm, Conv, Reduction)):  # a step of a fused lowering: uniform size
+        return NodeFeatures(base.flops, base.bytes_ / 4 * out_size, base.elements)
+    inputs = sum(t.numel * b for t, b in zip(node.inputs, in_sizes, strict=True))
+    outputs = (work.elements if isinstance(work, DataMove) else sum(t.numel for t in node.outputs)) * out_size
+    return NodeFeatures(base.flops, float(inputs + outputs), base.elements)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -509,6 +623,7 @@ class _Launch:
     extra_full_s: float = 0.0  # fused pointwise work added in compiled mode
     extra_dynamic_j: float = 0.0
     extra_bytes: float = 0.0
+    extras: list[tuple[str, float, float]] = field(default_factory=list)  # fused members: (class, FLOPs, bytes)
 
 
 @dataclass(frozen=True)
@@ -532,6 +647,7 @@ class GpuTimeline:
     fused_attention: int
     fused_pointwise: int
     notes: tuple[str, ...] = field(default=())
+    amp: bool = False
 
     @property
     def total_latency_s(self) -> float:
@@ -544,6 +660,16 @@ class GpuTimeline:
     @property
     def kernels(self) -> int:
         return int(self.launches.sum())
+
+
+def _cast_launches(position: int, casts: Sequence[int], full_s) -> list[_Launch]:
+    """One elementwise kernel per autocast cast (fp32 <-> fp16 copy: reads 4 or 2 bytes, writes the other)."""
+    out = []
+    for numel in casts:
+        flops, bytes_ = float(numel), float(numel) * 6.0
+        out.append(_Launch(position, "elementwise", flops, bytes_, float(numel), [position],
+                           [full_s("elementwise", flops, bytes_)]))
+    return out
 
 
 def _scope_prefixes(scope: str) -> tuple[str, ...]:
@@ -575,16 +701,56 @@ def _is_python_view(node: Node) -> bool:
     return _op_base(node.op) not in _INTERNAL_VIEW_OPS and node.module_class not in _BUILTIN_LEAF_MODULES
 
 
-def gpu_timeline(
-    graph: LayerGraph,
-    accel: Accelerator,
-    *,
-    calibration: GpuCalibration | None = None,
-    mode: Mode = "eager",
-    dtype: GpuDtype = "fp16",
-    tf32: bool = True,
-) -> GpuTimeline:
-    """Per-node host time, kernel time, latency and energy of a graph on a GPU (see the module docstring)."""
+# cuDNN's Winograd F(2x2, 3x3): 16 multiplies per 2x2 output tile and input channel instead of 36.
+WINOGRAD_GAIN = 36 / 16
+# Non-fused Winograd moves the 4x4 transformed input tiles (4x the input) and the 4x4 product tiles (4x the output)
+# through DRAM, each written once and read once, besides the input read and the output write: 9x each.
+WINOGRAD_ACTIVATION_TRAFFIC = 9.0
+
+
+def winograd_eligible(node: Node) -> bool:
+    """A dense 3x3, stride-1, undilated convolution (the layers cuDNN has Winograd kernels for)."""
+    conv = node.work
+    return (isinstance(conv, Conv) and not node.part and conv.groups == 1 and tuple(conv.kernel) == (3, 3)
+            and tuple(conv.stride) == (1, 1) and tuple(conv.dilation) == (1, 1))
+
+
+def conv_algorithm(node: Node, features: NodeFeatures, roofs: GpuRoofs, weight_bytes: float) -> NodeFeatures:
+    """The features of the algorithm cuDNN runs for a convolution: direct (implicit GEMM) or Winograd.
+
+    Assumes: for a 3x3 stride-1 convolution cuDNN picks whichever of implicit GEMM (the direct FLOPs, operands
+    once) and non-fused Winograd F(2x2,3x3) (FLOPs / 2.25, activations through DRAM 9x) is faster on the roofline
+    of the card's peaks (tensor roof, DRAM bandwidth). Winograd therefore wins on wide layers (compute-bound), the
+    direct kernel on narrow ones (Winograd would be memory-bound): the crossover is at ~ridge x 36 / 8 channels.
+    """
+    if not winograd_eligible(node):
+        return features
+    flops_w = features.flops / WINOGRAD_GAIN
+    bytes_w = WINOGRAD_ACTIVATION_TRAFFIC * (features.bytes_ - weight_bytes) + weight_bytes
+    direct_s = max(features.flops / roofs.tensor_flops_per_s, features.bytes_ / roofs.bandwidth_bytes_per_s)
+    winograd_s = max(flops_w / roofs.tensor_flops_per_s, bytes_w / roofs.bandwidth_bytes_per_s)
+    return NodeFeatures(flops_w, bytes_w, features.elements) if winograd_s < direct_s else features
+
+
+@dataclass
+class _Setup:
+    """What runs as which kernel and the host time per node, before the pipeline (see gpu_timeline)."""
+
+    roofs: GpuRoofs
+    coef: GpuCoefficients
+    classes: tuple[str | None, ...]
+    launches: list[_Launch]
+    launch_at: dict[int, list[int]]
+    host: np.ndarray  # every host cost charged at each node
+    host_other: np.ndarray  # the part that is not a launch's own host overhead (views, module calls)
+    module_entries: np.ndarray
+    python_views: np.ndarray  # 1 where a Python-level view is charged host_view
+    fused_chains: tuple[AttentionChain, ...]
+    fused_pointwise: int
+
+
+def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration | None, mode: str, dtype: str,
+           tf32: bool, amp: bool) -> _Setup:
     if mode not in MODES:
         raise HwmapError(f"unknown GPU execution mode {mode!r}, expected one of {', '.join(MODES)}")
     roofs = gpu_roofs(accel, dtype=dtype, tf32=tf32)
@@ -592,8 +758,11 @@ def gpu_timeline(
     nodes = graph.nodes
     n = len(nodes)
     classes = tuple(fit_class_of(node) for node in nodes)
-    feats = [node_features(node, dtype) for node in nodes]
+    plan = amp_plan(graph, low_bytes=DTYPE_BYTES[dtype]) if amp and dtype in ("fp16", "bf16") else None
+    feats = list(plan.features) if plan is not None else [node_features(node, dtype) for node in nodes]
     size = DTYPE_BYTES[dtype]
+    feats = [conv_algorithm(node, f, roofs, sum(t.numel for t in node.inputs if t.is_weight) * size)
+             for node, f in zip(nodes, feats, strict=True)]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
         c = coef.classes[cls]
@@ -619,14 +788,16 @@ def gpu_timeline(
 
     # compiled mode: the shared fusion pass (hwmap.graph.fusion, policy "compiled") says which operators join
     # which kernel; attention chains are pre-formed kernels launched at their AV position
-    plan = plan_fusion(graph, policy="compiled", kernels=[(c.av, c.members) for c in fused_chains]) \
+    fusion = plan_fusion(graph, policy="compiled", kernels=[(c.av, c.members) for c in fused_chains]) \
         if mode == "compiled" else None
-    edges = _Edges(graph) if plan is not None else None
+    edges = _Edges(graph) if fusion is not None else None
     launches: list[_Launch] = []
     launch_at_anchor: dict[int, _Launch] = {}
     fused_pointwise = 0
     for p, node in enumerate(nodes):
         cls = classes[p]
+        if plan is not None and edges is None:
+            launches.extend(_cast_launches(p, plan.casts.get(p, ()), full_s))
         if p in chain_at:
             c = chain_at[p]
             f = chain_features(c, dtype)
@@ -637,8 +808,8 @@ def gpu_timeline(
             continue
         if cls is None or p in in_chain:
             continue
-        if plan is not None and edges is not None and plan.role(p) == "epilogue":
-            group = plan.group_of(p)
+        if fusion is not None and edges is not None and fusion.role(p) == "epilogue":
+            group = fusion.group_of(p)
             last = launch_at_anchor.get(group.anchor) if group is not None else None
             if last is not None:
                 external = sum(t.numel for t in node.inputs if not _produced_by(edges, t, last.members)) * size
@@ -648,6 +819,7 @@ def gpu_timeline(
                 last.extra_full_s += extra
                 last.extra_dynamic_j += coef.classes[cls].dynamic_power_w * extra
                 last.extra_bytes += external
+                last.extras.append((cls, feats[p].flops, float(external)))
                 fused_pointwise += 1
                 continue
         f = feats[p]
@@ -657,14 +829,53 @@ def gpu_timeline(
 
     # --- host time per node ----------------------------------------------------------------------------------
     host = np.zeros(n)
+    entries = np.zeros(n)
+    views = np.zeros(n)
     if mode != "compiled":
-        host += _module_entries(nodes) * coef.host_module_s
+        entries = _module_entries(nodes)
+        host += entries * coef.host_module_s
         for p, node in enumerate(nodes):
             if isinstance(node.work, Zero) and p not in chain_span_views and _is_python_view(node):
                 host[p] += coef.host_view_s
-    launch_at = {launch.position: i for i, launch in enumerate(launches)}
-    for position, i in launch_at.items():
-        host[position] += coef.classes[launches[i].fit_class].host_overhead_s
+                views[p] = 1.0
+    host_other = host.copy()  # views and module calls: before the node's launches
+    launch_at: dict[int, list[int]] = {}
+    for i, launch in enumerate(launches):
+        launch_at.setdefault(launch.position, []).append(i)
+        host[launch.position] += coef.classes[launch.fit_class].host_overhead_s
+    return _Setup(roofs, coef, classes, launches, launch_at, host, host_other, entries, views, fused_chains,
+                  fused_pointwise)
+
+
+def gpu_timeline(
+    graph: LayerGraph,
+    accel: Accelerator,
+    *,
+    calibration: GpuCalibration | None = None,
+    mode: Mode = "eager",
+    dtype: GpuDtype = "fp16",
+    tf32: bool = True,
+    amp: bool | None = None,
+) -> GpuTimeline:
+    """Per-node host time, kernel time, latency and energy of a graph on a GPU (see the module docstring).
+
+    amp: run under torch.autocast (see :func:`amp_plan`); None: as the calibration was fitted (its settings.amp),
+    else False.
+    """
+    if amp is None:
+        amp = bool(calibration is not None and calibration.settings.amp)
+    setup = _setup(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
+    roofs, coef, classes, launches, launch_at = setup.roofs, setup.coef, setup.classes, setup.launches, \
+        setup.launch_at
+    host, host_other, fused_chains, fused_pointwise = setup.host, setup.host_other, setup.fused_chains, \
+        setup.fused_pointwise
+    n = len(graph.nodes)
+
+    def full_s(cls: str, flops: float, bytes_: float) -> float:
+        c = coef.classes[cls]
+        return float(full_rate_time_s(flops, bytes_, peak_flops_per_s=roofs.peak_for(cls),
+                                      bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
+                                      compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
 
     # --- pipeline --------------------------------------------------------------------------------------------
     latency = np.zeros(n)
@@ -675,13 +886,15 @@ def gpu_timeline(
     launched = np.zeros(n, dtype=np.int64)
     h = g = 0.0
     last_launch: _Launch | None = None
-    for p in range(n):
-        h += host[p]
-        i = launch_at.get(p)
+    order = [(p, i) for p in range(n) for i in launch_at.get(p, (None,))]
+    for p, i in order:
+        if i is None or i == launch_at[p][0]:
+            h += host_other[p]
         if i is None:
             continue
         launch = launches[i]
         c = coef.classes[launch.fit_class]
+        h += c.host_overhead_s
         base_full = full_s(launch.fit_class, launch.flops, launch.bytes_)
         k = float(kernel_time_s(launch.flops, launch.bytes_, launch.elements,
                                 peak_flops_per_s=roofs.peak_for(launch.fit_class),
@@ -715,7 +928,7 @@ def gpu_timeline(
         fit_classes=classes, launches=launched, host_s=host, kernel_s=kernel, full_rate_s=full_rate,
         latency_s=latency, dram_bytes=dram, idle_energy_j=latency * coef.idle_power_w, dynamic_energy_j=dynamic,
         mode=mode, dtype=dtype, tf32=tf32, roofs=roofs, coefficients=coef,
-        fused_attention=len(fused_chains), fused_pointwise=fused_pointwise, notes=tuple(notes))
+        fused_attention=len(fused_chains), fused_pointwise=fused_pointwise, notes=tuple(notes), amp=amp)
 
 
 ASSUMPTIONS = (
@@ -725,6 +938,9 @@ ASSUMPTIONS = (
     "Assumes: the host launches kernels asynchronously; a kernel starts when the GPU is free and its launch is "
     "dispatched (per-operator, per-view and per-module host costs)",
     "Assumes: energy = idle power x latency + class dynamic power x work time at the saturated rate",
+    "Assumes: 3x3 stride-1 convolutions run as implicit GEMM or non-fused Winograd F(2x2,3x3), whichever is faster "
+    "on the roofline (Winograd: FLOPs / 2.25, activations 9x through DRAM)",
+    "Assumes (amp=True): torch.autocast's op lists decide each tensor's dtype; casts are kernels of their own",
 )
 
 
@@ -736,15 +952,20 @@ def estimate_gpu(
     mode: Mode = "eager",
     dtype: GpuDtype = "fp16",
     tf32: bool = True,
+    amp: bool | None = None,
 ) -> GraphCost:
     """Latency and energy of a layer graph on a GPU template, as a GraphCost.
 
     calibration: a loaded calibration (hwmap.calibrate.calibration.load_calibration / find_calibration), or None
     for the template's documented priors (the result then says it is uncalibrated).
+    amp: the model runs under torch.autocast at dtype (a model traced in fp32; see :func:`amp_plan`), as timm's
+    benchmark tables do; False: the model itself is in dtype (``model.half()``, what ``hwmap measure`` runs);
+    None: as the calibration was fitted (a calibration from an AMP table says amp), else False.
     Cycles are counted at the template's boost clock: latency_s = compute_cycles / freq. stall_cycles are 0
     (host stalls are part of the latency). Energy terms: "idle" and "dynamic".
     """
-    timeline = gpu_timeline(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32)
+    timeline = gpu_timeline(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
+    amp = timeline.amp
     spec = _gpu_spec(accel)
     freq_hz = spec.boost_clock_mhz * 1e6
     coef = timeline.coefficients
@@ -753,7 +974,7 @@ def estimate_gpu(
         notes.insert(0, f"uncalibrated: efficiencies, overheads, idle and dynamic power are the priors of template "
                         f"{accel.name!r}; run `hwmap calibrate` on the card and pass --calibration for fitted values")
     settings = {
-        "mode": mode, "dtype": dtype, "tf32": tf32, "calibrated": coef.calibrated,
+        "mode": mode, "dtype": dtype, "tf32": tf32, "amp": amp, "calibrated": coef.calibrated,
         "calibration": coef.calibration_source, "compute_roof": timeline.roofs.tensor_label,
         "compute_roof_tflops": timeline.roofs.tensor_flops_per_s / 1e12,
         "vector_roof_tflops": timeline.roofs.vector_flops_per_s / 1e12,
@@ -785,23 +1006,37 @@ def estimate_gpu(
 
 _DEVICE_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("h200", "h200_sxm"),
+    ("h100 pcie", "h100_pcie"),
     ("h100", "h100_sxm"),
+    ("b200", "b200"),
     ("a100", "a100_sxm"),
     ("v100", "v100"),
     ("titan v", "titan_v"),
+    ("rtx pro 6000 blackwell max q", "rtx_pro6000_blackwell_maxq"),
+    ("rtx pro 6000 blackwell", "rtx_pro6000_blackwell"),
+    ("rtx 5090", "rtx5090"),
     ("rtx 4090", "rtx4090"),
+    ("rtx 3090", "rtx3090"),
+    ("l40s", "l40s"),
+    ("orin nano", "jetson_orin_nano"),
     ("orin", "jetson_orin"),
 )
+# Short names matched as whole words only ("a10" must not match "a100", "t4" not "rtx 4090").
+_DEVICE_WORDS: tuple[tuple[str, str], ...] = (("a10", "a10"), ("a10g", "a10"), ("l4", "l4"), ("t4", "t4"))
 
 
 def template_for_device_name(name: str) -> str | None:
     """The shipped GPU template for a CUDA/NVML device name ('NVIDIA H100 80GB HBM3' -> 'h100_sxm'), or None.
 
-    PCIe and NVL variants map to the SXM template of the same chip (their clocks, power and bandwidth differ:
-    calibrate them, the fit absorbs the difference in efficiency).
+    Variants without a template of their own (NVL, other memory sizes) map to the template of the same chip (their
+    clocks, power and bandwidth differ: calibrate them, the fit absorbs the difference in efficiency).
     """
     lowered = " ".join(name.lower().replace("-", " ").split())
     for needle, template in _DEVICE_TEMPLATES:
         if needle in lowered:
+            return template
+    words = set(lowered.split())
+    for word, template in _DEVICE_WORDS:
+        if word in words:
             return template
     return None

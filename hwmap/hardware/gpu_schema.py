@@ -8,6 +8,30 @@ A GPU template holds two kinds of numbers:
   used by :mod:`hwmap.cost.gpu` only when no calibration file (``hwmap calibrate``) is given. They are labelled as
   priors in the template, with the reasoning next to them.
 
+Priors by architecture generation (the templates added with issue 12 follow these rules; the seven older ones keep
+the values written next to them). The rule inputs are the tensor-core generation, the memory type and the host:
+
+- tensor generation ``mma`` (mma.sync tensor cores: Turing, Ampere, Ada, GeForce/workstation Blackwell sm_120) vs
+  ``async`` (Hopper wgmma, data-center Blackwell tcgen05, whose peaks PyTorch's cuBLAS/cuDNN/FlashAttention-2 paths
+  reach a smaller share of): compute_eff of the FP32-accumulate tensor roof: conv_dense 0.55 / 0.50, conv_pointwise
+  0.60 / 0.55, conv_grouped 0.8 x conv_dense (0.44 / 0.40: a grouped conv is an implicit GEMM per group, memory-
+  bound at small group width, so its compute efficiency only binds on wide groups), linear 0.75 / 0.70,
+  attention_matmul 0.50 / 0.45, attention_fused 0.50 / 0.35; CUDA-core classes 0.20-0.30 of the FP32 peak
+  (conv_depthwise 0.35 / 0.30);
+- memory: streaming kernels reach 0.85 (GDDR), 0.80 (HBM), 0.70 (LPDDR, shared with the CPU) of the peak
+  bandwidth; strided kernels (depthwise, grouped, pooling, copies) 0.65 / 0.55 / 0.50; convolution and norm
+  operands 0.75 / 0.70 / 0.60;
+- half_saturation_elements = SMs x 128 x 128 / 2 (half a wave of 128x128 output tiles), half of it for fused
+  attention;
+- host ``desktop`` (x86 desktop/server core: views 1.5 us, module calls 2 us, per-class dispatch 5-25 us, GPU
+  launch 2.5-5 us) vs ``arm`` (Jetson Cortex-A78AE: host costs x3, launches x1.5);
+- sustained_clock_frac: 1.10 for GeForce cards (GPU Boost holds clocks ~10% above the rated boost under a
+  sustained compute load with the stock cooler: an RTX 3090 rated 1695 MHz runs ~1.85-1.9 GHz), 1.0 for workstation,
+  data-center and embedded parts (quoted at their maximum boost or power-capped);
+- idle power: ~10% of TDP for desktop, workstation and GDDR data-center cards, ~1/7 for HBM data-center parts,
+  ~20% for 70 W cards, ~1/4 of the power mode for Jetson modules; dynamic_power_frac per class as on the older
+  templates.
+
 Registered with ``register_template_kind("gpu", "hwmap.hardware.gpu_schema:GpuSpec")`` in hwmap.hardware.
 Every numeric key names its unit (``_tflops``, ``_gb_per_s``, ``_w``, ``_us``, ``_mhz``, ``_frac`` for fractions,
 ``_elements`` for element counts).
@@ -117,6 +141,9 @@ class GpuPriors(StrictModel):
     idle_power_w: float = Field(ge=0, le=MAX_PLAUSIBLE_TDP_W, description="power with a CUDA context open, idle")
     host_view_us: float = Field(ge=0, le=10_000, description="host time of one Python-level view/reshape")
     host_module_us: float = Field(ge=0, le=10_000, description="host time of one nn.Module call")
+    sustained_clock_frac: float = Field(default=1.0, ge=0.5, le=1.5, description=(
+        "sustained SM clock under load / the rated boost clock the peaks are quoted at (GeForce cards run above "
+        "their rated boost under GPU Boost); scales the compute roofs"))
     classes: GpuClassPriors
 
 
@@ -131,6 +158,7 @@ class GpuSpec(TemplateSpec):
     sm_count: int = Field(ge=1, le=10_000)
     boost_clock_mhz: float = Field(gt=0, le=MAX_PLAUSIBLE_FREQ_MHZ)
     tdp_w: float = Field(gt=0, le=MAX_PLAUSIBLE_TDP_W)
+    l2_cache_mib: float | None = Field(default=None, gt=0, le=4096, description="on-chip L2 cache, MiB")
     memory: GpuMemory
     peak: GpuPeaks
     priors: GpuPriors

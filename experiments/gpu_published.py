@@ -1,0 +1,249 @@
+"""The GPU model against timm's published RTX 3090 inference benchmark (AMP, eager, batch mostly 1024).
+
+For each model (>= 70 across ten families) the measured step time of the table is compared with hwmap's GPU model
+(template rtx3090, mode auto, fp16 under torch.autocast): with the template priors; with a leave-one-family-out
+calibration (coefficients fitted by hwmap.calibrate.table on the other families, then predicting the held-out
+family); and with a FLOPs-proportional baseline given its best single constant (fitted on all rows: the most
+favourable setting for it). Reports Spearman rank correlation, median and mean absolute error, the share within
+25% and the worst five; a log-log scatter coloured by family.
+
+    python experiments/gpu_published.py [--tiny] [--out-dir DIR]
+
+Traced graphs are cached under <out-dir>/gpu_published/graphs/ (reruns skip tracing); --tiny writes to
+<out-dir>/gpu_published_tiny/.
+"""
+
+from __future__ import annotations
+
+import csv
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+from _common import arguments, done, new_figure, save_figure, write_csv
+
+import hwmap
+from hwmap.calibrate.table import CoefficientArrays, fit_table, predict_step_s, timeline_plan
+from hwmap.cost.gpu import coefficients
+from hwmap.fileio import atomic_write_text
+from hwmap.graph.io import load_graph, save_graph
+
+TABLE = "benchmark-infer-amp-nchw-pt240-cu124-rtx3090.csv"
+ACCEL = "rtx3090"
+MODELS = [
+    ("ResNet/ResNeXt/RegNet", "resnet18", 224),
+    ("ResNet/ResNeXt/RegNet", "resnet34", 224),
+    ("ResNet/ResNeXt/RegNet", "resnet50", 224),
+    ("ResNet/ResNeXt/RegNet", "resnet101", 224),
+    ("ResNet/ResNeXt/RegNet", "resnet152", 224),
+    ("ResNet/ResNeXt/RegNet", "resnet50d", 224),
+    ("ResNet/ResNeXt/RegNet", "resnext50_32x4d", 224),
+    ("ResNet/ResNeXt/RegNet", "resnext101_32x8d", 224),
+    ("ResNet/ResNeXt/RegNet", "regnetx_004", 224),
+    ("ResNet/ResNeXt/RegNet", "regnetx_016", 224),
+    ("ResNet/ResNeXt/RegNet", "regnetx_032", 224),
+    ("ResNet/ResNeXt/RegNet", "regnety_008", 224),
+    ("ResNet/ResNeXt/RegNet", "regnety_040", 224),
+    ("ResNet/ResNeXt/RegNet", "regnety_160", 224),
+    ("ResNet/ResNeXt/RegNet", "repvgg_a2", 224),
+    ("ResNet/ResNeXt/RegNet", "repvgg_b1", 224),
+    ("EfficientNet/MobileNet/GhostNet", "efficientnet_b0", 224),
+    ("EfficientNet/MobileNet/GhostNet", "efficientnet_b1", 240),
+    ("EfficientNet/MobileNet/GhostNet", "efficientnet_b2", 256),
+    ("EfficientNet/MobileNet/GhostNet", "efficientnet_b3", 288),
+    ("EfficientNet/MobileNet/GhostNet", "mobilenetv2_100", 224),
+    ("EfficientNet/MobileNet/GhostNet", "mobilenetv2_140", 224),
+    ("EfficientNet/MobileNet/GhostNet", "mobilenetv3_large_100", 224),
+    ("EfficientNet/MobileNet/GhostNet", "mobilenetv3_small_100", 224),
+    ("EfficientNet/MobileNet/GhostNet", "ghostnet_100", 224),
+    ("EfficientNet/MobileNet/GhostNet", "ghostnetv2_100", 224),
+    ("ConvNeXt", "convnext_atto", 224),
+    ("ConvNeXt", "convnext_nano", 224),
+    ("ConvNeXt", "convnext_tiny", 224),
+    ("ConvNeXt", "convnext_small", 224),
+    ("ConvNeXt", "convnext_base", 224),
+    ("ConvNeXt", "inception_next_tiny", 224),
+    ("ViT/DeiT/BEiT/EVA", "vit_tiny_patch16_224", 224),
+    ("ViT/DeiT/BEiT/EVA", "vit_small_patch16_224", 224),
+    ("ViT/DeiT/BEiT/EVA", "vit_base_patch16_224", 224),
+    ("ViT/DeiT/BEiT/EVA", "deit_tiny_patch16_224", 224),
+    ("ViT/DeiT/BEiT/EVA", "deit_small_patch16_224", 224),
+    ("ViT/DeiT/BEiT/EVA", "deit_base_patch16_224", 224),
+    ("ViT/DeiT/BEiT/EVA", "deit_base_patch16_384", 384),
+    ("ViT/DeiT/BEiT/EVA", "beit_base_patch16_224", 224),
+    ("ViT/DeiT/BEiT/EVA", "eva02_tiny_patch14_224", 224),
+    ("ViT/DeiT/BEiT/EVA", "eva02_small_patch14_224", 224),
+    ("ViT/DeiT/BEiT/EVA", "eva02_base_patch14_224", 224),
+    ("Swin/Twins", "swin_tiny_patch4_window7_224", 224),
+    ("Swin/Twins", "swin_small_patch4_window7_224", 224),
+    ("Swin/Twins", "swin_base_patch4_window7_224", 224),
+    ("Swin/Twins", "twins_svt_small", 224),
+    ("Swin/Twins", "twins_pcpvt_small", 224),
+    ("Swin/Twins", "twins_svt_base", 224),
+    ("PVT", "pvt_v2_b0", 224),
+    ("PVT", "pvt_v2_b1", 224),
+    ("PVT", "pvt_v2_b2", 224),
+    ("PVT", "pvt_v2_b3", 224),
+    ("PoolFormer/ConvFormer/CAFormer", "poolformer_s12", 224),
+    ("PoolFormer/ConvFormer/CAFormer", "poolformer_s24", 224),
+    ("PoolFormer/ConvFormer/CAFormer", "poolformer_m36", 224),
+    ("PoolFormer/ConvFormer/CAFormer", "poolformerv2_s12", 224),
+    ("PoolFormer/ConvFormer/CAFormer", "convformer_s18", 224),
+    ("PoolFormer/ConvFormer/CAFormer", "caformer_s18", 224),
+    ("PoolFormer/ConvFormer/CAFormer", "caformer_s36", 224),
+    ("MobileViT/EfficientFormer/LeViT/EdgeNeXt/XCiT", "mobilevit_xxs", 256),
+    ("MobileViT/EfficientFormer/LeViT/EdgeNeXt/XCiT", "mobilevit_s", 256),
+    ("MobileViT/EfficientFormer/LeViT/EdgeNeXt/XCiT", "mobilevitv2_100", 256),
+    ("MobileViT/EfficientFormer/LeViT/EdgeNeXt/XCiT", "efficientformer_l1", 224),
+    ("MobileViT/EfficientFormer/LeViT/EdgeNeXt/XCiT", "efficientformer_l3", 224),
+    ("MobileViT/EfficientFormer/LeViT/EdgeNeXt/XCiT", "levit_128", 224),
+    ("MobileViT/EfficientFormer/LeViT/EdgeNeXt/XCiT", "levit_256", 224),
+    ("MobileViT/EfficientFormer/LeViT/EdgeNeXt/XCiT", "edgenext_small", 256),
+    ("MobileViT/EfficientFormer/LeViT/EdgeNeXt/XCiT", "xcit_tiny_12_p16_224", 224),
+    ("MobileViT/EfficientFormer/LeViT/EdgeNeXt/XCiT", "xcit_small_12_p16_224", 224),
+    ("CoAtNet/MaxViT", "coatnet_0_rw_224", 224),
+    ("CoAtNet/MaxViT", "coatnet_nano_rw_224", 224),
+    ("CoAtNet/MaxViT", "coatnet_1_rw_224", 224),
+    ("CoAtNet/MaxViT", "maxvit_nano_rw_256", 256),
+    ("CoAtNet/MaxViT", "maxvit_tiny_rw_224", 224),
+    ("CoAtNet/MaxViT", "maxvit_tiny_tf_224", 224),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "densenet121", 224),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "densenet169", 224),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "inception_v3", 299),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "inception_v4", 299),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "vgg11", 224),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "vgg16", 224),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "vgg16_bn", 224),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "dla34", 224),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "dla60", 224),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "hrnet_w18", 224),
+    ("DenseNet/Inception/VGG/DLA/HRNet", "hrnet_w32", 224),
+]
+TINY = [("ResNet/ResNeXt/RegNet", "resnet18", 224), ("ResNet/ResNeXt/RegNet", "resnet50", 224),
+        ("ViT/DeiT/BEiT/EVA", "deit_tiny_patch16_224", 224), ("ViT/DeiT/BEiT/EVA", "deit_small_patch16_224", 224),
+        ("EfficientNet/MobileNet/GhostNet", "mobilenetv3_small_100", 224),
+        ("EfficientNet/MobileNet/GhostNet", "efficientnet_b0", 224)]
+
+
+def table_rows() -> dict[tuple[str, int], dict]:
+    text = files("hwmap.data").joinpath(f"timm_benchmarks/{TABLE}").read_text(encoding="utf-8")
+    rows: dict[tuple[str, int], dict] = {}
+    for record in csv.DictReader(text.splitlines()):
+        rows.setdefault((record["model"], int(record["infer_img_size"])), record)
+    return rows
+
+
+def traced(model: str, size: int, batch: int, cache: Path):
+    path = cache / f"{model}_{size}_b{batch}.json"
+    if path.is_file():
+        return load_graph(path)
+    graph = hwmap.extract_graph(f"timm:{model}", resolution=size, batch=batch)
+    save_graph(graph, path)
+    return graph
+
+
+def metrics(measured: np.ndarray, predicted: np.ndarray) -> dict:
+    from scipy.stats import spearmanr
+
+    error = predicted / measured - 1
+    return {"spearman": float(spearmanr(measured, predicted)[0]),
+            "median_abs_error_pct": 100 * float(np.median(np.abs(error))),
+            "mean_abs_error_pct": 100 * float(np.mean(np.abs(error))),
+            "within_25pct_share": float(np.mean(np.abs(error) <= 0.25))}
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    out = args.out_dir / ("gpu_published_tiny" if args.tiny else "gpu_published")  # --tiny keeps the full results
+    cache = args.out_dir / "gpu_published" / "graphs"
+    out.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    accel = hwmap.load_accelerator(ACCEL)
+    rows = table_rows()
+    chosen = TINY if args.tiny else MODELS
+    families, names, measured, plans, macs = [], [], [], [], []
+    for family, model, size in chosen:
+        record = rows[(model, size)]
+        batch = int(record["infer_batch_size"])
+        graph = traced(model, size, batch, cache)
+        families.append(family)
+        names.append(f"{model}@{size}")
+        measured.append(float(record["infer_step_time"]) * 1e-3)
+        macs.append(float(record["infer_gmacs"]) * 1e9 * batch)
+        plans.append(timeline_plan(graph, accel, mode="auto", dtype="fp16", amp=True))
+    measured_s = np.array(measured)
+    prior = coefficients(accel)
+    prior_s = np.array([predict_step_s(p, CoefficientArrays.from_coefficients(prior)) for p in plans])
+    lofo_s = np.zeros(len(plans))
+    fam_arr = np.array(families)
+    for family in sorted(set(families)):
+        held = fam_arr == family
+        train = [p for p, h in zip(plans, held, strict=True) if not h]
+        fit = fit_table(train, measured_s[~held], prior)
+        coef = CoefficientArrays.from_coefficients(fit.coefficients)
+        lofo_s[held] = [predict_step_s(p, coef) for p, h in zip(plans, held, strict=True) if h]
+        print(f"held out {family}: trained on {len(train)} rows, fit error {fit.fit_error_pct:.1f}%")
+    macs_arr = np.array(macs)
+    constant = float(np.exp(np.mean(np.log(measured_s / macs_arr))))  # least squares on log error
+    flops_s = constant * macs_arr
+
+    results = {"priors": prior_s, "leave-one-family-out": lofo_s, "FLOPs x best constant": flops_s}
+    summary = {name: metrics(measured_s, pred) for name, pred in results.items()}
+    table = [{"family": f, "model": n, "measured_ms": round(m * 1e3, 3), "priors_ms": round(p * 1e3, 3),
+              "lofo_ms": round(lo * 1e3, 3), "flops_ms": round(fl * 1e3, 3),
+              "priors_error_pct": round(100 * (p / m - 1), 1), "lofo_error_pct": round(100 * (lo / m - 1), 1),
+              "flops_error_pct": round(100 * (fl / m - 1), 1)}
+             for f, n, m, p, lo, fl in zip(families, names, measured_s, prior_s, lofo_s, flops_s, strict=True)]
+    csv_path = write_csv(out / "gpu_published.csv", table)
+
+    lines = [f"# GPU model vs timm's published RTX 3090 table ({TABLE})", "",
+             f"{len(plans)} models, {len(set(families))} families; template {ACCEL}, mode auto, fp16 autocast, "
+             f"the table's batch (mostly 1024). FLOPs baseline constant: {constant * 1e12:.3f} ms per TMAC.", "",
+             "| predictor | Spearman | median abs error | mean abs error | within 25% |", "|---|---|---|---|---|"]
+    for name, m in summary.items():
+        lines.append(f"| {name} | {m['spearman']:.3f} | {m['median_abs_error_pct']:.1f}% | "
+                     f"{m['mean_abs_error_pct']:.1f}% | {100 * m['within_25pct_share']:.0f}% |")
+    for name, pred in results.items():
+        error = pred / measured_s - 1
+        worst = np.argsort(-np.abs(error))[:5]
+        lines += ["", f"Worst five, {name}: " + ", ".join(f"{names[i]} {100 * error[i]:+.0f}%" for i in worst)]
+    lines += ["", "| family | models | priors median error | LOFO median error | FLOPs median error |",
+              "|---|---|---|---|---|"]
+    for family in sorted(set(families)):
+        held = fam_arr == family
+        med = [100 * float(np.median(pred[held] / measured_s[held] - 1)) for pred in results.values()]
+        lines.append(f"| {family} | {int(held.sum())} | {med[0]:+.1f}% | {med[1]:+.1f}% | {med[2]:+.1f}% |")
+    md_path = atomic_write_text(out / "gpu_published.md", "\n".join(lines) + "\n")
+
+    fig, axes = new_figure(ncols=3, width_in=16.0, height_in=5.6, sharex=True, sharey=True)
+    colours = {f: c for f, c in zip(sorted(set(families)), _palette(len(set(families))), strict=True)}
+    for ax, (name, pred) in zip(axes, results.items(), strict=True):
+        for family in sorted(set(families)):
+            held = fam_arr == family
+            ax.scatter(measured_s[held] * 1e3, pred[held] * 1e3, s=18, color=colours[family], label=family)
+        lo, hi = measured_s.min() * 1e3 * 0.6, measured_s.max() * 1e3 * 1.6
+        ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
+        for f in (0.75, 1.25):
+            ax.plot([lo, hi], [lo * f, hi * f], color="grey", lw=0.6, ls="--")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        m = summary[name]
+        ax.set_title(f"{name}\nSpearman {m['spearman']:.3f}, median |err| {m['median_abs_error_pct']:.1f}%",
+                     fontsize=10)
+        ax.set_xlabel("measured step time (ms, RTX 3090, timm table)")
+    axes[0].set_ylabel("predicted step time (ms)")
+    axes[0].legend(fontsize=6.5, loc="upper left")
+    png_path = save_figure(fig, out / "gpu_published.png")
+    print("\n".join(lines[:8 + len(results)]))
+    done(args, csv_path, md_path, png_path)
+
+
+def _palette(n: int) -> list:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10"]
+    return [cmap(i % 10) for i in range(n)]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,549 @@
+"""Calibrating the GPU model on a table of measured whole-model step times (e.g. timm's published benchmarks).
+
+No GPU is needed: each row of the table (model, input size, batch, measured step time) is traced with hwmap's
+extraction, turned into a :class:`TimelinePlan` (the kernels hwmap.cost.gpu launches for it and the host work
+between them, independent of the coefficients), and the coefficients are fitted to the measured times by
+``scipy.optimize.least_squares`` on log error with a robust loss (soft L1: a model the GPU model cannot describe
+does not drag the others), in log space, bounded to physical values, with a weak pull to the template's priors so
+that coefficients the table cannot determine (at batch 1024 the host overheads, for instance) stay at their prior
+and are listed as such.
+
+A plan evaluates the same formulas as :func:`hwmap.cost.gpu.gpu_timeline`, vectorised: per launch i,
+``k_i = max(FLOPs / (roof x e_c x s(w)), bytes / (bw x m_c)) + launch_c + sum over fused members of their
+full-rate time``; host time ``H_i`` accumulates views, module calls and each launch's host overhead; the GPU
+finishes launch i at ``G_i = max(G_{i-1}, H_i) + k_i``, i.e. ``G_i = S_i + max(0, max_{j<=i} (H_j - S_{j-1}))``
+with ``S`` the cumulative kernel time; the step time is ``max(G_last, H_end)``. A test checks plan == timeline.
+
+Fitted parameters (``TABLE_PARAMETERS``): per class compute_eff_frac, memory_eff_frac, half_saturation_elements,
+launch_overhead_s, host_overhead_s; shared host_view_s and host_module_s.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hwmap.cost.gpu import DTYPE_BYTES, MODES, ClassCoefficients, GpuCoefficients, _setup
+from hwmap.errors import HwmapError
+from hwmap.hardware.gpu_schema import FIT_CLASSES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hwmap.calibrate.calibration import GpuCalibration
+    from hwmap.graph.ir import LayerGraph
+    from hwmap.hardware.schema import Accelerator
+
+__all__ = [
+    "TABLE_PARAMETERS",
+    "TIMM_COLUMNS",
+    "TableFit",
+    "TableRow",
+    "TimelinePlan",
+    "calibrate_from_table",
+    "fit_table",
+    "parse_columns",
+    "predict_step_s",
+    "read_table",
+    "table_calibration",
+    "timeline_plan",
+]
+
+TABLE_PARAMETERS = ("compute_eff_frac", "memory_eff_frac", "half_saturation_elements", "launch_overhead_s",
+                    "host_overhead_s")
+# Physical bounds of every fitted coefficient (the same as the calibration file schema, tighter where physics is).
+_BOUNDS = {
+    "compute_eff_frac": (1e-3, 1.0),  # never above the published peak
+    "memory_eff_frac": (1e-2, 2.0),  # above 1 only through L2 reuse; the schema allows 4
+    "half_saturation_elements": (1.0, 1e10),
+    "launch_overhead_s": (1e-8, 1e-3),
+    "host_overhead_s": (1e-8, 1e-3),
+    "host_shared_s": (1e-8, 1e-3),
+}
+PRIOR_WEIGHT = 0.01  # pull towards the prior, in log units, per parameter (data residuals are log errors)
+
+# timm's results/benchmark-infer-*.csv: model, infer_img_size, infer_samples_per_sec, infer_step_time (ms per
+# batch), infer_batch_size, param_count, infer_gmacs, infer_macts.
+TIMM_COLUMNS = {"model": "model", "img_size": "infer_img_size", "batch": "infer_batch_size",
+                "step_time_ms": "infer_step_time", "samples_per_s": "infer_samples_per_sec"}
+
+
+class TableError(HwmapError):
+    """A measurement table that cannot be read (file, columns, values)."""
+
+
+@dataclass(frozen=True)
+class TableRow:
+    model: str
+    img_size: int
+    batch: int
+    step_time_s: float
+    line: int  # 1-based line in the CSV (header = line 1)
+
+
+def parse_columns(text: str | None) -> dict[str, str]:
+    """'--columns model=name,img_size=res,batch=bs,step_time_ms=ms' over the timm defaults.
+
+    Keys: model, img_size, batch, and one of step_time_ms / step_time_s / samples_per_s.
+    """
+    columns = dict(TIMM_COLUMNS)
+    if not text:
+        return columns
+    allowed = {"model", "img_size", "batch", "step_time_ms", "step_time_s", "samples_per_s"}
+    given: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in allowed or not value:
+            raise TableError(f"--columns {text!r}: expected comma-separated KEY=COLUMN with KEY one of "
+                             f"{', '.join(sorted(allowed))}, got {item!r}")
+        given[key] = value
+    if {"step_time_ms", "step_time_s", "samples_per_s"} & set(given):
+        for key in ("step_time_ms", "step_time_s", "samples_per_s"):
+            columns.pop(key, None)
+    columns.update(given)
+    return columns
+
+
+def read_table(path: str | Path, *, columns: Mapping[str, str] | None = None) -> list[TableRow]:
+    """The rows of a measurement CSV (one clear error for a missing file, column or a bad value)."""
+    columns = dict(columns or TIMM_COLUMNS)
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise TableError(f"{path}: cannot read the table ({exc.strerror or exc})") from None
+    reader = csv.DictReader(text.splitlines())
+    header = reader.fieldnames or []
+    time_key = next((k for k in ("step_time_ms", "step_time_s", "samples_per_s") if k in columns
+                     and columns[k] in header), None)
+    for key in ("model", "img_size", "batch"):
+        if columns.get(key) not in header:
+            raise TableError(f"{path}: no column {columns.get(key)!r} for {key} (columns: {', '.join(header)}); "
+                             "map it with --columns")
+    if time_key is None:
+        tried = ", ".join(columns[k] for k in ("step_time_ms", "step_time_s", "samples_per_s") if k in columns)
+        raise TableError(f"{path}: no step-time column (tried {tried}"
+                         f"; columns: {', '.join(header)}); map it with --columns step_time_ms=NAME")
+    rows = []
+    for line, record in enumerate(reader, start=2):
+        try:
+            size = int(float(record[columns["img_size"]]))
+            batch = int(float(record[columns["batch"]]))
+            value = float(record[columns[time_key]])
+        except (TypeError, ValueError):
+            raise TableError(f"{path}:{line}: img_size, batch and time must be numbers, got "
+                             f"{record.get(columns['img_size'])!r}, {record.get(columns['batch'])!r}, "
+                             f"{record.get(columns[time_key])!r}") from None
+        if size < 1 or batch < 1 or not math.isfinite(value) or value <= 0:
+            raise TableError(f"{path}:{line}: img_size and batch must be positive integers and the time a positive "
+                             f"number, got {size}, {batch}, {value}")
+        step_s = {"step_time_ms": value * 1e-3, "step_time_s": value, "samples_per_s": batch / value}[time_key]
+        rows.append(TableRow(record[columns["model"]].strip(), size, batch, step_s, line))
+    if not rows:
+        raise TableError(f"{path}: the table has no rows")
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Timeline plans: gpu_timeline's structure, evaluated for any coefficients
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelinePlan:
+    """The kernels of one graph on one GPU (mode, dtype, amp fixed) as arrays; coefficients are applied later."""
+
+    model: str
+    cls: np.ndarray  # int index into FIT_CLASSES, per launch
+    flops: np.ndarray
+    bytes_: np.ndarray
+    elements: np.ndarray
+    peak_flops_per_s: np.ndarray
+    bandwidth_bytes_per_s: float
+    views_before: np.ndarray  # Python-level views charged before each launch (since the previous one)
+    modules_before: np.ndarray
+    views_after: float  # after the last launch
+    modules_after: float
+    extra_launch: np.ndarray  # fused members: which launch they belong to
+    extra_cls: np.ndarray
+    extra_flops: np.ndarray
+    extra_bytes: np.ndarray
+    extra_peak: np.ndarray
+
+
+def timeline_plan(graph: LayerGraph, accel: Accelerator, *, mode: str = "auto", dtype: str = "fp16",
+                  tf32: bool = True, amp: bool = False) -> TimelinePlan:
+    s = _setup(graph, accel, calibration=None, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
+    index = {name: i for i, name in enumerate(FIT_CLASSES)}
+    order = [i for p in range(len(graph.nodes)) for i in s.launch_at.get(p, ())]
+    launches = [s.launches[i] for i in order]
+    positions = np.array([launch.position for launch in launches], dtype=np.int64)
+    views_cum = np.concatenate([[0.0], np.cumsum(s.python_views)])
+    mods_cum = np.concatenate([[0.0], np.cumsum(s.module_entries)])
+    # host work of views/modules at positions up to and including a launch's position, since the previous launch
+    upto = positions + 1
+    previous = np.concatenate([[0], upto[:-1]]) if len(upto) else np.zeros(0, dtype=np.int64)
+    previous = np.minimum(previous, upto)
+    views_before = views_cum[upto] - views_cum[previous] if len(upto) else np.zeros(0)
+    modules_before = mods_cum[upto] - mods_cum[previous] if len(upto) else np.zeros(0)
+    last = int(upto[-1]) if len(upto) else 0
+    extra = [(k, index[c], f, b) for k, launch in enumerate(launches) for (c, f, b) in launch.extras]
+    roofs = s.roofs
+    return TimelinePlan(
+        model=graph.model,
+        cls=np.array([index[launch.fit_class] for launch in launches], dtype=np.int64),
+        flops=np.array([launch.flops for launch in launches], dtype=float),
+        bytes_=np.array([launch.bytes_ for launch in launches], dtype=float),
+        elements=np.array([launch.elements for launch in launches], dtype=float),
+        peak_flops_per_s=np.array([roofs.peak_for(launch.fit_class) for launch in launches], dtype=float),
+        bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
+        views_before=views_before, modules_before=modules_before,
+        views_after=float(views_cum[-1] - views_cum[last]), modules_after=float(mods_cum[-1] - mods_cum[last]),
+        extra_launch=np.array([e[0] for e in extra], dtype=np.int64),
+        extra_cls=np.array([e[1] for e in extra], dtype=np.int64),
+        extra_flops=np.array([e[2] for e in extra], dtype=float),
+        extra_bytes=np.array([e[3] for e in extra], dtype=float),
+        extra_peak=np.array([roofs.peak_for(FIT_CLASSES[e[1]]) for e in extra], dtype=float),
+    )
+
+
+@dataclass(frozen=True)
+class CoefficientArrays:
+    """Coefficients as arrays indexed like FIT_CLASSES (what the vectorised evaluation takes)."""
+
+    compute_eff_frac: np.ndarray
+    memory_eff_frac: np.ndarray
+    half_saturation_elements: np.ndarray
+    launch_overhead_s: np.ndarray
+    host_overhead_s: np.ndarray
+    host_view_s: float
+    host_module_s: float
+
+    @classmethod
+    def from_coefficients(cls, coef: GpuCoefficients) -> CoefficientArrays:
+        c = [coef.classes[name] for name in FIT_CLASSES]
+        return cls(np.array([x.compute_eff_frac for x in c]), np.array([x.memory_eff_frac for x in c]),
+                   np.array([x.half_saturation_elements for x in c]), np.array([x.launch_overhead_s for x in c]),
+                   np.array([x.host_overhead_s for x in c]), coef.host_view_s, coef.host_module_s)
+
+
+def predict_step_s(plan: TimelinePlan, c: CoefficientArrays) -> float:
+    """The end-to-end latency of a plan under coefficients c (equals gpu_timeline's total_latency_s)."""
+    if len(plan.cls) == 0:
+        return float(plan.views_after * c.host_view_s + plan.modules_after * c.host_module_s)
+    k = plan.cls
+    w = np.maximum(plan.elements, 1.0)
+    sat = w / (w + c.half_saturation_elements[k])
+    compute = plan.flops / (plan.peak_flops_per_s * c.compute_eff_frac[k] * sat)
+    memory = plan.bytes_ / (plan.bandwidth_bytes_per_s * c.memory_eff_frac[k])
+    kernel = np.maximum(compute, memory) + c.launch_overhead_s[k]
+    if len(plan.extra_cls):
+        e = plan.extra_cls
+        full = np.maximum(plan.extra_flops / (plan.extra_peak * c.compute_eff_frac[e]),
+                          plan.extra_bytes / (plan.bandwidth_bytes_per_s * c.memory_eff_frac[e]))
+        kernel = kernel + np.bincount(plan.extra_launch, weights=full, minlength=len(k))
+    host = np.cumsum(plan.views_before * c.host_view_s + plan.modules_before * c.host_module_s
+                     + c.host_overhead_s[k])
+    finish = np.cumsum(kernel)
+    started = np.concatenate([[0.0], finish[:-1]])
+    gpu_end = finish[-1] + max(0.0, float(np.max(host - started)))
+    host_end = host[-1] + plan.views_after * c.host_view_s + plan.modules_after * c.host_module_s
+    return float(max(gpu_end, host_end))
+
+
+class _Stacked:
+    """Many plans evaluated at once (one numpy pass over every launch; what the fit calls thousands of times)."""
+
+    def __init__(self, plans: Sequence[TimelinePlan]) -> None:
+        nonempty = [p for p in plans if len(p.cls)]
+        if len(nonempty) != len(plans):
+            raise HwmapError("a table row's model launches no kernel: nothing to fit")
+        self.n = len(plans)
+        sizes = np.array([len(p.cls) for p in plans])
+        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self.ends = self.starts + sizes - 1
+        cat = np.concatenate
+        self.cls = cat([p.cls for p in plans])
+        self.flops = cat([p.flops for p in plans])
+        self.bytes_ = cat([p.bytes_ for p in plans])
+        self.w = np.maximum(cat([p.elements for p in plans]), 1.0)
+        self.peak = cat([p.peak_flops_per_s for p in plans])
+        self.bw = cat([np.full(len(p.cls), p.bandwidth_bytes_per_s) for p in plans])
+        self.views = cat([p.views_before for p in plans])
+        self.modules = cat([p.modules_before for p in plans])
+        self.views_after = np.array([p.views_after for p in plans])
+        self.modules_after = np.array([p.modules_after for p in plans])
+        offsets = self.starts
+        self.extra_launch = cat([p.extra_launch + o for p, o in zip(plans, offsets, strict=True)])
+        self.extra_cls = cat([p.extra_cls for p in plans])
+        self.extra_flops = cat([p.extra_flops for p in plans])
+        self.extra_bytes = cat([p.extra_bytes for p in plans])
+        self.extra_peak = cat([p.extra_peak for p in plans])
+        self.extra_bw = self.bw[self.extra_launch] if len(self.extra_launch) else np.zeros(0)
+        self.segment = np.repeat(np.arange(self.n), sizes)
+
+    def predict(self, c: CoefficientArrays) -> np.ndarray:
+        k = self.cls
+        sat = self.w / (self.w + c.half_saturation_elements[k])
+        kernel = np.maximum(self.flops / (self.peak * c.compute_eff_frac[k] * sat),
+                            self.bytes_ / (self.bw * c.memory_eff_frac[k])) + c.launch_overhead_s[k]
+        if len(self.extra_cls):
+            e = self.extra_cls
+            full = np.maximum(self.extra_flops / (self.extra_peak * c.compute_eff_frac[e]),
+                              self.extra_bytes / (self.extra_bw * c.memory_eff_frac[e]))
+            kernel = kernel + np.bincount(self.extra_launch, weights=full, minlength=len(k))
+        host_step = self.views * c.host_view_s + self.modules * c.host_module_s + c.host_overhead_s[k]
+        host_cum = np.cumsum(host_step)
+        kern_cum = np.cumsum(kernel)
+        host_base = np.concatenate([[0.0], host_cum])[self.starts]
+        kern_base = np.concatenate([[0.0], kern_cum])[self.starts]
+        host = host_cum - host_base[self.segment]
+        finish = kern_cum - kern_base[self.segment]
+        started = finish - kernel
+        lag = np.maximum.reduceat(host - started, self.starts)
+        gpu_end = finish[self.ends] + np.maximum(lag, 0.0)
+        host_end = host[self.ends] + self.views_after * c.host_view_s + self.modules_after * c.host_module_s
+        return np.maximum(gpu_end, host_end)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The fit
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableFit:
+    coefficients: GpuCoefficients  # fitted (calibrated=True) for every class, priors where undetermined
+    fitted: tuple[str, ...]  # "class.parameter" names the data determined
+    from_prior: Mapping[str, tuple[str, ...]]  # class -> parameters left at the prior
+    rows: int
+    fit_error_pct: float  # 100 x (exp(RMS of log residuals) - 1)
+    median_abs_error_pct: float
+    predicted_s: tuple[float, ...]
+
+
+def _active_classes(plans: Sequence[TimelinePlan], base: CoefficientArrays, share: float) -> list[int]:
+    """Classes that carry at least `share` of the predicted time of some plan (others cannot be fitted)."""
+    active: set[int] = set()
+    for plan in plans:
+        if not len(plan.cls):
+            continue
+        total = predict_step_s(plan, base)
+        for ci in np.unique(plan.cls):
+            trial = CoefficientArrays(base.compute_eff_frac * np.where(np.arange(len(FIT_CLASSES)) == ci, 0.5, 1),
+                                      base.memory_eff_frac * np.where(np.arange(len(FIT_CLASSES)) == ci, 0.5, 1),
+                                      base.half_saturation_elements, base.launch_overhead_s, base.host_overhead_s,
+                                      base.host_view_s, base.host_module_s)
+            if predict_step_s(plan, trial) - total >= share * total:
+                active.add(int(ci))
+    return sorted(active)
+
+
+def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior: GpuCoefficients, *,
+              prior_weight: float = PRIOR_WEIGHT, min_share: float = 0.02, source: str | None = None) -> TableFit:
+    """Fit the coefficients to measured step times (see the module docstring)."""
+    from scipy.optimize import least_squares
+
+    measured = np.asarray(measured_s, dtype=float)
+    if len(plans) != len(measured) or not len(plans):
+        raise HwmapError(f"fit_table needs one measured time per plan and at least one row, got {len(plans)} plans "
+                         f"and {len(measured)} times")
+    if np.any(~np.isfinite(measured)) or np.any(measured <= 0):
+        raise HwmapError("measured step times must be positive finite numbers")
+    base = CoefficientArrays.from_coefficients(prior)
+    active = _active_classes(plans, base, min_share)
+    # parameter vector (log space): per active class 5 parameters, then host_view, host_module
+    names: list[tuple[int | None, str]] = [(ci, p) for ci in active for p in TABLE_PARAMETERS]
+    names += [(None, "host_view_s"), (None, "host_module_s")]
+
+    def prior_value(ci: int | None, p: str) -> float:
+        if ci is None:
+            return base.host_view_s if p == "host_view_s" else base.host_module_s
+        return float(getattr(base, p)[ci])
+
+    x0 = np.log([max(prior_value(ci, p), 1e-12) for ci, p in names])
+    lower = np.log([_BOUNDS[p if ci is not None else "host_shared_s"][0] for ci, p in names])
+    upper = np.log([_BOUNDS[p if ci is not None else "host_shared_s"][1] for ci, p in names])
+    x0 = np.clip(x0, lower + 1e-9, upper - 1e-9)
+
+    def arrays(x: np.ndarray) -> CoefficientArrays:
+        values = {p: getattr(base, p).copy() for p in TABLE_PARAMETERS}
+        shared = {"host_view_s": base.host_view_s, "host_module_s": base.host_module_s}
+        for (ci, p), v in zip(names, np.exp(x), strict=True):
+            if ci is None:
+                shared[p] = float(v)
+            else:
+                values[p][ci] = v
+        return CoefficientArrays(**values, **shared)
+
+    log_measured = np.log(measured)
+    stacked = _Stacked(plans)
+
+    def data_residuals(x: np.ndarray) -> np.ndarray:
+        return np.log(stacked.predict(arrays(x))) - log_measured
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([data_residuals(x), prior_weight * (x - x0)])
+
+    result = least_squares(residuals, x0, bounds=(lower, upper), method="trf", loss="soft_l1", f_scale=0.1,
+                           x_scale=1.0, xtol=1e-6, ftol=1e-6, gtol=1e-8, max_nfev=20 * len(x0))
+    x = result.x.copy()
+    jac = np.asarray(result.jac)[: len(plans)]
+    sensitivity = np.sqrt(np.sum(jac ** 2, axis=0))
+    # a parameter the data moves less than the prior pull does is reported as (near) its prior
+    undetermined = sensitivity < prior_weight
+    x[undetermined] = x0[undetermined]
+    fitted = arrays(x)
+    r = data_residuals(x)
+    classes: dict[str, ClassCoefficients] = {}
+    from_prior: dict[str, tuple[str, ...]] = {}
+    determined = {(ci, p) for (ci, p), flag in zip(names, undetermined, strict=True) if not flag}
+    for ci, name in enumerate(FIT_CLASSES):
+        old = prior.classes[name]
+        classes[name] = ClassCoefficients(float(fitted.compute_eff_frac[ci]), float(fitted.memory_eff_frac[ci]),
+                                          float(fitted.half_saturation_elements[ci]),
+                                          float(fitted.launch_overhead_s[ci]), float(fitted.host_overhead_s[ci]),
+                                          old.dynamic_power_w)
+        from_prior[name] = tuple(p for p in TABLE_PARAMETERS if (ci, p) not in determined)
+    coef = GpuCoefficients(classes, prior.idle_power_w, fitted.host_view_s, fitted.host_module_s, calibrated=True,
+                           calibration_source=source)
+    labels = tuple(f"{FIT_CLASSES[ci] if ci is not None else 'host'}.{p}" for ci, p in names
+                   if (ci, p) in determined)
+    predicted = tuple(float(np.exp(v + m)) for v, m in zip(r, log_measured, strict=True))
+    return TableFit(coef, labels, from_prior, len(plans), 100 * math.expm1(float(np.sqrt(np.mean(r ** 2)))),
+                    100 * float(np.median(np.abs(np.expm1(r)))), predicted)
+
+
+def table_calibration(fit: TableFit, *, accel: Accelerator, table: str, rows: Sequence[TableRow], mode: str,
+                      dtype: str, amp: bool, per_row_error_pct: Sequence[float]) -> GpuCalibration:
+    """A calibration file (the NVML calibration's format) holding a table fit and its provenance."""
+    from datetime import UTC, datetime
+
+    from hwmap.calibrate.calibration import (
+        CalibratedClass,
+        CalibrationSettings,
+        DeviceRecord,
+        GpuCalibration,
+    )
+
+    if mode not in MODES or dtype not in DTYPE_BYTES:
+        raise HwmapError(f"unknown mode {mode!r} or dtype {dtype!r}")
+    classes = {}
+    fitted_classes = {label.split(".", 1)[0] for label in fit.fitted}
+    for name in FIT_CLASSES:
+        c = fit.coefficients.classes[name]
+        classes[name] = CalibratedClass(
+            compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac,
+            half_saturation_elements=c.half_saturation_elements, launch_overhead_us=c.launch_overhead_s * 1e6,
+            host_overhead_us=c.host_overhead_s * 1e6, dynamic_power_w=c.dynamic_power_w,
+            samples=fit.rows if name in fitted_classes else 0,
+            fit_error_pct=fit.fit_error_pct if name in fitted_classes else None,
+            from_prior=[p.replace("_s", "_us") if p.endswith("_s") else p for p in fit.from_prior[name]])
+    worst = sorted(zip(per_row_error_pct, rows, strict=True), key=lambda t: -abs(t[0]))[:5]
+    notes = [
+        f"fitted to the published table {table}: {len(rows)} rows (model, img size, batch), mode {mode}, dtype "
+        f"{dtype}{', torch.autocast' if amp else ''}; robust least squares on log step time",
+        f"fit error {fit.fit_error_pct:.1f}% RMS, median absolute error {fit.median_abs_error_pct:.1f}%",
+        "rows: " + "; ".join(f"{r.model}@{r.img_size}x{r.batch}" for r in rows),
+        "worst rows: " + "; ".join(f"{r.model} {e:+.1f}%" for e, r in worst),
+        "dynamic power and idle power are the template priors (a time table measures no energy)",
+        "fitted parameters: " + ", ".join(fit.fitted),
+    ]
+    return GpuCalibration(
+        schema_version=1, kind="gpu_calibration", accelerator=accel.name,
+        created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        device=DeviceRecord(name=f"published table {Path(table).name}", energy_method="none (time table)"),
+        settings=CalibrationSettings(dtype=dtype, tf32=True, quick=False, models=sorted({r.model for r in rows}),
+                                     batches=sorted({r.batch for r in rows}), timing_cases=len(rows), amp=amp),
+        idle_power_w=fit.coefficients.idle_power_w, host_view_us=fit.coefficients.host_view_s * 1e6,
+        host_module_us=fit.coefficients.host_module_s * 1e6, classes=classes, notes=notes)
+
+
+def trace_timm(model: str, *, img_size: int, batch: int) -> LayerGraph:
+    """The graph of a timm model on the meta device at batch x 3 x img_size x img_size (as hwmap extract)."""
+    from hwmap.graph.capture import capture, meta_inputs
+    from hwmap.graph.sources import build_model
+
+    spec = model if model.startswith("timm:") else f"timm:{model}"
+    built = build_model(spec)
+    chw = (built.default_input_chw[0], img_size, img_size)
+    return capture(built.module, meta_inputs([(batch, *chw)]), name=built.name, meta={"spec": spec, **built.meta})
+
+
+@dataclass(frozen=True)
+class TableCalibrationRun:
+    calibration: GpuCalibration
+    fit: TableFit
+    rows: tuple[TableRow, ...]
+    skipped: tuple[str, ...]  # "model@size: why"
+    elapsed_s: float
+
+
+def calibrate_from_table(table: str | Path, *, accel: str | Accelerator, mode: str = "auto", dtype: str = "fp16",
+                         amp: bool = True, columns: str | None = None, models: Sequence[str] = (),
+                         max_rows: int | None = None, graph_cache: str | Path | None = None,
+                         out_hint: Path | None = None, progress=None) -> TableCalibrationRun:
+    """Trace every usable row of a table (graphs cached on disk), fit, and build the calibration file content.
+
+    A row whose model cannot be built or traced is skipped and listed (a table of a whole model zoo has some).
+    Graphs are cached as ``<cache>/<model>_<size>_b<batch>.json`` (default cache: ``<out>.graphs`` beside the
+    output file, else ``hwmap-table-graphs`` in the working folder).
+    """
+    import fnmatch
+    import time
+
+    from hwmap.graph.io import load_graph, save_graph
+    from hwmap.hardware import load_accelerator
+
+    started = time.perf_counter()
+    acc = load_accelerator(accel) if not hasattr(accel, "spec") else accel
+    rows = read_table(table, columns=parse_columns(columns))
+    if models:
+        rows = [r for r in rows if any(fnmatch.fnmatchcase(r.model, p) for p in models)]
+        if not rows:
+            raise TableError(f"{table}: no row matches --models {','.join(models)}")
+    if max_rows is not None:
+        rows = rows[:max_rows]
+    if graph_cache is not None:
+        cache = Path(graph_cache)
+    elif out_hint is not None:
+        cache = out_hint.with_name(out_hint.name.split(".", 1)[0] + ".graphs")
+    else:
+        cache = Path("hwmap-table-graphs")
+    cache.mkdir(parents=True, exist_ok=True)
+    if progress is not None:
+        progress.phase("tracing the table's models", len(rows))
+    plans, used, skipped = [], [], []
+    for row in rows:
+        path = cache / f"{row.model}_{row.img_size}_b{row.batch}.json"
+        try:
+            if path.is_file():
+                graph = load_graph(path)
+            else:
+                graph = trace_timm(row.model, img_size=row.img_size, batch=row.batch)
+                save_graph(graph, path)
+            plans.append(timeline_plan(graph, acc, mode=mode, dtype=dtype, amp=amp))
+            used.append(row)
+        except HwmapError as exc:
+            skipped.append(f"{row.model}@{row.img_size}: {str(exc).splitlines()[0]}")
+        if progress is not None:
+            progress.advance()
+    if not plans:
+        raise TableError(f"{table}: none of the {len(rows)} rows could be traced ({skipped[0] if skipped else ''})")
+    from hwmap.cost.gpu import coefficients
+
+    if progress is not None:
+        progress.phase("fitting", 1)
+    measured = [r.step_time_s for r in used]
+    fit = fit_table(plans, measured, coefficients(acc), source=str(table))
+    errors = [100 * (p / m - 1) for p, m in zip(fit.predicted_s, measured, strict=True)]
+    calibration = table_calibration(fit, accel=acc, table=str(table), rows=used, mode=mode, dtype=dtype, amp=amp,
+                                    per_row_error_pct=errors)
+    if progress is not None:
+        progress.advance()
+    return TableCalibrationRun(calibration, fit, tuple(used), tuple(skipped), time.perf_counter() - started)
