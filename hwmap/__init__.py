@@ -8,7 +8,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
+    "calibrate_from_table",
     "census",
+    "census_models",
     "check_cost",
     "clear_graph_cache",
     "compare_counters",

@@ -19,10 +19,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "census", "check_cost", "clear_graph_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths",
-    "export_zigzag_hardware", "export_zigzag_workload", "extract_graph", "flops", "generate_paths",
-    "graph_cache_info", "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph",
-    "load_paths", "load_selection", "pareto", "save_graph", "select_paths", "simulate", "sweep",
+    "calibrate_from_table", "census", "census_models", "check_cost", "clear_graph_cache", "compare_counters",
+    "cost_paths", "estimate", "evaluate_paths", "export_zigzag_hardware", "export_zigzag_workload", "extract_graph",
+    "flops", "generate_paths", "graph_cache_info", "list_accelerators", "list_models", "load_accelerator",
+    "load_costed_paths", "load_graph", "load_paths", "load_selection", "pareto", "save_graph", "select_paths",
+    "simulate", "sweep",
 ]
 
 
@@ -449,6 +450,25 @@ def sweep(space, *, workers: int | None = None, scheduler: str | None = None, jo
         return run(space, workers=workers, journal=journal, resume_from=resume_from)
     with dask_executor(scheduler) as executor:
         return run(space, executor=executor, journal=journal, resume_from=resume_from)
+
+
+def census_models(patterns: Sequence[str] = ()) -> list[str]:
+    """The model names a census of these patterns covers (timm names or globs, built-ins; none: every timm
+    architecture), in order."""
+    from hwmap.dse.census import resolve_models
+
+    return resolve_models(list(patterns))
+
+
+def calibrate_from_table(table: str | Path, *, accel: str | Path | Accelerator, mode: str = "auto",
+                         dtype: str = "fp16", amp: bool = True, columns: str | None = None,
+                         models: Sequence[str] = (), max_rows: int | None = None,
+                         graph_cache: str | Path | None = None, out_hint: Path | None = None, progress=None):
+    """Fit a GPU template's coefficients to a table of measured step times (hwmap.calibrate.table)."""
+    from hwmap.calibrate.table import calibrate_from_table as fit
+
+    return fit(table, accel=load_accelerator(accel), mode=mode, dtype=dtype, amp=amp, columns=columns,
+               models=models, max_rows=max_rows, graph_cache=graph_cache, out_hint=out_hint, progress=progress)
 
 
 def census(

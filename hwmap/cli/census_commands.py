@@ -37,7 +37,7 @@ def census(
     """Trace many models and cost them on templates: MAC, time and energy shares by op class, one row each."""
     from rich.progress import Progress
 
-    from hwmap.dse.census import resolve_models, run_census
+    from hwmap.api import census, census_models
     from hwmap.report.tables import print_json
 
     if not accel:
@@ -50,10 +50,10 @@ def census(
         raise HwmapError(f"--resolution must be a positive integer, got {resolution}")
     if time_limit < 0:
         raise HwmapError(f"--time-limit must be >= 0 seconds, got {time_limit}")
-    models = resolve_models(patterns or [])
+    models = census_models(patterns or [])
     with Progress(transient=True) as progress:
         task = progress.add_task("census", total=len(models))
-        result = run_census(models, accels=accel, out=out, batch=batch, resolution=resolution, workers=workers,
+        result = census(models, accels=accel, out=out, batch=batch, resolution=resolution, workers=workers,
                             scheduler=scheduler, resume=resume, time_limit_s=time_limit or None,
                             progress=lambda _row: progress.advance(task))
     summary = {"out": out, "models": len(result.rows), "failed": result.failed, "resumed": result.resumed,

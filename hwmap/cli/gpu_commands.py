@@ -125,8 +125,8 @@ def _calibrate_from_table(*, table: str, accel: str | None, out: str | None, mod
                           json_out: bool) -> None:
     from pathlib import Path
 
+    from hwmap.api import calibrate_from_table
     from hwmap.calibrate.calibration import save_calibration
-    from hwmap.calibrate.table import calibrate_from_table
     from hwmap.cost.gpu import MODES
 
     if accel is None:
