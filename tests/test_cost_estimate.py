@@ -172,3 +172,17 @@ def test_accels_commands(run_cli):
     assert code == 0 and "rows: 32" in out
     code, out, _ = run_cli("accels", "validate", "systolic8x8", "magnet16pe_v32")
     assert code == 0 and out.count("valid") == 2
+
+
+def test_graph_cost_repr_is_one_line_of_totals_and_breakdown_names_take_underscores():
+    from hwmap.errors import HwmapError
+
+    cost = estimate(traced("resnet18"), "systolic16x16")
+    text = repr(cost)
+    assert "\n" not in text and len(text) < 200
+    assert text.startswith("GraphCost(model='resnet18', accelerator='systolic16x16', layers=")
+    assert f"cycles={cost.total_cycles:,.0f}" in text
+    assert cost.shares_by("op_group") == cost.shares_by("op-group")
+    assert cost.shares_by("op_class") == cost.shares_by("op-class")
+    with pytest.raises(HwmapError, match="unknown breakdown 'layer'"):
+        cost.shares_by("layer")

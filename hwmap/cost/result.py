@@ -11,6 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
+from hwmap.errors import HwmapError
 from hwmap.units import PJ_PER_MJ
 
 # Which resource ran a layer.
@@ -56,6 +57,11 @@ class GraphCost:
     mappings: tuple = ()  # per layer: hwmap.cost.mapping.LayerMapping or None (kinds with a mapper)
     fused: tuple[str, ...] = ()  # what was fused into what, one line per fused group
     fused_per_layer: tuple[str, ...] = ()  # per layer: what fused into it, or which kernel it fused into
+
+    def __repr__(self) -> str:
+        """One line: what was costed and the totals (the per-layer values are in to_dataframe())."""
+        return (f"GraphCost(model={self.model!r}, accelerator={self.accelerator!r}, layers={len(self.compute_cycles)}, "
+                f"cycles={self.total_cycles:,.0f}, latency_ms={self.latency_ms:.6g}, energy_mj={self.energy_mj:.6g})")
 
     # ------------------------------------------------------------------ per layer
 
@@ -127,13 +133,14 @@ class GraphCost:
         return dict(sorted(shares.items(), key=lambda item: -item[1]["energy"]))
 
     def _labels(self, key: str) -> list[str]:
+        key = key.replace("_", "-")  # op_group and op-group alike
         if key == "op-group":
             return [c.split(".")[0] for c in self.layers.op_classes]
         if key == "op-class":
             return list(self.layers.op_classes)
         if key == "module":
             return [s or "<root>" for s in self.layers.scopes]
-        raise ValueError(f"unknown breakdown {key!r} (expected op-group, op-class or module)")
+        raise HwmapError(f"unknown breakdown {key!r} (expected op-group, op-class or module)")
 
     # ------------------------------------------------------------------ export
 
