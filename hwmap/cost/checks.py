@@ -79,12 +79,33 @@ def check_result(data: Mapping[str, Any], *, what: str) -> None:
 
 
 def check_cost(cost: Any, *, what: str | None = None) -> None:
-    """check_result over a GraphCost: totals first (cheap); the per-layer records only when a total is bad or
-    the layers must be inspected anyway."""
+    """check_result over a GraphCost. Fast path (a sweep checks every point): when every per-layer array is finite
+    and in range, only the totals are checked; otherwise the per-layer records are inspected so the error names
+    the layer that went wrong."""
     label = what or f"{getattr(cost, 'model', 'model')} on {getattr(cost, 'accelerator', 'the template')}"
+    if _layer_arrays_in_range(cost):
+        check_result(cost.to_dict(layers=False), what=label)
+        return
     data = cost.to_dict(layers=True)
     check_result({"layers": data.get("layers", [])}, what=label)  # the layer that went wrong, when one did
     check_result(data, what=label)
+
+
+def _layer_arrays_in_range(cost: Any) -> bool:
+    """Cycles, stalls, DRAM bytes and every energy term finite and >= 0, utilisation in [0, 1], per layer."""
+    import numpy as np
+
+    try:
+        arrays = [cost.compute_cycles, cost.stall_cycles, cost.dram_bytes, *cost.energy_pj.values()]
+        utilisation = np.asarray(cost.utilisation, dtype=float)
+    except (AttributeError, TypeError, ValueError):
+        return False  # not a GraphCost: inspect everything
+    with np.errstate(invalid="ignore"):
+        for array in arrays:
+            values = np.asarray(array, dtype=float)
+            if not (np.isfinite(values).all() and (values >= 0).all()):
+                return False
+        return bool(np.isfinite(utilisation).all() and ((utilisation >= 0) & (utilisation <= 1.0 + 1e-9)).all())
 
 
 def check_json_safe(data: Any, *, what: str = "result") -> None:
