@@ -1,4 +1,5 @@
-"""Design-space sweep throughput (issue target: 10,000 design points x ResNet-50 in under 30 s on 2 local cores).
+"""Design-space sweep throughput (target: 10,000 design points x ResNet-50 in under 60 s on 2 local cores with
+mapping-aware energy, issue 9; it was 30 s when every layer used SCALE-Sim's fixed fold order).
 
 Measures, on the same 10,000-variant systolic space and the same ResNet-50 graph:
 
@@ -25,6 +26,8 @@ from pathlib import Path
 from hwmap.api import extract_graph, save_graph
 from hwmap.dse import DesignSpace, SerialExecutor
 from hwmap.dse.sweep import sweep
+
+TARGET_S = 60.0  # issue 9: the 10,000-point sweep with mapping-aware energy
 
 AXES = {
     "array.rows": {"start": 8, "stop": 80, "step": 8},  # 10 values
@@ -108,10 +111,10 @@ def main() -> None:
         wall = time.perf_counter() - start
         local_pps[workers] = report(f"local processes, {workers} worker(s)", result, wall, serial_pps)
         if workers == 2:
-            verdict = "meets" if wall < 30 else "misses"
+            verdict = "meets" if wall < TARGET_S else "misses"
             idle = result.worker_cpu_s / 2
             print(f"  {space.n_points} points on 2 local workers in {wall:.1f} s (graph parsing, pool start-up "
-                  f"and table included): {verdict} the 30 s target; the workers' CPU time alone would take "
+                  f"and table included): {verdict} the {TARGET_S:.0f} s target; the workers' CPU time alone would take "
                   f"{idle:.1f} s on 2 idle cores")
 
     print(f"local scaling 1 -> 2 workers: {local_pps[2] / local_pps[1]:.2f}x (machine ceiling now {ceiling:.2f}x)")
