@@ -63,6 +63,8 @@ class Objective(str, Enum):
     edp = "edp"
 
 
+DataflowOpt = Annotated[Optional[Dataflow], typer.Option("--dataflow", help="override a systolic template's "
+                                                                       "dataflow")]
 MappingOpt = Annotated[MappingMode, typer.Option(
     "--mapping", help="best: the mapper picks each layer's loop order and buffer tiles; scalesim: SCALE-Sim's fold "
                       "order and DRAM counts (systolic templates)")]
@@ -84,8 +86,7 @@ def estimate(
     model: ModelArg,
     accel: Annotated[str, typer.Option("--accel", "-a", help="template name (hwmap accels list), template "
                                                               ".yaml, or SCALE-Sim .cfg")],
-    dataflow: Annotated[Optional[Dataflow], typer.Option("--dataflow", help="override a systolic template's "
-                                                                            "dataflow")] = None,
+    dataflow: DataflowOpt = None,
     input: InputOpt = None,
     resolution: ResolutionOpt = None,
     batch: BatchOpt = 1,
@@ -151,8 +152,7 @@ def map_command(
     fusion: FusionOpt = None,
     layer: Annotated[Optional[str], typer.Option("--layer", help="only layers whose name or module matches this "
                                                                  "glob, e.g. 'layer4.*'")] = None,
-    dataflow: Annotated[Optional[Dataflow], typer.Option("--dataflow", help="override a systolic template's "
-                                                                            "dataflow")] = None,
+    dataflow: DataflowOpt = None,
     input: InputOpt = None,
     resolution: ResolutionOpt = None,
     batch: BatchOpt = 1,
