@@ -14,22 +14,14 @@ from hwmap.cost.dispatch import estimate_graph, map_target
 from hwmap.cost.mapping import LoopNest, map_layer
 from hwmap.cost.memory import capacity_words, memory_hierarchy
 from hwmap.cost.systolic import systolic_costs
-from hwmap.graph.ir import LayerGraph, Node
 from hwmap.ops.classes import OpClass
-from hwmap.ops.tensor import TensorMeta
 from hwmap.ops.work import Conv, Gemm
 from tests.conftest import traced
+from tests.test_cost_estimate import _single_layer_graph as _graph
 
 TEMPLATES = ["systolic8x8", "systolic16x16", "systolic32x32", "magnet16pe_v8", "magnet16pe_v16"]
 
 
-def _graph(work, op_class=OpClass.LINEAR) -> LayerGraph:
-    gemm = work.gemm if isinstance(work, Conv) else work
-    inputs = (TensorMeta((gemm.batch, gemm.m, gemm.k), "float32", "input:0"),
-              TensorMeta((gemm.k, gemm.n), "float32", "param:w"))
-    outputs = (TensorMeta((gemm.batch, gemm.m, gemm.n), "float32", "0"),)
-    node = Node(0, "test.op", work, op_class, "layer", "Test", inputs, outputs)
-    return LayerGraph("one-layer", ((1,),), (node,), params=gemm.k * gemm.n, param_bytes=0, buffer_bytes=0)
 
 
 convs = st.builds(
