@@ -259,7 +259,8 @@ def check_costed_paths(costed, *, accelerator: str) -> None:
 
 
 def load_selection(path: str | Path):
-    """A selection JSON written by select-paths --out, validated field by field (hwmap.select.problem.Selection)."""
+    """A selection JSON written by select-paths --out, validated field by field, as a hwmap.select.SelectionResult
+    (.selection, .reference, .budget_unit, .chosen_names, ...)."""
     from hwmap.select.readers import read_selection
 
     return read_selection(path)
@@ -399,42 +400,122 @@ def pareto(table, objectives: Sequence[str], *, by: str | None = "model"):
     return pareto_table(table, list(objectives), by=by)
 
 
-def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None = None):
-    """Energy, latency, weights and accuracy of every path on accel (list of CostedPath)."""
+def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None = None,
+               progress: Callable[[int, int], None] | None = None):
+    """Energy, latency, weights and accuracy of every path on accel (list of CostedPath); paths is a PathSet or a
+    paths YAML. progress(done, total) is called after each path. Every number is checked finite and >= 0."""
     from hwmap.paths.costing import cost_paths as run
+    from hwmap.paths.model import PathSet
 
-    return run(paths, load_accelerator(accel), dataflow=dataflow)
+    path_set = paths if isinstance(paths, PathSet) else load_paths(paths)
+    accelerator = load_accelerator(accel)
+    total, done = len(path_set.paths), [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total)
+
+    costed = run(path_set, accelerator, dataflow=dataflow, progress=tick)
+    check_costed_paths(costed, accelerator=accelerator.name)
+    return costed
 
 
 def select_paths(
-    costed,
+    paths,
     *,
-    budgets: Sequence[float],
-    relative: bool = True,
-    metric: str = "energy",
-    weights: Sequence[float] | None = None,
+    accel: str | Path | Accelerator | None = None,
+    dataflow: str | None = None,
+    budgets: str | Sequence[float | str] | None = None,
+    budget_trace: str | Path | Any = None,
+    metric: str | None = None,
+    reference: str | None = None,
+    budget_weights: str | Sequence[float] | None = None,
     max_paths: int | None = None,
     memory_mb: float | None = None,
     min_accuracy: float | None = None,
+    extra_path_penalty: float = 0.0,
+    goal: str = "accuracy",
+    target_frontier: str | Path | Sequence[Any] | None = None,
     drop_unknown: bool = False,
+    out: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ):
-    """The ILP selection over costed paths (semantics in hwmap.select.problem). Budgets are fractions of the most
-    expensive path unless relative=False."""
-    from hwmap.paths.costing import path_points
-    from hwmap.select import select_paths as solve
-    from hwmap.select.budgets import make_levels, resolve_budgets
+    """Choose the execution paths to deploy and the path to run at each budget (ILP; semantics in
+    hwmap.select.problem, the pipeline in hwmap.select.pipeline). Returns a hwmap.select.SelectionResult:
+    .selection (chosen, table, expected values), .dropped (paths left out for want of an accuracy), .reference
+    and .reference_value, .rows() (the budget -> path table) and .to_dict() (the selection JSON).
 
-    points, _dropped = path_points(list(costed), drop_unknown=drop_unknown)
-    values = resolve_budgets(list(budgets), paths=points, metric=metric, relative=relative)
-    levels = make_levels(values, metric=metric, weights=list(weights) if weights is not None else None)
-    return solve(points, levels, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy)
+    paths: costed paths (CostedPath list from cost_paths / load_costed_paths, PathPoints or mappings), a costed
+    CSV, or a paths YAML / PathSet costed on accel (with dataflow). budgets: text such as '0.5,0.8' (fractions of
+    the reference), '20mJ,30mJ', '5ms', '0.5:1.0:0.05', '10mJ:30mJ:5mJ', or a list of numbers (fractions) or
+    texts; or budget_trace: a trace CSV declaring its unit, or a BudgetTrace. The unit fixes the metric (metric
+    must agree; fractions: metric, default 'energy'). reference: the path fractions are fractions of and savings
+    are measured against (default: the most expensive path on the metric). budget_weights: one weight per budget.
+    goal: 'accuracy' or 'frontier' (with target_frontier: a CSV energy_mj,accuracy[,weight] or (energy_mj,
+    accuracy) points). extra_path_penalty: accuracy points per kept path beyond the first. out: also write the
+    selection JSON there (read back by load_selection, replayed by simulate). progress(done, total) while costing.
+    """
+    from hwmap.fileio import atomic_write_text
+    from hwmap.paths.model import PathSet
+    from hwmap.select.pipeline import run_selection
+
+    if out is not None and not Path(out).parent.is_dir():
+        raise HwmapError(f"out {out}: folder {Path(out).parent} does not exist")
+    paths_file = accelerator = None
+    if isinstance(paths, (str, Path)) and str(paths).endswith(".csv"):
+        if accel is not None:
+            raise HwmapError(f"paths {paths} is already costed; accel applies to a paths YAML")
+        paths_file, costed = str(paths), load_costed_paths(paths)
+    elif isinstance(paths, (str, Path, PathSet)):
+        if accel is None:
+            raise HwmapError(f"paths {paths if not isinstance(paths, PathSet) else 'PathSet'}: paths need accel to "
+                             "be costed (or pass costed paths / a costed CSV)")
+        paths_file = None if isinstance(paths, PathSet) else str(paths)
+        accelerator_obj = load_accelerator(accel)
+        accelerator = accelerator_obj.name
+        costed = cost_paths(paths, accelerator_obj, dataflow=dataflow, progress=progress)
+    else:
+        if accel is not None or dataflow is not None:
+            raise HwmapError("accel and dataflow apply to a paths YAML or PathSet; these paths are already costed")
+        costed = list(paths)
+    result = run_selection(
+        costed, budgets=budgets, budget_trace=budget_trace, metric=metric, reference=reference,
+        budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
+        extra_path_penalty=extra_path_penalty, goal=goal, target_frontier=target_frontier,
+        drop_unknown=drop_unknown, paths_file=paths_file, accelerator=accelerator)
+    if out is not None:
+        import json
+
+        atomic_write_text(out, json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    return result
 
 
-def simulate(selection, trace: Sequence[float], *, switch_energy_mj: float = 0.0):
-    """Replay a selection's switching policy over a budget trace (budgets in the selection's unit)."""
-    from hwmap.select import simulate as run
+def simulate(selection, budget_trace, *, unit: str | None = None, switch_energy_mj: float = 0.0):
+    """Replay a selection's switching policy over a budget trace (hwmap.select.SimulationResult).
 
-    return run(selection, list(trace), switch_energy_mj=switch_energy_mj)
+    selection: a SelectionResult (select_paths), a Selection, or a selection JSON file (select-paths --out).
+    budget_trace: a trace CSV declaring its unit (budget_mj / budget_ms / budget_fraction column, or a
+    '# unit: mJ' line before a budget column), a hwmap.select.BudgetTrace, or a sequence of numbers with unit
+    ('mJ', 'uJ', 'J', 'ms', 'us', 's' or 'fraction'). An absolute trace must be on the selection's metric; a trace
+    of fractions is multiplied by the selection's reference value and needs a selection made with fraction budgets.
+    """
+    from hwmap.select import BudgetTrace, read_budget_trace
+    from hwmap.select.pipeline import simulate_selection
+
+    if isinstance(selection, (str, Path)):
+        selection = load_selection(selection)
+    if isinstance(budget_trace, BudgetTrace):
+        trace = budget_trace
+    elif isinstance(budget_trace, (str, Path)):
+        if unit is not None:
+            raise HwmapError("unit applies to a sequence of budgets; a trace file declares its own unit")
+        trace = read_budget_trace(budget_trace)
+    else:
+        if unit is None:
+            raise HwmapError("unit is missing: a sequence of budgets needs unit='mJ', 'ms', 'fraction', ...")
+        trace = BudgetTrace.of(list(budget_trace), unit=unit)
+    return simulate_selection(selection, trace, switch_energy_mj=switch_energy_mj)
 
 
 def sweep(space, *, workers: int | None = None, scheduler: str | None = None, journal: str | Path | None = None,

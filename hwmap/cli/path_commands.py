@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
+from contextlib import contextmanager
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from hwmap.cli import app
+from hwmap.cli.cost_commands import Dataflow
 from hwmap.cli.graph_commands import ClassesOpt, JsonOpt
 from hwmap.cli.options import MAX_COUNT, StrictFloat, StrictInt, check_files
 from hwmap.errors import HwmapError
@@ -20,6 +20,8 @@ app.add_typer(paths_app, name="paths")
 
 AccelOpt = Annotated[str, typer.Option("--accel", "-a", help="template name, template .yaml or SCALE-Sim .cfg")]
 DataflowOpt = Annotated[Optional[str], typer.Option("--dataflow", help="ws, os or is (systolic templates)")]
+SelectDataflowOpt = Annotated[Optional[Dataflow], typer.Option("--dataflow", help="ws, os or is: override a "
+                                                                             "systolic template's dataflow")]
 
 
 def _ints(text: str | None, argument: str) -> tuple[int, ...]:
@@ -85,17 +87,14 @@ def paths_cost(
     json_out: JsonOpt = False,
 ) -> None:
     """Energy, latency and cycles of every path (graphs of identical paths are traced once)."""
-    from hwmap.api import load_accelerator
-    from hwmap.paths.costing import cost_paths, write_costed_csv
-    from hwmap.paths.model import load_paths
+    from hwmap.api import cost_paths, load_accelerator
+    from hwmap.paths.costing import write_costed_csv
     from hwmap.report.tables import print_json, render_costed_paths, stdout_console
 
     check_files(inputs={"PATHS_FILE": paths_file, "--accel": accel}, outputs={"--csv": csv_path})
-    paths = load_paths(paths_file)
     accelerator = load_accelerator(accel)
-    costed = _with_progress(len(paths.paths), "costing paths",
-                            lambda tick: cost_paths(paths, accelerator, dataflow=dataflow, progress=tick))
-    _check_costed(costed, accelerator.name)
+    with _progress("costing paths") as tick:
+        costed = cost_paths(paths_file, accelerator, dataflow=dataflow, progress=tick)
     if csv_path:
         write_costed_csv(csv_path, costed)
     if json_out:
@@ -104,147 +103,107 @@ def paths_cost(
         render_costed_paths(costed, stdout_console(), accel=accelerator.name)
 
 
-def _with_progress(total: int, label: str, work):
-    from rich.progress import Progress
-
-    with Progress(transient=True) as progress:
-        task = progress.add_task(label, total=total)
-        return work(lambda: progress.advance(task))
-
-
 class Metric(str, Enum):
     energy = "energy"
     latency = "latency"
 
 
-class Objective(str, Enum):
+class Goal(str, Enum):
     accuracy = "accuracy"
     frontier = "frontier"
 
 
 @app.command("select-paths")
 def select_paths_command(
-    paths_file: Annotated[str, typer.Argument(help="paths YAML (costed on --accel) or a costed CSV (columns "
-                                                   "name, energy_mj, latency_ms, accuracy, weight_group, "
-                                                   "weight_mb)")],
+    paths: Annotated[str, typer.Argument(help="paths YAML (costed on --accel) or a costed CSV (columns name, "
+                                              "energy_mj, latency_ms, accuracy, weight_group, weight_mb)")],
     accel: Annotated[Optional[str], typer.Option("--accel", "-a", help="template to cost a paths YAML on")] = None,
-    budget: Annotated[Optional[str], typer.Option("--budget", help="levels: list '0.5,0.8' or range "
-                                                                   "'0.5:1.0:0.05'")] = None,
-    budget_trace: Annotated[Optional[str], typer.Option("--budget-trace", help="CSV of budgets (levels weighted "
-                                                                               "by how often they occur)")] = None,
-    absolute: Annotated[bool, typer.Option("--absolute", help="budgets in mJ / ms instead of fractions of the "
-                                                              "most expensive path")] = False,
-    weights: Annotated[Optional[str], typer.Option("--weights", help="one weight per budget level")] = None,
-    metric: Annotated[Metric, typer.Option("--metric", help="what the budget limits")] = Metric.energy,
+    dataflow: SelectDataflowOpt = None,
+    budgets: Annotated[Optional[str], typer.Option(
+        "--budget", help="budget levels: 30mJ, 5ms (units: mJ, uJ, J, ms, us, s) or 0.5 (a fraction of the "
+                         "reference path); lists 0.5,0.8 or 20mJ,30mJ; ranges 0.5:1.0:0.05 or 10mJ:30mJ:5mJ")] = None,
+    budget_trace: Annotated[Optional[str], typer.Option(
+        "--budget-trace", help="budget trace CSV declaring its unit (budget_mj, budget_ms or budget_fraction "
+                               "column, or '# unit: mJ' before a budget column); levels weighted by how often they "
+                               "occur")] = None,
+    reference: Annotated[Optional[str], typer.Option(
+        "--reference", help="path that fraction budgets are fractions of and savings are measured against "
+                            "(default: the most expensive on the metric)")] = None,
+    budget_weights: Annotated[Optional[str], typer.Option("--budget-weights", help="one weight per budget level, "
+                                                                                   "e.g. 1,2,1")] = None,
+    metric: Annotated[Optional[Metric], typer.Option("--metric", help="what the budgets limit (default: the "
+                                                                      "budgets' unit, else energy)")] = None,
     max_paths: Annotated[Optional[int], typer.Option("--max-paths", help="at most this many paths",
         click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
     memory_mb: Annotated[Optional[float], typer.Option("--memory-mb", help="weight memory limit",
         click_type=StrictFloat(min_value=0.0))] = None,
     min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", help="no path below this",
         click_type=StrictFloat(min_value=0.0, max_value=100.0))] = None,
-    switch_cost: Annotated[float, typer.Option("--switch-cost", help="accuracy points charged per path kept "
-                                                                     "beyond the first",
+    extra_path_penalty: Annotated[float, typer.Option("--extra-path-penalty", help="accuracy points charged per "
+                                                                                   "path kept beyond the first",
         click_type=StrictFloat(min_value=0.0, max_value=100.0))] = 0.0,
-    objective: Annotated[Objective, typer.Option("--objective")] = Objective.accuracy,
-    target_frontier: Annotated[Optional[str], typer.Option("--target-frontier", help="CSV energy_mj,accuracy "
-                                                                                     "(objective frontier)")]
+    goal: Annotated[Goal, typer.Option("--goal", help="accuracy: best expected accuracy over the budgets; "
+                                                      "frontier: closest to --target-frontier")] = Goal.accuracy,
+    target_frontier: Annotated[Optional[str], typer.Option("--target-frontier", help="CSV energy_mj,accuracy"
+                                                                                     "[,weight] (goal frontier)")]
     = None,
     drop_unknown: Annotated[bool, typer.Option("--drop-unknown", help="leave out paths without an accuracy")]
     = False,
-    dataflow: DataflowOpt = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="write the selection JSON (for simulate)")]
     = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Choose the paths to keep and the path to run at each budget level (ILP, solved to optimality)."""
-    from hwmap.fileio import atomic_write_text
-    from hwmap.paths.costing import path_points
-    from hwmap.report.tables import chosen_vs_full, print_json, render_selection, stdout_console
-    from hwmap.select import select_paths
-    from hwmap.select.budgets import make_levels, parse_budgets, read_budget_trace, resolve_budgets, trace_levels
+    from hwmap.api import select_paths
+    from hwmap.report.tables import print_json, render_selection, stdout_console
 
-    check_files(inputs={"PATHS_FILE": paths_file, "--accel": accel, "--budget-trace": budget_trace,
+    check_files(inputs={"PATHS": paths, "--accel": accel, "--budget-trace": budget_trace,
                         "--target-frontier": target_frontier}, outputs={"--out": out})
-    costed = _costed(paths_file, accel, dataflow)
-    points, dropped = path_points(costed, drop_unknown=drop_unknown)
-    if (budget is None) == (budget_trace is None):
-        raise HwmapError("give budget levels with --budget (list or range) or --budget-trace (CSV), one of them")
-    if budget_trace is not None:
-        levels = trace_levels(read_budget_trace(budget_trace, metric=metric.value))
-    else:
-        values = resolve_budgets(parse_budgets(budget, arg="--budget"), paths=points, metric=metric.value,
-                                 relative=not absolute)
-        level_weights = [float(w) for w in parse_budgets(weights, arg="--weights")] if weights else None
-        levels = make_levels(values, metric=metric.value, weights=level_weights)
-    frontier = _read_frontier(target_frontier) if target_frontier else ()
-    selection = select_paths(points, levels, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
-                             extra_path_penalty=switch_cost, objective=objective.value, target_frontier=frontier)
-    data = {**selection.to_dict(), "chosen_vs_full": chosen_vs_full(selection),
-            "dropped_without_accuracy": dropped, "paths_file": paths_file, "accelerator": accel}
-    if out:
-        atomic_write_text(out, json.dumps(data, indent=2, allow_nan=False))
+    with _progress("costing paths") as tick:
+        result = select_paths(
+            paths, accel=accel, dataflow=dataflow.value if dataflow else None, budgets=budgets,
+            budget_trace=budget_trace, metric=metric.value if metric else None, reference=reference,
+            budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
+            extra_path_penalty=extra_path_penalty, goal=goal.value, target_frontier=target_frontier,
+            drop_unknown=drop_unknown, out=out, progress=tick)
     if json_out:
-        print_json(data)
+        print_json(result.to_dict())
     else:
-        render_selection(selection, stdout_console(), dropped=dropped)
+        render_selection(result, stdout_console())
 
 
-def _costed(paths_file: str, accel: str | None, dataflow: str | None):
-    from hwmap.api import load_accelerator
-    from hwmap.paths.costing import cost_paths, read_costed_csv
-    from hwmap.paths.model import load_paths
+@contextmanager
+def _progress(label: str):
+    """A progress callback (done, total) that shows a transient rich bar once work starts."""
+    from rich.progress import Progress
 
-    if paths_file.endswith(".csv"):
-        if accel:
-            raise HwmapError(f"{paths_file} is already costed; --accel applies to a paths YAML")
-        return read_costed_csv(paths_file)
-    if not accel:
-        raise HwmapError(f"{paths_file}: a paths YAML needs --accel to cost its paths (or pass a costed CSV)")
-    paths = load_paths(paths_file)
-    accelerator = load_accelerator(accel)
-    costed = _with_progress(len(paths.paths), "costing paths",
-                            lambda tick: cost_paths(paths, accelerator, dataflow=dataflow, progress=tick))
-    _check_costed(costed, accelerator.name)
-    return costed
+    with Progress(transient=True) as progress:
+        task: list = []
 
+        def tick(done: int, total: int) -> None:
+            if not task:
+                task.append(progress.add_task(label, total=total))
+            progress.update(task[0], completed=done)
 
-def _check_costed(costed, accel_name: str) -> None:
-    from hwmap.api import check_costed_paths
-
-    check_costed_paths(costed, accelerator=accel_name)
-
-
-def _read_frontier(path: str):
-    import csv
-
-    from hwmap.select.problem import TargetPoint
-
-    try:
-        rows = list(csv.DictReader(Path(path).open(newline="", encoding="utf-8")))
-        return tuple(TargetPoint(float(r["energy_mj"]), float(r["accuracy"])) for r in rows)
-    except OSError as exc:
-        raise HwmapError(f"--target-frontier {path}: cannot read it ({exc.strerror or exc})") from None
-    except (KeyError, TypeError, ValueError):
-        raise HwmapError(f"--target-frontier {path}: expected a CSV with columns energy_mj, accuracy") from None
+        yield tick
 
 
 @app.command()
 def simulate(
-    selection_file: Annotated[str, typer.Argument(help="selection JSON written by select-paths --out")],
-    trace: Annotated[str, typer.Option("--trace", help="budget trace CSV (one budget per step)")],
+    selection: Annotated[str, typer.Argument(help="selection JSON written by select-paths --out")],
+    budget_trace: Annotated[str, typer.Option(
+        "--budget-trace", help="budget trace CSV declaring its unit (budget_mj / budget_ms column, or "
+                               "budget_fraction for a selection made with fraction budgets)")],
     switch_energy_mj: Annotated[float, typer.Option("--switch-energy-mj", help="energy charged per switch",
         click_type=StrictFloat(min_value=0.0))] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Replay the selection's switching policy over a budget trace."""
-    from hwmap.api import load_selection as read_selection
+    from hwmap.api import simulate as run_simulation
     from hwmap.report.tables import print_json, render_simulation, stdout_console
-    from hwmap.select import read_budget_trace
-    from hwmap.select import simulate as run_simulation
 
-    selection = read_selection(selection_file)
-    budgets = read_budget_trace(trace, metric=selection.metric)
-    result = run_simulation(selection, budgets, switch_energy_mj=switch_energy_mj)
+    check_files(inputs={"SELECTION": selection, "--budget-trace": budget_trace}, outputs={})
+    result = run_simulation(selection, budget_trace, switch_energy_mj=switch_energy_mj)
     if json_out:
         print_json(result.to_dict())
     else:

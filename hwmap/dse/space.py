@@ -536,7 +536,7 @@ class _Builder:
 
     def paths_entry(self, index: int, entry: object) -> PathsSpec:
         from hwmap.paths.model import load_paths
-        from hwmap.select.budgets import parse_budgets
+        from hwmap.select.budgets import parse_numbers
 
         path = ["paths", index]
         parsed: _PathsEntry = self.validate(_PathsEntry, entry, path)
@@ -553,7 +553,7 @@ class _Builder:
                                              "the paths file or set drop_unknown: true")
         if isinstance(parsed.budgets, str):
             try:
-                budgets = parse_budgets(parsed.budgets, arg="budgets")
+                budgets = parse_numbers(parsed.budgets, arg="budgets")
             except HwmapError as exc:
                 raise self.fail([*path, "budgets"], str(exc)) from None
         else:

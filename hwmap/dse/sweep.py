@@ -283,7 +283,8 @@ def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Acceler
     from hwmap.cost.dispatch import estimate_graph
     from hwmap.errors import ResultError
     from hwmap.paths.costing import weight_bytes_per_param
-    from hwmap.select import InfeasibleSelectionError, PathPoint, make_levels, resolve_budgets, select_paths
+    from hwmap.select import Budgets, InfeasibleSelectionError, PathPoint, run_selection
+    from hwmap.select.problem import METRIC_UNITS
     from hwmap.units import BYTES_PER_MB
 
     settings = workload.selection or {}
@@ -302,12 +303,13 @@ def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Acceler
     full = max(points, key=lambda p: (p.energy_mj, p.accuracy))
     row = {"status": STATUS_OK, "error": None, **_cost_columns(costs[full.name], accel),
            "full_energy_mj": full.energy_mj, "full_latency_ms": full.latency_ms}
-    budgets = resolve_budgets(settings["budgets"], paths=points, metric=settings["metric"],
-                              relative=settings["relative"])
-    levels = make_levels(budgets, metric=settings["metric"], weights=settings["weights"])
+    # relative budgets are fractions of the most expensive path on the metric (the pipeline's default reference)
+    unit = "fraction" if settings["relative"] else METRIC_UNITS[settings["metric"]]
     try:
-        selection = select_paths(points, levels, max_paths=settings["max_paths"], memory_mb=settings["memory_mb"],
-                                 min_accuracy=settings["min_accuracy"])
+        selection = run_selection(
+            points, budgets=Budgets(tuple(float(b) for b in settings["budgets"]), unit), metric=settings["metric"],
+            budget_weights=settings["weights"], max_paths=settings["max_paths"], memory_mb=settings["memory_mb"],
+            min_accuracy=settings["min_accuracy"], drop_unknown=settings["drop_unknown"]).selection
     except InfeasibleSelectionError as exc:
         row.update(status=STATUS_INFEASIBLE, error=str(exc), energy_mj=None, latency_ms=None,
                    expected_accuracy=None, selected_paths=None)

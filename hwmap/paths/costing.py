@@ -154,19 +154,3 @@ def _costed_row(path: Path, line: int, row: dict) -> CostedPath:
         weight_group=(row["weight_group"] or "").strip(), weight_mb=_number(path, line, "weight_mb", row["weight_mb"]),
         accuracy=accuracy,
     )
-
-
-def path_points(costed: list[CostedPath], *, drop_unknown: bool):
-    """PathPoints for selection. A path without an accuracy is never treated as lossless: it is an error,
-    unless drop_unknown leaves such paths out (and says which)."""
-    from hwmap.select.problem import PathPoint
-
-    unknown = [c.name for c in costed if c.accuracy is None]
-    if unknown and not drop_unknown:
-        raise HwmapError(f"{len(unknown)} path(s) have no accuracy: {', '.join(unknown[:8])}"
-                         + (" ..." if len(unknown) > 8 else "") + "; give one in the paths file, measure it with "
-                         "`hwmap evaluate`, or pass --drop-unknown to leave them out")
-    points = [PathPoint(name=c.name, energy_mj=c.energy_mj, latency_ms=c.latency_ms, accuracy=c.accuracy.value,
-                        accuracy_source=f"{c.accuracy.source}: {c.accuracy.provenance}", weight_group=c.weight_group,
-                        weight_mb=c.weight_mb) for c in costed if c.accuracy is not None]
-    return points, unknown

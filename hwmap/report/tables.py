@@ -187,47 +187,50 @@ def render_costed_paths(costed, console: Console, *, accel: str) -> None:
     console.print(table)
 
 
-def render_selection(selection, console: Console, *, dropped) -> None:
-    unit = selection.unit
+def render_selection(result, console: Console) -> None:
+    """A hwmap.select.SelectionResult: what the budgets are (fractions of which path), the kept paths against the
+    reference path, and the budget -> path table."""
+    selection, ref = result.selection, result.reference
+    unit = result.unit
     console.print(f"chosen paths ({len(selection.chosen)}): {', '.join(selection.chosen_names)}   solver "
                   f"{selection.solver} {selection.status} in {selection.solve_time_s:.3f} s")
-    console.print(f"expected accuracy {selection.expected_accuracy:.3f} (full model {selection.full_model.name}: "
-                  f"{selection.full_model.accuracy:.3f}, drop {selection.accuracy_drop:.3f})   expected energy "
-                  f"{selection.expected_energy_mj:.4g} mJ, saved {selection.energy_saved_pct:.1f}% "
-                  f"({selection.energy_saved_mj:.4g} mJ) vs always running the full model   weights "
-                  f"{selection.memory_mb:.4g} MB")
-    kept = Table(title=f"kept paths against the full model ({selection.full_model.name})", title_justify="left")
+    console.print(result.describe_budgets())
+    console.print(f"expected accuracy {selection.expected_accuracy:.3f} (reference {ref.name}: {ref.accuracy:.3f}, "
+                  f"drop {selection.accuracy_drop:.3f})   expected energy {selection.expected_energy_mj:.4g} mJ, "
+                  f"saved {selection.energy_saved_pct:.1f}% ({selection.energy_saved_mj:.4g} mJ) vs always running "
+                  f"{ref.name}   weights {selection.memory_mb:.4g} MB")
+    kept = Table(title=f"kept paths against the reference path {ref.name}", title_justify="left")
     for column in ("path", "energy mJ", "energy saved", "accuracy", "accuracy drop"):
         kept.add_column(column, justify="left" if column == "path" else "right")
-    for row in chosen_vs_full(selection):
+    for row in result.vs_reference():
         kept.add_row(row["path"], f"{row['energy_mj']:.4g}", f"{row['energy_saved_pct']:.1f}%",
                      f"{row['accuracy']:.3f}", f"{row['accuracy_drop']:.3f}")
     console.print(kept)
     table = Table(title="budget -> path", title_justify="left")
-    for column in (f"budget ({unit})", "weight", "path", "energy mJ", "latency ms", "accuracy"):
+    fraction = result.budget_unit == "fraction"
+    columns = ([f"budget (fraction of {ref.name})"] if fraction else []) + [f"budget ({unit})", "weight", "path",
+                                                                           "energy mJ", "latency ms", "accuracy"]
+    for column in columns:
         table.add_column(column, justify="left" if column == "path" else "right")
-    for row in selection.table:
-        table.add_row(f"{row.budget:.4g}", f"{row.weight:g}", row.path, f"{row.energy_mj:.4g}",
-                      f"{row.latency_ms:.4g}", f"{row.accuracy:.3f}")
+    absolute = f"budget_{unit.lower()}"
+    for row in result.rows():
+        given = [f"{row['budget']:.4g}"] if fraction else []
+        table.add_row(*given, f"{row[absolute]:.4g}", f"{row['weight']:g}", row["path"], f"{row['energy_mj']:.4g}",
+                      f"{row['latency_ms']:.4g}", f"{row['accuracy']:.3f}")
     console.print(table)
-    if dropped:
-        console.print(f"[yellow]left out, no accuracy: {', '.join(dropped)}[/yellow]")
-
-
-def chosen_vs_full(selection) -> list[dict]:
-    """Each kept path's energy saving and accuracy drop against always running the full model."""
-    full = selection.full_model
-    return [{"path": p.name, "energy_mj": p.energy_mj, "accuracy": p.accuracy,
-             "energy_saved_pct": 100 * (1 - p.energy_mj / full.energy_mj) if full.energy_mj else 0.0,
-             "accuracy_drop": full.accuracy - p.accuracy} for p in selection.chosen]
+    if result.dropped:
+        console.print(f"[yellow]left out, no accuracy: {', '.join(result.dropped)}[/yellow]")
 
 
 def render_simulation(result, console: Console) -> None:
-    console.print(f"{result.steps} steps: energy {result.energy_used_mj:.4g} mJ vs {result.full_model_energy_mj:.4g} "
-                  f"mJ always-full, saved {result.energy_saved_pct:.1f}%")
-    console.print(f"accuracy: mean {result.mean_accuracy:.3f}, mean drop {result.mean_accuracy_drop:.3f}, worst "
-                  f"drop {result.worst_accuracy_drop:.3f}   switches {result.switches}   budget violations "
-                  f"{result.violations}")
+    if result.fraction_scale is not None:
+        console.print(f"trace budgets are fractions of {result.reference} ({result.fraction_scale:.6g} "
+                      f"{result.unit})")
+    console.print(f"{result.steps} steps: energy {result.energy_used_mj:.4g} mJ vs {result.reference_energy_mj:.4g} "
+                  f"mJ always running {result.reference}, saved {result.energy_saved_pct:.1f}%")
+    console.print(f"accuracy: mean {result.mean_accuracy:.3f}, mean drop {result.mean_accuracy_drop:.3f} (vs "
+                  f"{result.reference}), worst drop {result.worst_accuracy_drop:.3f}   switches {result.switches}   "
+                  f"budget violations {result.violations}")
     table = Table(title="steps per path", title_justify="left")
     table.add_column("path")
     table.add_column("steps", justify="right")

@@ -2,19 +2,26 @@
 
 Pure data in :mod:`~hwmap.select.problem` (semantics documented there), the ILP in :mod:`~hwmap.select.ilp`
 (the only pulp import, done lazily when a problem is solved), budgets parsing in :mod:`~hwmap.select.budgets`,
-the trace replay in :mod:`~hwmap.select.simulate`.
+the trace replay in :mod:`~hwmap.select.simulate`, and the one pipeline from costed paths and budgets with units to
+a result in :mod:`~hwmap.select.pipeline` (what the API, the CLI and the sweep call).
 """
 
 from hwmap.select.budgets import (
+    Budgets,
     BudgetTrace,
+    choose_reference,
     make_levels,
     parse_budgets,
+    parse_numbers,
     parse_range,
     read_budget_trace,
+    read_target_frontier,
     resolve_budgets,
+    resolve_metric,
     trace_levels,
 )
 from hwmap.select.ilp import SOLVERS, available_solvers, select_paths, solve
+from hwmap.select.pipeline import SelectionResult, path_points, run_selection, simulate_selection
 from hwmap.select.problem import (
     BudgetLevel,
     InfeasibleSelectionError,
@@ -36,27 +43,36 @@ __all__ = [
     "SOLVERS",
     "BudgetLevel",
     "BudgetTrace",
+    "Budgets",
     "InfeasibleSelectionError",
     "LevelChoice",
     "PathPoint",
     "Selection",
     "SelectionProblem",
+    "SelectionResult",
     "SimulationResult",
     "TargetPoint",
     "available_solvers",
     "candidates",
     "check_feasible",
+    "choose_reference",
     "evaluate",
     "full_model",
     "make_levels",
     "make_problem",
     "parse_budgets",
+    "parse_numbers",
     "parse_range",
+    "path_points",
     "rank_key",
     "read_budget_trace",
+    "read_target_frontier",
     "resolve_budgets",
+    "resolve_metric",
+    "run_selection",
     "select_paths",
     "simulate",
+    "simulate_selection",
     "solve",
     "trace_levels",
 ]

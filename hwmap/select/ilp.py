@@ -131,6 +131,7 @@ def select_paths(
     extra_path_penalty: float = 0.0,
     objective: str = "accuracy",
     target_frontier: Iterable[TargetPoint] = (),
+    reference: str | None = None,
     solver: str = "cbc",
     time_limit_s: float | None = None,
 ) -> Selection:
@@ -143,6 +144,8 @@ def select_paths(
     prints its banner on stdout even with output off, which would corrupt ``--json`` output. Both give the
     same optimum; on the 500 x 200 benchmark their times are alike.
     ``time_limit_s``: stop the solver then and report its best selection with status 'feasible'.
+    ``reference``: the path savings are measured against (``Selection.full_model``); default the most expensive
+    path by energy.
     """
     problem = make_problem(
         paths,
@@ -153,6 +156,7 @@ def select_paths(
         extra_path_penalty=extra_path_penalty,
         objective=objective,
         target_frontier=target_frontier,
+        reference=reference,
     )
     return solve(problem, solver=solver, time_limit_s=time_limit_s)
 

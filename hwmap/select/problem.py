@@ -42,8 +42,9 @@ Semantics (the contract the ILP, the brute force in the tests and the simulator 
   reported set holds only the paths that run at some level or that are the best path for some target point
   (the others change nothing and are dropped), listed cheapest first. Memory comparisons allow a relative
   1e-9 for rounding (``MEMORY_RTOL``).
-* "Full model" is the most expensive path by energy among all the paths given (ties: the more accurate, then
-  the name); energy saved is measured against always running it.
+* The *reference* (``Selection.full_model``, kept under that name in the selection JSON) is the path named by
+  ``reference``, by default the most expensive path by energy among all the paths given (ties: the more
+  accurate, then the name); energy saved and accuracy drop are measured against always running it.
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ class SelectionProblem:
     extra_path_penalty: float = 0.0
     objective: Objective = "accuracy"
     target_frontier: tuple[TargetPoint, ...] = field(default=())
+    reference: str | None = None  # the baseline path's name; None: the most expensive path by energy
 
     @property
     def metric(self) -> Metric:
@@ -248,10 +250,12 @@ def make_problem(
     extra_path_penalty: float = 0.0,
     objective: str = "accuracy",
     target_frontier: Iterable[TargetPoint] = (),
+    reference: str | None = None,
 ) -> SelectionProblem:
     """Validate the inputs and return a :class:`SelectionProblem`; raise HwmapError naming the bad argument.
 
-    ``paths`` may hold PathPoints, mappings or objects with the PathPoint attribute names.
+    ``paths`` may hold PathPoints, mappings or objects with the PathPoint attribute names. ``reference`` names the
+    path savings and accuracy drops are measured against (default: the most expensive path by energy).
     """
     points = tuple(PathPoint.coerce(p) for p in paths)
     if not points:
@@ -315,6 +319,10 @@ def make_problem(
     elif targets:
         raise HwmapError("target_frontier is only used with objective 'frontier'; drop it or set the objective")
 
+    if reference is not None and reference not in seen:
+        raise HwmapError(f"reference {reference!r} is not one of the paths; expected one of "
+                         f"{', '.join(sorted(seen))}")
+
     return SelectionProblem(
         paths=points,
         levels=level_tuple,
@@ -324,6 +332,7 @@ def make_problem(
         extra_path_penalty=extra_path_penalty,
         objective=objective,  # type: ignore[arg-type]
         target_frontier=targets,
+        reference=reference,
     )
 
 
@@ -335,9 +344,16 @@ def rank_key(path: PathPoint) -> tuple[float, float, float, float, str]:
     return (-path.accuracy, path.energy_mj, path.latency_ms, path.weight_mb, path.name)
 
 
-def full_model(paths: Iterable[PathPoint]) -> PathPoint:
-    """The most expensive path by energy (ties: more accurate, then name): the reference for savings."""
-    return min(paths, key=lambda p: (-p.energy_mj, -p.accuracy, p.name))
+def full_model(paths: Iterable[PathPoint], metric: str = "energy") -> PathPoint:
+    """The most expensive path on ``metric`` (ties: more accurate, then name): the default reference."""
+    return min(paths, key=lambda p: (-p.metric_value(metric), -p.accuracy, p.name))
+
+
+def reference_path(problem: SelectionProblem) -> PathPoint:
+    """The problem's reference path: the one it names, else the most expensive path by energy."""
+    if problem.reference is None:
+        return full_model(problem.paths)
+    return next(p for p in problem.paths if p.name == problem.reference)
 
 
 def run_path(selected: Sequence[PathPoint], budget: float, metric: str) -> PathPoint | None:
@@ -663,7 +679,8 @@ class Selection:
 
     ``chosen``: the selected paths, cheapest first on the level metric. ``table``: per budget level (in the order
     given) the path the rule runs. ``expected_*``: weighted means over levels of the path run. ``full_model``: the
-    most expensive path by energy among all paths given; ``energy_saved_mj`` / ``energy_saved_pct`` compare the
+    reference path (the problem's ``reference``; by default the most expensive path by energy);
+    ``energy_saved_mj`` / ``energy_saved_pct`` compare the
     expected energy with always running it, ``accuracy_drop`` its accuracy with the expected accuracy.
     ``objective_value``: expected accuracy minus the extra-path penalty (objective 'accuracy') or mean frontier
     shortfall plus the penalty (objective 'frontier'). ``frontier_shortfall``: that mean shortfall (0 for
@@ -761,7 +778,7 @@ def build_selection(
         for lv, r in zip(problem.levels, ev.runs, strict=True)
         if r is not None
     )
-    full = full_model(problem.paths)
+    full = reference_path(problem)
     saved = full.energy_mj - ev.expected_energy_mj
     return Selection(
         objective=problem.objective,

@@ -1,5 +1,12 @@
 """Reading a selection JSON (``select-paths --out``) back, validated: every number finite and in range, every
-field known, each problem one line naming the file and the field."""
+field known, each problem one line naming the file and the field.
+
+The file records the budgets' unit (``budget_unit``: 'fraction', 'mJ' or 'ms'), the budgets as given
+(``budgets``) and the reference path (``reference``, ``reference_energy_mj``, ``reference_latency_ms``; the same
+path as ``full_model``). Files written before budgets had units lack these fields: they are read as absolute
+budgets in the metric's unit with ``full_model`` as the reference, which is what such files meant (their table
+holds absolute budgets), so a trace of fractions is refused against them.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +15,30 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from hwmap.errors import InputFileError
+from hwmap.errors import HwmapError, InputFileError
 from hwmap.fileio import parse_json_strict, read_text_input
-from hwmap.select.problem import METRICS, LevelChoice, PathPoint, Selection
+from hwmap.select.pipeline import SelectionResult, check_budget_unit
+from hwmap.select.problem import METRIC_UNITS, METRICS, LevelChoice, PathPoint, Selection
 
-# Keys select-paths --out writes beside Selection.to_dict()'s.
-_EXTRA_KEYS = {"chosen_names", "chosen_vs_full", "dropped_without_accuracy", "paths_file", "accelerator"}
+# Keys select-paths --out writes beside Selection.to_dict()'s (chosen_vs_full: files from before units).
+_EXTRA_KEYS = {"chosen_names", "chosen_vs_full", "chosen_vs_reference", "budget_rows", "dropped_without_accuracy",
+               "paths_file", "accelerator", "budget_unit", "budgets", "reference", "reference_energy_mj",
+               "reference_latency_ms"}
 _OBJECTIVES = ("accuracy", "frontier")
 _NON_NEGATIVE = ("energy_mj", "latency_ms", "weight_mb", "budget", "weight", "memory_mb", "solve_time_s",
                  "expected_energy_mj", "expected_latency_ms", "frontier_shortfall")
 _PERCENT = ("accuracy", "expected_accuracy")
 
 
-def read_selection(path: str | Path) -> Selection:
-    """The Selection in a selection JSON; a malformed, non-finite or out-of-range field is an InputFileError."""
+def read_selection(path: str | Path) -> SelectionResult:
+    """The selection in a selection JSON; a malformed, non-finite or out-of-range field is an InputFileError."""
     origin = f"selection file {path}"
     data = parse_json_strict(read_text_input(path, what="selection file", error=InputFileError), origin=origin,
                              error=InputFileError)
     return selection_from_data(data, origin=origin)
 
 
-def selection_from_data(data: object, *, origin: str) -> Selection:
+def selection_from_data(data: object, *, origin: str) -> SelectionResult:
     if not isinstance(data, dict):
         raise InputFileError(f"{origin}: expected a JSON object written by `hwmap select-paths --out`")
     known = {f.name for f in fields(Selection)} | _EXTRA_KEYS
@@ -68,7 +78,49 @@ def selection_from_data(data: object, *, origin: str) -> Selection:
         raise InputFileError(f"{origin}: candidates {data['candidates']!r}; expected an integer >= 0")
     if data["energy_saved_pct"] > 100:
         raise InputFileError(f"{origin}: energy_saved_pct {data['energy_saved_pct']!r}; expected at most 100")
-    return Selection.from_dict(data)
+    selection = Selection.from_dict(data)
+    return SelectionResult(selection=selection, dropped=_names(data, origin), **_units(data, selection, origin),
+                           paths_file=_text(data, "paths_file", origin), accelerator=_text(data, "accelerator", origin))
+
+
+def _units(data: dict, selection: Selection, origin: str) -> dict[str, Any]:
+    """budget_unit and budgets, checked against the table; the reference checked against full_model."""
+    full = selection.full_model
+    if "reference" in data and data["reference"] != full.name:
+        raise InputFileError(f"{origin}: reference {data['reference']!r} is not full_model's name {full.name!r}")
+    for key, field in (("reference_energy_mj", "energy_mj"), ("reference_latency_ms", "latency_ms")):
+        if key in data:
+            _check_number(data[key], key, f"{origin}: {key}")
+            if data[key] != getattr(full, field):
+                raise InputFileError(f"{origin}: {key} {data[key]!r} is not full_model's {field} "
+                                     f"{getattr(full, field)!r}")
+    if "budget_unit" not in data:  # written before budgets had units: absolute budgets, full_model the reference
+        return {"budget_unit": METRIC_UNITS[selection.metric], "budgets": tuple(r.budget for r in selection.table)}
+    try:
+        unit = check_budget_unit(data["budget_unit"], selection.metric, where=origin)
+    except HwmapError as exc:
+        raise InputFileError(str(exc)) from None
+    budgets = data.get("budgets")
+    if not isinstance(budgets, list) or len(budgets) != len(selection.table):
+        raise InputFileError(f"{origin}: budgets must be a list with one budget per table row "
+                             f"({len(selection.table)})")
+    for index, value in enumerate(budgets):
+        _check_number(value, "budget", f"{origin}: budgets[{index}]")
+    return {"budget_unit": unit, "budgets": tuple(float(b) for b in budgets)}
+
+
+def _names(data: dict, origin: str) -> tuple[str, ...]:
+    names = data.get("dropped_without_accuracy", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InputFileError(f"{origin}: dropped_without_accuracy must be a list of path names")
+    return tuple(names)
+
+
+def _text(data: dict, key: str, origin: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InputFileError(f"{origin}: {key} {value!r}; expected text or null")
+    return value
 
 
 def _check_record(record: Any, kind: type, where: str) -> None:

@@ -4,9 +4,11 @@ At every step the device runs the best-ranked chosen path whose metric fits the 
 the selection: most accurate, then lower energy, latency, weight_mb, name). When no chosen path fits, it runs the
 cheapest chosen path on the trace's metric (ties: the better-ranked) and the step counts as a budget violation.
 A switch is a step whose path differs from the previous step's; ``switch_energy_mj`` is charged per switch.
-The reference is the selection's full model (the most expensive path by energy) run at every step; accuracy drop
-is the full model's accuracy minus the accuracy of the path run (negative when a cheaper path is more accurate).
-Trace weights are ignored here: every step counts once.
+The baseline is the selection's reference path (``Selection.full_model``: the path the selection names as
+reference, by default the most expensive by energy) run at every step; accuracy drop is the reference's accuracy
+minus the accuracy of the path run (negative when a cheaper path is more accurate). Trace weights are ignored
+here: every step counts once. The trace must be in the metric's unit (mJ or ms); a trace of fractions is made
+absolute by :func:`hwmap.select.pipeline.simulate_selection`, which knows the selection's reference value.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ class SimulationResult:
 
     metric: Metric
     steps: int
+    reference: str  # the baseline path's name
     energy_used_mj: float  # paths run plus switch energy
-    full_model_energy_mj: float  # the full model at every step
+    reference_energy_mj: float  # the reference path at every step
     energy_saved_mj: float
     energy_saved_pct: float
     mean_accuracy: float
@@ -40,6 +43,8 @@ class SimulationResult:
     steps_per_path: tuple[tuple[str, int], ...]  # every chosen path, cheapest first, with its step count
     violations: int
     first_violation_step: int | None
+    trace_unit: str = ""  # the unit the trace was given in: 'mJ', 'ms' or 'fraction'
+    fraction_scale: float | None = None  # mJ or ms per 1.0 of a fraction trace (the reference's cost); else None
 
     @property
     def unit(self) -> str:
@@ -49,8 +54,11 @@ class SimulationResult:
         return {
             "metric": self.metric,
             "steps": self.steps,
+            "trace_unit": self.trace_unit or self.unit,
+            "fraction_scale": self.fraction_scale,
+            "reference": self.reference,
             "energy_used_mj": self.energy_used_mj,
-            "full_model_energy_mj": self.full_model_energy_mj,
+            "reference_energy_mj": self.reference_energy_mj,
             "energy_saved_mj": self.energy_saved_mj,
             "energy_saved_pct": self.energy_saved_pct,
             "mean_accuracy": self.mean_accuracy,
@@ -71,11 +79,14 @@ def simulate(
     metric: str | None = None,
     switch_energy_mj: float = 0.0,
 ) -> SimulationResult:
-    """Run ``selection``'s policy over ``trace`` (a BudgetTrace, or budgets in the unit of ``metric``).
+    """Run ``selection``'s policy over ``trace`` (an absolute BudgetTrace, or budgets in the unit of ``metric``).
 
     ``metric`` defaults to the trace's metric, else the selection's; a BudgetTrace on another metric is an error.
     """
     if isinstance(trace, BudgetTrace):
+        if trace.metric is None:
+            raise HwmapError("budget_trace holds fractions; simulate it with hwmap.select.pipeline."
+                             "simulate_selection (which knows the selection's reference) or make it absolute first")
         if metric is not None and metric != trace.metric:
             raise HwmapError(f"metric {metric!r} does not match the trace's metric {trace.metric!r}")
         metric, budgets = trace.metric, trace.budgets
@@ -143,8 +154,9 @@ def simulate(
     return SimulationResult(
         metric=metric,  # type: ignore[arg-type]
         steps=n,
+        reference=full.name,
         energy_used_mj=used,
-        full_model_energy_mj=full_total,
+        reference_energy_mj=full_total,
         energy_saved_mj=saved,
         energy_saved_pct=100.0 * saved / full_total if full_total > 0 else 0.0,
         mean_accuracy=acc_sum / n,
@@ -155,6 +167,7 @@ def simulate(
         steps_per_path=tuple((p.name, counts[p.name]) for p in by_metric),
         violations=violations,
         first_violation_step=first_violation,
+        trace_unit=METRIC_UNITS[metric],
     )
 
 
