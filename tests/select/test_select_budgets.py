@@ -99,7 +99,7 @@ def test_ranges_with_units():
         ("20mJ,5ms", "'20mJ' is energy \\(mJ\\) but '5ms' is latency \\(ms\\)"),
         ("0.5,20mJ", "'0.5' is fractions of the reference path but '20mJ' is energy"),
         ("10mJ:30ms:5mJ", "mixes energy \\(mJ\\) and latency \\(ms\\)"),
-        ("0.1:30mJ:5mJ", "mixes energy \\(mJ\\) and fractions"),
+        ("0.1:30mJ:5mJ", "mixes fractions of the reference path and energy"),
     ],
 )
 def test_parse_errors_name_the_parameter_and_the_item(text, message):

@@ -38,7 +38,7 @@ def test_hand_computed_trace(selection):
     result = simulate(selection, TRACE)
     assert result.steps == 8
     assert result.energy_used_mj == pytest.approx(20.0)
-    assert result.full_model_energy_mj == pytest.approx(32.0)
+    assert result.reference_energy_mj == pytest.approx(32.0) and result.reference == "d"
     assert result.energy_saved_mj == pytest.approx(12.0)
     assert result.energy_saved_pct == pytest.approx(37.5)
     assert result.mean_accuracy == pytest.approx(71.25)
@@ -82,7 +82,9 @@ def test_errors(selection):
     with pytest.raises(HwmapError, match="empty"):
         simulate(selection, [])
     with pytest.raises(HwmapError, match="does not match"):
-        simulate(selection, BudgetTrace("energy", (1.0,), (1.0,)), metric="latency")
+        simulate(selection, BudgetTrace("mJ", (1.0,), (1.0,)), metric="latency")
+    with pytest.raises(HwmapError, match="holds fractions"):
+        simulate(selection, BudgetTrace("fraction", (1.0,), (1.0,)))
     with pytest.raises(HwmapError, match="switch_energy_mj"):
         simulate(selection, TRACE, switch_energy_mj=-1)
     with pytest.raises(HwmapError, match="finite"):
