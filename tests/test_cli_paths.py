@@ -218,7 +218,8 @@ def test_budgets_with_units_round_trip_through_select_paths_and_simulate(run_cli
     # a latency trace against an energy selection: one line, exit 2
     latency = _write(tmp_path, "l.csv", "budget_ms\n5\n")
     code, _, err = run_cli("simulate", str(selection), "--budget-trace", str(latency))
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "is in ms (latency) but the selection is on energy" in err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "is in ms (latency) but the selection is on energy" in err
     # a trace without a unit: says how to declare one
     bare = _write(tmp_path, "b.csv", "budget\n5\n")
     code, _, err = run_cli("simulate", str(selection), "--budget-trace", str(bare))
