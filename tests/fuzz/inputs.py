@@ -57,7 +57,7 @@ paths:
     resolution: 160
 """
 
-TRACE_CSV = "budget\n6\n3\n12\n"
+TRACE_CSV = "# unit: mJ\nbudget\n6\n3\n12\n"
 
 RESULTS_CSV = """\
 point_id,model,status,energy_mj,latency_ms,area_mm2
@@ -99,10 +99,7 @@ def write_inputs(folder: Path) -> dict[str, Path]:
 
 
 def selection_data(costed_csv: Path) -> dict:
-    """What `select-paths costed.csv --budget 6,3,12 --absolute --out` writes (through the library)."""
-    from hwmap.paths.costing import path_points, read_costed_csv
-    from hwmap.select import make_levels, select_paths
+    """What `select-paths costed.csv --budget 6mJ,3mJ,12mJ --out` writes (through the API)."""
+    from hwmap.api import select_paths
 
-    points, _ = path_points(read_costed_csv(costed_csv), drop_unknown=False)
-    selection = select_paths(points, make_levels((6.0, 3.0, 12.0), metric="energy"))
-    return {**selection.to_dict(), "paths_file": str(costed_csv), "accelerator": None}
+    return select_paths(str(costed_csv), budgets="6mJ,3mJ,12mJ").to_dict()

@@ -15,8 +15,8 @@ READERS = {
     "graph": ["flops", "{F}"],
     "topology": ["flops", "{F}"],
     "costed": ["select-paths", "{F}", "--budget", "0.5"],
-    "selection": ["simulate", "{F}", "--trace", "{trace}"],
-    "trace": ["simulate", "{selection}", "--trace", "{F}"],
+    "selection": ["simulate", "{F}", "--budget-trace", "{trace}"],
+    "trace": ["simulate", "{selection}", "--budget-trace", "{F}"],
     "paths": ["paths", "cost", "{F}", "--accel", "systolic8x8"],
     "cfg": ["estimate", "{graph}", "--accel", "{F}"],
     "accel": ["estimate", "{graph}", "--accel", "{F}"],
@@ -113,10 +113,13 @@ CASES = [
     ("selection", lambda p: _edit_json(p, lambda d: d["chosen"][0].update(accuracy=180)), "chosen[0].accuracy"),
     ("selection", lambda p: _edit_json(p, lambda d: d.update(chosen=[])), "chosen must be a non-empty list"),
     # budget trace
-    ("trace", lambda p: p.write_text("budget\n1_0\n"), "'1_0'"),
-    ("trace", lambda p: p.write_text("budget\nnan\n"), "'nan'"),
-    ("trace", lambda p: p.write_text("budget\n-3\n"), "'-3'"),
-    ("trace", lambda p: p.write_text("budget,budget\n3,4\n"), "appears twice"),
+    ("trace", lambda p: p.write_text("budget_mj\n1_0\n"), "'1_0'"),
+    ("trace", lambda p: p.write_text("budget_mj\nnan\n"), "'nan'"),
+    ("trace", lambda p: p.write_text("budget_mj\n-3\n"), "'-3'"),
+    ("trace", lambda p: p.write_text("budget_mj,budget_mj\n3,4\n"), "appears twice"),
+    ("trace", lambda p: p.write_text("budget\n3\n"), "has no unit"),
+    ("trace", lambda p: p.write_text("budget_fraction\n0.5\n"), "holds fractions"),
+    ("trace", lambda p: p.write_text("# unit: kJ\nbudget\n3\n"), "unit 'kJ'"),
     # paths YAML
     ("paths", lambda p: p.write_text(p.read_text().rstrip("\n")), "may be truncated"),
     ("paths", lambda p: _edit(p, "name: small", "name: full"), "repeated: full"),
@@ -148,7 +151,7 @@ def test_a_bom_and_interpolation_text_are_accepted(inputs, run_cli):
     assert code == 0, err
     assert json.loads(out)["chosen_names"]
     inputs["trace"].write_bytes(b"\xef\xbb\xbf" + inputs["trace"].read_bytes())
-    code, out, err = run_cli("simulate", str(inputs["selection"]), "--trace", str(inputs["trace"]), "--json")
+    code, out, err = run_cli("simulate", str(inputs["selection"]), "--budget-trace", str(inputs["trace"]), "--json")
     assert code == 0, err
     _edit(inputs["cfg"], "run_name = conv_os_8x32_sram4k", "run_name = %(foo)s")
     code, out, err = run_cli("estimate", str(inputs["graph"]), "--accel", str(inputs["cfg"]), "--json")
@@ -166,12 +169,15 @@ NUMERIC_OPTIONS = [
     (["flops", "resnet18", "--input", "3x²x64"], "--input"),
     (["flops", "resnet18", "--input", "3x0x64"], "--input"),
     (["estimate", "{graph}", "--accel", "systolic8x8", "--top", "0"], "--top"),
-    (["select-paths", "{costed}", "--budget", "1_0"], "--budget"),
-    (["select-paths", "{costed}", "--budget", "nan"], "--budget"),
+    # the API names its parameter (budgets); "budget" also matches the flag once the CLI maps names to flags
+    (["select-paths", "{costed}", "--budget", "1_0"], "budget"),
+    (["select-paths", "{costed}", "--budget", "nan"], "budget"),
+    (["select-paths", "{costed}", "--budget", "0"], "budget"),
+    (["select-paths", "{costed}", "--budget", "5mJ,2ms"], "budget"),
     (["select-paths", "{costed}", "--budget", "0.5", "--max-paths", "-1"], "--max-paths"),
     (["select-paths", "{costed}", "--budget", "0.5", "--memory-mb", "inf"], "--memory-mb"),
     (["select-paths", "{costed}", "--budget", "0.5", "--min-accuracy", "180"], "--min-accuracy"),
-    (["simulate", "{selection}", "--trace", "{trace}", "--switch-energy-mj", "-1"], "--switch-energy-mj"),
+    (["simulate", "{selection}", "--budget-trace", "{trace}", "--switch-energy-mj", "-1"], "--switch-energy-mj"),
     (["sweep", "{space}", "--workers", "0"], "--workers"),
     (["sweep", "{space}", "--chunk-size", "-4"], "--chunk-size"),
     (["evaluate", "{paths}", "--data", "{paths}", "--std", "nan,nan,nan"], "--std"),
