@@ -204,7 +204,7 @@ def test_paths_workloads_report_the_expected_accuracy_of_the_selected_paths(tmp_
     (tmp_path / "space.yaml").write_text(textwrap.dedent("""\
         schema_version: 1
         base: systolic16x16
-        axes: {array.rows: [8, 32]}
+        axes: {array.rows: [8, 16]}
         square: true
         paths:
           - {file: paths.yaml, name: relative, budgets: "0.6,0.75,1.0", relative: true, max_paths: 2}
@@ -222,6 +222,14 @@ def test_paths_workloads_report_the_expected_accuracy_of_the_selected_paths(tmp_
     assert (ok["energy_mj"] <= ok["full_energy_mj"] + 1e-12).all()
     front = result.pareto()
     assert set(front["model"]) == {"relative"} and "expected_accuracy" in front.columns
+    # the sweep selects through the same pipeline as hwmap.select_paths: the 16x16 variant is the base template
+    from hwmap.api import select_paths
+
+    variant = table[table["array.rows"] == 16].loc["relative"]
+    direct = select_paths(str(tmp_path / "paths.yaml"), accel="systolic16x16", budgets="0.6,0.75,1.0", max_paths=2)
+    assert variant["selected_paths"] == ";".join(direct.chosen_names)
+    assert variant["expected_accuracy"] == pytest.approx(direct.expected_accuracy, rel=1e-12)
+    assert variant["energy_mj"] == pytest.approx(direct.expected_energy_mj, rel=1e-9)
 
 
 def test_killed_cli_sweep_resumes_without_losing_or_repeating_points(space_file, tmp_path):
