@@ -50,8 +50,8 @@ def _report_template(template, costed, full) -> None:
     budgets = [lowest + (1 - lowest) * i / 9 for i in range(10)]
     selection = hwmap.select_paths(costed, budgets=budgets, max_paths=3, drop_unknown=True)
     print(f"  selection (paths with published mIoU, 10 budgets, max 3): {', '.join(selection.chosen_names)}; "
-          f"expected mIoU {selection.expected_accuracy:.2f} vs {selection.full_model.accuracy:.1f} for "
-          f"{selection.full_model.name}, energy saved {selection.energy_saved_pct:.1f}%")
+          f"expected mIoU {selection.expected_accuracy:.2f} vs {selection.reference.accuracy:.1f} for "
+          f"{selection.reference.name}, energy saved {selection.energy_saved_pct:.1f}%")
 
 
 def plot(rows, path):

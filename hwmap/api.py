@@ -506,6 +506,8 @@ def simulate(selection, budget_trace, *, unit: str | None = None, switch_energy_
     if isinstance(selection, (str, Path)):
         selection = load_selection(selection)
     if isinstance(budget_trace, BudgetTrace):
+        if unit is not None:
+            raise HwmapError("unit applies to a sequence of budgets; a BudgetTrace carries its own unit")
         trace = budget_trace
     elif isinstance(budget_trace, (str, Path)):
         if unit is not None:

@@ -210,6 +210,13 @@ def test_api_select_paths_and_simulate(tmp_path):
     assert hwmap.simulate(result, [5000, 10000], unit="uJ").energy_used_mj == pytest.approx(14.0)
     with pytest.raises(HwmapError, match="unit is missing"):
         hwmap.simulate(result, [0.5, 1.0])
+    with pytest.raises(HwmapError, match="unit applies to a sequence"):
+        hwmap.simulate(result, BudgetTrace.of([0.5], unit="fraction"), unit="mJ")
+    trace = tmp_path / "trace.csv"
+    trace.write_text("budget_fraction\n0.5\n0.5\n1.0\n")
+    replay = hwmap.simulate(out, trace, switch_energy_mj=0.25)
+    # b, b, d: 4 + 4 + 10 mJ + one switch at 0.25 mJ = 18.25 mJ of 30
+    assert replay.energy_used_mj == pytest.approx(18.25) and replay.switches == 1
     with pytest.raises(HwmapError, match="accel applies to a paths YAML"):
         hwmap.select_paths(str(costed), accel="systolic8x8", budgets="0.5")
     with pytest.raises(HwmapError, match="accel and dataflow apply to a paths YAML"):
