@@ -196,9 +196,9 @@ def render_selection(result, console: Console) -> None:
                   f"{selection.solver} {selection.status} in {selection.solve_time_s:.3f} s")
     console.print(result.describe_budgets())
     console.print(f"expected accuracy {selection.expected_accuracy:.3f} (reference {ref.name}: {ref.accuracy:.3f}, "
-                  f"drop {selection.accuracy_drop:.3f})   expected energy {selection.expected_energy_mj:.4g} mJ, "
-                  f"saved {selection.energy_saved_pct:.1f}% ({selection.energy_saved_mj:.4g} mJ) vs always running "
-                  f"{ref.name}   weights {selection.memory_mb:.4g} MB")
+                  f"drop {selection.accuracy_drop:.3f})   weights {selection.memory_mb:.4g} MB")
+    console.print(f"expected energy {selection.expected_energy_mj:.4g} mJ, saved {selection.energy_saved_pct:.1f}% "
+                  f"({selection.energy_saved_mj:.4g} mJ) vs always running {ref.name}")
     kept = Table(title=f"kept paths against the reference path {ref.name}", title_justify="left")
     for column in ("path", "energy mJ", "energy saved", "accuracy", "accuracy drop"):
         kept.add_column(column, justify="left" if column == "path" else "right")
