@@ -458,10 +458,11 @@ def select_paths(
     """
     from hwmap.fileio import atomic_write_text
     from hwmap.paths.model import PathSet
-    from hwmap.select.pipeline import run_selection
+    from hwmap.select.pipeline import check_budgets, run_selection
 
     if out is not None and not Path(out).parent.is_dir():
         raise HwmapError(f"out {out}: folder {Path(out).parent} does not exist")
+    check_budgets(budgets=budgets, budget_trace=budget_trace, metric=metric)  # before paths are costed
     paths_file = accelerator = None
     if isinstance(paths, (str, Path)) and str(paths).endswith(".csv"):
         if accel is not None:

@@ -216,6 +216,17 @@ def _distinct(trace: BudgetTrace) -> tuple[tuple[float, ...], tuple[float, ...]]
 # ------------------------------------------------------------------------------------------------ pipeline
 
 
+def check_budgets(*, budgets: Any = None, budget_trace: Any = None, metric: str | None = None) -> None:
+    """Check the budget part of a request without any path (so a bad budget fails before paths are costed)."""
+    if (budgets is None) == (budget_trace is None):
+        raise HwmapError("budgets and budget_trace: give one of them (budget levels, or a budget trace CSV)")
+    if budgets is not None:
+        resolve_metric(Budgets.coerce(budgets, arg="budgets").unit, metric)
+    else:
+        trace = budget_trace if isinstance(budget_trace, BudgetTrace) else read_budget_trace(budget_trace)
+        resolve_metric(trace.unit, metric)
+
+
 def run_selection(
     paths: Iterable[Any],
     *,
@@ -328,5 +339,5 @@ def check_budget_unit(unit: Any, metric: str, *, where: str) -> BudgetUnit:
     return unit  # type: ignore[no-any-return]
 
 
-__all__ = ["GOALS", "SelectionResult", "as_result", "check_budget_unit", "path_points", "run_selection",
-           "simulate_selection"]
+__all__ = ["GOALS", "SelectionResult", "as_result", "check_budget_unit", "check_budgets", "path_points",
+           "run_selection", "simulate_selection"]

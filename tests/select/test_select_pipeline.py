@@ -221,3 +221,10 @@ def test_api_select_paths_and_simulate(tmp_path):
         hwmap.select_paths(str(costed), accel="systolic8x8", budgets="0.5")
     with pytest.raises(HwmapError, match="accel and dataflow apply to a paths YAML"):
         hwmap.select_paths(PATHS, accel="systolic8x8", budgets="0.5")
+    # a bad budget fails before a paths YAML is costed (the YAML here would take seconds to cost)
+    paths_yaml = tmp_path / "p.yaml"
+    paths_yaml.write_text("schema_version: 1\nmodel: resnet18\npaths:\n  - name: full\n")
+    with pytest.raises(HwmapError, match="'20mJ' is energy"):
+        hwmap.select_paths(paths_yaml, accel="systolic8x8", budgets="20mJ,5ms")
+    with pytest.raises(HwmapError, match="metric is 'latency'"):
+        hwmap.select_paths(paths_yaml, accel="systolic8x8", budgets="20mJ", metric="latency")
