@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hwmap.errors import HwmapError
-from hwmap.select.problem import METRIC_UNITS, METRICS, BudgetLevel, Metric, PathPoint, TargetPoint
+from hwmap.select.problem import METRIC_UNITS, METRICS, BudgetLevel, Metric, PathPoint, TargetPoint, full_model
 
 #: A range may not expand to more levels than this (a typo like 0:1000:0.0001 should fail, not hang).
 MAX_RANGE_LEVELS = 100_000
@@ -321,7 +321,7 @@ def choose_reference(paths: Iterable[Any], *, metric: str, reference: str | None
     if not points:
         raise HwmapError("paths: no path given; a reference path is needed")
     if reference is None:
-        return min(points, key=lambda p: (-p.metric_value(metric), -p.accuracy, p.name))
+        return full_model(points, metric)
     for p in points:
         if p.name == reference:
             return p
