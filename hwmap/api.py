@@ -16,15 +16,26 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from hwmap.cost.result import GraphCost
+    from hwmap.dse.space import DesignSpace
+    from hwmap.dse.sweep import SweepResult
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "calibrate_from_table", "census", "census_models", "check_cost", "clear_graph_cache", "compare_counters",
-    "cost_paths", "estimate", "evaluate_paths", "export_zigzag_hardware", "export_zigzag_workload", "extract_graph",
-    "flops", "generate_paths", "graph_cache_info", "list_accelerators", "list_models", "load_accelerator",
-    "load_costed_paths", "load_graph", "load_paths", "load_selection", "pareto", "save_graph", "select_paths",
-    "simulate", "sweep",
+    "DesignSpace", "calibrate_from_table", "census", "census_models", "check_cost", "clear_graph_cache",
+    "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_zigzag_hardware", "export_zigzag_workload",
+    "extract_graph", "flops", "generate_paths", "graph_cache_info", "list_accelerators", "list_models",
+    "load_accelerator", "load_costed_paths", "load_graph", "load_paths", "load_selection", "load_space", "pareto",
+    "save_graph", "select_paths", "simulate", "sweep",
 ]
+
+
+def __getattr__(name: str):
+    # DesignSpace is re-exported lazily: importing hwmap.api does not import pydantic and the template schema
+    if name == "DesignSpace":
+        from hwmap.dse.space import DesignSpace
+
+        return DesignSpace
+    raise AttributeError(f"module 'hwmap.api' has no attribute {name!r}")
 
 
 def extract_graph(
@@ -437,19 +448,88 @@ def simulate(selection, trace: Sequence[float], *, switch_energy_mj: float = 0.0
     return run(selection, list(trace), switch_energy_mj=switch_energy_mj)
 
 
-def sweep(space, *, workers: int | None = None, scheduler: str | None = None, journal: str | Path | None = None,
-          resume: bool = False):
-    """Evaluate every point of a design space (a DesignSpace or its YAML file) through the same cost functions as
-    estimate: on local processes, or on a Dask cluster when scheduler ('tcp://host:8786') is given. With a
-    journal file, finished chunks are kept and resume=True skips them. Returns a SweepResult (.table, .pareto())."""
-    from hwmap.dse.sweep import dask_executor
+def load_space(space: str | Path | Mapping[str, Any] | DesignSpace) -> DesignSpace:
+    """A validated design space (hwmap.dse.space documents the format) from its YAML file (str or Path; relative
+    file names resolved against its folder), a dict of the YAML's content (relative file names resolved against
+    the working directory) or a DesignSpace (returned as is)."""
+    from hwmap.dse.space import as_space
+
+    return as_space(space)
+
+
+def sweep(
+    space: str | Path | Mapping[str, Any] | DesignSpace,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    chunk_size: int | None = None,
+    out: str | Path | None = None,
+    journal: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    objectives: str | Sequence[str] | None = None,
+    front_out: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Cost every point of a design space through the same cost functions as estimate; returns a SweepResult
+    (.table: one row per point in the space's order, .pareto(), .summary()).
+
+    space: the space's YAML file (str or Path), a dict of the YAML's content or a DesignSpace (see load_space).
+    workers: local worker processes (default: all cores, or this process for fewer than 64 points); they are
+    forked from a fork server and never re-run the calling script, so no `if __name__ == "__main__":` guard is
+    needed. scheduler: run on the Dask cluster whose scheduler is at this address ('tcp://host:8786') instead.
+    chunk_size: points per task (default: about 8 tasks per worker, at most 256 points).
+    out / front_out: also write the table / its Pareto front to this .csv, .parquet or .json (whole or not at
+    all). journal: append every finished chunk to this JSON-lines file (default with out: OUT.journal.jsonl);
+    resume=True skips the points already in it; overwrite=True deletes it first.
+    objectives: the Pareto objectives (names or aliases, a list or 'energy,latency'; default: the space's);
+    the result's space carries the resolved names. progress(points done, total) is called as chunks finish.
+    """
+    import contextlib
+    import dataclasses
+
+    from hwmap.dse.pareto import resolve_objectives
+    from hwmap.dse.space import as_space
+    from hwmap.dse.sweep import TABLE_SUFFIXES, dask_executor, journal_path_for, sweep_lock, write_table
     from hwmap.dse.sweep import sweep as run
 
-    resume_from = journal if resume else None
-    if scheduler is None:
-        return run(space, workers=workers, journal=journal, resume_from=resume_from)
-    with dask_executor(scheduler) as executor:
-        return run(space, executor=executor, journal=journal, resume_from=resume_from)
+    if workers is not None and scheduler is not None:
+        raise HwmapError("give workers (local processes) or scheduler (a Dask cluster), not both")
+    for target, name in ((out, "out"), (front_out, "front_out")):
+        if target is not None and Path(target).suffix.lower() not in TABLE_SUFFIXES:
+            raise HwmapError(f"{name} {target}: expected a .csv, .parquet or .json file")
+    if progress is not None and not callable(progress):
+        raise HwmapError(f"progress must be a function (points done, total), got {type(progress).__name__}")
+    design = as_space(space)
+    if objectives is not None:
+        names = objectives.split(",") if isinstance(objectives, str) else list(objectives)
+        names = [n.strip() for n in names if n.strip()]
+        if names:
+            resolved = tuple(c for c, _ in resolve_objectives(names, has_paths=bool(design.paths)))
+            design = dataclasses.replace(design, objectives=resolved)
+    journal_path = journal if journal is not None else (journal_path_for(out) if out is not None else None)
+    if resume and journal_path is None:
+        raise HwmapError("resume needs the journal of the interrupted sweep: give the same out (or journal)")
+    if resume and overwrite:
+        raise HwmapError("give resume (continue the journal) or overwrite (start over), not both")
+    with sweep_lock([p for p in (journal_path, out, front_out) if p is not None]):
+        if overwrite and journal_path is not None:
+            Path(journal_path).unlink(missing_ok=True)
+        with dask_executor(scheduler) if scheduler else contextlib.nullcontext(None) as executor:
+            try:
+                result = run(design, executor=executor, workers=workers, chunk_size=chunk_size,
+                             journal=journal_path, resume_from=journal_path if resume else None,
+                             progress=progress)
+            except KeyboardInterrupt as exc:
+                if journal_path is not None:
+                    exc.add_note(f"the finished points are in {journal_path}: sweep again with resume=True to "
+                                 "continue")
+                raise
+        if out is not None:
+            write_table(result.table, out)
+        if front_out is not None:
+            write_table(result.pareto(), front_out)
+    return result
 
 
 def census_models(patterns: Sequence[str] = ()) -> list[str]:

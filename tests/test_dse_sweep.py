@@ -256,3 +256,39 @@ def test_killed_cli_sweep_resumes_without_losing_or_repeating_points(space_file,
     pd.testing.assert_frame_equal(resumed.table, reference.table)
     ids = [row["point_id"] for row in read_journal(journal)[0]]
     assert sorted(ids) == sorted(reference.table["point_id"])  # every point once: none lost, none repeated
+
+
+PLAIN_SCRIPT = """\
+import os
+import sys
+
+import hwmap
+
+print("script started", file=sys.stderr)  # once: a worker that re-ran this file would print it again
+result = hwmap.sweep({space!r}, workers=2, chunk_size=5)
+assert result.workers == 2 and os.getpid() not in result.worker_pids, (result.workers, result.worker_pids)
+assert not result.torch_in_workers
+sys.stdout.write(result.table.to_csv(index=False))
+"""
+
+
+def test_a_plain_script_without_a_main_guard_sweeps_on_worker_processes(space_file, tmp_path, run_cli):
+    """issue 11: a top-level script (no `if __name__ == "__main__":`) calling hwmap.sweep with workers gets the
+    table `hwmap sweep --out` writes. With spawn/forkserver's default each worker re-ran the script and died
+    bootstrapping (BrokenProcessPool)."""
+    import subprocess
+    import time
+
+    script = tmp_path / "my_sweep.py"
+    script.write_text(PLAIN_SCRIPT.format(space=str(space_file)))
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    elapsed_s = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("script started") == 1, done.stderr
+    out = tmp_path / "cli.csv"
+    code, _, err = run_cli("sweep", str(space_file), "--out", str(out), "--workers", "2", "--chunk-size", "5")
+    assert code == 0, err
+    assert done.stdout == out.read_text()
+    assert len(done.stdout.splitlines()) == N_POINTS + 1
+    print(f"plain script: {elapsed_s:.2f} s")
