@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from hwmap.errors import HwmapError
 from hwmap.graph.io import load_graph, save_graph
 from hwmap.graph.ir import LayerGraph
-from hwmap.graph.sources import is_onnx_path
 from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,93 +52,17 @@ def extract_graph(
     """The layer graph of a model.
 
     model: a spec ('resnet50', 'tv:resnet18', 'segformer-b2', 'hf:<folder>', 'ofa-resnet50:d=..;e=..;w=..'),
-    a saved graph .json, a LayerGraph, or an nn.Module (with example_inputs, or input_shape (C, H, W)).
+    a saved graph .json, a LayerGraph, an nn.Module (with example_inputs, or input_shape (C, H, W)), an ONNX
+    file or a SCALE-Sim topology .csv (hwmap.graph.extract and hwmap.interop.inputs do the work).
     input_shape (C, H, W) or resolution (square, model's channels) override the model's default input.
     A module with real weights is traced on CPU tensors (real arithmetic); specs are built on the meta device.
     cache: a spec's graph is read from / written to the graph cache (hwmap.graph.cache: keyed by spec, input,
     batch, num_classes, strict and package versions; a hit imports neither torch nor timm); False always traces.
     """
-    if batch < 1:
-        raise HwmapError(f"--batch must be a positive integer, got {batch}")
-    if isinstance(model, LayerGraph):
-        return model
-    if isinstance(model, (str, Path)) and str(model).endswith(".csv"):
-        from hwmap.cost.scalesim_interop import topology_graph
+    from hwmap.interop.inputs import model_graph
 
-        return topology_graph(model)
-    if is_onnx_path(model):
-        from hwmap.interop.onnx import onnx_graph
-
-        if num_classes:
-            raise HwmapError(f"{model} is an ONNX model with a fixed classifier: --num-classes does not apply")
-        return onnx_graph(model, input_shape=input_shape, resolution=resolution, batch=batch, strict=strict)
-    if isinstance(model, (str, Path)) and str(model).endswith(".json") and not str(model).startswith("hf:"):
-        if input_shape or resolution or batch != 1 or num_classes:
-            raise HwmapError(f"{model} is a saved graph with fixed shapes: --input, --resolution, --batch and "
-                             "--num-classes do not apply; extract a new graph from the model instead")
-        return load_graph(model)
-    if isinstance(model, (str, Path)):
-        return _extract_from_spec(str(model), input_shape=input_shape, resolution=resolution, batch=batch,
-                                  num_classes=num_classes, strict=strict, cache=cache)
-    return _extract_from_module(model, input_shape=input_shape, batch=batch, example_inputs=example_inputs,
-                                strict=strict, name=name)
-
-
-def _input_chw(default: tuple[int, int, int], input_shape, resolution) -> tuple[int, int, int]:
-    if input_shape is not None and resolution is not None:
-        raise HwmapError("give --input or --resolution, not both")
-    if input_shape is not None:
-        if len(input_shape) != 3 or any(int(d) < 1 for d in input_shape):
-            raise HwmapError(f"--input must be C x H x W with positive sizes, got {tuple(input_shape)}")
-        return tuple(int(d) for d in input_shape)
-    if resolution is not None:
-        if resolution < 1:
-            raise HwmapError(f"--resolution must be a positive integer, got {resolution}")
-        return (default[0], resolution, resolution)
-    return default
-
-
-def _extract_from_spec(spec, *, input_shape, resolution, batch, num_classes, strict, cache) -> LayerGraph:
-    from hwmap.graph import cache as graph_cache
-
-    key = graph_cache.graph_key(spec, input_shape=input_shape, resolution=resolution, batch=batch,
-                                num_classes=num_classes, strict=strict) if cache else None
-    if key is not None and (hit := graph_cache.load_cached(key)) is not None:
-        return hit
-    graph = _trace_spec(spec, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
-                        strict=strict)
-    if key is not None:
-        graph_cache.store(key, graph)
-    return graph
-
-
-def _trace_spec(spec, *, input_shape, resolution, batch, num_classes, strict) -> LayerGraph:
-    from hwmap.graph.capture import capture, meta_inputs
-    from hwmap.graph.sources import build_model
-
-    built = build_model(spec, num_classes=num_classes)
-    chw = _input_chw(built.default_input_chw, input_shape, resolution)
-    meta = {"spec": spec, **built.meta}
-    return capture(built.module, meta_inputs([(batch, *chw)]), name=built.name, strict=strict, meta=meta)
-
-
-def _extract_from_module(module, *, input_shape, batch, example_inputs, strict, name) -> LayerGraph:
-    import torch
-
-    from hwmap.graph.capture import capture
-
-    if not isinstance(module, torch.nn.Module):
-        raise HwmapError(f"model must be a spec string, a graph .json, a LayerGraph or an nn.Module, "
-                         f"got {type(module).__name__}")
-    if example_inputs is None:
-        if input_shape is None:
-            raise HwmapError("an nn.Module needs example_inputs or input_shape=(C, H, W)")
-        on_meta = any(p.is_meta for p in module.parameters())
-        shape = (batch, *_input_chw((3, 224, 224), input_shape, None))
-        example_inputs = torch.empty(shape, device="meta") if on_meta else torch.randn(shape)
-    inputs = list(example_inputs) if isinstance(example_inputs, (list, tuple)) else [example_inputs]
-    return capture(module, inputs, name=name or type(module).__name__, strict=strict,
-                   meta={"source": "nn.Module"})
+    return model_graph(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
+                       example_inputs=example_inputs, strict=strict, name=name, cache=cache)
 
 
 def flops(
@@ -190,25 +113,12 @@ def list_models() -> dict[str, list[str]]:
 
 
 def load_accelerator(accel: str | Path | Accelerator) -> Accelerator:
-    """A shipped template by name, a template YAML file, or a SCALE-Sim .cfg file (energy defaults added)."""
-    from hwmap.hardware.loader import load_accelerator as load_template
-    from hwmap.hardware.schema import Accelerator
+    """A shipped template by name, a template YAML file, or a SCALE-Sim .cfg file (energy defaults added); an
+    Accelerator is returned as is. A template file is read strictly: binary or non-UTF-8 text, absurd nesting,
+    duplicate or unknown keys are one TemplateError naming the file (and the field)."""
+    from hwmap.interop.inputs import read_accelerator
 
-    if isinstance(accel, Accelerator):
-        return accel
-    if str(accel).endswith(".cfg"):
-        from hwmap.cost.scalesim_interop import config_accelerator
-
-        return config_accelerator(accel)
-    if str(accel).endswith((".yaml", ".yml")) and Path(accel).is_file():
-        # Read strictly here first: binary / non-UTF-8 text and absurd nesting (which crashes PyYAML's C parser)
-        # are one line naming the file before the template loader sees it.
-        from hwmap.errors import TemplateError
-        from hwmap.fileio import check_nesting, read_text_input
-
-        check_nesting(read_text_input(accel, what="template", error=TemplateError), origin=f"template {accel}",
-                      error=TemplateError)
-    return load_template(accel)
+    return read_accelerator(accel)
 
 
 def list_accelerators() -> list[str]:

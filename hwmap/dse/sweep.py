@@ -123,7 +123,7 @@ def _digest(data: object, length: int = 16) -> str:
 
 def prepare_workloads(space: DesignSpace, *, log: Callable[[str], None] | None = None) -> list[Workload]:
     """Extract (or load) every workload's graph(s) once, in this process, and serialise them for the workers."""
-    from hwmap.api import extract_graph
+    from hwmap.interop.inputs import model_graph as extract_graph
 
     workloads = []
     for spec in space.models:
