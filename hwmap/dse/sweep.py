@@ -392,7 +392,9 @@ def local_executor(workers: int | None = None) -> cf.ProcessPoolExecutor:
     """Local worker processes forked from a fresh fork server that has imported only the cost modules (POSIX):
     they inherit neither the caller's torch nor its threads, and they never import the caller's ``__main__``
     (hwmap.dse.forkserver), so ``hwmap.sweep`` works from a plain script without an ``if __name__ ==
-    "__main__":`` guard. Without a fork server (Windows), *spawn*, which does re-run an unguarded script."""
+    "__main__":`` guard; the functions submitted must therefore live in an importable module, not in the
+    calling script (hwmap submits only its own). Without a fork server (Windows), *spawn*, which does re-run an
+    unguarded script."""
     import multiprocessing
 
     count = workers if workers is not None else (os.cpu_count() or 1)
