@@ -20,7 +20,8 @@ def sweep(
                                                                    ".json (journal beside it: OUT.journal.jsonl)")]
     = None,
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", help="local worker processes (default: "
-                                                                           "all cores)",
+                                                                           "all cores; in-process under 64 "
+                                                                           "points)",
         click_type=StrictInt(min_value=1, max_value=4096))] = None,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="run on the Dask cluster whose "
                                                                          "scheduler is at this address, e.g. "
