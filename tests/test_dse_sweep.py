@@ -274,17 +274,19 @@ sys.stdout.write(result.table.to_csv(index=False))
 """
 
 
-def test_a_plain_script_without_a_main_guard_sweeps_on_worker_processes(space_file, tmp_path, run_cli):
+@pytest.mark.parametrize("how", ["script", "module"])
+def test_a_plain_script_without_a_main_guard_sweeps_on_worker_processes(how, space_file, tmp_path, run_cli):
     """issue 11: a top-level script (no `if __name__ == "__main__":`) calling hwmap.sweep with workers gets the
-    table `hwmap sweep --out` writes. With spawn/forkserver's default each worker re-ran the script and died
-    bootstrapping (BrokenProcessPool)."""
+    table `hwmap sweep --out` writes, run as `python my_sweep.py` or `python -m my_sweep`. With spawn/forkserver's
+    default each worker re-ran the script and died bootstrapping (BrokenProcessPool)."""
     import subprocess
     import time
 
     script = tmp_path / "my_sweep.py"
     script.write_text(PLAIN_SCRIPT.format(space=str(space_file)))
+    command = [sys.executable, str(script)] if how == "script" else [sys.executable, "-m", "my_sweep"]
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     elapsed_s = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("script started") == 1, done.stderr
@@ -293,7 +295,7 @@ def test_a_plain_script_without_a_main_guard_sweeps_on_worker_processes(space_fi
     assert code == 0, err
     assert done.stdout == out.read_text()
     assert len(done.stdout.splitlines()) == N_POINTS + 1
-    print(f"plain script: {elapsed_s:.2f} s")
+    print(f"plain script ({how}): {elapsed_s:.2f} s")
 
 
 def test_the_api_takes_a_path_a_dict_or_a_design_space_and_reports_progress(reference, space_file, monkeypatch):
