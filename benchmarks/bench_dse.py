@@ -65,11 +65,13 @@ def _spin(n: int) -> float:
 def machine_ceiling() -> float:
     """How much more pure-CPU work 2 processes finish than 1 in the same time, right now (2.0 on 2 idle cores):
     the most any executor can scale on this machine while other processes share its cores."""
-    from hwmap.dse.sweep import local_executor
+    import concurrent.futures as cf
+    import multiprocessing
 
     rates = {}
     for workers in (1, 2):
-        with local_executor(workers) as pool:
+        # not hwmap's local_executor: its workers never import this script, where _spin lives
+        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
             list(pool.map(_spin, [1] * workers))  # start the workers
             start = time.perf_counter()
             list(pool.map(_spin, [2_000_000] * 8))

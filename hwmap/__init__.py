@@ -8,6 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
+    "DesignSpace",
     "calibrate_from_table",
     "census",
     "census_models",
@@ -30,6 +31,7 @@ __all__ = [
     "load_graph",
     "load_paths",
     "load_selection",
+    "load_space",
     "pareto",
     "save_graph",
     "select_paths",

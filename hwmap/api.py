@@ -9,22 +9,32 @@ from typing import TYPE_CHECKING, Any
 from hwmap.errors import HwmapError
 from hwmap.graph.io import load_graph, save_graph
 from hwmap.graph.ir import LayerGraph
-from hwmap.graph.sources import is_onnx_path
 from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from hwmap.cost.result import GraphCost
+    from hwmap.dse.space import DesignSpace
+    from hwmap.dse.sweep import SweepResult
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "calibrate_from_table", "census", "census_models", "check_cost", "clear_graph_cache", "compare_counters",
-    "cost_paths", "estimate", "evaluate_paths", "export_zigzag_hardware", "export_zigzag_workload", "extract_graph",
-    "flops", "generate_paths", "graph_cache_info", "list_accelerators", "list_models", "load_accelerator",
-    "load_costed_paths", "load_graph", "load_paths", "load_selection", "pareto", "save_graph", "select_paths",
-    "simulate", "sweep",
+    "DesignSpace", "calibrate_from_table", "census", "census_models", "check_cost", "clear_graph_cache",
+    "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_zigzag_hardware", "export_zigzag_workload",
+    "extract_graph", "flops", "generate_paths", "graph_cache_info", "list_accelerators", "list_models",
+    "load_accelerator", "load_costed_paths", "load_graph", "load_paths", "load_selection", "load_space", "pareto",
+    "save_graph", "select_paths", "simulate", "sweep",
 ]
+
+
+def __getattr__(name: str):
+    # DesignSpace is re-exported lazily: importing hwmap.api does not import pydantic and the template schema
+    if name == "DesignSpace":
+        from hwmap.dse.space import DesignSpace
+
+        return DesignSpace
+    raise AttributeError(f"module 'hwmap.api' has no attribute {name!r}")
 
 
 def extract_graph(
@@ -42,93 +52,17 @@ def extract_graph(
     """The layer graph of a model.
 
     model: a spec ('resnet50', 'tv:resnet18', 'segformer-b2', 'hf:<folder>', 'ofa-resnet50:d=..;e=..;w=..'),
-    a saved graph .json, a LayerGraph, or an nn.Module (with example_inputs, or input_shape (C, H, W)).
+    a saved graph .json, a LayerGraph, an nn.Module (with example_inputs, or input_shape (C, H, W)), an ONNX
+    file or a SCALE-Sim topology .csv (hwmap.graph.extract and hwmap.interop.inputs do the work).
     input_shape (C, H, W) or resolution (square, model's channels) override the model's default input.
     A module with real weights is traced on CPU tensors (real arithmetic); specs are built on the meta device.
     cache: a spec's graph is read from / written to the graph cache (hwmap.graph.cache: keyed by spec, input,
     batch, num_classes, strict and package versions; a hit imports neither torch nor timm); False always traces.
     """
-    if batch < 1:
-        raise HwmapError(f"--batch must be a positive integer, got {batch}")
-    if isinstance(model, LayerGraph):
-        return model
-    if isinstance(model, (str, Path)) and str(model).endswith(".csv"):
-        from hwmap.cost.scalesim_interop import topology_graph
+    from hwmap.interop.inputs import model_graph
 
-        return topology_graph(model)
-    if is_onnx_path(model):
-        from hwmap.interop.onnx import onnx_graph
-
-        if num_classes:
-            raise HwmapError(f"{model} is an ONNX model with a fixed classifier: --num-classes does not apply")
-        return onnx_graph(model, input_shape=input_shape, resolution=resolution, batch=batch, strict=strict)
-    if isinstance(model, (str, Path)) and str(model).endswith(".json") and not str(model).startswith("hf:"):
-        if input_shape or resolution or batch != 1 or num_classes:
-            raise HwmapError(f"{model} is a saved graph with fixed shapes: --input, --resolution, --batch and "
-                             "--num-classes do not apply; extract a new graph from the model instead")
-        return load_graph(model)
-    if isinstance(model, (str, Path)):
-        return _extract_from_spec(str(model), input_shape=input_shape, resolution=resolution, batch=batch,
-                                  num_classes=num_classes, strict=strict, cache=cache)
-    return _extract_from_module(model, input_shape=input_shape, batch=batch, example_inputs=example_inputs,
-                                strict=strict, name=name)
-
-
-def _input_chw(default: tuple[int, int, int], input_shape, resolution) -> tuple[int, int, int]:
-    if input_shape is not None and resolution is not None:
-        raise HwmapError("give --input or --resolution, not both")
-    if input_shape is not None:
-        if len(input_shape) != 3 or any(int(d) < 1 for d in input_shape):
-            raise HwmapError(f"--input must be C x H x W with positive sizes, got {tuple(input_shape)}")
-        return tuple(int(d) for d in input_shape)
-    if resolution is not None:
-        if resolution < 1:
-            raise HwmapError(f"--resolution must be a positive integer, got {resolution}")
-        return (default[0], resolution, resolution)
-    return default
-
-
-def _extract_from_spec(spec, *, input_shape, resolution, batch, num_classes, strict, cache) -> LayerGraph:
-    from hwmap.graph import cache as graph_cache
-
-    key = graph_cache.graph_key(spec, input_shape=input_shape, resolution=resolution, batch=batch,
-                                num_classes=num_classes, strict=strict) if cache else None
-    if key is not None and (hit := graph_cache.load_cached(key)) is not None:
-        return hit
-    graph = _trace_spec(spec, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
-                        strict=strict)
-    if key is not None:
-        graph_cache.store(key, graph)
-    return graph
-
-
-def _trace_spec(spec, *, input_shape, resolution, batch, num_classes, strict) -> LayerGraph:
-    from hwmap.graph.capture import capture, meta_inputs
-    from hwmap.graph.sources import build_model
-
-    built = build_model(spec, num_classes=num_classes)
-    chw = _input_chw(built.default_input_chw, input_shape, resolution)
-    meta = {"spec": spec, **built.meta}
-    return capture(built.module, meta_inputs([(batch, *chw)]), name=built.name, strict=strict, meta=meta)
-
-
-def _extract_from_module(module, *, input_shape, batch, example_inputs, strict, name) -> LayerGraph:
-    import torch
-
-    from hwmap.graph.capture import capture
-
-    if not isinstance(module, torch.nn.Module):
-        raise HwmapError(f"model must be a spec string, a graph .json, a LayerGraph or an nn.Module, "
-                         f"got {type(module).__name__}")
-    if example_inputs is None:
-        if input_shape is None:
-            raise HwmapError("an nn.Module needs example_inputs or input_shape=(C, H, W)")
-        on_meta = any(p.is_meta for p in module.parameters())
-        shape = (batch, *_input_chw((3, 224, 224), input_shape, None))
-        example_inputs = torch.empty(shape, device="meta") if on_meta else torch.randn(shape)
-    inputs = list(example_inputs) if isinstance(example_inputs, (list, tuple)) else [example_inputs]
-    return capture(module, inputs, name=name or type(module).__name__, strict=strict,
-                   meta={"source": "nn.Module"})
+    return model_graph(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
+                       example_inputs=example_inputs, strict=strict, name=name, cache=cache)
 
 
 def flops(
@@ -179,25 +113,12 @@ def list_models() -> dict[str, list[str]]:
 
 
 def load_accelerator(accel: str | Path | Accelerator) -> Accelerator:
-    """A shipped template by name, a template YAML file, or a SCALE-Sim .cfg file (energy defaults added)."""
-    from hwmap.hardware.loader import load_accelerator as load_template
-    from hwmap.hardware.schema import Accelerator
+    """A shipped template by name, a template YAML file, or a SCALE-Sim .cfg file (energy defaults added); an
+    Accelerator is returned as is. A template file is read strictly: binary or non-UTF-8 text, absurd nesting,
+    duplicate or unknown keys are one TemplateError naming the file (and the field)."""
+    from hwmap.interop.inputs import read_accelerator
 
-    if isinstance(accel, Accelerator):
-        return accel
-    if str(accel).endswith(".cfg"):
-        from hwmap.cost.scalesim_interop import config_accelerator
-
-        return config_accelerator(accel)
-    if str(accel).endswith((".yaml", ".yml")) and Path(accel).is_file():
-        # Read strictly here first: binary / non-UTF-8 text and absurd nesting (which crashes PyYAML's C parser)
-        # are one line naming the file before the template loader sees it.
-        from hwmap.errors import TemplateError
-        from hwmap.fileio import check_nesting, read_text_input
-
-        check_nesting(read_text_input(accel, what="template", error=TemplateError), origin=f"template {accel}",
-                      error=TemplateError)
-    return load_template(accel)
+    return read_accelerator(accel)
 
 
 def list_accelerators() -> list[str]:
@@ -521,19 +442,88 @@ def simulate(selection, budget_trace, *, unit: str | None = None, switch_energy_
     return simulate_selection(selection, trace, switch_energy_mj=switch_energy_mj)
 
 
-def sweep(space, *, workers: int | None = None, scheduler: str | None = None, journal: str | Path | None = None,
-          resume: bool = False):
-    """Evaluate every point of a design space (a DesignSpace or its YAML file) through the same cost functions as
-    estimate: on local processes, or on a Dask cluster when scheduler ('tcp://host:8786') is given. With a
-    journal file, finished chunks are kept and resume=True skips them. Returns a SweepResult (.table, .pareto())."""
-    from hwmap.dse.sweep import dask_executor
+def load_space(space: str | Path | Mapping[str, Any] | DesignSpace) -> DesignSpace:
+    """A validated design space (hwmap.dse.space documents the format) from its YAML file (str or Path; relative
+    file names resolved against its folder), a dict of the YAML's content (relative file names resolved against
+    the working directory) or a DesignSpace (returned as is)."""
+    from hwmap.dse.space import as_space
+
+    return as_space(space)
+
+
+def sweep(
+    space: str | Path | Mapping[str, Any] | DesignSpace,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    chunk_size: int | None = None,
+    out: str | Path | None = None,
+    journal: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    objectives: str | Sequence[str] | None = None,
+    front_out: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Cost every point of a design space through the same cost functions as estimate; returns a SweepResult
+    (.table: one row per point in the space's order, .pareto(), .summary()).
+
+    space: the space's YAML file (str or Path), a dict of the YAML's content or a DesignSpace (see load_space).
+    workers: local worker processes (default: all cores, or this process for fewer than 64 points); they are
+    forked from a fork server and never re-run the calling script, so no `if __name__ == "__main__":` guard is
+    needed. scheduler: run on the Dask cluster whose scheduler is at this address ('tcp://host:8786') instead.
+    chunk_size: points per task (default: about 8 tasks per worker, at most 256 points).
+    out / front_out: also write the table / its Pareto front to this .csv, .parquet or .json (whole or not at
+    all). journal: append every finished chunk to this JSON-lines file (default with out: OUT.journal.jsonl);
+    resume=True skips the points already in it; overwrite=True deletes it first.
+    objectives: the Pareto objectives (names or aliases, a list or 'energy,latency'; default: the space's);
+    the result's space carries the resolved names. progress(points done, total) is called as chunks finish.
+    """
+    import contextlib
+    import dataclasses
+
+    from hwmap.dse.pareto import resolve_objectives
+    from hwmap.dse.space import as_space
+    from hwmap.dse.sweep import TABLE_SUFFIXES, dask_executor, journal_path_for, sweep_lock, write_table
     from hwmap.dse.sweep import sweep as run
 
-    resume_from = journal if resume else None
-    if scheduler is None:
-        return run(space, workers=workers, journal=journal, resume_from=resume_from)
-    with dask_executor(scheduler) as executor:
-        return run(space, executor=executor, journal=journal, resume_from=resume_from)
+    if workers is not None and scheduler is not None:
+        raise HwmapError("give workers (local processes) or scheduler (a Dask cluster), not both")
+    for target, name in ((out, "out"), (front_out, "front_out")):
+        if target is not None and Path(target).suffix.lower() not in TABLE_SUFFIXES:
+            raise HwmapError(f"{name} {target}: expected a .csv, .parquet or .json file")
+    if progress is not None and not callable(progress):
+        raise HwmapError(f"progress must be a function (points done, total), got {type(progress).__name__}")
+    design = as_space(space)
+    if objectives is not None:
+        names = objectives.split(",") if isinstance(objectives, str) else list(objectives)
+        names = [n.strip() for n in names if n.strip()]
+        if names:
+            resolved = tuple(c for c, _ in resolve_objectives(names, has_paths=bool(design.paths)))
+            design = dataclasses.replace(design, objectives=resolved)
+    journal_path = journal if journal is not None else (journal_path_for(out) if out is not None else None)
+    if resume and journal_path is None:
+        raise HwmapError("resume needs the journal of the interrupted sweep: give the same out (or journal)")
+    if resume and overwrite:
+        raise HwmapError("give resume (continue the journal) or overwrite (start over), not both")
+    with sweep_lock([p for p in (journal_path, out, front_out) if p is not None]):
+        if overwrite and journal_path is not None:
+            Path(journal_path).unlink(missing_ok=True)
+        with dask_executor(scheduler) if scheduler else contextlib.nullcontext(None) as executor:
+            try:
+                result = run(design, executor=executor, workers=workers, chunk_size=chunk_size,
+                             journal=journal_path, resume_from=journal_path if resume else None,
+                             progress=progress)
+            except KeyboardInterrupt as exc:
+                if journal_path is not None:
+                    exc.add_note(f"the finished points are in {journal_path}: sweep again with resume=True to "
+                                 "continue")
+                raise
+        if out is not None:
+            write_table(result.table, out)
+        if front_out is not None:
+            write_table(result.pareto(), front_out)
+    return result
 
 
 def census_models(patterns: Sequence[str] = ()) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import os
 import sys
 import textwrap
 
@@ -17,6 +18,7 @@ import hwmap.cli.dse_commands  # noqa: F401  (registers `hwmap sweep` until hwma
 from hwmap.cost.dispatch import estimate_graph
 from hwmap.dse.space import load_space
 from hwmap.dse.sweep import (
+    SERIAL_BELOW_POINTS,
     SerialExecutor,
     dask_executor,
     journal_is_complete,
@@ -264,3 +266,88 @@ def test_killed_cli_sweep_resumes_without_losing_or_repeating_points(space_file,
     pd.testing.assert_frame_equal(resumed.table, reference.table)
     ids = [row["point_id"] for row in read_journal(journal)[0]]
     assert sorted(ids) == sorted(reference.table["point_id"])  # every point once: none lost, none repeated
+
+
+PLAIN_SCRIPT = """\
+import os
+import sys
+
+import hwmap
+
+print("script started", file=sys.stderr)  # once: a worker that re-ran this file would print it again
+result = hwmap.sweep({space!r}, workers=2, chunk_size=5)
+assert result.workers == 2 and os.getpid() not in result.worker_pids, (result.workers, result.worker_pids)
+assert not result.torch_in_workers
+sys.stdout.write(result.table.to_csv(index=False))
+"""
+
+
+@pytest.mark.parametrize("how", ["script", "module"])
+def test_a_plain_script_without_a_main_guard_sweeps_on_worker_processes(how, space_file, tmp_path, run_cli):
+    """issue 11: a top-level script (no `if __name__ == "__main__":`) calling hwmap.sweep with workers gets the
+    table `hwmap sweep --out` writes, run as `python my_sweep.py` or `python -m my_sweep`. With spawn/forkserver's
+    default each worker re-ran the script and died bootstrapping (BrokenProcessPool)."""
+    import subprocess
+    import time
+
+    script = tmp_path / "my_sweep.py"
+    script.write_text(PLAIN_SCRIPT.format(space=str(space_file)))
+    command = [sys.executable, str(script)] if how == "script" else [sys.executable, "-m", "my_sweep"]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    elapsed_s = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("script started") == 1, done.stderr
+    out = tmp_path / "cli.csv"
+    code, _, err = run_cli("sweep", str(space_file), "--out", str(out), "--workers", "2", "--chunk-size", "5")
+    assert code == 0, err
+    assert done.stdout == out.read_text()
+    assert len(done.stdout.splitlines()) == N_POINTS + 1
+    print(f"plain script ({how}): {elapsed_s:.2f} s")
+
+
+def test_the_api_takes_a_path_a_dict_or_a_design_space_and_reports_progress(reference, space_file, monkeypatch):
+    import yaml
+
+    import hwmap
+    from hwmap.api import DesignSpace as ApiDesignSpace
+
+    assert hwmap.DesignSpace is ApiDesignSpace and ApiDesignSpace.from_yaml(space_file) == load_space(space_file)
+    data = yaml.safe_load(space_file.read_text())
+    monkeypatch.chdir(space_file.parent)  # a dict's relative file names are relative to the working directory
+    calls: list[tuple[int, int]] = []
+    tables = {
+        "path": hwmap.sweep(space_file).table,
+        "str": hwmap.sweep(str(space_file)).table,
+        "dict": hwmap.sweep(data, progress=lambda done, total: calls.append((done, total))).table,
+        "DesignSpace": hwmap.sweep(hwmap.DesignSpace.from_dict(data, root=space_file.parent)).table,
+        "load_space": hwmap.sweep(hwmap.load_space(data)).table,
+    }
+    for table in tables.values():
+        pd.testing.assert_frame_equal(table, reference.table)
+    # no worker count and fewer than SERIAL_BELOW_POINTS points: costed in this process, no pool started
+    assert N_POINTS < SERIAL_BELOW_POINTS and hwmap.sweep(space_file).worker_pids == (os.getpid(),)
+    # progress(points done, total): from 0, never backwards, one call per chunk, ending at the total
+    done = [d for d, _ in calls]
+    assert {t for _, t in calls} == {N_POINTS} and done[0] == 0 and done[-1] == N_POINTS
+    assert done == sorted(done) and len(set(done)) == len(done) and len(calls) > 2
+
+
+@pytest.mark.parametrize("bad", [["base: systolic16x16"], 42, None, b"space.yaml"])
+def test_a_space_of_another_type_is_one_line_naming_the_parameter(bad):
+    import hwmap
+
+    with pytest.raises(HwmapError) as caught:
+        hwmap.sweep(bad)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("space must be a design-space YAML file (str or Path), a "
+                                                      "dict of its content or a DesignSpace, got ")
+    assert message.endswith(type(bad).__name__)
+
+
+def test_a_dict_space_error_names_the_field(space_file):
+    import hwmap
+
+    with pytest.raises(HwmapError, match=r"^space dict: axes\.array\.rows: .*0"):
+        hwmap.sweep({"schema_version": 1, "base": "systolic16x16", "axes": {"array.rows": [0]},
+                     "models": [str(space_file.parent / "resnet18.json")]})

@@ -25,15 +25,17 @@ def cache_home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def trace_calls(monkeypatch):
-    """Counts real traces (api._trace_spec) while still tracing."""
+    """Counts real traces (hwmap.graph.extract._trace_spec) while still tracing."""
+    from hwmap.graph import extract
+
     calls = []
-    original = api._trace_spec
+    original = extract._trace_spec
 
     def counted(spec, **options):
         calls.append(spec)
         return original(spec, **options)
 
-    monkeypatch.setattr(api, "_trace_spec", counted)
+    monkeypatch.setattr(extract, "_trace_spec", counted)
     return calls
 
 

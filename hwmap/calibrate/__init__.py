@@ -6,7 +6,8 @@
 - bench.py        microbenchmarks per kernel class over real layer shapes, power loops, `hwmap measure`
 - fit.py          least-squares fit of the per-class coefficients, dynamic power from measured energy
 - table.py        calibration from a table of published whole-model step times (no GPU): timeline plans, robust fit
-- calibration.py  the calibration file: load_calibration, save_calibration, find_calibration
+- calibration.py  the calibration file (load_calibration, save_calibration, find_calibration), re-exported from
+                  hwmap.hardware.calibration, where the data model lives
 
 Names are re-exported lazily: importing hwmap.calibrate imports neither torch, nor pynvml, nor scipy.
 """

@@ -16,7 +16,7 @@ Timing protocol (one microbenchmark):
 - idle power: a CUDA context open, the host launching one-element kernels back to back (the GPU clocked up but
   idle, as during host-bound inference); the quiescent power (no kernels at all) is recorded too.
 
-Shapes: every distinct operator of the built-in models' layer graphs (extracted with hwmap.api.extract_graph at
+Shapes: every distinct operator of the built-in models' layer graphs (extracted by hwmap.graph.extract at
 the given batches; attention chains as fused SDPA shapes), spread over their sizes, plus a few synthetic sizes
 per class so that the saturation curve is anchored at both ends.
 """
@@ -748,7 +748,7 @@ def run_calibration(
     meter = _open_meter(torch, dev)
     try:
         if graphs is None:
-            from hwmap.api import extract_graph
+            from hwmap.graph.extract import extract_graph
 
             progress.phase("extracting layer graphs", len(models) * len(batches))
             built = []
@@ -1049,9 +1049,9 @@ def measure_model(
     progress: Progress | None = None,
 ) -> MeasureResult:
     """Real latency (median CUDA-event time) and energy (NVML) of a model on a GPU, next to hwmap's estimate."""
-    from hwmap.api import extract_graph
     from hwmap.calibrate.calibration import find_calibration, load_calibration
     from hwmap.cost.gpu import estimate_gpu, gpu_timeline
+    from hwmap.graph.extract import extract_graph
     from hwmap.graph.sources import build_model
 
     progress = progress or _Silent()

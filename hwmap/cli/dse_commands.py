@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -19,7 +20,8 @@ def sweep(
                                                                    ".json (journal beside it: OUT.journal.jsonl)")]
     = None,
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", help="local worker processes (default: "
-                                                                           "all cores)",
+                                                                           "all cores; in-process under 64 "
+                                                                           "points)",
         click_type=StrictInt(min_value=1, max_value=4096))] = None,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="run on the Dask cluster whose "
                                                                          "scheduler is at this address, e.g. "
@@ -30,9 +32,9 @@ def sweep(
                                                                      "OUT.journal.jsonl)")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="start over: delete an existing journal first")]
     = False,
-    pareto: Annotated[Optional[str], typer.Option("--pareto", help="objectives of the Pareto front, e.g. "
-                                                                   "energy_mj,latency_ms,area_mm2 (default: the "
-                                                                   "space's)")] = None,
+    objectives: Annotated[Optional[str], typer.Option("--pareto", help="objectives of the Pareto front, e.g. "
+                                                                       "energy_mj,latency_ms,area_mm2 (default: "
+                                                                       "the space's)")] = None,
     front_out: Annotated[Optional[str], typer.Option("--front-out", help="also write the Pareto front to this "
                                                                          ".csv, .parquet or .json")] = None,
     chunk_size: Annotated[Optional[int], typer.Option("--chunk-size", help="points per task (default: about 8 "
@@ -44,29 +46,17 @@ def sweep(
     json_out: JsonOpt = False,
 ) -> None:
     """Cost every hardware variant of a design space on its models; print the Pareto front."""
-    import contextlib
     import sys
-    from pathlib import Path
 
-    from hwmap.dse.pareto import resolve_objectives
-    from hwmap.dse.space import load_space
-    from hwmap.dse.sweep import dask_executor, journal_path_for, sweep, sweep_lock, write_table
+    from hwmap.api import load_space, sweep
 
     if workers is not None and scheduler is not None:
         raise HwmapError("give --workers (local processes) or --scheduler (a Dask cluster), not both")
-    if workers is not None and workers < 1:
-        raise HwmapError(f"--workers must be a positive integer, got {workers}")
-    if chunk_size is not None and chunk_size < 1:
-        raise HwmapError(f"--chunk-size must be a positive integer, got {chunk_size}")
     for target, option in ((out, "--out"), (front_out, "--front-out")):
         if target is not None and Path(target).suffix.lower() not in (".csv", ".parquet", ".json"):
             raise HwmapError(f"{option} {target}: expected a .csv, .parquet or .json file")
     design = load_space(space)
-    objectives = design.objectives
-    if pareto:
-        names = [n for n in pareto.split(",") if n.strip()]
-        objectives = tuple(c for c, _ in resolve_objectives(names, has_paths=bool(design.paths)))
-    journal_path = journal or (str(journal_path_for(out)) if out else None)
+    journal_path = journal or (f"{out}.journal.jsonl" if out else None)  # api.sweep's default journal
     if resume and journal_path is None:
         raise HwmapError("--resume needs the journal of the interrupted sweep: give the same --out (or --journal)")
     if resume and overwrite:
@@ -75,34 +65,28 @@ def sweep(
               **{f"paths {p.label}": p.file for p in design.paths}}
     check_files(inputs=inputs, outputs={"--out": out, "--front-out": front_out, "--journal": journal_path})
 
-    executor_cm = dask_executor(scheduler) if scheduler else contextlib.nullcontext(None)
-    with sweep_lock([journal_path, out, front_out]):
-        if overwrite and journal_path is not None:
-            Path(journal_path).unlink(missing_ok=True)
-        with executor_cm as executor, _progress_bar(enabled=sys.stderr.isatty()) as tick:
-            try:
-                result = sweep(design, executor=executor, workers=workers, chunk_size=chunk_size,
-                               journal=journal_path, resume_from=journal_path if resume else None, progress=tick)
-            except KeyboardInterrupt:
-                kept = f"; the finished points are in {journal_path}, rerun with --resume to continue" \
-                    if journal_path else ""
-                print(f"hwmap: error: interrupted{kept}", file=sys.stderr)
-                sys.exit(130)  # not KeyboardInterrupt: typer turns it into an exit code hwmap.cli.main drops
-        front = result.pareto(objectives)
-        if out:
-            write_table(result.table, out)
-        if front_out:
-            write_table(front, front_out)
+    with _progress_bar(enabled=sys.stderr.isatty()) as tick:
+        try:
+            result = sweep(design, workers=workers, scheduler=scheduler, chunk_size=chunk_size, out=out,
+                           journal=journal_path, resume=resume, overwrite=overwrite, objectives=objectives,
+                           front_out=front_out, progress=tick)
+        except KeyboardInterrupt:
+            kept = f"; the finished points are in {journal_path}, rerun with --resume to continue" \
+                if journal_path else ""
+            print(f"hwmap: error: interrupted{kept}", file=sys.stderr)
+            sys.exit(130)  # not KeyboardInterrupt: typer turns it into an exit code hwmap.cli.main drops
+    front = result.pareto()
+    objectives_used = result.space.objectives
     if json_out:
         import json
 
         from hwmap.report.tables import print_json
 
-        data = {**result.summary(), "out": out, "objectives": list(objectives),
+        data = {**result.summary(), "out": out, "objectives": list(objectives_used),
                 "pareto": json.loads(front.to_json(orient="records"))}
         print_json(data)
         return
-    _render(result, front, objectives, out=out, top=top)
+    _render(result, front, objectives_used, out=out, top=top)
 
 
 def _progress_bar(*, enabled: bool):

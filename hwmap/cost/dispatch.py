@@ -86,8 +86,8 @@ def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | Non
 
 
 def _estimate_gpu(graph: LayerGraph, accel: Accelerator, settings: GpuSettings) -> GraphCost:
-    from hwmap.calibrate.calibration import find_calibration, load_calibration
     from hwmap.cost.gpu import estimate_gpu
+    from hwmap.hardware.calibration import find_calibration, load_calibration
 
     path = settings.calibration or find_calibration(accel)
     calibration = load_calibration(path) if path else None

@@ -9,7 +9,15 @@ this package imports neither torch nor pandas.
 """
 
 from hwmap.dse.pareto import pareto_front, pareto_table, resolve_objectives
-from hwmap.dse.space import DEFAULT_OBJECTIVES, DesignSpace, DesignSpaceError, ModelSpec, PathsSpec, load_space
+from hwmap.dse.space import (
+    DEFAULT_OBJECTIVES,
+    DesignSpace,
+    DesignSpaceError,
+    ModelSpec,
+    PathsSpec,
+    as_space,
+    load_space,
+)
 from hwmap.dse.sweep import (
     SerialExecutor,
     SweepResult,
@@ -30,6 +38,7 @@ __all__ = [
     "PathsSpec",
     "SerialExecutor",
     "SweepResult",
+    "as_space",
     "dask_executor",
     "journal_path_for",
     "load_space",

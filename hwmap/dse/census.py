@@ -108,9 +108,11 @@ def census_model(task: CensusTask) -> dict[str, Any]:
 
 
 def _census_columns(task: CensusTask) -> dict[str, Any]:
-    from hwmap.api import estimate, extract_graph
+    from hwmap.cost.checks import check_cost
+    from hwmap.cost.dispatch import estimate_graph
+    from hwmap.interop.inputs import model_graph, read_accelerator
 
-    graph = extract_graph(task.model, batch=task.batch, resolution=task.resolution)
+    graph = model_graph(task.model, batch=task.batch, resolution=task.resolution)
     total = graph.total_macs
     columns: dict[str, Any] = {
         "input": "x".join(str(d) for d in graph.input_shapes[0]) if graph.input_shapes else "",
@@ -126,7 +128,8 @@ def _census_columns(task: CensusTask) -> dict[str, Any]:
         macs = sum(v for cls, v in by_class.items() if cls.split(".")[0] == group)
         columns[f"mac_pct.group.{group}"] = 100.0 * macs / total if total else 0.0
     for accel in task.accels:
-        cost = estimate(graph, accel)
+        cost = estimate_graph(graph, read_accelerator(accel))
+        check_cost(cost)
         shares = cost.shares_by("op-group")
         columns[f"{accel}.cycles"] = float(cost.total_cycles)
         columns[f"{accel}.latency_ms"] = float(cost.latency_ms)
@@ -180,17 +183,17 @@ def run_census(
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> CensusResult:
     """Census of models on accels, written to out (.csv or .json) with a journal beside it (out.journal.jsonl)."""
-    from hwmap.api import load_accelerator
+    from hwmap.interop.inputs import read_accelerator
 
     if batch < 1:
-        raise HwmapError(f"--batch must be a positive integer, got {batch}")
+        raise HwmapError(f"batch must be a positive integer, got {batch}")
     if not accels:
-        raise HwmapError("census needs at least one --accel")
+        raise HwmapError("census needs at least one accelerator in accels")
     for accel in accels:
-        load_accelerator(accel)  # an unknown template is an error before any tracing
+        read_accelerator(accel)  # an unknown template is an error before any tracing
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".json"):
-        raise HwmapError(f"--out {out}: expected a .csv or .json file")
+        raise HwmapError(f"out {out}: expected a .csv or .json file")
     journal_path = journal_path_for(out)
     tasks = [CensusTask(m, tuple(accels), batch, resolution, time_limit_s,
                         census_point_id(m, accels, batch, resolution)) for m in models]

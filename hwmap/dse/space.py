@@ -39,6 +39,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ __all__ = [
     "DesignSpaceError",
     "ModelSpec",
     "PathsSpec",
+    "as_space",
     "load_space",
 ]
 
@@ -194,6 +196,12 @@ class DesignSpace:
         """Validate a parsed space document; relative file names are resolved against ``root``."""
         return _Builder(origin, Path(root), lines or {}).build(data)
 
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> DesignSpace:
+        """Read and validate a space YAML file (:func:`load_space`); relative file names are resolved against its
+        folder."""
+        return load_space(path)
+
     # --- geometry ------------------------------------------------------------------------------------------------
 
     @property
@@ -279,6 +287,20 @@ def load_space(path: str | Path) -> DesignSpace:
     except HwmapError as exc:
         raise DesignSpaceError(str(exc)) from None
     return DesignSpace.from_dict(data, origin=f"space file {path}", root=path.parent, lines=lines)
+
+
+def as_space(space: DesignSpace | Mapping[str, Any] | str | os.PathLike[str]) -> DesignSpace:
+    """A DesignSpace from what a caller may hold: the space itself, its YAML file (str or Path; relative file names
+    resolved against its folder) or a dict of the YAML's content (relative file names resolved against the
+    working directory). Any other type is one DesignSpaceError naming the parameter ``space``."""
+    if isinstance(space, DesignSpace):
+        return space
+    if isinstance(space, Mapping):
+        return DesignSpace.from_dict(space, origin="space dict", root=Path.cwd())
+    if isinstance(space, str | os.PathLike):
+        return load_space(space)
+    raise DesignSpaceError(f"space must be a design-space YAML file (str or Path), a dict of its content or a "
+                           f"DesignSpace, got {type(space).__name__}")
 
 
 def _digest(data: object) -> str:

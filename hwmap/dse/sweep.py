@@ -5,9 +5,11 @@ How the work flows:
 * The parent loads the space, extracts each workload's layer graph(s) ONCE (the only step that needs torch) and
   serialises them to JSON text (``graph_to_dict``).
 * Points are cut into chunks (one workload, many variants) and submitted to any ``concurrent.futures``-style
-  executor: local processes by default (a ``ProcessPoolExecutor`` with the *spawn* start method, so workers
-  start without the parent's torch), a Dask cluster through ``distributed.Client(address).get_executor()``
-  (:func:`dask_executor`), or :class:`SerialExecutor` in-process.
+  executor: local processes by default (a ``ProcessPoolExecutor`` forked from a fresh fork server that never
+  imports the caller's ``__main__``, so workers start without the parent's torch or threads and a plain script
+  without a main guard works: :func:`local_executor`, :mod:`hwmap.dse.forkserver`), a Dask cluster through
+  ``distributed.Client(address).get_executor()`` (:func:`dask_executor`), or :class:`SerialExecutor`
+  in-process (the default for fewer than :data:`SERIAL_BELOW_POINTS` points when no worker count is given).
 * A worker (:func:`run_chunk`) rebuilds the graph from JSON once and keeps it in a small per-process cache keyed by
   the graph's content hash, so the per-layer columns (``hwmap.cost.layers.layer_arrays``, cached by graph
   identity) are built once per worker per graph. Per point it makes the variant with
@@ -33,12 +35,12 @@ import os
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hwmap.dse.space import DesignSpace, load_space
+from hwmap.dse.space import DesignSpace, as_space
 from hwmap.errors import HwmapError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,6 +72,10 @@ JOURNAL_VERSION = 1
 _COMPLETE = "complete"  # key of the journal's last line once every point of the sweep is done
 STATUS_OK, STATUS_INVALID, STATUS_INFEASIBLE = "ok", "invalid", "infeasible"
 MAX_CHUNK = 256
+# Without an explicit worker count, sweeps of fewer points run in this process: a local pool takes about 1 s to
+# start (measured: 1.0-1.4 s for the fork server and 2 workers, 2 cores) and a point about 10 ms (resnet18 on a
+# systolic variant), so below ~100 points the pool cannot pay for itself even on many cores.
+SERIAL_BELOW_POINTS = 64
 TABLE_SUFFIXES = (".csv", ".parquet", ".json")
 ProgressFn = Callable[[int, int], None]
 
@@ -117,7 +123,7 @@ def _digest(data: object, length: int = 16) -> str:
 
 def prepare_workloads(space: DesignSpace, *, log: Callable[[str], None] | None = None) -> list[Workload]:
     """Extract (or load) every workload's graph(s) once, in this process, and serialise them for the workers."""
-    from hwmap.api import extract_graph
+    from hwmap.interop.inputs import model_graph as extract_graph
 
     workloads = []
     for spec in space.models:
@@ -345,7 +351,7 @@ def dask_executor(address: str, *, timeout_s: float = 10.0) -> Iterator[cf.Execu
     try:
         from distributed import Client
     except ImportError:
-        raise HwmapError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+        raise HwmapError("scheduler needs Dask: pip install 'dask[distributed]'") from None
     client = _connect_dask(Client, address, timeout_s=timeout_s)
     try:
         yield client.get_executor(pure=False)
@@ -381,19 +387,25 @@ def _connect_dask(client_class, address: str, *, timeout_s: float):
 
 
 # What a fork server imports once, before it forks the workers (so each worker starts in milliseconds).
-_WORKER_MODULES = ["hwmap.dse.sweep", "hwmap.cost.dispatch", "hwmap.graph.io"]
+_WORKER_MODULES = ["hwmap.dse.sweep", "hwmap.dse.forkserver", "hwmap.cost.dispatch", "hwmap.graph.io"]
 
 
 def local_executor(workers: int | None = None) -> cf.ProcessPoolExecutor:
-    """Local worker processes that do not inherit the parent's torch: forked from a fresh fork server that has
-    imported only the cost modules (POSIX), or started with *spawn* (elsewhere)."""
+    """Local worker processes forked from a fresh fork server that has imported only the cost modules (POSIX):
+    they inherit neither the caller's torch nor its threads, and they never import the caller's ``__main__``
+    (hwmap.dse.forkserver), so ``hwmap.sweep`` works from a plain script without an ``if __name__ ==
+    "__main__":`` guard; the functions submitted must therefore live in an importable module, not in the
+    calling script (hwmap submits only its own). Without a fork server (Windows), *spawn*, which does re-run an
+    unguarded script."""
     import multiprocessing
 
     count = workers if workers is not None else (os.cpu_count() or 1)
     if count < 1:
-        raise HwmapError(f"--workers must be a positive integer, got {workers}")
+        raise HwmapError(f"workers must be a positive integer, got {workers}")
     if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
+        from hwmap.dse.forkserver import NoMainForkServerContext
+
+        context = NoMainForkServerContext()
         context.set_forkserver_preload(_WORKER_MODULES)  # used when this process starts its fork server
     else:
         context = multiprocessing.get_context("spawn")
@@ -585,7 +597,7 @@ class SweepResult:
 
 
 def sweep(
-    space: DesignSpace | str | Path,
+    space: DesignSpace | Mapping[str, Any] | str | Path,
     *,
     executor: cf.Executor | None = None,
     workers: int | None = None,
@@ -595,10 +607,12 @@ def sweep(
     progress: ProgressFn | None = None,
     log: Callable[[str], None] | None = None,
 ) -> SweepResult:
-    """Cost every point of ``space`` (a DesignSpace or a space YAML file) and return the results table.
+    """Cost every point of ``space`` (a DesignSpace, a space YAML file or a dict of its content; see
+    :func:`hwmap.dse.space.as_space`) and return the results table.
 
     - executor: any concurrent.futures-style executor; default: ``workers`` local processes (all cores when
-      None, see :func:`local_executor`), shut down at the end.
+      None, see :func:`local_executor`), shut down at the end; with workers None and fewer than
+      :data:`SERIAL_BELOW_POINTS` points to cost, this process.
     - chunk_size: points per task; default: about 8 tasks per worker, at most 256 points each.
     - journal: append each finished chunk to this JSON-lines file; it must not exist unless it is also
       ``resume_from``.
@@ -613,8 +627,7 @@ def sweep(
 def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progress, log,
            lock: contextlib.ExitStack) -> SweepResult:
     started = time.perf_counter()
-    if not isinstance(space, DesignSpace):
-        space = load_space(space)
+    space = as_space(space)
     if chunk_size is not None and chunk_size < 1:
         raise HwmapError(f"chunk_size must be a positive integer, got {chunk_size}")
     if workers is not None and workers < 1:
@@ -624,7 +637,7 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
     if journal_path is not None and journal_path.exists() and not journal_is_complete(journal_path) and (
             resume_path is None or journal_path.resolve() != resume_path.resolve()):
         raise HwmapError(f"journal {journal_path} already exists and holds an unfinished sweep: resume from it "
-                         "(--resume) to continue that sweep, or delete it (--overwrite) to start over")
+                         "(resume) to continue that sweep, or delete it (overwrite) to start over")
     if journal_path is not None and not journal_path.parent.is_dir():
         raise HwmapError(f"cannot write the journal {journal_path}: folder {journal_path.parent} does not exist")
 
@@ -669,7 +682,10 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
     n_pending = sum(len(p) for p in pending_by_workload)
     owned = executor is None and n_pending > 0
     if owned:
-        executor = local_executor(workers)
+        # A pool costs about a second to start (a fresh fork server importing numpy and the cost modules);
+        # below SERIAL_BELOW_POINTS points (~10 ms each) the points are done sooner in this process.
+        in_process = workers is None and n_pending < SERIAL_BELOW_POINTS
+        executor = SerialExecutor() if in_process else local_executor(workers)
     n_workers = _executor_workers(executor) if executor is not None else (workers or os.cpu_count() or 1)
     size = chunk_size or max(1, min(MAX_CHUNK, math.ceil(n_pending / (n_workers * 8)))) if n_pending else 1
     base_template = space.base.template_dict()
@@ -796,7 +812,7 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise HwmapError(f"--out {target}: unknown format {suffix or '(no suffix)'!r}; expected one of "
+        raise HwmapError(f"out {target}: unknown format {suffix or '(no suffix)'!r}; expected one of "
                          f"{', '.join(TABLE_SUFFIXES)}")
     if suffix == ".csv":
         return atomic_write_text(target, table.to_csv(index=False))
@@ -805,7 +821,7 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        raise HwmapError(f"--out {target}: Parquet needs pyarrow (pip install pyarrow), or write .csv / .json") \
+        raise HwmapError(f"out {target}: Parquet needs pyarrow (pip install pyarrow), or write .csv / .json") \
             from None
     import io
 

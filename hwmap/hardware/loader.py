@@ -20,6 +20,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hwmap.errors import TemplateError
+from hwmap.fileio import check_nesting
 from hwmap.hardware.catalog import find_template
 from hwmap.hardware.schema import Accelerator, validate_template
 
@@ -176,4 +177,8 @@ def _load_path(path: Path) -> Accelerator:
         raise TemplateError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start}), expected YAML") from None
     except OSError as exc:
         raise TemplateError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    if "\x00" in content:
+        raise TemplateError(f"{shown}: is a binary file, expected a YAML accelerator template")
+    # absurd nesting crashes PyYAML's C parser (the process, not an exception): refuse it before parsing
+    check_nesting(content, origin=f"template {shown}", error=TemplateError)
     return loads_accelerator(content, name=path.stem, source=shown)
