@@ -128,7 +128,7 @@ def _census_columns(task: CensusTask) -> dict[str, Any]:
     for accel in task.accels:
         cost = estimate(graph, accel)
         shares = cost.shares_by("op-group")
-        columns[f"{accel}.cycles"] = float(cost.total_cycles)
+        columns[f"{accel}.cycles"] = cost.cycles
         columns[f"{accel}.latency_ms"] = float(cost.latency_ms)
         columns[f"{accel}.energy_mj"] = float(cost.energy_mj)
         for group in GROUP_ORDER:
