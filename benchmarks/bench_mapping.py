@@ -63,13 +63,13 @@ def main() -> None:
     clear_caches()
     wall, cpu, cost = timed(lambda: estimate_graph(graph, accel))
     print(f"cold estimate --mapping best        {wall * 1e3:8.1f} ms wall {cpu * 1e3:8.1f} ms CPU  "
-          f"(energy {cost.energy_mj:.3f} mJ, DRAM {cost.dram_bytes.sum() / 1e6:.2f} MB)")
+          f"(energy {cost.energy_mj:.3f} mJ, DRAM {cost.dram_bytes / 1e6:.2f} MB)")
     spec = accel.spec
     target = map_target(memory_hierarchy(spec), spec,
                         dataflow=cost.settings.get("dataflow"))
-    fixed = cost.energy_pj["mac"]
+    fixed = cost.layers.energy_terms_pj["mac"]
     clear_caches()
-    wall_map, cpu_map, _ = timed(lambda: map_layers(arrays, gemm, target, cost.compute_cycles, fixed, "energy"))
+    wall_map, cpu_map, _ = timed(lambda: map_layers(arrays, gemm, target, cost.layers.compute_cycles, fixed, "energy"))
     print(f"cold mapping step alone             {wall_map * 1e3:8.1f} ms wall {cpu_map * 1e3:8.1f} ms CPU  "
           f"(target: < 1000 ms)")
     wall, cpu, _ = timed(lambda: estimate_graph(graph, accel), repeat=3)

@@ -55,13 +55,13 @@ def test_one_gemm_by_hand() -> None:
     memory_s = bytes_ / (3350e9 * 0.8)  # 37.6 us < compute: compute-bound
     kernel_s = max(compute_s, memory_s) + 3e-6
     host_s = 2e-6 + 1.5e-6 + 2e-6 + 9e-6  # root module, view, fc module, addmm
-    assert cost.latency_s[0] == 0.0  # the view: no kernel, no latency of its own
-    assert cost.latency_s[1] == pytest.approx(host_s + kernel_s)
+    assert cost.layers.latency_s[0] == 0.0  # the view: no kernel, no latency of its own
+    assert cost.layers.latency_s[1] == pytest.approx(host_s + kernel_s)
     assert cost.latency_ms == pytest.approx((host_s + kernel_s) * 1e3)
-    assert cost.dram_bytes[1] == pytest.approx(bytes_)
+    assert cost.layers.dram_bytes[1] == bytes_ == cost.dram_bytes
     # idle 100 W x latency; dynamic 0.9 x (700 - 100) W x full-rate time (compute at the saturated rate)
-    assert cost.energy_pj["idle"][1] == pytest.approx(100 * (host_s + kernel_s) * 1e12)
-    assert cost.energy_pj["dynamic"][1] == pytest.approx(540 * flops / (989.4e12 * 0.7) * 1e12)
+    assert cost.layers.energy_terms_pj["idle"][1] == pytest.approx(100 * (host_s + kernel_s) * 1e12)
+    assert cost.layers.energy_terms_pj["dynamic"][1] == pytest.approx(540 * flops / (989.4e12 * 0.7) * 1e12)
     assert cost.settings["kernels"] == 1
 
 
@@ -71,12 +71,15 @@ def test_estimate_from_priors_is_a_graph_cost_that_says_it_is_uncalibrated() -> 
     assert isinstance(cost, GraphCost) and cost.kind == "gpu" and cost.accelerator == "h100_sxm"
     assert cost.settings["calibrated"] is False and cost.settings["calibration"] is None
     assert cost.notes[0].startswith("uncalibrated:")
-    assert set(cost.energy_pj) == {"idle", "dynamic"}
-    assert np.all(cost.stall_cycles == 0)
+    assert set(cost.energy_terms_mj) == set(cost.layers.energy_terms_pj) == {"idle", "dynamic"}
+    assert np.all(cost.layers.stall_cycles == 0) and cost.stall_cycles == 0
     assert cost.freq_mhz == 1980
-    np.testing.assert_allclose(cost.latency_s, cost.compute_cycles / 1980e6)
-    assert len(cost.layers.names) == len(graph.nodes)
-    assert cost.total_macs == graph.total_macs
+    # whole cycles: each layer's latency at the 1980 MHz boost clock, rounded up; the latency itself is not rounded
+    over = cost.layers.cycles - cost.layers.latency_s * 1980e6
+    assert cost.layers.cycles.dtype == np.int64 and (over > -1e-6).all() and (over < 1).all()
+    assert cost.latency_ms == pytest.approx(float(cost.layers.latency_s.sum()) * 1e3, rel=1e-12)
+    assert len(cost.layers) == len(graph.nodes)
+    assert cost.macs == graph.total_macs
     assert 0.1 < cost.latency_ms < 100 and cost.energy_mj > 0
     assert cost.to_dict(layers=False)["settings"]["mode"] == "eager"
 
@@ -119,7 +122,7 @@ def test_dtype_and_tf32_pick_the_compute_roof() -> None:
     # deit: no 3x3 stride-1 convolution, so no algorithm switch with the roof (conv_algorithm) changes the bytes
     graph = traced("deit_small_patch16_224")
     fp16, fp32 = estimate_gpu(graph, H100, dtype="fp16"), estimate_gpu(graph, H100, dtype="fp32", tf32=False)
-    assert float(fp32.dram_bytes.sum()) == pytest.approx(2 * float(fp16.dram_bytes.sum()))
+    assert fp32.dram_bytes == pytest.approx(2 * fp16.dram_bytes)
     assert fp32.settings["kernel_s"] > fp16.settings["kernel_s"]
 
 
@@ -158,7 +161,7 @@ def test_a_bigger_batch_is_never_faster(mode: str) -> None:
     small = estimate_gpu(traced("resnet50"), H100, mode=mode)
     big = estimate_gpu(traced("resnet50", batch=8), H100, mode=mode)
     assert big.latency_ms >= small.latency_ms and big.energy_mj > small.energy_mj
-    assert big.total_macs == 8 * small.total_macs
+    assert big.macs == 8 * small.macs
 
 
 @settings(max_examples=60, deadline=None)

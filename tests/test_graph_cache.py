@@ -184,4 +184,4 @@ def test_cached_estimate_imports_neither_torch_nor_timm(cache_home):
     assert result.returncode == 0, result.stderr
     out, heavy = result.stdout.rsplit("HEAVY", 1)
     assert heavy.strip() == "[]"
-    assert json.loads(out)["total_macs"] == graph.total_macs
+    assert json.loads(out)["macs"] == graph.total_macs

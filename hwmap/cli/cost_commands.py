@@ -178,7 +178,7 @@ def map_command(
     cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None,
                           mapping=mapping.value, objective=objective.value, fusion=fusion.value if fusion else None)
     names, scopes = cost.layers.names, cost.layers.scopes
-    rows = [(i, m) for i, m in enumerate(cost.mappings) if m is not None
+    rows = [(i, m) for i, m in enumerate(cost.layers.mappings) if m is not None
             and (layer is None or fnmatchcase(names[i], layer) or fnmatchcase(scopes[i], layer))]
     if layer is not None and not rows:
         raise HwmapError(f"--layer {layer!r} matches no conv/GEMM layer of {graph.model}")
@@ -186,8 +186,8 @@ def map_command(
         print_json({"model": graph.model, "accelerator": accelerator.name, "settings": cost.settings,
                     "fused": list(cost.fused),
                     "layers": [{"layer": cost.layers.names[i], "module": cost.layers.scopes[i], **m.record(),
-                                "fused_into_it": cost.fused_per_layer[i] if cost.fused_per_layer else "",
-                                "energy_pj": float(cost.layer_energy_pj[i])} for i, m in rows]})
+                                "fused_into_it": cost.layers.fusion[i],
+                                "energy_pj": float(cost.layers.energy_pj[i])} for i, m in rows]})
         return
     table = Table(title=f"{graph.model} on {accelerator.name}: {mapping.value} mapping"
                         + (f", objective {objective.value}" if mapping is MappingMode.best else ""),
@@ -201,8 +201,8 @@ def map_command(
                       f"{m.input_read_bytes / 1e3:,.1f}", f"{m.weight_read_bytes / 1e3:,.1f}",
                       f"{m.output_write_bytes / 1e3:,.1f}",
                       f"{(m.psum_write_bytes + m.psum_read_bytes) / 1e3:,.1f}", f"{m.refetch_input:.2f}",
-                      f"{m.refetch_weight:.2f}", str(m.psum_passes), f"{cost.layer_energy_pj[i] / 1e6:,.2f}",
-                      cost.fused_per_layer[i] if cost.fused_per_layer else "")
+                      f"{m.refetch_weight:.2f}", str(m.psum_passes), f"{cost.layers.energy_pj[i] / 1e6:,.2f}",
+                      cost.layers.fusion[i])
     console = stdout_console()
     console.print(table)
     console.print(f"fusion {cost.settings.get('fusion', '-')}: {len(cost.fused)} fused groups; "

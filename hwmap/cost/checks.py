@@ -96,8 +96,9 @@ def _layer_arrays_in_range(cost: Any) -> bool:
     import numpy as np
 
     try:
-        arrays = [cost.compute_cycles, cost.stall_cycles, cost.dram_bytes, *cost.energy_pj.values()]
-        utilisation = np.asarray(cost.utilisation, dtype=float)
+        table = cost.layers
+        arrays = [table.compute_cycles, table.stall_cycles, table.dram_bytes, *table.energy_terms_pj.values()]
+        utilisation = np.asarray(table.utilisation, dtype=float)
     except (AttributeError, TypeError, ValueError):
         return False  # not a GraphCost: inspect everything
     with np.errstate(invalid="ignore"):

@@ -15,7 +15,7 @@ import numpy as np
 from hwmap.cost.layers import LayerArrays, layer_arrays
 from hwmap.cost.mapping import OBJECTIVES, LayerMapping, LoopNest, MapTarget, map_layer
 from hwmap.cost.memory import MemoryHierarchy, capacity_words, memory_hierarchy
-from hwmap.cost.result import UNIT_ARRAY, UNIT_DMA, UNIT_VECTOR, GraphCost
+from hwmap.cost.result import UNIT_ARRAY, UNIT_DMA, UNIT_VECTOR, GraphCost, layer_costs, whole_numbers
 from hwmap.cost.systolic import ConvGeometry, systolic_costs
 from hwmap.cost.vector import vector_pe_gemm, vector_unit_cycles
 from hwmap.errors import HwmapError
@@ -183,20 +183,30 @@ def _stalls(compute_cycles: np.ndarray, dram_bytes: np.ndarray, bw_bytes_per_cyc
     return np.where(transfer_only, 0.0, stall)
 
 
-def _finish(graph, accel, arrays, compute, stall, dram_bytes, terms, settings, assumptions,
+def _finish(graph, accel, arrays, compute, dram_bytes, terms, settings, assumptions,
             mappings=(), fusion: FusionArrays | None = None) -> GraphCost:
+    """The GraphCost of a CNN-accelerator kind: whole cycles and bytes per layer (rounded up: a layer cannot end
+    mid-cycle nor move part of a byte), DRAM stalls beyond compute, and the cycle-dependent energy terms."""
     spec = accel.spec
+    what = f"{graph.model} on {accel.name}"
+    names = arrays.identity.names
+    compute = whole_numbers(compute, field_name="compute_cycles", names=names, what=what)
+    dram_bytes = whole_numbers(dram_bytes, field_name="dram_bytes", names=names, what=what)
+    stall = whole_numbers(_stalls(compute, dram_bytes, spec.dram.bw_bytes_per_cycle, arrays.mask(UNIT_DMA)),
+                          field_name="stall_cycles", names=names, what=what)
     cycles = compute + stall
     terms = {**terms, "dram": dram_bytes * spec.dram.energy_pj_per_byte,
              "static": cycles * spec.static_energy_pj_per_cycle}
     notes = (f"unsupported operators costed as zero: {graph.unsupported_summary()}",) if graph.unsupported else ()
+    layers = layer_costs(
+        arrays.identity, freq_mhz=float(spec.freq_mhz), peak_macs_per_cycle=float(accel.peak_macs_per_cycle),
+        compute_cycles=compute, stall_cycles=stall, energy_terms_pj=terms, dram_bytes=dram_bytes,
+        mappings=mappings, fusion=fusion.per_layer if fusion is not None else (), what=what)
     return GraphCost(
         model=graph.model, accelerator=accel.name, kind=accel.kind, freq_mhz=float(spec.freq_mhz),
-        peak_macs_per_cycle=float(accel.peak_macs_per_cycle), layers=arrays.identity, compute_cycles=compute,
-        stall_cycles=stall, energy_pj=terms, dram_bytes=dram_bytes,
+        peak_macs_per_cycle=float(accel.peak_macs_per_cycle), layers=layers,
         assumptions=COMMON_ASSUMPTIONS + assumptions, notes=notes + graph.notes, settings=settings,
-        mappings=tuple(mappings), fused=fusion.described if fusion is not None else (),
-        fused_per_layer=fusion.per_layer if fusion is not None else (),
+        fused=fusion.described if fusion is not None else (),
     )
 
 
@@ -338,7 +348,6 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
         act_write_pj=bufs.ofmap.write_energy_pj_per_byte)
     compute = compute + other_cycles
     dram_bytes = dram_bytes + other_dram
-    stall = _stalls(compute, dram_bytes, spec.dram.bw_bytes_per_cycle, arrays.mask(UNIT_DMA))
     terms = {"mac": ident.macs * spec.mac_energy_pj, "sram.ifmap": sram["ifmap"] + other_sram,
              "sram.filter": sram["filter"], "sram.ofmap": sram["ofmap"], "vector": vector_pj}
     assumptions = (
@@ -354,7 +363,7 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
         assumptions += (f"--mapping best: each layer's loop order and buffer tiles chosen for minimum {objective} "
                         "under the buffer capacities (hwmap.cost.mapping); partial sums spill at the accumulator "
                         "width only when the reduction is split across tiles; outputs leave at the input width",)
-    return _finish(graph, accel, arrays, compute, stall, dram_bytes, terms,
+    return _finish(graph, accel, arrays, compute, dram_bytes, terms,
                    {"dataflow": flow, "mapping": mapping, "objective": objective, "fusion": fusion.policy},
                    assumptions, mappings, fusion)
 
@@ -390,7 +399,6 @@ def _estimate_vector_pe(graph: LayerGraph, accel: Accelerator, *, objective: str
         arrays, spec, fusion, act_read_pj=gb.read_energy_pj_per_byte, act_write_pj=gb.write_energy_pj_per_byte)
     compute = compute + other_cycles
     dram_bytes = dram_bytes + other_dram
-    stall = _stalls(compute, dram_bytes, spec.dram.bw_bytes_per_cycle, arrays.mask(UNIT_DMA))
     terms = {"mac": ident.macs * spec.mac_energy_pj, "sram.pe_buffers": np.where(gemm, pe_pj, 0.0),
              "sram.global": gb_pj + other_sram, "vector": vector_pj}
     assumptions = (
@@ -399,5 +407,5 @@ def _estimate_vector_pe(graph: LayerGraph, accel: Accelerator, *, objective: str
         f"each layer's loop order and global-buffer tiles chosen for minimum {objective} under the global buffer's "
         "capacity (hwmap.cost.mapping); the global buffer stages every DRAM byte",
     )
-    return _finish(graph, accel, arrays, compute, stall, dram_bytes, terms,
+    return _finish(graph, accel, arrays, compute, dram_bytes, terms,
                    {"mapping": "best", "objective": objective, "fusion": fusion.policy}, assumptions, mappings, fusion)

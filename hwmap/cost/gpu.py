@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from hwmap.cost.layers import layer_arrays
-from hwmap.cost.result import GraphCost
+from hwmap.cost.result import GraphCost, layer_costs
 from hwmap.errors import HwmapError, TemplateError
 from hwmap.graph.fusion import plan_fusion
 from hwmap.graph.ir import LayerGraph, Node
@@ -961,8 +961,9 @@ def estimate_gpu(
     amp: the model runs under torch.autocast at dtype (a model traced in fp32; see :func:`amp_plan`), as timm's
     benchmark tables do; False: the model itself is in dtype (``model.half()``, what ``hwmap measure`` runs);
     None: as the calibration was fitted (a calibration from an AMP table says amp), else False.
-    Cycles are counted at the template's boost clock: latency_s = compute_cycles / freq. stall_cycles are 0
-    (host stalls are part of the latency). Energy terms: "idle" and "dynamic".
+    Cycles are counted at the template's boost clock: each layer's cycles = ceil(latency_s x freq) (whole cycles),
+    its latency_s the timeline's. stall_cycles are 0 (host stalls are part of the latency). Energy terms: "idle"
+    and "dynamic".
     """
     timeline = gpu_timeline(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
     amp = timeline.amp
@@ -983,17 +984,20 @@ def estimate_gpu(
         "kernel_s": float(timeline.kernel_s.sum()), "fused_attention": timeline.fused_attention,
         "fused_pointwise": timeline.fused_pointwise,
     }
+    peak_macs_per_cycle = timeline.roofs.tensor_flops_per_s / 2 / freq_hz
+    layers = layer_costs(
+        layer_arrays(graph).identity, freq_mhz=spec.boost_clock_mhz, peak_macs_per_cycle=peak_macs_per_cycle,
+        compute_cycles=timeline.latency_s * freq_hz,  # whole cycles: ceil(latency_s x clock) per layer
+        stall_cycles=np.zeros(len(graph.nodes)), latency_s=timeline.latency_s,
+        energy_terms_pj={"idle": timeline.idle_energy_j * 1e12, "dynamic": timeline.dynamic_energy_j * 1e12},
+        dram_bytes=timeline.dram_bytes, what=f"{graph.model} on {accel.name}")
     return GraphCost(
         model=graph.model,
         accelerator=accel.name,
         kind="gpu",
         freq_mhz=spec.boost_clock_mhz,
-        peak_macs_per_cycle=timeline.roofs.tensor_flops_per_s / 2 / freq_hz,
-        layers=layer_arrays(graph).identity,
-        compute_cycles=timeline.latency_s * freq_hz,
-        stall_cycles=np.zeros(len(graph.nodes)),
-        energy_pj={"idle": timeline.idle_energy_j * 1e12, "dynamic": timeline.dynamic_energy_j * 1e12},
-        dram_bytes=timeline.dram_bytes,
+        peak_macs_per_cycle=peak_macs_per_cycle,
+        layers=layers,
         assumptions=ASSUMPTIONS,
         notes=tuple(notes),
         settings=settings,

@@ -131,7 +131,7 @@ def _census_columns(task: CensusTask) -> dict[str, Any]:
         cost = estimate_graph(graph, read_accelerator(accel))
         check_cost(cost)
         shares = cost.shares_by("op-group")
-        columns[f"{accel}.cycles"] = float(cost.total_cycles)
+        columns[f"{accel}.cycles"] = cost.cycles
         columns[f"{accel}.latency_ms"] = float(cost.latency_ms)
         columns[f"{accel}.energy_mj"] = float(cost.energy_mj)
         for group in GROUP_ORDER:

@@ -226,7 +226,7 @@ def _worker_base(task: ChunkTask) -> Accelerator:
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
     """Cost every point of a chunk (runs in a worker; imports no torch)."""
-    from hwmap.errors import TemplateError
+    from hwmap.errors import ResultError, TemplateError
 
     start, cpu = time.perf_counter(), time.process_time()
     base = _worker_base(task)
@@ -246,6 +246,8 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 row = _model_row(next(iter(graphs.values())), accel)
         except OverflowError as exc:  # a variant whose numbers the int64 cost arithmetic cannot hold
             row = {"status": STATUS_INVALID, "error": f"the variant's numbers are too large to cost ({exc})"}
+        except ResultError as exc:  # whole cycles/bytes that are inf, NaN or beyond int64 (GraphCost's layer table)
+            row = {"status": STATUS_INVALID, "error": str(exc)}
         rows.append({"point_id": pid, **row})
     return ChunkResult(rows=rows, pid=os.getpid(), torch_imported="torch" in sys.modules,
                        seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
@@ -256,10 +258,10 @@ def _cost_columns(cost, accel: Accelerator) -> dict[str, Any]:
 
     area = accel.area_um2
     columns = {
-        "energy_mj": cost.energy_mj, "latency_ms": cost.latency_ms, "cycles": cost.total_cycles,
-        "stall_cycles": cost.total_stall_cycles, "average_utilisation": cost.average_utilisation,
+        "energy_mj": cost.energy_mj, "latency_ms": cost.latency_ms, "cycles": cost.cycles,
+        "stall_cycles": cost.stall_cycles, "average_utilisation": cost.utilisation,
         "area_mm2": None if area is None else area / 1e6, "peak_macs_per_cycle": int(accel.peak_macs_per_cycle),
-        "dram_mb": float(cost.dram_bytes.sum()) / BYTES_PER_MB,
+        "dram_mb": cost.dram_bytes / BYTES_PER_MB,
     }
     for term, value in cost.energy_terms_mj.items():
         columns[f"energy_{term.replace('.', '_')}_mj"] = value

@@ -851,15 +851,28 @@ def _line_of(path: str, lines: LineMap | None) -> int | None:
 class Accelerator:
     """A validated accelerator template: its name (the file stem) and its frozen spec.
 
-    Cost models read the spec: ``acc.systolic.array.rows`` / ``acc.vector_pe.pe_array.lanes`` (typed
-    accessors that raise a TemplateError for the wrong kind), or ``acc.spec`` after dispatching on
-    ``acc.kind``. Variants come from :meth:`with_overrides`, which revalidates;
-    ``dataclasses.replace(acc, name=...)`` is fine for renaming.
+    The template's fields read as attributes: ``acc.array.rows``, ``acc.buffers.ifmap.size_bytes``,
+    ``acc.pe_array.lanes``, ``acc.memory`` (delegated to ``acc.spec``; an unknown name is an AttributeError that
+    names the template and lists its fields). Cost models may also use the typed accessors
+    ``acc.systolic`` / ``acc.vector_pe`` (a TemplateError for the wrong kind). Variants come from
+    :meth:`with_overrides`, which revalidates; ``dataclasses.replace(acc, name=...)`` is fine for renaming.
     """
 
     name: str
     spec: TemplateSpec
     source: str = field(default="", compare=False)
+
+    def __getattr__(self, attr: str) -> Any:
+        """A template field of the spec (called only for names the Accelerator itself lacks)."""
+        if attr.startswith("_") or attr in ("name", "spec", "source"):
+            raise AttributeError(attr)  # pickle/copy probe dunders on half-built objects: never recurse into spec
+        spec = object.__getattribute__(self, "spec")
+        fields = type(spec).model_fields
+        if attr in fields:
+            return getattr(spec, attr)
+        own = sorted({n for n in dir(type(self)) if not n.startswith("_")} - set(fields))
+        raise AttributeError(f"accelerator {self.name!r} (kind {spec.kind!r}) has no field {attr!r}; its template "
+                             f"fields: {', '.join(fields)}; Accelerator attributes: {', '.join(own)}")
 
     # --- generic view --------------------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ class CostedPath:
     model: str
     energy_mj: float
     latency_ms: float
-    cycles: float
+    cycles: int
     macs: int
     weight_group: str
     weight_mb: float
@@ -58,7 +58,7 @@ def cost_paths(paths: PathSet, accel: Accelerator, *, dataflow: str | None = Non
         cost = estimate_graph(graph, accel, dataflow=dataflow)
         costed.append(CostedPath(
             name=spec.name, model=spec.model, energy_mj=cost.energy_mj, latency_ms=cost.latency_ms,
-            cycles=cost.total_cycles, macs=cost.total_macs, weight_group=spec.weight_group,
+            cycles=cost.cycles, macs=cost.macs, weight_group=spec.weight_group,
             weight_mb=graph.params * per_param / BYTES_PER_MB, accuracy=spec.accuracy,
         ))
         if progress is not None:

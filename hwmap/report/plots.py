@@ -91,14 +91,14 @@ def share_bars(cost, path: str | Path, *, title: str | None = None) -> Path:
 
 def layer_profile(cost, path: str | Path, *, title: str | None = None) -> Path:
     """Cycles and energy of every costed layer in execution order, coloured by op group."""
-    keep = np.flatnonzero(cost.cycles > 0)
+    keep = np.flatnonzero(cost.layers.cycles > 0)
     groups = [cost.layers.op_classes[i].split(".")[0] for i in keep]
     colours = [GROUP_COLOURS.get(g, "#000000") for g in groups]
     plt = _pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(10, 6), dpi=120, sharex=True)
-    axes[0].bar(np.arange(len(keep)), cost.cycles[keep], color=colours, width=1.0)
+    axes[0].bar(np.arange(len(keep)), cost.layers.cycles[keep], color=colours, width=1.0)
     axes[0].set_ylabel("cycles")
-    axes[1].bar(np.arange(len(keep)), cost.layer_energy_pj[keep] / 1e6, color=colours, width=1.0)
+    axes[1].bar(np.arange(len(keep)), cost.layers.energy_pj[keep] / 1e6, color=colours, width=1.0)
     axes[1].set_ylabel("energy (uJ)")
     axes[1].set_xlabel("layer (execution order)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=GROUP_COLOURS[g]) for g in dict.fromkeys(groups)]

@@ -113,9 +113,9 @@ def render_estimate(cost, console: Console, *, by: str, top: int) -> None:
     console.print(f"[bold]{cost.model}[/bold] on [bold]{cost.accelerator}[/bold] ({cost.kind}"
                   + (f", dataflow {cost.settings['dataflow']}" if cost.settings.get("dataflow") else "") + ")")
     console.print(
-        f"cycles {cost.total_cycles:,.0f} (stalls {cost.total_stall_cycles:,.0f})   latency {cost.latency_ms:.3f} ms "
+        f"cycles {cost.cycles:,} (stalls {cost.stall_cycles:,})   latency {cost.latency_ms:.3f} ms "
         f"at {cost.freq_mhz:g} MHz   energy {cost.energy_mj:.4g} mJ   MAC utilisation "
-        f"{percent(cost.average_utilisation)}   MACs {format_count(cost.total_macs)}"
+        f"{percent(cost.utilisation)}   MACs {format_count(cost.macs)}"
     )
     terms = "  ".join(f"{term} {value:.4g}" for term, value in cost.energy_terms_mj.items())
     console.print(f"energy by term (mJ): {terms}")
@@ -143,17 +143,15 @@ def _render_shares(cost, console: Console, by: str, top: int) -> None:
 def _render_layers(cost, console: Console, top: int) -> None:
     import numpy as np
 
-    order = np.argsort(-cost.layer_energy_pj, kind="stable")[:top]
+    order = np.argsort(-cost.layers.energy_pj, kind="stable")[:top]
     table = Table(title=f"top {len(order)} layers by energy", title_justify="left")
     for column in ("layer", "class", "GEMM b x (m x n x k)", "cycles", "stall", "util", "energy uJ"):
         table.add_column(column, justify="left" if column in ("layer", "class") else "right")
-    ident = cost.layers
-    util = cost.utilisation
+    t = cost.layers
     for i in order:
-        dims = (f"{ident.gemm_batch[i]} x ({ident.gemm_m[i]} x {ident.gemm_n[i]} x {ident.gemm_k[i]})"
-                if ident.gemm_batch[i] else "-")
-        table.add_row(ident.names[i], ident.op_classes[i], dims, f"{cost.compute_cycles[i]:,.0f}",
-                      f"{cost.stall_cycles[i]:,.0f}", percent(util[i]), f"{cost.layer_energy_pj[i] / 1e6:.4g}")
+        dims = f"{t.gemm_batch[i]} x ({t.gemm_m[i]} x {t.gemm_n[i]} x {t.gemm_k[i]})" if t.gemm_batch[i] else "-"
+        table.add_row(t.names[i], t.op_classes[i], dims, f"{t.compute_cycles[i]:,}", f"{t.stall_cycles[i]:,}",
+                      percent(t.utilisation[i]), f"{t.energy_pj[i] / 1e6:.4g}")
     console.print(table)
 
 

@@ -81,13 +81,13 @@ def test_best_mapping_is_no_worse_than_scalesim_and_energy_covers_the_macs(work,
     graph = _graph(work, OpClass.CONV_DENSE if isinstance(work, Conv) else OpClass.LINEAR)
     best = estimate_graph(graph, acc, dataflow=dataflow, objective=objective)
     scalesim = estimate_graph(graph, acc, dataflow=dataflow, mapping="scalesim")
-    value = {"energy": lambda c: c.energy_mj, "latency": lambda c: c.total_cycles,
-             "edp": lambda c: c.energy_mj * c.total_cycles}[objective]
+    value = {"energy": lambda c: c.energy_mj, "latency": lambda c: c.cycles,
+             "edp": lambda c: c.energy_mj * c.cycles}[objective]
     assert value(best) <= value(scalesim) * (1 + 1e-9)
-    assert best.compute_cycles[0] == scalesim.compute_cycles[0]  # the array's timing does not change
-    macs = best.total_macs
+    assert best.layers.compute_cycles[0] == scalesim.layers.compute_cycles[0]  # the array's timing does not change
+    macs = best.macs
     assert best.energy_mj * 1e9 >= macs * acc.spec.mac_energy_pj
-    assert np.isfinite(best.layer_energy_pj).all() and (best.dram_bytes >= 0).all()
+    assert np.isfinite(best.layers.energy_pj).all() and (best.layers.dram_bytes >= 0).all()
 
 
 @settings(max_examples=30, deadline=None)
@@ -96,8 +96,8 @@ def test_pointwise_conv_and_equivalent_linear_get_the_same_mapping_cost(c, k, hw
     conv = Conv(batch=1, in_channels=c, out_channels=k, in_spatial=(hw, hw), out_spatial=(hw, hw), kernel=(1, 1),
                 stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1)
     acc = load_accelerator(name)
-    a = estimate_graph(_graph(conv, OpClass.CONV_POINTWISE), acc).mappings[0]
-    b = estimate_graph(_graph(Gemm(1, hw * hw, k, c)), acc).mappings[0]
+    a = estimate_graph(_graph(conv, OpClass.CONV_POINTWISE), acc).layers.mappings[0]
+    b = estimate_graph(_graph(Gemm(1, hw * hw, k, c)), acc).layers.mappings[0]
     assert (a.dram_bytes, a.energy_pj, a.order, a.tiles) == (b.dram_bytes, b.energy_pj, b.order, b.tiles)
 
 
@@ -107,7 +107,7 @@ def test_pointwise_conv_and_equivalent_linear_get_the_same_mapping_cost(c, k, hw
 def test_golden_energy_terms_systolic16x16():
     # GEMM (32 x 16) @ (16 x 16) on systolic16x16 (ws, int8, 32-bit psums, 64 KiB double-buffered buffers).
     cost = estimate_graph(_graph(Gemm(1, 32, 16, 16)), load_accelerator("systolic16x16"))
-    t = {k: float(v[0]) for k, v in cost.energy_pj.items()}
+    t = {k: float(v[0]) for k, v in cost.layers.energy_terms_pj.items()}
     sc = systolic_costs(32, 16, 16, rows=16, cols=16, dataflow="ws", ifmap_sram_words=65536,
                         filter_sram_words=65536, ofmap_sram_words=65536)
     # SCALE-Sim ws, one fold: the filter block k x n = 256 words read once, the ifmap m x k = 512 words streamed,
@@ -118,7 +118,7 @@ def test_golden_energy_terms_systolic16x16():
     assert t["mac"] == pytest.approx(2457.6)
     # every tensor fits (512 B input, 256 B weights, 512 * 4 B psums <= 32 KiB): DRAM reads 512 + 256 B, writes
     # 512 B of int8 outputs = 1280 B * 162.5 pJ/B = 208000 pJ
-    assert cost.dram_bytes[0] == 1280 and t["dram"] == pytest.approx(208000)
+    assert cost.layers.dram_bytes[0] == 1280 and t["dram"] == pytest.approx(208000)
     # sram.ifmap: array reads 512 B * 3.449 + DRAM fill 512 B * 3.449 = 1765.888 + 1765.888 = 3531.776 pJ
     assert t["sram.ifmap"] == pytest.approx(3531.776)
     # sram.filter: 256 B * 3.449 read + 256 B * 3.449 fill = 1765.888 pJ
@@ -129,7 +129,7 @@ def test_golden_energy_terms_systolic16x16():
     # cycles: max(77 compute, 1280 B / 16 B per cycle = 80) = 80 (3 stall cycles); static power
     #   256 * 30 uW + 196608 B * 7.2 nW + 16 lanes * 150 uW + 16 B/cycle * 2000 uW = 43.4955776 mW
     #   = 43.4955776 pJ per cycle at 1000 MHz: 80 * 43.4955776 = 3479.646208 pJ
-    assert (cost.compute_cycles[0], cost.stall_cycles[0]) == (77, 3)
+    assert (cost.layers.compute_cycles[0], cost.layers.stall_cycles[0]) == (77, 3)
     assert t["static"] == pytest.approx(3479.646208)
     assert t["vector"] == 0
     assert cost.energy_mj * 1e9 == pytest.approx(2457.6 + 208000 + 3531.776 + 1765.888 + 8829.44 + 3479.646208)
@@ -138,9 +138,9 @@ def test_golden_energy_terms_systolic16x16():
 def test_golden_energy_terms_magnet16pe_v16():
     # GEMM (32 x 16) @ (16 x 16) on magnet16pe_v16 (16 PEs x 16 lanes x 16-wide vectors, int8, 24-bit psums).
     cost = estimate_graph(_graph(Gemm(1, 32, 16, 16)), load_accelerator("magnet16pe_v16"))
-    t = {k: float(v[0]) for k, v in cost.energy_pj.items()}
+    t = {k: float(v[0]) for k, v in cost.layers.energy_terms_pj.items()}
     # compute: ceil(32 / 16 PEs) = 2 pixels per PE x ceil(16 / 16) lane steps x ceil(16 / 16) vector steps = 2
-    assert cost.compute_cycles[0] == 2
+    assert cost.layers.compute_cycles[0] == 2
     # mac: 8192 MACs * 0.275 pJ = 2252.8 pJ
     assert t["mac"] == pytest.approx(2252.8)
     # PE buffers: input reads 32 * 16 = 512 B * 1.768 = 905.216; weight reads 16 busy PEs * 256 = 4096 B * 3.449
@@ -151,11 +151,11 @@ def test_golden_energy_terms_magnet16pe_v16():
     #   the mapping fills 768 B from DRAM and drains 512 B to DRAM: 1280 B * 4.759 = 6091.52; total 12183.04 pJ
     assert t["sram.global"] == pytest.approx(12183.04)
     # DRAM: 512 + 256 + 512 = 1280 B * 162.5 = 208000 pJ
-    assert cost.dram_bytes[0] == 1280 and t["dram"] == pytest.approx(208000)
+    assert cost.layers.dram_bytes[0] == 1280 and t["dram"] == pytest.approx(208000)
     # cycles: max(2, 1280 B / 64 B per cycle = 20) = 20; static power 4096 * 27.5 uW + 1540096 B * 7.2 nW
     #   + 256 lanes * 150 uW + 64 B/cycle * 2000 uW = 112.64 + 11.0886912 + 38.4 + 128 = 290.1286912 mW
     #   -> 20 * 290.1286912 = 5802.573824 pJ
-    assert cost.stall_cycles[0] == 18 and t["static"] == pytest.approx(5802.573824)
+    assert cost.layers.stall_cycles[0] == 18 and t["static"] == pytest.approx(5802.573824)
     assert cost.energy_mj * 1e9 == pytest.approx(2252.8 + 16695.808 + 12183.04 + 208000 + 5802.573824)
 
 
@@ -177,9 +177,9 @@ def test_int4_and_fp16_buffer_capacities_in_words():
     # an input of 40000 words: 20000 B at int4 fits half of 64 KiB, 80000 B at fp16 must be tiled; the mapper's
     # DRAM bytes scale with the word size (each operand once at 4 or 16 bits when it fits)
     g = _graph(Gemm(1, 2500, 16, 16))
-    c4 = estimate_graph(g, int4).mappings[0]
+    c4 = estimate_graph(g, int4).layers.mappings[0]
     assert c4.input_read_bytes == 2500 * 16 / 2 and c4.weight_read_bytes == 16 * 16 / 2
-    c16 = estimate_graph(g, fp16).mappings[0]
+    c16 = estimate_graph(g, fp16).layers.mappings[0]
     assert c16.input_read_bytes == 2500 * 16 * 2 and c16.weight_read_bytes == 16 * 16 * 2
 
 
@@ -190,8 +190,12 @@ def test_scalesim_mode_without_fusion_reproduces_the_previous_dram_counts():
     # hwmap before issue 9 (SCALE-Sim fold-order DRAM words, no fusion) on ResNet-50 / systolic16x16:
     # 585,420,236 DRAM bytes (measured on main at 8a561c5 with `hwmap estimate resnet50 --accel systolic16x16`)
     cost = estimate_graph(traced("resnet50"), load_accelerator("systolic16x16"), mapping="scalesim", fusion="none")
-    assert cost.dram_bytes.sum() == 585_420_236
-    assert cost.compute_cycles.sum() + cost.stall_cycles.sum() == pytest.approx(37_233_208.75)
+    assert cost.dram_bytes == 585_420_236
+    # compute cycles are SCALE-Sim's, exactly; stall cycles = DRAM bytes / 16 B per cycle beyond compute, rounded up
+    # per layer (a layer cannot end mid-cycle): conv1 stalls 362,133.75 -> 362,134 cycles, so the total that was
+    # 37,233,208.75 before cycles were whole is 23,053,722 + 14,179,487 = 37,233,209
+    assert (cost.compute_cycles, cost.stall_cycles, cost.cycles) == (23_053_722, 14_179_487, 37_233_209)
+    assert isinstance(cost.cycles, int) and cost.latency_ms == 37.233209
 
 
 def test_epilogue_fusion_removes_the_bn_relu_add_round_trips_of_resnet50():
@@ -204,17 +208,17 @@ def test_epilogue_fusion_removes_the_bn_relu_add_round_trips_of_resnet50():
     norm, act, add = classes == "normalization", classes == "activation", classes == "elementwise"
     assert norm.sum() == 53 and act.sum() == 49 and add.sum() == 16
     # batch norms folded: no cost at all; ReLUs: no DRAM; residual adds read only their shortcut operand
-    assert (fused.dram_bytes[norm] == 0).all() and (fused.layer_energy_pj[norm] == 0).all()
-    assert (fused.dram_bytes[act] == 0).all() and (fused.compute_cycles[act] > 0).all()
+    assert (fused.layers.dram_bytes[norm] == 0).all() and (fused.layers.energy_pj[norm] == 0).all()
+    assert (fused.layers.dram_bytes[act] == 0).all() and (fused.layers.compute_cycles[act] > 0).all()
     arrays_out = np.array([sum(t.numel for t in n.outputs) for n in graph.nodes])
-    assert (fused.dram_bytes[add] == arrays_out[add]).all()  # the other operand, int8: 1 byte per element
+    assert (fused.layers.dram_bytes[add] == arrays_out[add]).all()  # the other operand, int8: 1 byte per element
     # unfused: each of them reads its inputs and writes its output (int8)
     arrays_in = np.array([sum(t.numel for t in n.inputs if not t.is_weight) for n in graph.nodes])
     both = norm | act | add
-    assert (unfused.dram_bytes[both] == arrays_in[both] + arrays_out[both]).all()
+    assert (unfused.layers.dram_bytes[both] == arrays_in[both] + arrays_out[both]).all()
     # convolutions and their mappings are the same either way; every fused group is reported
     conv = np.array([u == "array" for u in fused.layers.units])
-    assert (fused.dram_bytes[conv] == unfused.dram_bytes[conv]).all()
+    assert (fused.layers.dram_bytes[conv] == unfused.layers.dram_bytes[conv]).all()
     assert len(fused.fused) == 53 and fused.fused[0].startswith("conv1:convolution <- bn1:")
     assert unfused.fused == ()
     assert fused.energy_mj < unfused.energy_mj
