@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from hwmap.api import load_accelerator
@@ -81,6 +81,14 @@ def test_best_mapping_is_no_worse_than_scalesim_and_energy_covers_the_macs(work,
     graph = _graph(work, OpClass.CONV_DENSE if isinstance(work, Conv) else OpClass.LINEAR)
     best = estimate_graph(graph, acc, dataflow=dataflow, objective=objective)
     scalesim = estimate_graph(graph, acc, dataflow=dataflow, mapping="scalesim")
+    # SCALE-Sim counts output words, the mapper holds outputs in the output buffer as 32-bit partial sums: where
+    # the outputs fit at output precision but not as partial sums (a 1-channel 3x3 conv, 23x23x8 outputs: 4,232 B
+    # int8, 16,928 B of psums, in systolic8x8's 16 KiB usable ofmap half), SCALE-Sim reads the input once and the
+    # mapper must tile the outputs and re-read the input halo (675 B for 625 B): the two are not comparable there.
+    m = best.layers.mappings[0]
+    target = map_target(memory_hierarchy(acc), acc.spec)
+    psum_bytes = m.output_compulsory_bytes / target.output_bytes * target.psum_bytes
+    assume(not m.output_compulsory_bytes <= target.cap_output < psum_bytes)
     value = {"energy": lambda c: c.energy_mj, "latency": lambda c: c.cycles,
              "edp": lambda c: c.energy_mj * c.cycles}[objective]
     assert value(best) <= value(scalesim) * (1 + 1e-9)
