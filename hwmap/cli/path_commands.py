@@ -7,31 +7,45 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
 
 from hwmap.cli import app
-from hwmap.cli.graph_commands import ClassesOpt, JsonOpt
-from hwmap.cli.options import MAX_COUNT, StrictFloat, StrictInt, check_files
+from hwmap.cli.options import (
+    MAX_COUNT,
+    MAX_RESOLUTION,
+    AccelOpt,
+    ClassesOpt,
+    DataflowOpt,
+    JsonOpt,
+    StrictFloat,
+    StrictInt,
+    calls_api,
+    check_files,
+)
 from hwmap.errors import HwmapError
 
 paths_app = typer.Typer(help="Generate execution paths of a model and cost them on a template.",
                         no_args_is_help=True)
 app.add_typer(paths_app, name="paths")
 
-AccelOpt = Annotated[str, typer.Option("--accel", "-a", help="template name, template .yaml or SCALE-Sim .cfg")]
-DataflowOpt = Annotated[Optional[str], typer.Option("--dataflow", help="ws, os or is (systolic templates)")]
 
 
-def _ints(text: str | None, argument: str) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise HwmapError(f"{argument} {text!r}: expected comma-separated integers, e.g. 384,448") from None
+def _sizes(texts: list[str] | None, argument: str) -> tuple[int, ...]:
+    """Repeatable --resolution values, each one size or a comma list ('384,448'), in order."""
+    sizes: list[int] = []
+    size_type = StrictInt(min_value=1, max_value=MAX_RESOLUTION)
+    for text in texts or ():
+        for part in text.split(","):
+            try:
+                sizes.append(size_type.convert(part.strip(), None, None))
+            except click.BadParameter as error:
+                raise HwmapError(f"{argument} {text!r}: {error.message}") from None
+    return tuple(sizes)
 
 
 @paths_app.command("generate")
+@calls_api("generate_paths")
 def paths_generate(
     model: Annotated[str, typer.Argument(help="base model spec")],
     out: Annotated[str, typer.Option("--out", "-o", help="paths YAML to write")],
@@ -41,7 +55,10 @@ def paths_generate(
                                                                                  "this glob matches (repeatable), "
                                                                                  "e.g. 'blocks.1[01]'")] = None,
     drop_decoder: Annotated[bool, typer.Option("--drop-decoder", help="SegFormer: drop decoder inputs")] = False,
-    resolutions: Annotated[Optional[str], typer.Option("--resolutions", help="e.g. 384,448")] = None,
+    resolutions: Annotated[Optional[list[str]], typer.Option("--resolution", help="a path running the full "
+                                                                            "model at this square input size "
+                                                                            "(repeatable; comma lists too: "
+                                                                            "384,448)")] = None,
     variants: Annotated[Optional[str], typer.Option("--variants", help="other base models or globs, e.g. "
                                                                        "segformer-b0,segformer-b1 or "
                                                                        "'efficientnet_b[0-2]'")] = None,
@@ -53,22 +70,14 @@ def paths_generate(
     """Enumerate candidate paths into a paths YAML (accuracies: published ones where the path is the model, e.g.
     timm's for pretrained timm models). Every path is checked as `paths cost` would read it; nothing is written
     when one cannot run."""
-    from hwmap.paths.generate import generate_paths, ofa_published_paths
-    from hwmap.paths.model import save_paths
+    from hwmap.api import generate_paths
     from hwmap.report.tables import print_json
 
     check_files(inputs={"MODEL": model}, outputs={"--out": out})
-    if ofa_published:
-        if model != "ofa-resnet50":
-            raise HwmapError(f"--ofa-published takes MODEL ofa-resnet50, got {model!r}")
-        paths = ofa_published_paths()
-        save_paths(paths, out)
-    else:
-        names = tuple(v.strip() for v in variants.split(",") if v.strip()) if variants else ()
-        paths = generate_paths(model, skip_last=skip_last, skip_blocks=tuple(skip_blocks or ()),
-                               drop_decoder=drop_decoder, resolutions=_ints(resolutions, "--resolutions"),
-                               variants=names, num_classes=num_classes)
-        save_paths(paths, out, base_model=model)
+    names = tuple(v.strip() for v in variants.split(",") if v.strip()) if variants else ()
+    paths = generate_paths(model, out=out, skip_last=skip_last, skip_blocks=tuple(skip_blocks or ()),
+                           drop_decoder=drop_decoder, resolutions=_sizes(resolutions, "--resolution"),
+                           variants=names, ofa_published=ofa_published, num_classes=num_classes)
     if json_out:
         print_json({"paths": [p.to_entry() for p in paths.paths], "out": out})
     else:
@@ -76,8 +85,9 @@ def paths_generate(
 
 
 @paths_app.command("cost")
+@calls_api("cost_paths")
 def paths_cost(
-    paths_file: Annotated[str, typer.Argument(help="paths YAML")],
+    paths: Annotated[str, typer.Argument(metavar="PATHS_FILE", help="paths YAML")],
     accel: AccelOpt,
     dataflow: DataflowOpt = None,
     csv_path: Annotated[Optional[str], typer.Option("--csv", help="write the costed paths (select-paths input)")]
@@ -85,23 +95,19 @@ def paths_cost(
     json_out: JsonOpt = False,
 ) -> None:
     """Energy, latency and cycles of every path (graphs of identical paths are traced once)."""
-    from hwmap.api import load_accelerator
-    from hwmap.paths.costing import cost_paths, write_costed_csv
-    from hwmap.paths.model import load_paths
+    from hwmap.api import cost_paths, load_accelerator, load_paths, save_costed_paths
     from hwmap.report.tables import print_json, render_costed_paths, stdout_console
 
-    check_files(inputs={"PATHS_FILE": paths_file, "--accel": accel}, outputs={"--csv": csv_path})
-    paths = load_paths(paths_file)
-    accelerator = load_accelerator(accel)
-    costed = _with_progress(len(paths.paths), "costing paths",
-                            lambda tick: cost_paths(paths, accelerator, dataflow=dataflow, progress=tick))
-    _check_costed(costed, accelerator.name)
+    check_files(inputs={"PATHS_FILE": paths, "--accel": accel}, outputs={"--csv": csv_path})
+    path_set = load_paths(paths)
+    costed = _with_progress(len(path_set.paths), "costing paths",
+                            lambda tick: cost_paths(path_set, accel, dataflow=dataflow, progress=tick))
     if csv_path:
-        write_costed_csv(csv_path, costed)
+        save_costed_paths(costed, csv_path)
     if json_out:
         print_json([c.to_dict() for c in costed])
     else:
-        render_costed_paths(costed, stdout_console(), accel=accelerator.name)
+        render_costed_paths(costed, stdout_console(), accel=load_accelerator(accel).name)
 
 
 def _with_progress(total: int, label: str, work):

@@ -165,7 +165,7 @@ def path_points(costed: list[CostedPath], *, drop_unknown: bool):
     if unknown and not drop_unknown:
         raise HwmapError(f"{len(unknown)} path(s) have no accuracy: {', '.join(unknown[:8])}"
                          + (" ..." if len(unknown) > 8 else "") + "; give one in the paths file, measure it with "
-                         "`hwmap evaluate`, or pass --drop-unknown to leave them out")
+                         "`hwmap evaluate`, or leave them out with drop_unknown (--drop-unknown)")
     points = [PathPoint(name=c.name, energy_mj=c.energy_mj, latency_ms=c.latency_ms, accuracy=c.accuracy.value,
                         accuracy_source=f"{c.accuracy.source}: {c.accuracy.provenance}", weight_group=c.weight_group,
                         weight_mb=c.weight_mb) for c in costed if c.accuracy is not None]
