@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from hwmap.errors import HwmapError, ParameterError
 from hwmap.graph.io import load_graph
+from hwmap.graph.io import save_graph as _write_graph
 from hwmap.graph.ir import LayerGraph
 from hwmap.graph.sources import is_onnx_path
 from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
@@ -205,11 +206,9 @@ def save_graph(
 ) -> Path:
     """Write a model's layer graph (anything extract_graph takes, a LayerGraph too) as JSON to out, atomically;
     load_graph reads it back without torch."""
-    from hwmap.graph.io import save_graph as write
-
     graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
-    return write(graph, out)
+    return _write_graph(graph, out)
 
 
 @dataclass(frozen=True)

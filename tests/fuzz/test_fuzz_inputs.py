@@ -165,7 +165,7 @@ NUMERIC_OPTIONS = [
     (["flops", "resnet18", "--batch", "1_0"], "--batch"),
     (["flops", "resnet18", "--input", "3x²x64"], "--input"),
     (["flops", "resnet18", "--input", "3x0x64"], "--input"),
-    (["estimate", "{graph}", "--accel", "systolic8x8", "--top", "0"], "--top"),
+    (["estimate", "{graph}", "--accel", "systolic8x8", "--top", "-1"], "--top"),
     (["select-paths", "{costed}", "--budget", "1_0"], "--budget"),
     (["select-paths", "{costed}", "--budget", "nan"], "--budget"),
     (["select-paths", "{costed}", "--budget", "0.5", "--max-paths", "-1"], "--max-paths"),
@@ -176,7 +176,7 @@ NUMERIC_OPTIONS = [
     (["sweep", "{space}", "--chunk-size", "-4"], "--chunk-size"),
     (["evaluate", "{paths}", "--data", "{paths}", "--std", "nan,nan,nan"], "--std"),
     (["evaluate", "{paths}", "--data", "{paths}", "--std", "0,1,1"], "--std"),
-    (["evaluate", "{paths}", "--data", "{paths}", "--batch-size", "0"], "--batch-size"),
+    (["evaluate", "{paths}", "--data", "{paths}", "--batch", "0"], "--batch"),
     (["measure", "resnet18", "--reps", "0"], "--reps"),
     (["paths", "generate", "resnet18", "--out", "x.yaml", "--skip-last", "-1"], "--skip-last"),
 ]
