@@ -8,6 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
+    "calibrate",
     "calibrate_from_table",
     "census",
     "census_models",
@@ -17,6 +18,8 @@ __all__ = [
     "cost_paths",
     "estimate",
     "evaluate_paths",
+    "export_accelerator",
+    "export_graph",
     "export_zigzag_hardware",
     "export_zigzag_workload",
     "extract_graph",
@@ -30,11 +33,19 @@ __all__ = [
     "load_graph",
     "load_paths",
     "load_selection",
+    "map_layers",
+    "measure",
     "pareto",
+    "plot_frontier",
+    "plot_layers",
+    "plot_pareto",
+    "plot_shares",
+    "save_costed_paths",
     "save_graph",
     "select_paths",
     "simulate",
     "sweep",
+    "validate_accelerators",
 ]
 
 

@@ -180,7 +180,7 @@ def flops(
         raise ParameterError("top", f"must be >= 0 (0: every row), got {top}")
     if module_depth is not None and module_depth < 1:
         raise ParameterError("module_depth", f"must be a positive integer, got {module_depth}")
-    if compare and not isinstance(model, str) or compare and model.endswith(".json"):
+    if compare and (not isinstance(model, str) or model.endswith(".json")):
         raise ParameterError("compare", "needs a model spec, not a saved graph or module: the other counters must "
                                         "run the model")
     graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,

@@ -129,6 +129,7 @@ class Objective(str, Enum):
 
 
 @app.command("select-paths")
+@calls_api("select_paths")
 def select_paths_command(
     paths_file: Annotated[str, typer.Argument(help="paths YAML (costed on --accel) or a costed CSV (columns "
                                                    "name, energy_mj, latency_ms, accuracy, weight_group, "
@@ -235,6 +236,7 @@ def _read_frontier(path: str):
 
 
 @app.command()
+@calls_api("simulate")
 def simulate(
     selection_file: Annotated[str, typer.Argument(help="selection JSON written by select-paths --out")],
     trace: Annotated[str, typer.Option("--trace", help="budget trace CSV (one budget per step)")],

@@ -291,8 +291,11 @@ def _sha256(path: Path) -> str:
 
 
 def _device(name: str):
+    """'auto' (cuda:0 when CUDA is available, else cpu), 'cpu', 'cuda' or 'cuda:N' as a checked torch.device."""
     import torch
 
+    if name == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
