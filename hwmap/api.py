@@ -375,14 +375,13 @@ def estimate(
     for fp32 matmuls). On other templates they must keep their defaults.
     cache: as in extract_graph.
     """
-    from hwmap.cost.dispatch import GpuSettings, estimate_graph
+    from hwmap.cost.dispatch import estimate_graph
 
     accelerator = load_accelerator(accel)
     gpu = _gpu_settings(mode=mode, dtype=dtype, calibration=calibration, tf32=tf32)
     graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
-    cost = estimate_graph(graph, accelerator, dataflow=_choice("dataflow", dataflow, ("ws", "os", "is")),
-                          gpu=gpu if accelerator.kind == "gpu" or gpu != GpuSettings(mode="auto") else None,
+    cost = estimate_graph(graph, accelerator, dataflow=_choice("dataflow", dataflow, ("ws", "os", "is")), gpu=gpu,
                           mapping=mapping, objective=objective, fusion=fusion)
     check_cost(cost)
     return cost

@@ -215,7 +215,7 @@ def _error_case(digits, tmp_path, case: str):
         data, expected = str(tmp_path / "data"), "3/broken.png: cannot read it as an image"
     else:
         assert case == "bad device"
-        extra, expected = ["--device", "tpu"], "--device 'tpu': expected cpu, cuda or cuda:N"
+        extra, expected = ["--device", "tpu"], "--device 'tpu': expected auto, cpu, cuda or cuda:N"
     return paths, data, weights, extra, expected
 
 
@@ -540,7 +540,7 @@ def test_small_samples_warn_through_the_api_and_the_cli(digits, run_cli, tmp_pat
     calls = []
     with pytest.warns(SmallSampleWarning, match="only 16 images"):
         measured = hwmap.api.evaluate_paths(paths, data=digits["test"], weights=digits["weights"][VIT], limit=16,
-                                            batch_size=8, progress=lambda *args: calls.append(args))
+                                            batch=8, progress=lambda *args: calls.append(args))
     assert [m.images for m in measured] == [16, 16]
     # each path announces itself before its weights load (0 done), then one call per batch
     assert calls == [("full", 0, 2), ("full", 1, 2), ("full", 2, 2), ("skip", 0, 2), ("skip", 1, 2), ("skip", 2, 2)]

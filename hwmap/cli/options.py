@@ -190,7 +190,7 @@ ClassesOpt = Annotated[Optional[int], typer.Option("--num-classes", help="classi
                                                    click_type=StrictInt(min_value=1, max_value=MAX_CLASSES))]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="fail when an operator cannot be lowered")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
-TopOpt = Annotated[int, typer.Option("--top", help=f"rows of the printed table (default {DEFAULT_TOP}, 0 = all)",
+TopOpt = Annotated[int, typer.Option("--top", help="rows of the printed table (0 = all)",
                                      click_type=StrictInt(min_value=0, max_value=MAX_COUNT))]
 ByOpt = Annotated[str, typer.Option("--by", click_type=click.Choice(BREAKDOWNS), help="breakdown table")]
 MappingOpt = Annotated[str, typer.Option(

@@ -43,7 +43,7 @@ class GpuSettings:
     execution mode (eager | sdpa | compiled | auto), dtype of the compute roof, and TF32 for fp32."""
 
     calibration: str | None = None
-    mode: str = "eager"
+    mode: str = "auto"
     dtype: str = "fp16"
     tf32: bool = True
 
@@ -65,9 +65,8 @@ def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | Non
     fusion = fusion or "epilogue"
     if accel.kind != "gpu" and gpu is not None and gpu != GpuSettings():
         changed = [name for name in ("calibration", "mode", "dtype", "tf32")
-                   if getattr(gpu, name) != getattr(GpuSettings(mode="auto"), name)] or ["mode"]
-        raise ParameterError(changed[0], f"applies to GPU templates (like calibration, mode, dtype and tf32); "
-                                         f"{accel.name!r} is of kind {accel.kind!r}")
+                   if getattr(gpu, name) != getattr(GpuSettings(), name)] or ["mode"]
+        raise ParameterError(changed[0], f"applies to GPU templates only; {accel.name!r} is of kind {accel.kind!r}")
     if mapping not in MAPPINGS:
         raise ParameterError("mapping", f"must be one of {', '.join(MAPPINGS)}, got {mapping!r}")
     if objective not in OBJECTIVES:
