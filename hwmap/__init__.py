@@ -8,8 +8,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
-    "calibrate",
     "calibrate_from_table",
+    "calibrate_gpu",
     "census",
     "census_models",
     "check_cost",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "calibrate", "calibrate_from_table", "census", "census_models", "check_cost", "clear_graph_cache",
+    "calibrate_from_table", "calibrate_gpu", "census", "census_models", "check_cost", "clear_graph_cache",
     "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_accelerator", "export_graph",
     "export_zigzag_hardware", "export_zigzag_workload", "extract_graph", "flops", "generate_paths",
     "graph_cache_info", "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph",
@@ -371,7 +371,7 @@ def estimate(
     'none'; GPU templates take fusion from their execution mode.
     GPU templates only: mode ('auto': eager PyTorch with fused SDPA where the model calls it, 'eager', 'sdpa',
     'compiled'), dtype of the compute roof ('fp16', 'bf16', 'fp32', 'fp8', 'int8'), calibration (a file from
-    calibrate(); None: <template>.calibration.yaml beside the template, else the template's priors), tf32 (TF32
+    calibrate_gpu(); None: <template>.calibration.yaml beside the template, else the template's priors), tf32 (TF32
     for fp32 matmuls). On other templates they must keep their defaults.
     cache: as in extract_graph.
     """
@@ -804,7 +804,7 @@ def _check_measured_dtype(dtype: str) -> None:
 
 @dataclass(frozen=True)
 class CalibrationResult:
-    """calibrate's answer: the fitted calibration, the file written, seconds taken, what was skipped, and (from a
+    """calibrate_gpu's answer: the fitted calibration, the file written, seconds taken, what was skipped, and (from a
     table) the table rows used."""
 
     calibration: Any
@@ -814,7 +814,7 @@ class CalibrationResult:
     rows: int | None = None
 
 
-def calibrate(
+def calibrate_gpu(
     *,
     device: str = "auto",
     accel: str | Path | Accelerator | None = None,

@@ -220,7 +220,40 @@ def test_parameter_errors_survive_pickling():
 
 
 def test_every_api_function_is_exported_from_the_package():
+    """Re-exported by name from `hwmap`, and no name is shadowed by a subpackage (hwmap.calibrate is a package, so
+    the calibration function is calibrate_gpu)."""
+    import pkgutil
+
     import hwmap
 
     assert set(hwmap.api.__all__) <= set(hwmap.__all__)
+    subpackages = {module.name for module in pkgutil.iter_modules(hwmap.__path__)}
+    assert not set(hwmap.__all__) & subpackages
     assert all(callable(getattr(hwmap, name)) for name in hwmap.api.__all__)
+
+
+def test_estimate_takes_the_gpu_settings_the_cli_used_to_pass_past_the_api(run_cli):
+    """mode/dtype/tf32/calibration reach the GPU model through hwmap.estimate, and the CLI gives the same numbers."""
+    from pathlib import Path
+
+    from tests.conftest import traced
+
+    graph = traced("resnet18")
+    fp16 = hwmap.api.estimate(graph, "h100_sxm")
+    fp32 = hwmap.api.estimate(graph, "h100_sxm", dtype="fp32", tf32=False, mode="eager")
+    assert (fp16.settings["mode"], fp16.settings["dtype"]) == ("auto", "fp16")
+    assert (fp32.settings["mode"], fp32.settings["dtype"], fp32.settings["tf32"]) == ("eager", "fp32", False)
+    assert fp32.latency_ms > fp16.latency_ms  # plain fp32 runs on a lower roof than fp16 tensor cores
+    code, out, err = run_cli("estimate", "resnet18", "-a", "h100_sxm", "--dtype", "fp32", "--no-tf32", "--mode",
+                             "eager", "--json")
+    assert code == 0, err
+    import json
+
+    assert json.loads(out)["latency_ms"] == pytest.approx(fp32.latency_ms, rel=1e-12)
+    calibration = Path(__file__).parent / "data" / "gpu" / "h100_sxm.calibration.yaml"
+    calibrated = hwmap.api.estimate(graph, "h100_sxm", calibration=calibration)
+    assert calibrated.settings["calibrated"] is True and fp16.settings["calibrated"] is False
+    with pytest.raises(ParameterError, match="^dtype must be one of fp16, bf16, fp32, fp8, int8, got 'fp64'"):
+        hwmap.api.estimate(graph, "h100_sxm", dtype="fp64")
+    with pytest.raises(ParameterError, match="^mode applies to GPU templates only"):
+        hwmap.api.estimate(graph, "systolic8x8", mode="eager")

@@ -77,7 +77,7 @@ def _progress():
 
 
 @app.command()
-@calls_api("calibrate")
+@calls_api("calibrate_gpu")
 def calibrate(
     device: DeviceOpt = "auto",
     quick: Annotated[bool, typer.Option("--quick", help="fewer shapes and shorter loops (minutes on an H100)")]
@@ -113,7 +113,7 @@ def calibrate(
     CUDA-event timing, NVML energy; writes a calibration YAML for `hwmap estimate --calibration`. With
     --from-table TABLE.csv --accel NAME: fit to published whole-model step times instead (no GPU needed; --mode
     is the execution mode the table ran)."""
-    from hwmap.api import calibrate as run_calibrate
+    from hwmap.api import calibrate_gpu as run_calibrate
 
     check_files(inputs={"--accel": accel, "--from-table": from_table}, outputs={"--out": out})
     with _progress() as progress:
