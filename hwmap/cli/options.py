@@ -206,7 +206,7 @@ FusionOpt = Annotated[Optional[str], typer.Option(
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (cuda:0 when CUDA is available, else cpu), cpu, "
                                                          "cuda or cuda:N")]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", help="local worker processes (default: all "
-                                                                           "cores)",
+                                                                           "cores; 0: in this process)",
                                                    click_type=StrictInt(min_value=0, max_value=4096))]
 SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="run on the Dask cluster whose scheduler "
                                                                          "is at this address, e.g. "
