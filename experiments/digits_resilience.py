@@ -160,7 +160,7 @@ def main() -> None:
             print(f"trained {label} ({specs[label]}) for {seconds:.1f} s", file=sys.stderr)
         paths_file = scratch / "digits_paths.yaml"
         paths_file.write_text(paths_document(specs))
-        argv = [str(paths_file), "--data", str(test_dir), "--weights", str(weights["resnet"]), "--batch-size", "100",
+        argv = [str(paths_file), "--data", str(test_dir), "--weights", str(weights["resnet"]), "--batch", "100",
                 "--out", str(out), *(["--limit", "100"] if args.tiny else [])]
         for label in ("convnext", "vit"):
             argv += ["--weights-for", f"{specs[label]}={weights[label]}"]

@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=_common.RESULTS)
     parser.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted census from its journal")
-    parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per model")
+    parser.add_argument("--time-limit-s", type=float, default=300.0, help="seconds per model")
     parser.add_argument("--partial", action="store_true", help="trace nothing: tables and figure from the models "
                                                                "an interrupted census journaled so far")
     args = parser.parse_args()
@@ -112,7 +112,7 @@ def main() -> None:
         elapsed = f"{table.trace_s.sum():.0f} s of worker time"
     else:
         result = census(TINY if args.tiny else (), accels=ACCELS, out=out,
-                        workers=0 if args.tiny else args.workers, resume=args.resume, time_limit_s=args.time_limit)
+                        workers=0 if args.tiny else args.workers, resume=args.resume, time_limit_s=args.time_limit_s)
         table = pd.read_csv(out)
         elapsed = f"{result.elapsed_s:.0f} s ({result.resumed} from the journal)"
     families = family_table(table)

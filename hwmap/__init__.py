@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DesignSpace",
     "calibrate_from_table",
+    "calibrate_gpu",
     "census",
     "census_models",
     "check_cost",
@@ -18,6 +19,8 @@ __all__ = [
     "cost_paths",
     "estimate",
     "evaluate_paths",
+    "export_accelerator",
+    "export_graph",
     "export_zigzag_hardware",
     "export_zigzag_workload",
     "extract_graph",
@@ -32,11 +35,19 @@ __all__ = [
     "load_paths",
     "load_selection",
     "load_space",
+    "map_layers",
+    "measure",
     "pareto",
+    "plot_frontier",
+    "plot_layers",
+    "plot_pareto",
+    "plot_shares",
+    "save_costed_paths",
     "save_graph",
     "select_paths",
     "simulate",
     "sweep",
+    "validate_accelerators",
 ]
 
 

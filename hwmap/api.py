@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hwmap.errors import HwmapError
-from hwmap.graph.io import load_graph, save_graph
+from hwmap.errors import HwmapError, ParameterError
+from hwmap.graph.io import load_graph
+from hwmap.graph.io import save_graph as _write_graph
 from hwmap.graph.ir import LayerGraph
 from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
 
@@ -20,12 +22,33 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "DesignSpace", "calibrate_from_table", "census", "census_models", "check_cost", "clear_graph_cache",
-    "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_zigzag_hardware", "export_zigzag_workload",
-    "extract_graph", "flops", "generate_paths", "graph_cache_info", "list_accelerators", "list_models",
-    "load_accelerator", "load_costed_paths", "load_graph", "load_paths", "load_selection", "load_space", "pareto",
-    "save_graph", "select_paths", "simulate", "sweep",
+    "DesignSpace", "calibrate_from_table", "calibrate_gpu", "census", "census_models", "check_cost",
+    "clear_graph_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_accelerator",
+    "export_graph", "export_zigzag_hardware", "export_zigzag_workload", "extract_graph", "flops", "generate_paths",
+    "graph_cache_info", "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph",
+    "load_paths", "load_selection", "load_space", "map_layers", "measure", "pareto", "plot_frontier", "plot_layers",
+    "plot_pareto", "plot_shares", "save_costed_paths", "save_graph", "select_paths", "simulate", "sweep",
+    "validate_accelerators",
 ]
+
+InputShape = Sequence[int] | str  # (C, H, W), or text 'CxHxW' / 'HxW' as the CLI's --input takes it
+
+
+def _shape(input_shape: InputShape | None) -> tuple[int, int, int] | Sequence[int] | None:
+    """input_shape as extract_graph takes it: text 'CxHxW' parsed (ParameterError naming input_shape)."""
+    if isinstance(input_shape, str):
+        from hwmap.graph.sources import parse_input_shape
+
+        return parse_input_shape(input_shape, argument="input_shape")
+    return input_shape
+
+
+def _choice(param: str, value, choices: Sequence[str]):
+    """value if it is one of choices (None passes), else a ParameterError naming param."""
+    if value is not None and value not in choices:
+        raise ParameterError(param, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
 
 
 def __getattr__(name: str):
@@ -68,21 +91,112 @@ def extract_graph(
 def flops(
     model: str | Path | LayerGraph | torch.nn.Module,
     *,
-    input_shape: Sequence[int] | None = None,
+    input_shape: InputShape | None = None,
     resolution: int | None = None,
     batch: int = 1,
     num_classes: int | None = None,
     strict: bool = False,
-    by: BreakdownKey = "op-class",
+    by: BreakdownKey = "op-group",
     linear_as_conv: bool = False,
     top: int | None = None,
     module_depth: int | None = None,
+    compare: bool = False,
     cache: bool = True,
 ) -> FlopsSummary:
-    """Total MACs, params, bytes and the MAC breakdown of a model (model forms and cache as in extract_graph)."""
-    graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
+    """Total MACs, params, bytes and the MAC breakdown of a model (model forms and cache as in extract_graph).
+
+    by: 'op-class', 'op-group', 'module' or 'layer'; top: keep the largest rows only (None or 0: all);
+    module_depth: aggregate modules at this name depth (by='module'). compare: also count the model with torch's
+    FlopCounterMode and fvcore (summary.comparison; needs a model spec, not a saved graph).
+    """
+    _choice("by", by, ("op-class", "op-group", "module", "layer"))
+    if top is not None and top < 0:
+        raise ParameterError("top", f"must be >= 0 (0: every row), got {top}")
+    if module_depth is not None and module_depth < 1:
+        raise ParameterError("module_depth", f"must be a positive integer, got {module_depth}")
+    if compare and (not isinstance(model, str) or model.endswith(".json")):
+        raise ParameterError("compare", "needs a model spec, not a saved graph or module: the other counters must "
+                                        "run the model")
+    graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
-    return summarise(graph, by=by, linear_as_conv=linear_as_conv, top=top, module_depth=module_depth)
+    summary = summarise(graph, by=by, linear_as_conv=linear_as_conv, top=top or None, module_depth=module_depth)
+    if compare:
+        from dataclasses import replace
+
+        summary = replace(summary, comparison=compare_counters(model, graph=graph, num_classes=num_classes))
+    return summary
+
+
+def save_graph(
+    model: str | Path | LayerGraph | torch.nn.Module,
+    out: str | Path,
+    *,
+    input_shape: InputShape | None = None,
+    resolution: int | None = None,
+    batch: int = 1,
+    num_classes: int | None = None,
+    strict: bool = False,
+    cache: bool = True,
+) -> Path:
+    """Write a model's layer graph (anything extract_graph takes, a LayerGraph too) as JSON to out, atomically;
+    load_graph reads it back without torch."""
+    graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
+                          num_classes=num_classes, strict=strict, cache=cache)
+    return _write_graph(graph, out)
+
+
+@dataclass(frozen=True)
+class GraphExport:
+    """What export_graph wrote: format, the file(s), the rows (scalesim) or layers (zigzag), the MACs they cover
+    out of the graph's total, and notes on what was left out."""
+
+    model: str
+    format: str
+    paths: tuple[str, ...]
+    items: int
+    macs: int
+    total_macs: int
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "format": self.format, "paths": list(self.paths),
+                ("layers" if self.format == "zigzag" else "rows"): self.items, "macs": self.macs,
+                "total_macs": self.total_macs, "notes": list(self.notes)}
+
+
+EXPORT_FORMATS = ("scalesim", "scalesim-gemm", "zigzag")
+
+
+def export_graph(
+    model: str | Path | LayerGraph | torch.nn.Module,
+    *,
+    out: str | Path,
+    format: str = "scalesim",
+    accel: str | Path | Accelerator | None = None,
+    input_shape: InputShape | None = None,
+    resolution: int | None = None,
+    batch: int = 1,
+    num_classes: int | None = None,
+    strict: bool = False,
+    cache: bool = True,
+) -> GraphExport:
+    """Write a model's GEMM-like layers in another tool's format: 'scalesim' (conv topology CSV), 'scalesim-gemm'
+    (GEMM topology M, N, K) or 'zigzag' (ZigZag 3.9.1 workload YAML; accel: take operand bits from this template,
+    default the graph's dtypes)."""
+    _choice("format", format, EXPORT_FORMATS)
+    if accel is not None and format != "zigzag":
+        raise ParameterError("accel", "is only used with format 'zigzag' (operand bits of the workload)")
+    graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
+                          num_classes=num_classes, strict=strict, cache=cache)
+    if format == "zigzag":
+        written = export_zigzag_workload(graph, out, accel=accel)
+        return GraphExport(graph.model, format, (str(out),), written.layers, written.macs, graph.total_macs,
+                           written.notes)
+    from hwmap.graph.export import write_scalesim_topology
+
+    written = write_scalesim_topology(graph, str(out), gemm_format=format == "scalesim-gemm")
+    return GraphExport(graph.model, format, (str(out),), written.rows, written.macs, graph.total_macs,
+                       written.notes)
 
 
 def compare_counters(model: str, *, graph: LayerGraph | None = None, num_classes: int | None = None):
@@ -99,17 +213,21 @@ def compare_counters(model: str, *, graph: LayerGraph | None = None, num_classes
     return compare(model, graph, num_classes=num_classes)
 
 
-def list_models() -> dict[str, list[str]]:
-    """Built-in model names by family (timm and torchvision names come from the installed packages)."""
+def list_models(contains: str | None = None) -> dict[str, list[str]]:
+    """Built-in model names by family (timm and torchvision names come from the installed packages); contains:
+    only names containing this text (case-insensitive)."""
     from hwmap.graph.sources import OFA_EXAMPLE, SEGFORMER_VARIANTS, timm_and_torchvision_names
 
     timm_names, tv_names = timm_and_torchvision_names()
-    return {
+    families = {
         "segformer": list(SEGFORMER_VARIANTS),
         "ofa": [OFA_EXAMPLE],
         "timm": timm_names,
         "torchvision": [f"tv:{n}" for n in tv_names],
     }
+    if contains:
+        families = {k: [n for n in v if contains.lower() in n.lower()] for k, v in families.items()}
+    return families
 
 
 def load_accelerator(accel: str | Path | Accelerator) -> Accelerator:
@@ -121,10 +239,28 @@ def load_accelerator(accel: str | Path | Accelerator) -> Accelerator:
     return read_accelerator(accel)
 
 
-def list_accelerators() -> list[str]:
+def list_accelerators(kind: str | None = None) -> list[str]:
+    """Names of the shipped templates; kind: only templates of this kind (systolic, vector_pe, gpu, ...)."""
     from hwmap.hardware.catalog import list_accelerators as names
 
-    return names()
+    if kind is None:
+        return names()
+    return [name for name in names() if load_accelerator(name).kind == kind]
+
+
+def validate_accelerators(accels: Sequence[str | Path]) -> list[Accelerator]:
+    """Load and validate each template (name, .yaml or .cfg); the first bad one raises TemplateError with every
+    problem it has."""
+    return [load_accelerator(accel) for accel in accels]
+
+
+def export_accelerator(accel: str | Path | Accelerator, *, out: str | Path, format: str = "zigzag"):
+    """Write a template in another tool's format; 'zigzag': <out>/<name>.hardware.yaml and <name>.mapping.yaml
+    (ZigZag 3.9.1 memory hierarchy, MAC array and spatial mapping; out must be an existing folder)."""
+    _choice("format", format, ("zigzag",))
+    if not Path(out).is_dir():
+        raise ParameterError("out", f"{out}: expected an existing folder for the ZigZag hardware and mapping YAML")
+    return export_zigzag_hardware(accel, out)
 
 
 def estimate(
@@ -132,7 +268,7 @@ def estimate(
     accel: str | Path | Accelerator,
     *,
     dataflow: str | None = None,
-    input_shape: Sequence[int] | None = None,
+    input_shape: InputShape | None = None,
     resolution: int | None = None,
     batch: int = 1,
     num_classes: int | None = None,
@@ -140,6 +276,10 @@ def estimate(
     mapping: str = "best",
     objective: str = "energy",
     fusion: str | None = None,
+    mode: str = "auto",
+    dtype: str = "fp16",
+    calibration: str | Path | None = None,
+    tf32: bool = True,
     cache: bool = True,
 ) -> GraphCost:
     """Cycles, latency, energy terms and utilisation of every layer of model on accel.
@@ -150,16 +290,79 @@ def estimate(
     'latency' or 'edp') or 'scalesim' (systolic templates: SCALE-Sim's fold order and DRAM counts).
     fusion: 'epilogue' (None: the default for accelerator templates; BN folded, activations/adds on chip) or
     'none'; GPU templates take fusion from their execution mode.
+    GPU templates only: mode ('auto': eager PyTorch with fused SDPA where the model calls it, 'eager', 'sdpa',
+    'compiled'), dtype of the compute roof ('fp16', 'bf16', 'fp32', 'fp8', 'int8'), calibration (a file from
+    calibrate_gpu(); None: <template>.calibration.yaml beside the template, else the template's priors), tf32 (TF32
+    for fp32 matmuls). On other templates they must keep their defaults.
     cache: as in extract_graph.
     """
     from hwmap.cost.dispatch import estimate_graph
 
-    graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
+    accelerator = load_accelerator(accel)
+    gpu = _gpu_settings(mode=mode, dtype=dtype, calibration=calibration, tf32=tf32)
+    graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
-    cost = estimate_graph(graph, load_accelerator(accel), dataflow=dataflow, mapping=mapping, objective=objective,
-                          fusion=fusion)
+    cost = estimate_graph(graph, accelerator, dataflow=_choice("dataflow", dataflow, ("ws", "os", "is")), gpu=gpu,
+                          mapping=mapping, objective=objective, fusion=fusion)
     check_cost(cost)
     return cost
+
+
+GPU_MODES = ("eager", "sdpa", "compiled", "auto")
+GPU_DTYPES = ("fp16", "bf16", "fp32", "fp8", "int8")
+
+
+def _gpu_settings(*, mode: str, dtype: str, calibration, tf32: bool):
+    from hwmap.cost.dispatch import GpuSettings
+
+    _choice("mode", mode, GPU_MODES)
+    _choice("dtype", dtype, GPU_DTYPES)
+    return GpuSettings(calibration=str(calibration) if calibration is not None else None, mode=mode, dtype=dtype,
+                       tf32=tf32)
+
+
+@dataclass(frozen=True)
+class LayerMappings:
+    """map_layers' answer: the model's cost (cost.layers.mappings holds every conv/GEMM layer's mapping) and the indices
+    of the layers asked for, in execution order."""
+
+    cost: GraphCost
+    layers: tuple[int, ...]
+
+
+def map_layers(
+    model: str | Path | LayerGraph | torch.nn.Module,
+    accel: str | Path | Accelerator,
+    *,
+    layer: str | None = None,
+    objective: str = "energy",
+    mapping: str = "best",
+    fusion: str | None = None,
+    dataflow: str | None = None,
+    input_shape: InputShape | None = None,
+    resolution: int | None = None,
+    batch: int = 1,
+    num_classes: int | None = None,
+    strict: bool = False,
+    cache: bool = True,
+) -> LayerMappings:
+    """The mapping (loop order, buffer tiles, DRAM bytes per operand, reuse) of every conv/GEMM layer of model on
+    a systolic or vector_pe template; layer: only layers whose name or module matches this glob ('layer4.*')."""
+    from fnmatch import fnmatchcase
+
+    accelerator = load_accelerator(accel)
+    if accelerator.kind not in ("systolic", "vector_pe"):
+        raise ParameterError("accel", f"{accelerator.name!r} is of kind {accelerator.kind!r}; the mapper covers "
+                                      "systolic and vector_pe templates")
+    cost = estimate(model, accelerator, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
+                    batch=batch, num_classes=num_classes, strict=strict, mapping=mapping, objective=objective,
+                    fusion=fusion, cache=cache)
+    names, scopes = cost.layers.names, cost.layers.scopes
+    rows = tuple(i for i, m in enumerate(cost.layers.mappings) if m is not None
+                 and (layer is None or fnmatchcase(names[i], layer) or fnmatchcase(scopes[i], layer)))
+    if layer is not None and not rows:
+        raise ParameterError("layer", f"{layer!r} matches no conv/GEMM layer of {cost.model}")
+    return LayerMappings(cost, rows)
 
 
 def check_cost(cost: GraphCost, *, what: str | None = None) -> None:
@@ -233,22 +436,34 @@ def load_paths(path: str | Path):
 def generate_paths(
     model: str,
     *,
+    out: str | Path | None = None,
     skip_last: int = 0,
     skip_blocks: Sequence[str] = (),
     drop_decoder: bool = False,
     resolutions: Sequence[int] = (),
     variants: Sequence[str] = (),
+    ofa_published: bool = False,
     num_classes: int | None = None,
 ):
-    """Candidate execution paths of a model (see hwmap.paths.generate); 'ofa-resnet50-published' gives the eight
-    published OFA ResNet-50 subnets with their published top-1."""
+    """Candidate execution paths of a model (a PathSet; see hwmap.paths.generate), also written as a paths YAML to
+    out when given. ofa_published (model 'ofa-resnet50'; or model 'ofa-resnet50-published'): the eight published
+    OFA ResNet-50 subnets with their published top-1."""
     from hwmap.paths.generate import generate_paths as generate
     from hwmap.paths.generate import ofa_published_paths
+    from hwmap.paths.model import save_paths
 
-    if model == "ofa-resnet50-published":
-        return ofa_published_paths()
-    return generate(model, skip_last=skip_last, skip_blocks=tuple(skip_blocks), drop_decoder=drop_decoder,
-                    resolutions=tuple(resolutions), variants=tuple(variants), num_classes=num_classes)
+    if ofa_published and model != "ofa-resnet50":
+        raise ParameterError("ofa_published", f"takes model ofa-resnet50, got {model!r}")
+    if ofa_published or model == "ofa-resnet50-published":
+        paths = ofa_published_paths()
+        if out is not None:
+            save_paths(paths, out)
+        return paths
+    paths = generate(model, skip_last=skip_last, skip_blocks=tuple(skip_blocks), drop_decoder=drop_decoder,
+                     resolutions=tuple(resolutions), variants=tuple(variants), num_classes=num_classes)
+    if out is not None:
+        save_paths(paths, out, base_model=model)
+    return paths
 
 
 def evaluate_paths(
@@ -258,8 +473,8 @@ def evaluate_paths(
     weights: str | Path | None = None,
     weights_for: Mapping[str, str | Path] | Sequence[str] = (),
     task: str = "auto",
-    batch_size: int = 32,
-    device: str = "cpu",
+    batch: int = 32,
+    device: str = "auto",
     limit: int | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
@@ -271,8 +486,9 @@ def evaluate_paths(
     """Run every path (a PathSet or a paths YAML) on a local data set with local weights and measure its accuracy
     (top-1 or mIoU); returns a list of PathMeasurement (hwmap.paths.evaluate), in path order.
 
-    data: DIR/<class>/<images> (classification) or DIR/images + DIR/masks (segmentation). weights: the paths
-    file's model's weights; weights_for: other models' weights ({model: file} or 'MODEL=FILE' strings).
+    data: DIR/<class>/<images> (classification) or DIR/images + DIR/masks (segmentation). batch: images per
+    forward pass. device: 'auto' (cuda:0 when CUDA is available, else cpu), 'cpu', 'cuda' or 'cuda:N'. weights: the
+    paths file's model's weights; weights_for: other models' weights ({model: file} or 'MODEL=FILE' strings).
     class_map: folder name -> class index (a .json/.csv file or a dict, see hwmap.paths.datasets.load_class_map);
     without one, class index = sorted folder order. mean/std: per-channel normalisation (default ImageNet's);
     normalize=False feeds pixels in [0, 1]. out: also write the paths YAML with the measured accuracies.
@@ -285,11 +501,11 @@ def evaluate_paths(
     from hwmap.paths.model import load_paths as read_paths
 
     if not normalize and (mean is not None or std is not None):
-        raise HwmapError("normalize=False and mean/std contradict each other; give one")
+        raise ParameterError("normalize", "False and mean/std contradict each other; give one")
     normalisation = Normalisation(tuple(mean) if mean is not None else IMAGENET_NORMALISATION.mean,
                                   tuple(std) if std is not None else IMAGENET_NORMALISATION.std) if normalize else None
     if out is not None and not Path(out).parent.is_dir():
-        raise HwmapError(f"out {out}: folder {Path(out).parent} does not exist")
+        raise ParameterError("out", f"{out}: folder {Path(out).parent} does not exist")
     path_set = paths if isinstance(paths, PathSet) else read_paths(paths)
     if isinstance(weights_for, Mapping):
         weights_for = [f"{model}={file}" for model, file in weights_for.items()]
@@ -297,7 +513,7 @@ def evaluate_paths(
                              weights_for=tuple(weights_for))
     if class_map is not None:
         class_map = class_map_from_dict(class_map) if isinstance(class_map, Mapping) else load_class_map(class_map)
-    measured = measure_paths(path_set, data_dir=data, weights=files, task=task, batch_size=batch_size,
+    measured = measure_paths(path_set, data_dir=data, weights=files, task=task, batch_size=batch,
                              device=device, limit=limit, normalisation=normalisation, class_map=class_map,
                              progress=progress)
     if out is not None:
@@ -337,9 +553,16 @@ def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None =
         if progress is not None:
             progress(done[0], total)
 
-    costed = run(path_set, accelerator, dataflow=dataflow, progress=tick)
+    costed = run(path_set, accelerator, dataflow=_choice("dataflow", dataflow, ("ws", "os", "is")), progress=tick)
     check_costed_paths(costed, accelerator=accelerator.name)
     return costed
+
+
+def save_costed_paths(costed, out: str | Path) -> None:
+    """Write costed paths as the CSV load_costed_paths and select_paths read (atomically)."""
+    from hwmap.paths.costing import write_costed_csv
+
+    write_costed_csv(out, list(costed))
 
 
 def select_paths(
@@ -549,7 +772,7 @@ def census(
     patterns: Sequence[str] = (),
     *,
     accels: Sequence[str],
-    out: str | Path,
+    out: str | Path = "census.csv",
     batch: int = 1,
     resolution: int | None = None,
     workers: int | None = None,
@@ -559,9 +782,279 @@ def census(
     progress=None,
 ):
     """Trace and cost every model the patterns name (timm names or globs, built-ins; none: every timm
-    architecture) on accels; one row per model written to out (see hwmap.dse.census)."""
+    architecture) on accels; one row per model written to out (see hwmap.dse.census). workers: local processes
+    (None: all cores, 0: in this process) or scheduler: a Dask scheduler address, not both. time_limit_s: seconds
+    per model before it becomes an error row (None or 0: no limit)."""
     from hwmap.dse.census import resolve_models, run_census
 
+    if not accels:
+        raise ParameterError("accels", "needs at least one template name (e.g. systolic16x16)")
+    if workers is not None and scheduler is not None:
+        raise ParameterError("workers", "(local processes) and scheduler (a Dask cluster) exclude each other: give "
+                                        "one")
+    if workers is not None and workers < 0:
+        raise ParameterError("workers", f"must be >= 0, got {workers}")
+    if batch < 1:
+        raise ParameterError("batch", f"must be a positive integer, got {batch}")
+    if resolution is not None and resolution < 1:
+        raise ParameterError("resolution", f"must be a positive integer, got {resolution}")
+    if time_limit_s is not None and not time_limit_s >= 0:
+        raise ParameterError("time_limit_s", f"must be >= 0 seconds, got {time_limit_s}")
     return run_census(resolve_models(list(patterns)), accels=list(accels), out=out, batch=batch,
                       resolution=resolution, workers=workers, scheduler=scheduler, resume=resume,
-                      time_limit_s=time_limit_s, progress=progress)
+                      time_limit_s=time_limit_s or None, progress=progress)
+
+
+# ---------------------------------------------------------------- GPU: measure and calibrate (need CUDA)
+
+
+def _cuda_device(device: str) -> str:
+    """'auto' -> 'cuda:0' (measure and calibrate need CUDA; without it they say so)."""
+    return "cuda:0" if device == "auto" else device
+
+
+def measure(
+    model: str,
+    *,
+    device: str = "auto",
+    batch: int = 1,
+    input_shape: InputShape | None = None,
+    accel: str | Path | Accelerator | None = None,
+    calibration: str | Path | None = None,
+    mode: str = "auto",
+    dtype: str = "fp16",
+    tf32: bool = True,
+    reps: int = 50,
+    energy_s: float = 2.0,
+    module_depth: int = 3,
+    progress=None,
+):
+    """Real latency (median of CUDA-event timings) and energy per inference (NVML) of a model on this machine's
+    NVIDIA GPU, next to hwmap's estimate, with GPU time per module (torch.profiler) next to the estimated
+    per-layer time (hwmap.calibrate.bench.MeasureResult). device: 'auto' (cuda:0), 'cuda' or 'cuda:N'; without
+    CUDA a one-line NoCudaError. accel: the GPU template (None: the one matching the device name); calibration,
+    mode, dtype, tf32 as in estimate; module_depth: aggregate modules at this name depth. progress: a
+    hwmap.calibrate.bench.Progress (phase/advance/note)."""
+    from hwmap.calibrate.bench import measure_model, parse_device, require_cuda
+
+    device = _cuda_device(device)
+    parse_device(device)
+    _choice("mode", mode, GPU_MODES)
+    _check_measured_dtype(dtype)
+    if batch < 1:
+        raise ParameterError("batch", f"must be a positive integer, got {batch}")
+    if reps < 1:
+        raise ParameterError("reps", f"must be a positive integer, got {reps}")
+    if not energy_s >= 1.0:
+        raise ParameterError("energy_s", f"must be at least 1 second, got {energy_s}")
+    if module_depth < 1:
+        raise ParameterError("module_depth", f"must be a positive integer, got {module_depth}")
+    chw = _shape(input_shape)
+    require_cuda(device, command="measure")
+    return measure_model(model, device=device, batch=batch, input_chw=tuple(chw) if chw else None, accel=accel,
+                         calibration=str(calibration) if calibration is not None else None, mode=mode, dtype=dtype,
+                         tf32=tf32, reps=reps, energy_s=energy_s, depth=module_depth, progress=progress)
+
+
+MEASURED_DTYPES = ("fp16", "bf16", "fp32")
+
+
+def _check_measured_dtype(dtype: str) -> None:
+    _choice("dtype", dtype, GPU_DTYPES)
+    if dtype not in MEASURED_DTYPES:
+        raise ParameterError("dtype", f"{dtype!r}: measured runs use {', '.join(MEASURED_DTYPES)} (fp8/int8 are "
+                                      "estimate-only)")
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """calibrate_gpu's answer: the fitted calibration, the file written, seconds taken, what was skipped, and (from a
+    table) the table rows used."""
+
+    calibration: Any
+    path: Path
+    elapsed_s: float
+    skipped: tuple[str, ...]
+    rows: int | None = None
+
+
+def calibrate_gpu(
+    *,
+    device: str = "auto",
+    accel: str | Path | Accelerator | None = None,
+    out: str | Path | None = None,
+    quick: bool = False,
+    dtype: str = "fp16",
+    tf32: bool = True,
+    from_table: str | Path | None = None,
+    mode: str = "auto",
+    amp: bool = True,
+    columns: str | None = None,
+    models: Sequence[str] | str = (),
+    max_rows: int | None = None,
+    graph_cache: str | Path | None = None,
+    progress=None,
+) -> CalibrationResult:
+    """Fit hwmap's GPU model to a GPU and write the calibration YAML that estimate(calibration=...) reads (out;
+    default <template>.calibration.yaml in the working folder).
+
+    Without from_table: microbenchmarks per kernel class over the built-in models' layer shapes on this
+    machine's GPU (device 'auto' = cuda:0, 'cuda' or 'cuda:N'; without CUDA a one-line NoCudaError), CUDA-event
+    timing, NVML energy; quick: fewer shapes, shorter loops. With from_table (a CSV of measured whole-model step
+    times, e.g. timm's benchmark-infer-*.csv) and accel (the GPU template it ran on): fit to the table, no GPU
+    needed; mode, amp, columns (KEY=COLUMN,...), models (globs, or a comma-separated string), max_rows and
+    graph_cache (folder of traced graphs) describe the table.
+    """
+    from hwmap.calibrate.calibration import save_calibration
+
+    _check_measured_dtype(dtype)
+    _choice("mode", mode, GPU_MODES)
+    if max_rows is not None and max_rows < 1:
+        raise ParameterError("max_rows", f"must be a positive integer, got {max_rows}")
+    if out is not None and not Path(out).parent.is_dir():
+        raise ParameterError("out", f"{out}: folder {Path(out).parent} does not exist")
+    if from_table is not None:
+        if accel is None:
+            raise ParameterError("accel", "is needed with from_table: the GPU template the table was measured on")
+        patterns = tuple(p.strip() for p in models.split(",") if p.strip()) if isinstance(models, str) \
+            else tuple(models)
+        fitted = calibrate_from_table(from_table, accel=accel, mode=mode, dtype=dtype, amp=amp, columns=columns,
+                                      models=patterns, max_rows=max_rows, graph_cache=graph_cache,
+                                      out_hint=Path(out) if out is not None else None, progress=progress)
+        calibration = fitted.calibration
+        path = save_calibration(calibration, out or f"{calibration.template_name}.calibration.yaml")
+        return CalibrationResult(calibration, path, fitted.elapsed_s, tuple(fitted.skipped), len(fitted.rows))
+    from hwmap.calibrate.bench import parse_device, require_cuda, run_calibration
+
+    device = _cuda_device(device)
+    parse_device(device)
+    require_cuda(device, command="calibrate")
+    run = run_calibration(device=device, accel=accel, quick=quick, dtype=dtype, tf32=tf32, progress=progress)
+    calibration = run.calibration
+    path = save_calibration(calibration, out or f"{calibration.template_name}.calibration.yaml")
+    return CalibrationResult(calibration, path, run.elapsed_s, tuple(run.skipped))
+
+
+# ---------------------------------------------------------------- figures (hwmap.report.plots)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure written to path, and what it plots (the numbers, for --json and for checking)."""
+
+    path: Path
+    plotted: dict
+
+    def to_dict(self) -> dict:
+        return {"written": str(self.path), "plotted": self.plotted}
+
+
+def _plot_suffix(out: str | Path) -> None:
+    if Path(out).suffix.lower() not in (".png", ".svg"):
+        raise ParameterError("out", f"{out}: expected a .png or .svg file name")
+
+
+def plot_shares(model, accel: str | Path | Accelerator, *, out: str | Path, dataflow: str | None = None,
+                input_shape: InputShape | None = None, resolution: int | None = None, batch: int = 1,
+                num_classes: int | None = None, title: str | None = None, cache: bool = True) -> Figure:
+    """Bar chart of the share of MACs, cycles and energy per op group of model on accel (estimate's cost)."""
+    from hwmap.report.plots import share_bars
+
+    _plot_suffix(out)
+    cost = estimate(model, accel, dataflow=dataflow, input_shape=input_shape, resolution=resolution, batch=batch,
+                    num_classes=num_classes, cache=cache)
+    written = share_bars(cost, out, title=title)
+    shares = {group: values for group, values in cost.shares_by("op-group").items() if any(values.values())}
+    return Figure(Path(written), {"model": cost.model, "accelerator": cost.accelerator, "shares_by_op_group": shares})
+
+
+def plot_layers(model, accel: str | Path | Accelerator, *, out: str | Path, dataflow: str | None = None,
+                input_shape: InputShape | None = None, resolution: int | None = None, batch: int = 1,
+                num_classes: int | None = None, title: str | None = None, cache: bool = True) -> Figure:
+    """Cycles and energy of every layer of model on accel, in execution order."""
+    from hwmap.report.plots import layer_profile
+
+    _plot_suffix(out)
+    cost = estimate(model, accel, dataflow=dataflow, input_shape=input_shape, resolution=resolution, batch=batch,
+                    num_classes=num_classes, cache=cache)
+    written = layer_profile(cost, out, title=title)
+    return Figure(Path(written), {"model": cost.model, "accelerator": cost.accelerator,
+                                  "energy_mj": float(cost.energy_mj), "latency_ms": float(cost.latency_ms)})
+
+
+def plot_frontier(source: str | Path, *, out: str | Path, selection: str | Path | None = None,
+                  title: str | None = None) -> Figure:
+    """Energy vs accuracy of costed paths (a costed CSV) or of a selection's chosen paths (a selection JSON),
+    the selected ones marked (selection: a selection JSON whose paths to mark); paths without an accuracy are
+    drawn on a strip below, not dropped."""
+    from hwmap.report.plots import accuracy_axis_label, frontier
+
+    _plot_suffix(out)
+    if str(source).endswith(".json"):
+        points = [{"name": p.name, "energy_mj": p.energy_mj, "accuracy": p.accuracy, "metric": None}
+                  for p in load_selection(source).chosen]
+        chosen = [p["name"] for p in points]
+    else:
+        points = [{"name": c.name, "energy_mj": c.energy_mj,
+                   "accuracy": c.accuracy.value if c.accuracy else None,
+                   "metric": c.accuracy.metric if c.accuracy else None} for c in load_costed_paths(source)]
+        chosen = list(load_selection(selection).chosen_names) if selection else []
+    label = accuracy_axis_label(p["metric"] for p in points if p["accuracy"] is not None)
+    written = frontier(points, out, selected=chosen, accuracy_label=label, title=title or "")
+    return Figure(Path(written), {"accuracy_axis": label, "selected": chosen,
+                                  "paths": [{**p, "accuracy_known": p["accuracy"] is not None} for p in points]})
+
+
+def plot_pareto(results, *, out: str | Path, x: str = "energy_mj", y: str = "latency_ms",
+                colour: str | None = "area_mm2", model: str | None = None, title: str | None = None) -> Figure:
+    """Design points of a sweep results table (a .csv/.parquet/.json file or a DataFrame) with the Pareto front
+    over x and y (result columns), one panel and one front per model (model: only that model's rows)."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from hwmap.report.plots import column_label, pareto_panels
+
+    _plot_suffix(out)
+    name = "results" if isinstance(results, pd.DataFrame) else str(results)
+    frame = (results if isinstance(results, pd.DataFrame) else _read_results(str(results))).reset_index(drop=True)
+    if model is not None:
+        if "model" not in frame.columns or model not in set(frame["model"]):
+            models = sorted(set(frame["model"])) if "model" in frame.columns else []
+            raise ParameterError("model", f"{model!r}: not in {name} (models: {', '.join(map(str, models)) or 'none'})")
+        frame = frame[frame["model"] == model]
+    for column in (x, y) + ((colour,) if colour else ()):
+        if column not in frame.columns:
+            raise HwmapError(f"{name}: no column {column!r}; columns are {', '.join(map(str, frame.columns))}")
+    for column in (x, y):
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame[column].notna() & numbers.isna()
+        if bad.any():
+            raise HwmapError(f"{name}: column {column!r} holds {frame[column][bad].iloc[0]!r}, which is not a "
+                             "number")
+        frame = frame.assign(**{column: numbers})
+    frame = frame.dropna(subset=[x, y])
+    frame = frame[np.isfinite(frame[x]) & np.isfinite(frame[y])]
+    if frame.empty:
+        raise HwmapError(f"{name}: no rows with finite {x} and {y} to plot")
+    front = pareto(frame, [x, y], by="model")
+    panels = pareto_panels(frame, front, out, x=x, y=y, colour=colour, title=title or Path(name).name)
+    return Figure(Path(out), {
+        "x": {"column": x, "label": column_label(x)}, "y": {"column": y, "label": column_label(y)},
+        "models": [{"model": p.model, "points": p.points, "front_points": len(p.front),
+                    "front": json.loads(front[front["model"] == p.model].to_json(orient="records"))
+                    if p.model else json.loads(front.to_json(orient="records"))} for p in panels]})
+
+
+def _read_results(path: str):
+    import pandas as pd
+
+    try:
+        if path.endswith(".parquet"):
+            return pd.read_parquet(path)
+        if path.endswith(".json"):
+            return pd.read_json(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise HwmapError(f"{path}: cannot read the results table ({exc})") from None

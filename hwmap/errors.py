@@ -33,3 +33,19 @@ class InputFileError(HwmapError):
 
 class ResultError(HwmapError):
     """A result holding a non-finite or out-of-range number (the template's numbers are outside what it can cost)."""
+
+
+class ParameterError(HwmapError):
+    """A bad value of one API parameter. The message starts with the parameter's name (``batch must be a positive
+    integer, got 0``); the CLI shows the command's flag in its place (``--batch must be ...``).
+
+    param: the API keyword; detail: the rest of the message, after the name.
+    """
+
+    def __init__(self, param: str, detail: str) -> None:
+        super().__init__(f"{param} {detail}")
+        self.param = param
+        self.detail = detail
+
+    def __reduce__(self):  # picklable across worker processes despite the two-argument constructor
+        return (type(self), (self.param, self.detail))

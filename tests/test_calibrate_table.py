@@ -24,6 +24,7 @@ from hwmap.calibrate.table import (
     timeline_plan,
 )
 from hwmap.cost.gpu import ClassCoefficients, coefficients, gpu_timeline
+from hwmap.errors import ParameterError
 from hwmap.hardware import load_accelerator
 from hwmap.hardware.gpu_schema import FIT_CLASSES
 
@@ -188,11 +189,11 @@ def test_bad_tables_are_one_clear_error(tmp_path: Path, text, columns, fragment)
 
 
 def test_bad_columns_option_is_one_clear_error() -> None:
-    with pytest.raises(TableError, match="KEY=COLUMN"):
+    with pytest.raises(ParameterError, match="^columns 'model': expected comma-separated KEY=COLUMN"):
         parse_columns("model")
 
 
 def test_from_table_needs_accel_and_says_so_in_one_line(run_cli, tmp_path: Path) -> None:
     table = _write_table(tmp_path / "t.csv", [("resnet18", 64, 2, 1.0)])
     code, out, err = run_cli("calibrate", "--from-table", str(table))
-    assert code == 2 and out == "" and "--from-table needs --accel" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and out == "" and "--accel is needed with from_table" in err and len(err.strip().splitlines()) == 1

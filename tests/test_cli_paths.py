@@ -150,8 +150,9 @@ def test_skipping_a_shape_changing_block_is_refused(run_cli, tmp_path):
 
 def test_generate_writes_a_loadable_file(run_cli, tmp_path):
     out = tmp_path / "gen.yaml"
-    code, _, err = run_cli("paths", "generate", "resnet18", "--skip-last", "1", "--resolutions", "160,192",
-                           "--variants", "resnet34", "--skip-blocks", "layer[34].1", "--out", str(out))
+    code, _, err = run_cli("paths", "generate", "resnet18", "--skip-last", "1", "--resolution", "160",
+                           "--resolution", "192", "--variants", "resnet34", "--skip-blocks", "layer[34].1", "--out",
+                           str(out))
     assert code == 0, err
     paths = load_paths(out)
     names = [p.name for p in paths.paths]

@@ -33,9 +33,10 @@ def test_without_cuda_the_gpu_commands_exit_2_with_one_clear_line(run_cli, argv)
 
 
 @pytest.mark.parametrize(("argv", "fragment"), [
-    (("calibrate", "--device", "cpu"), "expected cuda or cuda:N"),
-    (("calibrate", "--dtype", "fp64"), "--dtype 'fp64'"),
-    (("measure", "resnet50", "--mode", "graph"), "--mode 'graph'"),
+    (("calibrate", "--device", "cpu"), "--device 'cpu': expected cuda or cuda:N"),
+    (("calibrate", "--dtype", "fp64"), "'--dtype': 'fp64' is not one of 'fp16', 'bf16', 'fp32', 'fp8', 'int8'"),
+    (("measure", "resnet50", "--dtype", "int8"), "--dtype 'int8': measured runs use fp16, bf16, fp32"),
+    (("measure", "resnet50", "-a", "systolic8x8", "--mode", "graph"), "'--mode': 'graph' is not one of"),
     (("measure", "resnet50", "--batch", "0"), "'--batch': 0 is out of range"),
     (("measure", "resnet50", "--input", "3xbig"), "expected CxHxW"),
 ])

@@ -125,7 +125,7 @@ def test_cnn_paths_are_measured_and_written_back(digits, run_cli, tmp_path):
     paths_file = _paths_yaml(tmp_path / "paths.yaml", cnn, CNN_PATHS)
     out = tmp_path / "measured.yaml"
     code, stdout, stderr = run_cli("evaluate", str(paths_file), "--data", str(digits["test"]), "--weights",
-                                   str(digits["weights"][cnn]), "--out", str(out), "--json", "--batch-size", "64")
+                                   str(digits["weights"][cnn]), "--out", str(out), "--json", "--batch", "64")
     assert code == 0, stderr
     rows = {row["name"]: row for row in json.loads(stdout)["paths"]}
     assert list(rows) == ["full", "skip-s1-last", "skip-every-stage-last", "r24"]
@@ -215,7 +215,7 @@ def _error_case(digits, tmp_path, case: str):
         data, expected = str(tmp_path / "data"), "3/broken.png: cannot read it as an image"
     else:
         assert case == "bad device"
-        extra, expected = ["--device", "tpu"], "--device 'tpu': expected cpu, cuda or cuda:N"
+        extra, expected = ["--device", "tpu"], "--device 'tpu': expected auto, cpu, cuda or cuda:N"
     return paths, data, weights, extra, expected
 
 
@@ -229,7 +229,7 @@ def test_errors_exit_2_with_one_line_and_no_output(digits, run_cli, tmp_path, ca
     paths, data, weights, extra, expected = _error_case(digits, tmp_path, case)
     out = tmp_path / "out.yaml"
     code, stdout, stderr = run_cli("evaluate", str(paths), "--data", data, "--weights", weights, "--out",
-                                   str(out), "--batch-size", "64", *extra)
+                                   str(out), "--batch", "64", *extra)
     assert code == 2, (stdout, stderr)
     assert stderr.startswith("hwmap: error: ") and stderr.count("\n") == 1, stderr
     assert "Traceback" not in stderr and expected in stderr, stderr
@@ -437,7 +437,7 @@ def test_class_map_gives_each_folder_its_model_index(digits, run_cli, tmp_path):
 
     def top1(data, *extra):
         code, out, err = run_cli("evaluate", str(paths), "--data", str(data), "--weights", weights, "--json",
-                                 "--batch-size", "100", *extra)
+                                 "--batch", "100", *extra)
         assert code == 0, err
         assert err == ""  # 297 images: no small-sample warning
         return json.loads(out)["paths"][0]
@@ -540,7 +540,7 @@ def test_small_samples_warn_through_the_api_and_the_cli(digits, run_cli, tmp_pat
     calls = []
     with pytest.warns(SmallSampleWarning, match="only 16 images"):
         measured = hwmap.api.evaluate_paths(paths, data=digits["test"], weights=digits["weights"][VIT], limit=16,
-                                            batch_size=8, progress=lambda *args: calls.append(args))
+                                            batch=8, progress=lambda *args: calls.append(args))
     assert [m.images for m in measured] == [16, 16]
     # each path announces itself before its weights load (0 done), then one call per batch
     assert calls == [("full", 0, 2), ("full", 1, 2), ("full", 2, 2), ("skip", 0, 2), ("skip", 1, 2), ("skip", 2, 2)]

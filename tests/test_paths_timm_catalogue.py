@@ -70,10 +70,10 @@ def test_pretrained_switching_selects_without_drop_unknown(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["resnet18", "--resolutions", "160,160"], "named 'r160'"),
+    (["resnet18", "--resolution", "160,160"], "named 'r160'"),
     (["resnet18", "--skip-blocks", "nothing*"], "path 'skip-nothing\\*' .* matches no block"),
     (["resnet18", "--variants", "resnet_nope"], "path 'resnet_nope' .* unknown model"),
-    (["vit_tiny_patch16_224", "--resolutions", "160"], "path 'r160' .* does not run"),
+    (["vit_tiny_patch16_224", "--resolution", "160"], "path 'r160' .* does not run"),
     (["graph.json"], "not a saved graph|saved graph or ONNX"),
     (["model.onnx"], "saved graph or ONNX"),
 ])

@@ -46,7 +46,7 @@ from hwmap.cost.gpu import (
     node_features,
     template_for_device_name,
 )
-from hwmap.errors import HwmapError
+from hwmap.errors import HwmapError, ParameterError
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.hardware.gpu_schema import FIT_CLASSES
 from hwmap.ops.classes import OpClass
@@ -328,7 +328,7 @@ def parse_device(device: str) -> int:
         return 0
     if text.startswith("cuda:") and text[5:].isdigit():
         return int(text[5:])
-    raise HwmapError(f"--device {device!r}: expected cuda or cuda:N (an NVIDIA GPU)")
+    raise ParameterError("device", f"{device!r}: expected cuda or cuda:N (an NVIDIA GPU)")
 
 
 def require_cuda(device: str, *, command: str = "calibrate") -> tuple[Any, Any]:
@@ -700,7 +700,7 @@ def _resolve_accel(accel: Accelerator | str | None, device_name: str) -> Acceler
     if accel is None:
         name = template_for_device_name(device_name)
         if name is None:
-            raise HwmapError(f"no GPU template matches {device_name!r}: pass --accel with one of the GPU templates "
+            raise HwmapError(f"no GPU template matches {device_name!r}: pass accel, one of the GPU templates "
                              "(accelerators/gpu/*.yaml) or a template file of your own")
         return load_accelerator(name)
     return load_accelerator(accel) if isinstance(accel, str) else accel
@@ -1056,11 +1056,13 @@ def measure_model(
 
     progress = progress or _Silent()
     if batch < 1:
-        raise HwmapError(f"--batch must be a positive integer, got {batch}")
+        raise ParameterError("batch", f"must be a positive integer, got {batch}")
     if mode not in MODES:
-        raise HwmapError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
-    if reps < 1 or energy_s < 0:
-        raise HwmapError("--reps must be >= 1 and --energy-s >= 0")
+        raise ParameterError("mode", f"{mode!r}: expected one of {', '.join(MODES)}")
+    if reps < 1:
+        raise ParameterError("reps", f"must be >= 1, got {reps}")
+    if energy_s < 0:
+        raise ParameterError("energy_s", f"must be >= 0, got {energy_s}")
     torch, dev = require_cuda(device, command="measure")
     tdtype = _torch_dtype(torch, dtype)
     acc = _resolve_accel(accel, torch.cuda.get_device_name(dev))

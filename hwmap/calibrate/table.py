@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hwmap.cost.gpu import DTYPE_BYTES, MODES, ClassCoefficients, GpuCoefficients, _setup
-from hwmap.errors import HwmapError
+from hwmap.errors import HwmapError, ParameterError
 from hwmap.hardware.gpu_schema import FIT_CLASSES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,7 +86,7 @@ class TableRow:
 
 
 def parse_columns(text: str | None) -> dict[str, str]:
-    """'--columns model=name,img_size=res,batch=bs,step_time_ms=ms' over the timm defaults.
+    """columns 'model=name,img_size=res,batch=bs,step_time_ms=ms' over the timm defaults.
 
     Keys: model, img_size, batch, and one of step_time_ms / step_time_s / samples_per_s.
     """
@@ -99,8 +99,8 @@ def parse_columns(text: str | None) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or key not in allowed or not value:
-            raise TableError(f"--columns {text!r}: expected comma-separated KEY=COLUMN with KEY one of "
-                             f"{', '.join(sorted(allowed))}, got {item!r}")
+            raise ParameterError("columns", f"{text!r}: expected comma-separated KEY=COLUMN with KEY one of "
+                                            f"{', '.join(sorted(allowed))}, got {item!r}")
         given[key] = value
     if {"step_time_ms", "step_time_s", "samples_per_s"} & set(given):
         for key in ("step_time_ms", "step_time_s", "samples_per_s"):
@@ -124,11 +124,11 @@ def read_table(path: str | Path, *, columns: Mapping[str, str] | None = None) ->
     for key in ("model", "img_size", "batch"):
         if columns.get(key) not in header:
             raise TableError(f"{path}: no column {columns.get(key)!r} for {key} (columns: {', '.join(header)}); "
-                             "map it with --columns")
+                             "map it with columns")
     if time_key is None:
         tried = ", ".join(columns[k] for k in ("step_time_ms", "step_time_s", "samples_per_s") if k in columns)
         raise TableError(f"{path}: no step-time column (tried {tried}"
-                         f"; columns: {', '.join(header)}); map it with --columns step_time_ms=NAME")
+                         f"; columns: {', '.join(header)}); map it with columns step_time_ms=NAME")
     rows = []
     for line, record in enumerate(reader, start=2):
         try:
@@ -506,7 +506,7 @@ def calibrate_from_table(table: str | Path, *, accel: str | Accelerator, mode: s
     if models:
         rows = [r for r in rows if any(fnmatch.fnmatchcase(r.model, p) for p in models)]
         if not rows:
-            raise TableError(f"{table}: no row matches --models {','.join(models)}")
+            raise ParameterError("models", f"{','.join(models)}: no row of {table} matches")
     if max_rows is not None:
         rows = rows[:max_rows]
     if graph_cache is not None:

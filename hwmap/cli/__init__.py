@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False, prog_name="hwmap")
     except HwmapError as error:
-        _fail(str(error))
+        _fail(_error_message(error, argv))
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:
@@ -98,6 +98,15 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"internal error: {type(error).__name__}: {error} (please report this with the command you ran)")
     if isinstance(code, int) and code:  # e.g. click's 130 after Ctrl-C in non-standalone mode
         sys.exit(code)
+
+
+def _error_message(error: HwmapError, argv: list[str]) -> str:
+    """An API error as the CLI user sees it: a ParameterError names the running command's flag, not the keyword."""
+    if getattr(error, "param", None) is None:
+        return str(error)
+    from hwmap.cli.options import flag_message, running_command
+
+    return flag_message(error, running_command(typer.main.get_command(app), argv))
 
 
 def _click_message(error) -> str:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from hwmap.cli import app
+from hwmap.cli.options import JsonOpt, calls_api
 
 cache_app = typer.Typer(help="Show or clear the cache of traced layer graphs ($XDG_CACHE_HOME/hwmap/graphs).",
                         no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
 
 
 @cache_app.command("info")
+@calls_api("graph_cache_info")
 def cache_info(json_out: JsonOpt = False) -> None:
     """The cache folder, its entries and their size."""
     from hwmap.api import graph_cache_info
@@ -31,6 +30,7 @@ def cache_info(json_out: JsonOpt = False) -> None:
 
 
 @cache_app.command("clear")
+@calls_api("clear_graph_cache")
 def cache_clear(json_out: JsonOpt = False) -> None:
     """Delete every cached graph (they are traced again when next needed)."""
     from hwmap.api import clear_graph_cache

@@ -7,31 +7,38 @@ from typing import Annotated, Optional
 import typer
 
 from hwmap.cli import app
-from hwmap.cli.graph_commands import JsonOpt
+from hwmap.cli.options import (
+    BatchOpt,
+    JsonOpt,
+    ResolutionOpt,
+    ResumeOpt,
+    SchedulerOpt,
+    StrictFloat,
+    WorkersOpt,
+    calls_api,
+)
 from hwmap.errors import HwmapError
 
 
 @app.command()
+@calls_api("census")
 def census(
     patterns: Annotated[Optional[list[str]], typer.Argument(help="timm names or globs ('convnext_*', "
                                                                  "'efficientnet_b[0-3]'), built-in specs, graph "
                                                                  ".json or .onnx files (default: every timm "
                                                                  "architecture)")] = None,
-    accel: Annotated[Optional[list[str]], typer.Option("--accel", "-a", help="template to cost on (repeatable)")]
+    accels: Annotated[Optional[list[str]], typer.Option("--accel", "-a", help="template to cost on (repeatable)")]
     = None,
     out: Annotated[str, typer.Option("--out", "-o", help="one row per model: .csv or .json (journal beside it: "
                                                          "OUT.journal.jsonl)")] = "census.csv",
-    batch: Annotated[int, typer.Option("--batch", help="batch size")] = 1,
-    resolution: Annotated[Optional[int], typer.Option("--resolution", help="square input size for every model "
-                                                                           "(default: each model's own)")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", "-w", help="local worker processes (default: all "
-                                                                           "cores; 0: in this process)")] = None,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address, e.g. "
-                                                                         "tcp://host:8786")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="continue from the journal: models already there are "
-                                                          "not traced again")] = False,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="seconds per model before it becomes an "
-                                                                   "error row (0: none)")] = 300.0,
+    batch: BatchOpt = 1,
+    resolution: ResolutionOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    resume: ResumeOpt = False,
+    time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="seconds per model before it becomes an "
+                                                                       "error row (0: none)",
+                                                click_type=StrictFloat(min_value=0.0, max_value=1e9))] = 300.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Trace many models and cost them on templates: MAC, time and energy shares by op class, one row each."""
@@ -40,22 +47,14 @@ def census(
     from hwmap.api import census, census_models
     from hwmap.report.tables import print_json
 
-    if not accel:
+    if not accels:
         raise HwmapError("census needs at least one --accel NAME (e.g. systolic16x16)")
-    if workers is not None and scheduler is not None:
-        raise HwmapError("give --workers (local processes) or --scheduler (a Dask cluster), not both")
-    if workers is not None and workers < 0:
-        raise HwmapError(f"--workers must be >= 0, got {workers}")
-    if resolution is not None and resolution < 1:
-        raise HwmapError(f"--resolution must be a positive integer, got {resolution}")
-    if time_limit < 0:
-        raise HwmapError(f"--time-limit must be >= 0 seconds, got {time_limit}")
     models = census_models(patterns or [])
     with Progress(transient=True) as progress:
         task = progress.add_task("census", total=len(models))
-        result = census(models, accels=accel, out=out, batch=batch, resolution=resolution, workers=workers,
-                            scheduler=scheduler, resume=resume, time_limit_s=time_limit or None,
-                            progress=lambda _row: progress.advance(task))
+        result = census(models, accels=accels, out=out, batch=batch, resolution=resolution, workers=workers,
+                        scheduler=scheduler, resume=resume, time_limit_s=time_limit_s,
+                        progress=lambda _row: progress.advance(task))
     summary = {"out": out, "models": len(result.rows), "failed": result.failed, "resumed": result.resumed,
                "elapsed_s": round(result.elapsed_s, 1)}
     if json_out:

@@ -1,135 +1,84 @@
-"""Commands over hardware templates: estimate, map, accels list|show|validate."""
+"""Commands over hardware templates: estimate, map, accels list|show|validate|export."""
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
+import click
 import typer
 
-from hwmap.cli import app
-from hwmap.cli.graph_commands import (
+from hwmap.cli import app, use_graph_cache
+from hwmap.cli.options import (
+    DEFAULT_TOP,
+    AccelOpt,
     BatchOpt,
+    ByOpt,
+    CalibrationOpt,
     ClassesOpt,
+    DataflowOpt,
+    DtypeOpt,
+    FusionOpt,
     InputOpt,
     JsonOpt,
+    MappingOpt,
     ModelArg,
-    ModelOptions,
+    ModeOpt,
+    ObjectiveOpt,
     ResolutionOpt,
     StrictOpt,
+    Tf32Opt,
+    TopOpt,
+    calls_api,
+    check_files,
+    shown_rows,
 )
-from hwmap.cli.options import MAX_COUNT, StrictInt, check_files
 
-accels_app = typer.Typer(help="List, show and validate accelerator templates.", no_args_is_help=True)
+accels_app = typer.Typer(help="List, show, validate and export accelerator templates.", no_args_is_help=True)
 app.add_typer(accels_app, name="accels")
 
 
-class EstimateBy(str, Enum):
-    op_class = "op-class"
-    op_group = "op-group"
-    module = "module"
-    layer = "layer"
-
-
-class GpuMode(str, Enum):
-    eager = "eager"
-    sdpa = "sdpa"
-    compiled = "compiled"
-    auto = "auto"
-
-
-class GpuDtype(str, Enum):
-    fp16 = "fp16"
-    bf16 = "bf16"
-    fp32 = "fp32"
-    fp8 = "fp8"
-    int8 = "int8"
-
-
-class Dataflow(str, Enum):
-    ws = "ws"
-    os = "os"
-    is_ = "is"
-
-
-class MappingMode(str, Enum):
-    best = "best"
-    scalesim = "scalesim"
-
-
-class Objective(str, Enum):
-    energy = "energy"
-    latency = "latency"
-    edp = "edp"
-
-
-DataflowOpt = Annotated[Optional[Dataflow], typer.Option("--dataflow", help="override a systolic template's "
-                                                                       "dataflow")]
-MappingOpt = Annotated[MappingMode, typer.Option(
-    "--mapping", help="best: the mapper picks each layer's loop order and buffer tiles; scalesim: SCALE-Sim's fold "
-                      "order and DRAM counts (systolic templates)")]
-ObjectiveOpt = Annotated[Objective, typer.Option("--objective", help="what the mapper minimises")]
-
-
-class Fusion(str, Enum):
-    none = "none"
-    epilogue = "epilogue"
-
-
-FusionOpt = Annotated[Optional[Fusion], typer.Option(
-    "--fusion", help="accelerator templates: epilogue (default: batch norms folded into conv/linear weights, "
-                     "activations, scales and residual adds fused on chip) or none (every operator its own kernel)")]
-
-
 @app.command()
+@calls_api("estimate")
 def estimate(
     model: ModelArg,
-    accel: Annotated[str, typer.Option("--accel", "-a", help="template name (hwmap accels list), template "
-                                                              ".yaml, or SCALE-Sim .cfg")],
+    accel: AccelOpt,
     dataflow: DataflowOpt = None,
-    input: InputOpt = None,
+    input_shape: InputOpt = None,
     resolution: ResolutionOpt = None,
     batch: BatchOpt = 1,
     num_classes: ClassesOpt = None,
     strict: StrictOpt = False,
-    by: Annotated[EstimateBy, typer.Option("--by", help="breakdown table")] = EstimateBy.op_group,
-    top: Annotated[Optional[int], typer.Option("--top", help="rows of the module/layer table (default 20)",
-                                                         click_type=StrictInt(min_value=1, max_value=MAX_COUNT))]
-    = None,
-    calibration: Annotated[Optional[str], typer.Option("--calibration", help="GPU templates: a calibration file "
-                                                                             "from `hwmap calibrate`")] = None,
-    mode: Annotated[GpuMode, typer.Option("--mode", help="GPU templates: execution mode")] = GpuMode.eager,
-    dtype: Annotated[GpuDtype, typer.Option("--dtype", help="GPU templates: compute dtype")] = GpuDtype.fp16,
-    tf32: Annotated[bool, typer.Option("--tf32/--no-tf32", help="GPU templates: TF32 for fp32 matmuls")] = True,
-    mapping: MappingOpt = MappingMode.best,
-    objective: ObjectiveOpt = Objective.energy,
+    by: ByOpt = "op-group",
+    top: TopOpt = DEFAULT_TOP,
+    calibration: CalibrationOpt = None,
+    mode: ModeOpt = "auto",
+    dtype: DtypeOpt = "fp16",
+    tf32: Tf32Opt = True,
+    mapping: MappingOpt = "best",
+    objective: ObjectiveOpt = "energy",
     fusion: FusionOpt = None,
     json_out: JsonOpt = False,
     csv_path: Annotated[Optional[str], typer.Option("--csv", help="write every layer's costs to this CSV")]
     = None,
 ) -> None:
     """Cycles, latency, energy (by term) and utilisation of a model on a hardware template."""
-    from hwmap.api import check_cost, load_accelerator
-    from hwmap.cost.dispatch import GpuSettings, estimate_graph
+    from hwmap.api import estimate as run_estimate
     from hwmap.report.tables import print_json, render_estimate, stdout_console, write_cost_csv
 
     check_files(inputs={"MODEL": model, "--accel": accel, "--calibration": calibration}, outputs={"--csv": csv_path})
-    accelerator = load_accelerator(accel)
-    graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
-    gpu = GpuSettings(calibration=calibration, mode=mode.value, dtype=dtype.value, tf32=tf32)
-    cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None, gpu=gpu,
-                          mapping=mapping.value, objective=objective.value, fusion=fusion.value if fusion else None)
-    check_cost(cost)
+    cost = run_estimate(model, accel, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
+                        batch=batch, num_classes=num_classes, strict=strict, calibration=calibration, mode=mode,
+                        dtype=dtype, tf32=tf32, mapping=mapping, objective=objective, fusion=fusion,
+                        cache=use_graph_cache())
     if csv_path:
         write_cost_csv(csv_path, cost)
     if json_out:
-        data = cost.to_dict(layers=by is EstimateBy.layer)
-        data[f"shares_by_{by.value.replace('-', '_')}"] = cost.shares_by(by.value) if by is not EstimateBy.layer \
-            else None
+        data = cost.to_dict(layers=by == "layer")
+        data[f"shares_by_{by.replace('-', '_')}"] = cost.shares_by(by) if by != "layer" else None
         print_json(data)
         return
     console = stdout_console()
-    render_estimate(cost, console, by=by.value, top=top or 20)
+    render_estimate(cost, console, by=by, top=shown_rows(top))
     if "fusion" in cost.settings:
         console.print(_fusion_summary(cost))
 
@@ -144,16 +93,17 @@ def _fusion_summary(cost) -> str:
 
 
 @app.command("map")
+@calls_api("map_layers")
 def map_command(
     model: ModelArg,
-    accel: Annotated[str, typer.Option("--accel", "-a", help="template name, template .yaml, or SCALE-Sim .cfg")],
-    objective: ObjectiveOpt = Objective.energy,
-    mapping: MappingOpt = MappingMode.best,
+    accel: AccelOpt,
+    objective: ObjectiveOpt = "energy",
+    mapping: MappingOpt = "best",
     fusion: FusionOpt = None,
     layer: Annotated[Optional[str], typer.Option("--layer", help="only layers whose name or module matches this "
                                                                  "glob, e.g. 'layer4.*'")] = None,
     dataflow: DataflowOpt = None,
-    input: InputOpt = None,
+    input_shape: InputOpt = None,
     resolution: ResolutionOpt = None,
     batch: BatchOpt = 1,
     num_classes: ClassesOpt = None,
@@ -161,36 +111,26 @@ def map_command(
     json_out: JsonOpt = False,
 ) -> None:
     """The mapping of every conv/GEMM layer: loop order, buffer tiles, DRAM bytes per operand, reuse."""
-    from fnmatch import fnmatchcase
-
     from rich.table import Table
 
-    from hwmap.api import load_accelerator
-    from hwmap.cost.dispatch import estimate_graph
-    from hwmap.errors import HwmapError
+    from hwmap.api import map_layers
     from hwmap.report.tables import print_json, stdout_console
 
-    accelerator = load_accelerator(accel)
-    if accelerator.kind not in ("systolic", "vector_pe"):
-        raise HwmapError(f"hwmap map: {accelerator.name!r} is of kind {accelerator.kind!r}; the mapper covers "
-                         "systolic and vector_pe templates")
-    graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
-    cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None,
-                          mapping=mapping.value, objective=objective.value, fusion=fusion.value if fusion else None)
-    names, scopes = cost.layers.names, cost.layers.scopes
-    rows = [(i, m) for i, m in enumerate(cost.layers.mappings) if m is not None
-            and (layer is None or fnmatchcase(names[i], layer) or fnmatchcase(scopes[i], layer))]
-    if layer is not None and not rows:
-        raise HwmapError(f"--layer {layer!r} matches no conv/GEMM layer of {graph.model}")
+    check_files(inputs={"MODEL": model, "--accel": accel}, outputs={})
+    result = map_layers(model, accel, layer=layer, objective=objective, mapping=mapping, fusion=fusion,
+                        dataflow=dataflow, input_shape=input_shape, resolution=resolution, batch=batch,
+                        num_classes=num_classes, strict=strict, cache=use_graph_cache())
+    cost = result.cost
+    rows = [(i, cost.layers.mappings[i]) for i in result.layers]
     if json_out:
-        print_json({"model": graph.model, "accelerator": accelerator.name, "settings": cost.settings,
+        print_json({"model": cost.model, "accelerator": cost.accelerator, "settings": cost.settings,
                     "fused": list(cost.fused),
                     "layers": [{"layer": cost.layers.names[i], "module": cost.layers.scopes[i], **m.record(),
                                 "fused_into_it": cost.layers.fusion[i],
                                 "energy_pj": float(cost.layers.energy_pj[i])} for i, m in rows]})
         return
-    table = Table(title=f"{graph.model} on {accelerator.name}: {mapping.value} mapping"
-                        + (f", objective {objective.value}" if mapping is MappingMode.best else ""),
+    table = Table(title=f"{cost.model} on {cost.accelerator}: {mapping} mapping"
+                        + (f", objective {objective}" if mapping == "best" else ""),
                   title_justify="left")
     for column in ("layer", "order (outer>inner)", "buffer tiles", "in kB", "w kB", "out kB", "psum kB",
                    "in refetch", "w refetch", "psum passes", "energy uJ", "fused into it"):
@@ -212,13 +152,15 @@ def map_command(
 
 
 @accels_app.command("list")
+@calls_api("list_accelerators")
 def accels_list(json_out: JsonOpt = False, kind: Annotated[Optional[str], typer.Option(
-        "--kind", help="only templates of this kind (systolic, vector, gpu, ...)")] = None) -> None:
-    """The shipped templates with kind, peak MACs per cycle and clock."""
+        "--kind", click_type=click.Choice(("systolic", "vector_pe", "gpu")), help="only templates of this kind")]
+        = None) -> None:
+    """The shipped templates with kind, peak MACs per cycle and description."""
     from hwmap.api import list_accelerators, load_accelerator
     from hwmap.report.tables import print_json, render_accelerator_list, stdout_console
 
-    templates = [t for t in map(load_accelerator, list_accelerators()) if kind is None or t.kind == kind]
+    templates = [load_accelerator(name) for name in list_accelerators(kind=kind)]
     if json_out:
         print_json([{"name": t.name, "kind": t.kind, "description": t.description} for t in templates])
         return
@@ -226,6 +168,7 @@ def accels_list(json_out: JsonOpt = False, kind: Annotated[Optional[str], typer.
 
 
 @accels_app.command("show")
+@calls_api("load_accelerator")
 def accels_show(
     accel: Annotated[str, typer.Argument(help="template name, template .yaml or SCALE-Sim .cfg")],
     json_out: JsonOpt = False,
@@ -246,15 +189,16 @@ def accels_show(
 
 
 @accels_app.command("validate")
+@calls_api("validate_accelerators")
 def accels_validate(
-    paths: Annotated[list[str], typer.Argument(help="template files or names to check")],
+    accels: Annotated[list[str], typer.Argument(metavar="PATHS...", help="template files or names to check")],
     json_out: JsonOpt = False,
 ) -> None:
     """Load and validate templates; exit 2 with every problem of the first bad one."""
-    from hwmap.api import load_accelerator
+    from hwmap.api import validate_accelerators
     from hwmap.report.tables import print_json
 
-    checked = [load_accelerator(path) for path in paths]
+    checked = validate_accelerators(accels)
     if json_out:
         print_json([{"name": a.name, "valid": True} for a in checked])
         return
@@ -262,26 +206,23 @@ def accels_validate(
         print(f"{accelerator.name}: valid ({accelerator.kind}, {accelerator.peak_macs_per_cycle} MACs/cycle)")
 
 
-class AccelExportFormat(str, Enum):
-    zigzag = "zigzag"
-
-
 @accels_app.command("export")
+@calls_api("export_accelerator")
 def accels_export(
     accel: Annotated[str, typer.Argument(help="template name (hwmap accels list) or template .yaml")],
     out: Annotated[str, typer.Option("--out", "-o", help="existing folder for <name>.hardware.yaml and "
                                                          "<name>.mapping.yaml")],
-    format: Annotated[AccelExportFormat, typer.Option("--format", help="zigzag: ZigZag 3.9.1 hardware and spatial "
-                                                                       "mapping YAML")] = AccelExportFormat.zigzag,
+    format: Annotated[str, typer.Option("--format", click_type=click.Choice(("zigzag",)),
+                                        help="zigzag: ZigZag 3.9.1 hardware and spatial mapping YAML")] = "zigzag",
     json_out: JsonOpt = False,
 ) -> None:
     """Write a template in another tool's format (ZigZag: memory hierarchy, MAC array, spatial mapping)."""
-    from hwmap.api import export_zigzag_hardware
+    from hwmap.api import export_accelerator
     from hwmap.report.tables import print_json
 
-    result = export_zigzag_hardware(accel, out)
+    result = export_accelerator(accel, out=out, format=format)
     if json_out:
-        print_json({"format": format.value, "paths": list(result.paths)})
+        print_json({"format": format, "paths": list(result.paths)})
         return
     for path in result.paths:
         print(f"wrote {path}")

@@ -9,11 +9,12 @@ import typer
 
 from hwmap.cli import app
 from hwmap.cli.graph_commands import JsonOpt
-from hwmap.cli.options import MAX_COUNT, StrictInt, check_files
+from hwmap.cli.options import MAX_COUNT, StrictInt, calls_api, check_files
 from hwmap.errors import HwmapError
 
 
 @app.command()
+@calls_api("sweep")
 def sweep(
     space: Annotated[str, typer.Argument(help="design-space YAML (base template, axes, models; see hwmap.dse.space)")],
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="write every point to this .csv, .parquet or "

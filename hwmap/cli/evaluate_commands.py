@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import math
 import sys
-from enum import Enum
 from typing import Annotated, Optional
 
+import click
 import typer
 
 from hwmap.cli import app
-from hwmap.cli.graph_commands import JsonOpt
-from hwmap.cli.options import MAX_BATCH, MAX_COUNT, StrictInt, check_files
+from hwmap.cli.options import MAX_BATCH, MAX_COUNT, DeviceOpt, JsonOpt, StrictInt, calls_api, check_files
 from hwmap.errors import HwmapError
 
-
-class Task(str, Enum):
-    auto = "auto"
-    classification = "classification"
-    segmentation = "segmentation"
+TASKS = ("auto", "classification", "segmentation")
 
 
 def _floats(text: str, argument: str, *, positive: bool = False) -> tuple[float, ...]:
@@ -35,8 +30,10 @@ def _floats(text: str, argument: str, *, positive: bool = False) -> tuple[float,
 
 
 @app.command()
+@calls_api("evaluate_paths")
 def evaluate(
-    paths_file: Annotated[str, typer.Argument(help="paths YAML (hwmap paths generate, or your own)")],
+    paths: Annotated[str, typer.Argument(metavar="PATHS_FILE", help="paths YAML (hwmap paths generate, or your "
+                                                                    "own)")],
     data: Annotated[str, typer.Option("--data", help="DIR/<class>/<images> (classification) or DIR/images + "
                                                      "DIR/masks (segmentation, 255 = ignore)")],
     weights: Annotated[Optional[str], typer.Option("--weights", help="weights of the paths file's model: a "
@@ -45,11 +42,12 @@ def evaluate(
     weights_for: Annotated[Optional[list[str]], typer.Option("--weights-for", help="MODEL=FILE: weights of "
                                                                                    "another model some paths use "
                                                                                    "(repeatable)")] = None,
-    task: Annotated[Task, typer.Option("--task", help="auto: segmentation when DATA has images/ and masks/")]
-    = Task.auto,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="images per forward",
+    task: Annotated[str, typer.Option("--task", click_type=click.Choice(TASKS),
+                                      help="auto: segmentation when DATA has images/ and masks/")] = "auto",
+    batch: Annotated[int, typer.Option("--batch", help="images per forward pass (default 32 here: accuracy runs "
+                                                       "batch their images)",
         click_type=StrictInt(min_value=1, max_value=MAX_BATCH))] = 32,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N")] = "cpu",
+    device: DeviceOpt = "auto",
     limit: Annotated[Optional[int], typer.Option("--limit", help="use N images, evenly spaced over the data "
                                                                  "set",
         click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
@@ -57,7 +55,9 @@ def evaluate(
                                                                "ImageNet's)")] = None,
     std: Annotated[Optional[str], typer.Option("--std", help="normalisation std per channel (default "
                                                              "ImageNet's)")] = None,
-    no_normalize: Annotated[bool, typer.Option("--no-normalize", help="feed pixels in [0, 1]")] = False,
+    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="normalise pixels with --mean and "
+                                                                               "--std (--no-normalize: feed pixels "
+                                                                               "in [0, 1])")] = True,
     class_map: Annotated[Optional[str], typer.Option("--class-map", help="JSON or CSV: class folder name -> the "
                                                                          "model's class index (default: sorted "
                                                                          "folder order)")] = None,
@@ -74,19 +74,19 @@ def evaluate(
     from hwmap.report.tables import print_json, stdout_console
 
     weight_files = {f"--weights-for {w}": w.partition("=")[2] for w in weights_for or ()}
-    check_files(inputs={"PATHS_FILE": paths_file, "--data": data, "--weights": weights, **weight_files},
+    check_files(inputs={"PATHS_FILE": paths, "--data": data, "--weights": weights, **weight_files},
                 outputs={"--out": out})
-    if no_normalize and (mean or std):
+    if not normalize and (mean or std):
         raise HwmapError("--no-normalize and --mean/--std contradict each other; give one")
     means = _floats(mean, "--mean") if mean else None
     stds = _floats(std, "--std", positive=True) if std else None
-    paths = load_paths(paths_file)
+    path_set = load_paths(paths)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        measured = _with_path_progress(len(paths.paths), lambda tick: evaluate_paths(
-            paths, data=data, weights=weights, weights_for=tuple(weights_for or ()), task=task.value,
-            batch_size=batch_size, device=device, limit=limit, mean=means, std=stds, normalize=not no_normalize,
-            class_map=class_map, out=out, progress=tick))
+        measured = _with_path_progress(len(path_set.paths), lambda tick: evaluate_paths(
+            path_set, data=data, weights=weights, weights_for=tuple(weights_for or ()), task=task, batch=batch,
+            device=device, limit=limit, mean=means, std=stds, normalize=normalize, class_map=class_map, out=out,
+            progress=tick))
     for warning in caught:
         if warning.category.__name__ == "SmallSampleWarning":
             print(f"hwmap: warning: {warning.message}", file=sys.stderr)

@@ -6,34 +6,47 @@ torch and pynvml are imported inside the command bodies only (the CLI stays fast
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from hwmap.cli import app
-from hwmap.cli.options import MAX_BATCH, MAX_COUNT, StrictFloat, StrictInt, check_files
-from hwmap.errors import HwmapError
-
-DeviceOpt = Annotated[str, typer.Option("--device", help="CUDA device, e.g. cuda:0")]
-AccelOpt = Annotated[str | None, typer.Option("--accel", help="GPU template (name or YAML path); default: the "
-                                                              "template matching the device name")]
-DtypeOpt = Annotated[str, typer.Option("--dtype", help="fp16, bf16 or fp32")]
-Tf32Opt = Annotated[bool, typer.Option("--tf32/--no-tf32", help="let fp32 GEMMs and convolutions use TF32")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
-
-_DTYPES = ("fp16", "bf16", "fp32")
+from hwmap.cli.options import (
+    DEFAULT_TOP,
+    MAX_COUNT,
+    BatchOpt,
+    CalibrationOpt,
+    DeviceOpt,
+    DtypeOpt,
+    GpuAccelOpt,
+    InputOpt,
+    JsonOpt,
+    ModeOpt,
+    StrictFloat,
+    StrictInt,
+    Tf32Opt,
+    TopOpt,
+    calls_api,
+    check_files,
+    shown_rows,
+)
 
 
 class _RichProgress:
-    """hwmap.calibrate.bench.Progress rendered with rich.progress on stderr (stdout stays clean for --json)."""
+    """hwmap.calibrate.bench.Progress rendered with rich.progress on stderr (stdout stays clean for --json); the bar
+    appears with the first phase, so a run that fails its checks first prints only its one error line."""
 
     def __init__(self, progress, console) -> None:
         self._progress = progress
         self._console = console
         self._task = None
         self._total = 0
+        self.started = False
 
     def phase(self, name: str, total: int) -> None:
+        if not self.started:
+            self._progress.start()
+            self.started = True
         if self._task is not None:  # a phase that ended early (skipped steps) shows as done
             self._progress.update(self._task, completed=self._total)
         self._total = max(total, 1)
@@ -54,102 +67,72 @@ def _progress():
 
     console = Console(stderr=True, highlight=False)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        yield _RichProgress(progress, console)
-
-
-def _check_dtype(dtype: str) -> str:
-    if dtype not in _DTYPES:
-        raise HwmapError(f"--dtype {dtype!r}: expected one of {', '.join(_DTYPES)}")
-    return dtype
+    progress = Progress(*columns, console=console, transient=False)
+    shown = _RichProgress(progress, console)
+    try:
+        yield shown
+    finally:
+        if shown.started:
+            progress.stop()
 
 
 @app.command()
+@calls_api("calibrate_gpu")
 def calibrate(
-    device: DeviceOpt = "cuda:0",
+    device: DeviceOpt = "auto",
     quick: Annotated[bool, typer.Option("--quick", help="fewer shapes and shorter loops (minutes on an H100)")]
     = False,
-    out: Annotated[str | None, typer.Option("--out", "-o", help="calibration YAML to write (default: "
-                                                                "<template>.calibration.yaml here)")] = None,
-    accel: AccelOpt = None,
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="calibration YAML to write (default: "
+                                                                   "<template>.calibration.yaml here)")] = None,
+    accel: GpuAccelOpt = None,
     dtype: DtypeOpt = "fp16",
     tf32: Tf32Opt = True,
     json_out: JsonOpt = False,
-    from_table: Annotated[str | None, typer.Option("--from-table", help="fit to a CSV of measured step times "
-                                                                        "instead of this GPU (no GPU needed), e.g. "
-                                                                        "timm's benchmark-infer-*.csv")] = None,
-    mode: Annotated[str, typer.Option("--mode", help="with --from-table: execution mode the table ran (auto = "
-                                                     "eager PyTorch with fused SDPA where the model calls it, "
-                                                     "compiled = torch.compile)")] = "auto",
+    from_table: Annotated[Optional[str], typer.Option("--from-table", help="fit to a CSV of measured step times "
+                                                                           "instead of this GPU (no GPU needed), "
+                                                                           "e.g. timm's benchmark-infer-*.csv")]
+    = None,
+    mode: ModeOpt = "auto",
     amp: Annotated[bool, typer.Option("--amp/--no-amp", help="with --from-table: the table ran under "
                                                              "torch.autocast (timm's AMP tables)")] = True,
-    columns: Annotated[str | None, typer.Option("--columns", help="with --from-table: KEY=COLUMN,... for model, "
-                                                                  "img_size, batch and step_time_ms | step_time_s "
-                                                                  "| samples_per_s (default: timm's names)")] = None,
-    models: Annotated[str | None, typer.Option("--models", help="with --from-table: comma-separated globs of the "
-                                                                "models to use (default: every row)")] = None,
-    max_rows: Annotated[int | None, typer.Option("--max-rows", help="with --from-table: use at most N rows")] = None,
-    graph_cache: Annotated[str | None, typer.Option("--graph-cache", help="with --from-table: folder for traced "
-                                                                          "graphs (default: <out>.graphs)")] = None,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="with --from-table: KEY=COLUMN,... for "
+                                                                     "model, img_size, batch and step_time_ms | "
+                                                                     "step_time_s | samples_per_s (default: "
+                                                                     "timm's names)")] = None,
+    models: Annotated[Optional[str], typer.Option("--models", help="with --from-table: comma-separated globs of "
+                                                                   "the models to use (default: every row)")]
+    = None,
+    max_rows: Annotated[Optional[int], typer.Option("--max-rows", help="with --from-table: use at most N rows",
+                                                    click_type=StrictInt(min_value=1, max_value=MAX_COUNT))]
+    = None,
+    graph_cache: Annotated[Optional[str], typer.Option("--graph-cache", help="with --from-table: folder for "
+                                                                             "traced graphs (default: "
+                                                                             "<out>.graphs)")] = None,
 ) -> None:
     """Fit hwmap's GPU model to this GPU: microbenchmarks per kernel class over the built-in models' layer shapes,
     CUDA-event timing, NVML energy; writes a calibration YAML for `hwmap estimate --calibration`. With
-    --from-table TABLE.csv --accel NAME: fit to published whole-model step times instead (no GPU needed)."""
-    if from_table is not None:
-        _calibrate_from_table(table=from_table, accel=accel, out=out, mode=mode, dtype=_check_dtype(dtype), amp=amp,
-                              columns=columns, models=models, max_rows=max_rows, graph_cache=graph_cache,
-                              json_out=json_out)
-        return
-    from hwmap.calibrate.bench import parse_device, require_cuda, run_calibration
-    from hwmap.calibrate.calibration import save_calibration
+    --from-table TABLE.csv --accel NAME: fit to published whole-model step times instead (no GPU needed; --mode
+    is the execution mode the table ran)."""
+    from hwmap.api import calibrate_gpu as run_calibrate
 
-    parse_device(device)
-    _check_dtype(dtype)
-    check_files(inputs={"--accel": accel}, outputs={"--out": out})
-    require_cuda(device, command="calibrate")
+    check_files(inputs={"--accel": accel, "--from-table": from_table}, outputs={"--out": out})
     with _progress() as progress:
-        run = run_calibration(device=device, accel=accel, quick=quick, dtype=dtype, tf32=tf32, progress=progress)
-    calibration = run.calibration
-    path = save_calibration(calibration, out or f"{calibration.template_name}.calibration.yaml")
-    if json_out:
-        from hwmap.report.tables import print_json
-
-        print_json({"path": str(path), "elapsed_s": run.elapsed_s, "skipped": list(run.skipped),
-                    **calibration.model_dump(mode="json")})
-        return
-    _render_calibration(calibration, str(path), run.elapsed_s, len(run.skipped))
-
-
-def _calibrate_from_table(*, table: str, accel: str | None, out: str | None, mode: str, dtype: str, amp: bool,
-                          columns: str | None, models: str | None, max_rows: int | None, graph_cache: str | None,
-                          json_out: bool) -> None:
-    from pathlib import Path
-
-    from hwmap.api import calibrate_from_table
-    from hwmap.calibrate.calibration import save_calibration
-    from hwmap.cost.gpu import MODES
-
-    if accel is None:
-        raise HwmapError("--from-table needs --accel NAME: the GPU template the table was measured on")
-    if mode not in MODES:
-        raise HwmapError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
-    if max_rows is not None and max_rows < 1:
-        raise HwmapError(f"--max-rows must be a positive integer, got {max_rows}")
-    patterns = tuple(p.strip() for p in models.split(",") if p.strip()) if models else ()
-    out_path = Path(out) if out else None
-    with _progress() as progress:
-        result = calibrate_from_table(table, accel=accel, mode=mode, dtype=dtype, amp=amp, columns=columns,
-                                      models=patterns, max_rows=max_rows, graph_cache=graph_cache,
-                                      out_hint=out_path, progress=progress)
+        result = run_calibrate(device=device, accel=accel, out=out, quick=quick, dtype=dtype, tf32=tf32,
+                               from_table=from_table, mode=mode, amp=amp, columns=columns, models=models or (),
+                               max_rows=max_rows, graph_cache=graph_cache, progress=progress)
     calibration = result.calibration
-    path = save_calibration(calibration, out or f"{calibration.template_name}.calibration.yaml")
     if json_out:
         from hwmap.report.tables import print_json
 
-        print_json({"path": str(path), "rows": len(result.rows), "skipped": list(result.skipped),
+        counts = {"rows": result.rows} if result.rows is not None else {"elapsed_s": result.elapsed_s}
+        print_json({"path": str(result.path), **counts, "skipped": list(result.skipped),
                     **calibration.model_dump(mode="json")})
         return
-    _render_calibration(calibration, str(path), result.elapsed_s, len(result.skipped), what="rows of the table")
+    if result.rows is not None:
+        _render_calibration(calibration, str(result.path), result.elapsed_s, len(result.skipped),
+                            what="rows of the table")
+    else:
+        _render_calibration(calibration, str(result.path), result.elapsed_s, len(result.skipped))
 
 
 def _render_calibration(calibration, path: str, elapsed_s: float, skipped: int,
@@ -183,18 +166,15 @@ def _render_calibration(calibration, path: str, elapsed_s: float, skipped: int,
 
 
 @app.command()
+@calls_api("measure")
 def measure(
     model: Annotated[str, typer.Argument(help="model spec (resnet50, segformer-b2, a timm name, tv:<name>, ...)")],
-    device: DeviceOpt = "cuda:0",
-    batch: Annotated[int, typer.Option("--batch", help="batch size",
-        click_type=StrictInt(min_value=1, max_value=MAX_BATCH))] = 1,
-    input: Annotated[str | None, typer.Option("--input", help="input size CxHxW, e.g. 3x512x512")] = None,
-    accel: AccelOpt = None,
-    calibration: Annotated[str | None, typer.Option("--calibration", help="calibration YAML (default: "
-                                                                          "<template>.calibration.yaml beside the "
-                                                                          "template, else priors)")] = None,
-    mode: Annotated[str, typer.Option("--mode", help="execution mode the estimate assumes: auto (what eager "
-                                                     "PyTorch runs), eager, sdpa, compiled")] = "auto",
+    device: DeviceOpt = "auto",
+    batch: BatchOpt = 1,
+    input_shape: InputOpt = None,
+    accel: GpuAccelOpt = None,
+    calibration: CalibrationOpt = None,
+    mode: ModeOpt = "auto",
     dtype: DtypeOpt = "fp16",
     tf32: Tf32Opt = True,
     reps: Annotated[int, typer.Option("--reps", help="timed inferences (median reported)",
@@ -202,39 +182,29 @@ def measure(
     energy_s: Annotated[float, typer.Option("--energy-s", help="seconds of inferences for the energy (>= 1 s)",
         click_type=StrictFloat(min_value=1.0, max_value=86400.0))]
     = 2.0,
-    depth: Annotated[int, typer.Option("--depth", help="aggregate modules at this name depth",
+    module_depth: Annotated[int, typer.Option("--depth", help="aggregate modules at this name depth",
         click_type=StrictInt(min_value=1, max_value=1024))] = 3,
-    top: Annotated[int, typer.Option("--top", help="modules to show",
-        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = 15,
+    top: TopOpt = DEFAULT_TOP,
     json_out: JsonOpt = False,
 ) -> None:
     """Real latency (median of CUDA-event timings) and energy per inference (NVML) of a model on this GPU, next to
     hwmap's estimate, plus GPU time per module from torch.profiler next to the estimated per-layer time."""
-    from hwmap.calibrate.bench import measure_model, parse_device, require_cuda
-    from hwmap.cost.gpu import MODES
-    from hwmap.graph.sources import parse_input_shape
+    from hwmap.api import measure as run_measure
 
-    parse_device(device)
-    _check_dtype(dtype)
-    if batch < 1:
-        raise HwmapError(f"--batch must be a positive integer, got {batch}")
-    if mode not in MODES:
-        raise HwmapError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
-    chw = parse_input_shape(input) if input is not None else None
-    require_cuda(device, command="measure")
+    check_files(inputs={"--accel": accel, "--calibration": calibration}, outputs={})
     with _progress() as progress:
-        result = measure_model(model, device=device, batch=batch, input_chw=chw, accel=accel,
-                               calibration=calibration, mode=mode, dtype=dtype, tf32=tf32, reps=reps,
-                               energy_s=energy_s, depth=depth, progress=progress)
+        result = run_measure(model, device=device, batch=batch, input_shape=input_shape, accel=accel,
+                             calibration=calibration, mode=mode, dtype=dtype, tf32=tf32, reps=reps,
+                             energy_s=energy_s, module_depth=module_depth, progress=progress)
     if json_out:
         from hwmap.report.tables import print_json
 
         print_json(result.to_dict())
         return
-    _render_measure(result, top)
+    _render_measure(result, shown_rows(top))
 
 
-def _render_measure(result, top: int) -> None:
+def _render_measure(result, top: int | None) -> None:
     from rich.table import Table
 
     from hwmap.report.tables import stdout_console

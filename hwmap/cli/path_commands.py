@@ -6,34 +6,45 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, Optional
 
+import click
 import typer
 
 from hwmap.cli import app
-from hwmap.cli.cost_commands import Dataflow
-from hwmap.cli.graph_commands import ClassesOpt, JsonOpt
-from hwmap.cli.options import MAX_COUNT, StrictFloat, StrictInt, check_files
+from hwmap.cli.options import (
+    MAX_COUNT,
+    MAX_RESOLUTION,
+    AccelOpt,
+    ClassesOpt,
+    DataflowOpt,
+    JsonOpt,
+    StrictFloat,
+    StrictInt,
+    calls_api,
+    check_files,
+)
 from hwmap.errors import HwmapError
 
 paths_app = typer.Typer(help="Generate execution paths of a model and cost them on a template.",
                         no_args_is_help=True)
 app.add_typer(paths_app, name="paths")
 
-AccelOpt = Annotated[str, typer.Option("--accel", "-a", help="template name, template .yaml or SCALE-Sim .cfg")]
-DataflowOpt = Annotated[Optional[str], typer.Option("--dataflow", help="ws, os or is (systolic templates)")]
-SelectDataflowOpt = Annotated[Optional[Dataflow], typer.Option("--dataflow", help="ws, os or is: override a "
-                                                                             "systolic template's dataflow")]
 
 
-def _ints(text: str | None, argument: str) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise HwmapError(f"{argument} {text!r}: expected comma-separated integers, e.g. 384,448") from None
+def _sizes(texts: list[str] | None, argument: str) -> tuple[int, ...]:
+    """Repeatable --resolution values, each one size or a comma list ('384,448'), in order."""
+    sizes: list[int] = []
+    size_type = StrictInt(min_value=1, max_value=MAX_RESOLUTION)
+    for text in texts or ():
+        for part in text.split(","):
+            try:
+                sizes.append(size_type.convert(part.strip(), None, None))
+            except click.BadParameter as error:
+                raise HwmapError(f"{argument} {text!r}: {error.message}") from None
+    return tuple(sizes)
 
 
 @paths_app.command("generate")
+@calls_api("generate_paths")
 def paths_generate(
     model: Annotated[str, typer.Argument(help="base model spec")],
     out: Annotated[str, typer.Option("--out", "-o", help="paths YAML to write")],
@@ -43,7 +54,10 @@ def paths_generate(
                                                                                  "this glob matches (repeatable), "
                                                                                  "e.g. 'blocks.1[01]'")] = None,
     drop_decoder: Annotated[bool, typer.Option("--drop-decoder", help="SegFormer: drop decoder inputs")] = False,
-    resolutions: Annotated[Optional[str], typer.Option("--resolutions", help="e.g. 384,448")] = None,
+    resolutions: Annotated[Optional[list[str]], typer.Option("--resolution", help="a path running the full "
+                                                                            "model at this square input size "
+                                                                            "(repeatable; comma lists too: "
+                                                                            "384,448)")] = None,
     variants: Annotated[Optional[str], typer.Option("--variants", help="other base models or globs, e.g. "
                                                                        "segformer-b0,segformer-b1 or "
                                                                        "'efficientnet_b[0-2]'")] = None,
@@ -55,22 +69,14 @@ def paths_generate(
     """Enumerate candidate paths into a paths YAML (accuracies: published ones where the path is the model, e.g.
     timm's for pretrained timm models). Every path is checked as `paths cost` would read it; nothing is written
     when one cannot run."""
-    from hwmap.paths.generate import generate_paths, ofa_published_paths
-    from hwmap.paths.model import save_paths
+    from hwmap.api import generate_paths
     from hwmap.report.tables import print_json
 
     check_files(inputs={"MODEL": model}, outputs={"--out": out})
-    if ofa_published:
-        if model != "ofa-resnet50":
-            raise HwmapError(f"--ofa-published takes MODEL ofa-resnet50, got {model!r}")
-        paths = ofa_published_paths()
-        save_paths(paths, out)
-    else:
-        names = tuple(v.strip() for v in variants.split(",") if v.strip()) if variants else ()
-        paths = generate_paths(model, skip_last=skip_last, skip_blocks=tuple(skip_blocks or ()),
-                               drop_decoder=drop_decoder, resolutions=_ints(resolutions, "--resolutions"),
-                               variants=names, num_classes=num_classes)
-        save_paths(paths, out, base_model=model)
+    names = tuple(v.strip() for v in variants.split(",") if v.strip()) if variants else ()
+    paths = generate_paths(model, out=out, skip_last=skip_last, skip_blocks=tuple(skip_blocks or ()),
+                           drop_decoder=drop_decoder, resolutions=_sizes(resolutions, "--resolution"),
+                           variants=names, ofa_published=ofa_published, num_classes=num_classes)
     if json_out:
         print_json({"paths": [p.to_entry() for p in paths.paths], "out": out})
     else:
@@ -78,8 +84,9 @@ def paths_generate(
 
 
 @paths_app.command("cost")
+@calls_api("cost_paths")
 def paths_cost(
-    paths_file: Annotated[str, typer.Argument(help="paths YAML")],
+    paths: Annotated[str, typer.Argument(metavar="PATHS_FILE", help="paths YAML")],
     accel: AccelOpt,
     dataflow: DataflowOpt = None,
     csv_path: Annotated[Optional[str], typer.Option("--csv", help="write the costed paths (select-paths input)")]
@@ -87,20 +94,18 @@ def paths_cost(
     json_out: JsonOpt = False,
 ) -> None:
     """Energy, latency and cycles of every path (graphs of identical paths are traced once)."""
-    from hwmap.api import cost_paths, load_accelerator
-    from hwmap.paths.costing import write_costed_csv
+    from hwmap.api import cost_paths, load_accelerator, save_costed_paths
     from hwmap.report.tables import print_json, render_costed_paths, stdout_console
 
-    check_files(inputs={"PATHS_FILE": paths_file, "--accel": accel}, outputs={"--csv": csv_path})
-    accelerator = load_accelerator(accel)
+    check_files(inputs={"PATHS_FILE": paths, "--accel": accel}, outputs={"--csv": csv_path})
     with _progress("costing paths") as tick:
-        costed = cost_paths(paths_file, accelerator, dataflow=dataflow, progress=tick)
+        costed = cost_paths(paths, accel, dataflow=dataflow, progress=tick)
     if csv_path:
-        write_costed_csv(csv_path, costed)
+        save_costed_paths(costed, csv_path)
     if json_out:
         print_json([c.to_dict() for c in costed])
     else:
-        render_costed_paths(costed, stdout_console(), accel=accelerator.name)
+        render_costed_paths(costed, stdout_console(), accel=load_accelerator(accel).name)
 
 
 class Metric(str, Enum):
@@ -114,11 +119,12 @@ class Goal(str, Enum):
 
 
 @app.command("select-paths")
+@calls_api("select_paths")
 def select_paths_command(
     paths: Annotated[str, typer.Argument(help="paths YAML (costed on --accel) or a costed CSV (columns name, "
                                               "energy_mj, latency_ms, accuracy, weight_group, weight_mb)")],
     accel: Annotated[Optional[str], typer.Option("--accel", "-a", help="template to cost a paths YAML on")] = None,
-    dataflow: SelectDataflowOpt = None,
+    dataflow: DataflowOpt = None,
     budgets: Annotated[Optional[str], typer.Option(
         "--budget", help="budget levels: 30mJ, 5ms (units: mJ, uJ, J, ms, us, s) or 0.5 (a fraction of the "
                          "reference path); lists 0.5,0.8 or 20mJ,30mJ; ranges 0.5:1.0:0.05 or 10mJ:30mJ:5mJ")] = None,
@@ -161,7 +167,7 @@ def select_paths_command(
                         "--target-frontier": target_frontier}, outputs={"--out": out})
     with _progress("costing paths") as tick:
         result = select_paths(
-            paths, accel=accel, dataflow=dataflow.value if dataflow else None, budgets=budgets,
+            paths, accel=accel, dataflow=dataflow, budgets=budgets,
             budget_trace=budget_trace, metric=metric.value if metric else None, reference=reference,
             budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
             extra_path_penalty=extra_path_penalty, goal=goal.value, target_frontier=target_frontier,
@@ -189,6 +195,7 @@ def _progress(label: str):
 
 
 @app.command()
+@calls_api("simulate")
 def simulate(
     selection: Annotated[str, typer.Argument(help="selection JSON written by select-paths --out")],
     budget_trace: Annotated[str, typer.Option(

@@ -18,7 +18,7 @@ from hwmap.cost.memory import MemoryHierarchy, capacity_words, memory_hierarchy
 from hwmap.cost.result import UNIT_ARRAY, UNIT_DMA, UNIT_VECTOR, GraphCost, layer_costs, whole_numbers
 from hwmap.cost.systolic import ConvGeometry, systolic_costs
 from hwmap.cost.vector import vector_pe_gemm, vector_unit_cycles
-from hwmap.errors import HwmapError
+from hwmap.errors import HwmapError, ParameterError
 from hwmap.graph.ir import LayerGraph
 from hwmap.hardware.schema import Accelerator, CnnAcceleratorSpec, SystolicSpec, VectorPESpec
 
@@ -27,7 +27,7 @@ FUSIONS: tuple[str, ...] = ("none", "epilogue")
 
 COMMON_ASSUMPTIONS = (
     "layer-by-layer execution: every kernel reads its inputs and weights from DRAM and writes its outputs back; "
-    "with --fusion epilogue (default) batch norms after a conv/linear fold into its weights and activations, "
+    "with fusion epilogue (default) batch norms after a conv/linear fold into its weights and activations, "
     "scales and residual adds run as its epilogue on chip (hwmap.graph.fusion)",
     "double buffering overlaps DRAM transfers with compute; stall cycles = max(0, DRAM bytes / bandwidth - "
     "compute cycles)",
@@ -43,7 +43,7 @@ class GpuSettings:
     execution mode (eager | sdpa | compiled | auto), dtype of the compute roof, and TF32 for fp32."""
 
     calibration: str | None = None
-    mode: str = "eager"
+    mode: str = "auto"
     dtype: str = "fp16"
     tf32: bool = True
 
@@ -60,23 +60,25 @@ def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | Non
     GPU templates take their fusion from gpu.mode.
     """
     if accel.kind == "gpu" and fusion is not None:
-        raise HwmapError(f"--fusion applies to accelerator templates; on the GPU template {accel.name!r} the "
-                         "execution mode (--mode eager|sdpa|compiled) decides fusion")
+        raise ParameterError("fusion", f"applies to accelerator templates; on the GPU template {accel.name!r} "
+                                       "fusion follows the execution mode (eager, sdpa, compiled or auto)")
     fusion = fusion or "epilogue"
     if accel.kind != "gpu" and gpu is not None and gpu != GpuSettings():
-        raise HwmapError(f"--calibration, --mode, --dtype and --tf32 apply to GPU templates; {accel.name!r} is of "
-                         f"kind {accel.kind!r}")
+        changed = [name for name in ("calibration", "mode", "dtype", "tf32")
+                   if getattr(gpu, name) != getattr(GpuSettings(), name)] or ["mode"]
+        raise ParameterError(changed[0], f"applies to GPU templates only; {accel.name!r} is of kind {accel.kind!r}")
     if mapping not in MAPPINGS:
-        raise HwmapError(f"--mapping must be one of {', '.join(MAPPINGS)}, got {mapping!r}")
+        raise ParameterError("mapping", f"must be one of {', '.join(MAPPINGS)}, got {mapping!r}")
     if objective not in OBJECTIVES:
-        raise HwmapError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        raise ParameterError("objective", f"must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if accel.kind == "systolic":
         return _estimate_systolic(graph, accel, dataflow=dataflow, mapping=mapping, objective=objective,
                                   fusion=fusion_arrays(graph, fusion))
     if dataflow is not None:
-        raise HwmapError(f"--dataflow applies to systolic templates; {accel.name!r} is of kind {accel.kind!r}")
+        raise ParameterError("dataflow", f"applies to systolic templates; {accel.name!r} is of kind "
+                                         f"{accel.kind!r}")
     if mapping != "best" and accel.kind != "gpu":
-        raise HwmapError(f"--mapping {mapping} applies to systolic templates (SCALE-Sim models systolic arrays); "
+        raise ParameterError("mapping", f"{mapping} applies to systolic templates (SCALE-Sim models systolic arrays); "
                          f"{accel.name!r} is of kind {accel.kind!r}")
     if accel.kind == "vector_pe":
         return _estimate_vector_pe(graph, accel, objective=objective, fusion=fusion_arrays(graph, fusion))
@@ -116,7 +118,8 @@ _FUSION_CACHE: dict[tuple[int, str], tuple[weakref.ref, FusionArrays]] = {}
 def fusion_arrays(graph: LayerGraph, policy: str) -> FusionArrays:
     """The fusion plan of graph as per-layer columns, cached per graph object and policy (sweeps reuse it)."""
     if policy not in FUSIONS:
-        raise HwmapError(f"--fusion must be one of {', '.join(FUSIONS)} for accelerator templates, got {policy!r}")
+        raise ParameterError("fusion", f"must be one of {', '.join(FUSIONS)} for accelerator templates, got "
+                                       f"{policy!r}")
     key = (id(graph), policy)
     hit = _FUSION_CACHE.get(key)
     if hit is not None and hit[0]() is graph:
@@ -281,7 +284,7 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
     spec = accel.systolic
     flow = dataflow or spec.array.dataflow
     if flow not in ("ws", "os", "is"):
-        raise HwmapError(f"--dataflow must be one of ws, os, is; got {flow!r}")
+        raise ParameterError("dataflow", f"must be one of ws, os, is; got {flow!r}")
     arrays = layer_arrays(graph)
     ident = arrays.identity
     gemm = arrays.mask(UNIT_ARRAY)
@@ -357,10 +360,10 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
         "array, one after another (utilisation follows from each GEMM's shape)",
     )
     if mapping == "scalesim":
-        assumptions += ("--mapping scalesim: DRAM words per GEMM operand as SCALE-Sim's double-buffered SRAMs fetch "
+        assumptions += ("mapping scalesim: DRAM words per GEMM operand as SCALE-Sim's double-buffered SRAMs fetch "
                         "them in its fold order (partial sums of every row fold written out at the input width)",)
     else:
-        assumptions += (f"--mapping best: each layer's loop order and buffer tiles chosen for minimum {objective} "
+        assumptions += (f"mapping best: each layer's loop order and buffer tiles chosen for minimum {objective} "
                         "under the buffer capacities (hwmap.cost.mapping); partial sums spill at the accumulator "
                         "width only when the reduction is split across tiles; outputs leave at the input width",)
     return _finish(graph, accel, arrays, compute, dram_bytes, terms,

@@ -973,7 +973,8 @@ def estimate_gpu(
     notes = list(timeline.notes)
     if not coef.calibrated:
         notes.insert(0, f"uncalibrated: efficiencies, overheads, idle and dynamic power are the priors of template "
-                        f"{accel.name!r}; run `hwmap calibrate` on the card and pass --calibration for fitted values")
+                        f"{accel.name!r}; run `hwmap calibrate` on the card and pass "
+                        "its file as calibration for fitted values")
     settings = {
         "mode": mode, "dtype": dtype, "tf32": tf32, "amp": amp, "calibrated": coef.calibrated,
         "calibration": coef.calibration_source, "compute_roof": timeline.roofs.tensor_label,

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hwmap.errors import HwmapError, ModelError
+from hwmap.errors import ModelError, ParameterError
 
 ONNX_SUFFIX = ".onnx"
 SEGFORMER_VARIANTS = tuple(f"segformer-b{i}" for i in range(6))
@@ -40,13 +40,14 @@ def is_onnx_path(model: object) -> bool:
     return isinstance(model, (str, Path)) and str(model).lower().endswith(ONNX_SUFFIX)
 
 
-def parse_input_shape(text: str, *, argument: str = "--input") -> tuple[int, int, int]:
-    """'3x512x512' -> (3, 512, 512); 'HxW' keeps 3 channels."""
+def parse_input_shape(text: str, *, argument: str = "input_shape") -> tuple[int, int, int]:
+    """'3x512x512' -> (3, 512, 512); 'HxW' keeps 3 channels. A bad text is a ParameterError naming argument."""
     parts = [p.strip() for p in text.lower().replace("*", "x").split("x")]
     if len(parts) == 2:
         parts = ["3", *parts]
     if len(parts) != 3 or not all(p.isascii() and p.isdigit() and 0 < int(p) <= 65536 for p in parts):
-        raise HwmapError(f"{argument} {text!r}: expected CxHxW with positive integers up to 65536, e.g. 3x224x224")
+        raise ParameterError(argument, f"{text!r}: expected CxHxW with positive integers up to 65536, e.g. "
+                                       "3x224x224")
     c, h, w = (int(p) for p in parts)
     return c, h, w
 

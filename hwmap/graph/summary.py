@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.ops.classes import GROUP_ORDER, reporting_class
@@ -36,6 +36,7 @@ class FlopsSummary:
     unsupported: str  # summary of unsupported ops with their modules ("" when none)
     capture_mode: str
     notes: tuple[str, ...]
+    comparison: Any = None  # hwmap.graph.compare.CounterComparison when asked for (api.flops(compare=True))
 
     @property
     def total_flops(self) -> float:
@@ -49,6 +50,7 @@ class FlopsSummary:
             "linear_as_conv": self.linear_as_conv, "group_shares": self.group_shares,
             "rows": [vars(r) for r in self.rows], "unsupported": self.unsupported,
             "capture_mode": self.capture_mode, "notes": list(self.notes),
+            **({"compare": self.comparison.to_dict()} if self.comparison is not None else {}),
         }
 
 

@@ -7,8 +7,8 @@ Unsupported node and listed in every report, as for aten. Initializers are weigh
 MatMul or Gemm with an initializer operand is a linear layer. Module scopes come from the node names that
 torch.onnx.export writes ('/layer1/layer1.0/conv1/Conv' -> 'layer1.0.conv1').
 
-Inputs: a dimension the file leaves symbolic (a dynamic axis) needs a value: the batch axis takes --batch, any
-other needs --input CxHxW (or --resolution). A file exported at a fixed size runs only at that size.
+Inputs: a dimension the file leaves symbolic (a dynamic axis) needs a value: the batch axis takes batch, any
+other needs input_shape CxHxW (or resolution). A file exported at a fixed size runs only at that size.
 The onnx package is imported only when a .onnx file is read.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from hwmap.errors import HwmapError, ModelError, UnsupportedOpError
+from hwmap.errors import HwmapError, ModelError, ParameterError, UnsupportedOpError
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.ops.classes import OpClass
 from hwmap.ops.registry import Lowered, OpCall, lookup
@@ -102,11 +102,11 @@ def _set_input_dims(path: Path, inputs, *, input_shape, resolution, batch: int) 
     where = f"ONNX model {path}: input {first.name!r}"
     shown = "x".join("?" if d is None else str(d) for d in dims)
     if input_shape is not None and resolution is not None:
-        raise HwmapError("give --input or --resolution, not both")
+        raise ParameterError("input_shape", "and resolution exclude each other: give one")
     want: list[int | None] = list(dims)
     if input_shape is not None or resolution is not None:
         if len(dims) != 4:
-            raise HwmapError(f"{where} has shape {shown}; --input/--resolution apply to image inputs NxCxHxW")
+            raise HwmapError(f"{where} has shape {shown}; input_shape/resolution apply to image inputs NxCxHxW")
         channels = dims[1]
         if input_shape is not None:
             chw = tuple(int(v) for v in input_shape)
@@ -119,8 +119,8 @@ def _set_input_dims(path: Path, inputs, *, input_shape, resolution, batch: int) 
         want[0] = batch
     for axis, (have, need) in enumerate(zip(dims, want, strict=True)):
         if need is None:
-            raise HwmapError(f"{where} has dynamic dimension(s) ({shown}); give the input size with --input "
-                             "CxHxW (and --batch for the batch axis)")
+            raise HwmapError(f"{where} has dynamic dimension(s) ({shown}); give the input size with input_shape "
+                             "CxHxW (and batch for the batch axis)")
         if have is not None and have != need:
             given = "x".join(str(v) for v in want)
             raise HwmapError(f"{where} is exported at the fixed shape {shown}, not {given} (axis {axis}); export "

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import yaml
 
-from hwmap.errors import HwmapError
+from hwmap.errors import HwmapError, ParameterError
 from hwmap.fileio import atomic_write_text
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.hardware.schema import Accelerator
@@ -270,7 +270,7 @@ def write_zigzag_hardware(accel: Accelerator, out_dir: str | Path, *,
     hw = zigzag_hardware_view(accel)
     out = Path(out_dir)
     if not out.is_dir():
-        raise HwmapError(f"--out {out}: expected an existing folder for the ZigZag hardware and mapping YAML")
+        raise ParameterError("out", f"{out}: expected an existing folder for the ZigZag hardware and mapping YAML")
     stem = _safe_name(hw.name)
     hw_path, map_path = out / f"{stem}.hardware.yaml", out / f"{stem}.mapping.yaml"
     header = (f"# ZigZag {ZIGZAG_VERSION} {{what}} for hwmap template {hw.name} ({hw.kind}), written by hwmap.\n"

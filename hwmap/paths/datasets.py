@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from hwmap.errors import HwmapError
+from hwmap.errors import HwmapError, ParameterError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 IGNORE_INDEX = 255
@@ -92,7 +92,7 @@ def _evenly_spaced(samples: tuple, limit: int | None) -> tuple:
     if limit is None or limit >= len(samples):
         return samples
     if limit < 1:
-        raise DatasetError(f"--limit must be >= 1, got {limit}")
+        raise ParameterError("limit", f"must be >= 1, got {limit}")
     return tuple(samples[(i * len(samples)) // limit] for i in range(limit))
 
 
@@ -381,7 +381,7 @@ def iter_batches(dataset: Dataset, *, input_chw: tuple[int, int, int], batch_siz
     import torch
 
     if batch_size < 1:
-        raise DatasetError(f"--batch-size must be >= 1, got {batch_size}")
+        raise ParameterError("batch", f"must be >= 1, got {batch_size}")
     channels, height, width = input_chw
     for start in range(0, len(dataset.samples), batch_size):
         chunk = dataset.samples[start:start + batch_size]

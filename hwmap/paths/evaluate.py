@@ -38,7 +38,7 @@ from typing import Literal
 
 import yaml
 
-from hwmap.errors import HwmapError
+from hwmap.errors import HwmapError, ParameterError
 from hwmap.fileio import atomic_write_text
 from hwmap.paths.catalog import Accuracy
 from hwmap.paths.datasets import (
@@ -156,11 +156,11 @@ def measure_paths(
     when a path starts (before its weights load) and after every batch. Fewer than MIN_IMAGES images: a
     SmallSampleWarning after the run."""
     if task not in ("classification", "segmentation", "auto"):
-        raise EvaluationError(f"task {task!r}: expected classification, segmentation or auto")
+        raise ParameterError("task", f"{task!r}: expected classification, segmentation or auto")
     if batch_size < 1:
-        raise EvaluationError(f"--batch-size must be >= 1, got {batch_size}")
+        raise ParameterError("batch", f"must be >= 1, got {batch_size}")
     if limit is not None and limit < 1:
-        raise EvaluationError(f"--limit must be >= 1, got {limit}")
+        raise ParameterError("limit", f"must be >= 1, got {limit}")
     dataset = open_dataset(data_dir, task=task, class_map=class_map).subset(limit)
     files = _weights_per_path(paths, weights)
     torch_device = _device(device)
@@ -175,7 +175,7 @@ def measure_paths(
 
 
 def default_model_of(paths: PathSet) -> str:
-    """The paths file's top-level model (what --weights applies to); the first path's model if it sets none."""
+    """The paths file's top-level model (what weights applies to); the first path's model if it sets none."""
     model = paths.meta.get("model") if isinstance(paths.meta, dict) else None
     if not model and paths.source and Path(paths.source).is_file():
         try:
@@ -188,7 +188,7 @@ def default_model_of(paths: PathSet) -> str:
 
 
 def weights_by_model(paths: PathSet, *, weights: str | None, weights_for: Sequence[str] = ()) -> dict[str, Path]:
-    """--weights FILE (for the paths file's model) and --weights-for MODEL=FILE (other models) as a mapping."""
+    """weights FILE (for the paths file's model) and weights_for MODEL=FILE (other models) as a mapping."""
     models = list(dict.fromkeys(p.model for p in paths.paths))
     mapping: dict[str, Path] = {}
     if weights:
@@ -199,16 +199,16 @@ def weights_by_model(paths: PathSet, *, weights: str | None, weights_for: Sequen
         if model is None:
             model, sep, _file = item.rpartition("=")
             if not sep or not model:
-                raise EvaluationError(f"--weights-for {item!r}: expected MODEL=FILE, e.g. segformer-b0=b0.pt")
-            raise EvaluationError(f"--weights-for {item!r}: no path uses model {model!r}; the paths' models are: "
+                raise ParameterError("weights_for", f"{item!r}: expected MODEL=FILE, e.g. segformer-b0=b0.pt")
+            raise ParameterError("weights_for", f"{item!r}: no path uses model {model!r}; the paths' models are: "
                                   f"{', '.join(models)}")
         if model in mapping:
-            raise EvaluationError(f"weights for model {model!r} given twice (--weights applies to the paths file's "
+            raise EvaluationError(f"weights for model {model!r} given twice (weights applies to the paths file's "
                                   f"model {default_model_of(paths)!r})")
         mapping[model] = Path(item[len(model) + 1:])
     if not mapping:
-        raise EvaluationError("no weights given: pass --weights FILE (for the paths file's model "
-                              f"{default_model_of(paths)!r}) and --weights-for MODEL=FILE for other models")
+        raise EvaluationError("no weights given: pass weights FILE (for the paths file's model "
+                              f"{default_model_of(paths)!r}) and weights_for MODEL=FILE for other models")
     return mapping
 
 
@@ -263,7 +263,7 @@ def _weights_per_path(paths: PathSet, weights: Mapping[str, str | Path]) -> dict
         if file is None:
             given = ", ".join(weights) or "none"
             raise EvaluationError(f"path {spec.name!r}: no weights for its model {spec.model!r} (weights given for: "
-                                  f"{given}); pass --weights-for {spec.model}=FILE")
+                                  f"{given}); pass weights_for {spec.model}=FILE")
         files[spec.name] = _weights_location(Path(file))
     return files
 
@@ -291,19 +291,22 @@ def _sha256(path: Path) -> str:
 
 
 def _device(name: str):
+    """'auto' (cuda:0 when CUDA is available, else cpu), 'cpu', 'cuda' or 'cuda:N' as a checked torch.device."""
     import torch
 
+    if name == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise EvaluationError(f"--device {name!r}: expected cpu, cuda or cuda:N") from None
+        raise ParameterError("device", f"{name!r}: expected auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise EvaluationError(f"--device {name}: no CUDA device is available (torch {torch.__version__})")
+            raise ParameterError("device", f"{name}: no CUDA device is available (torch {torch.__version__})")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise EvaluationError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s)")
+            raise ParameterError("device", f"{name}: only {torch.cuda.device_count()} CUDA device(s)")
     elif device.type != "cpu":
-        raise EvaluationError(f"--device {name!r}: expected cpu, cuda or cuda:N")
+        raise ParameterError("device", f"{name!r}: expected auto, cpu, cuda or cuda:N")
     return device
 
 
@@ -447,7 +450,7 @@ class _Runner:
                 logits = self._forward(module, batch.images, spec)
                 if logits.ndim != 2:
                     raise EvaluationError(f"path {spec.name!r}: the model outputs shape {tuple(logits.shape)}, not "
-                                          "(batch, classes): a segmentation model? (--task segmentation with "
+                                          "(batch, classes): a segmentation model? (task segmentation with "
                                           "images/ and masks/ folders)")
                 _check_classes(spec, dataset, int(logits.shape[1]))
                 correct += int((logits.argmax(1).cpu() == batch.labels).sum())
@@ -470,7 +473,7 @@ class _Runner:
                 logits = self._forward(module, batch.images, spec)
                 if logits.ndim != 4:
                     raise EvaluationError(f"path {spec.name!r}: the model outputs shape {tuple(logits.shape)}, not "
-                                          "(batch, classes, height, width): a classification model? (--task "
+                                          "(batch, classes, height, width): a classification model? (task "
                                           "classification with DIR/<class>/<image> folders)")
                 classes = logits.shape[1]
                 if confusion is None:

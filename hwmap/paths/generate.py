@@ -8,7 +8,7 @@ from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 
-from hwmap.errors import HwmapError
+from hwmap.errors import HwmapError, ParameterError
 from hwmap.paths.catalog import published_accuracy
 from hwmap.paths.model import PathSet, PathSpec, default_weight_group
 
@@ -48,7 +48,7 @@ def generate_paths(
                          f"ofa-resnet50:...), not {model!r}: a saved graph or ONNX file has no module to "
                          "transform or switch")
     if skip_last < 0:
-        raise HwmapError(f"--skip-last must be >= 0, got {skip_last}")
+        raise ParameterError("skip_last", f"must be >= 0, got {skip_last}")
     group = default_weight_group(model, num_classes)
     full = PathSpec(name="full", model=model, input_chw=None, num_classes=num_classes, weight_group=group,
                     accuracy=published_accuracy(model))
@@ -63,7 +63,7 @@ def generate_paths(
         paths += _decoder_paths(full, model)
     for size in resolutions:
         if size < 1:
-            raise HwmapError(f"--resolutions: {size} is not a positive size")
+            raise ParameterError("resolutions", f"{size} is not a positive size")
         accuracy = published_accuracy(model, resolution=size)
         paths.append(replace(full, name=f"r{size}", input_chw=(3, size, size), accuracy=accuracy))
     for variant in expand_variants(variants, exclude=model):
@@ -87,7 +87,7 @@ def expand_variants(variants: tuple[str, ...], *, exclude: str = "") -> list[str
             timm_names, _tv = timm_and_torchvision_names()
             matched = sorted(fnmatch.filter([*timm_names, *builtin_model_names()], variant))
             if not matched:
-                raise HwmapError(f"--variants {variant!r} matches no timm or built-in model name")
+                raise ParameterError("variants", f"{variant!r} matches no timm or built-in model name")
         else:
             matched = [variant]
         names.extend(m for m in matched if m != exclude and m not in names)
@@ -144,7 +144,7 @@ def _skip_paths(full: PathSpec, blocks, skip_last: int) -> list[PathSpec]:
 
 def _decoder_paths(full: PathSpec, model: str) -> list[PathSpec]:
     if not model.lower().startswith("segformer-"):
-        raise HwmapError(f"--drop-decoder applies to SegFormer models (segformer-b0..b5), not {model!r}")
+        raise ParameterError("drop_decoder", f"applies to SegFormer models (segformer-b0..b5), not {model!r}")
     stages = range(4)
     paths = []
     for count in (1, 2, 3):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwmap.errors import HwmapError
+from hwmap.errors import HwmapError, ParameterError
 from hwmap.fileio import atomic_write_bytes
 
 FORMATS = {".png": "png", ".svg": "svg"}
@@ -63,7 +63,7 @@ def _save(fig, path: str | Path) -> Path:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         plt.close(fig)
-        raise HwmapError(f"--out {path}: expected a .png or .svg file name")
+        raise ParameterError("out", f"{path}: expected a .png or .svg file name")
     buffer = io.BytesIO()
     if fig.get_layout_engine() is None:
         fig.tight_layout()

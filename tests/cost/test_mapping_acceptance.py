@@ -250,11 +250,11 @@ def test_bad_mapping_arguments_are_one_clear_error():
     from hwmap.errors import HwmapError
 
     g = _graph(Gemm(1, 8, 8, 8))
-    with pytest.raises(HwmapError, match="--mapping must be one of best, scalesim"):
+    with pytest.raises(HwmapError, match="^mapping must be one of best, scalesim"):
         estimate_graph(g, load_accelerator("systolic16x16"), mapping="greedy")
-    with pytest.raises(HwmapError, match="--objective must be one of energy, latency, edp"):
+    with pytest.raises(HwmapError, match="^objective must be one of energy, latency, edp"):
         estimate_graph(g, load_accelerator("systolic16x16"), objective="area")
-    with pytest.raises(HwmapError, match="--mapping scalesim applies to systolic templates"):
+    with pytest.raises(HwmapError, match="^mapping scalesim applies to systolic templates"):
         estimate_graph(g, load_accelerator("magnet16pe_v16"), mapping="scalesim")
-    with pytest.raises(HwmapError, match="--fusion must be one of none, epilogue"):
+    with pytest.raises(HwmapError, match="^fusion must be one of none, epilogue"):
         estimate_graph(g, load_accelerator("systolic16x16"), fusion="compiled")

@@ -168,8 +168,8 @@ NUMERIC_OPTIONS = [
     (["flops", "resnet18", "--batch", "1_0"], "--batch"),
     (["flops", "resnet18", "--input", "3x²x64"], "--input"),
     (["flops", "resnet18", "--input", "3x0x64"], "--input"),
-    (["estimate", "{graph}", "--accel", "systolic8x8", "--top", "0"], "--top"),
-    # the API names its parameter (budgets); "budget" also matches the flag once the CLI maps names to flags
+    (["estimate", "{graph}", "--accel", "systolic8x8", "--top", "-1"], "--top"),
+    # the API names its parameter (budgets); the CLI shows the flag (--budget): "budget" matches both
     (["select-paths", "{costed}", "--budget", "1_0"], "budget"),
     (["select-paths", "{costed}", "--budget", "nan"], "budget"),
     (["select-paths", "{costed}", "--budget", "0"], "budget"),
@@ -182,7 +182,7 @@ NUMERIC_OPTIONS = [
     (["sweep", "{space}", "--chunk-size", "-4"], "--chunk-size"),
     (["evaluate", "{paths}", "--data", "{paths}", "--std", "nan,nan,nan"], "--std"),
     (["evaluate", "{paths}", "--data", "{paths}", "--std", "0,1,1"], "--std"),
-    (["evaluate", "{paths}", "--data", "{paths}", "--batch-size", "0"], "--batch-size"),
+    (["evaluate", "{paths}", "--data", "{paths}", "--batch", "0"], "--batch"),
     (["measure", "resnet18", "--reps", "0"], "--reps"),
     (["paths", "generate", "resnet18", "--out", "x.yaml", "--skip-last", "-1"], "--skip-last"),
 ]

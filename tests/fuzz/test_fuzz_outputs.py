@@ -88,13 +88,13 @@ def test_csv_through_a_symlink_writes_its_target(inputs, tmp_path, run_cli):
     target.write_text("old\n")
     link = tmp_path / "link.csv"
     link.symlink_to(target)
-    code, _, err = run_cli("flops", str(inputs["graph"]), "--csv", str(link))
+    code, _, err = run_cli("flops", str(inputs["graph"]), "--by", "op-class", "--csv", str(link))
     assert code == 0, err
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert target.read_text().splitlines()[:2] == ["op-class,detail,ops,macs,share", "conv.dense,,1,3456,0.729730"]
     dangling = tmp_path / "new-link.csv"
     dangling.symlink_to("created.csv")
-    code, _, err = run_cli("flops", str(inputs["graph"]), "--csv", str(dangling))
+    code, _, err = run_cli("flops", str(inputs["graph"]), "--by", "op-class", "--csv", str(dangling))
     assert code == 0, err
     assert dangling.is_symlink() and (tmp_path / "created.csv").read_text().startswith("op-class,")
 
@@ -109,9 +109,9 @@ def test_csv_into_a_fifo(inputs, tmp_path, run_cli):
     reader.join(timeout=30)
     assert code == 0, err
     assert fifo.is_fifo()  # not replaced by a regular file
-    assert received[0].decode().splitlines()[0] == "op-class,detail,ops,macs,share"
+    assert received[0].decode().splitlines()[0] == "op-group,detail,ops,macs,share"
     # 3,456 conv MACs of 4,736 (the tiny graph): share 0.729730
-    assert "conv.dense,,1,3456,0.729730" in received[0].decode()
+    assert "conv,,1,3456,0.729730" in received[0].decode()
 
 
 def test_csv_to_stdout(inputs, run_cli):
@@ -127,7 +127,7 @@ def test_dev_stdout_is_written_not_replaced(inputs, tmp_path):
     done = subprocess.run([sys.executable, "-m", "hwmap", "flops", str(inputs["graph"]), "--csv", "/dev/stdout",
                            "--json"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("op-class,detail,ops,macs,share\n")
+    assert done.stdout.startswith("op-group,detail,ops,macs,share\n")
     assert '"total_macs": 4736' in done.stdout
 
 
@@ -137,7 +137,7 @@ def test_a_file_keeps_its_permissions_and_a_full_disk_leaves_it_whole(inputs, tm
     out.chmod(0o640)
     code, _, err = run_cli("flops", str(inputs["graph"]), "--csv", str(out))
     assert code == 0, err
-    assert (out.stat().st_mode & 0o777) == 0o640 and out.read_text().startswith("op-class")
+    assert (out.stat().st_mode & 0o777) == 0o640 and out.read_text().startswith("op-group")
     out.write_text("precious\n")
 
     def full(*args, **kwargs):
