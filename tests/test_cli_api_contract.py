@@ -21,10 +21,9 @@ from hwmap.cli import _register_commands, app
 from hwmap.cli.options import PRESENTATION_FLAGS, flag_message, running_command
 from hwmap.errors import ParameterError
 
-# Commands whose owners rename their options to the API's names on their own branches (issue 11: select-paths and
-# simulate by the select helper, sweep by the sweep helper). Until those land their option names differ from the
-# API's, and the test expects that (strict xfail: it fails once they match). The lead empties this at merge.
-PENDING = {"select-paths", "simulate", "sweep"}
+# Commands allowed to differ from their API function (strict xfail: the test fails once they match). Empty: every
+# command follows the rule; keep it that way.
+PENDING: set[str] = set()
 
 
 def _commands() -> dict[str, click.Command]:
