@@ -53,7 +53,7 @@ def test_census_of_twenty_models(tmp_path):
     again = run_census(models, accels=["systolic16x16"], out=out, workers=0, resume=True)
     assert again.resumed == 5
     pd.testing.assert_frame_equal(pd.read_csv(out).drop(columns=["trace_s"]), table.drop(columns=["trace_s"]))
-    with pytest.raises(HwmapError, match="pass --resume"):
+    with pytest.raises(HwmapError, match="pass resume=True"):
         run_census(models, accels=["systolic16x16"], out=out, workers=0)
 
 

@@ -155,7 +155,7 @@ class _time_limit:
         self.active = bool(self.seconds) and threading.current_thread() is threading.main_thread()
         if self.active:
             def expire(_signum, _frame):
-                raise TimeoutError(f"{self.model} took longer than {self.seconds:g} s (--time-limit)")
+                raise TimeoutError(f"{self.model} took longer than {self.seconds:g} s (time_limit_s)")
 
             self.previous = signal.signal(signal.SIGALRM, expire)
             signal.setitimer(signal.ITIMER_REAL, float(self.seconds))
@@ -201,7 +201,7 @@ def run_census(
     keep = None
     if journal_path.exists():
         if not resume:
-            raise HwmapError(f"journal {journal_path} exists (an earlier census to {out}); pass --resume to "
+            raise HwmapError(f"journal {journal_path} exists (an earlier census to {out}); pass resume=True (--resume) to "
                              "continue it, or delete it to start again")
         rows, keep = read_journal(journal_path)
         wanted = {t.point_id for t in tasks}
