@@ -212,13 +212,12 @@ def ofa_published_paths() -> PathSet:
     Subnets taken from the supernet without fine-tuning share its weights (one weight group); the fine-tuned
     ones (names ending in _finetune@25) carry weights of their own.
     """
-    from hwmap.paths.catalog import Accuracy
+    from hwmap.paths.catalog import Accuracy, ofa_accuracy_provenance
     from hwmap.paths.ofa_subnets import reconstructed_subnets
 
     paths = []
     for subnet in reconstructed_subnets():
-        accuracy = Accuracy(subnet.top1, "top1", "catalogue",
-                            f"published ImageNet-1k top-1 of OFA {subnet.name}; {subnet.provenance}")
+        accuracy = Accuracy(subnet.top1, "top1", "catalogue", ofa_accuracy_provenance(subnet))
         paths.append(PathSpec(name=subnet.short_name, model=subnet.spec, input_chw=None,
                               weight_group=subnet.spec if subnet.finetuned else OFA_SUPERNET_GROUP,
                               accuracy=accuracy))
