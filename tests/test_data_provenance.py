@@ -125,6 +125,16 @@ def test_every_catalogue_accuracy_cites_a_url_or_a_paper_table():
     assert "github.com/mit-han-lab/once-for-all" in ofa.provenance and "reconstructed" in ofa.provenance
 
 
+def test_the_published_ofa_paths_cite_the_readme_table_of_their_accuracy():
+    from hwmap.paths.generate import ofa_published_paths
+
+    paths = ofa_published_paths().paths
+    assert len(paths) == 8
+    for path in paths:
+        assert path.accuracy.provenance == published_accuracy(path.model).provenance
+        assert "ResNet50 Design Space" in path.accuracy.provenance and "ICLR 2020" in path.accuracy.provenance
+
+
 def test_segformer_b5_published_miou_is_only_given_at_its_published_640_input():
     # Table 1(a): B5's ADE20K numbers are at 640x640 (short side 640); hwmap traces SegFormer at 512 by default.
     assert published_accuracy("segformer-b5") is None
