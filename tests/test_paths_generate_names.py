@@ -93,3 +93,11 @@ def test_skip_path_name():
     assert skip_path_name(("layer4.2",)) == "skip-layer4.2"
     assert skip_path_name(("layer4.1", "layer4.2")) == "skip-layer4.1-2"
     assert skip_path_name(("blocks.10", "blocks.11")) == "skip-blocks.10-11"
+
+
+def test_a_skip_blocks_pattern_equal_to_a_generated_path_is_a_duplicate_name():
+    from hwmap.errors import HwmapError
+
+    with pytest.raises(HwmapError, match=r"would be named 'skip-layer4.1' \(a repeated resolution, variant or "
+                                         r"skipped block\?\)"):
+        generate_paths("resnet18", skip_last=1, skip_blocks=("layer4.1",))

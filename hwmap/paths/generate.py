@@ -120,7 +120,7 @@ def check_paths(paths: PathSet, *, base_model: str | None = None) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise HwmapError(f"paths generate: two or more paths would be named {', '.join(repr(n) for n in repeated)} "
-                         "(a repeated resolution or variant?); give each once")
+                         "(a repeated resolution, variant or skipped block?); give each once")
     with tempfile.TemporaryDirectory(prefix="hwmap-paths-") as folder:
         probe = Path(folder) / "paths.yaml"
         save_paths(paths, probe, base_model=base_model)
