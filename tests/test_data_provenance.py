@@ -142,3 +142,12 @@ def test_segformer_b5_published_miou_is_only_given_at_its_published_640_input():
     b5 = published_accuracy("segformer-b5", resolution=640)
     assert b5.value == 51.0 and "640x640" in b5.provenance
     assert published_accuracy("segformer-b2", resolution=640) is None
+
+
+def test_copied_timm_tables_name_the_file_url_at_its_commit():
+    files = _data_files()
+    for name, table in (("timm_results_imagenet.md", "results-imagenet.csv"),
+                        ("PROVENANCE.md", "benchmark-infer-amp-nchw-pt240-cu124-rtx3090.csv")):
+        assert re.search(r"https://github\.com/huggingface/pytorch-image-models/blob/[0-9a-f]{40}/results/"
+                         + re.escape(table), files[name]), name
+        assert "doi:10.5281/zenodo.4414861" in files[name]
