@@ -7,6 +7,7 @@ import argparse
 import csv
 import io
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hwmap.fileio import atomic_write_text
@@ -15,10 +16,14 @@ from hwmap.report.plots import log_axis_labels  # noqa: F401  (re-exported for t
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def arguments(description: str) -> argparse.Namespace:
+def arguments(description: str, *, add_options: Callable[[argparse.ArgumentParser], None] | None = None
+              ) -> argparse.Namespace:
+    """--tiny and --out-dir, plus the options add_options declares (an experiment's own)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--tiny", action="store_true", help="reduced sizes for CI: seconds instead of minutes")
     parser.add_argument("--out-dir", type=Path, default=RESULTS, help="where CSV and PNG files go")
+    if add_options is not None:
+        add_options(parser)
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     args.started = time.perf_counter()

@@ -8,16 +8,26 @@ images, 10 classes; a fixed split of 1,400 train / 397 test), then `hwmap evalua
 - vit: timm `test_vit` (6 blocks, width 64, patch 16).
 
 The digits are written as PNG folders (8x8; the loader upscales them), the models are trained at 48x48 on exactly
-the tensors hwmap's loader produces (AdamW, cosine decay, one CPU thread, fixed seeds: deterministic), and the
-paths are: the full model, its last 1..k shape-preserving blocks skipped, and lower input resolutions. MACs and
-energy come from hwmap's cost of each path on the systolic32x32 template.
+the tensors hwmap's loader produces (AdamW, cosine decay), and the paths are: the full model, its last 1..k
+shape-preserving blocks skipped, and lower input resolutions. MACs and energy come from hwmap's cost of each path
+on the systolic32x32 template.
+
+Determinism, and what it does not cover. Every random source is seeded (Python, NumPy and torch seed 0, the data
+split rng and the batch sampler's generator seed 0, each model re-seeded before it is built),
+torch.use_deterministic_algorithms(True) is on, and torch runs on a fixed number of CPU threads (--threads,
+default 1). Two runs with the same settings on the same machine and the same torch build give identical numbers.
+They are NOT portable across machines, torch versions or thread counts: the CPU kernels (oneDNN/MKL, chosen by
+the CPU's vector ISA and the thread count) sum in different orders, the last bits of the weights differ after the
+first step, and a few hundred steps of training amplify that into different models (issue 11: 99.50 -> 98.99 ->
+36.0% on another machine for the ResNet's full / skip-last1 / skip-last2 paths). The settings, torch version and
+CPU capability of a run are printed and written to digits_resilience_run.json beside the CSV.
 
 Writes digits_resilience.csv (model, path, MACs, energy, measured top-1) and .png, and digits_paths_measured.yaml
 (the paths with their measured accuracies, `hwmap select-paths` input; the ResNet's config is the digits_resnet/
 folder beside it). Training uses hwmap's image-folder loader (hwmap.paths.datasets) so that training and
 evaluation see identical pixels; everything else goes through the public API and the CLI.
 
-    python experiments/digits_resilience.py [--tiny]      # ~1.5 minutes on 2 CPU cores; --tiny: ~20 s
+    python experiments/digits_resilience.py [--tiny] [--threads N]   # ~1.5 minutes on 2 CPU cores; --tiny: ~20 s
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ import contextlib
 import io
 import json
 import os
+import platform
+import random
 import sys
 import tempfile
 import time
@@ -34,6 +46,7 @@ from pathlib import Path
 from _common import arguments, done, new_figure, save_figure, write_csv
 
 import hwmap
+from hwmap.fileio import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 48
@@ -49,6 +62,38 @@ MODELS = {
                   "stages.3.blocks.1"], (1, 2, 3, 5), (32, 40)),
     "vit": ("test_vit", 400, 3e-3, [f"blocks.{i}" for i in range(1, 6)], (1, 2, 3, 4), (16, 32)),
 }
+
+
+SEED = 0
+
+
+def pin_determinism(threads: int) -> dict:
+    """Seed every random source, make torch use deterministic algorithms on a fixed number of threads; the
+    settings and what they depend on (torch version, CPU capability), as recorded with the results."""
+    import numpy as np
+    import torch
+
+    if threads < 1:
+        raise SystemExit(f"--threads must be a positive integer, got {threads}")
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(threads)
+    return {"seed": SEED, "torch_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu": _cpu_name(),
+            "machine": platform.machine(), "python": platform.python_version(),
+            "deterministic_scope": "identical numbers for identical settings on the same machine and torch build; "
+                                   "not across machines, torch versions or thread counts"}
+
+
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def write_digits(folder: Path) -> tuple[Path, Path]:
@@ -140,10 +185,13 @@ def hwmap_evaluate(argv: list[str]) -> list[dict]:
 
 
 def main() -> None:
-    args = arguments(__doc__)
+    args = arguments(__doc__, add_options=lambda parser: parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (default 1); results depend on it"))
     import torch
 
-    torch.set_num_threads(1)  # tiny models: one thread is fastest on a shared machine, and deterministic
+    settings = pin_determinism(args.threads)
+    print("determinism: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "deterministic_scope"),
+          file=sys.stderr)
     args.out_dir = args.out_dir.resolve()
     os.chdir(ROOT)  # the ResNet's spec is relative to the repository root
     specs = {label: spec for label, (spec, *_rest) in MODELS.items() if spec}
@@ -183,7 +231,11 @@ def main() -> None:
     print(f"top-1 measured by `hwmap evaluate` on {rows[0]['images']} held-out digits")
     csv_path = write_csv(args.out_dir / "digits_resilience.csv", rows)
     png_path = plot(rows, args.out_dir / "digits_resilience.png")
-    done(args, csv_path, png_path, out)
+    run_path = args.out_dir / "digits_resilience_run.json"
+    atomic_write_text(run_path, json.dumps({**settings, "tiny": args.tiny}, indent=2) + "\n")
+    print(f"determinism: {settings['deterministic_scope']} ({settings['torch_threads']} thread(s), torch "
+          f"{settings['torch']}, CPU capability {settings['cpu_capability']})")
+    done(args, csv_path, png_path, out, run_path)
 
 
 def plot(rows: list[dict], path: Path) -> Path:

@@ -157,11 +157,11 @@ def test_generate_writes_a_loadable_file(run_cli, tmp_path):
     paths = load_paths(out)
     names = [p.name for p in paths.paths]
     assert names[0] == "full" and "r160" in names and "resnet34" in names
-    assert {"skip-layer1-last1", "skip-layer4-last1", "skip-layer[34].1"} <= set(names)
+    assert {"skip-layer1.1", "skip-layer4.1", "skip-layer[34].1"} <= set(names)
     code, out_json, err = run_cli("paths", "cost", str(out), "--accel", "systolic8x8", "--json")
     assert code == 0, err
     costs = {row["name"]: row["macs"] for row in json.loads(out_json)}
-    assert costs["skip-layer[34].1"] < costs["skip-layer4-last1"] < costs["full"]
+    assert costs["skip-layer[34].1"] < costs["skip-layer4.1"] < costs["full"]
     assert paths.paths[0].accuracy.source == "catalogue"
     assert yaml.safe_load(out.read_text())["model"] == "resnet18"
     assert isinstance(paths, PathSet)

@@ -66,7 +66,8 @@ def test_pretrained_switching_selects_without_drop_unknown(run_cli, tmp_path):
     assert code == 0, err
     chosen = {c["name"]: c for c in json.loads(selection.read_text())["chosen"]}
     assert set(chosen) == {"convnext_atto", "full"}
-    assert "timm results-imagenet.csv line" in chosen["convnext_atto"]["accuracy_source"]
+    assert "line 1394 of https://github.com/huggingface/pytorch-image-models/blob/4e5207c7bb65" in \
+        chosen["convnext_atto"]["accuracy_source"]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -1,4 +1,5 @@
-"""Published accuracies with their provenance (hwmap/data/*.json, copied from the team's shared data).
+"""Published accuracies with their provenance (hwmap/data/*.json: the team's shared data, each fact citing the paper
+and its table or figure, or the repository file and URL it was read from; tests/test_data_provenance.py checks it).
 
 A path gets a catalogue accuracy only when it IS the published model: the base model at its published input,
 with no transform. Transformed paths have no published accuracy; they carry the user's number or a measured one.
@@ -15,6 +16,8 @@ from hwmap.graph.sources import packaged_json
 
 TIMM_RESULTS_FILE = "timm_results_imagenet.csv"
 TIMM_RESULTS_COMMIT = "4e5207c7bb6592474ca56e28b2cf85be8f1a550f"
+TIMM_RESULTS_URL = (f"https://github.com/huggingface/pytorch-image-models/blob/{TIMM_RESULTS_COMMIT}/results/"
+                    "results-imagenet.csv")
 
 
 @dataclass(frozen=True)
@@ -122,21 +125,26 @@ def timm_accuracy(name: str, *, resolution: int | None = None) -> Accuracy | Non
         return None
     return Accuracy(result.top1, "top1", "catalogue",
                     f"ImageNet-1k val top-1 of timm {result.model} at {result.img_size}x{result.img_size} (top-5 "
-                    f"{result.top5:g}): timm results-imagenet.csv line {result.line}, pytorch-image-models commit "
-                    f"{TIMM_RESULTS_COMMIT[:12]}, Apache-2.0 (hwmap/data/{TIMM_RESULTS_FILE})")
+                    f"{result.top5:g}): line {result.line} of {TIMM_RESULTS_URL}, Apache-2.0 (copied unchanged to "
+                    f"hwmap/data/{TIMM_RESULTS_FILE})")
 
 
 def _segformer(spec: str, resolution: int | None) -> Accuracy | None:
-    if resolution not in (None, 512):
-        return None
+    """ADE20K single-scale mIoU of SegFormer-Bn at its published input (512x512 for B0-B4, 640x640 for B5; the
+    default input hwmap traces, None, is 512x512), citing the paper's table or figure."""
     data = packaged_json("segformer_variants.json")
     variant = data["variants"].get(spec.split("-")[1].upper())
     if variant is None:
         return None
-    miou = variant["ade20k"]["miou_ss"]
+    ade = variant["ade20k"]
+    size = int(ade["flops_resolution"].split("x")[0])
+    if (resolution or 512) != size:
+        return None
+    miou = ade["miou_ss"]
     sources = "; ".join(data["sources"][key] for key in miou["source"])
     return Accuracy(float(miou["value"]), "miou", "catalogue",
-                    f"ADE20K val single-scale mIoU, 512x512, 150 classes ({miou['provenance']} source: {sources})")
+                    f"ADE20K val single-scale mIoU, {size}x{size}, 150 classes ({miou['provenance']} source: "
+                    f"{sources})")
 
 
 def _imagenet(model: str, variant: str, *, resolution: int | None) -> Accuracy | None:
@@ -159,7 +167,11 @@ def _ofa(spec: str, resolution: int | None) -> Accuracy | None:
         same_arch = subnet.arch.d == arch.d and subnet.arch.w == arch.w and \
             subnet.arch.active_expand_ratios == arch.active_expand_ratios
         if same_arch and (resolution or arch.resolution or 224) == subnet.resolution:
-            return Accuracy(subnet.top1, "top1", "catalogue",
-                            f"published ImageNet-1k top-1 of OFA {subnet.name} (config reconstructed by hwmap to "
-                            f"match its published MACs and params; {subnet.provenance})")
+            return Accuracy(subnet.top1, "top1", "catalogue", ofa_accuracy_provenance(subnet))
     return None
+
+
+def ofa_accuracy_provenance(subnet) -> str:
+    """The citation of a published OFA ResNet-50 subnet's top-1 (its README row), and what hwmap built for it."""
+    return (f"published ImageNet-1k top-1 of OFA {subnet.name}: {subnet.accuracy_source}; config reconstructed "
+            f"by hwmap to match its published MACs and params ({subnet.provenance})")

@@ -1,4 +1,21 @@
-"""Enumerate candidate paths of a model: the full model, skipped blocks, pruned decoder, resolutions, variants."""
+"""Enumerate candidate paths of a model: the full model, skipped blocks, pruned decoder, resolutions, variants.
+
+Every generated path is named by what it changes, so a name never hides what a path removes:
+
+| path | name | example |
+| --- | --- | --- |
+| the base model | `full` | `full` |
+| skip the last block of a stage (`--skip-last`) | `skip-` + the block's module name | `skip-stages.2.blocks.8` |
+| skip the last k > 1 blocks of a stage | `skip-` + stage list + first-last index | `skip-stages.2.blocks.7-8` |
+| skip what a glob matches (`--skip-blocks`) | `skip-` + the pattern as given | `skip-layer[34].1` |
+| drop SegFormer decoder inputs | `decoder-drop-s` + dropped stages, 1-based | `decoder-drop-s34` |
+| another input size | `r` + size | `r384` |
+| another model | its name | `efficientnet_b0` |
+
+A stage is an innermost block list (`layer4` of a ResNet, `stages.2.blocks` of a ConvNeXt, `layers.1.blocks`
+of a Swin, `blocks` of a ViT, `segformer.stages.2.blocks` of a SegFormer); `--skip-last K` gives, for every
+stage, the paths that skip its last 1..K blocks (never a whole stage, never a shape-changing block).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +43,8 @@ def generate_paths(
 ) -> PathSet:
     """Candidates, one transform each (plus the full model):
 
-    - skip_last K: for every block list (a stage), paths skipping its last 1..K shape-preserving blocks;
+    - skip_last K: for every stage (innermost block list), paths skipping its last 1..K blocks, each named by
+      the blocks it removes (module docstring); only a trailing run of shape-preserving blocks is skipped;
     - skip_blocks: one path per glob pattern, skipping the blocks it matches (checked when the path is costed);
     - drop_decoder (SegFormer): every proper subset of decoder inputs dropped;
     - resolutions: the full model at each square input size;
@@ -102,7 +120,7 @@ def check_paths(paths: PathSet, *, base_model: str | None = None) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise HwmapError(f"paths generate: two or more paths would be named {', '.join(repr(n) for n in repeated)} "
-                         "(a repeated resolution or variant?); give each once")
+                         "(a repeated resolution, variant or skipped block?); give each once")
     with tempfile.TemporaryDirectory(prefix="hwmap-paths-") as folder:
         probe = Path(folder) / "paths.yaml"
         save_paths(paths, probe, base_model=base_model)
@@ -129,17 +147,48 @@ def _what(spec: PathSpec) -> str:
 
 
 def _skip_paths(full: PathSpec, blocks, skip_last: int) -> list[PathSpec]:
+    """Per stage, paths skipping its last 1..skip_last blocks, each named by the blocks it removes.
+
+    A stage is an innermost block list: a container whose blocks hold no block list of their own. A container of
+    stages (ConvNeXt's `stages`, Swin's `layers`, each a stage module with its own `blocks` list) is not a stage:
+    taking its "last" shape-preserving member would skip a whole stage (stage 0, the only one that keeps its
+    input's shape), which is what the old `skip-stages-last1` did. Within a stage only the trailing run of
+    shape-preserving blocks can be skipped: a shape-changing block ends the run (it is refused, as everywhere).
+    """
     by_parent: dict[str, list] = {}
     for block in blocks:
         by_parent.setdefault(block.name.rpartition(".")[0], []).append(block)
+    stages = [parent for parent in by_parent if not any(_is_under(other, parent) for other in by_parent)]
     paths = []
-    for parent, members in by_parent.items():
-        skippable = [b.name for b in members if b.skippable]
-        for k in range(1, min(skip_last, len(skippable)) + 1):
-            names = tuple(skippable[-k:])
-            label = parent.replace(".", "-") or "blocks"
-            paths.append(replace(full, name=f"skip-{label}-last{k}", skip_blocks=names, accuracy=None))
+    for parent in stages:
+        members = by_parent[parent]
+        trailing = 0
+        while trailing < len(members) and members[len(members) - 1 - trailing].skippable:
+            trailing += 1
+        for k in range(1, min(skip_last, trailing) + 1):
+            names = tuple(b.name for b in members[-k:])
+            paths.append(replace(full, name=skip_path_name(names), skip_blocks=names, accuracy=None))
     return paths
+
+
+def _is_under(name: str, parent: str) -> bool:
+    """True when module `name` lies strictly inside module `parent` ('' is the root)."""
+    return name != parent and (parent == "" or name.startswith(parent + "."))
+
+
+def skip_path_name(names: tuple[str, ...]) -> str:
+    """The name of a path that skips consecutive blocks of one block list: `skip-` + what it removes.
+
+    One block: `skip-stages.2.blocks.8`. Several: the list and the first and last removed index, inclusive,
+    `skip-stages.2.blocks.7-8` (= stages.2.blocks.7 and stages.2.blocks.8). Block names are module names
+    (usable as --skip-blocks patterns as they stand); a module name has no '-', so the range is unambiguous.
+    """
+    if len(names) == 1:
+        return f"skip-{names[0]}"
+    parent, _, first = names[0].rpartition(".")
+    last = names[-1].rpartition(".")[2]
+    prefix = f"{parent}." if parent else ""
+    return f"skip-{prefix}{first}-{last}"
 
 
 def _decoder_paths(full: PathSpec, model: str) -> list[PathSpec]:
@@ -163,13 +212,12 @@ def ofa_published_paths() -> PathSet:
     Subnets taken from the supernet without fine-tuning share its weights (one weight group); the fine-tuned
     ones (names ending in _finetune@25) carry weights of their own.
     """
-    from hwmap.paths.catalog import Accuracy
+    from hwmap.paths.catalog import Accuracy, ofa_accuracy_provenance
     from hwmap.paths.ofa_subnets import reconstructed_subnets
 
     paths = []
     for subnet in reconstructed_subnets():
-        accuracy = Accuracy(subnet.top1, "top1", "catalogue",
-                            f"published ImageNet-1k top-1 of OFA {subnet.name}; {subnet.provenance}")
+        accuracy = Accuracy(subnet.top1, "top1", "catalogue", ofa_accuracy_provenance(subnet))
         paths.append(PathSpec(name=subnet.short_name, model=subnet.spec, input_chw=None,
                               weight_group=subnet.spec if subnet.finetuned else OFA_SUPERNET_GROUP,
                               accuracy=accuracy))

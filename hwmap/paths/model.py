@@ -7,7 +7,7 @@ A paths file (strict YAML, unknown keys rejected)::
     input: 3x512x512             # optional default input (CxHxW)
     paths:
       - name: full
-      - name: skip-s3-last2
+      - name: skip-segformer.stages.2.blocks.4-5
         skip_blocks: ["segformer.stages.2.blocks.4", "segformer.stages.2.blocks.5"]
       - name: decoder-without-s1
         drop_decoder_stages: [0]  # 0-based encoder stages whose decoder input is dropped

@@ -366,7 +366,8 @@ class OfaSubnet:
     top1: float
     top5: float
     finetuned: bool
-    provenance: str
+    provenance: str  # of the configuration: reconstructed, not published
+    accuracy_source: str = ""  # where top1/top5 were published (OFA README table, repository URL and commit)
 
     @property
     def spec(self) -> str:
@@ -389,8 +390,8 @@ def _load_subnets() -> tuple[OfaSubnet, ...]:
             raise ModelError(f"packaged {RECONSTRUCTED_FILE}: {entry['name']}: spec disagrees with d/e/w")
         if arch.resolution != entry["resolution"]:
             raise ModelError(f"packaged {RECONSTRUCTED_FILE}: {entry['name']}: spec disagrees with resolution")
-        if not entry.get("provenance"):
-            raise ModelError(f"packaged {RECONSTRUCTED_FILE}: {entry['name']}: no provenance")
+        if not entry.get("provenance") or not entry.get("accuracy_source"):
+            raise ModelError(f"packaged {RECONSTRUCTED_FILE}: {entry['name']}: no provenance or accuracy_source")
         out.append(
             OfaSubnet(
                 name=entry["name"],
@@ -405,6 +406,7 @@ def _load_subnets() -> tuple[OfaSubnet, ...]:
                 top5=float(entry["top5"]),
                 finetuned=bool(entry["finetuned"]),
                 provenance=entry["provenance"],
+                accuracy_source=entry["accuracy_source"],
             )
         )
     return tuple(out)
