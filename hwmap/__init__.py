@@ -8,11 +8,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
+    "cache_info",
     "calibrate_from_table",
     "census",
     "census_models",
     "check_cost",
-    "clear_graph_cache",
+    "clear_cache",
     "compare_counters",
     "cost_paths",
     "estimate",
@@ -22,7 +23,6 @@ __all__ = [
     "extract_graph",
     "flops",
     "generate_paths",
-    "graph_cache_info",
     "list_accelerators",
     "list_models",
     "load_accelerator",

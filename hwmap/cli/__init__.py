@@ -23,18 +23,21 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="trace models again instead of reading the graph "
-                                                             "cache (`hwmap cache info`)")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="trace models and search mappings again instead of "
+                                                             "reading the caches (`hwmap cache info`)")] = False,
 ) -> None:
     """What a vision model costs on a chip, and which execution paths to keep for dynamic inference."""
 
 
-def use_graph_cache() -> bool:
-    """False when the running command was given the root option `hwmap --no-cache ...`."""
+def use_cache() -> bool:
+    """False when the running command was given the root option `hwmap --no-cache ...` (graph and mapping caches)."""
     import click
 
     context = click.get_current_context(silent=True)
     return not (context is not None and context.find_root().params.get("no_cache"))
+
+
+use_graph_cache = use_cache  # the name graph_commands uses
 
 
 # Which module defines each top-level command: a run imports only the module it needs (Typer introspects every

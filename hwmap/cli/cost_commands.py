@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hwmap.cli import app
+from hwmap.cli import app, use_cache
 from hwmap.cli.graph_commands import (
     BatchOpt,
     ClassesOpt,
@@ -118,7 +118,8 @@ def estimate(
     graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
     gpu = GpuSettings(calibration=calibration, mode=mode.value, dtype=dtype.value, tf32=tf32)
     cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None, gpu=gpu,
-                          mapping=mapping.value, objective=objective.value, fusion=fusion.value if fusion else None)
+                          mapping=mapping.value, objective=objective.value, fusion=fusion.value if fusion else None,
+                          cache=use_cache())
     check_cost(cost)
     if csv_path:
         write_cost_csv(csv_path, cost)
@@ -176,7 +177,8 @@ def map_command(
                          "systolic and vector_pe templates")
     graph = ModelOptions(model, input, resolution, batch, num_classes, strict).graph()
     cost = estimate_graph(graph, accelerator, dataflow=dataflow.value if dataflow else None,
-                          mapping=mapping.value, objective=objective.value, fusion=fusion.value if fusion else None)
+                          mapping=mapping.value, objective=objective.value, fusion=fusion.value if fusion else None,
+                          cache=use_cache())
     names, scopes = cost.layers.names, cost.layers.scopes
     rows = [(i, m) for i, m in enumerate(cost.mappings) if m is not None
             and (layer is None or fnmatchcase(names[i], layer) or fnmatchcase(scopes[i], layer))]
