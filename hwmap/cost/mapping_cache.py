@@ -5,7 +5,7 @@ objective)`` with a :class:`~hwmap.cost.mapping.LayerMapping`, a pure function o
 code. This cache stores those answers: one file per *mapping set*, named by a digest of everything that is the same
 for every layer of one estimate (the mapper's view of the template, :class:`~hwmap.cost.mapping.MapTarget`: word
 sizes, DRAM-facing capacities, per-byte energies, DRAM bandwidth, static power and the array's spatial floors; the
-objective; a digest of the mapper's sources, hwmap's and numpy's versions), holding one entry per layer keyed by its
+objective; a digest of the mapper's sources and numpy's version), holding one entry per layer keyed by its
 loop bounds (:class:`~hwmap.cost.mapping.LoopNest`), compute cycles and mapping-independent energy (written as
 ``float.hex``: exact). An entry stores every field of the LayerMapping; JSON writes floats with ``repr``, which
 reads back to the same bits, so a hit returns a mapping equal to the one the mapper computed (tests check whole
@@ -58,11 +58,9 @@ def set_key(target: MapTarget, objective: str) -> dict:
     """What every entry of one mapping set shares (the file's name is a digest of it)."""
     import numpy as np
 
-    from hwmap import __version__
-
     return {"cache_format": CACHE_FORMAT, "objective": objective,
             "target": {f.name: getattr(target, f.name) for f in dataclasses.fields(MapTarget)},
-            "mapper_sha256": _sources_sha256(), "hwmap": __version__, "numpy": np.__version__}
+            "mapper_sha256": _sources_sha256(), "numpy": np.__version__}
 
 
 def _file_name(key: dict) -> str:
