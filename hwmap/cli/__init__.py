@@ -21,20 +21,22 @@ app = typer.Typer(
 )
 
 
+# The root options of the running command (set by _root before every command runs).
+_ROOT_OPTIONS = {"no_cache": False}
+
+
 @app.callback()
 def _root(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="trace models and search mappings again instead of "
                                                              "reading the caches (`hwmap cache info`)")] = False,
 ) -> None:
     """What a vision model costs on a chip, and which execution paths to keep for dynamic inference."""
+    _ROOT_OPTIONS["no_cache"] = no_cache
 
 
 def use_cache() -> bool:
     """False when the running command was given the root option `hwmap --no-cache ...` (graph and mapping caches)."""
-    import click
-
-    context = click.get_current_context(silent=True)
-    return not (context is not None and context.find_root().params.get("no_cache"))
+    return not _ROOT_OPTIONS["no_cache"]
 
 
 use_graph_cache = use_cache  # the name graph_commands uses
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     # turns what they warn about into one error naming the layer and field.
     warnings.filterwarnings("ignore", category=RuntimeWarning, message=r".*(overflow|invalid value|divide by zero)")
     _register_commands(argv)
+    _ROOT_OPTIONS["no_cache"] = False
     try:
         code = app(args=argv, standalone_mode=False, prog_name="hwmap")
     except HwmapError as error:
@@ -90,9 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
     except Exception as error:  # click usage errors and genuine bugs
-        import click
-
-        if isinstance(error, click.ClickException):
+        if isinstance(error, _click_errors()[0]):
             _fail(_click_message(error))
         if isinstance(error, OverflowError):  # a safety net behind the input bounds
             _fail(f"a number in the inputs is too large to compute with ({error})")
@@ -105,13 +106,18 @@ def main(argv: list[str] | None = None) -> None:
 
 def _click_message(error) -> str:
     """Click's usage errors on one line: the message, then where to look ('see hwmap sweep --help')."""
-    import click
-
     message = error.format_message()
     context = getattr(error, "ctx", None)
-    if isinstance(error, click.UsageError) and context is not None:
+    if isinstance(error, _click_errors()[1]) and context is not None:
         return f"{message} (see {context.command_path} --help)"
     return message
+
+
+def _click_errors() -> tuple[type[Exception], type[Exception]]:
+    """(ClickException, UsageError) of the click that typer runs on: the click package (typer < 0.26) or typer's own
+    copy of it (0.26+); read off typer.BadParameter, which every typer exports."""
+    by_name = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+    return by_name["ClickException"], by_name["UsageError"]
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -94,7 +94,7 @@ def estimate(
     strict: StrictOpt = False,
     by: Annotated[EstimateBy, typer.Option("--by", help="breakdown table")] = EstimateBy.op_group,
     top: Annotated[Optional[int], typer.Option("--top", help="rows of the module/layer table (default 20)",
-                                                         click_type=StrictInt(min_value=1, max_value=MAX_COUNT))]
+                                                         parser=StrictInt(min_value=1, max_value=MAX_COUNT))]
     = None,
     calibration: Annotated[Optional[str], typer.Option("--calibration", help="GPU templates: a calibration file "
                                                                              "from `hwmap calibrate`")] = None,

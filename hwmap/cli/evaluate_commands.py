@@ -48,11 +48,11 @@ def evaluate(
     task: Annotated[Task, typer.Option("--task", help="auto: segmentation when DATA has images/ and masks/")]
     = Task.auto,
     batch_size: Annotated[int, typer.Option("--batch-size", help="images per forward",
-        click_type=StrictInt(min_value=1, max_value=MAX_BATCH))] = 32,
+        parser=StrictInt(min_value=1, max_value=MAX_BATCH))] = 32,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N")] = "cpu",
     limit: Annotated[Optional[int], typer.Option("--limit", help="use N images, evenly spaced over the data "
                                                                  "set",
-        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
+        parser=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
     mean: Annotated[Optional[str], typer.Option("--mean", help="normalisation mean per channel (default "
                                                                "ImageNet's)")] = None,
     std: Annotated[Optional[str], typer.Option("--std", help="normalisation std per channel (default "

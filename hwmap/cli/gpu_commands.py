@@ -187,7 +187,7 @@ def measure(
     model: Annotated[str, typer.Argument(help="model spec (resnet50, segformer-b2, a timm name, tv:<name>, ...)")],
     device: DeviceOpt = "cuda:0",
     batch: Annotated[int, typer.Option("--batch", help="batch size",
-        click_type=StrictInt(min_value=1, max_value=MAX_BATCH))] = 1,
+        parser=StrictInt(min_value=1, max_value=MAX_BATCH))] = 1,
     input: Annotated[str | None, typer.Option("--input", help="input size CxHxW, e.g. 3x512x512")] = None,
     accel: AccelOpt = None,
     calibration: Annotated[str | None, typer.Option("--calibration", help="calibration YAML (default: "
@@ -198,14 +198,14 @@ def measure(
     dtype: DtypeOpt = "fp16",
     tf32: Tf32Opt = True,
     reps: Annotated[int, typer.Option("--reps", help="timed inferences (median reported)",
-        click_type=StrictInt(min_value=1, max_value=1_000_000))] = 50,
+        parser=StrictInt(min_value=1, max_value=1_000_000))] = 50,
     energy_s: Annotated[float, typer.Option("--energy-s", help="seconds of inferences for the energy (>= 1 s)",
-        click_type=StrictFloat(min_value=1.0, max_value=86400.0))]
+        parser=StrictFloat(min_value=1.0, max_value=86400.0))]
     = 2.0,
     depth: Annotated[int, typer.Option("--depth", help="aggregate modules at this name depth",
-        click_type=StrictInt(min_value=1, max_value=1024))] = 3,
+        parser=StrictInt(min_value=1, max_value=1024))] = 3,
     top: Annotated[int, typer.Option("--top", help="modules to show",
-        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = 15,
+        parser=StrictInt(min_value=1, max_value=MAX_COUNT))] = 15,
     json_out: JsonOpt = False,
 ) -> None:
     """Real latency (median of CUDA-event timings) and energy per inference (NVML) of a model on this GPU, next to

@@ -16,11 +16,11 @@ ModelArg = Annotated[str, typer.Argument(help="model spec (resnet50, tv:resnet18
                                               "ofa-resnet50:d=..;e=..;w=..) or a saved graph .json")]
 InputOpt = Annotated[str | None, typer.Option("--input", help="input size CxHxW, e.g. 3x512x512")]
 ResolutionOpt = Annotated[int | None, typer.Option("--resolution", help="square input size (model's channels)",
-                                                          click_type=StrictInt(min_value=1, max_value=MAX_RESOLUTION))]
+                                                          parser=StrictInt(min_value=1, max_value=MAX_RESOLUTION))]
 BatchOpt = Annotated[int, typer.Option("--batch", help="batch size",
-                                           click_type=StrictInt(min_value=1, max_value=MAX_BATCH))]
+                                           parser=StrictInt(min_value=1, max_value=MAX_BATCH))]
 ClassesOpt = Annotated[int | None, typer.Option("--num-classes", help="classifier / segmentation classes",
-                                                       click_type=StrictInt(min_value=1, max_value=MAX_CLASSES))]
+                                                       parser=StrictInt(min_value=1, max_value=MAX_CLASSES))]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="fail when an operator cannot be lowered")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 
@@ -64,10 +64,10 @@ def flops(
     by: Annotated[By, typer.Option("--by", help="breakdown")] = By.op_class,
     top: Annotated[int | None, typer.Option("--top", help="rows to show (default: all op classes, 15 "
                                                               "modules or layers)",
-                                                          click_type=StrictInt(min_value=1, max_value=MAX_COUNT))]
+                                                          parser=StrictInt(min_value=1, max_value=MAX_COUNT))]
     = None,
     depth: Annotated[int | None, typer.Option("--depth", help="aggregate modules at this name depth",
-                                                            click_type=StrictInt(min_value=1, max_value=1024))]
+                                                            parser=StrictInt(min_value=1, max_value=1024))]
     = None,
     linear_as_conv: Annotated[bool, typer.Option("--linear-as-conv", help="count token-wise linear layers as "
                                                                           "1x1 convs")] = False,

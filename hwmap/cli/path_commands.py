@@ -36,7 +36,7 @@ def paths_generate(
     model: Annotated[str, typer.Argument(help="base model spec")],
     out: Annotated[str, typer.Option("--out", "-o", help="paths YAML to write")],
     skip_last: Annotated[int, typer.Option("--skip-last", help="per stage, skip its last 1..K blocks",
-        click_type=StrictInt(min_value=0, max_value=1024))] = 0,
+        parser=StrictInt(min_value=0, max_value=1024))] = 0,
     skip_blocks: Annotated[Optional[list[str]], typer.Option("--skip-blocks", help="a path skipping the blocks "
                                                                                  "this glob matches (repeatable), "
                                                                                  "e.g. 'blocks.1[01]'")] = None,
@@ -137,14 +137,14 @@ def select_paths_command(
     weights: Annotated[Optional[str], typer.Option("--weights", help="one weight per budget level")] = None,
     metric: Annotated[Metric, typer.Option("--metric", help="what the budget limits")] = Metric.energy,
     max_paths: Annotated[Optional[int], typer.Option("--max-paths", help="at most this many paths",
-        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
+        parser=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
     memory_mb: Annotated[Optional[float], typer.Option("--memory-mb", help="weight memory limit",
-        click_type=StrictFloat(min_value=0.0))] = None,
+        parser=StrictFloat(min_value=0.0))] = None,
     min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", help="no path below this",
-        click_type=StrictFloat(min_value=0.0, max_value=100.0))] = None,
+        parser=StrictFloat(min_value=0.0, max_value=100.0))] = None,
     switch_cost: Annotated[float, typer.Option("--switch-cost", help="accuracy points charged per path kept "
                                                                      "beyond the first",
-        click_type=StrictFloat(min_value=0.0, max_value=100.0))] = 0.0,
+        parser=StrictFloat(min_value=0.0, max_value=100.0))] = 0.0,
     objective: Annotated[Objective, typer.Option("--objective")] = Objective.accuracy,
     target_frontier: Annotated[Optional[str], typer.Option("--target-frontier", help="CSV energy_mj,accuracy "
                                                                                      "(objective frontier)")]
@@ -233,7 +233,7 @@ def simulate(
     selection_file: Annotated[str, typer.Argument(help="selection JSON written by select-paths --out")],
     trace: Annotated[str, typer.Option("--trace", help="budget trace CSV (one budget per step)")],
     switch_energy_mj: Annotated[float, typer.Option("--switch-energy-mj", help="energy charged per switch",
-        click_type=StrictFloat(min_value=0.0))] = 0.0,
+        parser=StrictFloat(min_value=0.0))] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Replay the selection's switching policy over a budget trace."""
