@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _click_message(error) -> str:
     """Click's usage errors on one line: the message, then where to look ('see hwmap sweep --help')."""
-    message = error.format_message()
+    # typer 0.29+ checks choices with pydantic, whose messages start "Value error, ": the same message as before.
+    message = error.format_message().replace(": Value error, ", ": ", 1)
     context = getattr(error, "ctx", None)
     if isinstance(error, _click_errors()[1]) and context is not None:
         return f"{message} (see {context.command_path} --help)"
