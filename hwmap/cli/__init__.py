@@ -75,7 +75,12 @@ def _hoist_global_flags(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     argv = _hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
+    import os
     import warnings
+
+    # pydantic (templates; typer 0.29+ options) looks for plugins in every installed package's entry points on its
+    # first validator, ~13 ms; the CLI uses none. A user's explicit setting is kept.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
     # numpy's overflow / invalid-value warnings would be extra stderr lines; the result guard (hwmap.cost.checks)
     # turns what they warn about into one error naming the layer and field.
