@@ -33,7 +33,7 @@ from hwmap.graph.cache import CacheInfo, cache_root, clear_folder, folder_info
 
 CACHE_FORMAT = 1
 _SUFFIX = ".mappings.json"
-MAX_ENTRIES = 20_000  # a set grows past this only in long sweeps; it then starts again empty
+MAX_ENTRIES = 4096  # ~1 MB, read in ~10 ms; a set this full (many models on one template) starts again empty
 _FIELDS: tuple[dataclasses.Field, ...] = dataclasses.fields(LayerMapping)
 _FLOAT_FIELDS = frozenset(f.name for f in _FIELDS if f.type == "float")
 _INT_FIELDS = frozenset(f.name for f in _FIELDS if f.type == "int")
