@@ -134,9 +134,7 @@ def test_damaged_set_is_a_miss_and_is_rewritten(cache_home, mapper_calls, damage
     # A damaged entry: only its layer is searched again (layers with the same key then read the new entry);
     # a damaged file: every layer.
     assert searched_again == (1 if damage.startswith("entry") else searched)
-    rewritten = json.loads(path.read_text())  # whole again: a third run searches nothing
-    assert rewritten["key"] == data["key"] or damage == "foreign-key"
-    assert rewritten["entries"] == json.loads(text)["entries"]
+    assert json.loads(path.read_text()) == json.loads(text)  # rewritten whole: a third run searches nothing
     before = len(mapper_calls)
     _assert_same(_estimate(graph, "systolic16x16", None, "energy"), cold)
     assert len(mapper_calls) == before
