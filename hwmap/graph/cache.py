@@ -110,10 +110,15 @@ def package_versions() -> tuple[tuple[str, str], ...]:
 
 
 def _version(name: str) -> str:
+    """The installed version of a package: the Version header of its metadata file, read without email-parsing the
+    whole file as metadata.version does (torch's and transformers' carry their long READMEs: 3 ms each)."""
     try:
-        return metadata.version(name)
+        dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
         return "absent"
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    found = re.search(r"^Version:[ \t]*(\S+)[ \t]*$", text.split("\n\n", 1)[0], re.MULTILINE)
+    return found.group(1) if found else dist.version
 
 
 @cache
