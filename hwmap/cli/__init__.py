@@ -76,13 +76,22 @@ def _hoist_global_flags(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     argv = _hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     import gc
-    import os
-    import warnings
 
     # Start-up allocates ~50k long-lived objects (numpy, pydantic, typer, the graph); with the default young-generation
     # threshold of 700 the cyclic GC ran 99 times in a cached `hwmap estimate resnet50` for 52 ms of ~550 ms CPU,
     # freeing nothing that matters. Collections every 100k allocations still bound the garbage of long commands.
-    gc.set_threshold(100_000, *gc.get_threshold()[1:])
+    # (Restored on return, for callers that run the CLI in-process.)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100_000, *thresholds[1:])
+    try:
+        _run(argv)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _run(argv: list[str]) -> None:
+    import os
+    import warnings
 
     # pydantic (templates; typer 0.29+ options) looks for plugins in every installed package's entry points on its
     # first validator, ~13 ms; the CLI uses none. A user's explicit setting is kept.
