@@ -148,7 +148,7 @@ def test_no_cache_neither_reads_nor_writes(cache_home, mapper_calls, run_cli):
     assert dispatch.estimate_graph(graph, api.load_accelerator("systolic16x16")).mappings  # library default: off
     assert not cache_home.exists()
     saved = cache_home.parent / "resnet18.json"
-    cache_home.parent.mkdir(parents=True)
+    cache_home.parent.mkdir(parents=True, exist_ok=True)
     api.save_graph(graph, saved)
 
     def cli(*argv):
