@@ -59,8 +59,13 @@ def set_key(target: MapTarget, objective: str) -> dict:
     import numpy as np
 
     return {"cache_format": CACHE_FORMAT, "objective": objective,
-            "target": {f.name: getattr(target, f.name) for f in dataclasses.fields(MapTarget)},
+            "target": {f.name: _plain(getattr(target, f.name)) for f in dataclasses.fields(MapTarget)},
             "mapper_sha256": _sources_sha256(), "numpy": np.__version__}
+
+
+def _plain(value):
+    """A JSON-ready scalar (a numpy scalar becomes its Python value)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _file_name(key: dict) -> str:
