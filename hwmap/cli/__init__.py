@@ -117,6 +117,25 @@ def _run(argv: list[str]) -> None:
     warnings.filterwarnings("ignore", category=RuntimeWarning, message=r".*(overflow|invalid value|divide by zero)")
     _register_commands(argv)
     _ROOT_OPTIONS["no_cache"] = False
+    # Typer turns every registered command into a click command before it parses (inspecting signatures; typer 0.29
+    # also builds a pydantic adapter per option): a run of one command registers only that command.
+    commands, groups = app.registered_commands, app.registered_groups
+    first = _command(argv)
+    if first in COMMAND_MODULES:
+        app.registered_commands = [c for c in commands if _command_name(c) == first]
+        app.registered_groups = [g for g in groups if g.name == first]
+    try:
+        _invoke(argv)
+    finally:
+        app.registered_commands, app.registered_groups = commands, groups
+
+
+def _command_name(info) -> str:
+    """A registered command's name: its own, or its function's with dashes (typer's rule)."""
+    return info.name or info.callback.__name__.lower().replace("_", "-")
+
+
+def _invoke(argv: list[str]) -> None:
     try:
         code = app(args=argv, standalone_mode=False, prog_name="hwmap")
     except HwmapError as error:
