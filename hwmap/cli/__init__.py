@@ -82,8 +82,51 @@ def _hoist_global_flags(argv: list[str]) -> list[str]:
     return [*dict.fromkeys(flags), *(arg for arg in argv[:end] if arg not in GLOBAL_FLAGS), *argv[end:]]
 
 
+# Commands whose work is done when main returns (no worker pools, threads or finalizers that must run): run as the
+# process's entry point, they end with os._exit once their output is flushed, skipping the interpreter's teardown of
+# ~400k objects and ~700 modules (a cached `hwmap estimate resnet50`: 0.908 -> 0.646 s wall median of 11).
+FAST_EXIT_COMMANDS = ("estimate", "map", "accels", "flops", "graph", "export", "models", "cache")
+
+
 def main(argv: list[str] | None = None) -> None:
+    """The `hwmap` command. argv None: the process's own arguments (the console script, python -m hwmap)."""
+    entry = argv is None
     argv = _hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
+    fast_exit = entry and _command(argv) in FAST_EXIT_COMMANDS and "--help" not in argv
+    try:
+        _main(argv)
+    except SystemExit as done:
+        if fast_exit:
+            _exit_now(done.code)
+        raise
+    if fast_exit:
+        _exit_now(0)
+
+
+def _exit_now(code) -> None:
+    """End the process like sys.exit(code) would, without the interpreter's teardown: flush stdout and stderr, then
+    os._exit (exit status 120 when stdout cannot be flushed, as CPython does)."""
+    import os
+
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        status = 120
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(status)
+
+
+def _main(argv: list[str]) -> None:
     import gc
 
     # Start-up allocates ~50k long-lived objects (numpy, pydantic, typer, the graph); with the default young-generation
