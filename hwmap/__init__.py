@@ -9,12 +9,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DesignSpace",
+    "cache_info",
     "calibrate_from_table",
     "calibrate_gpu",
     "census",
     "census_models",
     "check_cost",
-    "clear_graph_cache",
+    "clear_cache",
     "compare_counters",
     "cost_paths",
     "estimate",
@@ -26,7 +27,6 @@ __all__ = [
     "extract_graph",
     "flops",
     "generate_paths",
-    "graph_cache_info",
     "list_accelerators",
     "list_models",
     "load_accelerator",

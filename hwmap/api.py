@@ -19,14 +19,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.cost.result import GraphCost
     from hwmap.dse.space import DesignSpace
     from hwmap.dse.sweep import SweepResult
+    from hwmap.graph.cache import CacheInfo
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "DesignSpace", "calibrate_from_table", "calibrate_gpu", "census", "census_models", "check_cost",
-    "clear_graph_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_accelerator",
+    "DesignSpace", "cache_info", "calibrate_from_table", "calibrate_gpu", "census", "census_models", "check_cost",
+    "clear_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_accelerator",
     "export_graph", "export_zigzag_hardware", "export_zigzag_workload", "extract_graph", "flops", "generate_paths",
-    "graph_cache_info", "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph",
-    "load_paths", "load_selection", "load_space", "map_layers", "measure", "pareto", "plot_frontier", "plot_layers",
+    "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph", "load_paths",
+    "load_selection", "load_space", "map_layers", "measure", "pareto", "plot_frontier", "plot_layers",
     "plot_pareto", "plot_shares", "save_costed_paths", "save_graph", "select_paths", "simulate", "sweep",
     "validate_accelerators",
 ]
@@ -294,7 +295,8 @@ def estimate(
     'compiled'), dtype of the compute roof ('fp16', 'bf16', 'fp32', 'fp8', 'int8'), calibration (a file from
     calibrate_gpu(); None: <template>.calibration.yaml beside the template, else the template's priors), tf32 (TF32
     for fp32 matmuls). On other templates they must keep their defaults.
-    cache: as in extract_graph.
+    cache: the graph as in extract_graph, and each layer's mapping from / to the mapping cache
+    (hwmap.cost.mapping_cache; the same result, without searching the mappings again); False reads and writes neither.
     """
     from hwmap.cost.dispatch import estimate_graph
 
@@ -303,7 +305,7 @@ def estimate(
     graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
     cost = estimate_graph(graph, accelerator, dataflow=_choice("dataflow", dataflow, ("ws", "os", "is")), gpu=gpu,
-                          mapping=mapping, objective=objective, fusion=fusion)
+                          mapping=mapping, objective=objective, fusion=fusion, cache=cache)
     check_cost(cost)
     return cost
 
@@ -390,18 +392,21 @@ def load_selection(path: str | Path):
     return read_selection(path)
 
 
-def graph_cache_info():
-    """The graph cache's folder and entries (hwmap.graph.cache.CacheInfo: .folder, .entries, .size_bytes)."""
-    from hwmap.graph.cache import cache_info
+def cache_info() -> dict[str, CacheInfo]:
+    """hwmap's on-disk caches by name: "graphs" (traced layer graphs, hwmap.graph.cache) and "mappings" (the mapper's
+    choices, hwmap.cost.mapping_cache); each a CacheInfo (.folder, .entries, .size_bytes, .to_dict())."""
+    from hwmap.cost.mapping_cache import mapping_cache_info
+    from hwmap.graph.cache import cache_info as graph_cache_info
 
-    return cache_info()
+    return {"graphs": graph_cache_info(), "mappings": mapping_cache_info()}
 
 
-def clear_graph_cache():
-    """Delete every cached graph; returns the CacheInfo of what was removed."""
-    from hwmap.graph.cache import clear_cache
+def clear_cache() -> dict[str, CacheInfo]:
+    """Delete every entry of both caches; returns what was removed, by cache name as in cache_info()."""
+    from hwmap.cost.mapping_cache import clear_mapping_cache
+    from hwmap.graph.cache import clear_cache as clear_graphs
 
-    return clear_cache()
+    return {"graphs": clear_graphs(), "mappings": clear_mapping_cache()}
 
 
 def export_zigzag_workload(graph: LayerGraph, path: str | Path, *,

@@ -10,9 +10,11 @@ hand list of options):
 
 from __future__ import annotations
 
+import enum
 import inspect
+import types
+import typing
 
-import click
 import pytest
 import typer
 
@@ -26,13 +28,13 @@ from hwmap.errors import ParameterError
 PENDING: set[str] = set()
 
 
-def _commands() -> dict[str, click.Command]:
+def _commands() -> dict:
     """'estimate', 'paths cost', ... -> the click command, for every command registered on the app."""
     _register_commands([])  # every command module
-    found: dict[str, click.Command] = {}
+    found: dict = {}
 
-    def walk(command: click.Command, path: tuple[str, ...]) -> None:
-        if isinstance(command, click.Group):
+    def walk(command, path: tuple[str, ...]) -> None:
+        if hasattr(command, "commands"):  # a group, in the click package or typer's own copy (typer >= 0.26)
             for name, sub in command.commands.items():
                 walk(sub, (*path, name))
         else:
@@ -45,14 +47,37 @@ def _commands() -> dict[str, click.Command]:
 COMMANDS = _commands()
 
 
-def _api_function(command: click.Command):
+def _api_function(command):
     name = getattr(inspect.unwrap(command.callback), "__hwmap_api__", None)
     assert name is not None, f"no @calls_api(...) on the command {command.name!r}"
     assert name in hwmap.api.__all__, f"{name!r} is not a public function of hwmap.api"
     return getattr(hwmap.api, name)
 
 
-def _is_presentation(path: str, param: click.Parameter) -> bool:
+def _choices(param) -> tuple | None:
+    """A parameter's checked choices: click's Choice type (typer < 0.29) or the Literal / Enum annotation typer 0.29
+    keeps in its type descriptor; None for a free value."""
+    kind = getattr(param, "type", None)
+    if kind is not None:
+        return tuple(kind.choices) if hasattr(kind, "choices") else None
+    annotation = param.type_descriptor.annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return tuple(member.value for member in annotation)
+    return None
+
+
+def _missing_keywords(path: str, command, function) -> list[str]:
+    """The command's options and arguments (presentation options aside) that function has no parameter for."""
+    accepted = inspect.signature(function).parameters
+    return [f"{'/'.join(getattr(p, 'opts', [p.name]))} (Python name {p.name})" for p in command.params
+            if not _is_presentation(path, p) and p.name not in accepted]
+
+
+def _is_presentation(path: str, param) -> bool:
     flags = getattr(param, "opts", [])
     return any(flag in PRESENTATION_FLAGS or f"{path} {flag}" in PRESENTATION_FLAGS for flag in flags)
 
@@ -71,18 +96,17 @@ def test_the_walk_sees_every_command():
 def test_every_option_is_a_keyword_of_the_api_function_the_command_calls(path):
     command = COMMANDS[path]
     function = _api_function(command)
-    accepted = inspect.signature(function).parameters
-    missing = [f"{'/'.join(getattr(p, 'opts', [p.name]))} (Python name {p.name})" for p in command.params
-               if not _is_presentation(path, p) and p.name not in accepted]
+    missing = _missing_keywords(path, command, function)
     assert not missing, f"hwmap {path}: hwmap.api.{function.__name__} has no parameter for {', '.join(missing)}"
 
 
 def test_the_contract_check_can_fail():
     """An option that is not a keyword is found (a command over a function without that parameter)."""
-    command = click.Command("probe", params=[click.Option(["--batch-size"]), click.Option(["--json"])])
-    accepted = inspect.signature(hwmap.api.estimate).parameters
-    assert [p.name for p in command.params if not _is_presentation("probe", p) and p.name not in accepted] \
-        == ["batch_size"]
+    option = types.SimpleNamespace
+    command = types.SimpleNamespace(params=[option(name="batch_size", opts=["--batch-size"]),
+                                            option(name="json_out", opts=["--json"]),
+                                            option(name="batch", opts=["--batch"])])
+    assert _missing_keywords("probe", command, hwmap.api.estimate) == ["--batch-size (Python name batch_size)"]
 
 
 def test_presentation_flags_are_few_and_real():
@@ -123,7 +147,7 @@ def test_one_vocabulary_across_commands():
             names = SHARED[flag] if isinstance(SHARED[flag], tuple) else (SHARED[flag],)
             assert param.name == names[-1] if param.multiple or param.nargs == -1 else param.name == names[0], \
                 (path, flag, param.name)
-            choices = tuple(param.type.choices) if isinstance(param.type, click.Choice) else None
+            choices = _choices(param)
             if flag in ("--dataflow", "--mode", "--dtype", "--by", "--mapping", "--objective", "--fusion"):
                 assert choices, f"hwmap {path} {flag} is not a checked choice"
             shorts = tuple(sorted(f for f in param.opts if not f.startswith("--")))
@@ -153,12 +177,12 @@ def test_unknown_option_is_one_line(run_cli, path):
 
 
 CHOICES = [(path, p.opts[0]) for path, c in sorted(COMMANDS.items()) for p in c.params
-           if isinstance(p.type, click.Choice) and isinstance(p, click.Option)]
+           if p.param_type_name == "option" and _choices(p)]
 
 
 @pytest.mark.parametrize(("path", "flag"), CHOICES, ids=[f"{p} {f}" for p, f in CHOICES])
 def test_bad_choice_is_one_line_naming_the_flag_and_choices(run_cli, path, flag):
-    choices = next(p.type.choices for p in COMMANDS[path].params if flag in getattr(p, "opts", []))
+    choices = next(_choices(p) for p in COMMANDS[path].params if flag in getattr(p, "opts", []))
     line = _one_line(run_cli, *path.split(), flag, "no-such-choice")
     assert f"Invalid value for '{flag}': 'no-such-choice' is not" in line and repr(choices[0]) in line
 

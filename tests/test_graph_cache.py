@@ -124,7 +124,7 @@ def test_unwritable_cache_is_skipped(tmp_path, monkeypatch, trace_calls):
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # hwmap/graphs cannot be created under a file
     graph = api.extract_graph(SPEC, resolution=RES)
     assert graph.total_macs == traced(SPEC, resolution=RES).total_macs
-    assert api.graph_cache_info().entries == ()
+    assert api.cache_info()["graphs"].entries == ()
 
 
 def test_hf_spec_is_keyed_by_config_content(tmp_path):
@@ -150,13 +150,13 @@ def test_cli_no_cache_info_and_clear(cache_home, trace_calls, run_cli):
     assert code == 0 and trace_calls == [SPEC, SPEC, SPEC] and json.loads(out)["total_macs"] == macs
 
     code, out, _ = run_cli("cache", "info", "--json")
-    info = json.loads(out)
+    info = json.loads(out)["graphs"]
     assert code == 0 and info["entries"] == 1 and info["files"][0]["model"] == SPEC
     assert info["folder"] == str(cache_home) and info["size_bytes"] == (cache_home / info["files"][0]["file"]).stat(
     ).st_size
     (cache_home / f".{info['files'][0]['file']}.abc123.tmp").write_text("{")  # an interrupted write
     code, out, _ = run_cli("cache", "clear")
-    assert code == 0 and out.startswith("removed 1 graphs")
+    assert code == 0 and out.startswith("removed 1 graphs") and "removed 0 mapping sets" in out
     assert list(cache_home.iterdir()) == []
     code, out, _ = run_cli("cache", "info")
     assert code == 0 and ": 0 graphs, 0.00 MB" in out

@@ -1,4 +1,5 @@
-"""hwmap cache info|clear: the on-disk cache of traced graphs (hwmap.graph.cache)."""
+"""hwmap cache info|clear: hwmap's on-disk caches, traced graphs (hwmap.graph.cache) and the mapper's choices
+(hwmap.cost.mapping_cache)."""
 
 from __future__ import annotations
 
@@ -7,37 +8,41 @@ import typer
 from hwmap.cli import app
 from hwmap.cli.options import JsonOpt, calls_api
 
-cache_app = typer.Typer(help="Show or clear the cache of traced layer graphs ($XDG_CACHE_HOME/hwmap/graphs).",
-                        no_args_is_help=True)
+cache_app = typer.Typer(help="Show or clear hwmap's caches: traced layer graphs ($XDG_CACHE_HOME/hwmap/graphs) and "
+                             "chosen layer mappings ($XDG_CACHE_HOME/hwmap/mappings).", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
+# What one entry of each cache is, for the text output.
+UNITS = {"graphs": "graphs", "mappings": "mapping sets"}
 
 
 @cache_app.command("info")
-@calls_api("graph_cache_info")
+@calls_api("cache_info")
 def cache_info(json_out: JsonOpt = False) -> None:
-    """The cache folder, its entries and their size."""
-    from hwmap.api import graph_cache_info
+    """Each cache's folder, its entries and their size."""
+    from hwmap.api import cache_info as caches
     from hwmap.report.tables import print_json
 
-    info = graph_cache_info()
+    info = caches()
     if json_out:
-        print_json(info.to_dict())
+        print_json({name: each.to_dict() for name, each in info.items()})
         return
-    print(f"{info.folder}: {len(info.entries)} graphs, {info.size_bytes / 1e6:.2f} MB")
-    for entry in info.entries:
-        print(f"  {entry.model:<40} {entry.size_bytes / 1e3:9.1f} kB  {entry.file}")
+    for name, each in info.items():
+        print(f"{each.folder}: {len(each.entries)} {UNITS[name]}, {each.size_bytes / 1e6:.2f} MB")
+        for entry in each.entries:
+            print(f"  {entry.label:<40} {entry.size_bytes / 1e3:9.1f} kB  {entry.file}")
 
 
 @cache_app.command("clear")
-@calls_api("clear_graph_cache")
+@calls_api("clear_cache")
 def cache_clear(json_out: JsonOpt = False) -> None:
-    """Delete every cached graph (they are traced again when next needed)."""
-    from hwmap.api import clear_graph_cache
+    """Delete every cached graph and mapping set (they are computed again when next needed)."""
+    from hwmap.api import clear_cache
     from hwmap.report.tables import print_json
 
-    removed = clear_graph_cache()
+    removed = clear_cache()
     if json_out:
-        print_json(removed.to_dict())
+        print_json({name: each.to_dict() for name, each in removed.items()})
         return
-    print(f"removed {len(removed.entries)} graphs ({removed.size_bytes / 1e6:.2f} MB) from {removed.folder}")
+    for name, each in removed.items():
+        print(f"removed {len(each.entries)} {UNITS[name]} ({each.size_bytes / 1e6:.2f} MB) from {each.folder}")

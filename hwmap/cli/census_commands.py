@@ -38,7 +38,7 @@ def census(
     resume: ResumeOpt = False,
     time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="seconds per model before it becomes an "
                                                                        "error row (0: none)",
-                                                click_type=StrictFloat(min_value=0.0, max_value=1e9))] = 300.0,
+                                                parser=StrictFloat(min_value=0.0, max_value=1e9))] = 300.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Trace many models and cost them on templates: MAC, time and energy shares by op class, one row each."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
-import click
 import typer
 
-from hwmap.cli import app, use_graph_cache
+from hwmap.cli import app, use_cache
 from hwmap.cli.options import (
     DEFAULT_TOP,
     AccelOpt,
@@ -69,7 +68,7 @@ def estimate(
     cost = run_estimate(model, accel, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
                         batch=batch, num_classes=num_classes, strict=strict, calibration=calibration, mode=mode,
                         dtype=dtype, tf32=tf32, mapping=mapping, objective=objective, fusion=fusion,
-                        cache=use_graph_cache())
+                        cache=use_cache())
     if csv_path:
         write_cost_csv(csv_path, cost)
     if json_out:
@@ -119,7 +118,7 @@ def map_command(
     check_files(inputs={"MODEL": model, "--accel": accel}, outputs={})
     result = map_layers(model, accel, layer=layer, objective=objective, mapping=mapping, fusion=fusion,
                         dataflow=dataflow, input_shape=input_shape, resolution=resolution, batch=batch,
-                        num_classes=num_classes, strict=strict, cache=use_graph_cache())
+                        num_classes=num_classes, strict=strict, cache=use_cache())
     cost = result.cost
     rows = [(i, cost.layers.mappings[i]) for i in result.layers]
     if json_out:
@@ -153,9 +152,11 @@ def map_command(
 
 @accels_app.command("list")
 @calls_api("list_accelerators")
-def accels_list(json_out: JsonOpt = False, kind: Annotated[Optional[str], typer.Option(
-        "--kind", click_type=click.Choice(("systolic", "vector_pe", "gpu")), help="only templates of this kind")]
-        = None) -> None:
+def accels_list(
+    json_out: JsonOpt = False,
+    kind: Annotated[Optional[Literal[("systolic", "vector_pe", "gpu")]], typer.Option(
+        "--kind", help="only templates of this kind")] = None,
+) -> None:
     """The shipped templates with kind, peak MACs per cycle and description."""
     from hwmap.api import list_accelerators, load_accelerator
     from hwmap.report.tables import print_json, render_accelerator_list, stdout_console
@@ -212,8 +213,8 @@ def accels_export(
     accel: Annotated[str, typer.Argument(help="template name (hwmap accels list) or template .yaml")],
     out: Annotated[str, typer.Option("--out", "-o", help="existing folder for <name>.hardware.yaml and "
                                                          "<name>.mapping.yaml")],
-    format: Annotated[str, typer.Option("--format", click_type=click.Choice(("zigzag",)),
-                                        help="zigzag: ZigZag 3.9.1 hardware and spatial mapping YAML")] = "zigzag",
+    format: Annotated[Literal[("zigzag",)], typer.Option(
+        "--format", help="zigzag: ZigZag 3.9.1 hardware and spatial mapping YAML")] = "zigzag",
     json_out: JsonOpt = False,
 ) -> None:
     """Write a template in another tool's format (ZigZag: memory hierarchy, MAC array, spatial mapping)."""

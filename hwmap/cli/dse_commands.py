@@ -23,7 +23,7 @@ def sweep(
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", help="local worker processes (default: "
                                                                            "all cores; in-process under 64 "
                                                                            "points)",
-        click_type=StrictInt(min_value=1, max_value=4096))] = None,
+        parser=StrictInt(min_value=1, max_value=4096))] = None,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="run on the Dask cluster whose "
                                                                          "scheduler is at this address, e.g. "
                                                                          "tcp://host:8786")] = None,
@@ -40,10 +40,10 @@ def sweep(
                                                                          ".csv, .parquet or .json")] = None,
     chunk_size: Annotated[Optional[int], typer.Option("--chunk-size", help="points per task (default: about 8 "
                                                                            "tasks per worker, at most 256)",
-        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))]
+        parser=StrictInt(min_value=1, max_value=MAX_COUNT))]
     = None,
     top: Annotated[int, typer.Option("--top", help="front rows shown per model",
-        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = 20,
+        parser=StrictInt(min_value=1, max_value=MAX_COUNT))] = 20,
     json_out: JsonOpt = False,
 ) -> None:
     """Cost every hardware variant of a design space on its models; print the Pareto front."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
-import click
 import typer
 
 from hwmap.cli import app
@@ -42,15 +41,15 @@ def evaluate(
     weights_for: Annotated[Optional[list[str]], typer.Option("--weights-for", help="MODEL=FILE: weights of "
                                                                                    "another model some paths use "
                                                                                    "(repeatable)")] = None,
-    task: Annotated[str, typer.Option("--task", click_type=click.Choice(TASKS),
-                                      help="auto: segmentation when DATA has images/ and masks/")] = "auto",
+    task: Annotated[Literal[TASKS], typer.Option(
+        "--task", help="auto: segmentation when DATA has images/ and masks/")] = "auto",
     batch: Annotated[int, typer.Option("--batch", help="images per forward pass (default 32 here: accuracy runs "
                                                        "batch their images)",
-        click_type=StrictInt(min_value=1, max_value=MAX_BATCH))] = 32,
+        parser=StrictInt(min_value=1, max_value=MAX_BATCH))] = 32,
     device: DeviceOpt = "auto",
     limit: Annotated[Optional[int], typer.Option("--limit", help="use N images, evenly spaced over the data "
                                                                  "set",
-        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
+        parser=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
     mean: Annotated[Optional[str], typer.Option("--mean", help="normalisation mean per channel (default "
                                                                "ImageNet's)")] = None,
     std: Annotated[Optional[str], typer.Option("--std", help="normalisation std per channel (default "

@@ -103,7 +103,7 @@ def calibrate(
                                                                    "the models to use (default: every row)")]
     = None,
     max_rows: Annotated[Optional[int], typer.Option("--max-rows", help="with --from-table: use at most N rows",
-                                                    click_type=StrictInt(min_value=1, max_value=MAX_COUNT))]
+                                                    parser=StrictInt(min_value=1, max_value=MAX_COUNT))]
     = None,
     graph_cache: Annotated[Optional[str], typer.Option("--graph-cache", help="with --from-table: folder for "
                                                                              "traced graphs (default: "
@@ -178,12 +178,12 @@ def measure(
     dtype: DtypeOpt = "fp16",
     tf32: Tf32Opt = True,
     reps: Annotated[int, typer.Option("--reps", help="timed inferences (median reported)",
-        click_type=StrictInt(min_value=1, max_value=1_000_000))] = 50,
+        parser=StrictInt(min_value=1, max_value=1_000_000))] = 50,
     energy_s: Annotated[float, typer.Option("--energy-s", help="seconds of inferences for the energy (>= 1 s)",
-        click_type=StrictFloat(min_value=1.0, max_value=86400.0))]
+        parser=StrictFloat(min_value=1.0, max_value=86400.0))]
     = 2.0,
     module_depth: Annotated[int, typer.Option("--depth", help="aggregate modules at this name depth",
-        click_type=StrictInt(min_value=1, max_value=1024))] = 3,
+        parser=StrictInt(min_value=1, max_value=1024))] = 3,
     top: TopOpt = DEFAULT_TOP,
     json_out: JsonOpt = False,
 ) -> None:

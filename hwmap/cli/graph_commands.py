@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
-import click
 import typer
 
-from hwmap.cli import app, use_graph_cache
+from hwmap.cli import app, use_cache
 from hwmap.cli.options import (
     DEFAULT_TOP,
     BatchOpt,
@@ -40,7 +39,7 @@ def flops(
     by: ByOpt = "op-group",
     top: TopOpt = DEFAULT_TOP,
     module_depth: Annotated[Optional[int], typer.Option("--depth", help="aggregate modules at this name depth",
-                                                        click_type=StrictInt(min_value=1, max_value=1024))] = None,
+                                                        parser=StrictInt(min_value=1, max_value=1024))] = None,
     linear_as_conv: Annotated[bool, typer.Option("--linear-as-conv", help="count token-wise linear layers as "
                                                                           "1x1 convs")] = False,
     compare: Annotated[bool, typer.Option("--compare", help="show fvcore's and torch's counts beside hwmap's")]
@@ -56,7 +55,7 @@ def flops(
     check_files(inputs={"MODEL": model}, outputs={"--csv": csv_path})
     summary = count(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
                     strict=strict, by=by, top=shown_rows(top), module_depth=module_depth,
-                    linear_as_conv=linear_as_conv, compare=compare, cache=use_graph_cache())
+                    linear_as_conv=linear_as_conv, compare=compare, cache=use_cache())
     if csv_path:
         write_csv(csv_path, *flops_csv_rows(summary))
     if json_out:
@@ -88,7 +87,7 @@ def graph(
 
     check_files(inputs={"MODEL": model}, outputs={"--out": out})
     path = save_graph(model, out, input_shape=input_shape, resolution=resolution, batch=batch,
-                      num_classes=num_classes, strict=strict, cache=use_graph_cache())
+                      num_classes=num_classes, strict=strict, cache=use_cache())
     layer_graph = load_graph(path)
     info = {"model": layer_graph.model, "nodes": len(layer_graph.nodes), "total_macs": layer_graph.total_macs,
             "unsupported": len(layer_graph.unsupported), "path": str(path)}
@@ -107,9 +106,9 @@ EXPORT_FORMATS = ("scalesim", "scalesim-gemm", "zigzag")
 def export(
     model: ModelArg,
     out: Annotated[str, typer.Option("--out", "-o", help="output CSV (scalesim) or YAML (zigzag) path")],
-    format: Annotated[str, typer.Option("--format", click_type=click.Choice(EXPORT_FORMATS),
-                                        help="scalesim: conv topology CSV; scalesim-gemm: GEMM topology (M, N, K); "
-                                             "zigzag: ZigZag 3.9.1 workload YAML")] = "scalesim",
+    format: Annotated[Literal[EXPORT_FORMATS], typer.Option(
+        "--format", help="scalesim: conv topology CSV; scalesim-gemm: GEMM topology (M, N, K); zigzag: ZigZag "
+                         "3.9.1 workload YAML")] = "scalesim",
     accel: Annotated[Optional[str], typer.Option("--accel", "-a", help="zigzag: take operand bits from this "
                                                                        "template (default: the graph's dtypes)")]
     = None,
@@ -127,7 +126,7 @@ def export(
     check_files(inputs={"MODEL": model}, outputs={"--out": out})
     result = export_graph(model, out=out, format=format, accel=accel, input_shape=input_shape,
                           resolution=resolution, batch=batch, num_classes=num_classes, strict=strict,
-                          cache=use_graph_cache())
+                          cache=use_cache())
     if json_out:
         print_json(result.to_dict())
         return

@@ -13,9 +13,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Annotated, Optional, TypeVar
+from typing import Annotated, Literal, Optional, TypeVar
 
-import click
 import typer
 
 # Bounds: a batch of 2^20 images of 2^16 x 2^16 pixels x 2^16 channels stays below 2^63 MACs per layer only for
@@ -29,49 +28,53 @@ _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
-class StrictInt(click.ParamType):
-    """An integer written with ASCII digits, in [min_value, max_value]."""
+# Option value parsers: `typer.Option(parser=StrictInt(...))`. A parser (not a click ParamType through click_type)
+# works with every typer this project allows: typer < 0.26 runs on the click package, 0.26+ on its own copy of click,
+# and 0.29+ has no click_type. A bad value raises typer.BadParameter, which click reports as
+# "Invalid value for '--top': ..." with the option's name.
 
-    name = "integer"
+
+class StrictInt:
+    """An integer written with ASCII digits, in [min_value, max_value]."""
 
     def __init__(self, *, min_value: int, max_value: int) -> None:
         self.min_value = min_value
         self.max_value = max_value
+        self.__name__ = "integer"  # the metavar click shows in --help (INTEGER)
 
-    def convert(self, value, param, ctx):
+    def __call__(self, value) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
         else:
             text = str(value).strip()
             if not _INT.fullmatch(text):
-                self.fail(f"{value!r} is not an integer (digits only)", param, ctx)
+                raise typer.BadParameter(f"{value!r} is not an integer (digits only)")
             number = int(text)
         if not self.min_value <= number <= self.max_value:
-            self.fail(f"{number} is out of range: expected an integer from {self.min_value} to {self.max_value}",
-                      param, ctx)
+            raise typer.BadParameter(f"{number} is out of range: expected an integer from {self.min_value} to "
+                                     f"{self.max_value}")
         return number
 
 
-class StrictFloat(click.ParamType):
+class StrictFloat:
     """A finite decimal number in [min_value, max_value]."""
-
-    name = "number"
 
     def __init__(self, *, min_value: float, max_value: float = 1e18) -> None:
         self.min_value = min_value
         self.max_value = max_value
+        self.__name__ = "number"  # the metavar click shows in --help (NUMBER)
 
-    def convert(self, value, param, ctx):
+    def __call__(self, value) -> float:
         if isinstance(value, float | int) and not isinstance(value, bool):
             number = float(value)
         else:
             text = str(value).strip()
             if not _FLOAT.fullmatch(text):
-                self.fail(f"{value!r} is not a number", param, ctx)
+                raise typer.BadParameter(f"{value!r} is not a number")
             number = float(text)
         if not math.isfinite(number) or not self.min_value <= number <= self.max_value:
-            self.fail(f"{value} is out of range: expected a number from {self.min_value:g} to {self.max_value:g}",
-                      param, ctx)
+            raise typer.BadParameter(f"{value} is out of range: expected a number from {self.min_value:g} to "
+                                     f"{self.max_value:g}")
         return number
 
 
@@ -134,7 +137,7 @@ def flag_message(error, command) -> str:
     if param is None or command is None:
         return str(error)
     for option in command.params:
-        if option.name == param and isinstance(option, click.Option):
+        if option.name == param and getattr(option, "param_type_name", "") == "option":
             return f"{option.opts[0]} {error.detail}"
         if option.name == param:  # an argument: its metavar (MODEL, PATHS)
             return f"{option.human_readable_name} {error.detail}"
@@ -145,9 +148,9 @@ def running_command(group, argv: list[str]):
     """The click command that argv names (``paths cost ...`` -> the cost command), or None."""
     command = group
     words = [arg for arg in argv if not arg.startswith("-")]
-    while isinstance(command, click.Group) and words:
+    while hasattr(command, "commands") and words:  # a group (typer's click or the click package alike)
         command = command.commands.get(words.pop(0))
-    return None if isinstance(command, click.Group) else command
+    return None if hasattr(command, "commands") else command
 
 
 # ---------------------------------------------------------------- shared options (one declaration each)
@@ -168,14 +171,12 @@ AccelOpt = Annotated[str, typer.Option("--accel", "-a", help="template name (hwm
 GpuAccelOpt = Annotated[Optional[str], typer.Option("--accel", "-a", help="GPU template (name or YAML path); "
                                                                           "default: the template matching the "
                                                                           "device name")]
-DataflowOpt = Annotated[Optional[str], typer.Option("--dataflow", click_type=click.Choice(DATAFLOWS),
-                                                    help="systolic templates: ws, os or is (default: the "
-                                                         "template's)")]
-ModeOpt = Annotated[str, typer.Option("--mode", click_type=click.Choice(GPU_MODES),
-                                      help="GPU execution mode: auto (eager PyTorch with fused SDPA where the "
-                                           "model calls it), eager, sdpa, compiled (torch.compile)")]
-DtypeOpt = Annotated[str, typer.Option("--dtype", click_type=click.Choice(GPU_DTYPES),
-                                       help="GPU compute dtype")]
+DataflowOpt = Annotated[Optional[Literal[DATAFLOWS]], typer.Option(
+    "--dataflow", help="systolic templates: ws, os or is (default: the template's)")]
+ModeOpt = Annotated[Literal[GPU_MODES], typer.Option(
+    "--mode", help="GPU execution mode: auto (eager PyTorch with fused SDPA where the model calls it), eager, sdpa, "
+                   "compiled (torch.compile)")]
+DtypeOpt = Annotated[Literal[GPU_DTYPES], typer.Option("--dtype", help="GPU compute dtype")]
 Tf32Opt = Annotated[bool, typer.Option("--tf32/--no-tf32", help="GPU: TF32 for fp32 matmuls and convolutions")]
 CalibrationOpt = Annotated[Optional[str], typer.Option("--calibration", help="GPU templates: a calibration file "
                                                                              "from `hwmap calibrate` (default: "
@@ -183,31 +184,28 @@ CalibrationOpt = Annotated[Optional[str], typer.Option("--calibration", help="GP
                                                                              "the template, else priors)")]
 InputOpt = Annotated[Optional[str], typer.Option("--input", help="input size CxHxW, e.g. 3x512x512")]
 ResolutionOpt = Annotated[Optional[int], typer.Option("--resolution", help="square input size (model's channels)",
-                                                      click_type=StrictInt(min_value=1, max_value=MAX_RESOLUTION))]
+                                                      parser=StrictInt(min_value=1, max_value=MAX_RESOLUTION))]
 BatchOpt = Annotated[int, typer.Option("--batch", help="images per forward pass",
-                                       click_type=StrictInt(min_value=1, max_value=MAX_BATCH))]
+                                       parser=StrictInt(min_value=1, max_value=MAX_BATCH))]
 ClassesOpt = Annotated[Optional[int], typer.Option("--num-classes", help="classifier / segmentation classes",
-                                                   click_type=StrictInt(min_value=1, max_value=MAX_CLASSES))]
+                                                   parser=StrictInt(min_value=1, max_value=MAX_CLASSES))]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="fail when an operator cannot be lowered")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 TopOpt = Annotated[int, typer.Option("--top", help="rows of the printed table (0 = all)",
-                                     click_type=StrictInt(min_value=0, max_value=MAX_COUNT))]
-ByOpt = Annotated[str, typer.Option("--by", click_type=click.Choice(BREAKDOWNS), help="breakdown table")]
-MappingOpt = Annotated[str, typer.Option(
-    "--mapping", click_type=click.Choice(MAPPINGS),
-    help="best: the mapper picks each layer's loop order and buffer tiles; scalesim: SCALE-Sim's fold order and "
-         "DRAM counts (systolic templates)")]
-ObjectiveOpt = Annotated[str, typer.Option("--objective", click_type=click.Choice(OBJECTIVES),
-                                           help="what the mapper minimises")]
-FusionOpt = Annotated[Optional[str], typer.Option(
-    "--fusion", click_type=click.Choice(FUSIONS),
-    help="accelerator templates: epilogue (default: batch norms folded into conv/linear weights, activations, "
-         "scales and residual adds fused on chip) or none (every operator its own kernel)")]
+                                     parser=StrictInt(min_value=0, max_value=MAX_COUNT))]
+ByOpt = Annotated[Literal[BREAKDOWNS], typer.Option("--by", help="breakdown table")]
+MappingOpt = Annotated[Literal[MAPPINGS], typer.Option(
+    "--mapping", help="best: the mapper picks each layer's loop order and buffer tiles; scalesim: SCALE-Sim's fold "
+                      "order and DRAM counts (systolic templates)")]
+ObjectiveOpt = Annotated[Literal[OBJECTIVES], typer.Option("--objective", help="what the mapper minimises")]
+FusionOpt = Annotated[Optional[Literal[FUSIONS]], typer.Option(
+    "--fusion", help="accelerator templates: epilogue (default: batch norms folded into conv/linear weights, "
+                     "activations, scales and residual adds fused on chip) or none (every operator its own kernel)")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (cuda:0 when CUDA is available, else cpu), cpu, "
                                                          "cuda or cuda:N")]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", help="local worker processes (default: all "
                                                                            "cores; 0: in this process)",
-                                                   click_type=StrictInt(min_value=0, max_value=4096))]
+                                                   parser=StrictInt(min_value=0, max_value=4096))]
 SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="run on the Dask cluster whose scheduler "
                                                                          "is at this address, e.g. "
                                                                          "tcp://host:8786")]

@@ -6,7 +6,6 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, Optional
 
-import click
 import typer
 
 from hwmap.cli import app
@@ -29,7 +28,6 @@ paths_app = typer.Typer(help="Generate execution paths of a model and cost them 
 app.add_typer(paths_app, name="paths")
 
 
-
 def _sizes(texts: list[str] | None, argument: str) -> tuple[int, ...]:
     """Repeatable --resolution values, each one size or a comma list ('384,448'), in order."""
     sizes: list[int] = []
@@ -37,8 +35,8 @@ def _sizes(texts: list[str] | None, argument: str) -> tuple[int, ...]:
     for text in texts or ():
         for part in text.split(","):
             try:
-                sizes.append(size_type.convert(part.strip(), None, None))
-            except click.BadParameter as error:
+                sizes.append(size_type(part.strip()))
+            except typer.BadParameter as error:
                 raise HwmapError(f"{argument} {text!r}: {error.message}") from None
     return tuple(sizes)
 
@@ -49,7 +47,7 @@ def paths_generate(
     model: Annotated[str, typer.Argument(help="base model spec")],
     out: Annotated[str, typer.Option("--out", "-o", help="paths YAML to write")],
     skip_last: Annotated[int, typer.Option("--skip-last", help="per stage, skip its last 1..K blocks",
-        click_type=StrictInt(min_value=0, max_value=1024))] = 0,
+        parser=StrictInt(min_value=0, max_value=1024))] = 0,
     skip_blocks: Annotated[Optional[list[str]], typer.Option("--skip-blocks", help="a path skipping the blocks "
                                                                                  "this glob matches (repeatable), "
                                                                                  "e.g. 'blocks.1[01]'")] = None,
@@ -140,14 +138,14 @@ def select_paths_command(
     metric: Annotated[Optional[Metric], typer.Option("--metric", help="what the budgets limit (default: the "
                                                                       "budgets' unit, else energy)")] = None,
     max_paths: Annotated[Optional[int], typer.Option("--max-paths", help="at most this many paths",
-        click_type=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
+        parser=StrictInt(min_value=1, max_value=MAX_COUNT))] = None,
     memory_mb: Annotated[Optional[float], typer.Option("--memory-mb", help="weight memory limit",
-        click_type=StrictFloat(min_value=0.0))] = None,
+        parser=StrictFloat(min_value=0.0))] = None,
     min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", help="no path below this",
-        click_type=StrictFloat(min_value=0.0, max_value=100.0))] = None,
+        parser=StrictFloat(min_value=0.0, max_value=100.0))] = None,
     extra_path_penalty: Annotated[float, typer.Option("--extra-path-penalty", help="accuracy points charged per "
                                                                                    "path kept beyond the first",
-        click_type=StrictFloat(min_value=0.0, max_value=100.0))] = 0.0,
+        parser=StrictFloat(min_value=0.0, max_value=100.0))] = 0.0,
     goal: Annotated[Goal, typer.Option("--goal", help="accuracy: best expected accuracy over the budgets; "
                                                       "frontier: closest to --target-frontier")] = Goal.accuracy,
     target_frontier: Annotated[Optional[str], typer.Option("--target-frontier", help="CSV energy_mj,accuracy"
@@ -202,7 +200,7 @@ def simulate(
         "--budget-trace", help="budget trace CSV declaring its unit (budget_mj / budget_ms column, or "
                                "budget_fraction for a selection made with fraction budgets)")],
     switch_energy_mj: Annotated[float, typer.Option("--switch-energy-mj", help="energy charged per switch",
-        click_type=StrictFloat(min_value=0.0))] = 0.0,
+        parser=StrictFloat(min_value=0.0))] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Replay the selection's switching policy over a budget trace."""

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hwmap.cli import app, use_graph_cache
+from hwmap.cli import app, use_cache
 from hwmap.cli.options import (
     AccelOpt,
     BatchOpt,
@@ -47,7 +47,7 @@ def plot_shares(model: ModelArg, accel: AccelOpt, out: OutOpt, dataflow: Dataflo
 
     check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--out": out})
     _report(plot(model, accel, out=out, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
-                 batch=batch, num_classes=num_classes, title=title, cache=use_graph_cache()), json_out)
+                 batch=batch, num_classes=num_classes, title=title, cache=use_cache()), json_out)
 
 
 @plot_app.command("layers")
@@ -60,7 +60,7 @@ def plot_layers(model: ModelArg, accel: AccelOpt, out: OutOpt, dataflow: Dataflo
 
     check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--out": out})
     _report(plot(model, accel, out=out, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
-                 batch=batch, num_classes=num_classes, title=title, cache=use_graph_cache()), json_out)
+                 batch=batch, num_classes=num_classes, title=title, cache=use_cache()), json_out)
 
 
 @plot_app.command("frontier")

@@ -50,7 +50,7 @@ class GpuSettings:
 
 def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | None = None,
                    gpu: GpuSettings | None = None, mapping: str = "best", objective: str = "energy",
-                   fusion: str | None = None) -> GraphCost:
+                   fusion: str | None = None, cache: bool = False) -> GraphCost:
     """Cost of every layer of graph on accel (dataflow overrides a systolic template's default; gpu settings
     apply to GPU templates only).
 
@@ -58,6 +58,9 @@ def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | Non
     energy, latency or edp) or "scalesim" (systolic only: SCALE-Sim's fold order and its DRAM counts).
     fusion: "epilogue" (None: the default for accelerator templates) or "none" (every operator its own kernel);
     GPU templates take their fusion from gpu.mode.
+    cache: read and write each layer's chosen mapping in the on-disk mapping cache (hwmap.cost.mapping_cache); the
+    result is the same either way. Off by default: sweeps cost many design points in one process, where the
+    in-process caches already serve repeats; hwmap.estimate and the CLI turn it on.
     """
     if accel.kind == "gpu" and fusion is not None:
         raise ParameterError("fusion", f"applies to accelerator templates; on the GPU template {accel.name!r} "
@@ -73,7 +76,7 @@ def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | Non
         raise ParameterError("objective", f"must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if accel.kind == "systolic":
         return _estimate_systolic(graph, accel, dataflow=dataflow, mapping=mapping, objective=objective,
-                                  fusion=fusion_arrays(graph, fusion))
+                                  fusion=fusion_arrays(graph, fusion), cache=cache)
     if dataflow is not None:
         raise ParameterError("dataflow", f"applies to systolic templates; {accel.name!r} is of kind "
                                          f"{accel.kind!r}")
@@ -81,7 +84,7 @@ def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | Non
         raise ParameterError("mapping", f"{mapping} applies to systolic templates (SCALE-Sim models systolic arrays); "
                          f"{accel.name!r} is of kind {accel.kind!r}")
     if accel.kind == "vector_pe":
-        return _estimate_vector_pe(graph, accel, objective=objective, fusion=fusion_arrays(graph, fusion))
+        return _estimate_vector_pe(graph, accel, objective=objective, fusion=fusion_arrays(graph, fusion), cache=cache)
     if accel.kind == "gpu":
         return _estimate_gpu(graph, accel, gpu or GpuSettings())
     raise HwmapError(f"no cost model for accelerator kind {accel.kind!r} ({accel.name})")
@@ -248,14 +251,30 @@ def map_target(memory: MemoryHierarchy, spec: CnnAcceleratorSpec, *, dataflow: s
 
 
 def map_layers(arrays: LayerArrays, mask: np.ndarray, target: MapTarget, compute: np.ndarray, fixed_pj: np.ndarray,
-               objective: str) -> list[LayerMapping | None]:
-    """The best mapping of every masked layer (None elsewhere); cached per layer shape and template."""
+               objective: str, *, cache: bool = False) -> list[LayerMapping | None]:
+    """The best mapping of every masked layer (None elsewhere); cached in-process per layer shape and template, and
+    with cache=True also on disk (hwmap.cost.mapping_cache: a later process reads the mappings instead of
+    searching them again)."""
     out: list[LayerMapping | None] = [None] * len(arrays)
     names = arrays.identity.names
     nests = _nests(arrays)
+    stored = None
+    if cache:
+        from hwmap.cost.mapping_cache import MappingSet
+
+        stored = MappingSet(target, objective)
     for i in np.flatnonzero(mask):
-        out[i] = map_layer(nests[i], target, compute_cycles=float(compute[i]), fixed_energy_pj=float(fixed_pj[i]),
-                           objective=objective, name=names[i])
+        compute_i, fixed_i = float(compute[i]), float(fixed_pj[i])
+        hit = stored.get(nests[i], compute_i, fixed_i) if stored is not None else None
+        if hit is not None:
+            out[i] = hit
+            continue
+        out[i] = map_layer(nests[i], target, compute_cycles=compute_i, fixed_energy_pj=fixed_i, objective=objective,
+                           name=names[i])
+        if stored is not None:
+            stored.put(nests[i], compute_i, fixed_i, out[i])
+    if stored is not None:
+        stored.save()
     return out
 
 
@@ -280,7 +299,7 @@ def _mapped_column(mappings: list[LayerMapping | None], attribute: str) -> np.nd
 
 
 def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str | None, mapping: str,
-                       objective: str, fusion: FusionArrays) -> GraphCost:
+                       objective: str, fusion: FusionArrays, cache: bool = False) -> GraphCost:
     spec = accel.systolic
     flow = dataflow or spec.array.dataflow
     if flow not in ("ws", "os", "is"):
@@ -336,7 +355,7 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
             target = map_target(memory_hierarchy(spec), spec, dataflow=flow)
             fixed = np.zeros(n_layers)
             fixed[gemm] = array_if + array_fi + array_of + ident.macs[gemm] * spec.mac_energy_pj
-            mappings = map_layers(arrays, gemm, target, compute, fixed, objective)
+            mappings = map_layers(arrays, gemm, target, compute, fixed, objective, cache=cache)
             dram_bytes = _mapped_column(mappings, "dram_bytes")
             in_read = _mapped_column(mappings, "input_read_bytes")
             w_read = _mapped_column(mappings, "weight_read_bytes")
@@ -375,7 +394,7 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
 
 
 def _estimate_vector_pe(graph: LayerGraph, accel: Accelerator, *, objective: str,
-                        fusion: FusionArrays) -> GraphCost:
+                        fusion: FusionArrays, cache: bool = False) -> GraphCost:
     spec = accel.vector_pe
     arrays = layer_arrays(graph)
     ident = arrays.identity
@@ -395,7 +414,7 @@ def _estimate_vector_pe(graph: LayerGraph, accel: Accelerator, *, objective: str
                    + spatial.global_buffer_writes * in_b * gb.write_energy_pj_per_byte)
     target = map_target(memory_hierarchy(spec), spec)
     fixed = np.where(gemm, pe_pj + gb_array_pj + ident.macs * spec.mac_energy_pj, 0.0)
-    mappings = map_layers(arrays, gemm, target, compute, fixed, objective)
+    mappings = map_layers(arrays, gemm, target, compute, fixed, objective, cache=cache)
     dram_bytes = _mapped_column(mappings, "dram_bytes")
     gb_pj = np.where(gemm, gb_array_pj, 0.0) + _mapped_column(mappings, "buffer_energy_pj")
     other_cycles, other_dram, other_sram, vector_pj = _non_gemm_costs(

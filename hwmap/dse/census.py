@@ -201,8 +201,8 @@ def run_census(
     keep = None
     if journal_path.exists():
         if not resume:
-            raise HwmapError(f"journal {journal_path} exists (an earlier census to {out}); pass resume=True (--resume) to "
-                             "continue it, or delete it to start again")
+            raise HwmapError(f"journal {journal_path} exists (an earlier census to {out}); pass resume=True "
+                             "(--resume) to continue it, or delete it to start again")
         rows, keep = read_journal(journal_path)
         wanted = {t.point_id for t in tasks}
         done = {r["point_id"]: r for r in rows if r.get("point_id") in wanted}

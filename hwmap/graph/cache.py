@@ -30,10 +30,16 @@ VERSIONED_PACKAGES = ("torch", "torchvision", "timm", "transformers", "hwmap")
 _SUFFIX = ".graph.json"
 
 
+def cache_root() -> Path:
+    """$XDG_CACHE_HOME/hwmap, or ~/.cache/hwmap when XDG_CACHE_HOME is unset or empty (read at each call); the graph
+    cache lives in its graphs/ folder, the mapping cache (hwmap.cost.mapping_cache) in mappings/."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "hwmap"
+
+
 def cache_dir() -> Path:
     """$XDG_CACHE_HOME/hwmap/graphs, or ~/.cache/hwmap/graphs when XDG_CACHE_HOME is unset or empty."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "hwmap" / "graphs"
+    return cache_root() / "graphs"
 
 
 @dataclass(frozen=True)
@@ -104,10 +110,15 @@ def package_versions() -> tuple[tuple[str, str], ...]:
 
 
 def _version(name: str) -> str:
+    """The installed version of a package: the Version header of its metadata file, read without email-parsing the
+    whole file as metadata.version does (torch's and transformers' carry their long READMEs: 3 ms each)."""
     try:
-        return metadata.version(name)
+        dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
         return "absent"
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    found = re.search(r"^Version:[ \t]*(\S+)[ \t]*$", text.split("\n\n", 1)[0], re.MULTILINE)
+    return found.group(1) if found else dist.version
 
 
 @cache
@@ -161,17 +172,21 @@ def _discard(path: Path) -> None:
 
 @dataclass(frozen=True)
 class CacheEntry:
+    """One file of a cache: its name, what it holds (a graph's model; a mapping set's objective) and its size."""
+
     file: str
-    model: str
+    label: str
     size_bytes: int
 
 
 @dataclass(frozen=True)
 class CacheInfo:
-    """The cache folder and its entries (or, after clear, the entries removed)."""
+    """A cache folder and its entries (or, after a clear, the entries removed). label_key names what an entry's label
+    is in to_dict(): "model" for graphs."""
 
     folder: str
     entries: tuple[CacheEntry, ...]
+    label_key: str = "model"
 
     @property
     def size_bytes(self) -> int:
@@ -179,29 +194,39 @@ class CacheInfo:
 
     def to_dict(self) -> dict:
         return {"folder": self.folder, "entries": len(self.entries), "size_bytes": self.size_bytes,
-                "files": [{"file": e.file, "model": e.model, "size_bytes": e.size_bytes} for e in self.entries]}
+                "files": [{"file": e.file, self.label_key: e.label, "size_bytes": e.size_bytes}
+                          for e in self.entries]}
 
 
-def cache_info() -> CacheInfo:
-    folder = cache_dir()
+def folder_info(folder: Path, suffix: str, *, label_key: str) -> CacheInfo:
+    """The files ``<label>-<digest><suffix>`` of a cache folder (none when the folder does not exist)."""
     entries = []
     if folder.is_dir():
-        for path in sorted(folder.glob(f"*{_SUFFIX}")):
+        for path in sorted(folder.glob(f"*{suffix}")):
             try:
                 size = path.stat().st_size
             except OSError:  # removed meanwhile
                 continue
-            entries.append(CacheEntry(path.name, path.name.removesuffix(_SUFFIX).rsplit("-", 1)[0], size))
-    return CacheInfo(str(folder), tuple(entries))
+            entries.append(CacheEntry(path.name, path.name.removesuffix(suffix).rsplit("-", 1)[0], size))
+    return CacheInfo(str(folder), tuple(entries), label_key)
 
 
-def clear_cache() -> CacheInfo:
-    """Delete every entry (and temporary files left by interrupted writes); returns what was removed."""
-    removed = cache_info()
-    folder = Path(removed.folder)
+def clear_folder(folder: Path, suffix: str, *, label_key: str) -> CacheInfo:
+    """Delete every entry of a cache folder (and temporary files left by interrupted writes); returns what was
+    removed."""
+    removed = folder_info(folder, suffix, label_key=label_key)
     for entry in removed.entries:
         _discard(folder / entry.file)
     if folder.is_dir():
-        for leftover in folder.glob(f".*{_SUFFIX}.*.tmp"):
+        for leftover in folder.glob(f".*{suffix}.*.tmp"):
             _discard(leftover)
     return removed
+
+
+def cache_info() -> CacheInfo:
+    return folder_info(cache_dir(), _SUFFIX, label_key="model")
+
+
+def clear_cache() -> CacheInfo:
+    """Delete every cached graph (and temporary files left by interrupted writes); returns what was removed."""
+    return clear_folder(cache_dir(), _SUFFIX, label_key="model")
