@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import re
 import types
 import typing
 
@@ -173,7 +174,8 @@ def _one_line(run_cli, *argv: str) -> str:
 @pytest.mark.parametrize("path", sorted(COMMANDS))
 def test_unknown_option_is_one_line(run_cli, path):
     line = _one_line(run_cli, *path.split(), "--no-such-option")
-    assert "No such option '--no-such-option'" in line and f"(see hwmap {path} --help)" in line
+    # click 8.2+ quotes the option; typer 0.26+'s own copy of click writes "No such option: --no-such-option"
+    assert re.search(r"No such option:? '?--no-such-option'?", line) and f"(see hwmap {path} --help)" in line
 
 
 CHOICES = [(path, p.opts[0]) for path, c in sorted(COMMANDS.items()) for p in c.params

@@ -140,7 +140,7 @@ def flag_message(error, command) -> str:
         if option.name == param and getattr(option, "param_type_name", "") == "option":
             return f"{option.opts[0]} {error.detail}"
         if option.name == param:  # an argument: its metavar (MODEL, PATHS)
-            return f"{option.human_readable_name} {error.detail}"
+            return f"{(option.metavar or option.name).upper()} {error.detail}"  # click's name for it, any typer
     return str(error)
 
 

@@ -56,7 +56,7 @@ def _estimate(graph, accel, dataflow, objective, *, cache=True):
 
 def _assert_same(hit, cold):
     """Every number of the two estimates is the same float (not just close)."""
-    assert hit.layers.mappings == cold.layers.mappings  # LayerMapping dataclasses: order, tiles, bytes, energies, cycles
+    assert hit.layers.mappings == cold.layers.mappings  # LayerMappings: order, tiles, bytes, energies, cycles
     assert [m.record() if m else None for m in hit.layers.mappings] == \
         [m.record() if m else None for m in cold.layers.mappings]
     for name in ("compute_cycles", "stall_cycles", "dram_bytes"):
