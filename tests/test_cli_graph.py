@@ -63,6 +63,20 @@ def test_export_scalesim_matches_the_reference_topology(run_cli, tmp_path):
     assert [[c.strip() for c in r] for r in ours] == theirs
 
 
+def test_export_without_out_writes_the_topology_to_stdout_and_the_summary_to_stderr(run_cli, tmp_path):
+    """`hwmap export MODEL --format scalesim` (no --out) prints the CSV, clean enough to pipe: the same bytes as
+    --out FILE, the 'wrote ...' line on stderr. --json needs a file (stdout carries the export)."""
+    out = tmp_path / "topo.csv"
+    code, _, err = run_cli("export", "tv:resnet18", "--format", "scalesim", "--out", str(out))
+    assert code == 0, err
+    code, printed, err = run_cli("export", "tv:resnet18", "--format", "scalesim")
+    assert code == 0, err
+    assert printed == out.read_text() and len(printed.splitlines()) == 22  # header + 21 conv/FC layers
+    assert err.startswith("wrote -: 21 rows covering 1,814,073,344 of 1,814,073,344 MACs")
+    code, printed, err = run_cli("export", "tv:resnet18", "--json")
+    assert code == 2 and printed == "" and err.count("\n") == 1 and "give --out FILE" in err
+
+
 def test_models_lists_builtins(run_cli):
     code, out, _ = run_cli("models", "segformer")
     assert code == 0 and "segformer-b5" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Literal, Optional
 
 import typer
@@ -23,6 +24,7 @@ from hwmap.cli.options import (
     check_files,
     shown_rows,
 )
+from hwmap.errors import HwmapError
 
 __all__ = ["BatchOpt", "ClassesOpt", "InputOpt", "JsonOpt", "ModelArg", "ResolutionOpt", "StrictOpt"]  # shared
 
@@ -105,7 +107,8 @@ EXPORT_FORMATS = ("scalesim", "scalesim-gemm", "zigzag")
 @calls_api("export_graph")
 def export(
     model: ModelArg,
-    out: Annotated[str, typer.Option("--out", "-o", help="output CSV (scalesim) or YAML (zigzag) path")],
+    out: Annotated[str, typer.Option("--out", "-o", help="output CSV (scalesim) or YAML (zigzag) path; - (the "
+                                                         "default): standard output")] = "-",
     format: Annotated[Literal[EXPORT_FORMATS], typer.Option(
         "--format", help="scalesim: conv topology CSV; scalesim-gemm: GEMM topology (M, N, K); zigzag: ZigZag "
                          "3.9.1 workload YAML")] = "scalesim",
@@ -123,6 +126,9 @@ def export(
     from hwmap.api import export_graph
     from hwmap.report.tables import print_json
 
+    to_stdout = out in ("-", "/dev/stdout")
+    if to_stdout and json_out:
+        raise HwmapError("--json: standard output carries the export; give --out FILE to get the JSON summary")
     check_files(inputs={"MODEL": model}, outputs={"--out": out})
     result = export_graph(model, out=out, format=format, accel=accel, input_shape=input_shape,
                           resolution=resolution, batch=batch, num_classes=num_classes, strict=strict,
@@ -130,10 +136,11 @@ def export(
     if json_out:
         print_json(result.to_dict())
         return
+    summary = sys.stderr if to_stdout else sys.stdout  # the export itself may be on stdout: keep it clean
     print(f"wrote {out}: {result.items} {'layers' if format == 'zigzag' else 'rows'} covering {result.macs:,} "
-          f"of {result.total_macs:,} MACs")
+          f"of {result.total_macs:,} MACs", file=summary)
     for note in result.notes:
-        print(f"note: {note}")
+        print(f"note: {note}", file=summary)
 
 
 @app.command()
