@@ -29,6 +29,9 @@ The mapping space (searched exactly)
   before its reduction (C) is complete, the partial sums are written to DRAM at the partial-sum width and read
   back when the nest returns: with f passes over the output, (f - 1) spill writes and (f - 1) reads of the output
   at the partial-sum width, plus one final write at the output precision. With f = 1 the output is written once.
+  Assumes: the output tile is held at the partial-sum width even when its reduction completes inside the tile
+  (SCALE-Sim's counts hold output words instead, so where only the 32-bit tile overflows the buffer, this mapper
+  splits the output and re-reads the input halo while `--mapping scalesim` does not).
 - Spatial floor: a tile covers at least the array's spatial unrolling of the weight dimensions K and C (e.g. a ws
   systolic array's rows of C and columns of K; clipped to the layer), so the array works on full folds as its
   cycle count assumes. When no tile with that floor fits, the floor is dropped (the array runs partial folds).
