@@ -790,21 +790,10 @@ def census(
     architecture) on accels; one row per model written to out (see hwmap.dse.census). workers: local processes
     (None: all cores, 0: in this process) or scheduler: a Dask scheduler address, not both. time_limit_s: seconds
     per model before it becomes an error row (None or 0: no limit)."""
-    from hwmap.dse.census import resolve_models, run_census
+    from hwmap.dse.census import check_census_settings, resolve_models, run_census
 
-    if not accels:
-        raise ParameterError("accels", "needs at least one template name (e.g. systolic16x16)")
-    if workers is not None and scheduler is not None:
-        raise ParameterError("workers", "(local processes) and scheduler (a Dask cluster) exclude each other: give "
-                                        "one")
-    if workers is not None and workers < 0:
-        raise ParameterError("workers", f"must be >= 0, got {workers}")
-    if batch < 1:
-        raise ParameterError("batch", f"must be a positive integer, got {batch}")
-    if resolution is not None and resolution < 1:
-        raise ParameterError("resolution", f"must be a positive integer, got {resolution}")
-    if time_limit_s is not None and not time_limit_s >= 0:
-        raise ParameterError("time_limit_s", f"must be >= 0 seconds, got {time_limit_s}")
+    check_census_settings(accels=accels, batch=batch, resolution=resolution, workers=workers, scheduler=scheduler,
+                          time_limit_s=time_limit_s)  # before resolving the patterns, which imports timm
     return run_census(resolve_models(list(patterns)), accels=list(accels), out=out, batch=batch,
                       resolution=resolution, workers=workers, scheduler=scheduler, resume=resume,
                       time_limit_s=time_limit_s or None, progress=progress)

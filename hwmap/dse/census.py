@@ -29,7 +29,7 @@ from hwmap.dse.sweep import (
     local_executor,
     read_journal,
 )
-from hwmap.errors import HwmapError
+from hwmap.errors import HwmapError, ParameterError
 from hwmap.ops.classes import GROUP_ORDER, OpClass
 
 CENSUS_KIND = "census"
@@ -169,6 +169,24 @@ class _time_limit:
             signal.signal(signal.SIGALRM, self.previous)
 
 
+def check_census_settings(*, accels: Sequence[str], batch: int, resolution: int | None, workers: int | None,
+                          scheduler: str | None, time_limit_s: float | None) -> None:
+    """A ParameterError naming the first census setting out of range (cheap: run before models are resolved)."""
+    if not accels:
+        raise ParameterError("accels", "needs at least one template name (e.g. systolic16x16)")
+    if workers is not None and scheduler is not None:
+        raise ParameterError("workers", "(local processes) and scheduler (a Dask cluster) exclude each other: give "
+                                        "one")
+    if workers is not None and workers < 0:
+        raise ParameterError("workers", f"must be >= 0, got {workers}")
+    if batch < 1:
+        raise ParameterError("batch", f"must be a positive integer, got {batch}")
+    if resolution is not None and resolution < 1:
+        raise ParameterError("resolution", f"must be a positive integer, got {resolution}")
+    if time_limit_s is not None and not time_limit_s >= 0:
+        raise ParameterError("time_limit_s", f"must be >= 0 seconds, got {time_limit_s}")
+
+
 def run_census(
     models: Sequence[str],
     *,
@@ -185,10 +203,8 @@ def run_census(
     """Census of models on accels, written to out (.csv or .json) with a journal beside it (out.journal.jsonl)."""
     from hwmap.interop.inputs import read_accelerator
 
-    if batch < 1:
-        raise HwmapError(f"batch must be a positive integer, got {batch}")
-    if not accels:
-        raise HwmapError("census needs at least one accelerator in accels")
+    check_census_settings(accels=accels, batch=batch, resolution=resolution, workers=workers, scheduler=scheduler,
+                          time_limit_s=time_limit_s)
     for accel in accels:
         read_accelerator(accel)  # an unknown template is an error before any tracing
     out = Path(out)
