@@ -899,7 +899,7 @@ def calibrate_gpu(
     needed; mode, amp, columns (KEY=COLUMN,...), models (globs, or a comma-separated string), max_rows and
     graph_cache (folder of traced graphs) describe the table.
     """
-    from hwmap.calibrate.calibration import save_calibration
+    from hwmap.hardware.calibration import save_calibration
 
     _check_measured_dtype(dtype)
     _choice("mode", mode, GPU_MODES)

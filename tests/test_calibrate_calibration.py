@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hwmap.calibrate.calibration import (
+from hwmap.errors import HwmapError
+from hwmap.hardware import load_accelerator
+from hwmap.hardware.calibration import (
     CalibratedClass,
     CalibrationFileError,
     CalibrationSettings,
@@ -20,8 +22,6 @@ from hwmap.calibrate.calibration import (
     load_calibration,
     save_calibration,
 )
-from hwmap.errors import HwmapError
-from hwmap.hardware import load_accelerator
 from hwmap.hardware.catalog import catalog_entries
 from hwmap.hardware.gpu_schema import FIT_CLASSES
 

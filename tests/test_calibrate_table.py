@@ -12,7 +12,6 @@ import pytest
 from conftest import traced
 
 import hwmap.cli.gpu_commands  # noqa: F401  (registers calibrate)
-from hwmap.calibrate.calibration import load_calibration
 from hwmap.calibrate.table import (
     CoefficientArrays,
     TableError,
@@ -26,6 +25,7 @@ from hwmap.calibrate.table import (
 from hwmap.cost.gpu import ClassCoefficients, coefficients, gpu_timeline
 from hwmap.errors import ParameterError
 from hwmap.hardware import load_accelerator
+from hwmap.hardware.calibration import load_calibration
 from hwmap.hardware.gpu_schema import FIT_CLASSES
 
 RTX3090 = load_accelerator("rtx3090")

@@ -63,7 +63,7 @@ def test_quick_tiny_calibration_on_a_real_gpu(tmp_path: Path) -> None:
     from conftest import traced
 
     from hwmap.calibrate.bench import run_calibration
-    from hwmap.calibrate.calibration import load_calibration, save_calibration
+    from hwmap.hardware.calibration import load_calibration, save_calibration
 
     run = run_calibration(device="cuda:0", quick=True, graphs=[traced("resnet18")], models=["resnet18"],
                           batches=[1])
@@ -96,10 +96,10 @@ def test_the_tables_render_without_a_gpu(capsys) -> None:
     from conftest import traced
 
     from hwmap.calibrate.bench import MeasureResult, ModuleTime
-    from hwmap.calibrate.calibration import load_calibration
     from hwmap.cli.gpu_commands import _render_calibration, _render_measure
     from hwmap.cost.gpu import estimate_gpu
     from hwmap.hardware import load_accelerator
+    from hwmap.hardware.calibration import load_calibration
 
     calibration = load_calibration(Path(__file__).parent / "data" / "gpu" / "h100_sxm.calibration.yaml")
     _render_calibration(calibration, "out.yaml", 93.0, 2)

@@ -10,7 +10,6 @@ from conftest import traced
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwmap.calibrate.calibration import load_calibration
 from hwmap.cost.gpu import (
     attention_chains,
     estimate_gpu,
@@ -23,6 +22,7 @@ from hwmap.cost.result import GraphCost
 from hwmap.errors import HwmapError, TemplateError
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.hardware import load_accelerator
+from hwmap.hardware.calibration import load_calibration
 from hwmap.ops.classes import OpClass
 from hwmap.ops.tensor import TensorMeta
 from hwmap.ops.work import Gemm, Zero

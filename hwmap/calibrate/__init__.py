@@ -6,8 +6,8 @@
 - bench.py        microbenchmarks per kernel class over real layer shapes, power loops, `hwmap measure`
 - fit.py          least-squares fit of the per-class coefficients, dynamic power from measured energy
 - table.py        calibration from a table of published whole-model step times (no GPU): timeline plans, robust fit
-- calibration.py  the calibration file (load_calibration, save_calibration, find_calibration), re-exported from
-                  hwmap.hardware.calibration, where the data model lives
+The calibration file model (load_calibration, save_calibration, find_calibration) lives in
+hwmap.hardware.calibration, so that cost/ reads it without importing calibrate/; it is re-exported here.
 
 Names are re-exported lazily: importing hwmap.calibrate imports neither torch, nor pynvml, nor scipy.
 """
@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import importlib
 
+_FILE = "hwmap.hardware.calibration"
 _EXPORTS = {
     "EnergyMeter": "meter", "EnergyReading": "meter", "MeterError": "meter", "NvmlUnavailableError": "meter",
     "NoGpuError": "meter", "MigDeviceError": "meter", "EnergyCounterUnsupportedError": "meter",
     "NvmlError": "meter", "NoCudaError": "meter", "ReplayLogError": "meter",
     "NvmlMeter": "nvml", "translate_nvml_error": "nvml",
     "ReplayMeter": "replay", "EnergyLog": "replay", "read_log": "replay", "write_log": "replay",
-    "GpuCalibration": "calibration", "CalibrationFileError": "calibration", "load_calibration": "calibration",
-    "save_calibration": "calibration", "find_calibration": "calibration", "dump_calibration": "calibration",
+    "GpuCalibration": _FILE, "CalibrationFileError": _FILE, "load_calibration": _FILE, "save_calibration": _FILE,
+    "find_calibration": _FILE, "dump_calibration": _FILE,
     "TimingSample": "fit", "PowerSample": "fit", "fit_time_class": "fit", "fit_all": "fit",
     "fit_table": "table", "read_table": "table", "timeline_plan": "table", "calibrate_from_table": "table",
     "run_calibration": "bench", "measure_model": "bench", "CalibrationPlan": "bench", "plan_calibration": "bench",
@@ -36,4 +37,4 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'hwmap.calibrate' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"hwmap.calibrate.{module}"), name)
+    return getattr(importlib.import_module(module if module == _FILE else f"hwmap.calibrate.{module}"), name)

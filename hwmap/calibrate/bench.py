@@ -54,9 +54,9 @@ from hwmap.ops.tensor import TensorMeta
 from hwmap.ops.work import Conv, DataMove, Elementwise, Gemm, Reduction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hwmap.calibrate.calibration import GpuCalibration
     from hwmap.calibrate.fit import PowerSample, TimingSample
     from hwmap.cost.result import GraphCost
+    from hwmap.hardware.calibration import GpuCalibration
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
@@ -729,14 +729,14 @@ def run_calibration(
     progress: Progress | None = None,
 ) -> CalibrationRun:
     """Microbenchmark every kernel class on a real GPU, measure idle and dynamic power, fit the GPU model."""
-    from hwmap.calibrate.calibration import (
+    from hwmap.calibrate.fit import PowerSample, TimingSample, fit_all
+    from hwmap.hardware.calibration import (
         CalibratedClass,
         CalibrationSettings,
         DeviceRecord,
         DeviceState,
         GpuCalibration,
     )
-    from hwmap.calibrate.fit import PowerSample, TimingSample, fit_all
 
     progress = progress or _Silent()
     started = time.perf_counter()
@@ -1049,10 +1049,10 @@ def measure_model(
     progress: Progress | None = None,
 ) -> MeasureResult:
     """Real latency (median CUDA-event time) and energy (NVML) of a model on a GPU, next to hwmap's estimate."""
-    from hwmap.calibrate.calibration import find_calibration, load_calibration
     from hwmap.cost.gpu import estimate_gpu, gpu_timeline
     from hwmap.graph.extract import extract_graph
     from hwmap.graph.sources import build_model
+    from hwmap.hardware.calibration import find_calibration, load_calibration
 
     progress = progress or _Silent()
     if batch < 1:

@@ -34,8 +34,8 @@ from hwmap.errors import HwmapError, ParameterError
 from hwmap.hardware.gpu_schema import FIT_CLASSES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hwmap.calibrate.calibration import GpuCalibration
     from hwmap.graph.ir import LayerGraph
+    from hwmap.hardware.calibration import GpuCalibration
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
@@ -424,7 +424,7 @@ def table_calibration(fit: TableFit, *, accel: Accelerator, table: str, rows: Se
     """A calibration file (the NVML calibration's format) holding a table fit and its provenance."""
     from datetime import UTC, datetime
 
-    from hwmap.calibrate.calibration import (
+    from hwmap.hardware.calibration import (
         CalibratedClass,
         CalibrationSettings,
         DeviceRecord,

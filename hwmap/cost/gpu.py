@@ -86,7 +86,7 @@ from hwmap.ops.classes import OpClass
 from hwmap.ops.work import Conv, DataMove, Elementwise, Gemm, Reduction, Unsupported, Zero
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hwmap.calibrate.calibration import GpuCalibration
+    from hwmap.hardware.calibration import GpuCalibration
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
@@ -956,7 +956,7 @@ def estimate_gpu(
 ) -> GraphCost:
     """Latency and energy of a layer graph on a GPU template, as a GraphCost.
 
-    calibration: a loaded calibration (hwmap.calibrate.calibration.load_calibration / find_calibration), or None
+    calibration: a loaded calibration (hwmap.hardware.calibration.load_calibration / find_calibration), or None
     for the template's documented priors (the result then says it is uncalibrated).
     amp: the model runs under torch.autocast at dtype (a model traced in fp32; see :func:`amp_plan`), as timm's
     benchmark tables do; False: the model itself is in dtype (``model.half()``, what ``hwmap measure`` runs);
