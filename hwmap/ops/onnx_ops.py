@@ -13,15 +13,15 @@ import math
 
 from hwmap.ops.aten import (
     ACTIVATION_OPS_PER_ELEMENT,
-    BATCH_NORM_OPS_PER_ELEMENT,
-    LAYER_NORM_OPS_PER_ELEMENT,
     REDUCTION_OPS_PER_ELEMENT,
-    RMS_NORM_OPS_PER_ELEMENT,
     SOFTMAX_OPS_PER_ELEMENT,
     _gemm_class,
     _reduction_class,
     conv_class,
 )
+from hwmap.ops.aten import _batch_norm as aten_batch_norm
+from hwmap.ops.aten import _layer_norm as aten_layer_norm
+from hwmap.ops.aten import _rms_norm as aten_rms_norm
 from hwmap.ops.classes import OpClass
 from hwmap.ops.registry import Lowered, OpCall, register_op
 from hwmap.ops.work import Conv, DataMove, Elementwise, Gemm, Reduction, Zero
@@ -143,21 +143,10 @@ def _softmax(call: OpCall) -> Lowered:
     return Lowered(Reduction(n, n, SOFTMAX_OPS_PER_ELEMENT), cls)
 
 
-@register_op("onnx.BatchNormalization")
-def _batch_norm(call: OpCall) -> Lowered:
-    return Lowered(Elementwise(call.inputs[0].numel, BATCH_NORM_OPS_PER_ELEMENT), OpClass.NORM)
-
-
-@register_op("onnx.LayerNormalization", "onnx.GroupNormalization", "onnx.InstanceNormalization")
-def _layer_norm(call: OpCall) -> Lowered:
-    n = call.inputs[0].numel
-    return Lowered(Reduction(n, n, LAYER_NORM_OPS_PER_ELEMENT), OpClass.NORM)
-
-
-@register_op("onnx.RMSNormalization", "onnx.SimplifiedLayerNormalization")
-def _rms_norm(call: OpCall) -> Lowered:
-    n = call.inputs[0].numel
-    return Lowered(Reduction(n, n, RMS_NORM_OPS_PER_ELEMENT), OpClass.NORM)
+# Normalisations: aten's lowerings (they read only the first input's element count), one formula for both front ends.
+register_op("onnx.BatchNormalization")(aten_batch_norm)
+register_op("onnx.LayerNormalization", "onnx.GroupNormalization", "onnx.InstanceNormalization")(aten_layer_norm)
+register_op("onnx.RMSNormalization", "onnx.SimplifiedLayerNormalization")(aten_rms_norm)
 
 
 # ---------------------------------------------------------------- pointwise
