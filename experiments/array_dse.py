@@ -120,9 +120,6 @@ def main() -> None:
           f"finished in {time.perf_counter() - started:.1f} s")
 
 
-ZOOM_MARGIN = 1.12  # the magnified panel shows the 2-D front's extent widened by this factor each way (log axes)
-
-
 def plot_fronts(table, path: Path, *, base: str = "") -> Path:
     """Energy vs latency of every valid variant per model, coloured by area (top), and the corner where the fronts
     sit magnified (below). Two fronts are drawn: the red line is the 2-D front of the plotted metrics (energy,
@@ -131,7 +128,7 @@ def plot_fronts(table, path: Path, *, base: str = "") -> Path:
     most of them are not on the 2-D front because they trade latency or energy for a smaller array."""
     from _common import new_figure, save_figure
 
-    from hwmap.report.plots import number_points
+    from hwmap.report.plots import front_zoom_limits, number_points, zoom_box
 
     models = list(dict.fromkeys(table["model"]))
     fig, axes = new_figure(ncols=len(models), nrows=2, width_in=6.8 * len(models), height_in=12.5, squeeze=False,
@@ -143,8 +140,8 @@ def plot_fronts(table, path: Path, *, base: str = "") -> Path:
         fronts = _draw_fronts(fig, overview, rows, numbered=False)
         overview.set_title(f"{model} on {len(rows)} variants of {base or 'the base template'}\n"
                            f"3-D front {len(fronts.front_3d)} points, 2-D front {len(fronts.front_2d)}")
-        limits = fronts.zoom_limits()
-        overview.add_patch(_rectangle(limits))
+        limits = front_zoom_limits(fronts.x, fronts.y, fronts.front_2d)
+        overview.add_patch(zoom_box(limits))
         _draw_fronts(fig, zoom, rows, numbered=True, limits=limits)
         zoom.set_title(f"{model}: the dashed box above, magnified; the 2-D front numbered", fontsize=10)
         zoom.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13))  # below the axes: no data hidden
@@ -159,23 +156,6 @@ class _Fronts:
     def __init__(self, x, y, front_3d, front_2d_in_order):
         self.x, self.y, self.front_3d, self.front_2d = x, y, front_3d, front_2d_in_order
         self.numbered = [(k, float(x[i]), float(y[i])) for k, i in enumerate(front_2d_in_order, start=1)]
-
-    def zoom_limits(self):
-        """(x limits, y limits) around the 2-D front, widened by ZOOM_MARGIN (and to a 1.6x span at least)."""
-        spans = []
-        for values in (self.x[self.front_2d], self.y[self.front_2d]):
-            low, high = values.min() / ZOOM_MARGIN, values.max() * ZOOM_MARGIN
-            widen = max(1.0, (1.6 / (high / low)) ** 0.5)
-            spans.append((low / widen, high * widen))
-        return tuple(spans)
-
-
-def _rectangle(limits):
-    from matplotlib.patches import Rectangle
-
-    (x0, x1), (y0, y1) = limits
-    return Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, linestyle="--", edgecolor="black", linewidth=1.0,
-                     zorder=5)
 
 
 def _draw_fronts(fig, ax, rows, *, numbered: bool, limits=None) -> _Fronts:
@@ -196,7 +176,7 @@ def _draw_fronts(fig, ax, rows, *, numbered: bool, limits=None) -> _Fronts:
         on = front_3d[flows[front_3d] == flow]
         ax.scatter(x[on], y[on], c=area[on], cmap="viridis", vmin=area.min(), vmax=area.max(),
                    marker=markers.get(flow, "D"), s=46, edgecolors="black", linewidths=0.9, zorder=3,
-                   label=f"energy/latency/area front, {flow or 'any'} ({len(on)} points in all)")
+                   label=f"energy/latency/area front, {flow or 'any'} ({len(on)} point{'s' * (len(on) != 1)} in all)")
     front_2d = pareto_front(np.column_stack([x, y]))
     order = front_2d[x[front_2d].argsort()]
     ax.plot(x[order], y[order], "-", color=FRONT_COLOUR, linewidth=1.6, zorder=2)

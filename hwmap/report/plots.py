@@ -150,6 +150,7 @@ def share_bars(cost, path: str | Path, *, title: str | None = None) -> Path:
 
 
 DEFAULT_TOP_LAYERS = 20
+OTHER_BAR_CUT = 2.0  # an 'other' bar longer than this many times the largest named bar is cut at the axis
 LAYER_QUANTITY_LABELS = {"cycles": "million cycles per inference", "energy": "energy per inference (µJ)"}
 LAYER_NAME_CHARS = 48
 
@@ -214,10 +215,16 @@ def layer_profile_figure(cost, *, top: int = DEFAULT_TOP_LAYERS, title: str | No
         ax.barh(positions, values, color=colours)
         ax.set_yticks(positions, names, fontsize=7)
         ax.invert_yaxis()  # largest first, 'other' last
+        # An 'other' bar much longer than the named ones is cut at the axis (its share still written), so the
+        # named layers keep the scale.
+        largest_named = max(panel.values, default=0.0)
+        right = largest_named * 1.3 if panel.other_value > OTHER_BAR_CUT * largest_named > 0 else max(values) * 1.15
         for position, value in zip(positions, values, strict=True):
-            ax.annotate(f"{100 * value / panel.total:.1f}%", (value, position), xytext=(3, 0),
-                        textcoords="offset points", va="center", fontsize=7)
-        ax.set_xlim(0, max(values) * 1.15)
+            cut = value > right
+            ax.annotate(f"{100 * value / panel.total:.1f}%" + (" (bar cut)" if cut else ""),
+                        (min(value, right), position), xytext=(-3 if cut else 3, 0), textcoords="offset points",
+                        va="center", ha="right" if cut else "left", fontsize=7)
+        ax.set_xlim(0, right)
         ax.set_xlabel(LAYER_QUANTITY_LABELS[panel.quantity])
         ax.set_title(f"top {len(panel.layers)} of {len(panel.layers) + panel.other_layers} costed layers by "
                      f"{panel.quantity}", fontsize=10)
@@ -422,9 +429,11 @@ def _marker_for(value, index: int) -> str:
     return DATAFLOW_MARKERS.get(str(value), CATEGORY_MARKERS[index % len(CATEGORY_MARKERS)])
 
 
-def _draw_pareto_panel(fig, ax, part, on_front, *, x: str, y: str, colour: str | None, model: str,
-                       template: str) -> tuple[tuple[int, ...], list[tuple[int, float, float]]]:
-    """One model's points and front on ax: (the front's row positions, the numbered front points (number, x, y))."""
+def _draw_pareto_panel(fig, ax, part, on_front, *, x: str, y: str, colour: str | None, title: str,
+                       limits=None, key: bool = True) -> tuple[tuple[int, ...], list[tuple[int, float, float]]]:
+    """One model's points and front on ax (within limits, ((x0, x1), (y0, y1)), if given); with key, the legend
+    below the axes describes the numbered front points. Returns (the front's row positions, the numbered front
+    points (number, x, y)), the numbers to be written by number_points once the figure is laid out."""
     from matplotlib.colors import Normalize
     from matplotlib.lines import Line2D
 
@@ -439,12 +448,12 @@ def _draw_pareto_panel(fig, ax, part, on_front, *, x: str, y: str, colour: str |
         rows = np.flatnonzero(part[marker_column].to_numpy() == category) if marker_column else np.arange(len(part))
         marker = _marker_for(category, index) if marker_column else "o"
         scatter = ax.scatter(xs[rows], ys[rows], c=shade[rows] if shade is not None else "#999999", norm=norm,
-                             cmap="viridis" if shade is not None else None, s=12, alpha=0.6, marker=marker,
-                             zorder=1)
+                             cmap="viridis" if shade is not None else None, s=12 if limits is None else 20,
+                             alpha=0.6, marker=marker, zorder=1)
         if marker_column:
             name = marker_column.split(".")[-1]
             handles.append(Line2D([], [], marker=marker, linestyle="none", color="#777777",
-                                  label=f"{name} {category} ({len(rows)} points)"))
+                                  label=f"{name} {category} ({len(rows)} point{'s' * (len(rows) != 1)})"))
     if shade is not None:
         fig.colorbar(scatter, ax=ax, label=column_label(colour))
     picked = np.flatnonzero(on_front)
@@ -464,14 +473,60 @@ def _draw_pareto_panel(fig, ax, part, on_front, *, x: str, y: str, colour: str |
     if (xs > 0).all() and (ys > 0).all():
         ax.set_xscale("log")
         ax.set_yscale("log")
-        log_axis_labels(ax)
+    if limits is not None:
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+    log_axis_labels(ax)
     ax.set_xlabel(column_label(x))
     ax.set_ylabel(column_label(y))
-    ax.set_title(f"{model or 'all rows'}{' on ' + template if template else ''}: {len(part)} design points",
-                 fontsize=10)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12))  # below: no data hidden
+    if key:
+        ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12))  # no data hidden
     return tuple(int(i) for i in picked), numbered
+
+
+ZOOM_MARGIN = 1.12  # a magnified panel shows the front's extent widened by this factor each way (log axes)
+CRAMPED_FRONT = 0.25  # a front spanning less than this share of its panel on both axes gets a magnified panel
+
+
+def _span(values: np.ndarray, log: bool) -> float:
+    values = np.log10(values) if log else values
+    return float(values.max() - values.min()) if len(values) else 0.0
+
+
+def front_is_cramped(xs: np.ndarray, ys: np.ndarray, front: np.ndarray) -> bool:
+    """Whether a front of 2+ points spans less than CRAMPED_FRONT of the points' range on both axes (its numbers
+    would crowd: the figure then magnifies it)."""
+    if len(front) < 2:
+        return False
+    log = bool((xs > 0).all() and (ys > 0).all())
+    return all(_span(v[front], log) < CRAMPED_FRONT * _span(v, log) for v in (xs, ys) if _span(v, log) > 0)
+
+
+def front_zoom_limits(xs: np.ndarray, ys: np.ndarray, front: np.ndarray):
+    """((x0, x1), (y0, y1)) around the front's points: widened by ZOOM_MARGIN, and to a 1.6x span at least, on
+    log axes (all values > 0); by the same shares of the span on linear ones."""
+    limits = []
+    for values in (xs[front], ys[front]):
+        low, high = float(values.min()), float(values.max())
+        if (xs > 0).all() and (ys > 0).all():
+            low, high = low / ZOOM_MARGIN, high * ZOOM_MARGIN
+            widen = max(1.0, (1.6 / (high / low)) ** 0.5)
+            limits.append((low / widen, high * widen))
+        else:
+            pad = max(high - low, abs(high) * 0.05, 1e-12) * 0.15
+            limits.append((low - pad, high + pad))
+    return tuple(limits)
+
+
+def zoom_box(limits):
+    """A dashed rectangle marking a magnified region, ((x0, x1), (y0, y1)), on the overview panel."""
+    from matplotlib.patches import Rectangle
+
+    (x0, x1), (y0, y1) = limits
+    return Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, linestyle="--", edgecolor="black", linewidth=1.0,
+                     zorder=5)
 
 
 LABEL_STEP_PT = 9.0  # the least distance between two front numbers, and between a number and a front point
@@ -528,7 +583,7 @@ def default_pareto_title(frame, x: str, y: str) -> str:
     """'Pareto fronts of energy vs latency: resnet50, segformer-b2 on variants of systolic32x32'."""
     models = ", ".join(map(str, dict.fromkeys(frame["model"]))) if "model" in frame.columns else ""
     template = _template_column(frame)
-    templates = ", ".join(map(str, dict.fromkeys(frame[template]))) if template else ""
+    templates = ", ".join(map(str, dict.fromkeys(frame[template].dropna()))) if template else ""
     what = " vs ".join(column_label(c).split(" (")[0].removesuffix(" per inference") for c in (x, y))
     where = f" on variants of {templates}" if templates else " (the table does not name its template)"
     return f"Pareto fronts of {what}: {models or 'all rows'}{where}"
@@ -537,30 +592,49 @@ def default_pareto_title(frame, x: str, y: str) -> str:
 def pareto_figure(frame, front, *, x: str, y: str, colour: str | None = None, title: str | None = None):
     """Design points of a sweep table (pandas), one panel per model, each with its own Pareto front over x and y
     (front: the table's front rows, computed per model by the caller -- hwmap.api.pareto), marker shape by
-    dataflow (or template), the front's points numbered and described in the legend; (Figure, panels)."""
+    dataflow (or template), the front's points numbered and described in the legend; where a front is cramped
+    in a corner (front_is_cramped), a second row magnifies it and carries the numbers. (Figure, panels)."""
     plt = _pyplot()
     models = list(dict.fromkeys(frame["model"])) if "model" in frame.columns else [""]
+    parts = [frame[frame["model"] == model] if model else frame for model in models]
+    on_fronts = [part.index.isin(front.index) for part in parts]
+    magnify = any(front_is_cramped(part[x].to_numpy(float), part[y].to_numpy(float), np.flatnonzero(on))
+                  for part, on in zip(parts, on_fronts, strict=True))
     template_column = _template_column(frame)
     columns = min(len(models), 3)
-    rows = -(-len(models) // columns)
-    legend_lines = max(min(int((front["model"] == m).sum()) if m else len(front), MOST_NUMBERED_FRONT_POINTS)
-                       for m in models) + 4
-    fig, axes = plt.subplots(rows, columns, figsize=(6.4 * columns, (4.6 + 0.14 * legend_lines) * rows), dpi=120,
-                             squeeze=False, layout="constrained")
+    model_rows = -(-len(models) // columns)
+    legend_lines = max(min(int(on.sum()), MOST_NUMBERED_FRONT_POINTS) for on in on_fronts) + 4
+    key_height_in = 0.14 * legend_lines
+    heights = [4.6, 4.0 + key_height_in] if magnify else [4.6 + key_height_in]
+    fig, axes = plt.subplots(model_rows * len(heights), columns, figsize=(6.4 * columns, sum(heights) * model_rows),
+                             dpi=120, squeeze=False, layout="constrained",
+                             gridspec_kw={"height_ratios": heights * model_rows})
     panels, to_number = [], []
-    for index, model in enumerate(models):
-        ax = axes[index // columns][index % columns]
-        part = frame[frame["model"] == model] if model else frame
-        template = ", ".join(map(str, dict.fromkeys(part[template_column]))) if template_column else ""
-        picked, numbered = _draw_pareto_panel(fig, ax, part, part.index.isin(front.index), x=x, y=y,
-                                              colour=colour, model=str(model), template=template)
+    for index, (model, part, on_front) in enumerate(zip(models, parts, on_fronts, strict=True)):
+        row, column = divmod(index, columns)
+        ax = axes[row * len(heights)][column]
+        template = ", ".join(map(str, dict.fromkeys(part[template_column].dropna()))) if template_column else ""
+        heading = f"{model or 'all rows'}{' on ' + template if template else ''}: {len(part)} design points"
+        picked, numbered = _draw_pareto_panel(fig, ax, part, on_front, x=x, y=y, colour=colour, title=heading,
+                                              key=not magnify)
+        median = (float(part[x].median()), float(part[y].median()))
+        if magnify:
+            limits = front_zoom_limits(part[x].to_numpy(float), part[y].to_numpy(float), np.array(picked))
+            ax.add_patch(zoom_box(limits))
+            ax = axes[row * len(heights) + 1][column]
+            _, numbered = _draw_pareto_panel(fig, ax, part, on_front, x=x, y=y, colour=colour, limits=limits,
+                                             title=f"{model or 'all rows'}: the dashed box above, magnified")
+            median = (limits[0][1], limits[1][1])  # number away from the box's far corner
         panels.append(ParetoPanel(str(model), len(part), picked, template))
-        to_number.append((ax, numbered, (float(part[x].median()), float(part[y].median()))))
-    for index in range(len(models), rows * columns):
-        axes[index // columns][index % columns].set_visible(False)
+        to_number.append((ax, numbered, median))
+    for index in range(len(models), model_rows * columns):
+        row, column = divmod(index, columns)
+        for offset in range(len(heights)):
+            axes[row * len(heights) + offset][column].set_visible(False)
     fig.suptitle(title or default_pareto_title(frame, x, y))
-    for ax, numbered, median in to_number:
-        leave_room_outward(ax, numbered, median)
+    if not magnify:
+        for ax, numbered, median in to_number:
+            leave_room_outward(ax, numbered, median)
     fig.canvas.draw()  # lay out first: the front's numbers are placed in pixels
     for ax, numbered, median in to_number:
         number_points(ax, numbered, median)

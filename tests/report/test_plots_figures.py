@@ -135,6 +135,10 @@ def test_layer_plot_names_the_top_layers_and_sums_the_rest():
         bar_widths = [patch.get_width() for patch in ax.patches]
         assert bar_widths == pytest.approx([*panel.values, panel.other_value])
         assert ax.get_title() == f"top 5 of {len(costed)} costed layers by {panel.quantity}"
+        # 'other' (the 43 smaller layers) is far longer than any named bar: cut at the axis, its share still written
+        assert panel.other_value > 2 * max(panel.values) and ax.get_xlim()[1] == pytest.approx(1.3 * max(panel.values))
+        share = f"{100 * panel.other_value / values.sum():.1f}% (bar cut)"
+        assert [t.get_text() for t in ax.texts][-1] == share
     assert "layer4.1.conv1:convolution#77" in [t.get_text() for t in fig.axes[1].get_yticklabels()]
     assert fig.axes[0].get_xlabel() == "million cycles per inference"
 
@@ -217,3 +221,28 @@ def test_frontier_refuses_a_selection_made_from_other_paths(run_cli, tmp_path):
 
     code, _, err = run_cli("plot", "frontier", str(costed), "--selection", str(selection), "--out", str(out))
     assert code == 0, err  # the CSV it was made from (no template recorded in it) is accepted
+
+
+def test_a_front_cramped_in_a_corner_is_magnified_and_numbered_there():
+    """Ten front points within 2x of each other under a cloud spanning 1000x: a second row magnifies them."""
+    rng = np.random.default_rng(0)
+    cloud = 10 ** rng.uniform(0.5, 3.0, size=(200, 2))
+    front_x = np.linspace(1.0, 2.0, 10)
+    table = pd.DataFrame({"model": "m", "template": "t", "array.dataflow": "ws",
+                          "array.rows": np.r_[np.full(200, 8), np.arange(10) + 16],
+                          "energy_mj": np.r_[cloud[:, 0], front_x], "latency_ms": np.r_[cloud[:, 1], 3.0 / front_x],
+                          "area_mm2": 1.0})
+    front = pareto(table, ["energy_mj", "latency_ms"])
+    assert sorted(front["energy_mj"]) == pytest.approx(front_x)
+    fig, (panel,) = pareto_figure(table, front, x="energy_mj", y="latency_ms", colour="area_mm2")
+    overview, zoom = fig.axes[:2]  # the panels; their colour bars follow
+    assert zoom.get_title() == "m: the dashed box above, magnified"
+    (box,) = [p for p in overview.patches if p.get_linestyle() == "--"]
+    assert box.get_x() < 1.0 and box.get_x() + box.get_width() > 2.0  # the box holds the whole front
+    assert overview.get_legend() is None and not overview.texts  # numbers and key below, with the magnified front
+    assert [t.get_text() for t in zoom.texts] == [str(k) for k in range(1, 11)]
+    low, high = zoom.get_xlim()
+    assert low < 1.0 and 2.0 < high < 4.0
+    labels = [t.get_text() for t in zoom.get_legend().get_texts()]
+    assert labels[2:4] == ["rows 16: 1 mJ, 3 ms", "rows 17: 1.11 mJ, 2.7 ms"]  # the varying axis (rows) and the numbers
+    assert len(panel.front) == 10
