@@ -39,20 +39,44 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def replot_option(parser: argparse.ArgumentParser) -> None:
+    """--replot-from CSV: redraw an experiment's figure from the table it wrote, without re-running it."""
+    parser.add_argument("--replot-from", type=Path, default=None, metavar="CSV",
+                        help="only redraw the figure (STEM.png beside the CSV) from a table this script wrote")
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a CSV an experiment wrote, numbers as int or float and empty cells as "" (as when written)."""
+    def value(text: str):
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return [{key: value(cell) for key, cell in row.items()} for row in csv.DictReader(handle)]
+    except OSError as exc:
+        raise SystemExit(f"--replot-from {path}: cannot read it ({exc.strerror})") from None
+
+
 def done(args: argparse.Namespace, *paths: Path) -> None:
     for path in paths:
         print(f"wrote {path}")
     print(f"finished in {time.perf_counter() - args.started:.1f} s")
 
 
-def new_figure(*, ncols: int = 1, width_in: float = 8.0, height_in: float = 4.5, **subplots_options):
+def new_figure(*, ncols: int = 1, nrows: int = 1, width_in: float = 8.0, height_in: float = 4.5,
+               **subplots_options):
     """A matplotlib figure on the file-only Agg backend: (fig, axes)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(1, ncols, figsize=(width_in, height_in), dpi=120, **subplots_options)
+    return plt.subplots(nrows, ncols, figsize=(width_in, height_in), dpi=120, **subplots_options)
 
 
 def save_figure(fig, path: Path) -> Path:

@@ -6,11 +6,12 @@ marked unknown (measure it with `hwmap evaluate` on ADE20K with your weights) ra
 selection runs over the paths with a known accuracy and the others are reported by energy only.
 
     python experiments/segformer_dynamic.py [--tiny]
+    python experiments/segformer_dynamic.py --replot-from experiments/results/segformer_dynamic.csv
 """
 
 from __future__ import annotations
 
-from _common import arguments, done, new_figure, save_figure, write_csv
+from _common import arguments, done, log_axis_labels, new_figure, read_rows, replot_option, save_figure, write_csv
 
 import hwmap
 
@@ -18,7 +19,10 @@ TEMPLATES = ["systolic16x16", "magnet16pe_v16"]
 
 
 def main() -> None:
-    args = arguments(__doc__)
+    args = arguments(__doc__, add_options=replot_option)
+    if args.replot_from is not None:
+        print(f"wrote {plot(read_rows(args.replot_from), args.replot_from.with_suffix('.png'))}")
+        return
     variants = ["segformer-b0", "segformer-b1"] if args.tiny else [f"segformer-b{i}" for i in (0, 1, 3, 4, 5)]
     paths = hwmap.generate_paths("segformer-b2", skip_last=1 if args.tiny else 2, drop_decoder=not args.tiny,
                                  resolutions=(384,) if args.tiny else (384, 448), variants=variants)
@@ -66,15 +70,20 @@ def plot(rows, path):
         for r in known:
             ax.annotate(r["path"].replace("segformer-", ""), (r["energy_mj"], r["miou"]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
-        for r in unknown:
-            ax.axvline(r["energy_mj"], color="#bbbbbb", linewidth=0.6, zorder=0)
+        variants = [r["path"].replace("segformer-", "") for r in unknown if r["path"].startswith("segformer-")]
+        unknown_label = (f"accuracy unknown ({len(unknown)}): no-retraining B2 paths"
+                         + (f", {', '.join(variants)}" if variants else ""))
+        for index, r in enumerate(unknown):
+            ax.axvline(r["energy_mj"], color="#bbbbbb", linewidth=0.6, zorder=0,
+                       label=unknown_label if index == 0 else None)
         ax.axvline(full["energy_mj"], color="#d62728", linewidth=1, label="full B2")
         ax.set_xscale("log")
-        ax.set_xlabel("energy per inference (mJ, log)")
+        log_axis_labels(ax)
+        ax.set_xlabel("energy per inference (mJ, log scale)")
         ax.set_ylabel("ADE20K mIoU (%)")
-        ax.set_title(f"{template}: grey lines = no-retraining B2 paths (accuracy unknown)", fontsize=9)
+        ax.set_title(f"SegFormer-B2 paths and the B0..B5 switch on {template}", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower right")
     return save_figure(fig, path)
 
 

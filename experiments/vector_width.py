@@ -7,11 +7,12 @@ family (weight and accumulation buffers with the lanes, the input buffer with th
 the width).
 
     python experiments/vector_width.py [--tiny]
+    python experiments/vector_width.py --replot-from experiments/results/vector_width.csv   # the figure only
 """
 
 from __future__ import annotations
 
-from _common import arguments, done, new_figure, save_figure, write_csv
+from _common import arguments, done, new_figure, read_rows, replot_option, save_figure, write_csv
 
 import hwmap
 
@@ -31,7 +32,10 @@ def templates(tiny: bool):
 
 
 def main() -> None:
-    args = arguments(__doc__)
+    args = arguments(__doc__, add_options=replot_option)
+    if args.replot_from is not None:
+        print(f"wrote {plot(read_rows(args.replot_from), args.replot_from.with_suffix('.png'))}")
+        return
     variants = ["segformer-b0", "segformer-b1"] if args.tiny else [f"segformer-b{i}" for i in (0, 1, 3)]
     paths = hwmap.generate_paths("segformer-b2", drop_decoder=not args.tiny, variants=variants)
     rows = []
@@ -53,16 +57,26 @@ def main() -> None:
 
 
 def plot(rows, path):
-    fig, ax = new_figure(width_in=8, height_in=4.5)
-    for width in sorted({r["vector_width"] for r in rows}):
+    """mIoU against energy relative to the full B2, one line per vector width, each variant named once."""
+    fig, ax = new_figure(width_in=8, height_in=4.8)
+    widths = sorted({r["vector_width"] for r in rows})
+    for width in widths:
         known = sorted((r for r in rows if r["vector_width"] == width and r["miou"] != ""),
                        key=lambda r: r["energy_vs_full"])
-        ax.plot([r["energy_vs_full"] for r in known], [r["miou"] for r in known], "o-", label=f"width {width}")
-    ax.set_xlabel("energy relative to the full SegFormer-B2 on the same template")
+        template = known[0]["template"]
+        ax.plot([r["energy_vs_full"] for r in known], [r["miou"] for r in known], "o-",
+                label=f"vector width {width} ({template})")
+        if width == widths[0]:  # the variants sit at the same mIoU on every line: name them once, on the left
+            for r in known:
+                name = "B2 (full)" if r["path"] == "full" else r["path"].replace("segformer-", "").upper()
+                ax.annotate(name, (r["energy_vs_full"], r["miou"]), xytext=(-6, 4), textcoords="offset points",
+                            ha="right", fontsize=8)
+    ax.set_xlabel("energy relative to the full SegFormer-B2 on the same template (left: more saved by switching)")
     ax.set_ylabel("ADE20K mIoU (%)")
     ax.set_title("Switching between SegFormer variants on MAGNet-like templates of each vector width")
+    ax.set_xlim(left=min(r["energy_vs_full"] for r in rows) - 0.08)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="lower right", fontsize=8)
     return save_figure(fig, path)
 
 

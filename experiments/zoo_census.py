@@ -4,6 +4,7 @@ against the share of energy and of time (the paper's first figure, at zoo scale)
 
     python experiments/zoo_census.py            # every timm architecture (a benchmark: long on 2 cores)
     python experiments/zoo_census.py --tiny     # six small models, for CI (< 1 min after the imports)
+    python experiments/zoo_census.py --replot-from experiments/results/zoo_census.csv   # the figure only
 
 Writes results/zoo_census.csv (one row per model, `hwmap census`'s columns), results/zoo_census_families.csv
 (mean shares per family over the models that traced) and results/zoo_census.png. An interrupted full run
@@ -50,36 +51,82 @@ def family_table(table):
     return families.reset_index()
 
 
+TEMPLATE_COLOURS = {"systolic16x16": "tab:blue", "magnet16pe_v16": "tab:orange", "h100_sxm": "tab:green"}
+
+
 def plot(families, path: Path) -> Path:
     """Per op group, a family's share of MACs (x) against its share of energy (top) and time (bottom), one
-    colour per template; on the diagonal a group costs what its MACs say."""
+    colour per template; on the diagonal a group costs what its MACs say. The 'other' group (norms, activations,
+    element-wise, pooling, data movement) has next to no MACs, so its panel shows instead how its share of energy
+    and time spreads over the families on each template (a box of the middle half, the median, every family)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 4, figsize=(15.0, 7.5), dpi=110, sharex=True, sharey=True)
-    colours = {"systolic16x16": "tab:blue", "magnet16pe_v16": "tab:orange", "h100_sxm": "tab:green"}
+    fig, axes = plt.subplots(2, 4, figsize=(15.0, 7.5), dpi=110, sharey=True)
     for row, metric in enumerate(("energy", "time")):
         for col, group in enumerate(GROUPS):
             ax = axes[row][col]
-            ax.plot([0, 100], [0, 100], color="0.6", lw=0.8, ls="--")
-            for accel, colour in colours.items():
-                ax.scatter(families[f"mac_pct.{group}"], families[f"{accel}.{metric}_pct.{group}"], s=10,
-                           alpha=0.6, color=colour, label=accel if (row, col) == (0, 0) else None)
-            ax.set_xlim(-2, 102)
-            ax.set_ylim(-2, 102)
+            if group == "other":
+                _plot_other(ax, families, metric)
+            else:
+                _plot_against_macs(ax, families, metric, group, legend=(row, col) == (0, 0))
             if row == 0:
-                ax.set_title("other (norm, act., eltwise, pool, moves)" if group == "other" else group)
-            if row == 1:
-                ax.set_xlabel("share of MACs (%)")
+                ax.set_title(group if group != "other" else
+                             f"other (norm, act., eltwise, pool, moves): at most\n"
+                             f"{families['mac_pct.other'].max():.1f}% of a family's MACs, so per template",
+                             fontsize=10)
             if col == 0:
                 ax.set_ylabel(f"share of {metric} (%)")
+            ax.set_ylim(-2, 102)
             ax.grid(alpha=0.3)
     axes[0][0].legend(loc="upper left", fontsize=8)
     fig.suptitle(f"timm zoo census: {len(families)} families ({int(families.models.sum())} models), batch 1, "
                  "default input; one point per family and template")
     return _common.save_figure(fig, path)
+
+
+def _plot_against_macs(ax, families, metric: str, group: str, *, legend: bool) -> None:
+    ax.plot([0, 100], [0, 100], color="0.6", lw=0.8, ls="--")
+    for accel, colour in TEMPLATE_COLOURS.items():
+        ax.scatter(families[f"mac_pct.{group}"], families[f"{accel}.{metric}_pct.{group}"], s=10, alpha=0.6,
+                   color=colour, label=accel if legend else None)
+    ax.set_xlim(-2, 102)
+    ax.set_xlabel("share of MACs (%)")
+
+
+def _plot_other(ax, families, metric: str) -> None:
+    """One box per template over the families' share of metric spent in the 'other' group, every family a dot."""
+    import numpy as np
+
+    accels = list(TEMPLATE_COLOURS)
+    shares = [families[f"{accel}.{metric}_pct.other"].to_numpy(float) for accel in accels]
+    boxes = ax.boxplot(shares, positions=range(len(accels)), widths=0.5, showfliers=False, patch_artist=True,
+                       medianprops={"color": "black"})
+    jitter = np.random.default_rng(0).uniform(-0.18, 0.18, size=len(families))  # fixed: the figure is reproducible
+    for position, (accel, values, box) in enumerate(zip(accels, shares, boxes["boxes"], strict=True)):
+        box.set(facecolor=TEMPLATE_COLOURS[accel], alpha=0.25)
+        ax.scatter(position + jitter, values, s=8, alpha=0.6, color=TEMPLATE_COLOURS[accel])
+        ax.annotate(f"median {np.median(values):.0f}%", (position, 100), ha="center", va="top", fontsize=8)
+    ax.set_xticks(range(len(accels)), accels, rotation=15, fontsize=8)
+    ax.set_xlim(-0.6, len(accels) - 0.4)
+
+
+def replot(census_csv: Path) -> Path:
+    """The figure from a census table (zoo_census.csv), without tracing: the families' means recomputed from it."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(census_csv)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--replot-from {census_csv}: cannot read the census table ({exc})") from None
+    try:
+        families = family_table(table)
+    except (KeyError, AttributeError) as exc:
+        raise SystemExit(f"--replot-from {census_csv}: not a census table of {', '.join(ACCELS)} (no column "
+                         f"{exc})") from None
+    return plot(families, census_csv.with_suffix(".png"))
 
 
 def main() -> None:
@@ -95,7 +142,12 @@ def main() -> None:
     parser.add_argument("--time-limit-s", type=float, default=300.0, help="seconds per model")
     parser.add_argument("--partial", action="store_true", help="trace nothing: tables and figure from the models "
                                                                "an interrupted census journaled so far")
+    parser.add_argument("--replot-from", type=Path, default=None, metavar="CSV",
+                        help="trace nothing: redraw the figure (STEM.png beside the census CSV) from its table")
     args = parser.parse_args()
+    if args.replot_from is not None:
+        print(f"wrote {replot(args.replot_from)}")
+        return
     args.out_dir.mkdir(parents=True, exist_ok=True)
     import time
 

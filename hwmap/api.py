@@ -617,6 +617,8 @@ def select_paths(
         if accel is not None:
             raise HwmapError(f"paths {paths} is already costed; accel applies to a paths YAML")
         paths_file, costed = str(paths), load_costed_paths(paths)
+        templates = {c.accelerator for c in costed}
+        accelerator = templates.pop() if len(templates) == 1 else None  # the CSV's accelerator column, if any
     elif isinstance(paths, (str, Path, PathSet)):
         if accel is None:
             raise HwmapError(f"paths {paths if not isinstance(paths, PathSet) else 'PathSet'}: paths need accel to "
@@ -964,16 +966,26 @@ def plot_shares(model, accel: str | Path | Accelerator, *, out: str | Path, data
 
 def plot_layers(model, accel: str | Path | Accelerator, *, out: str | Path, dataflow: str | None = None,
                 input_shape: InputShape | None = None, resolution: int | None = None, batch: int = 1,
-                num_classes: int | None = None, title: str | None = None, cache: bool = True) -> Figure:
-    """Cycles and energy of every layer of model on accel, in execution order."""
-    from hwmap.report.plots import layer_profile
+                num_classes: int | None = None, top: int = 20, title: str | None = None,
+                cache: bool = True) -> Figure:
+    """The top layers of model on accel by cycles and by energy, by name (the rest summed as 'other'; top=0: all)."""
+    from hwmap.report.plots import layer_profile_figure, save_figure
 
     _plot_suffix(out)
+    if not isinstance(top, int) or isinstance(top, bool) or top < 0:
+        raise ParameterError("top", f"must be a whole number of layers >= 0 (0 = all), got {top!r}")
     cost = estimate(model, accel, dataflow=dataflow, input_shape=input_shape, resolution=resolution, batch=batch,
                     num_classes=num_classes, cache=cache)
-    written = layer_profile(cost, out, title=title)
-    return Figure(Path(written), {"model": cost.model, "accelerator": cost.accelerator,
-                                  "energy_mj": float(cost.energy_mj), "latency_ms": float(cost.latency_ms)})
+    fig, panels = layer_profile_figure(cost, top=top, title=title)
+    written = save_figure(fig, out)
+    return Figure(Path(written), {
+        "model": cost.model, "accelerator": cost.accelerator, "energy_mj": float(cost.energy_mj),
+        "latency_ms": float(cost.latency_ms),
+        "top_layers": {panel.quantity: [{"name": cost.layers.names[i], unit: value}
+                                        for i, value in zip(panel.layers, panel.values, strict=True)]
+                       + ([{"name": f"other ({panel.other_layers} layers)", unit: panel.other_value}]
+                          if panel.other_layers else [])
+                       for panel, unit in zip(panels, ("million_cycles", "energy_uj"), strict=True)}})
 
 
 def plot_frontier(source: str | Path, *, out: str | Path, selection: str | Path | None = None,
@@ -984,19 +996,53 @@ def plot_frontier(source: str | Path, *, out: str | Path, selection: str | Path 
     from hwmap.report.plots import accuracy_axis_label, frontier
 
     _plot_suffix(out)
+    template = None
     if str(source).endswith(".json"):
+        picked = load_selection(source)
         points = [{"name": p.name, "energy_mj": p.energy_mj, "accuracy": p.accuracy, "metric": None}
-                  for p in load_selection(source).chosen]
-        chosen = [p["name"] for p in points]
+                  for p in picked.chosen]
+        chosen, template = [p["name"] for p in points], picked.accelerator
     else:
+        costed = load_costed_paths(source)
         points = [{"name": c.name, "energy_mj": c.energy_mj,
                    "accuracy": c.accuracy.value if c.accuracy else None,
-                   "metric": c.accuracy.metric if c.accuracy else None} for c in load_costed_paths(source)]
-        chosen = list(load_selection(selection).chosen_names) if selection else []
+                   "metric": c.accuracy.metric if c.accuracy else None} for c in costed]
+        templates = {c.accelerator for c in costed}
+        chosen, template = [], templates.pop() if len(templates) == 1 else None
+        if selection:
+            picked = load_selection(selection)
+            _check_selection_matches(picked, costed, selection=selection, source=source, template=template)
+            chosen, template = list(picked.chosen_names), picked.accelerator or template
     label = accuracy_axis_label(p["metric"] for p in points if p["accuracy"] is not None)
-    written = frontier(points, out, selected=chosen, accuracy_label=label, title=title or "")
-    return Figure(Path(written), {"accuracy_axis": label, "selected": chosen,
+    default = (f"energy / accuracy of the execution paths on {template}" if template else
+               f"energy / accuracy of the execution paths in {Path(source).name} (template not recorded)")
+    written = frontier(points, out, selected=chosen, accuracy_label=label, title=title or default)
+    return Figure(Path(written), {"accuracy_axis": label, "selected": chosen, "template": template,
                                   "paths": [{**p, "accuracy_known": p["accuracy"] is not None} for p in points]})
+
+
+def _check_selection_matches(picked, costed, *, selection: str | Path, source: str | Path,
+                             template: str | None) -> None:
+    """A selection drawn from the costed paths: on the same template where both name theirs, each chosen path in
+    them at the same energy (1e-6 relative, the CSV's 9 digits); else InputFileError naming both files."""
+    import math
+
+    from hwmap.errors import InputFileError
+
+    if template and picked.accelerator and template != picked.accelerator:
+        raise InputFileError(f"selection {selection} does not match paths CSV {source}: the selection was made on "
+                             f"{picked.accelerator}, the CSV's paths are costed on {template}")
+    energy_by_name = {c.name: c.energy_mj for c in costed}
+    missing = [name for name in picked.chosen_names if name not in energy_by_name]
+    if missing:
+        raise InputFileError(f"selection {selection} does not match paths CSV {source}: its chosen path(s) "
+                             f"{', '.join(map(repr, missing))} are not in the CSV; plot the selection with the "
+                             "costed CSV it was made from")
+    for point in picked.chosen:
+        if not math.isclose(point.energy_mj, energy_by_name[point.name], rel_tol=1e-6, abs_tol=1e-12):
+            raise InputFileError(f"selection {selection} does not match paths CSV {source}: path {point.name!r} "
+                                 f"costs {point.energy_mj:.6g} mJ in the selection and "
+                                 f"{energy_by_name[point.name]:.6g} mJ in the CSV (costed on another template?)")
 
 
 def plot_pareto(results, *, out: str | Path, x: str = "energy_mj", y: str = "latency_ms",
@@ -1033,10 +1079,11 @@ def plot_pareto(results, *, out: str | Path, x: str = "energy_mj", y: str = "lat
     if frame.empty:
         raise HwmapError(f"{name}: no rows with finite {x} and {y} to plot")
     front = pareto(frame, [x, y], by="model")
-    panels = pareto_panels(frame, front, out, x=x, y=y, colour=colour, title=title or Path(name).name)
+    panels = pareto_panels(frame, front, out, x=x, y=y, colour=colour, title=title)
     return Figure(Path(out), {
         "x": {"column": x, "label": column_label(x)}, "y": {"column": y, "label": column_label(y)},
-        "models": [{"model": p.model, "points": p.points, "front_points": len(p.front),
+        "models": [{"model": p.model, "template": p.template or None, "points": p.points,
+                    "front_points": len(p.front),
                     "front": json.loads(front[front["model"] == p.model].to_json(orient="records"))
                     if p.model else json.loads(front.to_json(orient="records"))} for p in panels]})
 

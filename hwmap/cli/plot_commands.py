@@ -8,6 +8,7 @@ import typer
 
 from hwmap.cli import app, use_cache
 from hwmap.cli.options import (
+    MAX_COUNT,
     AccelOpt,
     BatchOpt,
     ClassesOpt,
@@ -16,6 +17,7 @@ from hwmap.cli.options import (
     JsonOpt,
     ModelArg,
     ResolutionOpt,
+    StrictInt,
     calls_api,
     check_files,
 )
@@ -25,7 +27,8 @@ plot_app = typer.Typer(help="Figures: op-class shares, per-layer profiles, front
 app.add_typer(plot_app, name="plot")
 
 OutOpt = Annotated[str, typer.Option("--out", "-o", help="figure file: .png or .svg")]
-TitleOpt = Annotated[Optional[str], typer.Option("--title", help="figure title, e.g. naming the template")]
+TitleOpt = Annotated[Optional[str], typer.Option("--title", help="figure title (default: names the model "
+                                                                       "and the template)")]
 
 
 def _report(figure, json_out: bool) -> None:
@@ -54,13 +57,17 @@ def plot_shares(model: ModelArg, accel: AccelOpt, out: OutOpt, dataflow: Dataflo
 @calls_api("plot_layers")
 def plot_layers(model: ModelArg, accel: AccelOpt, out: OutOpt, dataflow: DataflowOpt = None,
                 input_shape: InputOpt = None, resolution: ResolutionOpt = None, batch: BatchOpt = 1,
-                num_classes: ClassesOpt = None, title: TitleOpt = None, json_out: JsonOpt = False) -> None:
-    """Cycles and energy of every layer in execution order."""
+                num_classes: ClassesOpt = None,
+                top: Annotated[int, typer.Option("--top", help="layers named per panel (0 = all); the rest "
+                                                               "summed as 'other'",
+                                                 parser=StrictInt(min_value=0, max_value=MAX_COUNT))] = 20,
+                title: TitleOpt = None, json_out: JsonOpt = False) -> None:
+    """The layers that cost the most cycles and energy, by name; the rest summed as 'other'."""
     from hwmap.api import plot_layers as plot
 
     check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--out": out})
     _report(plot(model, accel, out=out, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
-                 batch=batch, num_classes=num_classes, title=title, cache=use_cache()), json_out)
+                 batch=batch, num_classes=num_classes, top=top, title=title, cache=use_cache()), json_out)
 
 
 @plot_app.command("frontier")

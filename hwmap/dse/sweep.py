@@ -801,6 +801,7 @@ def _table(space: DesignSpace, rows: list[dict[str, Any]], position: dict[str, t
     for column in numeric:
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     table["peak_macs_per_cycle"] = pd.to_numeric(table["peak_macs_per_cycle"], errors="coerce").astype("Int64")
+    table.insert(table.columns.get_loc("model") + 1, "template", space.base.name)  # names the figures' template
     return table.reset_index(drop=True)
 
 

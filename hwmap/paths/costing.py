@@ -31,6 +31,7 @@ class CostedPath:
     weight_group: str
     weight_mb: float
     accuracy: Accuracy | None
+    accelerator: str | None = None  # the template the path was costed on, where known
 
     def to_dict(self) -> dict:
         return {"name": self.name, "model": self.model, "energy_mj": self.energy_mj,
@@ -39,7 +40,8 @@ class CostedPath:
                 "accuracy": self.accuracy.value if self.accuracy else None,
                 "accuracy_metric": self.accuracy.metric if self.accuracy else None,
                 "accuracy_source": self.accuracy.source if self.accuracy else "unknown",
-                "accuracy_provenance": self.accuracy.provenance if self.accuracy else ""}
+                "accuracy_provenance": self.accuracy.provenance if self.accuracy else "",
+                "accelerator": self.accelerator}
 
 
 def weight_bytes_per_param(accel: Accelerator) -> float:
@@ -59,7 +61,7 @@ def cost_paths(paths: PathSet, accel: Accelerator, *, dataflow: str | None = Non
         costed.append(CostedPath(
             name=spec.name, model=spec.model, energy_mj=cost.energy_mj, latency_ms=cost.latency_ms,
             cycles=cost.cycles, macs=cost.macs, weight_group=spec.weight_group,
-            weight_mb=graph.params * per_param / BYTES_PER_MB, accuracy=spec.accuracy,
+            weight_mb=graph.params * per_param / BYTES_PER_MB, accuracy=spec.accuracy, accelerator=accel.name,
         ))
         if progress is not None:
             progress()
@@ -67,12 +69,16 @@ def cost_paths(paths: PathSet, accel: Accelerator, *, dataflow: str | None = Non
 
 
 def write_costed_csv(path: str | Path, costed: list[CostedPath]) -> None:
-    lines = [",".join(COSTED_COLUMNS + ("accuracy_metric", "accuracy_source", "accuracy_provenance"))]
+    """The costed paths as CSV (read back by read_costed_csv); the accelerator column (the template, which figures
+    and selections name) is written when the paths know theirs."""
+    with_accelerator = any(c.accelerator for c in costed)
+    lines = [",".join(COSTED_COLUMNS + _OPTIONAL_COLUMNS[:3] + (("accelerator",) if with_accelerator else ()))]
     for c in costed:
         row = c.to_dict()
         values = [row["name"], f"{c.energy_mj:.9g}", f"{c.latency_ms:.9g}",
                   "" if c.accuracy is None else f"{c.accuracy.value:g}", c.weight_group, f"{c.weight_mb:.6g}",
                   row["accuracy_metric"] or "", row["accuracy_source"], row["accuracy_provenance"]]
+        values += [c.accelerator or ""] if with_accelerator else []
         lines.append(",".join(_csv_cell(v) for v in values))
     atomic_write_text(path, "\n".join(lines) + "\n")
 
@@ -81,15 +87,16 @@ def _csv_cell(value: str) -> str:
     return f'"{value.replace(chr(34), chr(34) * 2)}"' if any(ch in value for ch in ',"\n') else value
 
 
-_OPTIONAL_COLUMNS = ("accuracy_metric", "accuracy_source", "accuracy_provenance")
+_OPTIONAL_COLUMNS = ("accuracy_metric", "accuracy_source", "accuracy_provenance", "accelerator")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def read_costed_csv(path: str | Path) -> list[CostedPath]:
     """Pre-costed paths (columns name, energy_mj, latency_ms, accuracy, weight_group, weight_mb, optionally
-    accuracy_metric, accuracy_source and accuracy_provenance), e.g. the user's own measurements. An empty accuracy
-    cell means unknown. Validated: UTF-8 text (a BOM is dropped), each column once and no other, every row as long
-    as the header, unique path names, energies/latencies/weights finite and >= 0, accuracies from 0 to 100."""
+    accuracy_metric, accuracy_source, accuracy_provenance and accelerator), e.g. the user's own measurements. An
+    empty accuracy cell means unknown. Validated: UTF-8 text (a BOM is dropped), each column once and no other,
+    every row as long as the header, unique path names, energies/latencies/weights finite and >= 0, accuracies
+    from 0 to 100."""
     from hwmap.fileio import read_text_input
 
     path = Path(path)
@@ -152,5 +159,5 @@ def _costed_row(path: Path, line: int, row: dict) -> CostedPath:
         name=row["name"].strip(), model="", energy_mj=_number(path, line, "energy_mj", row["energy_mj"]),
         latency_ms=_number(path, line, "latency_ms", row["latency_ms"]), cycles=math.nan, macs=0,
         weight_group=(row["weight_group"] or "").strip(), weight_mb=_number(path, line, "weight_mb", row["weight_mb"]),
-        accuracy=accuracy,
+        accuracy=accuracy, accelerator=(row.get("accelerator") or "").strip() or None,
     )
