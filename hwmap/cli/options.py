@@ -92,9 +92,14 @@ def strict_float(text: str, *, argument: str) -> float:
 
 
 def spec_path(spec: str | None) -> str | None:
-    """The file or folder a MODEL / --accel argument reads, if it names one (``hf:DIR`` reads DIR)."""
+    """The file or folder a MODEL / --accel argument reads, if it names one (``hf:DIR`` reads DIR,
+    ``file.py:Name`` reads file.py)."""
     if spec is None:
         return None
+    from hwmap.graph.module_file import is_module_file_spec, spec_file
+
+    if is_module_file_spec(spec):
+        return spec_file(spec)
     return spec.removeprefix("hf:")
 
 
@@ -164,8 +169,9 @@ OBJECTIVES = ("energy", "latency", "edp")
 FUSIONS = ("epilogue", "none")
 DEFAULT_TOP = 20
 
-ModelArg = Annotated[str, typer.Argument(help="model spec (resnet50, tv:resnet18, segformer-b2, hf:DIR, "
-                                              "ofa-resnet50:d=..;e=..;w=..) or a saved graph .json")]
+ModelArg = Annotated[str, typer.Argument(help="model: a name (resnet50, tv:resnet18, segformer-b2, hf:DIR, "
+                                              "ofa-resnet50:d=..;e=..;w=..), your own module file.py:ClassOrFactory "
+                                              "(with --input), an .onnx file or a saved graph .json")]
 AccelOpt = Annotated[str, typer.Option("--accel", "-a", help="template name (hwmap accels list), template .yaml, "
                                                              "or SCALE-Sim .cfg")]
 GpuAccelOpt = Annotated[Optional[str], typer.Option("--accel", "-a", help="GPU template (name or YAML path); "
