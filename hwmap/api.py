@@ -589,6 +589,7 @@ def select_paths(
     drop_unknown: bool = False,
     out: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    accuracies: str | Path | Mapping[str, Any] | None = None,
 ):
     """Choose the execution paths to deploy and the path to run at each budget (ILP; semantics in
     hwmap.select.problem, the pipeline in hwmap.select.pipeline). Returns a hwmap.select.SelectionResult:
@@ -604,14 +605,18 @@ def select_paths(
     goal: 'accuracy' or 'frontier' (with target_frontier: a CSV energy_mj,accuracy[,weight] or (energy_mj,
     accuracy) points). extra_path_penalty: accuracy points per kept path beyond the first. out: also write the
     selection JSON there (read back by load_selection, replayed by simulate). progress(done, total) while costing.
+    accuracies: a YAML or CSV file (or its YAML form as a mapping) of accuracies with their provenance that fill
+    or override the paths' own, without costing again (format: hwmap.select.accuracies).
     """
     from hwmap.fileio import atomic_write_text
     from hwmap.paths.model import PathSet
+    from hwmap.select.accuracies import resolve_accuracies
     from hwmap.select.pipeline import check_budgets, run_selection
 
     if out is not None and not Path(out).parent.is_dir():
         raise HwmapError(f"out {out}: folder {Path(out).parent} does not exist")
     check_budgets(budgets=budgets, budget_trace=budget_trace, metric=metric)  # before paths are costed
+    given_accuracies, accuracies_origin = resolve_accuracies(accuracies)  # a bad file fails before costing too
     paths_file = accelerator = None
     if isinstance(paths, (str, Path)) and str(paths).endswith(".csv"):
         if accel is not None:
@@ -633,7 +638,8 @@ def select_paths(
         costed, budgets=budgets, budget_trace=budget_trace, metric=metric, reference=reference,
         budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
         extra_path_penalty=extra_path_penalty, goal=goal, target_frontier=target_frontier,
-        drop_unknown=drop_unknown, paths_file=paths_file, accelerator=accelerator)
+        drop_unknown=drop_unknown, paths_file=paths_file, accelerator=accelerator,
+        accuracies=given_accuracies, accuracies_origin=accuracies_origin)
     if out is not None:
         import json
 
