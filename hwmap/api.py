@@ -256,11 +256,10 @@ def validate_accelerators(accels: Sequence[str | Path]) -> list[Accelerator]:
 
 
 def export_accelerator(accel: str | Path | Accelerator, *, out: str | Path, format: str = "zigzag"):
-    """Write a template in another tool's format; 'zigzag': <out>/<name>.hardware.yaml and <name>.mapping.yaml
-    (ZigZag 3.9.1 memory hierarchy, MAC array and spatial mapping; out must be an existing folder)."""
+    """Write a template in another tool's format; 'zigzag': ZigZag 3.9.1 memory hierarchy, MAC array and spatial
+    mapping, to out the hardware .yaml file (the mapping goes beside it: x.hardware.yaml -> x.mapping.yaml) or, out
+    an existing folder, to <out>/<name>.hardware.yaml and <name>.mapping.yaml."""
     _choice("format", format, ("zigzag",))
-    if not Path(out).is_dir():
-        raise ParameterError("out", f"{out}: expected an existing folder for the ZigZag hardware and mapping YAML")
     return export_zigzag_hardware(accel, out)
 
 

@@ -101,6 +101,7 @@ def graph(
 
 
 EXPORT_FORMATS = ("scalesim", "scalesim-gemm", "zigzag")
+SHOWN_NAMES = 12  # timm / torchvision names `hwmap models` shows without --all or a filter
 
 
 @app.command()
@@ -148,6 +149,8 @@ def export(
 def models(
     contains: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="only names containing this text")]
     = None,
+    show_all: Annotated[bool, typer.Option("--all", help="every timm and torchvision name (default: the first "
+                                                         f"{SHOWN_NAMES} of each unless filtered)")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List the model names hwmap can build (built-ins, timm, torchvision)."""
@@ -158,8 +161,10 @@ def models(
     if json_out:
         print_json(families)
         return
+    cut = not (contains or show_all)
     for family, names in families.items():
-        shown = names if contains or family not in ("timm", "torchvision") else names[:12] + ["..."]
+        shown = names[:SHOWN_NAMES] + ["..."] if cut and family in ("timm", "torchvision") else names
         print(f"{family} ({len(names)}): {', '.join(shown)}")
-    if not contains:
-        print("filter with `hwmap models TEXT`; any timm name also works as timm:<name>, torchvision as tv:<name>")
+    if cut:
+        print("every name: `hwmap models --all`; filter with `hwmap models TEXT`; any timm name also works as "
+              "timm:<name>, torchvision as tv:<name>")

@@ -119,6 +119,7 @@ PRESENTATION_FLAGS: dict[str, str] = {
     "--top": "rows of a printed table (default 20, 0 = all)",
     "--title": "plot: the figure's title",
     "estimate --by": "estimate: which breakdown table to print (the GraphCost holds every breakdown)",
+    "models --all": "models: print every timm and torchvision name instead of the first few",
 }
 
 _Function = TypeVar("_Function", bound=Callable)
