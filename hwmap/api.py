@@ -259,8 +259,15 @@ def export_accelerator(accel: str | Path | Accelerator, *, out: str | Path, form
     """Write a template in another tool's format; 'zigzag': ZigZag 3.9.1 memory hierarchy, MAC array and spatial
     mapping, to out the hardware .yaml file (the mapping goes beside it: x.hardware.yaml -> x.mapping.yaml) or, out
     an existing folder, to <out>/<name>.hardware.yaml and <name>.mapping.yaml."""
+    from hwmap.fileio import check_run_files
+    from hwmap.interop.zigzag import zigzag_hardware_paths
+
     _choice("format", format, ("zigzag",))
-    return export_zigzag_hardware(accel, out)
+    template = load_accelerator(accel)
+    hardware, mapping = zigzag_hardware_paths(out, template.name)
+    source = accel if isinstance(accel, str | Path) else None  # a template file must not be overwritten
+    check_run_files(inputs={"accel": source}, outputs={"out": hardware, "out (mapping YAML)": mapping})
+    return export_zigzag_hardware(template, out)
 
 
 def estimate(
@@ -605,11 +612,11 @@ def select_paths(
     accuracy) points). extra_path_penalty: accuracy points per kept path beyond the first. out: also write the
     selection JSON there (read back by load_selection, replayed by simulate). progress(done, total) while costing.
     accuracies: a YAML or CSV file (or its YAML form as a mapping) of accuracies with their provenance that fill
-    or override the paths' own, without costing again (format: hwmap.select.accuracies).
+    or override the paths' own, without costing again (format: hwmap.paths.accuracies).
     """
     from hwmap.fileio import atomic_write_text
+    from hwmap.paths.accuracies import apply_accuracies, resolve_accuracies
     from hwmap.paths.model import PathSet
-    from hwmap.select.accuracies import resolve_accuracies
     from hwmap.select.pipeline import check_budgets, run_selection
 
     if out is not None and not Path(out).parent.is_dir():
@@ -633,12 +640,13 @@ def select_paths(
         if accel is not None or dataflow is not None:
             raise HwmapError("accel and dataflow apply to a paths YAML or PathSet; these paths are already costed")
         costed = list(paths)
+    if given_accuracies is not None:
+        costed = apply_accuracies(costed, given_accuracies, origin=accuracies_origin)
     result = run_selection(
         costed, budgets=budgets, budget_trace=budget_trace, metric=metric, reference=reference,
         budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
         extra_path_penalty=extra_path_penalty, goal=goal, target_frontier=target_frontier,
-        drop_unknown=drop_unknown, paths_file=paths_file, accelerator=accelerator,
-        accuracies=given_accuracies, accuracies_origin=accuracies_origin)
+        drop_unknown=drop_unknown, paths_file=paths_file, accelerator=accelerator)
     if out is not None:
         import json
 

@@ -247,13 +247,10 @@ def accels_export(
     json_out: JsonOpt = False,
 ) -> None:
     """Write a template in another tool's format (ZigZag: memory hierarchy, MAC array, spatial mapping)."""
-    from hwmap.api import export_accelerator, load_accelerator
-    from hwmap.interop.zigzag import zigzag_hardware_paths
+    from hwmap.api import export_accelerator
     from hwmap.report.tables import print_json
 
-    hardware, mapping = zigzag_hardware_paths(out, load_accelerator(accel).name)
-    check_files(inputs={"ACCEL": accel}, outputs={"--out": str(hardware), "--out (mapping)": str(mapping)})
-    result = export_accelerator(accel, out=out, format=format)
+    result = export_accelerator(accel, out=out, format=format)  # refuses an --out that is the template file
     if json_out:
         print_json({"format": format, "paths": list(result.paths)})
         return

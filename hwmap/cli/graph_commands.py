@@ -101,7 +101,6 @@ def graph(
 
 
 EXPORT_FORMATS = ("scalesim", "scalesim-gemm", "zigzag")
-SHOWN_NAMES = 12  # timm / torchvision names `hwmap models` shows without --all or a filter
 
 
 @app.command()
@@ -149,8 +148,7 @@ def export(
 def models(
     contains: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="only names containing this text")]
     = None,
-    show_all: Annotated[bool, typer.Option("--all", help="every timm and torchvision name (default: the first "
-                                                         f"{SHOWN_NAMES} of each unless filtered)")] = False,
+    top: TopOpt = DEFAULT_TOP,  # timm and torchvision names shown per family unless filtered (0 = all)
     json_out: JsonOpt = False,
 ) -> None:
     """List the model names hwmap can build (built-ins, timm, torchvision)."""
@@ -161,10 +159,11 @@ def models(
     if json_out:
         print_json(families)
         return
-    cut = not (contains or show_all)
+    cut = not contains and top > 0
     for family, names in families.items():
-        shown = names[:SHOWN_NAMES] + ["..."] if cut and family in ("timm", "torchvision") else names
+        long = cut and family in ("timm", "torchvision") and len(names) > top
+        shown = names[:top] + ["..."] if long else names
         print(f"{family} ({len(names)}): {', '.join(shown)}")
     if cut:
-        print("every name: `hwmap models --all`; filter with `hwmap models TEXT`; any timm name also works as "
+        print("every name: `hwmap models --top 0`; filter with `hwmap models TEXT`; any timm name also works as "
               "timm:<name>, torchvision as tv:<name>")

@@ -96,10 +96,9 @@ def spec_path(spec: str | None) -> str | None:
     ``file.py:Name`` reads file.py)."""
     if spec is None:
         return None
-    from hwmap.graph.module_file import is_module_file_spec, spec_file
-
-    if is_module_file_spec(spec):
-        return spec_file(spec)
+    file, colon, _name = spec.rpartition(":")  # the form hwmap.graph.module_file.split_spec reads
+    if colon and file.lower().endswith(".py"):
+        return file
     return spec.removeprefix("hf:")
 
 
@@ -119,7 +118,6 @@ PRESENTATION_FLAGS: dict[str, str] = {
     "--top": "rows of a printed table (default 20, 0 = all)",
     "--title": "plot: the figure's title",
     "estimate --by": "estimate: which breakdown table to print (the GraphCost holds every breakdown)",
-    "models --all": "models: print every timm and torchvision name instead of the first few",
 }
 
 _Function = TypeVar("_Function", bound=Callable)

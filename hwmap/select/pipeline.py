@@ -4,9 +4,9 @@
 workloads all call; :func:`simulate_selection` replays a result over a budget trace whose unit it checks.
 
 * Paths: CostedPath records (``hwmap.paths.costing``: ``accuracy`` an Accuracy or None), PathPoints, mappings or
-  objects with the PathPoint attribute names. ``accuracies`` (a YAML/CSV file, see
-  :mod:`hwmap.select.accuracies`) fills or overrides their accuracies without costing anything again. A path
-  without an accuracy is an error unless ``drop_unknown`` leaves it out (and the result lists it in ``dropped``).
+  objects with the PathPoint attribute names (``hwmap.api.select_paths`` first fills or overrides their accuracies
+  from an accuracies file, :mod:`hwmap.paths.accuracies`). A path without an accuracy is an error unless
+  ``drop_unknown`` leaves it out (and the result lists it in ``dropped``).
 * Budgets (``budgets``, see :mod:`hwmap.select.budgets`) or a ``budget_trace``, exactly one. Their unit fixes the
   metric (mJ -> energy, ms -> latency; ``metric`` must agree); fractions are fractions of the ``reference`` path's
   cost on the metric (``metric`` default 'energy').
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from hwmap.errors import HwmapError
-from hwmap.select.accuracies import apply_accuracies, resolve_accuracies
 from hwmap.select.budgets import (
     BUDGET_UNITS,
     Budgets,
@@ -249,14 +248,9 @@ def run_selection(
     time_limit_s: float | None = None,
     paths_file: str | None = None,
     accelerator: str | None = None,
-    accuracies: Any = None,
-    accuracies_origin: str | None = None,
 ) -> SelectionResult:
     """Select the paths to deploy (module docstring); raise HwmapError naming the bad parameter, or
     InfeasibleSelectionError when no selection serves every budget."""
-    given, origin = resolve_accuracies(accuracies)
-    if given is not None:
-        paths = apply_accuracies(paths, given, origin=accuracies_origin or origin)
     points, dropped = path_points(paths, drop_unknown=drop_unknown)
     if (budgets is None) == (budget_trace is None):
         raise HwmapError("budgets and budget_trace: give one of them (budget levels, or a budget trace CSV)")

@@ -14,10 +14,10 @@ import hwmap.api
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_models_all_lists_every_name(run_cli):
+def test_models_top_zero_lists_every_name(run_cli):
     code, cut, _ = run_cli("models")
-    assert code == 0 and "..." in cut and "hwmap models --all" in cut
-    code, full, _ = run_cli("models", "--all")
+    assert code == 0 and "..." in cut and "hwmap models --top 0" in cut
+    code, full, _ = run_cli("models", "--top", "0")
     assert code == 0 and "..." not in full
     timm_line = next(line for line in full.splitlines() if line.startswith("timm ("))
     count = int(timm_line.split("(")[1].split(")")[0])

@@ -1,5 +1,6 @@
 """Accuracies as their own input: a file of measured (or published) accuracies that fills or overrides the
-accuracies of already-costed paths, so that editing an accuracy never means costing the paths again.
+accuracies of already-costed paths, so that editing an accuracy never means costing the paths again
+(hwmap.api.select_paths(accuracies=...), ``select-paths --accuracies``).
 
 YAML (strict: unknown keys, duplicate paths and bad values are one clear error)::
 
@@ -34,7 +35,7 @@ from hwmap.errors import HwmapError
 from hwmap.paths.catalog import Accuracy
 
 FORMAT_HINT = ("expected a YAML file 'accuracies: {PATH: PERCENT}' with a provenance, or a CSV "
-               "'path,accuracy,provenance[,metric]' (see hwmap.select.accuracies or the README)")
+               "'path,accuracy,provenance[,metric]' (see hwmap.paths.accuracies or the README)")
 CSV_COLUMNS = ("path", "accuracy", "provenance")
 SOURCE = "user"
 
@@ -156,8 +157,6 @@ def _percent(text: str) -> float | None:
 def apply_accuracies(paths: Iterable[Any], accuracies: Mapping[str, Accuracy], *, origin: str) -> list[Any]:
     """The paths with the accuracies of the file in place of theirs (CostedPath, PathPoint or mapping alike). A
     name the file gives that is no path is an error (a typo would otherwise be silently ignored)."""
-    from hwmap.select.problem import PathPoint
-
     items = list(paths)
     names = [_name(item) for item in items]
     unknown = [name for name in accuracies if name not in names]
@@ -170,7 +169,7 @@ def apply_accuracies(paths: Iterable[Any], accuracies: Mapping[str, Accuracy], *
         accuracy = accuracies.get(name)
         if accuracy is None:
             result.append(item)
-        elif isinstance(item, PathPoint):
+        elif hasattr(item, "accuracy_source"):  # a hwmap.select PathPoint: the accuracy as a number
             result.append(replace(item, accuracy=accuracy.value,
                                   accuracy_source=f"{accuracy.source}: {accuracy.provenance}"))
         elif isinstance(item, Mapping):

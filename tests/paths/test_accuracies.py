@@ -9,8 +9,8 @@ import pytest
 
 import hwmap.api
 from hwmap.errors import HwmapError
+from hwmap.paths.accuracies import apply_accuracies, read_accuracies
 from hwmap.paths.catalog import Accuracy
-from hwmap.select.accuracies import apply_accuracies, read_accuracies
 
 COSTED = ("name,energy_mj,latency_ms,accuracy,weight_group,weight_mb\n"
           "full,10,2,80,a,1\nsmall,5,1,70,a,1\nnew,3,1,,a,1\n")
