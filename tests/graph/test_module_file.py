@@ -137,3 +137,14 @@ def test_dynamic_batch_axis_says_the_batch_it_used(tmp_path):
     fixed = tmp_path / "fixed.onnx"
     _export(fixed, fold=False)
     assert not any("dynamic batch" in n for n in api.extract_graph(fixed).notes)
+
+
+def test_paths_of_a_file_module_need_an_input_and_cost_like_estimate(run_cli, tmp_path):
+    paths = tmp_path / "paths.yaml"
+    paths.write_text(f"schema_version: 1\nmodel: {SPEC}\npaths:\n  - name: full\n")
+    code, _, err = run_cli("paths", "cost", str(paths), "-a", "systolic16x16")
+    assert code == 2 and "path 'full': model" in err and "give 'input: CxHxW' in the paths file" in err
+    paths.write_text(f"schema_version: 1\nmodel: {SPEC}\ninput: 3x64x64\npaths:\n  - name: full\n")
+    [costed] = api.cost_paths(str(paths), "systolic16x16")
+    estimate = api.estimate(SPEC, "systolic16x16", input_shape=(3, 64, 64))
+    assert costed.energy_mj == pytest.approx(estimate.energy_mj, rel=1e-12) and costed.macs == estimate.macs
