@@ -92,6 +92,13 @@ CLI_CASES = [
     (["measure", "resnet18", "--device", "cpu"], "--device 'cpu': expected cuda or cuda:N"),
     (["census", "resnet18", "-a", "systolic8x8", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"],
      "--workers (local processes) and scheduler"),
+    (["evaluate", "{paths}", "--data", "{tmp}", "--weights-for", "bad"],
+     "--weights-for 'bad': expected MODEL=FILE"),
+    (["evaluate", "{paths}", "--data", "{tmp}", "--weights-for", "resnet50={tmp}/x.pt"],
+     "--weights-for 'resnet50={tmp}/x.pt': no path uses model 'resnet50'"),
+    (["plot", "pareto", "{csv}", "--out", "{tmp}/x.png", "--model", "zz"], "--model 'zz': not in"),
+    (["calibrate", "--from-table", "{csv}", "-a", "h100_sxm", "--columns", "bad", "--out", "{tmp}/c.yaml"],
+     "--columns 'bad': expected comma-separated KEY=COLUMN"),
     (["estimate", f"{ROOT}/examples/mynet.py:MyNet", "-a", "systolic8x8"],
      "--input is needed for a model from a Python file"),
     (["estimate", f"{ROOT}/examples/mynet.py:MyNet", "-a", "systolic8x8", "--input", "3x32x32", "--resolution", "32"],
@@ -102,7 +109,9 @@ CLI_CASES = [
 @pytest.mark.parametrize(("argv", "expected"), CLI_CASES, ids=[" ".join(a[:2]) + f" #{i}" for i, (a, _) in
                                                                enumerate(CLI_CASES)])
 def test_cli_errors_name_the_flags(run_cli, costed_csv, tmp_path, argv, expected):
-    fill = {"csv": str(costed_csv), "tmp": str(tmp_path)}
+    paths = tmp_path / "paths.yaml"
+    paths.write_text("schema_version: 1\nmodel: resnet18\npaths:\n  - name: full\n")
+    fill = {"csv": str(costed_csv), "tmp": str(tmp_path), "paths": str(paths)}
     line = _error(run_cli, *(a.format(**fill) for a in argv))
     assert expected.format(**fill) in line
 
