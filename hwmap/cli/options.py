@@ -168,8 +168,8 @@ def flag_message(error, command) -> str:
             rest = re.sub(rf"\b({verbs}) {re.escape(name)}{after}", rf"\1 {flag}", rest)
     text = head + rest
     for name, flag in shown.items():  # "give --input or resolution" -> "give --input or --resolution"
-        text = re.sub(rf"(--[a-z][\w-]*|\b[A-Z][A-Z_]+) (or|and) {re.escape(name)}(?![\w'\"-])", rf"\1 \2 {flag}",
-                      text)
+        text = re.sub(rf"(--[a-z][\w-]*|\b[A-Z][A-Z_]+)( \([^()]*\))? (or|and) {re.escape(name)}(?![\w'\"-])",
+                      rf"\1\2 \3 {flag}", text)
     return text
 
 

@@ -91,7 +91,7 @@ CLI_CASES = [
     (["plot", "pareto", "{csv}", "--out", "{tmp}/x.txt"], "--out {tmp}/x.txt: expected a .png or .svg file name"),
     (["measure", "resnet18", "--device", "cpu"], "--device 'cpu': expected cuda or cuda:N"),
     (["census", "resnet18", "-a", "systolic8x8", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"],
-     "--workers (local processes) and scheduler"),
+     "--workers (local processes) and --scheduler (a Dask cluster) exclude each other"),
     (["evaluate", "{paths}", "--data", "{tmp}", "--weights-for", "bad"],
      "--weights-for 'bad': expected MODEL=FILE"),
     (["evaluate", "{paths}", "--data", "{tmp}", "--weights-for", "resnet50={tmp}/x.pt"],
