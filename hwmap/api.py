@@ -256,12 +256,18 @@ def validate_accelerators(accels: Sequence[str | Path]) -> list[Accelerator]:
 
 
 def export_accelerator(accel: str | Path | Accelerator, *, out: str | Path, format: str = "zigzag"):
-    """Write a template in another tool's format; 'zigzag': <out>/<name>.hardware.yaml and <name>.mapping.yaml
-    (ZigZag 3.9.1 memory hierarchy, MAC array and spatial mapping; out must be an existing folder)."""
+    """Write a template in another tool's format; 'zigzag': ZigZag 3.9.1 memory hierarchy, MAC array and spatial
+    mapping, to out the hardware .yaml file (the mapping goes beside it: x.hardware.yaml -> x.mapping.yaml) or, out
+    an existing folder, to <out>/<name>.hardware.yaml and <name>.mapping.yaml."""
+    from hwmap.fileio import check_run_files
+    from hwmap.interop.zigzag import zigzag_hardware_paths
+
     _choice("format", format, ("zigzag",))
-    if not Path(out).is_dir():
-        raise ParameterError("out", f"{out}: expected an existing folder for the ZigZag hardware and mapping YAML")
-    return export_zigzag_hardware(accel, out)
+    template = load_accelerator(accel)
+    hardware, mapping = zigzag_hardware_paths(out, template.name)
+    source = accel if isinstance(accel, str | Path) else None  # a template file must not be overwritten
+    check_run_files(inputs={"accel": source}, outputs={"out": hardware, "out (mapping YAML)": mapping})
+    return export_zigzag_hardware(template, out)
 
 
 def estimate(
@@ -589,6 +595,7 @@ def select_paths(
     drop_unknown: bool = False,
     out: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    accuracies: str | Path | Mapping[str, Any] | None = None,
 ):
     """Choose the execution paths to deploy and the path to run at each budget (ILP; semantics in
     hwmap.select.problem, the pipeline in hwmap.select.pipeline). Returns a hwmap.select.SelectionResult:
@@ -604,14 +611,18 @@ def select_paths(
     goal: 'accuracy' or 'frontier' (with target_frontier: a CSV energy_mj,accuracy[,weight] or (energy_mj,
     accuracy) points). extra_path_penalty: accuracy points per kept path beyond the first. out: also write the
     selection JSON there (read back by load_selection, replayed by simulate). progress(done, total) while costing.
+    accuracies: a YAML or CSV file (or its YAML form as a mapping) of accuracies with their provenance that fill
+    or override the paths' own, without costing again (format: hwmap.paths.accuracies).
     """
     from hwmap.fileio import atomic_write_text
+    from hwmap.paths.accuracies import apply_accuracies, resolve_accuracies
     from hwmap.paths.model import PathSet
     from hwmap.select.pipeline import check_budgets, run_selection
 
     if out is not None and not Path(out).parent.is_dir():
         raise HwmapError(f"out {out}: folder {Path(out).parent} does not exist")
     check_budgets(budgets=budgets, budget_trace=budget_trace, metric=metric)  # before paths are costed
+    given_accuracies, accuracies_origin = resolve_accuracies(accuracies)  # a bad file fails before costing too
     paths_file = accelerator = None
     if isinstance(paths, (str, Path)) and str(paths).endswith(".csv"):
         if accel is not None:
@@ -631,6 +642,8 @@ def select_paths(
         if accel is not None or dataflow is not None:
             raise HwmapError("accel and dataflow apply to a paths YAML or PathSet; these paths are already costed")
         costed = list(paths)
+    if given_accuracies is not None:
+        costed = apply_accuracies(costed, given_accuracies, origin=accuracies_origin)
     result = run_selection(
         costed, budgets=budgets, budget_trace=budget_trace, metric=metric, reference=reference,
         budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,

@@ -231,7 +231,11 @@ def test_power_polling_integrates_with_the_trapezoid_rule(install) -> None:
     t0 = 0.01  # the window opens at the first tick (the polling thread starts after it)
     import time
 
-    time.sleep(0.05)
+    # every poll ticks the fake clock: wait for four polls after the first tick instead of a fixed sleep that a
+    # loaded machine's scheduler may not give the polling thread enough of
+    deadline = time.monotonic() + 60
+    while clock["t"] < 0.045 and time.monotonic() < deadline:
+        time.sleep(0.005)
     reading = meter.stop()
     t1 = clock["t"]
     exact = 100.0 * (t1 - t0) + 500.0 * (t1 ** 2 - t0 ** 2)

@@ -108,7 +108,8 @@ def test_grouped_depthwise_dilated_convs_and_batched_matmul():
 
     graph = extract_graph(Net(), input_shape=(16, 20, 20))
     layers, notes = zigzag_layers(graph)
-    assert notes == []
+    assert notes == ["operand widths from the traced graph's dtypes: 32-bit inputs and 32-bit weights; give a "
+                     "template (--accel, accel=) to use its operand bits instead"]  # and no conv left out
     by_scope = {layer.node_name.split(":")[0]: layer for layer in layers}
     grouped = by_scope["grouped"]
     assert _dims(grouped) == {"B": 1, "G": 4, "K": 8, "C": 4, "OY": 20, "OX": 20, "FY": 3, "FX": 3}
@@ -176,14 +177,21 @@ def test_output_stationary_and_vector_pe_hierarchies():
 def test_gpu_template_and_missing_folder_are_clear_errors(tmp_path):
     with pytest.raises(HwmapError, match="systolic and vector_pe"):
         zigzag_hardware_view(load_accelerator("a100_sxm"))
-    with pytest.raises(HwmapError, match="expected an existing folder"):
+    with pytest.raises(HwmapError, match="expected the hardware .yaml file to write .* or an existing folder"):
         write_zigzag_hardware(load_accelerator("systolic16x16"), tmp_path / "missing")
+    with pytest.raises(HwmapError, match="folder .*nowhere does not exist"):
+        write_zigzag_hardware(load_accelerator("systolic16x16"), tmp_path / "nowhere" / "x.yaml")
 
 
 def test_cli_writes_all_files(run_cli, tmp_path):
     code, out, err = run_cli("accels", "export", "magnet16pe_v16", "--format", "zigzag", "--out", str(tmp_path))
     assert code == 0, err
     assert (tmp_path / "magnet16pe_v16.hardware.yaml").exists() and (tmp_path / "magnet16pe_v16.mapping.yaml").exists()
+    # --out a file, as every other command's: the mapping goes beside it, and the output is the folder's twin
+    code, out, err = run_cli("accels", "export", "magnet16pe_v16", "--out", str(tmp_path / "m16.hardware.yaml"))
+    assert code == 0, err
+    assert (tmp_path / "m16.hardware.yaml").read_text() == (tmp_path / "magnet16pe_v16.hardware.yaml").read_text()
+    assert (tmp_path / "m16.mapping.yaml").read_text() == (tmp_path / "magnet16pe_v16.mapping.yaml").read_text()
     code, out, err = run_cli("export", "resnet18", "--format", "zigzag", "--accel", "systolic16x16",
                              "--out", str(tmp_path / "r18.yaml"))
     assert code == 0, err

@@ -34,6 +34,24 @@ sklearn_datasets = pytest.importorskip("sklearn.datasets")
 VIT = "test_vit"
 SIZE = 32  # digits upscaled from 8x8 to 32x32 by the loader (bilinear)
 
+# Training (steps, learning rate) and the accuracy bounds the tests assert. The nets train for seconds, so their
+# accuracies move with the CPU's kernels as much as with the seed (a fresh clone's ViT scored 58.3% at 90 steps
+# where this machine's scored 72.7%). The bounds sit well below the worst of ten seeds measured by
+# `python experiments/digits_test_margins.py 0 1 2 3 4 5 6 7 8 9` (worst / best, in %, 300 ViT steps):
+#   ViT top-1, 297 images: 68.4 / 85.5; 150 images: 71.3 / 84.7; 60 images: 55.0 / 80.0
+#   ViT on the digits 3 and 7 only (60 images, a 10-class model): 60.0 / 81.7
+#   ViT with every label shifted (folders in sorted word order): 7.7 / 14.8 (chance: 10)
+#   ViT skipping blocks 3-5: at least 20.5 points below the full model
+#   CNN top-1, 297 images: 82.8 / 90.2; 60 images: 73.3 / 88.3; skipping every stage's last block: >= 25.3 lower
+# (At 90 ViT steps the full ViT spread over 57.2-76.8%: too close to any bound that still says "it learned".)
+VIT_TRAINING = (300, 4e-3)
+CNN_TRAINING = (50, 3e-3)
+VIT_MIN_TOP1 = 50.0
+SUBSET_MIN_TOP1 = 35.0
+CNN_MIN_TOP1 = 60.0
+SHIFTED_MAX_TOP1 = 25.0
+MIN_SKIP_DROP = 5.0  # points
+
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -63,14 +81,14 @@ def _resnet_config(folder: Path) -> str:
     return f"hf:{folder}"
 
 
-def _train(net, data: Path, *, steps: int, lr: float) -> dict:
+def _train(net, data: Path, *, steps: int, lr: float, seed: int = 0) -> dict:
     """A few seconds of AdamW on the training folder, read at SIZE through hwmap's loader (so the evaluation
     sees exactly the preprocessing the model was trained on)."""
     batches = list(iter_batches(open_classification_folder(data), input_chw=(3, SIZE, SIZE), batch_size=512))
     images = torch.cat([b.images for b in batches])
     labels = torch.cat([b.labels for b in batches])
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
     net.train()
     for _ in range(steps):
         pick = torch.randint(0, len(images), (32,), generator=generator)
@@ -82,25 +100,30 @@ def _train(net, data: Path, *, steps: int, lr: float) -> dict:
     return net.state_dict()
 
 
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory):
+def train_digit_nets(root: Path, *, seed: int = 0) -> dict:
+    """The digits folders under root, and a small CNN and ViT trained on them with seed: {'root', 'test',
+    'weights': {model: weights file}, 'cnn': the CNN's spec} (also used by experiments/digits_test_margins.py)."""
     import timm
     import transformers
 
-    root = tmp_path_factory.mktemp("digits")
     data = sklearn_datasets.load_digits()
     train = _write_digits(root / "train", range(0, 1400), data)
     test = _write_digits(root / "test", range(1500, 1797), data)  # 297 images, every class
     cnn = _resnet_config(root / "resnet")
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     nets = {cnn: (transformers.ResNetForImageClassification(transformers.AutoConfig.from_pretrained(root / "resnet")),
-                  50, 3e-3),
-            VIT: (timm.create_model(VIT, pretrained=False, num_classes=10), 90, 4e-3)}
+                  *CNN_TRAINING),
+            VIT: (timm.create_model(VIT, pretrained=False, num_classes=10), *VIT_TRAINING)}
     weights = {}
     for index, (model, (net, steps, lr)) in enumerate(nets.items()):
         weights[model] = root / f"weights{index}.pt"
-        torch.save(_train(net, train, steps=steps, lr=lr), weights[model])
+        torch.save(_train(net, train, steps=steps, lr=lr, seed=seed), weights[model])
     return {"root": root, "test": test, "weights": weights, "cnn": cnn}
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    return train_digit_nets(tmp_path_factory.mktemp("digits"))
 
 
 def _paths_yaml(path: Path, model: str, entries: str, *, classes: bool = True) -> Path:
@@ -130,11 +153,11 @@ def test_cnn_paths_are_measured_and_written_back(digits, run_cli, tmp_path):
     rows = {row["name"]: row for row in json.loads(stdout)["paths"]}
     assert list(rows) == ["full", "skip-s1-last", "skip-every-stage-last", "r24"]
     full = rows["full"]
-    assert full["value"] > 60  # 10 classes: chance is 10%
+    assert full["value"] > CNN_MIN_TOP1  # 10 classes: chance is 10%
     assert full["metric"] == "top1" and full["source"] == "measured" and full["images"] == 297
     assert rows["r24"]["input"] == "3x24x24"
     # Resilience is measured, not assumed: skipping one residual block per stage costs accuracy on these weights.
-    assert rows["skip-every-stage-last"]["value"] < full["value"] - 5
+    assert rows["skip-every-stage-last"]["value"] < full["value"] - MIN_SKIP_DROP
     for row in rows.values():
         provenance = row["provenance"]
         assert str(digits["test"]) in provenance and "297 images" in provenance and "device cpu" in provenance
@@ -165,8 +188,8 @@ def test_vit_block_skipping_measured_through_the_api(digits, tmp_path):
     measured = measure_paths(paths, data_dir=digits["test"], weights={VIT: digits["weights"][VIT]},
                              batch_size=100, limit=150, progress=lambda *args: calls.append(args))
     full, skipped = measured
-    assert full.accuracy.value > 60 and full.images == 150
-    assert skipped.accuracy.value < full.accuracy.value - 5
+    assert full.accuracy.value > VIT_MIN_TOP1 and full.images == 150
+    assert skipped.accuracy.value < full.accuracy.value - MIN_SKIP_DROP
     assert "evenly spaced 150 of 297" in full.accuracy.provenance
     assert calls[:3] == [("full", 0, 2), ("full", 1, 2), ("full", 2, 2)] and calls[-1] == ("skip-last3", 2, 2)
     # evenly spaced: every class is in a limited run
@@ -444,11 +467,11 @@ def test_class_map_gives_each_folder_its_model_index(digits, run_cli, tmp_path):
 
     reference = top1(digits["test"])  # folders 0..9: sorted order is the digit
     mapped = top1(words, "--class-map", str(class_map))
-    assert reference["value"] > 60 and mapped["images"] == reference["images"] == 297
+    assert reference["value"] > VIT_MIN_TOP1 and mapped["images"] == reference["images"] == 297
     assert mapped["value"] == reference["value"]  # the same images, each scored against its own digit
     assert f"class map {class_map}" in mapped["provenance"]
     sorted_order = top1(words)
-    assert sorted_order["value"] < 25  # every label shifted: mostly wrong
+    assert sorted_order["value"] < SHIFTED_MAX_TOP1  # every label shifted: mostly wrong
 
     # A folder with a subset of the model's classes (a CSV map with a header): two digits of ten.
     subset = _word_folders(digits, tmp_path / "subset", keep=(3, 7))
@@ -459,7 +482,7 @@ def test_class_map_gives_each_folder_its_model_index(digits, run_cli, tmp_path):
     assert code == 0, err
     row = json.loads(out)["paths"][0]
     images = len(list((subset / "three").iterdir())) + len(list((subset / "seven").iterdir()))
-    assert row["images"] == images and row["value"] > 60
+    assert row["images"] == images and row["value"] > SUBSET_MIN_TOP1
     assert err.startswith("hwmap: warning: accuracies measured on only 60 images") and err.count("\n") == 1
     code, _, err = run_cli("evaluate", str(paths), "--data", str(subset), "--weights", weights)
     assert code == 2 and "the model has 10 classes but" in err and "2 class folders" in err and "class map" in err

@@ -202,9 +202,7 @@ def _invoke(argv: list[str]) -> None:
 
 
 def _error_message(error: HwmapError, argv: list[str]) -> str:
-    """An API error as the CLI user sees it: a ParameterError names the running command's flag, not the keyword."""
-    if getattr(error, "param", None) is None:
-        return str(error)
+    """An API error as the CLI user sees it: the API keywords it names become the running command's flags."""
     from hwmap.cli.options import flag_message, running_command
 
     return flag_message(error, running_command(typer.main.get_command(app), argv))

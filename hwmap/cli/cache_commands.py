@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from hwmap.cli import app
@@ -25,12 +27,40 @@ def cache_info(json_out: JsonOpt = False) -> None:
 
     info = caches()
     if json_out:
-        print_json({name: each.to_dict() for name, each in info.items()})
+        data = {name: each.to_dict() for name, each in info.items()}
+        for row in data.get("graphs", {}).get("files", []):  # what tells two graphs of one model apart
+            row.update(_graph_shapes(Path(info["graphs"].folder) / row["file"]) or {})
+        print_json(data)
         return
     for name, each in info.items():
         print(f"{each.folder}: {len(each.entries)} {UNITS[name]}, {each.size_bytes / 1e6:.2f} MB")
         for entry in each.entries:
-            print(f"  {entry.label:<40} {entry.size_bytes / 1e3:9.1f} kB  {entry.file}")
+            shapes = _graph_shapes(Path(each.folder) / entry.file) if name == "graphs" else None
+            what = f"{entry.label} {_shapes_text(shapes)}" if shapes else entry.label
+            print(f"  {what:<58} {entry.size_bytes / 1e3:9.1f} kB  {entry.file}")
+
+
+def _graph_shapes(path: Path) -> dict | None:
+    """A cached graph's input (batch x channels x height x width), output and parameter count: what tells the
+    graphs of one model (other batch, resolution, input or classes) apart. None for an unreadable file."""
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+        nodes = data["nodes"]
+        output = next(n["outputs"][-1][0] for n in reversed(nodes) if n.get("outputs"))
+        return {"input_shape": list(data["input_shapes"][0]), "output_shape": list(output),
+                "params": int(data["params"])}
+    except (OSError, ValueError, KeyError, IndexError, TypeError, StopIteration):
+        return None
+
+
+def _shapes_text(shapes: dict) -> str:
+    def dims(shape):
+        return "x".join(map(str, shape))
+
+    return (f"{dims(shapes['input_shape'])} -> {dims(shapes['output_shape'])}, "
+            f"{shapes['params'] / 1e6:.2f} M params")
 
 
 @cache_app.command("clear")

@@ -42,6 +42,7 @@ def census(
     json_out: JsonOpt = False,
 ) -> None:
     """Trace many models and cost them on templates: MAC, time and energy shares by op class, one row each."""
+    from rich.console import Console
     from rich.progress import Progress
 
     from hwmap.api import census, census_models
@@ -50,7 +51,8 @@ def census(
     if not accels:
         raise HwmapError("census needs at least one --accel NAME (e.g. systolic16x16)")
     models = census_models(patterns or [])
-    with Progress(transient=True) as progress:
+    console = Console(stderr=True)  # a bar on stderr, and only on a terminal: piped output gets no stray line
+    with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("census", total=len(models))
         result = census(models, accels=accels, out=out, batch=batch, resolution=resolution, workers=workers,
                         scheduler=scheduler, resume=resume, time_limit_s=time_limit_s,

@@ -80,6 +80,17 @@ def estimate(
     render_estimate(cost, console, by=by, top=shown_rows(top))
     if "fusion" in cost.settings:
         console.print(_fusion_summary(cost))
+    if accel.lower().endswith(".cfg"):
+        console.print(scalesim_cycles_note(cost))
+
+
+def scalesim_cycles_note(cost) -> str:
+    """What to compare with SCALE-Sim's own report when the template came from its .cfg: its CALC mode counts no
+    DRAM stalls, so its Total Cycles are hwmap's compute cycles."""
+    share = f" ({cost.cycles / cost.compute_cycles:.2f}x)" if cost.compute_cycles else ""
+    return (f"SCALE-Sim .cfg: SCALE-Sim's CALC mode models no DRAM stalls; compare its Total Cycles with the "
+            f"{cost.compute_cycles:,} compute cycles here. The {cost.cycles:,} cycles{share} add "
+            f"{cost.stall_cycles:,} stall cycles waiting for DRAM at the template's bandwidth")
 
 
 def _fusion_summary(cost) -> str:
@@ -136,7 +147,7 @@ def map_command(
         table.add_column(column, justify="left" if column in ("layer", "order (outer>inner)", "buffer tiles",
                                                               "fused into it") else "right")
     for i, m in rows:
-        table.add_row(cost.layers.scopes[i] or cost.layers.names[i], m.order_text(), m.tiles_text(),
+        table.add_row(cost.layers.scopes[i] or cost.layers.names[i], *_order_and_tiles(m, cost.layers.op_classes[i]),
                       f"{m.input_read_bytes / 1e3:,.1f}", f"{m.weight_read_bytes / 1e3:,.1f}",
                       f"{m.output_write_bytes / 1e3:,.1f}",
                       f"{(m.psum_write_bytes + m.psum_read_bytes) / 1e3:,.1f}", f"{m.refetch_input:.2f}",
@@ -147,7 +158,23 @@ def map_command(
     console.print(f"fusion {cost.settings.get('fusion', '-')}: {len(cost.fused)} fused groups; "
                   "energy uJ is the layer's own (its fused members are costed on their rows)")
     console.print("tiles: N images, K output channels, C input channels, P x Q output pixels, R x S kernel "
-                  "(a GEMM (m x k) @ (k x n) is K = n, C = k, P = m); refetch = DRAM reads / tensor size")
+                  "(a GEMM (m x k) @ (k x n) is K = n, C = k, P = m; a 1x1 convolution is that GEMM with m = "
+                  "N x P x Q, so its pixel tile NPQ counts output pixels of all images); refetch = DRAM reads / "
+                  "tensor size")
+
+
+def _order_and_tiles(mapping, op_class: str) -> tuple[str, str]:
+    """The loop order and buffer tiles as the user reads them: a 1x1 convolution is mapped as a GEMM whose rows
+    are every image's output pixels (hwmap.cost.mapping.LoopNest.canonical), shown as one NPQ dimension instead
+    of a P tile larger than the layer's height."""
+    tiles = dict(mapping.tiles)
+    flattened = (op_class.startswith("conv") and tiles.get("R") == tiles.get("S") == 1
+                 and tiles.get("N") == tiles.get("Q") == 1)
+    if not flattened:
+        return mapping.order_text(), mapping.tiles_text()
+    order = [d for d in mapping.order if d not in ("N", "Q")]
+    shown = " ".join(f"{'NPQ' if d == 'P' else d}{t}" for d, t in mapping.tiles if d not in ("N", "Q"))
+    return ">".join("NPQ" if d == "P" else d for d in order), shown
 
 
 @accels_app.command("list")
@@ -211,7 +238,9 @@ def accels_validate(
 @calls_api("export_accelerator")
 def accels_export(
     accel: Annotated[str, typer.Argument(help="template name (hwmap accels list) or template .yaml")],
-    out: Annotated[str, typer.Option("--out", "-o", help="existing folder for <name>.hardware.yaml and "
+    out: Annotated[str, typer.Option("--out", "-o", help="the hardware YAML to write, e.g. sys16.hardware.yaml "
+                                                         "(the mapping goes beside it: sys16.mapping.yaml); or an "
+                                                         "existing folder for <name>.hardware.yaml and "
                                                          "<name>.mapping.yaml")],
     format: Annotated[Literal[("zigzag",)], typer.Option(
         "--format", help="zigzag: ZigZag 3.9.1 hardware and spatial mapping YAML")] = "zigzag",
@@ -221,7 +250,7 @@ def accels_export(
     from hwmap.api import export_accelerator
     from hwmap.report.tables import print_json
 
-    result = export_accelerator(accel, out=out, format=format)
+    result = export_accelerator(accel, out=out, format=format)  # refuses an --out that is the template file
     if json_out:
         print_json({"format": format, "paths": list(result.paths)})
         return

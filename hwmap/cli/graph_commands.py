@@ -148,6 +148,7 @@ def export(
 def models(
     contains: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="only names containing this text")]
     = None,
+    top: TopOpt = DEFAULT_TOP,  # timm and torchvision names shown per family unless filtered (0 = all)
     json_out: JsonOpt = False,
 ) -> None:
     """List the model names hwmap can build (built-ins, timm, torchvision)."""
@@ -158,8 +159,11 @@ def models(
     if json_out:
         print_json(families)
         return
+    cut = not contains and top > 0
     for family, names in families.items():
-        shown = names if contains or family not in ("timm", "torchvision") else names[:12] + ["..."]
+        long = cut and family in ("timm", "torchvision") and len(names) > top
+        shown = names[:top] + ["..."] if long else names
         print(f"{family} ({len(names)}): {', '.join(shown)}")
-    if not contains:
-        print("filter with `hwmap models TEXT`; any timm name also works as timm:<name>, torchvision as tv:<name>")
+    if cut:
+        print("every name: `hwmap models --top 0`; filter with `hwmap models TEXT`; any timm name also works as "
+              "timm:<name>, torchvision as tv:<name>")

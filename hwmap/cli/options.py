@@ -92,9 +92,13 @@ def strict_float(text: str, *, argument: str) -> float:
 
 
 def spec_path(spec: str | None) -> str | None:
-    """The file or folder a MODEL / --accel argument reads, if it names one (``hf:DIR`` reads DIR)."""
+    """The file or folder a MODEL / --accel argument reads, if it names one (``hf:DIR`` reads DIR,
+    ``file.py:Name`` reads file.py)."""
     if spec is None:
         return None
+    file, colon, _name = spec.rpartition(":")  # the form hwmap.graph.module_file.split_spec reads
+    if colon and file.lower().endswith(".py"):
+        return file
     return spec.removeprefix("hf:")
 
 
@@ -130,18 +134,54 @@ def calls_api(name: str) -> Callable[[_Function], _Function]:
     return mark
 
 
+# API keywords that are no English word: renamed to the command's flag wherever a message names them. Other
+# one-word keywords (model, batch, paths, budgets ...) are renamed where they begin the message or follow one of
+# the INSTRUCTION_VERBS ("drop metric or give budgets in ms" -> "drop --metric or give --budget in ms").
+UNAMBIGUOUS_KEYWORDS = frozenset({"accel"})
+INSTRUCTION_VERBS = ("drop", "set", "give", "pass", "use")
+_LEADING_WORD = re.compile(r"[a-z][a-z0-9_]*(?=[ :,]|$)")
+
+
 def flag_message(error, command) -> str:
-    """A ParameterError's message with its leading API parameter name replaced by the running command's flag for
-    that parameter (``batch must be ...`` -> ``--batch must be ...``); other errors unchanged."""
+    """An API error in the CLI user's words: the API keywords it names become the running command's flags
+    (``batch must be ...`` -> ``--batch must be ...``, ``set drop_unknown to ...`` -> ``set --drop-unknown to
+    ...``); an argument shows its metavar (MODEL, PATHS). Renamed: a ParameterError's parameter, a keyword that
+    begins the message, follows an INSTRUCTION_VERB or is joined by 'or'/'and' to a flag, and anywhere the
+    keywords with an underscore and UNAMBIGUOUS_KEYWORDS. A name the command does not have stays the API's."""
+    text = str(error)
+    if command is None:
+        return text
+    shown = command_flag_names(command)
     param = getattr(error, "param", None)
-    if param is None or command is None:
-        return str(error)
+    if param is not None and param in shown:
+        head, rest = shown[param], f" {error.detail}"
+    elif (match := _LEADING_WORD.match(text)) and match.group() in shown:
+        head, rest = shown[match.group()], text[match.end():]
+    else:
+        head, rest = "", text
+    verbs = "|".join(INSTRUCTION_VERBS)
+    for name, flag in shown.items():
+        after = r"(?![\w'\"-])"
+        if "_" in name or name in UNAMBIGUOUS_KEYWORDS:
+            rest = re.sub(rf"(?<![\w./'\"-]){re.escape(name)}{after}", flag, rest)
+        else:
+            rest = re.sub(rf"\b({verbs}) {re.escape(name)}{after}", rf"\1 {flag}", rest)
+    text = head + rest
+    for name, flag in shown.items():  # "give --input or resolution" -> "give --input or --resolution"
+        text = re.sub(rf"(--[a-z][\w-]*|\b[A-Z][A-Z_]+)( \([^()]*\))? (or|and) {re.escape(name)}(?![\w'\"-])",
+                      rf"\1\2 \3 {flag}", text)
+    return text
+
+
+def command_flag_names(command) -> dict[str, str]:
+    """API keyword -> what the command's user typed for it: the option's long flag, or an argument's metavar."""
+    names = {}
     for option in command.params:
-        if option.name == param and getattr(option, "param_type_name", "") == "option":
-            return f"{option.opts[0]} {error.detail}"
-        if option.name == param:  # an argument: its metavar (MODEL, PATHS)
-            return f"{(option.metavar or option.name).upper()} {error.detail}"  # click's name for it, any typer
-    return str(error)
+        if getattr(option, "param_type_name", "") == "option":
+            names[option.name] = next((o for o in option.opts if o.startswith("--")), option.opts[0])
+        else:  # an argument: click's name for it (MODEL, PATHS), any typer
+            names[option.name] = (option.metavar or option.name).upper()
+    return names
 
 
 def running_command(group, argv: list[str]):
@@ -164,8 +204,9 @@ OBJECTIVES = ("energy", "latency", "edp")
 FUSIONS = ("epilogue", "none")
 DEFAULT_TOP = 20
 
-ModelArg = Annotated[str, typer.Argument(help="model spec (resnet50, tv:resnet18, segformer-b2, hf:DIR, "
-                                              "ofa-resnet50:d=..;e=..;w=..) or a saved graph .json")]
+ModelArg = Annotated[str, typer.Argument(help="model: a name (resnet50, tv:resnet18, segformer-b2, hf:DIR, "
+                                              "ofa-resnet50:d=..;e=..;w=..), your own module file.py:ClassOrFactory "
+                                              "(with --input), an .onnx file or a saved graph .json")]
 AccelOpt = Annotated[str, typer.Option("--accel", "-a", help="template name (hwmap accels list), template .yaml, "
                                                              "or SCALE-Sim .cfg")]
 GpuAccelOpt = Annotated[Optional[str], typer.Option("--accel", "-a", help="GPU template (name or YAML path); "

@@ -153,6 +153,10 @@ def select_paths_command(
     = None,
     drop_unknown: Annotated[bool, typer.Option("--drop-unknown", help="leave out paths without an accuracy")]
     = False,
+    accuracies: Annotated[Optional[str], typer.Option(
+        "--accuracies", help="accuracies that fill or override the paths' own, without costing again: YAML "
+                             "'provenance: ...' + 'accuracies: {PATH: PERCENT}', or CSV path,accuracy,provenance"
+                             "[,metric]")] = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="write the selection JSON (for simulate)")]
     = None,
     json_out: JsonOpt = False,
@@ -162,14 +166,14 @@ def select_paths_command(
     from hwmap.report.tables import print_json, render_selection, stdout_console
 
     check_files(inputs={"PATHS": paths, "--accel": accel, "--budget-trace": budget_trace,
-                        "--target-frontier": target_frontier}, outputs={"--out": out})
+                        "--target-frontier": target_frontier, "--accuracies": accuracies}, outputs={"--out": out})
     with _progress("costing paths") as tick:
         result = select_paths(
             paths, accel=accel, dataflow=dataflow, budgets=budgets,
             budget_trace=budget_trace, metric=metric.value if metric else None, reference=reference,
             budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
             extra_path_penalty=extra_path_penalty, goal=goal.value, target_frontier=target_frontier,
-            drop_unknown=drop_unknown, out=out, progress=tick)
+            drop_unknown=drop_unknown, out=out, progress=tick, accuracies=accuracies)
     if json_out:
         print_json(result.to_dict())
     else:
@@ -178,10 +182,13 @@ def select_paths_command(
 
 @contextmanager
 def _progress(label: str):
-    """A progress callback (done, total) that shows a transient rich bar once work starts."""
+    """A progress callback (done, total) that shows a transient rich bar on stderr once work starts, when stderr is
+    a terminal (piped output gets no stray line)."""
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
+    console = Console(stderr=True)
+    with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:
         task: list = []
 
         def tick(done: int, total: int) -> None:

@@ -920,7 +920,7 @@ def gpu_timeline(
         share = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1.0 / len(weights))
         latency[np.asarray(last_launch.members)] += (h - g) * share
 
-    notes = list(roofs.notes) + list(coef.notes)
+    notes = list(roofs.notes) + list(coef.notes) + list(graph.notes)  # the graph's own (an ONNX file's folds)
     unsupported = graph.unsupported
     if unsupported:
         notes.append(f"{len(unsupported)} unsupported operators cost nothing: {graph.unsupported_summary()}")

@@ -69,6 +69,13 @@ class LayerGraph:
     notes: tuple[str, ...] = ()
     meta: dict = field(default_factory=dict, compare=False)  # free-form provenance (source spec, versions)
 
+    def __repr__(self) -> str:
+        """One line (a graph has thousands of nodes: print(graph) must not dump them); graph.nodes has them all."""
+        shapes = ", ".join("x".join(map(str, s)) for s in self.input_shapes)
+        unsupported = f", {len(self.unsupported)} unsupported" if self.unsupported else ""
+        return (f"LayerGraph({self.model!r}, input {shapes}, {len(self.nodes)} nodes, {self.total_macs:,} MACs, "
+                f"{self.params:,} params{unsupported})")
+
     @cached_property
     def total_macs(self) -> int:
         return sum(n.work.macs for n in self.nodes)

@@ -1,7 +1,8 @@
 """Model sources: a model spec string -> an nn.Module with random weights on the meta device.
 
 Specs: '<timm name>' or 'timm:<name>', 'tv:<torchvision name>', 'segformer-b0'..'segformer-b5',
-'hf:<folder or config.json>', 'ofa-resnet50:d=..;e=..;w=..'. No weights are ever downloaded.
+'hf:<folder or config.json>', 'ofa-resnet50:d=..;e=..;w=..', 'path/to/file.py:ClassOrFactory' (the user's own
+module, hwmap.graph.module_file). No weights are ever downloaded.
 A '.onnx' file is a model too, but not a module: hwmap.api routes it (is_onnx_path) to hwmap.interop.onnx,
 which lowers the ONNX graph itself.
 torch, timm, torchvision and transformers are imported only when a model is built.
@@ -18,11 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from hwmap.errors import ModelError, ParameterError
+from hwmap.graph.module_file import build_module, is_module_file_spec
 
 ONNX_SUFFIX = ".onnx"
 SEGFORMER_VARIANTS = tuple(f"segformer-b{i}" for i in range(6))
 OFA_PREFIX = "ofa-resnet50:"
 OFA_EXAMPLE = "ofa-resnet50:d=2,2,2,2,2;e=0.35;w=2,2,2,2,2,2"
+# A module from a Python file declares no input size: graph extraction asks for one (hwmap.interop.inputs); path
+# transforms and evaluation take the paths file's input.
+MODULE_FILE_DEFAULT_CHW = (3, 224, 224)
+# Every way to name a model, for the unknown-model error (one place: the CLI's MODEL help says the same).
+MODEL_ROUTES = ("a timm name (resnet50, deit_small_patch16_224), tv:<torchvision name>, segformer-b0..b5, "
+                "hf:<config folder>, " + OFA_PREFIX + "<d;e;w>, your own module as path/to/file.py:ClassOrFactory "
+                "(with --input CxHxW), an ONNX file (.onnx), a saved graph (.json from `hwmap graph --out`), or "
+                "an nn.Module in Python (hwmap.api.estimate(module, accel, input_shape=(3, 224, 224)))")
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,9 @@ def packaged_json(name: str) -> dict:
 def build_model(spec: str, *, num_classes: int | None = None) -> BuiltModel:
     """Build the model a spec names, on the meta device."""
     spec = spec.strip()
+    if is_module_file_spec(spec):
+        module, name, meta = build_module(spec, num_classes=num_classes)
+        return BuiltModel(module, name, MODULE_FILE_DEFAULT_CHW, meta)
     if is_onnx_path(spec):
         raise ModelError(f"{spec} is an ONNX model: it has a layer graph (flops, estimate, census) but no "
                          "module to transform or evaluate; use the model it was exported from")
@@ -92,8 +105,7 @@ def _unknown_model_message(spec: str) -> str:
     prefixed = sorted((c for c in candidates if stem and c.lower().startswith(stem)), key=lambda c: (len(c), c))
     close = list(dict.fromkeys(prefixed[:5] + difflib.get_close_matches(spec, candidates, n=5, cutoff=0.6)))[:5]
     hint = f"; close matches: {', '.join(close)}" if close else ""
-    return (f"unknown model {spec!r}{hint} (a timm name, tv:<torchvision name>, segformer-b0..b5, "
-            f"hf:<config folder>, {OFA_PREFIX}<d;e;w> or a saved graph .json; `hwmap models` lists them)")
+    return f"unknown model {spec!r}{hint}; a model is {MODEL_ROUTES}; `hwmap models` lists the names"
 
 
 # ---------------------------------------------------------------- timm

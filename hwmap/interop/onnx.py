@@ -15,6 +15,7 @@ The onnx package is imported only when a .onnx file is read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from hwmap.errors import HwmapError, ModelError, ParameterError, UnsupportedOpError
@@ -44,11 +45,31 @@ def onnx_graph(
     inputs = [value for value in graph.input if value.name not in initializers]
     if not inputs:
         raise ModelError(f"ONNX model {path}: the graph has no inputs")
+    dynamic_batch = bool(_dims(inputs[0])) and _dims(inputs[0])[0] is None
     _set_input_dims(path, inputs, input_shape=input_shape, resolution=resolution, batch=batch)
     model = _infer_shapes(path, model)
     model = _fold_shape_arithmetic(path, model)
     shapes = _known_shapes(model)
-    return _lower_graph(path, model, shapes, strict=strict)
+    layer_graph = _lower_graph(path, model, shapes, strict=strict)
+    notes = _file_notes(graph, inputs[0].name, batch=batch, dynamic_batch=dynamic_batch)
+    return replace(layer_graph, notes=layer_graph.notes + notes) if notes else layer_graph
+
+
+def _file_notes(graph, input_name: str, *, batch: int, dynamic_batch: bool) -> tuple[str, ...]:
+    """What the file decided before hwmap saw it: the batch a dynamic batch axis was costed at, and batch norms
+    that an exporter folded into the convolutions (a GPU estimate then has no batch-norm kernels, which eager
+    PyTorch runs: the module itself costs more)."""
+    notes = []
+    if dynamic_batch:
+        notes.append(f"input {input_name!r} has a dynamic batch axis: costed at batch {batch} (the batch option "
+                     "sets it)")
+    op_types = {node.op_type for node in graph.node}
+    if "Conv" in op_types and "BatchNormalization" not in op_types:
+        notes.append("no BatchNormalization in this ONNX file: batch norms the model had were folded into the "
+                     "convolutions by its exporter (torch.onnx.export's default), so a GPU estimate omits their "
+                     "kernels that eager PyTorch runs; estimate the module, or export with dynamo=False, "
+                     "do_constant_folding=False, to cost them (accelerator templates fold batch norms anyway)")
+    return tuple(notes)
 
 
 # ---------------------------------------------------------------- reading and shapes

@@ -264,15 +264,28 @@ def mapping_yaml(hw: ZigzagHardware, layers: list[ZigzagLayer] | None = None) ->
     return entries
 
 
+def zigzag_hardware_paths(out: str | Path, name: str) -> tuple[Path, Path]:
+    """(hardware YAML, mapping YAML) that write_zigzag_hardware writes for out (a folder or a .yaml file)."""
+    out = Path(out)
+    if out.is_dir():
+        stem = _safe_name(name)
+        return out / f"{stem}.hardware.yaml", out / f"{stem}.mapping.yaml"
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise ParameterError("out", f"{out}: expected the hardware .yaml file to write (the mapping YAML goes beside "
+                                    "it) or an existing folder")
+    if not out.parent.is_dir():
+        raise ParameterError("out", f"{out}: folder {out.parent} does not exist")
+    stem = out.name[: -len(out.suffix)].removesuffix(".hardware")
+    return out, out.with_name(f"{stem}.mapping{out.suffix}")
+
+
 def write_zigzag_hardware(accel: Accelerator, out_dir: str | Path, *,
                           layers: list[ZigzagLayer] | None = None) -> ZigzagExport:
-    """Write <out_dir>/<name>.hardware.yaml and <name>.mapping.yaml (out_dir must exist)."""
+    """Write the hardware and spatial mapping YAML: out_dir an existing folder -> <out_dir>/<name>.hardware.yaml
+    and <name>.mapping.yaml; out_dir a .yaml file name (like every other --out) -> that file, and the mapping beside
+    it (x.hardware.yaml -> x.mapping.yaml, x.yaml -> x.mapping.yaml)."""
     hw = zigzag_hardware_view(accel)
-    out = Path(out_dir)
-    if not out.is_dir():
-        raise ParameterError("out", f"{out}: expected an existing folder for the ZigZag hardware and mapping YAML")
-    stem = _safe_name(hw.name)
-    hw_path, map_path = out / f"{stem}.hardware.yaml", out / f"{stem}.mapping.yaml"
+    hw_path, map_path = zigzag_hardware_paths(out_dir, hw.name)
     header = (f"# ZigZag {ZIGZAG_VERSION} {{what}} for hwmap template {hw.name} ({hw.kind}), written by hwmap.\n"
               "# Sizes in bits; r_cost/w_cost in pJ per access of bandwidth_max bits (= hwmap's pJ/byte).\n")
     atomic_write_text(hw_path, header.format(what="hardware") + _dump(hardware_yaml(hw)))
@@ -320,6 +333,7 @@ def zigzag_layers(graph: LayerGraph, *, input_bits: int | None = None, weight_bi
     and at the input width otherwise (an fp32 graph accumulates in fp32)."""
     layers: list[ZigzagLayer] = []
     skipped: list[str] = []
+    graph_widths: set[tuple[int, int]] = set()  # (input, weight) bits taken from the graph's dtypes
     for node in graph.nodes:
         work = node.work
         if not isinstance(work, (Conv, Gemm)) or work.macs == 0:
@@ -327,6 +341,8 @@ def zigzag_layers(graph: LayerGraph, *, input_bits: int | None = None, weight_bi
         i_bits = input_bits or _dtype_bits(node, weight=False)
         w_bits = weight_bits or _dtype_bits(node, weight=True) or i_bits
         o_bits = output_bits or (32 if i_bits < 32 else i_bits)
+        if input_bits is None or weight_bits is None:
+            graph_widths.add((i_bits, w_bits))
         precision = {"I": i_bits, "W": w_bits, "O": o_bits, "O_final": i_bits}
         layer_id = len(layers)
         name = _safe_name(node.name)
@@ -340,6 +356,10 @@ def zigzag_layers(graph: LayerGraph, *, input_bits: int | None = None, weight_bi
             form, entry = "gemm", _gemm_entry(work, layer_id, name, precision, constant_weights=node.weight_bytes > 0)
         layers.append(ZigzagLayer(node.name, name, form, work.macs, entry))
     notes = []
+    if graph_widths:
+        shown = ", ".join(f"{i}-bit inputs and {w}-bit weights" for i, w in sorted(graph_widths))
+        notes.append(f"operand widths from the traced graph's dtypes: {shown}; give a template (--accel, "
+                     "accel=) to use its operand bits instead")
     if skipped:
         notes.append(f"{len(skipped)} conv(s) ZigZag's conv equation cannot express were left out: "
                      + ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""))

@@ -352,14 +352,14 @@ class _Runner:
         import torch
 
         from hwmap.graph.sources import build_model
-        from hwmap.paths.model import apply_path_transforms
+        from hwmap.paths.model import apply_path_transforms, path_input_chw
 
         key = (spec.model, spec.num_classes)
         if key not in self._built:  # building on meta runs the model's init on meta tensors: build once, copy
             self._built[key] = build_model(spec.model, num_classes=spec.num_classes)
         built = self._built[key]
         module = copy.deepcopy(built.module)
-        input_chw = spec.input_chw or built.default_input_chw
+        input_chw = path_input_chw(spec, built)
         state = self._state(weights.path)
         matched = _match_state_dict(state, module, weights=weights.path, spec=spec)
         buffers = self._nonpersistent_buffers(built, module, spec)

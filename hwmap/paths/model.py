@@ -198,9 +198,22 @@ def build_path_module(spec: PathSpec):
 
     built = build_model(spec.model, num_classes=spec.num_classes)
     module = built.module.eval()
-    inputs = meta_inputs([(1, *(spec.input_chw or built.default_input_chw))])
+    inputs = meta_inputs([(1, *path_input_chw(spec, built))])
     apply_path_transforms(module, spec, inputs, model_name=built.name)
     return module, inputs, built
+
+
+def path_input_chw(spec: PathSpec, built) -> tuple[int, ...]:
+    """The (C, H, W) a path runs at: its input, else the model's default. A module from the user's Python file
+    (file.py:Name) declares no input size, so its paths must give one."""
+    from hwmap.graph.module_file import is_module_file_spec
+
+    if spec.input_chw:
+        return tuple(spec.input_chw)
+    if is_module_file_spec(spec.model):
+        raise HwmapError(f"path {spec.name!r}: model {spec.model} is a module from a Python file, which declares no "
+                         "input size; give 'input: CxHxW' in the paths file (for every path) or in the path")
+    return tuple(built.default_input_chw)
 
 
 def apply_path_transforms(module, spec: PathSpec, inputs, *, model_name: str) -> None:

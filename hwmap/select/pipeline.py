@@ -4,8 +4,9 @@
 workloads all call; :func:`simulate_selection` replays a result over a budget trace whose unit it checks.
 
 * Paths: CostedPath records (``hwmap.paths.costing``: ``accuracy`` an Accuracy or None), PathPoints, mappings or
-  objects with the PathPoint attribute names. A path without an accuracy is an error unless ``drop_unknown``
-  leaves it out (and the result lists it in ``dropped``).
+  objects with the PathPoint attribute names (``hwmap.api.select_paths`` first fills or overrides their accuracies
+  from an accuracies file, :mod:`hwmap.paths.accuracies`). A path without an accuracy is an error unless
+  ``drop_unknown`` leaves it out (and the result lists it in ``dropped``).
 * Budgets (``budgets``, see :mod:`hwmap.select.budgets`) or a ``budget_trace``, exactly one. Their unit fixes the
   metric (mJ -> energy, ms -> latency; ``metric`` must agree); fractions are fractions of the ``reference`` path's
   cost on the metric (``metric`` default 'energy').
@@ -166,8 +167,9 @@ def path_points(paths: Iterable[Any], *, drop_unknown: bool) -> tuple[list[PathP
             points.append(PathPoint.coerce(item))
     if unknown and not drop_unknown:
         raise HwmapError(f"{len(unknown)} path(s) have no accuracy: {', '.join(unknown[:8])}"
-                         + (" ..." if len(unknown) > 8 else "") + "; give one in the paths file, measure it with "
-                         "`hwmap evaluate`, or set drop_unknown to leave them out")
+                         + (" ..." if len(unknown) > 8 else "") + "; give one in the paths file or in an "
+                         "accuracies file (accuracies: path,accuracy,provenance), measure it with `hwmap evaluate`, "
+                         "or set drop_unknown to leave them out")
     if not points:
         raise HwmapError("paths: no path with an accuracy; expected at least one")
     return points, unknown
