@@ -11,9 +11,9 @@ minutes of work, gigabytes of memory or an int64 overflow:
 - a tensor hwmap materialises itself (ONNX constant folding): at most MAX_FOLDED_ELEMENTS elements; the input of
   an nn.Module with real weights (traced with real arithmetic on the CPU): at most MAX_REAL_INPUT_ELEMENTS.
 
-The numbers are far above any real vision workload (ViT-22B has 48 layers; a 2^16-pixel side is a 4-gigapixel
-image): they exist so that no product hwmap computes overflows int64 and no input allocates without limit, not to
-second-guess a design. Nothing here imports torch.
+The numbers are far above any real vision workload (a 2^16-pixel side is a 4-gigapixel image): they exist so that
+no product hwmap computes overflows int64 and no input allocates without limit, not to second-guess a design.
+Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -24,18 +24,24 @@ from hwmap.errors import HwmapError, ParameterError
 
 __all__ = [
     "MAX_BATCH", "MAX_CLASSES", "MAX_COUNT", "MAX_FOLDED_ELEMENTS", "MAX_GRAPH_NODES", "MAX_LAYERS",
-    "MAX_REAL_INPUT_ELEMENTS", "MAX_RESOLUTION", "MAX_TOTAL_MACS", "check_graph_size", "check_input_chw",
-    "check_size", "is_integer",
+    "MAX_REAL_INPUT_ELEMENTS", "MAX_RESOLUTION", "MAX_TOPOLOGY_FIELD", "MAX_TOPOLOGY_LAYER_MACS", "MAX_TOPOLOGY_ROWS",
+    "MAX_TOTAL_MACS", "check_graph_size", "check_input_chw", "check_size", "is_integer",
 ]
 
 MAX_RESOLUTION = 1 << 16  # per side (H, W) and channels of one input image: 65,536
 MAX_BATCH = 1 << 20
 MAX_CLASSES = 1 << 24
 MAX_COUNT = 1 << 31  # counts a user gives (rows, limits, steps)
-MAX_LAYERS = 1 << 12  # repeated blocks in one model config: 4,096 (the deepest published vision models use < 200)
-MAX_GRAPH_NODES = 1 << 20  # operators in one traced graph (ResNet-152 has ~900, ViT-H ~1,500)
+MAX_LAYERS = 1 << 12  # repeated blocks in one model config: 4,096
+MAX_GRAPH_NODES = 1 << 20  # operators in one traced graph
 MAX_TOTAL_MACS = 1 << 62  # the graph file's integer bound (hwmap.graph.io.MAX_INT): every sum stays inside int64
 MAX_FOLDED_ELEMENTS = 64  # a tensor hwmap computes itself while reading a model (ONNX shape arithmetic)
+# SCALE-Sim topology files: a field past MAX_TOPOLOGY_FIELD or a layer past MAX_TOPOLOGY_LAYER_MACS would overflow
+# the int64 arithmetic of the cost model; more than MAX_TOPOLOGY_ROWS layers (depthwise rows expand to one layer per
+# channel) is not a network but a mistake, and would take minutes.
+MAX_TOPOLOGY_FIELD = 1 << 24
+MAX_TOPOLOGY_LAYER_MACS = 1 << 56
+MAX_TOPOLOGY_ROWS = 250_000
 MAX_REAL_INPUT_ELEMENTS = 1 << 28  # an nn.Module with real weights runs real arithmetic: at most 1 GiB of fp32 input
 
 
