@@ -1052,3 +1052,9 @@ def _read_results(path: str):
         return pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise HwmapError(f"{path}: cannot read the results table ({exc})") from None
+
+
+# Every public function checks its arguments like the CLI before any work (hwmap.api_checks: one rule per keyword).
+from hwmap.api_checks import check_public_functions  # noqa: E402 - wraps the functions defined above
+
+check_public_functions(globals(), __all__)

@@ -25,7 +25,7 @@ from hwmap.errors import HwmapError, ParameterError
 __all__ = [
     "MAX_BATCH", "MAX_CLASSES", "MAX_COUNT", "MAX_FOLDED_ELEMENTS", "MAX_GRAPH_NODES", "MAX_LAYERS",
     "MAX_REAL_INPUT_ELEMENTS", "MAX_RESOLUTION", "MAX_TOPOLOGY_FIELD", "MAX_TOPOLOGY_LAYER_MACS", "MAX_TOPOLOGY_ROWS",
-    "MAX_TOTAL_MACS", "check_graph_size", "check_input_chw", "check_size", "is_integer",
+    "MAX_TOTAL_MACS", "check_graph_size", "check_input_chw", "check_size", "is_bool", "is_integer", "parse_input_shape",
 ]
 
 MAX_RESOLUTION = 1 << 16  # per side (H, W) and channels of one input image: 65,536
@@ -70,6 +70,19 @@ def check_input_chw(chw: object, *, name: str = "input_shape") -> tuple[int, int
     return c, h, w
 
 
+def parse_input_shape(text: str, *, argument: str = "input_shape") -> tuple[int, int, int]:
+    """'3x512x512' -> (3, 512, 512); 'HxW' keeps 3 channels (the CLI's --input). A bad text is a ParameterError
+    naming argument."""
+    parts = [p.strip() for p in text.lower().replace("*", "x").split("x")]
+    if len(parts) == 2:
+        parts = ["3", *parts]
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and 0 < int(p) <= MAX_RESOLUTION for p in parts):
+        raise ParameterError(argument, f"{text!r}: expected CxHxW with positive integers up to {MAX_RESOLUTION}, "
+                                       "e.g. 3x224x224")
+    c, h, w = (int(p) for p in parts)
+    return c, h, w
+
+
 def check_graph_size(n_nodes: int, total_macs: int, *, name: str, error: type[HwmapError] = HwmapError) -> None:
     """A graph's operator count and total MACs inside MAX_GRAPH_NODES / MAX_TOTAL_MACS, else ONE error."""
     if n_nodes > MAX_GRAPH_NODES:
@@ -83,7 +96,12 @@ def is_integer(value: object) -> bool:
     """An int or numpy integer, not a bool (True is not a size)."""
     import numbers
 
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and type(value).__name__ != "bool_"
+    return isinstance(value, numbers.Integral) and not is_bool(value)
+
+
+def is_bool(value: object) -> bool:
+    """A bool or a numpy bool (numpy.bool_, named numpy.bool in numpy 2)."""
+    return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool"))
 
 
 def _kind(value: object) -> str:

@@ -18,8 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hwmap.bounds import MAX_CLASSES, MAX_LAYERS, MAX_RESOLUTION
-from hwmap.errors import ModelError, ParameterError
+from hwmap.bounds import MAX_CLASSES, MAX_LAYERS, MAX_RESOLUTION, parse_input_shape  # noqa: F401 - re-exported
+from hwmap.errors import ModelError
 
 ONNX_SUFFIX = ".onnx"
 SEGFORMER_VARIANTS = tuple(f"segformer-b{i}" for i in range(6))
@@ -40,18 +40,6 @@ class BuiltModel:
 def is_onnx_path(model: object) -> bool:
     """A MODEL naming an ONNX file: read by hwmap.interop.onnx, not built as an nn.Module."""
     return isinstance(model, (str, Path)) and str(model).lower().endswith(ONNX_SUFFIX)
-
-
-def parse_input_shape(text: str, *, argument: str = "input_shape") -> tuple[int, int, int]:
-    """'3x512x512' -> (3, 512, 512); 'HxW' keeps 3 channels. A bad text is a ParameterError naming argument."""
-    parts = [p.strip() for p in text.lower().replace("*", "x").split("x")]
-    if len(parts) == 2:
-        parts = ["3", *parts]
-    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and 0 < int(p) <= MAX_RESOLUTION for p in parts):
-        raise ParameterError(argument, f"{text!r}: expected CxHxW with positive integers up to {MAX_RESOLUTION}, "
-                                       "e.g. 3x224x224")
-    c, h, w = (int(p) for p in parts)
-    return c, h, w
 
 
 @cache
