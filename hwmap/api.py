@@ -243,7 +243,9 @@ def load_accelerator(accel: str | Path | Accelerator) -> Accelerator:
 def list_accelerators(kind: str | None = None) -> list[str]:
     """Names of the shipped templates; kind: only templates of this kind (systolic, vector_pe, gpu, ...)."""
     from hwmap.hardware.catalog import list_accelerators as names
+    from hwmap.hardware.schema import registered_kinds
 
+    _choice("kind", kind, registered_kinds())
     if kind is None:
         return names()
     return [name for name in names() if load_accelerator(name).kind == kind]
