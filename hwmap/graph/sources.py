@@ -243,22 +243,22 @@ def check_hf_config_sizes(data: object, *, where: str) -> None:
         raise ModelError(f"{where}: the config has {depth:,} repeated layers; expected at most {MAX_LAYERS:,}")
 
 
-def _hf_layers(data: dict, *, where: str) -> int:
+def _hf_layers(data: dict, *, where: str, prefix: str = "") -> int:
     """The repeated layers a config (and its nested configs) declares; a size out of bounds is a ModelError."""
     depth = 0
     for key, value in data.items():
         values = value if isinstance(value, list) else [value]
         if isinstance(value, dict):
-            depth += _hf_layers(value, where=where)
+            depth += _hf_layers(value, where=where, prefix=f"{prefix}{key}.")
         elif key in _HF_SIZE_KEYS | _HF_DEPTH_KEYS | {"num_labels"}:
             limit = MAX_CLASSES if key == "num_labels" else MAX_LAYERS if key in _HF_DEPTH_KEYS else MAX_RESOLUTION
             if not all(type(v) is int and 0 <= v <= limit for v in values):
-                raise ModelError(f"{where}: config field {key} is {_shown(value)}; expected integers from 0 to "
+                raise ModelError(f"{where}: config field {prefix}{key} is {_shown(value)}; expected integers from 0 to "
                                  f"{limit:,}")
             if key in _HF_DEPTH_KEYS:
                 depth += sum(values)
         elif key in ("id2label", "label2id") and isinstance(value, dict) and len(value) > MAX_CLASSES:
-            raise ModelError(f"{where}: config field {key} has {len(value):,} labels; expected at most "
+            raise ModelError(f"{where}: config field {prefix}{key} has {len(value):,} labels; expected at most "
                              f"{MAX_CLASSES:,}")
     return depth
 

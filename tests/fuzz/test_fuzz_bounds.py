@@ -89,6 +89,7 @@ def no_construction(monkeypatch):
     ({"num_labels": 10**9}, "num_labels is 1000000000"),
     ({"hidden_size": 32.5}, "hidden_size is 32.5"),
     ({"depths": [2, 2, "x"]}, "depths is [2, 2, 'x']"),
+    ({"vision_config": {"image_size": 70000}}, "config field vision_config.image_size is 70000"),
 ])
 def test_hf_config_sizes_are_refused_before_construction(tmp_path, no_construction, fields, message):
     from hwmap.graph.sources import build_model
