@@ -269,9 +269,11 @@ def _evaluate(node, values: dict, shapes: dict, np) -> dict | None:
 
 
 def _predicted_elements(node, values: dict, shapes: dict) -> int:
-    """An upper bound of the elements a foldable node's largest output would have, computed from its input values
-    and shapes without evaluating it. Only ConstantOfShape, Expand, Tile and Range can output more elements than
-    their (small, known) inputs hold; the other foldable ops output at most the product of their inputs' sizes."""
+    """The elements a foldable node's largest output would have, computed from its input values and shapes without
+    evaluating it (0 where no bound is needed). Only ConstantOfShape, Expand, Tile and Range can output a tensor of
+    any size from small inputs; every other foldable op, fed inputs of at most _FOLD_MAX_ELEMENTS elements (all
+    that are folded), outputs at most a broadcast of three of them (64^3 elements), and its result is dropped
+    after evaluation when over the limit, as before."""
     import math
 
     known = [shapes.get(name, (None, ""))[0] for name in node.output if name]
@@ -297,7 +299,7 @@ def _predicted_elements(node, values: dict, shapes: dict) -> int:
             return 0 if delta == 0 else max(math.ceil((limit - start) / delta), 0)
     except (IndexError, KeyError, TypeError, ValueError, OverflowError):
         return _FOLD_MAX_ELEMENTS + 1  # a form we cannot bound: leave the node unfolded
-    return math.prod(max(values[n].size, 1) for n in args if n)
+    return 0
 
 
 def _dtype_name(elem_type: int) -> str:
