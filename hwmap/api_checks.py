@@ -30,7 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hwmap.bounds import (
+from hwmap.errors import ParameterError
+from hwmap.limits import (
     MAX_BATCH,
     MAX_CLASSES,
     MAX_COUNT,
@@ -40,7 +41,6 @@ from hwmap.bounds import (
     is_bool,
     parse_input_shape,
 )
-from hwmap.errors import ParameterError
 
 __all__ = ["FREE", "OUTPUT_FILES", "RULES", "checked", "rule_for"]
 
@@ -270,7 +270,7 @@ _NAME = Text()
 
 # keyword -> rule, for every public function (tests/test_api_validation.py fails on a keyword without one)
 RULES: dict[str, Rule] = {
-    # sizes: the CLI's --batch, --resolution, --num-classes, --input (hwmap.bounds)
+    # sizes: the CLI's --batch, --resolution, --num-classes, --input (hwmap.limits)
     "batch": Integer(1, MAX_BATCH), "resolution": Integer(1, MAX_RESOLUTION), "num_classes": Integer(1, MAX_CLASSES),
     "input_shape": Shape(), "resolutions": Each(Integer(1, MAX_RESOLUTION)),
     # counts

@@ -17,8 +17,8 @@ from typing import Annotated, Literal, Optional, TypeVar
 
 import typer
 
-# Bounds: one place for every front end (hwmap.bounds); re-exported under the names the commands import.
-from hwmap.bounds import MAX_BATCH, MAX_CLASSES, MAX_COUNT, MAX_RESOLUTION
+# Bounds: one place for every front end (hwmap.limits); re-exported under the names the commands import.
+from hwmap.limits import MAX_BATCH, MAX_CLASSES, MAX_COUNT, MAX_RESOLUTION
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")

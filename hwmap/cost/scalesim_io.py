@@ -14,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from hwmap.bounds import MAX_TOPOLOGY_FIELD, MAX_TOPOLOGY_LAYER_MACS, MAX_TOPOLOGY_ROWS
 from hwmap.cost.systolic import DATAFLOWS, ConvGeometry, SystolicCosts, systolic_costs
 from hwmap.errors import HwmapError, TemplateError
+from hwmap.limits import MAX_TOPOLOGY_FIELD, MAX_TOPOLOGY_LAYER_MACS, MAX_TOPOLOGY_ROWS
 
 BYTES_PER_WORD = 1  # SCALE-Sim 3.0.0 hard-codes 1-byte words (single_layer_sim.py: word_size = 1)
 BYTES_PER_KB = 1024  # SCALE-Sim: buf_size_bytes = 1024 * SramSzkB
 
 _CONV_FIELDS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels", "Num Filter", "Strides")
 _GEMM_FIELDS = ("M", "N", "K")
-# Size limits (documented in the README; defined with every other bound in hwmap.bounds)
+# Size limits (documented in the README; defined with every other bound in hwmap.limits)
 MAX_FIELD = MAX_TOPOLOGY_FIELD
 MAX_LAYER_MACS = MAX_TOPOLOGY_LAYER_MACS
 MAX_ROWS = MAX_TOPOLOGY_ROWS

@@ -47,9 +47,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hwmap.bounds import MAX_BATCH, MAX_RESOLUTION
 from hwmap.errors import HwmapError, TemplateError
 from hwmap.hardware.schema import Accelerator, describe_value, format_number
+from hwmap.limits import MAX_BATCH, MAX_RESOLUTION
 
 __all__ = [
     "DEFAULT_OBJECTIVES",

@@ -10,7 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hwmap.bounds import (
+from hwmap.errors import HwmapError, ParameterError
+from hwmap.graph.io import load_graph
+from hwmap.graph.ir import LayerGraph
+from hwmap.limits import (
     MAX_BATCH,
     MAX_REAL_INPUT_ELEMENTS,
     MAX_RESOLUTION,
@@ -18,9 +21,6 @@ from hwmap.bounds import (
     check_input_chw,
     check_size,
 )
-from hwmap.errors import HwmapError, ParameterError
-from hwmap.graph.io import load_graph
-from hwmap.graph.ir import LayerGraph
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

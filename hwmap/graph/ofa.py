@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hwmap.bounds import MAX_RESOLUTION
 from hwmap.errors import ModelError
+from hwmap.limits import MAX_RESOLUTION
 
 if TYPE_CHECKING:
     import torch

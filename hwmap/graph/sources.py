@@ -18,8 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hwmap.bounds import MAX_CLASSES, MAX_LAYERS, MAX_RESOLUTION, parse_input_shape  # noqa: F401 - re-exported
 from hwmap.errors import ModelError
+from hwmap.limits import MAX_CLASSES, MAX_LAYERS, MAX_RESOLUTION, parse_input_shape  # noqa: F401 - re-exported
 
 ONNX_SUFFIX = ".onnx"
 SEGFORMER_VARIANTS = tuple(f"segformer-b{i}" for i in range(6))
@@ -230,7 +230,7 @@ _HF_AUTO_CLASSES = ("AutoModelForImageClassification", "AutoModelForSemanticSegm
 
 
 def check_hf_config_sizes(data: object, *, where: str) -> None:
-    """A Hugging Face config (its JSON, nested configs included) inside hwmap.bounds, before anything is built:
+    """A Hugging Face config (its JSON, nested configs included) inside hwmap.limits, before anything is built:
     sizes up to MAX_RESOLUTION, labels up to MAX_CLASSES, repeated layers (of all nested configs) summed up to
     MAX_LAYERS."""
     if not isinstance(data, dict):

@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from hwmap.bounds import (
+from hwmap.errors import HwmapError, ModelError, ParameterError, UnsupportedOpError
+from hwmap.graph.ir import LayerGraph, Node
+from hwmap.limits import (
     MAX_BATCH,
     MAX_FOLDED_ELEMENTS,
     MAX_RESOLUTION,
@@ -25,8 +27,6 @@ from hwmap.bounds import (
     check_input_chw,
     check_size,
 )
-from hwmap.errors import HwmapError, ModelError, ParameterError, UnsupportedOpError
-from hwmap.graph.ir import LayerGraph, Node
 from hwmap.ops.classes import OpClass
 from hwmap.ops.registry import Lowered, OpCall, lookup
 from hwmap.ops.tensor import DTYPE_BYTES, TensorMeta

@@ -30,10 +30,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hwmap.bounds import MAX_CLASSES, MAX_RESOLUTION
 from hwmap.errors import HwmapError
 from hwmap.fileio import atomic_write_text
 from hwmap.graph.ir import LayerGraph
+from hwmap.limits import MAX_CLASSES, MAX_RESOLUTION
 from hwmap.paths.catalog import Accuracy, published_accuracy
 from hwmap.yamlio import dump_yaml
 

@@ -1,4 +1,4 @@
-"""One set of bounds (hwmap.bounds) at every door: sizes beyond them are one clear error before any model is built,
+"""One set of bounds (hwmap.limits) at every door: sizes beyond them are one clear error before any model is built,
 traced, folded or costed; the same sizes inside them still work."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import tracemalloc
 
 import pytest
 
-from hwmap.bounds import MAX_BATCH, MAX_LAYERS, MAX_RESOLUTION, check_graph_size, check_input_chw, check_size
 from hwmap.errors import HwmapError, ModelError, ParameterError
+from hwmap.limits import MAX_BATCH, MAX_LAYERS, MAX_RESOLUTION, check_graph_size, check_input_chw, check_size
 
 
 def test_the_readme_promise_is_the_bound():
