@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from hwmap.dse import DesignSpace, dask_executor, journal_path_for, write_table
 from hwmap.dse.sweep import sweep
+from hwmap.yamlio import parse_yaml_text
 
 HERE = Path(__file__).resolve().parent
 SPACE = HERE / "spaces" / "array_dse.yaml"
@@ -54,7 +54,7 @@ def arguments() -> argparse.Namespace:
 
 
 def design_space(tiny: bool) -> DesignSpace:
-    data = yaml.safe_load(SPACE.read_text())
+    data, _lines = parse_yaml_text(SPACE.read_text(), source=f"space file {SPACE}")  # as hwmap reads spaces
     if tiny:
         data["axes"] = TINY_AXES
     return DesignSpace.from_dict(data, origin=f"space file {SPACE}" + (" (--tiny)" if tiny else ""), root=SPACE.parent)

@@ -243,7 +243,9 @@ def load_accelerator(accel: str | Path | Accelerator) -> Accelerator:
 def list_accelerators(kind: str | None = None) -> list[str]:
     """Names of the shipped templates; kind: only templates of this kind (systolic, vector_pe, gpu, ...)."""
     from hwmap.hardware.catalog import list_accelerators as names
+    from hwmap.hardware.schema import registered_kinds
 
+    _choice("kind", kind, registered_kinds())
     if kind is None:
         return names()
     return [name for name in names() if load_accelerator(name).kind == kind]
@@ -1112,3 +1114,9 @@ def _read_results(path: str):
         return pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise HwmapError(f"{path}: cannot read the results table ({exc})") from None
+
+
+# Every public function checks its arguments like the CLI before any work (hwmap.api_checks: one rule per keyword).
+from hwmap.api_checks import check_public_functions  # noqa: E402 - wraps the functions defined above
+
+check_public_functions(globals(), __all__)

@@ -20,11 +20,11 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "hwmap"
 
 # Importable by every layer: they import nothing above themselves.
-BASE = {"units", "errors", "fileio"}
+BASE = {"units", "errors", "fileio", "limits", "yamlio"}  # limits: size bounds; yamlio: the YAML 1.2 reader
 
 # What each layer may import directly (besides BASE and itself); library layers also get what those use.
 USES: dict[str, set[str]] = {
-    "units": set(), "errors": set(), "fileio": set(), "data": set(),
+    "units": set(), "errors": set(), "fileio": set(), "data": set(), "limits": set(), "yamlio": set(),
     "ops": set(),
     "graph": {"ops"},
     "hardware": set(),
@@ -41,7 +41,8 @@ USES: dict[str, set[str]] = {
 }
 LIBRARY = set(USES)
 TOP: dict[str, set[str]] = {
-    "api": LIBRARY,
+    "api": LIBRARY | {"api_checks"},
+    "api_checks": set(),  # the API's argument checks: base modules only
     "cli": {"api", "report"},  # not transitive: the CLI is a thin layer over the API
     "hwmap": {"api"},  # hwmap/__init__.py re-exports the API lazily
     "__main__": {"cli"},

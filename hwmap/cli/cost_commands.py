@@ -202,10 +202,9 @@ def accels_show(
     json_out: JsonOpt = False,
 ) -> None:
     """Every field of a template, as validated."""
-    import yaml
-
     from hwmap.api import load_accelerator
     from hwmap.report.tables import print_json
+    from hwmap.yamlio import dump_yaml
 
     accelerator = load_accelerator(accel)
     if json_out:
@@ -213,7 +212,7 @@ def accels_show(
         return
     print(f"# {accelerator.name}: {accelerator.description}")
     print(f"# peak {accelerator.peak_macs_per_cycle} MACs/cycle")
-    print(yaml.safe_dump(accelerator.template_dict(), sort_keys=False), end="")
+    print(dump_yaml(accelerator.template_dict()), end="")
 
 
 @accels_app.command("validate")

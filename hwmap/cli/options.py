@@ -17,12 +17,8 @@ from typing import Annotated, Literal, Optional, TypeVar
 
 import typer
 
-# Bounds: a batch of 2^20 images of 2^16 x 2^16 pixels x 2^16 channels stays below 2^63 MACs per layer only for
-# small layers, but no real workload comes near these sizes; they exist so that no product overflows int64.
-MAX_BATCH = 1 << 20
-MAX_RESOLUTION = 1 << 16
-MAX_CLASSES = 1 << 24
-MAX_COUNT = 1 << 31
+# Bounds: one place for every front end (hwmap.limits); re-exported under the names the commands import.
+from hwmap.limits import MAX_BATCH, MAX_CLASSES, MAX_COUNT, MAX_RESOLUTION
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")

@@ -16,18 +16,17 @@ import numpy as np
 
 from hwmap.cost.systolic import DATAFLOWS, ConvGeometry, SystolicCosts, systolic_costs
 from hwmap.errors import HwmapError, TemplateError
+from hwmap.limits import MAX_TOPOLOGY_FIELD, MAX_TOPOLOGY_LAYER_MACS, MAX_TOPOLOGY_ROWS
 
 BYTES_PER_WORD = 1  # SCALE-Sim 3.0.0 hard-codes 1-byte words (single_layer_sim.py: word_size = 1)
 BYTES_PER_KB = 1024  # SCALE-Sim: buf_size_bytes = 1024 * SramSzkB
 
 _CONV_FIELDS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels", "Num Filter", "Strides")
 _GEMM_FIELDS = ("M", "N", "K")
-# Size limits (documented in the README): a field past MAX_FIELD or a layer past MAX_LAYER_MACS would overflow the
-# int64 arithmetic of the cost model; more than MAX_ROWS layers (depthwise rows expand to one layer per channel)
-# is not a network but a mistake, and would take minutes.
-MAX_FIELD = 1 << 24
-MAX_LAYER_MACS = 1 << 56
-MAX_ROWS = 250_000
+# Size limits (documented in the README; defined with every other bound in hwmap.limits)
+MAX_FIELD = MAX_TOPOLOGY_FIELD
+MAX_LAYER_MACS = MAX_TOPOLOGY_LAYER_MACS
+MAX_ROWS = MAX_TOPOLOGY_ROWS
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwmap.errors import HwmapError, TemplateError
 from hwmap.hardware.schema import Accelerator, describe_value, format_number
+from hwmap.limits import MAX_BATCH, MAX_RESOLUTION
 
 __all__ = [
     "DEFAULT_OBJECTIVES",
@@ -113,8 +114,8 @@ class _ModelEntry(_Strict):
     model: str = Field(min_length=1)
     name: str | None = Field(default=None, min_length=1)
     input: str | None = None
-    resolution: int | None = Field(default=None, ge=1)
-    batch: int = Field(default=1, ge=1)
+    resolution: int | None = Field(default=None, ge=1, le=MAX_RESOLUTION)
+    batch: int = Field(default=1, ge=1, le=MAX_BATCH)
 
 
 class _PathsEntry(_Strict):
@@ -277,15 +278,12 @@ class DesignSpace:
 def load_space(path: str | Path) -> DesignSpace:
     """Read and validate a space YAML file; every problem is ONE DesignSpaceError naming the file and field."""
     from hwmap.fileio import check_nesting, read_text_input
-    from hwmap.hardware.loader import parse_template_text
+    from hwmap.yamlio import parse_yaml_text
 
     path = Path(path)
     text = read_text_input(path, what="space file", error=DesignSpaceError)
     check_nesting(text, origin=f"space file {path}", error=DesignSpaceError)
-    try:
-        data, lines = parse_template_text(text, source=f"space file {path}")
-    except HwmapError as exc:
-        raise DesignSpaceError(str(exc)) from None
+    data, lines = parse_yaml_text(text, source=f"space file {path}", error=DesignSpaceError)
     return DesignSpace.from_dict(data, origin=f"space file {path}", root=path.parent, lines=lines)
 
 

@@ -10,9 +10,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hwmap.errors import HwmapError
+from hwmap.errors import HwmapError, ParameterError
 from hwmap.graph.io import load_graph
 from hwmap.graph.ir import LayerGraph
+from hwmap.limits import (
+    MAX_BATCH,
+    MAX_REAL_INPUT_ELEMENTS,
+    MAX_RESOLUTION,
+    check_graph_size,
+    check_input_chw,
+    check_size,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -39,8 +47,7 @@ def extract_graph(
 ) -> LayerGraph:
     """The layer graph of a spec, a saved graph .json, a LayerGraph or an nn.Module (see hwmap.api.extract_graph
     for the parameters); errors name the API parameters."""
-    if batch < 1:
-        raise HwmapError(f"batch must be a positive integer, got {batch}")
+    check_size(batch, name="batch", limit=MAX_BATCH)
     if isinstance(model, LayerGraph):
         return model
     if is_saved_graph(model):
@@ -62,14 +69,10 @@ def input_chw(default: tuple[int, int, int], input_shape: Sequence[int] | None,
     if input_shape is not None and resolution is not None:
         raise HwmapError("give input_shape or resolution, not both")
     if input_shape is not None:
-        if len(input_shape) != 3 or any(int(d) < 1 for d in input_shape):
-            raise HwmapError(f"input_shape must be C x H x W with positive sizes, got {tuple(input_shape)}")
-        c, h, w = (int(d) for d in input_shape)
-        return (c, h, w)
+        return check_input_chw(input_shape)
     if resolution is not None:
-        if resolution < 1:
-            raise HwmapError(f"resolution must be a positive integer, got {resolution}")
-        return (default[0], resolution, resolution)
+        size = check_size(resolution, name="resolution", limit=MAX_RESOLUTION)
+        return (default[0], size, size)
     return default
 
 
@@ -94,7 +97,9 @@ def _trace_spec(spec: str, *, input_shape, resolution, batch, num_classes, stric
     built = build_model(spec, num_classes=num_classes)
     chw = input_chw(built.default_input_chw, input_shape, resolution)
     meta = {"spec": spec, **built.meta}
-    return capture(built.module, meta_inputs([(batch, *chw)]), name=built.name, strict=strict, meta=meta)
+    graph = capture(built.module, meta_inputs([(batch, *chw)]), name=built.name, strict=strict, meta=meta)
+    check_graph_size(len(graph.nodes), graph.total_macs, name=spec)
+    return graph
 
 
 def _extract_from_module(module, *, input_shape, batch, example_inputs, strict, name) -> LayerGraph:
@@ -110,7 +115,13 @@ def _extract_from_module(module, *, input_shape, batch, example_inputs, strict, 
             raise HwmapError("an nn.Module needs example_inputs or input_shape=(C, H, W)")
         on_meta = any(p.is_meta for p in module.parameters())
         shape = (batch, *input_chw((3, 224, 224), input_shape, None))
+        elements = batch * shape[1] * shape[2] * shape[3]
+        if not on_meta and elements > MAX_REAL_INPUT_ELEMENTS:
+            raise ParameterError("input_shape", f"x batch is {elements:,} input elements, more than the "
+                                 f"{MAX_REAL_INPUT_ELEMENTS:,} a module with real weights is run on (real arithmetic "
+                                 "on the CPU); move the module to the meta device to trace larger inputs")
         example_inputs = torch.empty(shape, device="meta") if on_meta else torch.randn(shape)
     inputs = list(example_inputs) if isinstance(example_inputs, list | tuple) else [example_inputs]
-    return capture(module, inputs, name=name or type(module).__name__, strict=strict,
-                   meta={"source": "nn.Module"})
+    graph = capture(module, inputs, name=name or type(module).__name__, strict=strict, meta={"source": "nn.Module"})
+    check_graph_size(len(graph.nodes), graph.total_macs, name=name or type(module).__name__)
+    return graph

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hwmap.errors import ModelError
+from hwmap.limits import MAX_RESOLUTION
 
 if TYPE_CHECKING:
     import torch
@@ -364,8 +365,9 @@ def parse_ofa_spec(text: str) -> OfaArch:
     resolution = None
     if "r" in fields:
         r_raw = fields["r"].strip()
-        if not re.fullmatch(r"\+?\d+", r_raw) or int(r_raw) <= 0:
-            raise ModelError(f"{_ERR}: r needs one positive integer resolution (e.g. 224), got {r_raw!r}")
+        if not re.fullmatch(r"\+?\d+", r_raw) or not 0 < int(r_raw) <= MAX_RESOLUTION:
+            raise ModelError(f"{_ERR}: r needs one positive integer resolution up to {MAX_RESOLUTION} (e.g. 224), "
+                             f"got {r_raw!r}")
         resolution = int(r_raw)
     return OfaArch(d=d, e=e, w=w, resolution=resolution)
 

@@ -10,6 +10,7 @@ torch, timm, torchvision and transformers are imported only when a model is buil
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hwmap.errors import ModelError, ParameterError
+from hwmap.errors import ModelError
 from hwmap.graph.module_file import build_module, is_module_file_spec
+from hwmap.limits import MAX_CLASSES, MAX_LAYERS, MAX_RESOLUTION, parse_input_shape  # noqa: F401 - re-exported
 
 ONNX_SUFFIX = ".onnx"
 SEGFORMER_VARIANTS = tuple(f"segformer-b{i}" for i in range(6))
@@ -48,18 +50,6 @@ class BuiltModel:
 def is_onnx_path(model: object) -> bool:
     """A MODEL naming an ONNX file: read by hwmap.interop.onnx, not built as an nn.Module."""
     return isinstance(model, (str, Path)) and str(model).lower().endswith(ONNX_SUFFIX)
-
-
-def parse_input_shape(text: str, *, argument: str = "input_shape") -> tuple[int, int, int]:
-    """'3x512x512' -> (3, 512, 512); 'HxW' keeps 3 channels. A bad text is a ParameterError naming argument."""
-    parts = [p.strip() for p in text.lower().replace("*", "x").split("x")]
-    if len(parts) == 2:
-        parts = ["3", *parts]
-    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and 0 < int(p) <= 65536 for p in parts):
-        raise ParameterError(argument, f"{text!r}: expected CxHxW with positive integers up to 65536, e.g. "
-                                       "3x224x224")
-    c, h, w = (int(p) for p in parts)
-    return c, h, w
 
 
 @cache
@@ -212,29 +202,105 @@ def _build_hf_path(path: Path, num_classes: int | None) -> BuiltModel:
     config_file = path if path.suffix == ".json" else path / "config.json"
     if not config_file.is_file():
         raise ModelError(f"hf:{path}: no config.json found (expected a folder with config.json or a .json file)")
+    if config_file.stat().st_size > _HF_CONFIG_MAX_BYTES:
+        raise ModelError(f"hf:{path}: {config_file.stat().st_size:,} bytes is too large for a config.json "
+                         f"(max {_HF_CONFIG_MAX_BYTES:,})")
     try:
         data = json.loads(config_file.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelError(f"hf:{path}: cannot read the config: {type(exc).__name__}: {exc}") from None
+    check_hf_config_sizes(data, where=f"hf:{path}")  # before transformers builds anything from it
+    try:
         config = transformers.AutoConfig.for_model(**data) if path.suffix == ".json" else \
             transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
     except Exception as exc:
         raise ModelError(f"hf:{path}: cannot read the config: {type(exc).__name__}: {exc}") from None
-    for key in ("image_size", "num_channels", "patch_size", "hidden_size", "num_hidden_layers", "num_labels"):
-        value = getattr(config, key, None)
-        values = value if isinstance(value, list | tuple) else [value]
-        if value is not None and not all(type(v) is int and 0 < v <= 65536 for v in values):
-            raise ModelError(f"hf:{path}: config field {key} is {value!r}; expected positive integers up to 65536")
     if num_classes is not None:
         config.num_labels = num_classes
-    architectures = getattr(config, "architectures", None) or []
-    model_class = getattr(transformers, architectures[0], None) if architectures else None
-    if model_class is None:
-        model_class = transformers.AutoModel._model_mapping[type(config)]
+    model_class = _hf_model_class(transformers, config, where=f"hf:{path}")
     module = _hf_from_config(model_class, config)
     image = getattr(config, "image_size", 224)
     h, w = (image, image) if isinstance(image, int) else tuple(image)
     channels = int(getattr(config, "num_channels", 3))
     meta = {"source": f"transformers {model_class.__name__}", "config": str(config_file)}
     return BuiltModel(module, f"hf:{path}", (channels, int(h), int(w)), meta)
+
+
+_HF_CONFIG_MAX_BYTES = 16_000_000  # an ImageNet-21k id2label is ~1 MB
+# config keys whose value is a size (an image side, a width) or a count of repeated layers (summed per config)
+_HF_SIZE_KEYS = frozenset({"image_size", "num_channels", "patch_size", "hidden_size", "hidden_sizes", "embed_dim",
+                           "intermediate_size", "num_attention_heads", "patch_sizes", "strides"})
+_HF_DEPTH_KEYS = frozenset({"num_hidden_layers", "num_layers", "depths", "encoder_layers", "decoder_layers",
+                            "num_encoder_blocks", "num_decoder_layers"})
+# The transformers model classes hwmap builds: those transformers itself pairs with the config's model_type for a
+# vision task (a config's `architectures` naming anything else, e.g. a function of transformers, is refused).
+_HF_AUTO_CLASSES = ("AutoModelForImageClassification", "AutoModelForSemanticSegmentation",
+                    "AutoModelForObjectDetection", "AutoModelForDepthEstimation", "AutoModelForImageSegmentation",
+                    "AutoModelForInstanceSegmentation", "AutoModelForUniversalSegmentation",
+                    "AutoModelForMaskedImageModeling", "AutoModelForKeypointDetection", "AutoModelForImageToImage",
+                    "AutoModelForVideoClassification", "AutoBackbone", "AutoModel")
+
+
+def check_hf_config_sizes(data: object, *, where: str) -> None:
+    """A Hugging Face config (its JSON, nested configs included) inside hwmap.limits, before anything is built:
+    sizes up to MAX_RESOLUTION, labels up to MAX_CLASSES, repeated layers (of all nested configs) summed up to
+    MAX_LAYERS."""
+    if not isinstance(data, dict):
+        raise ModelError(f"{where}: the config is a JSON {type(data).__name__}, expected an object")
+    try:
+        depth = _hf_layers(data, where=where)
+    except RecursionError:
+        raise ModelError(f"{where}: the config is nested too deeply") from None
+    if depth > MAX_LAYERS:
+        raise ModelError(f"{where}: the config has {depth:,} repeated layers; expected at most {MAX_LAYERS:,}")
+
+
+def _hf_layers(data: dict, *, where: str, prefix: str = "") -> int:
+    """The repeated layers a config (and its nested configs) declares; a size out of bounds is a ModelError."""
+    depth = 0
+    for key, value in data.items():
+        values = value if isinstance(value, list) else [value]
+        if isinstance(value, dict):
+            depth += _hf_layers(value, where=where, prefix=f"{prefix}{key}.")
+        elif key in _HF_SIZE_KEYS | _HF_DEPTH_KEYS | {"num_labels"}:
+            limit = MAX_CLASSES if key == "num_labels" else MAX_LAYERS if key in _HF_DEPTH_KEYS else MAX_RESOLUTION
+            if not all(type(v) is int and 0 <= v <= limit for v in values):
+                raise ModelError(f"{where}: config field {prefix}{key} is {_shown(value)}; expected integers from 0 to "
+                                 f"{limit:,}")
+            if key in _HF_DEPTH_KEYS:
+                depth += sum(values)
+        elif key in ("id2label", "label2id") and isinstance(value, dict) and len(value) > MAX_CLASSES:
+            raise ModelError(f"{where}: config field {prefix}{key} has {len(value):,} labels; expected at most "
+                             f"{MAX_CLASSES:,}")
+    return depth
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _hf_model_class(transformers, config, *, where: str):
+    """The class to build: the config's architectures[0] if transformers pairs it with the config's model_type for
+    a vision task, else the base model (AutoModel); anything else is one ModelError."""
+    allowed: dict[str, Any] = {}
+    for auto_name in _HF_AUTO_CLASSES:  # AutoModel last: the base model, built when the config names no class
+        auto = getattr(transformers, auto_name, None)
+        with contextlib.suppress(Exception):  # no such task for this model_type in this transformers version
+            model_class = auto._model_mapping[type(config)]
+            allowed.setdefault(model_class.__name__, model_class)
+    architectures = getattr(config, "architectures", None) or []
+    model_type = getattr(config, "model_type", "?")
+    if not allowed:
+        raise ModelError(f"{where}: transformers has no vision model for model_type {model_type!r}")
+    if not architectures:
+        return list(allowed.values())[-1]
+    name = architectures[0]
+    if name not in allowed:
+        known = ", ".join(sorted(allowed)) or "none"
+        raise ModelError(f"{where}: architectures names {_shown(name)}, not a vision model class transformers "
+                         f"builds for model_type {model_type!r} (expected one of: {known})")
+    return allowed[name]
 
 
 # ---------------------------------------------------------------- Once-For-All

@@ -23,13 +23,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from hwmap.errors import HwmapError, TemplateError
+from hwmap.errors import HwmapError
 from hwmap.fileio import atomic_write_text
 from hwmap.hardware.gpu_schema import FIT_CLASSES
 from hwmap.hardware.schema import StrictModel
+from hwmap.yamlio import dump_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
@@ -154,7 +154,7 @@ def dump_calibration(calibration: GpuCalibration) -> str:
     data = calibration.model_dump(mode="json")
     header = (f"# hwmap GPU calibration of {calibration.device.name} against template {calibration.accelerator!r}\n"
               f"# written by `hwmap calibrate` at {calibration.created_utc}; read by hwmap.cost.gpu.estimate_gpu\n")
-    return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
+    return header + dump_yaml(data, default_flow_style=False, width=120)
 
 
 def save_calibration(calibration: GpuCalibration, path: str | os.PathLike[str]) -> Path:
@@ -164,7 +164,7 @@ def save_calibration(calibration: GpuCalibration, path: str | os.PathLike[str]) 
 
 def load_calibration(path: str | os.PathLike[str]) -> GpuCalibration:
     """Read and validate a calibration file, or raise ONE CalibrationFileError naming the file and field."""
-    from hwmap.hardware.loader import parse_template_text
+    from hwmap.yamlio import parse_yaml_text
 
     shown = str(path)
     file = Path(path)
@@ -178,10 +178,7 @@ def load_calibration(path: str | os.PathLike[str]) -> GpuCalibration:
     from hwmap.fileio import check_nesting
 
     check_nesting(text, origin=shown, error=CalibrationFileError)  # PyYAML's C parser crashes on deep nesting
-    try:
-        data, _ = parse_template_text(text, source=shown)
-    except TemplateError as exc:
-        raise CalibrationFileError(str(exc)) from None
+    data, _ = parse_yaml_text(text, source=shown, error=CalibrationFileError)
     if not isinstance(data, dict) or data.get("kind") != "gpu_calibration":
         got = data.get("kind") if isinstance(data, dict) else type(data).__name__
         raise CalibrationFileError(f"{shown}: not a GPU calibration file (kind: gpu_calibration expected, got {got!r})")

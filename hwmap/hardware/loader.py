@@ -1,131 +1,35 @@
 """Strict YAML loading of accelerator templates (DESIGN.md convention 6).
 
-The YAML is read with :class:`StrictSafeLoader`: duplicate keys are rejected with their line numbers, keys must be
-strings, and ``1e3``-style floats read as numbers (YAML 1.1 would read them as strings). The parsed document then
-goes through :func:`hwmap.hardware.schema.validate_template`. Every failure, from a missing file to a negative
-buffer size, is ONE :class:`~hwmap.errors.TemplateError` whose message names the file, the field and what was
-expected; several problems are joined with ``'; '``.
+The YAML is read by :mod:`hwmap.yamlio` (YAML 1.2 core schema: numbers as written, no base-60 or octal readings,
+leading-zero integers refused): duplicate keys are rejected with their line numbers and keys must be strings. The
+parsed document then goes through :func:`hwmap.hardware.schema.validate_template`. Every failure, from a missing
+file to a negative buffer size, is ONE :class:`~hwmap.errors.TemplateError` whose message names the file, the field
+and what was expected; several problems are joined with ``'; '``.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import yaml
-from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hwmap.errors import TemplateError
 from hwmap.fileio import check_nesting
 from hwmap.hardware.catalog import find_template
 from hwmap.hardware.schema import Accelerator, validate_template
+from hwmap.yamlio import Yaml12Loader, parse_yaml_text
 
 __all__ = ["StrictSafeLoader", "load_accelerator", "loads_accelerator", "parse_template_text"]
 
-_STR_TAG = "tag:yaml.org,2002:str"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_BYTES = 1_000_000  # a template is a page of YAML; refuse to parse something else by mistake
 
-
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 10x faster
-
-
-class StrictSafeLoader(_BaseLoader):
-    """SafeLoader that rejects duplicate mapping keys and reads ``1e3`` / ``2.5e-1`` as floats."""
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        # parse_template_text already reports every duplicate with its path; this guards direct yaml.load use.
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == _MERGE_TAG:
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
-            except TypeError:
-                continue  # unhashable key: SafeConstructor reports it
-            if first != key_node.start_mark.line + 1:
-                raise ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"found duplicate key {key!r} (first on line {first})",
-                    key_node.start_mark,
-                )
-        return super().construct_mapping(node, deep=deep)
-
-
-# YAML 1.1 wants a dot and a signed exponent ("1.0e+3"); templates may write 1e3, 2.5e-1, 1E6 like YAML 1.2 allows.
-StrictSafeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+StrictSafeLoader = Yaml12Loader  # the name templates' tests and callers know; one loader for every YAML file
 
 
 def parse_template_text(text: str, *, source: str) -> tuple[Any, dict[tuple[str, ...], int]]:
-    """Parse YAML text strictly: the document and a map from key path to line number, or ONE TemplateError."""
-    loader = None
-    try:
-        loader = StrictSafeLoader(text)
-        node = loader.get_single_node()
-        lines: dict[tuple[str, ...], int] = {}
-        problems = list(_walk(node, (), lines, set())) if node is not None else []
-        if problems:
-            raise TemplateError("; ".join(f"{source}: {p}" for p in problems))
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise TemplateError(f"{source}: not valid YAML: {_one_line(what)}{where}") from None
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"{source}: not valid YAML: {_one_line(str(exc))}") from None
-    except RecursionError:
-        raise TemplateError(f"{source}: not a template: the YAML is nested too deeply") from None
-    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2024-13-45
-        raise TemplateError(f"{source}: not valid YAML: {_one_line(str(exc))}") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    return data, lines
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _walk(node: Node, path: tuple[str, ...], lines: dict[tuple[str, ...], int], seen: set[int]) -> Iterator[str]:
-    """Record the line of each key path; yield duplicate-key and non-string-key problems (all of them)."""
-    if id(node) in seen:  # aliases may point back at an ancestor
-        return
-    seen.add(id(node))
-    if isinstance(node, MappingNode):
-        first: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            if key_node.tag == _MERGE_TAG:
-                yield from _walk(value_node, path, lines, seen)
-                continue
-            if not isinstance(key_node, ScalarNode) or key_node.tag != _STR_TAG:
-                shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
-                where = ".".join(path) + ": " if path else ""
-                yield f"{where}key {shown!r} is not a string, keys are field names (line {line})"
-                continue
-            key = key_node.value
-            dotted = ".".join((*path, key))
-            if key in first:
-                yield f"{dotted}: duplicate key (line {line}, first on line {first[key]})"
-                continue
-            first[key] = line
-            lines[(*path, key)] = line
-            yield from _walk(value_node, (*path, key), lines, seen)
-    elif isinstance(node, SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _walk(item, (*path, str(index)), lines, seen)
+    """Parse YAML text strictly (hwmap.yamlio: YAML 1.2 numbers): the document and a map from key path to line
+    number, or ONE TemplateError."""
+    return parse_yaml_text(text, source=source, error=TemplateError)
 
 
 def loads_accelerator(text: str, *, name: str, source: str | None = None) -> Accelerator:

@@ -754,6 +754,8 @@ def _expected(schema: type[BaseModel], loc: tuple[str, ...]) -> str:
         return f"a number{in_unit}"
     if annotation is str:
         return "a string"
+    if annotation is bool:
+        return "true or false"  # YAML 1.2: yes/no/on/off are strings (hwmap.yamlio)
     return "a value"
 
 

@@ -20,6 +20,14 @@ from pathlib import Path
 
 from hwmap.errors import HwmapError, ModelError, ParameterError, UnsupportedOpError
 from hwmap.graph.ir import LayerGraph, Node
+from hwmap.limits import (
+    MAX_BATCH,
+    MAX_FOLDED_ELEMENTS,
+    MAX_RESOLUTION,
+    check_graph_size,
+    check_input_chw,
+    check_size,
+)
 from hwmap.ops.classes import OpClass
 from hwmap.ops.registry import Lowered, OpCall, lookup
 from hwmap.ops.tensor import DTYPE_BYTES, TensorMeta
@@ -38,6 +46,11 @@ def onnx_graph(
 ) -> LayerGraph:
     """The layer graph of an ONNX model file. input_shape (C, H, W) or resolution set the first input's
     dynamic dimensions; batch sets a dynamic batch axis."""
+    check_size(batch, name="batch", limit=MAX_BATCH)
+    if input_shape is not None:
+        input_shape = check_input_chw(input_shape)
+    if resolution is not None:
+        check_size(resolution, name="resolution", limit=MAX_RESOLUTION)
     path = Path(path)
     model = _read(path)
     graph = model.graph
@@ -51,6 +64,7 @@ def onnx_graph(
     model = _fold_shape_arithmetic(path, model)
     shapes = _known_shapes(model)
     layer_graph = _lower_graph(path, model, shapes, strict=strict)
+    check_graph_size(len(layer_graph.nodes), layer_graph.total_macs, name=f"ONNX model {path}", error=ModelError)
     notes = _file_notes(graph, inputs[0].name, batch=batch, dynamic_batch=dynamic_batch)
     return replace(layer_graph, notes=layer_graph.notes + notes) if notes else layer_graph
 
@@ -130,7 +144,7 @@ def _set_input_dims(path: Path, inputs, *, input_shape, resolution, batch: int) 
             raise HwmapError(f"{where} has shape {shown}; input_shape/resolution apply to image inputs NxCxHxW")
         channels = dims[1]
         if input_shape is not None:
-            chw = tuple(int(v) for v in input_shape)
+            chw = tuple(input_shape)
         else:
             chw = (channels or 3, int(resolution), int(resolution))
         want = [batch, *chw]
@@ -151,6 +165,13 @@ def _set_input_dims(path: Path, inputs, *, input_shape, resolution, batch: int) 
         if any(d is None for d in _dims(other)):
             raise HwmapError(f"ONNX model {path}: input {other.name!r} has dynamic dimensions; hwmap sets only "
                              "the first input's (re-export with fixed shapes for the other inputs)")
+    for value in inputs:  # declared sizes, before shape inference and folding read them
+        dims = _dims(value)
+        limits = [MAX_BATCH] + [MAX_RESOLUTION] * (len(dims) - 1)
+        if any(d is not None and d > limit for d, limit in zip(dims, limits, strict=True)):
+            shown = "x".join("?" if d is None else str(d) for d in dims)
+            raise ModelError(f"ONNX model {path}: input {value.name!r} has shape {shown}; hwmap reads inputs up to "
+                             f"a batch of {MAX_BATCH:,} and {MAX_RESOLUTION:,} per other axis")
 
 
 def _write_dims(value, dims: Sequence[int]) -> None:
@@ -179,7 +200,7 @@ _FOLDABLE = frozenset({
     "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Neg", "Abs", "Mod", "ReduceProd", "Expand",
     "Tile", "Transpose", "Flatten", "Clip", "Reciprocal", "Pow",
 })
-_FOLD_MAX_ELEMENTS = 64
+_FOLD_MAX_ELEMENTS = MAX_FOLDED_ELEMENTS  # checked on the predicted output size before a node is evaluated
 _FOLD_ROUNDS = 8
 
 
@@ -198,9 +219,9 @@ def _fold_shape_arithmetic(path: Path, model):
                 continue
             if node.op_type == "Constant":
                 with _suppress():
-                    value = numpy_helper.to_array(next(a.t for a in node.attribute if a.name == "value"))
-                    if value.size <= _FOLD_MAX_ELEMENTS:
-                        values[node.output[0]] = value
+                    tensor = next(a.t for a in node.attribute if a.name == "value")
+                    if _small(tuple(tensor.dims)):  # its declared size, before any array is made
+                        values[node.output[0]] = numpy_helper.to_array(tensor)
                 continue
             if node.op_type not in _FOLDABLE:
                 continue
@@ -253,6 +274,8 @@ def _evaluate(node, values: dict, shapes: dict, np) -> dict | None:
         return {node.output[0]: np.array(shape[start:end], dtype=np.int64)}
     if not names or any(n not in values for n in names):
         return None
+    if _predicted_elements(node, values, shapes) > _FOLD_MAX_ELEMENTS:
+        return None  # decided before evaluating: a tiny file may ask for a 30000x30000 constant
     from onnx.reference import ReferenceEvaluator
 
     try:
@@ -263,6 +286,40 @@ def _evaluate(node, values: dict, shapes: dict, np) -> dict | None:
     if any(np.asarray(r).size > _FOLD_MAX_ELEMENTS for r in results):
         return None
     return {name: np.asarray(r) for name, r in zip(node.output, results, strict=False) if name}
+
+
+def _predicted_elements(node, values: dict, shapes: dict) -> int:
+    """The elements a foldable node's largest output would have, computed from its input values and shapes without
+    evaluating it (0 where no bound is needed). Only ConstantOfShape, Expand, Tile and Range can output a tensor of
+    any size from small inputs; every other foldable op, fed inputs of at most _FOLD_MAX_ELEMENTS elements (all
+    that are folded), outputs at most a broadcast of three of them (64^3 elements), and its result is dropped
+    after evaluation when over the limit, as before."""
+    import math
+
+    known = [shapes.get(name, (None, ""))[0] for name in node.output if name]
+    if known and all(shape is not None for shape in known):
+        return max(math.prod(shape) for shape in known)
+
+    def ints(name: str) -> list[int]:
+        return [max(int(v), 0) for v in values[name].reshape(-1).tolist()]
+
+    args = [n for n in node.input]
+    try:
+        if node.op_type == "ConstantOfShape":
+            return math.prod(ints(args[0]))
+        if node.op_type == "Expand":
+            have, want = list(values[args[0]].shape), ints(args[1])
+            rank = max(len(have), len(want))
+            have, want = [1] * (rank - len(have)) + have, [1] * (rank - len(want)) + want
+            return math.prod(max(a, b) for a, b in zip(have, want, strict=True))
+        if node.op_type == "Tile":
+            return values[args[0]].size * math.prod(ints(args[1]))
+        if node.op_type == "Range":
+            start, limit, delta = (float(values[n].reshape(-1)[0]) for n in args[:3])
+            return 0 if delta == 0 else max(math.ceil((limit - start) / delta), 0)
+    except (IndexError, KeyError, TypeError, ValueError, OverflowError):
+        return _FOLD_MAX_ELEMENTS + 1  # a form we cannot bound: leave the node unfolded
+    return 0
 
 
 def _dtype_name(elem_type: int) -> str:

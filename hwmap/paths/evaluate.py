@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from hwmap.errors import HwmapError, ParameterError
 from hwmap.fileio import atomic_write_text
 from hwmap.paths.catalog import Accuracy
@@ -54,6 +52,7 @@ from hwmap.paths.datasets import (
     open_dataset,
 )
 from hwmap.paths.model import PathSet, PathSpec, with_accuracy
+from hwmap.yamlio import dump_yaml, parse_yaml_text
 
 ProgressFn = Callable[[str, int, int], None]  # (path name, batches done, batches of this path); (name, 0, n) first
 MIN_IMAGES = 100  # fewer images per path than this: SmallSampleWarning
@@ -179,8 +178,8 @@ def default_model_of(paths: PathSet) -> str:
     model = paths.meta.get("model") if isinstance(paths.meta, dict) else None
     if not model and paths.source and Path(paths.source).is_file():
         try:
-            data = yaml.safe_load(Path(paths.source).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
+            data, _lines = parse_yaml_text(Path(paths.source).read_text(encoding="utf-8"), source=paths.source)
+        except (OSError, UnicodeDecodeError, HwmapError):
             data = None
         if isinstance(data, dict) and isinstance(data.get("model"), str):
             model = data["model"]
@@ -220,7 +219,7 @@ def write_paths_with_accuracy(paths: PathSet, accuracies: Mapping[str, Accuracy]
     if len(classes) == 1 and None not in classes:
         document["num_classes"] = classes.pop()
     document["paths"] = [p.to_entry() for p in updated.paths]
-    return atomic_write_text(out, yaml.safe_dump(document, sort_keys=False))
+    return atomic_write_text(out, dump_yaml(document))
 
 
 # ---------------------------------------------------------------- metrics

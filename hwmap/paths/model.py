@@ -28,13 +28,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwmap.errors import HwmapError
 from hwmap.fileio import atomic_write_text
 from hwmap.graph.ir import LayerGraph
+from hwmap.limits import MAX_CLASSES, MAX_RESOLUTION
 from hwmap.paths.catalog import Accuracy, published_accuracy
+from hwmap.yamlio import dump_yaml
 
 
 class PathsFileError(HwmapError):
@@ -46,7 +47,7 @@ class _Strict(BaseModel):
 
 
 class AccuracyEntry(_Strict):
-    value: float = Field(ge=0, le=100)
+    value: float = Field(ge=0, le=100, strict=True, allow_inf_nan=False)
     metric: str = "accuracy"
     provenance: str = Field(min_length=1)
     source: str = "user"
@@ -56,7 +57,7 @@ class PathEntry(_Strict):
     name: str = Field(min_length=1)
     model: str | None = None
     input: str | None = None
-    resolution: int | None = Field(default=None, ge=1)
+    resolution: int | None = Field(default=None, ge=1, le=MAX_RESOLUTION, strict=True)
     skip_blocks: tuple[str, ...] = ()
     drop_decoder_stages: tuple[int, ...] = ()
     weight_group: str | None = None
@@ -64,10 +65,10 @@ class PathEntry(_Strict):
 
 
 class PathsFile(_Strict):
-    schema_version: int
+    schema_version: int = Field(strict=True)
     model: str | None = None
     input: str | None = None
-    num_classes: int | None = Field(default=None, ge=1)
+    num_classes: int | None = Field(default=None, ge=1, le=MAX_CLASSES, strict=True)
     paths: tuple[PathEntry, ...] = Field(min_length=1)
 
 
@@ -119,7 +120,7 @@ class PathSet:
 def load_paths(path: str | Path) -> PathSet:
     """Read a paths YAML strictly (duplicate keys, unknown keys and bad values are one clear error)."""
     from hwmap.fileio import check_nesting, read_text_input
-    from hwmap.hardware.loader import parse_template_text
+    from hwmap.yamlio import parse_yaml_text
 
     path = Path(path)
     text = read_text_input(path, what="paths file", error=PathsFileError)
@@ -128,18 +129,23 @@ def load_paths(path: str | Path) -> PathSet:
         raise PathsFileError(f"paths file {path}: does not end with a newline, so it may be truncated (its last "
                              "path would silently become a copy of the base model); add the newline if it is "
                              "complete")
-    try:
-        data, _lines = parse_template_text(text, source=f"paths file {path}")
-    except HwmapError as exc:
-        raise PathsFileError(str(exc)) from None
+    data, _lines = parse_yaml_text(text, source=f"paths file {path}", error=PathsFileError)
     return paths_from_dict(data, origin=str(path))
+
+
+def _got(error: dict) -> str:
+    """', got <the value as written>' for a value pydantic refused (not for a missing or unknown field)."""
+    if error["type"] in ("missing", "extra_forbidden") or isinstance(error.get("input"), dict | list):
+        return ""
+    return f", got {error.get('input')!r}"
 
 
 def paths_from_dict(data: object, *, origin: str) -> PathSet:
     try:
         parsed = PathsFile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<top>'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<top>'}: {e['msg']}{_got(e)}"
+                             for e in exc.errors())
         raise PathsFileError(f"paths file {origin}: {problems}") from None
     if parsed.schema_version != 1:
         raise PathsFileError(f"paths file {origin}: schema_version {parsed.schema_version} is not supported "
@@ -185,7 +191,7 @@ def save_paths(paths: PathSet, path: str | Path, *, base_model: str | None = Non
     document = {"schema_version": 1, **({"model": base_model} if base_model else {}),
                 **({"num_classes": classes.pop()} if len(classes) == 1 and None not in classes else {}),
                 "paths": [p.to_entry() for p in paths.paths]}
-    return atomic_write_text(path, yaml.safe_dump(document, sort_keys=False))
+    return atomic_write_text(path, dump_yaml(document))
 
 
 # ---------------------------------------------------------------- building a path's graph
