@@ -151,7 +151,8 @@ def flag_message(error, command) -> str:
     param = getattr(error, "param", None)
     if param is not None and param in shown:
         head, rest = shown[param], f" {error.detail}"
-    elif (match := _LEADING_WORD.match(text)) and match.group() in shown:
+    elif param is None and (match := _LEADING_WORD.match(text)) and match.group() in shown:
+        # (a ParameterError whose param is a phrase, as "paths file F: path 'p' input", keeps its words)
         head, rest = shown[match.group()], text[match.end():]
     else:
         head, rest = "", text
