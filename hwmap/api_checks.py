@@ -304,6 +304,7 @@ RULES: dict[str, Rule] = {
     "target_frontier": Given("a frontier file or a list of points"),
     "class_map": PathOrMapping("a class-map file or a mapping of class name to index"),
     "weights_for": PathOrMapping("a mapping of model to weights file, or a list of MODEL=FILE"),
+    "accuracies": PathOrMapping("an accuracies file (YAML or CSV) or its YAML form as a mapping"),
     # lists
     "accels": Names(), "patterns": Names(), "skip_blocks": Names(), "variants": Names(),
     "models": Names(allow_text=True), "objectives": Names(allow_text=True),
@@ -332,7 +333,8 @@ OUTPUT_FILES: dict[str, tuple[str, ...]] = {
     "plot_layers": ("out",), "plot_shares": ("out",), "plot_frontier": ("out",), "plot_pareto": ("out",),
 }
 _INPUT_FILES = ("model", "accel", "paths", "data", "weights", "calibration", "table", "selection", "budget_trace",
-                "space", "source", "results", "class_map", "from_table", "target_frontier", "graph")
+                "space", "source", "results", "class_map", "from_table", "target_frontier", "graph",
+                "accuracies")
 
 
 def rule_for(function: str, keyword: str) -> Rule | None:

@@ -151,8 +151,10 @@ def flag_message(error, command) -> str:
     param = getattr(error, "param", None)
     if param is not None and param in shown:
         head, rest = shown[param], f" {error.detail}"
-    elif param is None and (match := _LEADING_WORD.match(text)) and match.group() in shown:
-        # (a ParameterError whose param is a phrase, as "paths file F: path 'p' input", keeps its words)
+    elif param is None and (match := _LEADING_WORD.match(text)) and match.group() in shown \
+            and not text.startswith(" file ", match.end()):
+        # kept as written: a ParameterError whose param is a phrase ("paths file F: path 'p' input") and a
+        # message about an input file ("space file F: ...")
         head, rest = shown[match.group()], text[match.end():]
     else:
         head, rest = "", text
