@@ -11,7 +11,9 @@ A cache is a speed-up, never a source of truth, so everything in it is checked b
 * Reading an entry: opened relative to the folder's descriptor with ``O_NOFOLLOW | O_NONBLOCK`` (a link or a
   FIFO planted at the entry's name is never followed nor waited on), used only if it is a regular file of the
   current user not writable by others. An entry is one header line (JSON: format, the full key, the payload's
-  sha256 and length) followed by the payload; a different key (a swapped or renamed entry), a digest that does
+  HMAC-SHA256 and length) followed by the payload. The HMAC is keyed by a random secret kept in the cache
+  (``hwmap/.entry-secret``, mode 0600, made on first use), so an entry edited consistently, digest recomputed, by
+  anyone without that secret is still caught. A different key (a swapped or renamed entry), a digest that does
   not match (an edited or truncated entry) or any damage makes it a miss: the caller recomputes and overwrites
   it, and the reason goes to the ``hwmap.cache`` logger (``logging.INFO``), never to the user's inputs.
 * Writing an entry: a fresh temporary file created in the folder (``O_CREAT | O_EXCL | O_NOFOLLOW``, mode 0600),
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -67,10 +70,22 @@ def _temp_pattern(suffix: str) -> re.Pattern[str]:
     return re.compile(r"\.[A-Za-z0-9._-]+" + re.escape(suffix) + r"\.[A-Za-z0-9_]+\.tmp")
 
 
-def wrap_entry(key: dict, payload: bytes) -> bytes:
-    """An entry's bytes: the header line (format, key, payload length and sha256), then the payload."""
+SECRET_NAME = ".entry-secret"
+_SECRET_BYTES = 32
+
+
+def entry_digest(secret: bytes, key: dict, payload: bytes) -> str:
+    """HMAC-SHA256 of an entry's key and payload under the cache's secret."""
+    mac = hmac.new(secret, json.dumps(key, separators=(",", ":"), sort_keys=True).encode(), hashlib.sha256)
+    mac.update(b"\n")
+    mac.update(payload)
+    return mac.hexdigest()
+
+
+def wrap_entry(key: dict, payload: bytes, secret: bytes) -> bytes:
+    """An entry's bytes: the header line (format, key, payload length, HMAC-SHA256), then the payload."""
     header = {"format": ENTRY_FORMAT, "version": ENTRY_VERSION, "key": key, "bytes": len(payload),
-              "sha256": hashlib.sha256(payload).hexdigest()}
+              "hmac_sha256": entry_digest(secret, key, payload)}
     return json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n" + payload
 
 
@@ -109,6 +124,7 @@ class CacheFolder:
 
     path: Path
     fd: int
+    secret: bytes | None
 
     def read(self, name: str, key: dict) -> bytes | None:
         """The payload of entry ``name`` stored under ``key``; None on a miss (absent, foreign, damaged)."""
@@ -140,8 +156,12 @@ class CacheFolder:
             return self._reject(name, "not an hwmap cache entry (an older format, or damaged)")
         if header.get("key") != key:
             return self._reject(name, "stored under another key (a renamed or swapped entry)")
-        if header.get("bytes") != len(payload) or header.get("sha256") != hashlib.sha256(payload).hexdigest():
-            return self._reject(name, "its content does not match its sha256 (edited or truncated)")
+        if self.secret is None:
+            return self._reject(name, "the cache's secret is missing, so the entry cannot be verified")
+        stored = header.get("hmac_sha256")
+        if header.get("bytes") != len(payload) or not isinstance(stored, str) \
+                or not hmac.compare_digest(stored, entry_digest(self.secret, key, payload)):
+            return self._reject(name, "its content does not match its digest (edited or truncated)")
         return payload
 
     def _reject(self, name: str, why: str) -> None:
@@ -151,6 +171,8 @@ class CacheFolder:
     def write(self, name: str, key: dict, payload: bytes) -> Path | None:
         """Store payload under key as entry ``name``: a new private file renamed onto the name (a link there is
         replaced, never followed). None when the folder cannot be written (full, read-only)."""
+        if self.secret is None:
+            return None
         temp = f".{name}.{secrets.token_hex(6)}.tmp"
         try:
             fd = os.open(temp, _WRITE_FLAGS, 0o600, dir_fd=self.fd)
@@ -158,7 +180,7 @@ class CacheFolder:
             return None
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(wrap_entry(key, payload))
+                handle.write(wrap_entry(key, payload, self.secret))
             os.replace(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         except OSError as exc:
             log.info("cannot write cache entry %s: %s", self.path / name, exc.strerror or exc)
@@ -240,17 +262,18 @@ def open_folder(name: str, *, create: bool, what: str) -> Iterator[CacheFolder |
     """The trusted cache folder ``cache_root()/name`` (created when ``create``), or None: missing (and not
     created), not creatable, or not trusted (then a one-line note names it and says why)."""
     root = cache_root()
-    fd = _open_trusted(root, name, create=create, what=what)
-    if fd is None:
+    opened = _open_trusted(root, name, create=create, what=what)
+    if opened is None:
         yield None
         return
+    fd, secret = opened
     try:
-        yield CacheFolder(root / name, fd)
+        yield CacheFolder(root / name, fd, secret)
     finally:
         os.close(fd)
 
 
-def _open_trusted(root: Path, name: str, *, create: bool, what: str) -> int | None:
+def _open_trusted(root: Path, name: str, *, create: bool, what: str) -> tuple[int, bytes | None] | None:
     base = root.parent
     try:
         if create:
@@ -258,27 +281,77 @@ def _open_trusted(root: Path, name: str, *, create: bool, what: str) -> int | No
         fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # the user's own XDG folder: may be a link
     except OSError:
         return None
+    secret = None
     shown = base
     for part in (root.name, name):
         shown = shown / part
-        try:
-            if create:
-                with _suppress_oserror():
-                    os.mkdir(part, 0o700, dir_fd=fd)
-            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-        except FileNotFoundError:
-            os.close(fd)
-            return None
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(shown):  # a link in place of the folder
-                note(f"not using the {what} cache: {shown} is a symbolic link, not a folder; running without it")
-            return None
+        child = _open_child(fd, part, shown, create=create, what=what)
+        if child is not None and part == root.name:
+            secret = _secret(child, create=create)
         os.close(fd)
-        fd = child
-        why = _unsafe(os.fstat(fd))
-        if why is not None:
-            os.close(fd)
-            note(f"not using the {what} cache: {shown}: {why} (fix: chmod go-w, or remove it); running without it")
+        if child is None:
             return None
-    return fd
+        fd = child
+    return fd, secret
+
+
+def _open_child(fd: int, part: str, shown: Path, *, create: bool, what: str) -> int | None:
+    """The folder ``part`` of the folder ``fd``, opened without following a link, if it is trusted."""
+    try:
+        if create:
+            with _suppress_oserror():
+                os.mkdir(part, 0o700, dir_fd=fd)
+        child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(shown):  # a link in place of the folder
+            note(f"not using the {what} cache: {shown} is a symbolic link, not a folder; running without it")
+        return None
+    why = _unsafe(os.fstat(child))
+    if why is not None:
+        os.close(child)
+        note(f"not using the {what} cache: {shown}: {why} (fix: chmod go-w, or remove it); running without it")
+        return None
+    return child
+
+
+def _secret(root_fd: int, *, create: bool) -> bytes | None:
+    """The cache's HMAC secret (hwmap/.entry-secret), made on first use; None when it cannot be trusted or made
+    (entries are then neither read nor written)."""
+    try:
+        fd = os.open(SECRET_NAME, _READ_FLAGS, dir_fd=root_fd)
+    except FileNotFoundError:
+        return _new_secret(root_fd) if create else None
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            return None
+        data = os.read(fd, _SECRET_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) == _SECRET_BYTES else None
+
+
+def _new_secret(root_fd: int) -> bytes | None:
+    secret = secrets.token_bytes(_SECRET_BYTES)
+    temp = f"{SECRET_NAME}.{secrets.token_hex(6)}.tmp"
+    try:
+        fd = os.open(temp, _WRITE_FLAGS, 0o600, dir_fd=root_fd)
+        try:
+            os.write(fd, secret)
+        finally:
+            os.close(fd)
+        os.link(temp, SECRET_NAME, src_dir_fd=root_fd, dst_dir_fd=root_fd, follow_symlinks=False)
+    except FileExistsError:  # another process made it meanwhile: use theirs
+        _unlink_quietly(temp, root_fd)
+        return _secret(root_fd, create=False)
+    except OSError:
+        _unlink_quietly(temp, root_fd)
+        return None
+    _unlink_quietly(temp, root_fd)
+    return secret

@@ -98,11 +98,11 @@ def test_damaged_entry_is_traced_again_and_replaced(cache_home, trace_calls, dam
         entry.write_text("not json at all")
     elif damage == "binary":
         entry.write_bytes(b"\xff\xfe\x00\x81" * 100)
-    else:  # valid JSON, but the MAC total no longer matches its nodes (with or without a matching digest)
+    else:  # valid JSON, but the MAC total no longer matches its nodes (the digest left, or remade without the secret)
         graph = json.loads(payload)
         graph["total_macs"] += 1
         edited = json.dumps(graph).encode()
-        entry.write_bytes(wrap_entry(header["key"], edited) if damage == "edited-consistently" else
+        entry.write_bytes(wrap_entry(header["key"], edited, b"guessed secret") if damage == "edited-consistently" else
                           data.split(b"\n", 1)[0] + b"\n" + edited)
     again = api.extract_graph(SPEC, resolution=RES)
     assert trace_calls == [SPEC, SPEC]

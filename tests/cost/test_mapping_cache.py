@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hwmap.api as api
-from hwmap.cache_files import split_entry, wrap_entry
+from hwmap.cache_files import SECRET_NAME, split_entry, wrap_entry
 from hwmap.cost import dispatch, mapping, mapping_cache
 from hwmap.cost.mapping import LoopNest
 from tests.conftest import traced
@@ -106,6 +106,10 @@ def test_every_input_of_the_mapper_is_in_the_key(cache_home, mapper_calls):
     assert len(keys) == 4  # fixed energy one ulp apart, compute cycles, stride: all different entries
 
 
+def _secret(folder):
+    return (folder.parent / SECRET_NAME).read_bytes()
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "binary", "foreign-key", "entry-types", "entry-length"])
 def test_damaged_set_is_a_miss_and_is_rewritten(cache_home, mapper_calls, damage):
     graph = traced("resnet18", resolution=RES)
@@ -123,13 +127,13 @@ def test_damaged_set_is_a_miss_and_is_rewritten(cache_home, mapper_calls, damage
     elif damage == "binary":
         path.write_bytes(b"\xff\xfe\x00\x81" * 100)
     elif damage == "foreign-key":  # a valid entry written for another mapper version
-        path.write_bytes(wrap_entry({**header["key"], "mapper_sha256": "0" * 64}, payload))
-    elif damage == "entry-types":  # one entry's DRAM bytes a string (the file's digest updated to match)
+        path.write_bytes(wrap_entry({**header["key"], "mapper_sha256": "0" * 64}, payload, _secret(cache_home)))
+    elif damage == "entry-types":  # one entry's DRAM bytes a string (the file's digest made with the cache's secret)
         data["entries"][first][4] = "12.0"
-        path.write_bytes(wrap_entry(header["key"], json.dumps(data).encode()))
+        path.write_bytes(wrap_entry(header["key"], json.dumps(data).encode(), _secret(cache_home)))
     else:
         data["entries"][first] = data["entries"][first][:-1]
-        path.write_bytes(wrap_entry(header["key"], json.dumps(data).encode()))
+        path.write_bytes(wrap_entry(header["key"], json.dumps(data).encode(), _secret(cache_home)))
     again = _estimate(graph, "systolic16x16", None, "energy")
     _assert_same(again, cold)
     searched_again = len(mapper_calls) - searched
