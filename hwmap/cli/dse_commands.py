@@ -64,7 +64,8 @@ def sweep(
         raise HwmapError("give --resume (continue the journal) or --overwrite (start over), not both")
     inputs = {"SPACE": space, **{f"model {m.label}": m.model for m in design.models},
               **{f"paths {p.label}": p.file for p in design.paths}}
-    check_files(inputs=inputs, outputs={"--out": out, "--front-out": front_out, "--journal": journal_path})
+    check_files(inputs=inputs, outputs={"--out": out, "--front-out": front_out, "--journal": journal_path},
+                templates={"the space's base template": design.base.source})
 
     with _progress_bar(enabled=sys.stderr.isatty()) as tick:
         try:

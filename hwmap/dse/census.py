@@ -28,6 +28,7 @@ from hwmap.dse.sweep import (
     journal_path_for,
     local_executor,
     read_journal,
+    sweep_lock,
 )
 from hwmap.errors import HwmapError, ParameterError
 from hwmap.ops.classes import GROUP_ORDER, OpClass
@@ -211,6 +212,27 @@ def run_census(
     if out.suffix.lower() not in (".csv", ".json"):
         raise HwmapError(f"out {out}: expected a .csv or .json file")
     journal_path = journal_path_for(out)
+    _check_files(models, accels, out=out, journal=journal_path)
+    with sweep_lock([journal_path, out]):
+        return _run_census(models, accels=accels, out=out, journal_path=journal_path, batch=batch,
+                           resolution=resolution, workers=workers, scheduler=scheduler, resume=resume,
+                           time_limit_s=time_limit_s, progress=progress)
+
+
+def _check_files(models: Sequence[str], accels: Sequence[str], *, out: Path, journal: Path) -> None:
+    """Refuse (before any tracing) an out or journal that is one of the census's input files: a graph or ONNX
+    file among the models, an hf: config, a template or the calibration beside it."""
+    from hwmap.fileio import check_run_files
+    from hwmap.hardware.template_files import template_input_files
+
+    inputs = [("model", m.removeprefix("hf:")) for m in models]
+    for accel in accels:
+        inputs += template_input_files("accel", accel).items()
+    check_run_files(inputs=inputs, outputs={"out": out, "journal": journal})
+
+
+def _run_census(models, *, accels, out: Path, journal_path: Path, batch, resolution, workers, scheduler, resume,
+                time_limit_s, progress) -> CensusResult:
     tasks = [CensusTask(m, tuple(accels), batch, resolution, time_limit_s,
                         census_point_id(m, accels, batch, resolution)) for m in models]
     done: dict[str, dict[str, Any]] = {}
