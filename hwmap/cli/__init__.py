@@ -5,6 +5,8 @@ Every user-facing failure is a HwmapError: one line on stderr, exit code 2, no t
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from typing import Annotated
 
@@ -173,6 +175,19 @@ def _run(argv: list[str]) -> None:
         app.registered_commands, app.registered_groups = commands, groups
 
 
+def exit_on_next_interrupt() -> None:
+    """After a Ctrl-C the process is on its way out: a second one exits at once (exit code 130) instead of raising
+    KeyboardInterrupt inside the interpreter's exit (joining a pool's threads), where it could hang."""
+    import signal
+
+    def exit_now(_signum, _frame) -> None:
+        os.write(2, b"hwmap: interrupted again: exiting now\n")
+        os._exit(130)
+
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to install
+        signal.signal(signal.SIGINT, exit_now)
+
+
 def _command_name(info) -> str:
     """A registered command's name: its own, or its function's with dashes (typer's rule)."""
     return info.name or info.callback.__name__.lower().replace("_", "-")
@@ -188,6 +203,7 @@ def _invoke(argv: list[str]) -> None:
     except typer.Abort:
         _fail("aborted", code=130)
     except KeyboardInterrupt:
+        exit_on_next_interrupt()
         _fail("interrupted", code=130)
     except Exception as error:  # click usage errors and genuine bugs
         if isinstance(error, _click_errors()[0]):

@@ -73,6 +73,9 @@ def sweep(
                            journal=journal_path, resume=resume, overwrite=overwrite, objectives=objectives,
                            front_out=front_out, progress=tick)
         except KeyboardInterrupt:
+            from hwmap.cli import exit_on_next_interrupt
+
+            exit_on_next_interrupt()
             kept = f"; the finished points are in {journal_path}, rerun with --resume to continue" \
                 if journal_path else ""
             print(f"hwmap: error: interrupted{kept}", file=sys.stderr)

@@ -28,6 +28,8 @@ from hwmap.dse.sweep import (
     journal_path_for,
     local_executor,
     read_journal,
+    second_interrupt_exits,
+    stop_pool_now,
     sweep_lock,
 )
 from hwmap.errors import HwmapError, ParameterError
@@ -281,6 +283,9 @@ class _executor:
     def __exit__(self, *exc) -> None:
         if self._context is not None:
             self._context.__exit__(*exc)
+        elif exc[0] is not None and issubclass(exc[0], KeyboardInterrupt):
+            with second_interrupt_exits():  # Ctrl-C: stop now, the journal has every finished model
+                stop_pool_now(self._pool)
         else:
             self._pool.shutdown(wait=exc[0] is None, cancel_futures=exc[0] is not None)
 

@@ -64,6 +64,8 @@ __all__ = [
     "prepare_workloads",
     "read_journal",
     "run_chunk",
+    "second_interrupt_exits",
+    "stop_pool_now",
     "sweep",
     "sweep_lock",
     "write_table",
@@ -434,6 +436,53 @@ def _init_worker() -> None:
         threading.Thread(target=exit_with_parent, name="hwmap-parent-watch", daemon=True).start()
 
 
+STOP_WAIT_S = 1.0  # how long stopped workers get to exit on SIGTERM before they are killed
+
+
+def stop_pool_now(executor: cf.Executor) -> None:
+    """Stop a local process pool without waiting for its running tasks (after Ctrl-C: their results are not
+    journaled, a resumed run repeats them): cancel what is queued, SIGTERM the workers, SIGKILL any still alive
+    after :data:`STOP_WAIT_S`. Other executors (Dask, serial) are only shut down without waiting."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.terminate()
+    deadline = time.monotonic() + STOP_WAIT_S
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+
+
+@contextlib.contextmanager
+def second_interrupt_exits() -> Iterator[None]:
+    """While a run stops after a first Ctrl-C, a second one exits the process at once (exit code 130) instead of
+    interrupting the clean-up halfway (which could leave a pool's locks held: a deadlock). The journal needs no
+    clean-up: every line was fsync'ed whole, and a line torn by the exit is dropped on resume. The previous
+    handler is restored afterwards (a notebook keeps its own Ctrl-C)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_now(_signum, _frame) -> None:
+        for lock_path in list(_HELD):  # not needed to unblock a rerun (the OS drops the locks), only tidier
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)
+        os.write(2, b"hwmap: interrupted again: exiting now\n")
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, exit_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _executor_workers(executor: cf.Executor) -> int:
     client = getattr(executor, "_client", None)
     if client is not None and hasattr(client, "nthreads"):
@@ -758,6 +807,7 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
     in_flight: dict[cf.Future, ChunkTask] = {}
     bound = max(4, 2 * n_workers)
     queue = iter(tasks)
+    interrupt = contextlib.ExitStack()
     try:
         exhausted = not tasks
         while not exhausted or in_flight:
@@ -776,13 +826,21 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
                     finish(future)
         if sink is not None:
             sink.complete(total)
-    finally:
-        for future in in_flight:
-            future.cancel()
-        if sink is not None:
-            sink.close()
+    except KeyboardInterrupt:
+        # Ctrl-C: the journal holds every finished chunk (whole lines, fsync'ed); stop at once without waiting for
+        # the running chunks (resume repeats them), and let a second Ctrl-C exit immediately.
+        interrupt.enter_context(second_interrupt_exits())
         if owned and executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            stop_pool_now(executor)
+        raise
+    finally:
+        with interrupt:
+            for future in in_flight:
+                future.cancel()
+            if sink is not None:
+                sink.close()
+            if owned and executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
     evaluated = time.perf_counter()
 
     all_rows = list(done.values()) + new_rows
