@@ -2,9 +2,10 @@
 stops it without waiting for the running chunks, with exit code 130 and a journal that resumes to the full
 result, losing and repeating no point; a second one right after exits at once, never deadlocks.
 
-Timing: measured 0.3-0.7 s from SIGINT to exit on the 2-core development machine (was 2.6 s with chunks of 100
-points, more with bigger chunks); the bound here, STOP_BOUND_S, is generous for loaded CI machines. The 2 s target
-itself is checked by benchmarks/bench_interrupt.py, which prints the measured times."""
+Timing: measured 0.3-1.1 s from SIGINT to exit on the 2-core development machine at load average 10 (before this
+change 2.6-3.5 s with chunks of 100 points, and a hang with two Ctrl-C); the bound here, STOP_BOUND_S, leaves a
+factor of more than 10 for loaded CI machines. The 2 s target itself is checked by benchmarks/bench_interrupt.py,
+which prints the measured times."""
 
 from __future__ import annotations
 
