@@ -260,6 +260,27 @@ def test_tampered_graph_entry_gives_the_clean_result(run_cli, root, victim, kind
         assert entry.is_file() and not entry.is_symlink()
 
 
+@pytest.mark.parametrize("tamper", ["writable-by-others", "symlinked"])
+def test_untrusted_graph_folder_is_neither_read_nor_written(run_cli, root, tmp_path, tamper):
+    clean, _ = _flops(run_cli)
+    graphs = root / "graphs"
+    if tamper == "writable-by-others":
+        graphs.chmod(0o777)
+        watched, reason = graphs, "writable by group or others"
+    else:
+        watched = tmp_path / "elsewhere"
+        graphs.rename(watched)
+        graphs.symlink_to(watched)
+        reason = "is a symbolic link, not a folder"
+    state = snapshot(watched)
+    again, err = _flops(run_cli, resolution=GRAPH_RES)
+    assert again == clean
+    assert err.startswith("hwmap: note: not using the graph cache") and reason in err and err.count("\n") == 1
+    code, out, err = run_cli("cache", "info", "--json")
+    assert code == 0 and json.loads(out)["graphs"]["entries"] == 0
+    assert snapshot(watched) == state
+
+
 def test_cache_clear_removes_only_regular_files_it_wrote(run_cli, root, victim, tmp_path):
     _flops(run_cli)
     graphs = root / "graphs"

@@ -1,4 +1,5 @@
-"""Ctrl-C during a sweep on local worker processes (a real `hwmap sweep` subprocess that gets SIGINT): the first
+"""Ctrl-C during a sweep on local worker processes (a real `hwmap sweep` subprocess whose process group gets
+SIGINT, as from a terminal): the first
 stops it without waiting for the running chunks, with exit code 130 and a journal that resumes to the full
 result, losing and repeating no point; a second one right after exits at once, never deadlocks.
 
@@ -50,7 +51,8 @@ def space(tmp_path_factory) -> Path:
 def _start(space: Path, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "hwmap", "sweep", str(space), "--workers", "2", "--chunk-size",
                              "16", "--out", str(out), *extra], cwd=space.parent, stderr=subprocess.PIPE, text=True,
-                            stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
+                            stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            start_new_session=True)  # its own process group, as a terminal's foreground job
 
 
 def _interrupt_after_first_chunk(process: subprocess.Popen, journal: Path, *, twice: bool) -> tuple[float, str]:
@@ -60,10 +62,10 @@ def _interrupt_after_first_chunk(process: subprocess.Popen, journal: Path, *, tw
         assert time.monotonic() < deadline, "no chunk finished in 300 s"
         time.sleep(0.02)
     sent = time.monotonic()
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in a terminal: to the sweep, its fork server and workers
     if twice:
         time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=120)
     return time.monotonic() - sent, err
 
