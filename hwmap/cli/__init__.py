@@ -169,10 +169,31 @@ def _run(argv: list[str]) -> None:
     if first in COMMAND_MODULES:
         app.registered_commands = [c for c in commands if _command_name(c) == first]
         app.registered_groups = [g for g in groups if g.name == first]
+    log_handler = _log_to_stderr(os.environ.get("HWMAP_LOG", ""))
     try:
         _invoke(argv)
     finally:
         app.registered_commands, app.registered_groups = commands, groups
+        if log_handler is not None:
+            import logging
+
+            logging.getLogger("hwmap").removeHandler(log_handler)
+
+
+def _log_to_stderr(level_name: str):
+    """HWMAP_LOG=info (or debug): hwmap's log records on stderr for this run, e.g. why a cache entry was ignored
+    (logger hwmap.cache); returns the handler to remove afterwards, None when the variable is unset or unknown."""
+    level_name = level_name.strip().upper()
+    if level_name not in ("DEBUG", "INFO", "WARNING"):
+        return None
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("hwmap: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("hwmap")
+    logger.addHandler(handler)
+    logger.setLevel(level_name)
+    return handler
 
 
 def exit_on_next_interrupt() -> None:

@@ -137,6 +137,19 @@ def test_tampered_mapping_entry_gives_the_clean_result(run_cli, inputs, root, vi
         assert _estimate(run_cli, graph, "systolic16x16")[0] == clean  # the rewritten entry is good
 
 
+def test_hwmap_log_says_why_an_entry_was_ignored(run_cli, inputs, root, monkeypatch):
+    graph = inputs["graph"]
+    clean, _ = _estimate(run_cli, graph, "systolic16x16")
+    (path,) = (root / "mappings").glob("*.mappings.json")
+    _rewrap(path, _swap_entries, _secret(root))
+    monkeypatch.setenv("HWMAP_LOG", "info")
+    again, err = _estimate(run_cli, graph, "systolic16x16")
+    assert again == clean
+    assert "hwmap: INFO: ignoring the cached mapping of layer" in err and "mapping it again" in err
+    monkeypatch.delenv("HWMAP_LOG")
+    assert _estimate(run_cli, graph, "systolic16x16") == (clean, "")  # rewritten, and quiet without HWMAP_LOG
+
+
 def test_cached_mapping_that_breaks_invariants_is_never_blamed_on_the_template(run_cli, inputs, root):
     graph = inputs["graph"]
     clean, _ = _estimate(run_cli, graph, "systolic16x16")
