@@ -4,7 +4,7 @@ stops it without waiting for the running chunks, with exit code 130 and a journa
 result, losing and repeating no point; a second one right after exits at once, never deadlocks.
 
 Timing: measured 0.3-1.1 s from SIGINT to exit on the 2-core development machine at load average 10 (before this
-change 2.6-3.5 s with chunks of 100 points, and a hang with two Ctrl-C); the bound here, STOP_BOUND_S, leaves a
+change 2.0-3.5 s with chunks of 100 points, and a hang with two Ctrl-C); the bound here, STOP_BOUND_S, leaves a
 factor of more than 10 for loaded CI machines. The 2 s target itself is checked by benchmarks/bench_interrupt.py,
 which prints the measured times."""
 
