@@ -427,9 +427,19 @@ def export_zigzag_workload(graph: LayerGraph, path: str | Path, *,
 
     if accel is None:
         return write_zigzag_workload(graph, path)
+    from hwmap.hardware.template_files import template_input_files
+
     hw = zigzag_hardware_view(load_accelerator(accel))
     return write_zigzag_workload(graph, path, input_bits=hw.input_bits, weight_bits=hw.weight_bits,
-                                 output_bits=hw.output_bits)
+                                 output_bits=hw.output_bits, inputs=template_input_files("accel", accel))
+
+
+def template_input_files(label: str, accel: object) -> dict[str, str]:
+    """The files a template argument reads (the template, the calibration beside it), for the CLI's same-file
+    check (hwmap.hardware.template_files; not part of the public API)."""
+    from hwmap.hardware.template_files import template_input_files as files
+
+    return files(label, accel)
 
 
 def export_zigzag_hardware(accel: str | Path | Accelerator, out_dir: str | Path):

@@ -25,6 +25,7 @@ import re
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,11 +96,8 @@ def _write_stdout(data: bytes) -> None:
 
 
 def _write_in_place(target: Path, data: bytes) -> None:
-    try:
-        # no O_TRUNC: a descriptor opened by the shell (>> or >) keeps its own position; devices cannot be truncated
-        fd = os.open(target, os.O_WRONLY | (os.O_APPEND if _is_descriptor(target) else 0))
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {_reason(exc)}") from None
+    fd = _open_in_place(target)
+    _set_blocking(fd)
     try:
         view = memoryview(data)
         while view:
@@ -109,6 +107,34 @@ def _write_in_place(target: Path, data: bytes) -> None:
         raise OutputError(f"cannot write {target}: {_reason(exc)}") from None
     finally:
         os.close(fd)
+
+
+FIFO_READER_WAIT_S = 1.0  # how long a FIFO's reader may take to open it (a reader started just before hwmap)
+
+
+def _open_in_place(target: Path) -> int:
+    """Open a special output for writing. No O_TRUNC: a descriptor opened by the shell (>> or >) keeps its own
+    position; devices cannot be truncated. O_NONBLOCK: a FIFO nobody reads fails (ENXIO) instead of blocking
+    forever; the caller clears it after the open so that writes wait for a slow reader as usual."""
+    flags = os.O_WRONLY | os.O_NONBLOCK | (os.O_APPEND if _is_descriptor(target) else 0)
+    deadline = time.monotonic() + FIFO_READER_WAIT_S
+    while True:
+        try:
+            return os.open(target, flags)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise OutputError(f"cannot write {target}: {_reason(exc)}") from None
+            if time.monotonic() >= deadline:
+                raise OutputError(f"cannot write {target}: it is a FIFO (named pipe) that nobody is reading; start "
+                                  "its reader first") from None
+            time.sleep(0.05)
+
+
+def _set_blocking(fd: int) -> None:
+    try:
+        os.set_blocking(fd, True)
+    except OSError:  # some devices refuse fcntl: they never block anyway
+        pass
 
 
 def _is_descriptor(path: Path) -> bool:
@@ -144,9 +170,16 @@ def _shown_parent(target: Path) -> str:
     return str(target.parent) if str(target.parent) else "."
 
 
+def os_error_reason(exc: OSError) -> str:
+    """A short phrase for an OSError while writing (a full disk, a quota, a read-only file system ...)."""
+    return _reason(exc)
+
+
 def _reason(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return "no space left on the device"
+    if exc.errno == errno.EDQUOT:
+        return "disk quota exceeded"
     if exc.errno == errno.EROFS:
         return "read-only file system"
     if exc.errno in (errno.EACCES, errno.EPERM):

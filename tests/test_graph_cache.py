@@ -9,8 +9,9 @@ import sys
 import pytest
 
 import hwmap.api as api
+from hwmap.cache_files import split_entry, wrap_entry
 from hwmap.graph import cache
-from hwmap.graph.io import graph_to_dict
+from hwmap.graph.io import graph_from_dict, graph_to_dict
 from tests.conftest import traced
 
 SPEC = "resnet18"
@@ -79,25 +80,34 @@ def test_key_reads_versions_without_importing_torch():
     assert result.stdout.strip() == version("torch")
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "binary", "edited"])
+def _entry_graph(entry):
+    header, payload = split_entry(entry.read_bytes())
+    assert header is not None and header["key"] == _key().to_dict()
+    return graph_from_dict(json.loads(payload))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "binary", "edited", "edited-consistently"])
 def test_damaged_entry_is_traced_again_and_replaced(cache_home, trace_calls, damage):
     good = api.extract_graph(SPEC, resolution=RES)
     entry = cache_home / _key().file_name
-    text = entry.read_text()
+    data = entry.read_bytes()
+    header, payload = split_entry(data)
     if damage == "truncate":
-        entry.write_text(text[: len(text) // 2])
+        entry.write_bytes(data[: len(data) // 2])
     elif damage == "garbage":
         entry.write_text("not json at all")
     elif damage == "binary":
         entry.write_bytes(b"\xff\xfe\x00\x81" * 100)
-    else:  # valid JSON, but the MAC total no longer matches its nodes
-        data = json.loads(text)
-        data["total_macs"] += 1
-        entry.write_text(json.dumps(data))
+    else:  # valid JSON, but the MAC total no longer matches its nodes (the digest left, or remade without the secret)
+        graph = json.loads(payload)
+        graph["total_macs"] += 1
+        edited = json.dumps(graph).encode()
+        entry.write_bytes(wrap_entry(header["key"], edited, b"guessed secret") if damage == "edited-consistently" else
+                          data.split(b"\n", 1)[0] + b"\n" + edited)
     again = api.extract_graph(SPEC, resolution=RES)
     assert trace_calls == [SPEC, SPEC]
     assert again == good
-    assert api.load_graph(entry) == good  # the entry was rewritten whole
+    assert _entry_graph(entry) == good  # the entry was rewritten whole
 
 
 def test_cache_false_neither_reads_nor_writes(cache_home, trace_calls):

@@ -20,11 +20,12 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "hwmap"
 
 # Importable by every layer: they import nothing above themselves.
-BASE = {"units", "errors", "fileio", "limits", "yamlio"}  # limits: size bounds; yamlio: the YAML 1.2 reader
+BASE = {"units", "errors", "fileio", "cache_files", "limits", "yamlio"}  # limits: size bounds; yamlio: YAML 1.2
 
 # What each layer may import directly (besides BASE and itself); library layers also get what those use.
 USES: dict[str, set[str]] = {
-    "units": set(), "errors": set(), "fileio": set(), "data": set(), "limits": set(), "yamlio": set(),
+    "units": set(), "errors": set(), "fileio": set(), "cache_files": set(), "data": set(), "limits": set(),
+    "yamlio": set(),
     "ops": set(),
     "graph": {"ops"},
     "hardware": set(),

@@ -5,6 +5,8 @@ Every user-facing failure is a HwmapError: one line on stderr, exit code 2, no t
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from typing import Annotated
 
@@ -167,10 +169,44 @@ def _run(argv: list[str]) -> None:
     if first in COMMAND_MODULES:
         app.registered_commands = [c for c in commands if _command_name(c) == first]
         app.registered_groups = [g for g in groups if g.name == first]
+    log_handler = _log_to_stderr(os.environ.get("HWMAP_LOG", ""))
     try:
         _invoke(argv)
     finally:
         app.registered_commands, app.registered_groups = commands, groups
+        if log_handler is not None:
+            import logging
+
+            logging.getLogger("hwmap").removeHandler(log_handler)
+
+
+def _log_to_stderr(level_name: str):
+    """HWMAP_LOG=info (or debug): hwmap's log records on stderr for this run, e.g. why a cache entry was ignored
+    (logger hwmap.cache); returns the handler to remove afterwards, None when the variable is unset or unknown."""
+    level_name = level_name.strip().upper()
+    if level_name not in ("DEBUG", "INFO", "WARNING"):
+        return None
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("hwmap: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("hwmap")
+    logger.addHandler(handler)
+    logger.setLevel(level_name)
+    return handler
+
+
+def exit_on_next_interrupt() -> None:
+    """After a Ctrl-C the process is on its way out: a second one exits at once (exit code 130) instead of raising
+    KeyboardInterrupt inside the interpreter's exit (joining a pool's threads), where it could hang."""
+    import signal
+
+    def exit_now(_signum, _frame) -> None:
+        os.write(2, b"hwmap: interrupted again: exiting now\n")
+        os._exit(130)
+
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to install
+        signal.signal(signal.SIGINT, exit_now)
 
 
 def _command_name(info) -> str:
@@ -188,6 +224,7 @@ def _invoke(argv: list[str]) -> None:
     except typer.Abort:
         _fail("aborted", code=130)
     except KeyboardInterrupt:
+        exit_on_next_interrupt()
         _fail("interrupted", code=130)
     except Exception as error:  # click usage errors and genuine bugs
         if isinstance(error, _click_errors()[0]):

@@ -64,7 +64,8 @@ def sweep(
         raise HwmapError("give --resume (continue the journal) or --overwrite (start over), not both")
     inputs = {"SPACE": space, **{f"model {m.label}": m.model for m in design.models},
               **{f"paths {p.label}": p.file for p in design.paths}}
-    check_files(inputs=inputs, outputs={"--out": out, "--front-out": front_out, "--journal": journal_path})
+    check_files(inputs=inputs, outputs={"--out": out, "--front-out": front_out, "--journal": journal_path},
+                templates={"the space's base template": design.base.source})
 
     with _progress_bar(enabled=sys.stderr.isatty()) as tick:
         try:
@@ -72,6 +73,9 @@ def sweep(
                            journal=journal_path, resume=resume, overwrite=overwrite, objectives=objectives,
                            front_out=front_out, progress=tick)
         except KeyboardInterrupt:
+            from hwmap.cli import exit_on_next_interrupt
+
+            exit_on_next_interrupt()
             kept = f"; the finished points are in {journal_path}, rerun with --resume to continue" \
                 if journal_path else ""
             print(f"hwmap: error: interrupted{kept}", file=sys.stderr)

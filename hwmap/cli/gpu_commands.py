@@ -115,7 +115,8 @@ def calibrate(
     is the execution mode the table ran)."""
     from hwmap.api import calibrate_gpu as run_calibrate
 
-    check_files(inputs={"--accel": accel, "--from-table": from_table}, outputs={"--out": out})
+    check_files(inputs={"--accel": accel, "--from-table": from_table}, outputs={"--out": out},
+                implicit=False)  # writing the calibration beside the template is what calibrate is for
     with _progress() as progress:
         result = run_calibrate(device=device, accel=accel, out=out, quick=quick, dtype=dtype, tf32=tf32,
                                from_table=from_table, mode=mode, amp=amp, columns=columns, models=models or (),

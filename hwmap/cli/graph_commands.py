@@ -129,7 +129,7 @@ def export(
     to_stdout = out in ("-", "/dev/stdout")
     if to_stdout and json_out:
         raise HwmapError("--json: standard output carries the export; give --out FILE to get the JSON summary")
-    check_files(inputs={"MODEL": model}, outputs={"--out": out})
+    check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--out": out})
     result = export_graph(model, out=out, format=format, accel=accel, input_shape=input_shape,
                           resolution=resolution, batch=batch, num_classes=num_classes, strict=strict,
                           cache=use_cache())

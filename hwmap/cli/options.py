@@ -98,11 +98,20 @@ def spec_path(spec: str | None) -> str | None:
     return spec.removeprefix("hf:")
 
 
-def check_files(*, inputs: dict[str, str | None], outputs: dict[str, str | None]) -> None:
-    """hwmap.fileio.check_run_files with MODEL-like specs mapped to the files they read."""
+def check_files(*, inputs: dict[str, str | None], outputs: dict[str, str | None], implicit: bool = True,
+                templates: dict[str, str | None] | None = None) -> None:
+    """hwmap.fileio.check_run_files with MODEL-like specs mapped to the files they read; with ``implicit``, an
+    input labelled ``--accel...`` and each of ``templates`` (label -> template name or path read without an
+    option, e.g. a space's base template) also bring the files a template reads (a shipped template's file, the
+    calibration beside it: hwmap.hardware.template_files)."""
+    from hwmap.api import template_input_files
     from hwmap.fileio import check_run_files
 
-    check_run_files(inputs={label: spec_path(path) for label, path in inputs.items()}, outputs=outputs)
+    pairs = [(label, spec_path(path)) for label, path in inputs.items()]
+    if implicit:
+        named = {label: path for label, path in inputs.items() if label.startswith("--accel")} | (templates or {})
+        pairs += [pair for label, path in named.items() for pair in template_input_files(label, path).items()]
+    check_run_files(inputs=pairs, outputs=outputs)
 
 
 # ---------------------------------------------------------------- the command -> API contract

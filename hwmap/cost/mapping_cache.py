@@ -12,10 +12,14 @@ reads back to the same bits, so a hit returns a mapping equal to the one the map
 estimates against cold runs).
 
 Folder: $XDG_CACHE_HOME/hwmap/mappings (default ~/.cache/hwmap/mappings), read at each call, beside the graph cache
-(:mod:`hwmap.graph.cache`). Files are written atomically (:mod:`hwmap.fileio`); a file or entry that cannot be read
-or does not match its key is ignored (a miss) and rewritten; a folder that cannot be written is skipped, never an
-error. Two processes that add to the same set at once keep the last writer's entries (the others are computed again
-next time). `hwmap cache info|clear` and ``hwmap.cache_info()`` / ``hwmap.clear_cache()`` cover this cache too;
+(:mod:`hwmap.graph.cache`). Folder and files are untrusted input (:mod:`hwmap.cache_files`: owned by the user and
+writable by nobody else, read without following links, written by rename, each file carrying its full set key and
+the sha256 of its entries), and every entry read must be consistent with the layer it is looked up for
+(:func:`inconsistency`: compulsory traffic of that loop nest, reads at least compulsory, cycles and energy
+recomputed from its own traffic). A file or entry that fails any check is ignored (a miss, logged to the
+``hwmap.cache`` logger) and rewritten; a folder that cannot be written is skipped, never an error.
+Two processes that add to the same set at once keep the last writer's entries (the others are computed again next
+time). `hwmap cache info|clear` and ``hwmap.cache_info()`` / ``hwmap.clear_cache()`` cover this cache too;
 ``cache=False`` (``hwmap --no-cache``) neither reads nor writes it.
 """
 
@@ -24,15 +28,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from functools import cache
 from pathlib import Path
 
-from hwmap.cost.mapping import LayerMapping, LoopNest, MapTarget
-from hwmap.errors import HwmapError
-from hwmap.graph.cache import CacheInfo, cache_root, clear_folder, folder_info
+from hwmap.cache_files import cache_root, log, open_folder
+from hwmap.cost.mapping import CLASS_ORDERS, DIMS, LayerMapping, LoopNest, MapTarget, _expand
+from hwmap.graph.cache import CacheInfo, clear_folder, folder_info
 
 CACHE_FORMAT = 1
 _SUFFIX = ".mappings.json"
+_FOLDER = "mappings"
 MAX_ENTRIES = 4096  # ~1 MB, read in ~10 ms; a set this full (many models on one template) starts again empty
 _FIELDS: tuple[dataclasses.Field, ...] = dataclasses.fields(LayerMapping)
 _FLOAT_FIELDS = frozenset(f.name for f in _FIELDS if f.type == "float")
@@ -40,8 +46,8 @@ _INT_FIELDS = frozenset(f.name for f in _FIELDS if f.type == "int")
 
 
 def cache_dir() -> Path:
-    """$XDG_CACHE_HOME/hwmap/mappings, or ~/.cache/hwmap/mappings when XDG_CACHE_HOME is unset or empty."""
-    return cache_root() / "mappings"
+    """$XDG_CACHE_HOME/hwmap/mappings, or ~/.cache/hwmap/mappings when XDG_CACHE_HOME is unset, empty or relative."""
+    return cache_root() / _FOLDER
 
 
 @cache
@@ -118,12 +124,59 @@ def _decode(row: object) -> LayerMapping | None:
     return LayerMapping(**values)
 
 
+_RELATIVE_TOLERANCE = 1e-9  # recomputed sums may differ from the mapper's in the last bits, never by more
+
+
+def _close(value: float, expected: float) -> bool:
+    return abs(value - expected) <= _RELATIVE_TOLERANCE * max(abs(expected), 1.0)
+
+
+def inconsistency(m: LayerMapping, nest: LoopNest, target: MapTarget, compute_cycles: float, fixed_energy_pj: float,
+                  objective: str) -> str | None:
+    """Why a stored mapping cannot be the mapper's answer for this layer (None when it can): the invariants every
+    answer of :func:`hwmap.cost.mapping.map_layer` satisfies, checked from the layer's own loop nest and the
+    template's numbers, so an entry edited, swapped with another layer's or computed for another template is
+    never used."""
+    canon = nest.canonical()
+    g = canon.groups
+    numbers = [getattr(m, name) for name in _FLOAT_FIELDS]
+    if not all(math.isfinite(v) and v >= 0 for v in numbers) or m.psum_passes < 1 or m.candidates < 1:
+        return "a negative or non-finite number"
+    if m.mode != "best" or m.objective != objective:
+        return f"mode {m.mode!r} / objective {m.objective!r}, expected 'best' / {objective!r}"
+    bounds = {"N": canon.n, "K": canon.k, "C": canon.c, "P": canon.p, "Q": canon.q, "R": canon.r, "S": canon.s}
+    if [d for d, _ in m.tiles] != [*DIMS, "R", "S"] or not all(1 <= t <= bounds[d] for d, t in m.tiles) \
+            or sorted(m.order) != sorted(_expand(CLASS_ORDERS[0])):
+        return "tiles or loop order that do not fit the layer"
+    out_words = canon.output_words * g
+    compulsory = {"input_compulsory_bytes": canon.input_words * target.input_bytes * g,
+                  "weight_compulsory_bytes": canon.weight_words * target.weight_bytes * g,
+                  "output_compulsory_bytes": out_words * target.output_bytes,
+                  "output_write_bytes": out_words * target.output_bytes,
+                  "psum_write_bytes": (m.psum_passes - 1) * out_words * target.psum_bytes,
+                  "psum_read_bytes": (m.psum_passes - 1) * out_words * target.psum_bytes}
+    if not all(_close(getattr(m, name), value) for name, value in compulsory.items()):
+        return "compulsory traffic of another layer or template"
+    floor = 1 - _RELATIVE_TOLERANCE
+    if m.input_read_bytes < m.input_compulsory_bytes * floor or m.weight_read_bytes < m.weight_compulsory_bytes * floor:
+        return "DRAM reads below the compulsory traffic"
+    cycles = max(float(compute_cycles), m.dram_bytes / target.dram_bw_bytes_per_cycle)
+    energy = (m.dram_bytes * target.dram_pj_per_byte + m.buffer_energy_pj + float(fixed_energy_pj)
+              + cycles * target.static_pj_per_cycle)
+    if not _close(m.cycles, cycles) or not _close(m.energy_pj, energy):
+        return "cycles or energy that do not follow from its traffic"
+    return None
+
+
 class MappingSet:
     """The cached mappings of one (template memory view, objective): get/put by layer, then save() once."""
 
     def __init__(self, target: MapTarget, objective: str) -> None:
         self.key = set_key(target, objective)
-        self.path = cache_dir() / _file_name(self.key)
+        self.target = target
+        self.objective = objective
+        self.name = _file_name(self.key)
+        self.path = cache_dir() / self.name
         self._rows: dict[str, list] = {}
         self._dirty = False
         self.hits = 0
@@ -131,14 +184,16 @@ class MappingSet:
         self._load()
 
     def _load(self) -> None:
+        with open_folder(_FOLDER, create=False, what="mapping") as folder:
+            payload = folder.read(self.name, self.key) if folder is not None else None
+        if payload is None:  # absent, foreign or damaged: every layer is mapped again and the file rewritten
+            return
         try:
-            data = json.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError, RecursionError):  # unreadable, truncated or not JSON: rewritten on save
-            self._dirty = True
-            return
-        if not isinstance(data, dict) or data.get("key") != self.key or not isinstance(data.get("entries"), dict):
+            data = json.loads(payload)
+        except (ValueError, RecursionError):
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+            log.info("ignoring cache entry %s: not a mapping set; recomputing it", self.path)
             self._dirty = True
             return
         self._rows = data["entries"]
@@ -147,6 +202,11 @@ class MappingSet:
         key = entry_key(nest, compute_cycles, fixed_energy_pj)
         row = self._rows.get(key)
         mapping = _decode(row) if row is not None else None
+        if mapping is not None:
+            why = inconsistency(mapping, nest, self.target, compute_cycles, fixed_energy_pj, self.objective)
+            if why is not None:
+                log.info("ignoring the cached mapping of layer %s in %s: %s; mapping it again", key, self.path, why)
+                mapping = None
         if mapping is None:
             self.misses += 1
             if row is not None:  # a damaged entry: dropped, and the file rewritten with the recomputed one
@@ -163,26 +223,23 @@ class MappingSet:
         self._dirty = True
 
     def save(self) -> Path | None:
-        """Write the set when it changed; None when nothing was written (unchanged, or the folder is not writable)."""
+        """Write the set when it changed; None when nothing was written (unchanged, or the folder is not writable
+        or not trusted)."""
         if not self._dirty:
             return None
-        from hwmap.fileio import atomic_write_text
-
-        text = json.dumps({"key": self.key, "entries": self._rows}, separators=(",", ":"))
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            written = atomic_write_text(self.path, text)
-        except (OSError, HwmapError):
-            return None
-        self._dirty = False
+        payload = json.dumps({"entries": self._rows}, separators=(",", ":")).encode("utf-8")
+        with open_folder(_FOLDER, create=True, what="mapping") as folder:
+            written = folder.write(self.name, self.key, payload) if folder is not None else None
+        if written is not None:
+            self._dirty = False
         return written
 
 
 def mapping_cache_info() -> CacheInfo:
     """The mapping cache's folder and its sets (label: the objective)."""
-    return folder_info(cache_dir(), _SUFFIX, label_key="objective")
+    return folder_info(_FOLDER, _SUFFIX, label_key="objective", what="mapping")
 
 
 def clear_mapping_cache() -> CacheInfo:
     """Delete every cached mapping set; returns what was removed."""
-    return clear_folder(cache_dir(), _SUFFIX, label_key="objective")
+    return clear_folder(_FOLDER, _SUFFIX, label_key="objective", what="mapping")

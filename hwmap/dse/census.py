@@ -28,6 +28,9 @@ from hwmap.dse.sweep import (
     journal_path_for,
     local_executor,
     read_journal,
+    second_interrupt_exits,
+    stop_pool_now,
+    sweep_lock,
 )
 from hwmap.errors import HwmapError, ParameterError
 from hwmap.ops.classes import GROUP_ORDER, OpClass
@@ -211,6 +214,27 @@ def run_census(
     if out.suffix.lower() not in (".csv", ".json"):
         raise HwmapError(f"out {out}: expected a .csv or .json file")
     journal_path = journal_path_for(out)
+    _check_files(models, accels, out=out, journal=journal_path)
+    with sweep_lock([journal_path, out]):
+        return _run_census(models, accels=accels, out=out, journal_path=journal_path, batch=batch,
+                           resolution=resolution, workers=workers, scheduler=scheduler, resume=resume,
+                           time_limit_s=time_limit_s, progress=progress)
+
+
+def _check_files(models: Sequence[str], accels: Sequence[str], *, out: Path, journal: Path) -> None:
+    """Refuse (before any tracing) an out or journal that is one of the census's input files: a graph or ONNX
+    file among the models, an hf: config, a template or the calibration beside it."""
+    from hwmap.fileio import check_run_files
+    from hwmap.hardware.template_files import template_input_files
+
+    inputs = [("model", m.removeprefix("hf:")) for m in models]
+    for accel in accels:
+        inputs += template_input_files("accel", accel).items()
+    check_run_files(inputs=inputs, outputs={"out": out, "journal": journal})
+
+
+def _run_census(models, *, accels, out: Path, journal_path: Path, batch, resolution, workers, scheduler, resume,
+                time_limit_s, progress) -> CensusResult:
     tasks = [CensusTask(m, tuple(accels), batch, resolution, time_limit_s,
                         census_point_id(m, accels, batch, resolution)) for m in models]
     done: dict[str, dict[str, Any]] = {}
@@ -259,6 +283,9 @@ class _executor:
     def __exit__(self, *exc) -> None:
         if self._context is not None:
             self._context.__exit__(*exc)
+        elif exc[0] is not None and issubclass(exc[0], KeyboardInterrupt):
+            with second_interrupt_exits():  # Ctrl-C: stop now, the journal has every finished model
+                stop_pool_now(self._pool)
         else:
             self._pool.shutdown(wait=exc[0] is None, cancel_futures=exc[0] is not None)
 

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
+import stat
 import sys
 import time
 from collections import OrderedDict
@@ -62,6 +64,8 @@ __all__ = [
     "prepare_workloads",
     "read_journal",
     "run_chunk",
+    "second_interrupt_exits",
+    "stop_pool_now",
     "sweep",
     "sweep_lock",
     "write_table",
@@ -432,6 +436,53 @@ def _init_worker() -> None:
         threading.Thread(target=exit_with_parent, name="hwmap-parent-watch", daemon=True).start()
 
 
+STOP_WAIT_S = 1.0  # how long stopped workers get to exit on SIGTERM before they are killed
+
+
+def stop_pool_now(executor: cf.Executor) -> None:
+    """Stop a local process pool without waiting for its running tasks (after Ctrl-C: their results are not
+    journaled, a resumed run repeats them): cancel what is queued, SIGTERM the workers, SIGKILL any still alive
+    after :data:`STOP_WAIT_S`. Other executors (Dask, serial) are only shut down without waiting."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.terminate()
+    deadline = time.monotonic() + STOP_WAIT_S
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+
+
+@contextlib.contextmanager
+def second_interrupt_exits() -> Iterator[None]:
+    """While a run stops after a first Ctrl-C, a second one exits the process at once (exit code 130) instead of
+    interrupting the clean-up halfway (which could leave a pool's locks held: a deadlock). The journal needs no
+    clean-up: every line was fsync'ed whole, and a line torn by the exit is dropped on resume. The previous
+    handler is restored afterwards (a notebook keeps its own Ctrl-C)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_now(_signum, _frame) -> None:
+        for lock_path in list(_HELD):  # not needed to unblock a rerun (the OS drops the locks), only tidier
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)
+        os.write(2, b"hwmap: interrupted again: exiting now\n")
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, exit_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _executor_workers(executor: cf.Executor) -> int:
     client = getattr(executor, "_client", None)
     if client is not None and hasattr(client, "nthreads"):
@@ -513,39 +564,65 @@ def journal_is_complete(path: str | Path) -> bool:
 
 
 class _Journal:
-    """Append-only JSON lines: one header line, then one line per finished point, fsync'ed per chunk."""
+    """Append-only JSON lines: one header line, then one line per finished point, fsync'ed per chunk.
+
+    A new journal is created whole (header written to a temporary file and renamed: never a 0-byte journal that
+    would block the next run); any OSError while writing it (a full disk, a quota) is one HwmapError naming the
+    journal. The lines appended before the failure stay readable, so the run can be resumed once there is room.
+    """
 
     def __init__(self, path: Path, header: dict[str, Any], *, keep_bytes: int | None) -> None:
+        from hwmap.fileio import atomic_write_text
+
         self.path = path
+        self.handle = None
         if keep_bytes is None:
-            self.handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
-            self.handle.write(json.dumps(header) + "\n")
+            atomic_write_text(path, json.dumps(header) + "\n")
         else:
-            with open(path, "r+b") as raw:  # drop a torn tail before appending
+            with self._failing("resume it"), open(path, "r+b") as raw:  # drop a torn tail before appending
                 raw.truncate(keep_bytes)
                 if keep_bytes:
                     raw.seek(keep_bytes - 1)
                     needs_newline = raw.read(1) != b"\n"
                     if needs_newline:
                         raw.write(b"\n")
-            self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115
-        self._sync()
+        with self._failing("open it"):
+            self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self._sync()
+
+    @contextlib.contextmanager
+    def _failing(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            from hwmap.fileio import os_error_reason
+
+            kept = "; the points finished so far are in it: rerun with resume (--resume) once the problem is fixed" \
+                if self.handle is not None else ""
+            raise HwmapError(f"journal {self.path}: cannot {doing} ({os_error_reason(exc)}){kept}") from None
 
     def append(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.handle.write("".join(json.dumps(_jsonable(r), separators=(",", ":")) + "\n" for r in rows))
-            self._sync()
+            with self._failing("write it"):
+                self.handle.write("".join(json.dumps(_jsonable(r), separators=(",", ":")) + "\n" for r in rows))
+                self._sync()
 
     def _sync(self) -> None:
         self.handle.flush()
         os.fsync(self.handle.fileno())
 
     def complete(self, points: int) -> None:
-        self.handle.write(json.dumps({_COMPLETE: True, "points": points}) + "\n")
-        self._sync()
+        with self._failing("write it"):
+            self.handle.write(json.dumps({_COMPLETE: True, "points": points}) + "\n")
+            self._sync()
 
     def close(self) -> None:
-        self.handle.close()
+        if self.handle is None:
+            return
+        try:
+            self.handle.close()
+        except OSError:  # the buffered tail could not be written: it was already reported by append()
+            pass
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -730,6 +807,7 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
     in_flight: dict[cf.Future, ChunkTask] = {}
     bound = max(4, 2 * n_workers)
     queue = iter(tasks)
+    interrupt = contextlib.ExitStack()
     try:
         exhausted = not tasks
         while not exhausted or in_flight:
@@ -748,13 +826,21 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
                     finish(future)
         if sink is not None:
             sink.complete(total)
-    finally:
-        for future in in_flight:
-            future.cancel()
-        if sink is not None:
-            sink.close()
+    except KeyboardInterrupt:
+        # Ctrl-C: the journal holds every finished chunk (whole lines, fsync'ed); stop at once without waiting for
+        # the running chunks (resume repeats them), and let a second Ctrl-C exit immediately.
+        interrupt.enter_context(second_interrupt_exits())
         if owned and executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            stop_pool_now(executor)
+        raise
+    finally:
+        with interrupt:
+            for future in in_flight:
+                future.cancel()
+            if sink is not None:
+                sink.close()
+            if owned and executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
     evaluated = time.perf_counter()
 
     all_rows = list(done.values()) + new_rows
@@ -861,6 +947,8 @@ def sweep_lock(paths: list[str | Path] | tuple[str | Path, ...]) -> Iterator[Non
     taken: list[tuple[str, int, Path]] = []
     try:
         for raw in dict.fromkeys(str(p) for p in paths if p is not None and str(p) != "-"):
+            if os.path.exists(raw) and not os.path.isfile(raw):  # a device or FIFO: nothing to lock beside it
+                continue
             lock_path = _lock_file(Path(raw))
             key = str(lock_path)
             if key in _HELD:
@@ -879,10 +967,16 @@ def sweep_lock(paths: list[str | Path] | tuple[str | Path, ...]) -> Iterator[Non
 
 def _acquire(fcntl, lock_path: Path, shown: str) -> int:
     for _ in range(5):
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a link planted at the lock's name (ftruncate below would empty its target)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise HwmapError(f"cannot lock {shown}: {exc.strerror or exc} ({lock_path})") from None
+            from hwmap.fileio import os_error_reason
+
+            why = "it is a symbolic link; remove it" if exc.errno == errno.ELOOP else os_error_reason(exc)
+            raise HwmapError(f"cannot lock {shown}: lock file {lock_path}: {why}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise HwmapError(f"cannot lock {shown}: lock file {lock_path} is not a regular file; remove it")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -895,9 +989,10 @@ def _acquire(fcntl, lock_path: Path, shown: str) -> int:
         except FileNotFoundError:
             same = False
         if same:
-            os.ftruncate(fd, 0)
             command = " ".join(sys.argv[:6])
-            os.pwrite(fd, f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}, {command}".encode(), 0)
+            with contextlib.suppress(OSError):  # who holds it is only shown to a second sweep: a full disk is no error
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}, {command}".encode(), 0)
             return fd
         os.close(fd)
     raise HwmapError(f"cannot lock {shown}: its lock file {lock_path} keeps changing")

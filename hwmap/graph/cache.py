@@ -6,40 +6,36 @@ torch, torchvision, timm, transformers and hwmap, the graph file schema, a diges
 (an editable install changes its code without changing its version) and, for hf:<folder> specs, the config file's
 content. Computing the key reads package metadata only (importlib.metadata): it never imports torch.
 
-Folder: $XDG_CACHE_HOME/hwmap/graphs, default ~/.cache/hwmap/graphs, read at each call. Entries are written
-atomically (a reader never sees a partial file); an entry that cannot be read is deleted and the model traced
-again. A cache that cannot be written (read-only folder, full disk) is skipped, never an error.
+Folder: $XDG_CACHE_HOME/hwmap/graphs, default ~/.cache/hwmap/graphs, read at each call. The folder and its entries are
+untrusted input (hwmap.cache_files): used only when they belong to the user and nobody else can write them, read
+without following links, each entry carrying its full key and the sha256 of its graph; an entry that does not
+match is traced again and replaced, never believed. A cache that cannot be written (read-only folder, full disk)
+is skipped, never an error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from hwmap.cache_files import cache_root, log, open_folder
 from hwmap.errors import HwmapError
 from hwmap.graph.ir import LayerGraph
 
 CACHE_FORMAT = 1
 VERSIONED_PACKAGES = ("torch", "torchvision", "timm", "transformers", "hwmap")
 _SUFFIX = ".graph.json"
-
-
-def cache_root() -> Path:
-    """$XDG_CACHE_HOME/hwmap, or ~/.cache/hwmap when XDG_CACHE_HOME is unset or empty (read at each call); the graph
-    cache lives in its graphs/ folder, the mapping cache (hwmap.cost.mapping_cache) in mappings/."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "hwmap"
+_FOLDER = "graphs"
 
 
 def cache_dir() -> Path:
-    """$XDG_CACHE_HOME/hwmap/graphs, or ~/.cache/hwmap/graphs when XDG_CACHE_HOME is unset or empty."""
-    return cache_root() / "graphs"
+    """$XDG_CACHE_HOME/hwmap/graphs, or ~/.cache/hwmap/graphs when XDG_CACHE_HOME is unset, empty or relative."""
+    return cache_root() / _FOLDER
 
 
 @dataclass(frozen=True)
@@ -134,40 +130,36 @@ def _sources_sha256() -> str:
 
 
 def load_cached(key: GraphKey) -> LayerGraph | None:
-    """The cached graph for key, or None on a miss. An unreadable or mismatched entry is deleted (a miss)."""
-    from hwmap.graph.io import load_graph
+    """The cached graph for key, or None on a miss: absent, or an entry that is not exactly what was stored under
+    this key (hwmap.cache_files; the reason goes to the hwmap.cache logger)."""
+    from hwmap.graph.io import graph_from_dict
 
-    path = cache_dir() / key.file_name
-    if not path.is_file():
+    with open_folder(_FOLDER, create=False, what="graph") as folder:
+        payload = folder.read(key.file_name, key.to_dict()) if folder is not None else None
+    if payload is None:
         return None
+    from hwmap.fileio import parse_json_strict
+
+    origin = f"cache entry {cache_dir() / key.file_name}"
     try:
-        graph = load_graph(path)
-    except (HwmapError, ValueError, RecursionError):  # truncated, damaged or foreign file
-        _discard(path)
+        graph = graph_from_dict(parse_json_strict(payload.decode("utf-8"), origin=origin), origin=origin)
+    except (HwmapError, ValueError, RecursionError) as exc:  # stored by a buggy or foreign writer
+        log.info("ignoring %s: %s; tracing again", origin, exc)
         return None
     if str(graph.meta.get("spec", "")).strip() != key.spec and not key.spec.startswith("hf:"):
-        _discard(path)
+        log.info("ignoring %s: it holds %r; tracing again", origin, graph.meta.get("spec"))
         return None
     return graph
 
 
 def store(key: GraphKey, graph: LayerGraph) -> Path | None:
-    """Write graph under key atomically; None when the cache folder cannot be written."""
-    from hwmap.graph.io import save_graph
+    """Write graph under key (hwmap.cache_files: a new file renamed onto the entry); None when the cache folder
+    cannot be written or is not trusted."""
+    from hwmap.graph.io import graph_to_dict
 
-    folder = cache_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        return save_graph(graph, folder / key.file_name)
-    except (OSError, HwmapError):
-        return None
-
-
-def _discard(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
+    payload = json.dumps(graph_to_dict(graph), separators=(",", ":")).encode("utf-8")
+    with open_folder(_FOLDER, create=True, what="graph") as folder:
+        return folder.write(key.file_name, key.to_dict(), payload) if folder is not None else None
 
 
 @dataclass(frozen=True)
@@ -198,35 +190,31 @@ class CacheInfo:
                           for e in self.entries]}
 
 
-def folder_info(folder: Path, suffix: str, *, label_key: str) -> CacheInfo:
-    """The files ``<label>-<digest><suffix>`` of a cache folder (none when the folder does not exist)."""
-    entries = []
-    if folder.is_dir():
-        for path in sorted(folder.glob(f"*{suffix}")):
-            try:
-                size = path.stat().st_size
-            except OSError:  # removed meanwhile
-                continue
-            entries.append(CacheEntry(path.name, path.name.removesuffix(suffix).rsplit("-", 1)[0], size))
-    return CacheInfo(str(folder), tuple(entries), label_key)
+def folder_info(folder: str, suffix: str, *, label_key: str, what: str) -> CacheInfo:
+    """The entries ``<label>-<digest><suffix>`` of the cache folder ``cache_root()/folder`` (regular files only;
+    none when the folder does not exist or is not trusted)."""
+    with open_folder(folder, create=False, what=what) as opened:
+        found = opened.entries(suffix) if opened is not None else []
+    return _info(folder, found, suffix, label_key)
 
 
-def clear_folder(folder: Path, suffix: str, *, label_key: str) -> CacheInfo:
-    """Delete every entry of a cache folder (and temporary files left by interrupted writes); returns what was
-    removed."""
-    removed = folder_info(folder, suffix, label_key=label_key)
-    for entry in removed.entries:
-        _discard(folder / entry.file)
-    if folder.is_dir():
-        for leftover in folder.glob(f".*{suffix}.*.tmp"):
-            _discard(leftover)
-    return removed
+def clear_folder(folder: str, suffix: str, *, label_key: str, what: str) -> CacheInfo:
+    """Delete the entries of a cache folder (and temporary files left by interrupted writes): regular files named
+    like entries, never through a link or in a linked folder; returns what was removed."""
+    with open_folder(folder, create=False, what=what) as opened:
+        removed = opened.clear(suffix) if opened is not None else []
+    return _info(folder, removed, suffix, label_key)
+
+
+def _info(folder: str, found: list[tuple[str, int]], suffix: str, label_key: str) -> CacheInfo:
+    entries = tuple(CacheEntry(name, name.removesuffix(suffix).rsplit("-", 1)[0], size) for name, size in found)
+    return CacheInfo(str(cache_root() / folder), entries, label_key)
 
 
 def cache_info() -> CacheInfo:
-    return folder_info(cache_dir(), _SUFFIX, label_key="model")
+    return folder_info(_FOLDER, _SUFFIX, label_key="model", what="graph")
 
 
 def clear_cache() -> CacheInfo:
     """Delete every cached graph (and temporary files left by interrupted writes); returns what was removed."""
-    return clear_folder(cache_dir(), _SUFFIX, label_key="model")
+    return clear_folder(_FOLDER, _SUFFIX, label_key="model", what="graph")

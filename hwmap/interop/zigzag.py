@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from hwmap.errors import HwmapError, ParameterError
-from hwmap.fileio import atomic_write_text
+from hwmap.fileio import atomic_write_text, check_run_files
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.hardware.schema import Accelerator
 from hwmap.ops.tensor import DTYPE_BYTES
@@ -286,6 +287,11 @@ def write_zigzag_hardware(accel: Accelerator, out_dir: str | Path, *,
     it (x.hardware.yaml -> x.mapping.yaml, x.yaml -> x.mapping.yaml)."""
     hw = zigzag_hardware_view(accel)
     hw_path, map_path = zigzag_hardware_paths(out_dir, hw.name)
+    # a link or hard link at either name onto the template (or the calibration beside it) is refused, not written
+    from hwmap.hardware.template_files import template_input_files
+
+    check_run_files(inputs=template_input_files("template", accel.source),
+                    outputs={"hardware YAML": hw_path, "mapping YAML": map_path})
     header = (f"# ZigZag {ZIGZAG_VERSION} {{what}} for hwmap template {hw.name} ({hw.kind}), written by hwmap.\n"
               "# Sizes in bits; r_cost/w_cost in pJ per access of bandwidth_max bits (= hwmap's pJ/byte).\n")
     atomic_write_text(hw_path, header.format(what="hardware") + _dump(hardware_yaml(hw)))
@@ -367,8 +373,11 @@ def zigzag_layers(graph: LayerGraph, *, input_bits: int | None = None, weight_bi
 
 
 def write_zigzag_workload(graph: LayerGraph, path: str | Path, *, input_bits: int | None = None,
-                          weight_bits: int | None = None, output_bits: int | None = None) -> ZigzagExport:
-    """Write ZigZag's workload YAML (a list of layers) for every conv / GEMM of graph."""
+                          weight_bits: int | None = None, output_bits: int | None = None,
+                          inputs: Mapping[str, str] | None = None) -> ZigzagExport:
+    """Write ZigZag's workload YAML (a list of layers) for every conv / GEMM of graph; ``inputs`` (label -> path,
+    e.g. the template the bits came from) must not be the same file as ``path``."""
+    check_run_files(inputs=inputs or {}, outputs={"workload YAML": path})
     layers, notes = zigzag_layers(graph, input_bits=input_bits, weight_bits=weight_bits, output_bits=output_bits)
     if not layers:
         raise HwmapError(f"{graph.model}: no conv or GEMM layer to export for ZigZag")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import hwmap.api as api
+from hwmap.cache_files import SECRET_NAME, split_entry, wrap_entry
 from hwmap.cost import dispatch, mapping, mapping_cache
 from hwmap.cost.mapping import LoopNest
 from tests.conftest import traced
@@ -79,7 +80,7 @@ def test_hit_equals_the_cold_estimate_without_searching(cache_home, mapper_calls
     assert gemm_layers > 10 and 0 < searched <= gemm_layers
     files = list(cache_home.glob("*.mappings.json"))
     assert len(files) == 1 and files[0].name.startswith(f"{objective}-")
-    assert len(json.loads(files[0].read_text())["entries"]) == searched
+    assert len(json.loads(split_entry(files[0].read_bytes())[1])["entries"]) == searched
     hit = _estimate(graph, accel, dataflow, objective)
     assert len(mapper_calls) == searched  # nothing searched again: every mapping came from the file
     _assert_same(hit, cold)
@@ -105,37 +106,42 @@ def test_every_input_of_the_mapper_is_in_the_key(cache_home, mapper_calls):
     assert len(keys) == 4  # fixed energy one ulp apart, compute cycles, stride: all different entries
 
 
+def _secret(folder):
+    return (folder.parent / SECRET_NAME).read_bytes()
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "binary", "foreign-key", "entry-types", "entry-length"])
 def test_damaged_set_is_a_miss_and_is_rewritten(cache_home, mapper_calls, damage):
     graph = traced("resnet18", resolution=RES)
     cold = _estimate(graph, "systolic16x16", None, "energy")
     searched = len(mapper_calls)
     (path,) = cache_home.glob("*.mappings.json")
-    text = path.read_text()
-    data = json.loads(text)
+    text = path.read_bytes()
+    header, payload = split_entry(text)
+    data = json.loads(payload)
     first = next(iter(data["entries"]))
     if damage == "truncate":
-        path.write_text(text[: len(text) // 2])
+        path.write_bytes(text[: len(text) // 2])
     elif damage == "garbage":
         path.write_text("not json at all")
     elif damage == "binary":
         path.write_bytes(b"\xff\xfe\x00\x81" * 100)
-    elif damage == "foreign-key":  # valid JSON written for another mapper version
-        data["key"]["mapper_sha256"] = "0" * 64
-        path.write_text(json.dumps(data))
-    elif damage == "entry-types":  # one entry's DRAM bytes a string
+    elif damage == "foreign-key":  # a valid entry written for another mapper version
+        path.write_bytes(wrap_entry({**header["key"], "mapper_sha256": "0" * 64}, payload, _secret(cache_home)))
+    elif damage == "entry-types":  # one entry's DRAM bytes a string (the file's digest made with the cache's secret)
         data["entries"][first][4] = "12.0"
-        path.write_text(json.dumps(data))
+        path.write_bytes(wrap_entry(header["key"], json.dumps(data).encode(), _secret(cache_home)))
     else:
         data["entries"][first] = data["entries"][first][:-1]
-        path.write_text(json.dumps(data))
+        path.write_bytes(wrap_entry(header["key"], json.dumps(data).encode(), _secret(cache_home)))
     again = _estimate(graph, "systolic16x16", None, "energy")
     _assert_same(again, cold)
     searched_again = len(mapper_calls) - searched
     # A damaged entry: only its layer is searched again (layers with the same key then read the new entry);
     # a damaged file: every layer.
     assert searched_again == (1 if damage.startswith("entry") else searched)
-    assert json.loads(path.read_text()) == json.loads(text)  # rewritten whole: a third run searches nothing
+    rewritten_header, rewritten = split_entry(path.read_bytes())
+    assert rewritten_header["key"] == header["key"] and json.loads(rewritten) == json.loads(payload)  # whole again
     before = len(mapper_calls)
     _assert_same(_estimate(graph, "systolic16x16", None, "energy"), cold)
     assert len(mapper_calls) == before
