@@ -161,9 +161,9 @@ def flag_message(error, command) -> str:
     if param is not None and param in shown:
         head, rest = shown[param], f" {error.detail}"
     elif param is None and (match := _LEADING_WORD.match(text)) and match.group() in shown \
-            and not text.startswith(" file ", match.end()):
+            and not (text.startswith(" file ", match.end()) and not shown[match.group()].startswith("--")):
         # kept as written: a ParameterError whose param is a phrase ("paths file F: path 'p' input") and a
-        # message about an input file ("space file F: ...")
+        # message about an argument's file ("space file F: ...", not "SPACE file F"); "--accuracies file F" is renamed
         head, rest = shown[match.group()], text[match.end():]
     else:
         head, rest = "", text
