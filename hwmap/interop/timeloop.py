@@ -79,7 +79,10 @@ def _ert_tables(data: dict, source: str) -> dict[str, dict[str, float]]:
         if not isinstance(name, str):
             raise TemplateError(f"{source}: ERT.tables: an entry without a name")
         actions: dict[str, float] = {}
-        for action in table.get("actions") or []:
+        listed = table.get("actions") or []
+        if not isinstance(listed, list) or not all(isinstance(a, dict) for a in listed):
+            raise TemplateError(f"{source}: {name}: actions: expected a list of {{name, energy}} entries")
+        for action in listed:
             what, energy = action.get("name"), action.get("energy")
             if what not in (*STORAGE_ACTIONS, "compute"):
                 raise TemplateError(f"{source}: {name}: action {what!r} is not supported (sparsity gating/skipping, "
@@ -129,8 +132,13 @@ def _hierarchy(arch: dict, tables: dict, keep: dict, spatial: dict, *, arch_sour
         name, instances = _short(full, arch_source)
         klass = str(component.get("class", ""))
         attrs = component.get("attributes") or {}
+        if not isinstance(attrs, dict):
+            raise TemplateError(f"{arch_source}: {name}: attributes: expected a mapping")
+        required = component.get("required_actions") or []
+        if not isinstance(required, list) or not all(isinstance(a, str) for a in required):
+            raise TemplateError(f"{arch_source}: {name}: required_actions: expected a list of action names")
         _refuse_unsupported(component, name, klass, attrs, arch_source)
-        mesh = (int(attrs.get("meshX", 1)), int(attrs.get("meshY", 1)))
+        mesh = (_whole(attrs, "meshX", name, arch_source), _whole(attrs, "meshY", name, arch_source))
         if mesh[0] * mesh[1] != instances:
             raise TemplateError(f"{arch_source}: {name}: meshX/meshY: {mesh[0]} x {mesh[1]} is not the "
                                 f"{instances} instances its name [1..{instances}] states")
@@ -142,7 +150,7 @@ def _hierarchy(arch: dict, tables: dict, keep: dict, spatial: dict, *, arch_sour
         energies = tables.get(full)
         if energies is None:
             raise TemplateError(f"{ert_source}: {name}: no ERT table for {full!r}, which the architecture needs")
-        for action in component.get("required_actions") or []:
+        for action in required:
             if action not in energies:
                 raise TemplateError(f"{ert_source}: {name}: no {action!r} action, which the architecture needs")
         if "compute" in energies:
@@ -200,6 +208,13 @@ def _number(attrs: dict, key: str, name: str, source: str) -> float | None:
     return float(value)
 
 
+def _whole(attrs: dict, key: str, name: str, source: str) -> int:
+    value = attrs.get(key, 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TemplateError(f"{source}: {name}: attributes.{key}: {value!r}; expected a whole number >= 1")
+    return value
+
+
 def _level(name: str, attrs: dict, energies: dict, mesh: tuple[int, int], rule: dict | None, *, outermost: bool,
            source: str, ert_source: str) -> dict:
     width = _number(attrs, "width", name, source)
@@ -223,7 +238,7 @@ def _level(name: str, attrs: dict, energies: dict, mesh: tuple[int, int], rule: 
                    "leakage_pj_per_cycle": energies.get("leak", 0.0)},
         "read_bandwidth_bytes_per_cycle": None if rbw is None else rbw * word / 8,
         "write_bandwidth_bytes_per_cycle": None if wbw is None else wbw * word / 8,
-        "mesh": mesh, "multiple_buffering": float(attrs.get("multiple_buffering", 1)),
+        "mesh": mesh, "multiple_buffering": _number(attrs, "multiple_buffering", name, source) or 1.0,
     }
 
 
@@ -239,7 +254,11 @@ def _constraints(path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     spatial: dict[str, dict] = {}
     source = str(path)
     if isinstance(data.get("constraints"), dict):
-        for target in data["constraints"].get("targets") or []:
+        targets = data["constraints"].get("targets") or []
+        if not isinstance(targets, list) or not all(isinstance(t, dict) and isinstance(t.get("target"), str)
+                                                    for t in targets):
+            raise TemplateError(f"{source}: constraints.targets: expected a list of {{target, type, ...}} entries")
+        for target in targets:
             name, kind = target.get("target"), target.get("type")
             if kind == "dataspace":
                 keep[name] = _dataspace(target, name, source)
@@ -248,11 +267,15 @@ def _constraints(path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
             elif kind not in ("temporal", "utilization", "bypass"):
                 raise TemplateError(f"{source}: {name}: type {kind!r}: not a supported constraint type")
         return keep, spatial
-    nodes = (data.get("architecture") or {}).get("nodes")
+    body = data.get("architecture")
+    nodes = body.get("nodes") if isinstance(body, dict) else None
     if not isinstance(nodes, list):
         raise TemplateError(f"{source}: expected constraints.targets or architecture.nodes (a Timeloop arch.yaml)")
     for node in _walk_nodes(nodes):
         name, rules = node.get("name"), node.get("constraints") or {}
+        if not isinstance(rules, dict) or (rules and not isinstance(name, str)):
+            raise TemplateError(f"{source}: architecture.nodes: a node without a name or with constraints that are "
+                                "not a mapping")
         if "dataspace" in rules:
             keep[name] = _dataspace(rules["dataspace"], name, source)
         if "spatial" in rules and node.get("spatial"):
@@ -266,14 +289,20 @@ def _walk_nodes(nodes: list) -> list[dict]:
     for node in nodes:
         if isinstance(node, dict):
             found.append(node)
-            found += _walk_nodes(node.get("nodes") or [])
+            children = node.get("nodes") or []
+            found += _walk_nodes(children if isinstance(children, list) else [])
     return found
 
 
 def _dataspace(rule: dict, name: str, source: str) -> dict:
     out: dict[str, tuple[str, ...]] = {}
+    if not isinstance(rule, dict):
+        raise TemplateError(f"{source}: {name}: constraints.dataspace: expected keep / bypass lists")
     for field in ("keep", "bypass"):
         values = rule.get(field) or []
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise TemplateError(f"{source}: {name}: constraints.dataspace.{field}: expected a list of "
+                                f"{' / '.join(DATASPACES)}")
         unknown = [v for v in values if v not in DATASPACES]
         if unknown:
             raise TemplateError(f"{source}: {name}: constraints.dataspace.{field}: unknown dataspace {unknown[0]!r}; "
@@ -284,7 +313,11 @@ def _dataspace(rule: dict, name: str, source: str) -> dict:
 
 def _spatial_rule(rule: dict, name: str, source: str) -> dict:
     factors: dict[str, int] = {}
+    if not isinstance(rule, dict):
+        raise TemplateError(f"{source}: {name}: constraints.spatial: expected factors / permutation / split")
     raw = rule.get("factors") or []
+    if not isinstance(raw, (str, list)):
+        raise TemplateError(f"{source}: {name}: constraints.spatial.factors: expected a list of <dim>=<int>")
     items = raw.split() if isinstance(raw, str) else list(raw)
     for item in items:
         dim, _, value = str(item).partition("=")
@@ -295,8 +328,13 @@ def _spatial_rule(rule: dict, name: str, source: str) -> dict:
     permutation = rule.get("permutation")
     if isinstance(permutation, str):
         permutation = list(permutation)
+    if permutation is not None and not isinstance(permutation, list):
+        raise TemplateError(f"{source}: {name}: constraints.spatial.permutation: expected a list of dimensions")
+    split = rule.get("split")
+    if split is not None and (isinstance(split, bool) or not isinstance(split, int) or split < 0):
+        raise TemplateError(f"{source}: {name}: constraints.spatial.split: {split!r}; expected a whole number >= 0")
     for dim in permutation or []:
-        if dim not in DIMS:
+        if not isinstance(dim, str) or dim not in DIMS:
             raise TemplateError(f"{source}: {name}: constraints.spatial.permutation: unknown dimension {dim!r}; "
                                 f"expected one of {list(DIMS)}")
     return {"factors": factors, "permutation": [DIMS[d] for d in permutation] if permutation else None,

@@ -100,19 +100,27 @@ def _memory(name: str, memory: Any, axes: tuple[str, ...], sizes: tuple[int, ...
         raise TemplateError(f"{source}: {name}: latency: {memory.get('latency')!r}; access latencies other than 1 "
                             "cycle are not modelled")
     operands = memory.get("operands")
-    if not isinstance(operands, list):
+    if not isinstance(operands, list) or not all(isinstance(op, str) for op in operands):
         raise TemplateError(f"{source}: {name}: operands: expected a list of I1 / I2 / O")
     for op in operands:
         if op not in MEMORY_OPERANDS:
             raise TemplateError(f"{source}: {name}: operands: unknown operand {op!r}; expected I1 / I2 / O")
     served = memory.get("served_dimensions") or []
+    if not isinstance(served, list):
+        raise TemplateError(f"{source}: {name}: served_dimensions: expected a list of {list(axes)}")
     for dim in served:
         if dim not in axes:
             raise TemplateError(f"{source}: {name}: served_dimensions: unknown dimension {dim!r}; expected one of "
                                 f"{list(axes)}")
     ports = memory.get("ports")
-    if not isinstance(ports, list) or not ports:
-        raise TemplateError(f"{source}: {name}: ports: expected at least one port")
+    if not isinstance(ports, list) or not ports or not all(isinstance(p, dict) for p in ports):
+        raise TemplateError(f"{source}: {name}: ports: expected a list of at least one port")
+    for port in ports:
+        for key in ("bandwidth_min", "bandwidth_max"):
+            value = port.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TemplateError(f"{source}: {name}: ports.{port.get('name', '?')}.{key}: {value!r}; expected "
+                                    "bits as a whole number >= 1")
     widths = {p.get("bandwidth_max") for p in ports}
     words = {p.get("bandwidth_min") for p in ports}
     if len(widths) != 1 or len(words) != 1:
@@ -144,7 +152,10 @@ def _spatial(path: Path, axes: tuple[str, ...], sizes: tuple[int, ...]) -> list[
     if not entries:
         raise TemplateError(f"{source}: expected a list with a 'default' entry (ZigZag's mapping YAML)")
     unrollings = []
-    for axis, items in (entries[0].get("spatial_mapping") or {}).items():
+    spatial = entries[0].get("spatial_mapping") or {}
+    if not isinstance(spatial, dict) or not all(isinstance(v, list) for v in spatial.values()):
+        raise TemplateError(f"{source}: default.spatial_mapping: expected <dimension>: ['<loop>, <factor>', ...]")
+    for axis, items in spatial.items():
         if axis not in axes:
             raise TemplateError(f"{source}: default.spatial_mapping.{axis}: unknown dimension; expected one of "
                                 f"{list(axes)}")

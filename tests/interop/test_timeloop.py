@@ -128,3 +128,46 @@ def test_written_files_are_timeloop_shaped(tmp_path):
     assert glb["attributes"]["depth"] == 16384 and glb["attributes"]["width"] == 64
     tables = yaml.safe_load(ert.read_text())["ERT"]["tables"]
     assert any(t["name"] == "system_top_level.mac[1..168]" for t in tables)
+
+
+def _paths(node, prefix=()):
+    if prefix:
+        yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, (*prefix, index))
+
+
+def _replaced(document, path, value):
+    copy = yaml.safe_load(yaml.safe_dump(document))
+    node = copy
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return copy
+
+
+@pytest.mark.parametrize("file", ["flattened_architecture.yaml", "ERT.yaml"])
+def test_any_malformed_value_is_one_clean_error(tmp_path, file):
+    """Fields of the Eyeriss-like files replaced by a wrong-typed or negative value: a TemplateError on one line or a
+    valid description, never another exception."""
+    folder = tmp_path / "eyeriss_like"
+    shutil.copytree(DATA / "eyeriss_like", folder)
+    original = yaml.safe_load((DATA / "eyeriss_like" / file).read_text())
+    failures = []
+    # one storage component (shared_glb, index 1), the MAC (last) and the document's structure: every field kind
+    sampled = [p for p in _paths(original) if len(p) < 3 or p[2] in (1, len(original[p[0]][p[1]]) - 1)]
+    for path in sampled:
+        for value in ("abc", None, -1, []):
+            (folder / file).write_text(yaml.safe_dump(_replaced(original, path, value)))
+            try:
+                _read("eyeriss_like", folder=tmp_path)
+            except TemplateError as exc:
+                if "\n" in str(exc):
+                    failures.append((path, value, "multi-line"))
+            except Exception as exc:  # noqa: BLE001 - the test collects what escaped
+                failures.append((path, value, type(exc).__name__))
+    assert failures == []

@@ -101,3 +101,42 @@ def test_bad_files_one_line(tmp_path, old, new, expected):
     assert "\n" not in message
     assert message.startswith(f"{path}: ")
     assert expected in message
+
+
+def _paths(node, prefix=()):
+    if prefix:
+        yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, (*prefix, index))
+
+
+def test_any_malformed_value_is_one_clean_error(tmp_path):
+    """Fields of eyeriss_like.yaml replaced by a wrong-typed or negative value: a TemplateError on one line or
+    a valid description, never another exception."""
+    import yaml
+
+    original = yaml.safe_load((DATA / "eyeriss_like.yaml").read_text())
+    path = tmp_path / "eyeriss_like.yaml"
+    failures = []
+    # a register (rf_16B, two ports each way), a shared SRAM, DRAM, the array and the structure: every field kind
+    sampled = [p for p in _paths(original) if len(p) < 2 or p[1] in ("rf_16B", "sram_1M", "unit_energy", "sizes")]
+    for where in sampled:
+        for value in ("abc", None, -1, [], 0.5):
+            document = yaml.safe_load(yaml.safe_dump(original))
+            node = document
+            for key in where[:-1]:
+                node = node[key]
+            node[where[-1]] = value
+            path.write_text(yaml.safe_dump(document))
+            try:
+                read_zigzag_hardware(path, mapping=DATA / "default.mapping.yaml")
+            except TemplateError as exc:
+                if "\n" in str(exc):
+                    failures.append((where, value, "multi-line"))
+            except Exception as exc:  # noqa: BLE001 - the test collects what escaped
+                failures.append((where, value, type(exc).__name__))
+    assert failures == []
