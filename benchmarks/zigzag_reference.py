@@ -13,15 +13,17 @@ LOMA temporal-mapping search (energy objective) in benchmarks/.zigzag-venv and r
   in ``memory_levels``), the temporal loops that level holds, innermost first, as [loop, size]
   (``cme.temporal_mapping.mapping_dic_origin``); ``temporal_ordering`` is the same loops flattened, innermost
   first, the form ZigZag's mapping YAML takes as a fixed ``temporal_ordering``;
-- ``accesses``: per operand, per level, ZigZag's four data directions (rd_out_to_low, wr_in_by_low,
-  rd_out_to_high, wr_in_by_high) both as ``words`` (``cme.memory_word_access``: accesses of the port's
-  bandwidth_max bits, what ZigZag prices) and as ``elements`` (``cme.mapping.unit_mem_data_movement[op][level]``
+- ``accesses``: per operand, per level (innermost first), ZigZag's four data directions as lists in the order
+  of the header's ``access_columns`` (rd_out_to_low, wr_in_by_low, rd_out_to_high, wr_in_by_high), as
+  ``words`` (``cme.memory_word_access``: accesses of the port's bandwidth_max bits, what ZigZag prices) and as
+  ``elements`` (``cme.mapping.unit_mem_data_movement[op][level]``
   attribute ``data_elem_move_count``: operand elements moved in total over all instances of the level, i.e. the
   MACs divided by the reuse of the loops irrelevant to the operand below that level; with
   access_same_data_considered_as_no_access, an innermost input level's reads are divided by its stationary cycles);
-  ZigZag's reads are rd_out_to_low + rd_out_to_high, writes wr_in_by_high, updates (partial sums written back
-  from below) wr_in_by_low;
-- ``energy_pj`` per operand per level (``cme.mem_energy_breakdown``), ``mac_energy_pj``, ``energy_total_pj``;
+  and ``bits`` (the port's bandwidth_max per direction, 0 where none); ZigZag's reads are rd_out_to_low +
+  rd_out_to_high, writes wr_in_by_high, updates (partial sums written back from below) wr_in_by_low;
+- ``energy_by_operand_level_pj`` (``cme.mem_energy_breakdown``), ``mac_energy_pj``, ``mem_energy_pj`` and the
+  total ``energy_pj`` (``cme.energy_total``);
 - ``latency_cycles`` (``cme.latency_total2``) and ``ideal_cycles``;
 - ``cpu_s`` / ``wall_s``: ZigZag's CPU and wall time for the layer (stages from parsing to the cost model).
 
@@ -191,6 +193,9 @@ def run_hardware(python: Path, hw: str, entries: list[dict], members: dict[str, 
     for entry in entries:
         row = dict(done[entry["id"]])
         row.pop("id", None)
+        row["accesses"] = _compact_accesses(row.get("accesses"))
+        row.pop("dram_bytes", None)  # = the DRAM level's words x bits / 8, in accesses
+        row["wall_s"], row["cpu_s"] = round(row["wall_s"], 3), round(row["cpu_s"], 3)
         row["represents"] = members[entry["name"]]
         row["loop_dims"] = dict(zip(entry["loop_dims"], entry["loop_sizes"], strict=True))
         row["operand_precision_bits"] = entry["operand_precision"]
@@ -203,6 +208,7 @@ def run_hardware(python: Path, hw: str, entries: list[dict], members: dict[str, 
             "access_same_data_considered_as_no_access": True, "python_hash_seed": 0,
             "workload": "ResNet-50 (torchvision) conv/FC layers, distinct shapes, exported by "
                         "hwmap.interop.zigzag.zigzag_layers at 8-bit I/W, 16-bit partial sums, 8-bit outputs",
+            "access_columns": list(DIRECTIONS),
             "command": command, "cpu": "nice -n 19, one layer at a time, on a shared 2-core machine",
             "fields": __doc__.split("records per layer:")[1].split("Output:")[0].strip(),
         },
@@ -211,9 +217,23 @@ def run_hardware(python: Path, hw: str, entries: list[dict], members: dict[str, 
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"zigzag_resnet50_{hw}.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=1) + "\n")
+    # the header readable, then one layer per line: small in git, diffable per layer
+    text = json.dumps(document["header"], indent=1)
+    text = '{"header": ' + text + ',\n "layers": [\n' + ",\n".join(json.dumps(r) for r in layers) + "\n]}\n"
+    tmp.write_text(text)
     tmp.replace(path)
     return path
+
+
+def _compact_accesses(accesses: dict | None) -> dict | None:
+    """Per operand, per level (innermost first): {level, words: [...], elements: [...], bits: [...]}, the lists in
+    DIRECTIONS order; bits = the port's bandwidth_max for that direction (0 where the level has none)."""
+    if accesses is None:
+        return None
+    return {op: [{"level": lv["level"], "words": [lv["words"][d] for d in DIRECTIONS],
+                  "elements": [lv["elements"][d] for d in DIRECTIONS],
+                  "bits": [lv["word_bits"][d] or 0 for d in DIRECTIONS]} for lv in levels]
+            for op, levels in accesses.items()}
 
 
 def _read(path: Path) -> dict[int, dict]:
