@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,31 @@ def test_any_malformed_value_is_one_clean_error(tmp_path):
             except Exception as exc:  # noqa: BLE001 - the test collects what escaped
                 failures.append((where, value, type(exc).__name__))
     assert failures == []
+
+
+REFERENCE = Path(__file__).resolve().parents[2] / "benchmarks" / "reference"
+
+
+@pytest.mark.parametrize(("hardware", "mapping"), [("eyeriss_like", "default"), ("edge_tpu_like", "edge_tpu_like")])
+def test_energies_price_zigzag_accesses_as_zigzag_does(hardware, mapping):
+    """ZigZag's own LOMA results (benchmarks/zigzag_reference.py): per layer, operand and level, the word accesses
+    priced with the read/write/update energies read here equal ZigZag's energy for that level."""
+    import json
+
+    h = read_zigzag_hardware(DATA / f"{hardware}.yaml", mapping=DATA / f"{mapping}.mapping.yaml")
+    reference = json.loads((REFERENCE / f"zigzag_resnet50_{hardware}.json").read_text())
+    columns = reference["header"]["access_columns"]
+    checked = 0
+    for layer in reference["layers"]:
+        for operand, levels in layer["accesses"].items():
+            for entry in levels:
+                words = dict(zip(columns, entry["words"], strict=True))
+                energy = h.level(entry["level"]).energy
+                priced = ((words["rd_out_to_low"] + words["rd_out_to_high"]) * energy.read_pj
+                          + words["wr_in_by_high"] * energy.write_pj + words["wr_in_by_low"] * energy.update_pj)
+                assert priced == pytest.approx(layer["energy_by_operand_level_pj"][operand][entry["level"]],
+                                               rel=1e-9)
+                checked += 1
+        assert layer["mac_energy_pj"] == pytest.approx(
+            h.compute.mac_energy_pj * math.prod(layer["loop_dims"].values()), rel=1e-12)
+    assert len(reference["layers"]) == 24 and checked >= 24 * 6  # 24 distinct layers, >= 2 levels per operand
