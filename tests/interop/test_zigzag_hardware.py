@@ -57,12 +57,14 @@ def test_zigzag_own_tpu_like_has_a_duplicate_key():
         read_zigzag_hardware(DATA / "tpu_like.yaml")
 
 
+_DEAD_TPU_PORTS = ("    ports:\n      - fh: w_port_1\n        tl: r_port_1\n"
+                   "      - fh: w_port_1\n        tl: r_port_1\n        fl: w_port_1\n        th: r_port_1\n")
+
+
 def test_tpu_like_without_the_dead_ports_block(tmp_path):
     text = (DATA / "tpu_like.yaml").read_text()
-    dead = "    ports:\n      - fh: w_port_1\n        tl: r_port_1\n      - fh: w_port_1\n        tl: r_port_1\n" \
-           "        fl: w_port_1\n        th: r_port_1\n"
-    assert dead in text
-    (tmp_path / "tpu_like.yaml").write_text(text.replace(dead, ""))
+    assert _DEAD_TPU_PORTS in text
+    (tmp_path / "tpu_like.yaml").write_text(text.replace(_DEAD_TPU_PORTS, ""))
     h = read_zigzag_hardware(tmp_path / "tpu_like.yaml")
     assert h.level("sram_2MB").access_width_bits == 2048
     assert h.compute.systolic_axes == ("D1", "D2")
@@ -146,13 +148,18 @@ def test_any_malformed_value_is_one_clean_error(tmp_path):
 REFERENCE = Path(__file__).resolve().parents[2] / "benchmarks" / "reference"
 
 
-@pytest.mark.parametrize(("hardware", "mapping"), [("eyeriss_like", "default"), ("edge_tpu_like", "edge_tpu_like")])
-def test_energies_price_zigzag_accesses_as_zigzag_does(hardware, mapping):
+@pytest.mark.parametrize("hardware", ["eyeriss_like", "edge_tpu_like", "tpu_like"])
+def test_energies_price_zigzag_accesses_as_zigzag_does(hardware, tmp_path):
     """ZigZag's own LOMA results (benchmarks/zigzag_reference.py): per layer, operand and level, the word accesses
-    priced with the read/write/update energies read here equal ZigZag's energy for that level."""
+    priced with the read/write/update energies read here equal ZigZag's energy for that level (tpu_like: read
+    without its dead first ports block, as PyYAML reads it for ZigZag)."""
     import json
 
-    h = read_zigzag_hardware(DATA / f"{hardware}.yaml", mapping=DATA / f"{mapping}.mapping.yaml")
+    path = DATA / f"{hardware}.yaml"
+    if hardware == "tpu_like":
+        path = tmp_path / "tpu_like.yaml"
+        path.write_text((DATA / "tpu_like.yaml").read_text().replace(_DEAD_TPU_PORTS, ""))
+    h = read_zigzag_hardware(path)
     reference = json.loads((REFERENCE / f"zigzag_resnet50_{hardware}.json").read_text())
     columns = reference["header"]["access_columns"]
     checked = 0
