@@ -148,7 +148,7 @@ def test_any_malformed_value_is_one_clean_error(tmp_path):
 REFERENCE = Path(__file__).resolve().parents[2] / "benchmarks" / "reference"
 
 
-@pytest.mark.parametrize("hardware", ["eyeriss_like", "edge_tpu_like", "tpu_like"])
+@pytest.mark.parametrize("hardware", ["eyeriss_like", "edge_tpu_like", "tpu_like", "tesla_npu_like", "meta_prototype"])
 def test_energies_price_zigzag_accesses_as_zigzag_does(hardware, tmp_path):
     """ZigZag's own LOMA results (benchmarks/zigzag_reference.py): per layer, operand and level, the word accesses
     priced with the read/write/update energies read here equal ZigZag's energy for that level (tpu_like: read
