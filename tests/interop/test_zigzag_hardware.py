@@ -70,6 +70,13 @@ def test_tpu_like_without_the_dead_ports_block(tmp_path):
     assert h.compute.systolic_axes == ("D1", "D2")
 
 
+def _ascend_dram_serving_all() -> str:
+    text = (DATA / "ascend_like.yaml").read_text()
+    head, dram = text.split("  dram:", 1)
+    assert "served_dimensions: [D1, D2]\n" in dram
+    return head + "  dram:" + dram.replace("served_dimensions: [D1, D2]\n", "served_dimensions: [D1, D2, D3, D4]\n", 1)
+
+
 def test_ascend_like_dram_serving_part_of_the_array_is_refused():
     # ascend_like.yaml: dram serves [D1, D2] only (2 x 2 DRAM instances) above SRAMs serving the whole array
     with pytest.raises(TemplateError, match="ascend_like.yaml: sram_1MB_A: mesh: 1 instances along D3 is not a whole"):
@@ -148,17 +155,23 @@ def test_any_malformed_value_is_one_clean_error(tmp_path):
 REFERENCE = Path(__file__).resolve().parents[2] / "benchmarks" / "reference"
 
 
-@pytest.mark.parametrize("hardware", ["eyeriss_like", "edge_tpu_like", "tpu_like", "tesla_npu_like", "meta_prototype"])
+@pytest.mark.parametrize("hardware", ["eyeriss_like", "edge_tpu_like", "tpu_like", "tesla_npu_like", "meta_prototype",
+                                      "ascend_like"])
 def test_energies_price_zigzag_accesses_as_zigzag_does(hardware, tmp_path):
     """ZigZag's own LOMA results (benchmarks/zigzag_reference.py): per layer, operand and level, the word accesses
     priced with the read/write/update energies read here equal ZigZag's energy for that level (tpu_like: read
-    without its dead first ports block, as PyYAML reads it for ZigZag)."""
+    without its dead first ports block, as PyYAML reads it for ZigZag; ascend_like with its DRAM serving the whole
+    array, which ZigZag costs identically: same accesses, energy and latency on conv1, layer1.0.conv2,
+    layer3.0.conv2 and fc, measured with benchmarks/zigzag_reference.py's worker)."""
     import json
 
     path = DATA / f"{hardware}.yaml"
     if hardware == "tpu_like":
         path = tmp_path / "tpu_like.yaml"
         path.write_text((DATA / "tpu_like.yaml").read_text().replace(_DEAD_TPU_PORTS, ""))
+    if hardware == "ascend_like":
+        path = tmp_path / "ascend_like.yaml"
+        path.write_text(_ascend_dram_serving_all())
     h = read_zigzag_hardware(path)
     reference = json.loads((REFERENCE / f"zigzag_resnet50_{hardware}.json").read_text())
     columns = reference["header"]["access_columns"]
