@@ -100,6 +100,11 @@ def _edited(tmp_path: Path, file: str, old: str, new: str) -> Path:
     ("flattened_architecture.yaml", "name: system_top_level.psum_spad[1..168]",
      "name: system_top_level.weights_spad[1..168]",
      "flattened_architecture.yaml: weights_spad: name: appears twice: a cycle in the hierarchy"),
+    ("ERT.yaml", "- name: system_top_level.psum_spad[1..168]", "- name: system_top_level.psum_pad[1..168]",
+     "ERT.yaml: psum_spad: no ERT table for 'system_top_level.psum_spad[1..168]', which the architecture needs"),
+    ("flattened_architecture.yaml", "architecture:\n    version: '0.4'",
+     "architecture:\n    network: {}\n    version: '0.4'",
+     "flattened_architecture.yaml: architecture.network: not supported (networks-on-chip"),
     ("flattened_architecture.yaml", "class: smartbuffer_SRAM", "class: XY_NoC",
      "flattened_architecture.yaml: shared_glb: class 'XY_NoC': networks-on-chip costs are not supported"),
 ])
