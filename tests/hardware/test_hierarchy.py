@@ -17,7 +17,7 @@ CNN_TEMPLATES = [n for n in list_accelerators() if n.startswith(("systolic", "ma
 
 
 def test_every_cnn_template_is_covered():
-    assert len(CNN_TEMPLATES) == 8
+    assert len(CNN_TEMPLATES) >= 8  # 5 systolic + 3 magnet today
 
 
 @pytest.mark.parametrize("name", CNN_TEMPLATES)
