@@ -63,7 +63,8 @@ def test_accels_export_through_a_link_in_the_output_folder(inputs, tmp_path, hos
     folder = tmp_path / "zigzag"
     folder.mkdir()
     (folder / "accel.hardware.yaml").symlink_to(inputs["accel"])
-    hostile("accels", "export", inputs["accel"], "--out", folder, names=("accel.hardware.yaml", "same file as the input"))
+    hostile("accels", "export", inputs["accel"], "--out", folder,
+            names=("accel.hardware.yaml", "same file as the input"))
 
 
 def test_sweep_out_onto_the_space_s_base_template(inputs, tmp_path, hostile):
