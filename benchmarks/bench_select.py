@@ -85,7 +85,7 @@ def instance(args: argparse.Namespace, seed: int) -> tuple[list[PathPoint], list
 
 def local_moves(problem, chosen, cands, rng: random.Random, swaps: int) -> tuple[int, float]:
     """Single add/drop/swap moves: (moves tried, best improvement of the objective among the feasible ones)."""
-    sign = 1.0 if problem.objective == "accuracy" else -1.0
+    sign = 1.0 if problem.terms.goal == "accuracy" else -1.0
     base = sign * evaluate(problem, chosen).objective_value
     names = {p.name for p in chosen}
     others = [p for p in cands if p.name not in names]

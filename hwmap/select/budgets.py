@@ -33,22 +33,15 @@ from typing import Any, Literal
 
 from hwmap.errors import HwmapError
 from hwmap.select.problem import METRIC_UNITS, METRICS, BudgetLevel, Metric, PathPoint, TargetPoint, full_model
+from hwmap.units import BUDGET_UNIT_SCALES, BUDGET_UNITS
 
 #: A range may not expand to more levels than this (a typo like 0:1000:0.0001 should fail, not hang).
 MAX_RANGE_LEVELS = 100_000
 
-BudgetUnit = Literal["fraction", "mJ", "ms"]
-#: The units budgets are stored in: fractions of the reference, mJ (energy), ms (latency).
-BUDGET_UNITS: tuple[str, ...] = ("fraction", "mJ", "ms")
-#: Every unit a budget may be written in -> (the unit it is stored in, the exact factor to it).
-UNIT_SCALES: Mapping[str, tuple[str, Decimal]] = {
-    "mJ": ("mJ", Decimal(1)), "uJ": ("mJ", Decimal("0.001")), "µJ": ("mJ", Decimal("0.001")),
-    "J": ("mJ", Decimal(1000)),
-    "ms": ("ms", Decimal(1)), "us": ("ms", Decimal("0.001")), "µs": ("ms", Decimal("0.001")),
-    "s": ("ms", Decimal(1000)),
-    "fraction": ("fraction", Decimal(1)),
-}
-UNIT_METRICS: Mapping[str, Metric] = {"mJ": "energy", "ms": "latency"}
+BudgetUnit = Literal[BUDGET_UNITS]  # type: ignore[valid-type]
+#: Every unit a budget may be written in -> (stored unit, exact factor): hwmap.units, the one table.
+UNIT_SCALES: Mapping[str, tuple[str, Decimal]] = BUDGET_UNIT_SCALES
+UNIT_METRICS: Mapping[str, Metric] = {unit: metric for metric, unit in METRIC_UNITS.items()}  # type: ignore[misc]
 _UNIT_LIST = "mJ, uJ, J (energy), ms, us, s (latency), or none for a fraction of the reference path"
 
 
@@ -61,11 +54,9 @@ def _unit_words(unit: str) -> str:
     return {"fraction": "fractions of the reference path", "mJ": "energy (mJ)", "ms": "latency (ms)"}[unit]
 
 
-@dataclass(frozen=True)
-class Budgets:
-    """Budget values in one unit: ``'fraction'`` (of the reference path's cost), ``'mJ'`` or ``'ms'``."""
+class _InBudgetUnit:
+    """What a budget unit says, for Budgets and BudgetTrace (both have a ``unit``)."""
 
-    values: tuple[float, ...]
     unit: BudgetUnit
 
     @property
@@ -76,6 +67,14 @@ class Budgets:
     @property
     def is_fraction(self) -> bool:
         return self.unit == "fraction"
+
+
+@dataclass(frozen=True)
+class Budgets(_InBudgetUnit):
+    """Budget values in one unit: ``'fraction'`` (of the reference path's cost), ``'mJ'`` or ``'ms'``."""
+
+    values: tuple[float, ...]
+    unit: BudgetUnit
 
     def to_dict(self) -> dict[str, Any]:
         return {"values": list(self.values), "unit": self.unit}
@@ -107,7 +106,7 @@ class Budgets:
 
 
 @dataclass(frozen=True)
-class BudgetTrace:
+class BudgetTrace(_InBudgetUnit):
     """A sequence of budgets over time, one per step, in one unit (``'fraction'``, ``'mJ'`` or ``'ms'``);
     ``weights`` are per step (default 1)."""
 
@@ -115,15 +114,6 @@ class BudgetTrace:
     budgets: tuple[float, ...]
     weights: tuple[float, ...]
     source: str = ""
-
-    @property
-    def metric(self) -> Metric | None:
-        """'energy' (mJ), 'latency' (ms), or None for a trace of fractions."""
-        return unit_metric(self.unit)
-
-    @property
-    def is_fraction(self) -> bool:
-        return self.unit == "fraction"
 
     @classmethod
     def of(cls, budgets: Iterable[float], *, unit: str, weights: Iterable[float] | None = None,
