@@ -211,14 +211,19 @@ def _parse_item(item: str, *, arg: str) -> tuple[str, tuple[Decimal, ...], str]:
         raise HwmapError(f"{arg}: {item!r} mixes {' and '.join(_unit_words(u) for u in sorted(units))}; expected "
                          "one unit for start, stop and step (e.g. 10mJ:30mJ:5mJ)")
     (start, unit), (stop, _), (step, _) = quantities
+    return item, _expand(start, stop, step, arg=arg, text=item), unit
+
+
+def _expand(start: Decimal, stop: Decimal, step: Decimal, *, arg: str, text: str) -> tuple[Decimal, ...]:
+    """start, start + step, ... up to stop inclusive, in decimal arithmetic (exact for decimal inputs)."""
     if step <= 0:
-        raise HwmapError(f"{arg}: {item!r} has step {step}; expected start:stop:step with step > 0")
+        raise HwmapError(f"{arg}: {text!r} has step {step}; expected start:stop:step with step > 0")
     if stop < start:
-        raise HwmapError(f"{arg}: {item!r} ends below its start; expected start <= stop")
+        raise HwmapError(f"{arg}: {text!r} ends below its start; expected start <= stop")
     count = int((stop - start) / step) + 1  # Decimal division: exact for decimal inputs, so the end is kept
     if count > MAX_RANGE_LEVELS:
-        raise HwmapError(f"{arg}: {item!r} expands to {count} levels; expected at most {MAX_RANGE_LEVELS}")
-    return item, tuple(start + i * step for i in range(count)), unit
+        raise HwmapError(f"{arg}: {text!r} expands to {count} levels; expected at most {MAX_RANGE_LEVELS}")
+    return tuple(start + i * step for i in range(count))
 
 
 def _parse_items(text: str, *, arg: str) -> list[tuple[str, tuple[Decimal, ...], str]]:
@@ -280,14 +285,7 @@ def parse_range(text: str, *, arg: str = "budgets") -> tuple[float, ...]:
     if len(parts) != 3:
         raise HwmapError(f"{arg}: {text!r} is not a range; expected start:stop:step, e.g. 0.5:1.0:0.05")
     start, stop, step = (_decimal(p, arg=arg, item=text) for p in parts)
-    if step <= 0:
-        raise HwmapError(f"{arg}: {text!r} has step {step}; expected start:stop:step with step > 0")
-    if stop < start:
-        raise HwmapError(f"{arg}: {text!r} ends below its start; expected start <= stop")
-    count = int((stop - start) / step) + 1  # Decimal division: exact for decimal inputs, so the end is kept
-    if count > MAX_RANGE_LEVELS:
-        raise HwmapError(f"{arg}: {text!r} expands to {count} levels; expected at most {MAX_RANGE_LEVELS}")
-    return tuple(float(start + i * step) for i in range(count))
+    return tuple(float(value) for value in _expand(start, stop, step, arg=arg, text=text))
 
 
 def resolve_metric(unit: str, metric: str | None) -> Metric:
