@@ -10,7 +10,7 @@ variant needs shrink with it. The memory limit is ``--memory-fraction`` of all t
 default 0.1 binds (the memory-free optimum needs about twice as much), so the ILP is really solved.
 
 For each seed it prints the solve time (target: < 10 s on a 2-core machine) and brute-force-free sanity checks:
-the selection respects every limit and follows the run rule; its objective lies between the best single path and
+the selection respects every limit and follows the run rule; its goal value lies between the best single path and
 the memory-free optimum; no single add, drop or swap of a path improves it; and, given exactly the memory the
 memory-free optimum needs, the ILP (presolve shortcut off) finds that optimum on the full instance.
 """
@@ -84,9 +84,9 @@ def instance(args: argparse.Namespace, seed: int) -> tuple[list[PathPoint], list
 
 
 def local_moves(problem, chosen, cands, rng: random.Random, swaps: int) -> tuple[int, float]:
-    """Single add/drop/swap moves: (moves tried, best improvement of the objective among the feasible ones)."""
-    sign = 1.0 if problem.objective == "accuracy" else -1.0
-    base = sign * evaluate(problem, chosen).objective_value
+    """Single add/drop/swap moves: (moves tried, best improvement of the goal value among the feasible ones)."""
+    sign = 1.0 if problem.terms.goal == "accuracy" else -1.0
+    base = sign * evaluate(problem, chosen).goal_value
     names = {p.name for p in chosen}
     others = [p for p in cands if p.name not in names]
     moves = [list(chosen) + [q] for q in others]
@@ -98,7 +98,7 @@ def local_moves(problem, chosen, cands, rng: random.Random, swaps: int) -> tuple
     for move in moves:
         ev = evaluate(problem, move)
         if ev.feasible:
-            best_gain = max(best_gain, sign * ev.objective_value - base)
+            best_gain = max(best_gain, sign * ev.goal_value - base)
     return len(moves), best_gain
 
 
@@ -142,30 +142,30 @@ def run_seed(args: argparse.Namespace, seed: int) -> tuple[float, list[str]]:
     if not (ev.feasible and rule_ok and sel.memory_mb <= memory_mb + 1e-9):
         failures.append("the selection breaks a limit or the run rule")
     singles = [evaluate(problem, [p]) for p in cands]
-    single = max((s.objective_value for s in singles if s.feasible), default=float("-inf"))
+    single = max((s.goal_value for s in singles if s.feasible), default=float("-inf"))
     print(
-        f"  check: best single path {single:.4f} <= ILP {sel.objective_value:.4f} <= memory-free optimum "
-        f"{free.objective_value:.4f}"
+        f"  check: best single path {single:.4f} <= ILP {sel.goal_value:.4f} <= memory-free optimum "
+        f"{free.goal_value:.4f}"
     )
-    if not (single - 1e-9 <= sel.objective_value <= free.objective_value + 1e-9):
-        failures.append("objective outside [best single path, memory-free optimum]")
+    if not (single - 1e-9 <= sel.goal_value <= free.goal_value + 1e-9):
+        failures.append("goal value outside [best single path, memory-free optimum]")
     t0 = time.perf_counter()
     tried, gain = local_moves(problem, list(sel.chosen), cands, random.Random(seed), args.swaps)
     print(
         f"  check: {tried} single add/drop/swap moves, best improvement {gain:.1e} ({time.perf_counter() - t0:.1f} s)"
     )
     if gain > 1e-6:
-        failures.append(f"a local move improves the objective by {gain:g}")
+        failures.append(f"a local move improves the goal value by {gain:g}")
     # With exactly the memory the memory-free optimum needs, the ILP (presolve off) must find that optimum.
     roomy = make_problem(paths, levels, memory_mb=free.memory_mb, max_paths=args.max_paths)
     ilp_free = solve(roomy, solver=args.solver, presolve=False)
     same = (
-        abs(ilp_free.objective_value - free.objective_value) <= 1e-6
+        abs(ilp_free.goal_value - free.goal_value) <= 1e-6
         and abs(ilp_free.expected_energy_mj - free.expected_energy_mj) <= 1e-6
     )
     print(
         f"  check: ILP (no presolve) with memory_mb {free.memory_mb:.2f} on {ilp_free.candidates} candidates "
-        f"{ilp_free.objective_value:.4f} == memory-free optimum {free.objective_value:.4f} "
+        f"{ilp_free.goal_value:.4f} == memory-free optimum {free.goal_value:.4f} "
         f"({ilp_free.solve_time_s:.2f} s): {'yes' if same else 'NO'}"
     )
     if not same:

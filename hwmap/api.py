@@ -12,6 +12,7 @@ from hwmap.graph.io import load_graph
 from hwmap.graph.io import save_graph as _write_graph
 from hwmap.graph.ir import LayerGraph
 from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
+from hwmap.vocabulary import BREAKDOWNS, CNN_TEMPLATE_KINDS, DATAFLOWS, GPU_DTYPES, GPU_MODES
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -110,7 +111,7 @@ def flops(
     module_depth: aggregate modules at this name depth (by='module'). compare: also count the model with torch's
     FlopCounterMode and fvcore (summary.comparison; needs a model spec, not a saved graph).
     """
-    _choice("by", by, ("op-class", "op-group", "module", "layer"))
+    _choice("by", by, BREAKDOWNS)
     if top is not None and top < 0:
         raise ParameterError("top", f"must be >= 0 (0: every row), got {top}")
     if module_depth is not None and module_depth < 1:
@@ -312,14 +313,12 @@ def estimate(
     gpu = _gpu_settings(mode=mode, dtype=dtype, calibration=calibration, tf32=tf32)
     graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
-    cost = estimate_graph(graph, accelerator, dataflow=_choice("dataflow", dataflow, ("ws", "os", "is")), gpu=gpu,
+    cost = estimate_graph(graph, accelerator, dataflow=_choice("dataflow", dataflow, DATAFLOWS), gpu=gpu,
                           mapping=mapping, objective=objective, fusion=fusion, cache=cache)
     check_cost(cost)
     return cost
 
 
-GPU_MODES = ("eager", "sdpa", "compiled", "auto")
-GPU_DTYPES = ("fp16", "bf16", "fp32", "fp8", "int8")
 
 
 def _gpu_settings(*, mode: str, dtype: str, calibration, tf32: bool):
@@ -361,7 +360,7 @@ def map_layers(
     from fnmatch import fnmatchcase
 
     accelerator = load_accelerator(accel)
-    if accelerator.kind not in ("systolic", "vector_pe"):
+    if accelerator.kind not in CNN_TEMPLATE_KINDS:
         raise ParameterError("accel", f"{accelerator.name!r} is of kind {accelerator.kind!r}; the mapper covers "
                                       "systolic and vector_pe templates")
     cost = estimate(model, accelerator, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
@@ -576,7 +575,7 @@ def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None =
         if progress is not None:
             progress(done[0], total)
 
-    costed = run(path_set, accelerator, dataflow=_choice("dataflow", dataflow, ("ws", "os", "is")), progress=tick)
+    costed = run(path_set, accelerator, dataflow=_choice("dataflow", dataflow, DATAFLOWS), progress=tick)
     check_costed_paths(costed, accelerator=accelerator.name)
     return costed
 
@@ -629,11 +628,15 @@ def select_paths(
     from hwmap.fileio import atomic_write_text
     from hwmap.paths.accuracies import apply_accuracies, resolve_accuracies
     from hwmap.paths.model import PathSet
-    from hwmap.select.pipeline import check_budgets, run_selection
+    from hwmap.select.pipeline import run_selection
+    from hwmap.select.request import SelectionRequest
 
     if out is not None and not Path(out).parent.is_dir():
         raise HwmapError(f"out {out}: folder {Path(out).parent} does not exist")
-    check_budgets(budgets=budgets, budget_trace=budget_trace, metric=metric)  # before paths are costed
+    request = SelectionRequest.parse(  # parsed once, before paths are costed; the library takes it as it is
+        budgets=budgets, budget_trace=budget_trace, metric=metric, reference=reference, budget_weights=budget_weights,
+        max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy, extra_path_penalty=extra_path_penalty,
+        goal=goal, target_frontier=target_frontier, drop_unknown=drop_unknown)
     given_accuracies, accuracies_origin = resolve_accuracies(accuracies)  # a bad file fails before costing too
     paths_file = accelerator = None
     if isinstance(paths, (str, Path)) and str(paths).endswith(".csv"):
@@ -656,11 +659,7 @@ def select_paths(
         costed = list(paths)
     if given_accuracies is not None:
         costed = apply_accuracies(costed, given_accuracies, origin=accuracies_origin)
-    result = run_selection(
-        costed, budgets=budgets, budget_trace=budget_trace, metric=metric, reference=reference,
-        budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
-        extra_path_penalty=extra_path_penalty, goal=goal, target_frontier=target_frontier,
-        drop_unknown=drop_unknown, paths_file=paths_file, accelerator=accelerator)
+    result = run_selection(costed, request, paths_file=paths_file, accelerator=accelerator)
     if out is not None:
         import json
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+
 FLOPS_PER_MAC = 2
 
 PJ_PER_MJ = 1e9
@@ -9,6 +12,18 @@ PJ_PER_J = 1e12
 MS_PER_S = 1e3
 BYTES_PER_MB = 1e6
 BYTES_PER_MIB = 2**20
+
+
+#: The units budgets are stored in: fractions of a reference path's cost, mJ (energy), ms (latency).
+BUDGET_UNITS: tuple[str, ...] = ("fraction", "mJ", "ms")
+#: Every unit a budget may be written in -> (the unit it is stored in, the exact decimal factor to it).
+BUDGET_UNIT_SCALES: Mapping[str, tuple[str, Decimal]] = {
+    "mJ": ("mJ", Decimal(1)), "uJ": ("mJ", Decimal("0.001")), "µJ": ("mJ", Decimal("0.001")),
+    "J": ("mJ", Decimal(1000)),
+    "ms": ("ms", Decimal(1)), "us": ("ms", Decimal("0.001")), "µs": ("ms", Decimal("0.001")),
+    "s": ("ms", Decimal(1000)),
+    "fraction": ("fraction", Decimal(1)),
+}
 
 
 def macs_to_flops(macs: float) -> float:

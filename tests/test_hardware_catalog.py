@@ -86,7 +86,7 @@ def test_packaged_copy_works_from_a_zip_install(tmp_path: Path) -> None:
     archive = tmp_path / "hwmap_site.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("hwmap/__init__.py", "")
-        for base in ("errors.py", "fileio.py", "yamlio.py"):  # the base modules hwmap.hardware imports
+        for base in ("errors.py", "fileio.py", "yamlio.py", "vocabulary.py"):  # the base modules hwmap.hardware imports
             zf.write(Path(hwmap.errors.__file__).parent / base, f"hwmap/{base}")
         for module in Path(hwmap.hardware.__file__).parent.glob("*.py"):
             zf.write(module, f"hwmap/hardware/{module.name}")

@@ -20,12 +20,13 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "hwmap"
 
 # Importable by every layer: they import nothing above themselves.
-BASE = {"units", "errors", "fileio", "cache_files", "limits", "yamlio"}  # limits: size bounds; yamlio: YAML 1.2
+BASE = {"units", "errors", "fileio", "cache_files", "limits", "yamlio", "vocabulary"}  # limits: size bounds;
+# yamlio: YAML 1.2; vocabulary: the lists of words choices are made of (dataflows, GPU modes, goals, ...)
 
 # What each layer may import directly (besides BASE and itself); library layers also get what those use.
 USES: dict[str, set[str]] = {
     "units": set(), "errors": set(), "fileio": set(), "cache_files": set(), "data": set(), "limits": set(),
-    "yamlio": set(),
+    "yamlio": set(), "vocabulary": set(),
     "ops": set(),
     "graph": {"ops"},
     "hardware": set(),

@@ -31,6 +31,7 @@ from hwmap.cli.options import (
     check_files,
     shown_rows,
 )
+from hwmap.vocabulary import TEMPLATE_KINDS
 
 accels_app = typer.Typer(help="List, show, validate and export accelerator templates.", no_args_is_help=True)
 app.add_typer(accels_app, name="accels")
@@ -181,7 +182,7 @@ def _order_and_tiles(mapping, op_class: str) -> tuple[str, str]:
 @calls_api("list_accelerators")
 def accels_list(
     json_out: JsonOpt = False,
-    kind: Annotated[Optional[Literal[("systolic", "vector_pe", "gpu")]], typer.Option(
+    kind: Annotated[Optional[Literal[TEMPLATE_KINDS]], typer.Option(
         "--kind", help="only templates of this kind")] = None,
 ) -> None:
     """The shipped templates with kind, peak MACs per cycle and description."""

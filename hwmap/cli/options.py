@@ -20,6 +20,9 @@ import typer
 # Bounds: one place for every front end (hwmap.limits); re-exported under the names the commands import.
 from hwmap.limits import MAX_BATCH, MAX_CLASSES, MAX_COUNT, MAX_RESOLUTION
 
+# The choices: one place for every list of words (hwmap.vocabulary); the Literal option types below are built from it.
+from hwmap.vocabulary import BREAKDOWNS, DATAFLOWS, FUSIONS, GPU_DTYPES, GPU_MODES, MAPPER_OBJECTIVES, MAPPINGS
+
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
@@ -203,13 +206,6 @@ def running_command(group, argv: list[str]):
 
 # ---------------------------------------------------------------- shared options (one declaration each)
 
-DATAFLOWS = ("ws", "os", "is")
-GPU_MODES = ("eager", "sdpa", "compiled", "auto")
-GPU_DTYPES = ("fp16", "bf16", "fp32", "fp8", "int8")
-BREAKDOWNS = ("op-class", "op-group", "module", "layer")
-MAPPINGS = ("best", "scalesim")
-OBJECTIVES = ("energy", "latency", "edp")
-FUSIONS = ("epilogue", "none")
 DEFAULT_TOP = 20
 
 ModelArg = Annotated[str, typer.Argument(help="model: a name (resnet50, tv:resnet18, segformer-b2, hf:DIR, "
@@ -246,7 +242,7 @@ ByOpt = Annotated[Literal[BREAKDOWNS], typer.Option("--by", help="breakdown tabl
 MappingOpt = Annotated[Literal[MAPPINGS], typer.Option(
     "--mapping", help="best: the mapper picks each layer's loop order and buffer tiles; scalesim: SCALE-Sim's fold "
                       "order and DRAM counts (systolic templates)")]
-ObjectiveOpt = Annotated[Literal[OBJECTIVES], typer.Option("--objective", help="what the mapper minimises")]
+ObjectiveOpt = Annotated[Literal[MAPPER_OBJECTIVES], typer.Option("--objective", help="what the mapper minimises")]
 FusionOpt = Annotated[Optional[Literal[FUSIONS]], typer.Option(
     "--fusion", help="accelerator templates: epilogue (default: batch norms folded into conv/linear weights, "
                      "activations, scales and residual adds fused on chip) or none (every operator its own kernel)")]

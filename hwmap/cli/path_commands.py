@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -22,6 +21,7 @@ from hwmap.cli.options import (
     check_files,
 )
 from hwmap.errors import HwmapError
+from hwmap.vocabulary import BUDGET_METRICS, SELECTION_GOALS
 
 paths_app = typer.Typer(help="Generate execution paths of a model and cost them on a template.",
                         no_args_is_help=True)
@@ -106,14 +106,8 @@ def paths_cost(
         render_costed_paths(costed, stdout_console(), accel=load_accelerator(accel).name)
 
 
-class Metric(str, Enum):
-    energy = "energy"
-    latency = "latency"
-
-
-class Goal(str, Enum):
-    accuracy = "accuracy"
-    frontier = "frontier"
+Metric = Literal[BUDGET_METRICS]
+Goal = Literal[SELECTION_GOALS]
 
 
 @app.command("select-paths")
@@ -147,7 +141,7 @@ def select_paths_command(
                                                                                    "path kept beyond the first",
         parser=StrictFloat(min_value=0.0, max_value=100.0))] = 0.0,
     goal: Annotated[Goal, typer.Option("--goal", help="accuracy: best expected accuracy over the budgets; "
-                                                      "frontier: closest to --target-frontier")] = Goal.accuracy,
+                                                      "frontier: closest to --target-frontier")] = "accuracy",
     target_frontier: Annotated[Optional[str], typer.Option("--target-frontier", help="CSV energy_mj,accuracy"
                                                                                      "[,weight] (goal frontier)")]
     = None,
@@ -170,9 +164,9 @@ def select_paths_command(
     with _progress("costing paths") as tick:
         result = select_paths(
             paths, accel=accel, dataflow=dataflow, budgets=budgets,
-            budget_trace=budget_trace, metric=metric.value if metric else None, reference=reference,
+            budget_trace=budget_trace, metric=metric, reference=reference,
             budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
-            extra_path_penalty=extra_path_penalty, goal=goal.value, target_frontier=target_frontier,
+            extra_path_penalty=extra_path_penalty, goal=goal, target_frontier=target_frontier,
             drop_unknown=drop_unknown, out=out, progress=tick, accuracies=accuracies)
     if json_out:
         print_json(result.to_dict())

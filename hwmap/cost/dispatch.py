@@ -21,9 +21,7 @@ from hwmap.cost.vector import vector_pe_gemm, vector_unit_cycles
 from hwmap.errors import HwmapError, ParameterError
 from hwmap.graph.ir import LayerGraph
 from hwmap.hardware.schema import Accelerator, CnnAcceleratorSpec, SystolicSpec, VectorPESpec
-
-MAPPINGS: tuple[str, ...] = ("best", "scalesim")
-FUSIONS: tuple[str, ...] = ("none", "epilogue")
+from hwmap.vocabulary import DATAFLOWS, FUSIONS, MAPPINGS
 
 COMMON_ASSUMPTIONS = (
     "layer-by-layer execution: every kernel reads its inputs and weights from DRAM and writes its outputs back; "
@@ -302,7 +300,7 @@ def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str |
                        objective: str, fusion: FusionArrays, cache: bool = False) -> GraphCost:
     spec = accel.systolic
     flow = dataflow or spec.array.dataflow
-    if flow not in ("ws", "os", "is"):
+    if flow not in DATAFLOWS:
         raise ParameterError("dataflow", f"must be one of ws, os, is; got {flow!r}")
     arrays = layer_arrays(graph)
     ident = arrays.identity

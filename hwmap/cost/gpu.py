@@ -114,9 +114,9 @@ __all__ = [
     "template_for_device_name",
 ]
 
-Mode = Literal["eager", "sdpa", "compiled", "auto"]
-GpuDtype = Literal["fp16", "bf16", "fp32", "fp8", "int8"]
-MODES: tuple[str, ...] = ("eager", "sdpa", "compiled", "auto")
+from hwmap.vocabulary import GPU_DTYPES, GPU_MODES as MODES  # noqa: E402, I001 (the one lists: hwmap.vocabulary)
+Mode = Literal[MODES]  # type: ignore[valid-type]
+GpuDtype = Literal[GPU_DTYPES]  # type: ignore[valid-type]
 DTYPE_BYTES: dict[str, int] = {"fp16": 2, "bf16": 2, "fp32": 4, "fp8": 1, "int8": 1}
 TENSOR_CLASSES = frozenset({"conv_dense", "conv_pointwise", "conv_grouped", "linear", "attention_matmul",
                             "attention_fused"})

@@ -71,8 +71,8 @@ from functools import lru_cache
 import numpy as np
 
 from hwmap.errors import HwmapError
+from hwmap.vocabulary import MAPPER_OBJECTIVES as OBJECTIVES
 
-OBJECTIVES: tuple[str, ...] = ("energy", "latency", "edp")
 DIMS: tuple[str, ...] = ("N", "K", "C", "P", "Q")
 # The three loop classes: K (irrelevant to the input), C (irrelevant to the output), N/P/Q (irrelevant to weights).
 _CLASSES: tuple[str, ...] = ("K", "C", "NPQ")

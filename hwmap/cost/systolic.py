@@ -40,9 +40,9 @@ from typing import Literal
 import numpy as np
 
 from hwmap.errors import HwmapError
+from hwmap.vocabulary import DATAFLOWS
 
-Dataflow = Literal["os", "ws", "is"]
-DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
+Dataflow = Literal[DATAFLOWS]  # type: ignore[valid-type]
 
 # SCALE-Sim constants (single_layer_sim.py, read_buffer_estimate_bw.py, read_port.py, write_port.py).
 SRAM_HIT_LATENCY_CYCLES = 1  # read buffers answer a request one cycle after it is made

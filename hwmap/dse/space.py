@@ -50,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hwmap.errors import HwmapError, TemplateError
 from hwmap.hardware.schema import Accelerator, describe_value, format_number
 from hwmap.limits import MAX_BATCH, MAX_RESOLUTION
+from hwmap.vocabulary import BUDGET_METRICS
 
 __all__ = [
     "DEFAULT_OBJECTIVES",
@@ -122,7 +123,7 @@ class _PathsEntry(_Strict):
     file: str = Field(min_length=1)
     name: str | None = Field(default=None, min_length=1)
     budgets: str | list[int | float]
-    metric: Literal["energy", "latency"] = "energy"
+    metric: Literal[BUDGET_METRICS] = "energy"  # type: ignore[valid-type]
     relative: bool = False
     weights: list[int | float] | None = None
     max_paths: int | None = Field(default=None, ge=1)

@@ -297,6 +297,7 @@ def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Acceler
     from hwmap.paths.costing import weight_bytes_per_param
     from hwmap.select import Budgets, InfeasibleSelectionError, PathPoint, run_selection
     from hwmap.select.problem import METRIC_UNITS
+    from hwmap.select.request import SelectionRequest
     from hwmap.units import BYTES_PER_MB
 
     settings = workload.selection or {}
@@ -318,10 +319,11 @@ def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Acceler
     # relative budgets are fractions of the most expensive path on the metric (the pipeline's default reference)
     unit = "fraction" if settings["relative"] else METRIC_UNITS[settings["metric"]]
     try:
-        selection = run_selection(
-            points, budgets=Budgets(tuple(float(b) for b in settings["budgets"]), unit), metric=settings["metric"],
+        request = SelectionRequest.parse(  # the request select-paths builds, from the space's selection settings
+            budgets=Budgets(tuple(float(b) for b in settings["budgets"]), unit), metric=settings["metric"],
             budget_weights=settings["weights"], max_paths=settings["max_paths"], memory_mb=settings["memory_mb"],
-            min_accuracy=settings["min_accuracy"], drop_unknown=settings["drop_unknown"]).selection
+            min_accuracy=settings["min_accuracy"], drop_unknown=settings["drop_unknown"])
+        selection = run_selection(points, request).selection
     except InfeasibleSelectionError as exc:
         row.update(status=STATUS_INFEASIBLE, error=str(exc), energy_mj=None, latency_ms=None,
                    expected_accuracy=None, selected_paths=None)

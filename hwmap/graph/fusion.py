@@ -41,9 +41,10 @@ from hwmap.errors import HwmapError
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.ops.classes import OpClass
 from hwmap.ops.work import Conv, Elementwise, Gemm, Unsupported, Zero
+from hwmap.vocabulary import FUSIONS
 
 FusionPolicy = Literal["none", "epilogue", "compiled"]
-FUSION_POLICIES: tuple[str, ...] = ("none", "epilogue", "compiled")
+FUSION_POLICIES: tuple[str, ...] = (*FUSIONS, "compiled")  # GPUs add compiled kernels
 Role = Literal["anchor", "epilogue", "folded", "alone"]
 
 __all__ = ["FUSION_POLICIES", "FusedGroup", "FusionPlan", "FusionPolicy", "plan_fusion"]

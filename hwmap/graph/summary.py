@@ -8,8 +8,9 @@ from typing import Any, Literal
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.ops.classes import GROUP_ORDER, reporting_class
 from hwmap.units import macs_to_flops
+from hwmap.vocabulary import BREAKDOWNS
 
-BreakdownKey = Literal["op-class", "op-group", "module", "layer"]
+BreakdownKey = Literal[BREAKDOWNS]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwmap.errors import TemplateError
+from hwmap.vocabulary import CNN_TEMPLATE_KINDS, DATAFLOWS, GPU_TEMPLATE_KIND
 
 __all__ = [
     "Accelerator",
@@ -59,7 +60,7 @@ __all__ = [
 SCHEMA_VERSION = 2  # of the CNN-accelerator kinds (systolic, vector_pe); version 1 files are migrated on load
 BASE_SCHEMA_VERSION = 1  # of TemplateSpec and kinds that do not override it (gpu)
 
-Dataflow = Literal["ws", "os", "is"]
+Dataflow = Literal[DATAFLOWS]  # type: ignore[valid-type]
 Precision = Literal["int4", "int8", "int16", "fp16", "bf16", "fp32"]
 PRECISION_BITS: dict[str, int] = {"int4": 4, "int8": 8, "int16": 16, "fp16": 16, "bf16": 16, "fp32": 32}
 
@@ -451,7 +452,7 @@ class VectorPESpec(CnnAcceleratorSpec):
 # kind -> schema class, or "module:attribute" resolved on first use (lets a package register without importing).
 _SCHEMAS: dict[str, type[TemplateSpec] | str] = {"systolic": SystolicSpec, "vector_pe": VectorPESpec}
 # Kinds hwmap knows about but whose schema may not be registered yet: a clearer message than "unknown kind".
-_PLANNED_KINDS = ("gpu",)
+_PLANNED_KINDS = (GPU_TEMPLATE_KIND,)
 
 
 def register_template_kind(kind: str, schema: type[TemplateSpec] | str, *, replace: bool = False) -> None:
@@ -578,7 +579,6 @@ def _dispatch(data: object) -> tuple[list[Problem], list[Problem], type[Template
     return blocking, version_problems, schema
 
 
-_CNN_KINDS = ("systolic", "vector_pe")
 _V1_LEAKAGE = {"mac_uw": 0.0, "sram_nw_per_byte": 0.0, "vector_lane_uw": 0.0,
                "dram_interface_uw_per_byte_per_cycle": 0.0,
                "source": "migrated from schema_version 1: the file's static_power_mw is a fixed term"}
@@ -591,8 +591,8 @@ def migrate_template(data: object) -> object:
     zero, so the fixed term keeps the file's static power exactly) and ``double_buffered`` (default true, as
     SCALE-Sim's buffers). Every field path of the file is unchanged, so messages about it name the same paths.
     """
-    if not (isinstance(data, Mapping) and data.get("kind") in _CNN_KINDS and type(data.get("schema_version")) is int
-            and data.get("schema_version") == 1 and "leakage" not in data):
+    if not (isinstance(data, Mapping) and data.get("kind") in CNN_TEMPLATE_KINDS
+            and type(data.get("schema_version")) is int and data.get("schema_version") == 1 and "leakage" not in data):
         return data
     return {**data, "schema_version": SCHEMA_VERSION, "leakage": dict(_V1_LEAKAGE)}
 

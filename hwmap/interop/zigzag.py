@@ -42,6 +42,7 @@ from hwmap.graph.ir import LayerGraph, Node
 from hwmap.hardware.schema import Accelerator
 from hwmap.ops.tensor import DTYPE_BYTES
 from hwmap.ops.work import Conv, Gemm
+from hwmap.vocabulary import CNN_TEMPLATE_KINDS
 
 __all__ = [
     "MEMORY_OPERANDS",
@@ -122,7 +123,7 @@ def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
       dimensions D1 = PEs (output pixels OX / rows D), D2 = lanes (K), D3 = vector width (C; depthwise: FX).
     """
     kind = accel.kind
-    if kind not in ("systolic", "vector_pe"):
+    if kind not in CNN_TEMPLATE_KINDS:
         raise HwmapError(f"{accel.name}: ZigZag export supports the systolic and vector_pe kinds, not {kind!r}")
     spec = accel.spec
     bits = spec.operand_bits

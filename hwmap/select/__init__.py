@@ -3,7 +3,8 @@
 Pure data in :mod:`~hwmap.select.problem` (semantics documented there), the ILP in :mod:`~hwmap.select.ilp`
 (the only pulp import, done lazily when a problem is solved), budgets parsing in :mod:`~hwmap.select.budgets`,
 the trace replay in :mod:`~hwmap.select.simulate`, and the one pipeline from costed paths and budgets with units to
-a result in :mod:`~hwmap.select.pipeline` (what the API, the CLI and the sweep call).
+a result in :mod:`~hwmap.select.pipeline` (what the API, the CLI and the sweep call), which takes the
+:class:`~hwmap.select.request.SelectionRequest` the API parses once.
 """
 
 from hwmap.select.budgets import (
@@ -29,6 +30,7 @@ from hwmap.select.problem import (
     PathPoint,
     Selection,
     SelectionProblem,
+    SelectionTerms,
     TargetPoint,
     candidates,
     check_feasible,
@@ -37,6 +39,7 @@ from hwmap.select.problem import (
     make_problem,
     rank_key,
 )
+from hwmap.select.request import SelectionRequest
 from hwmap.select.simulate import SimulationResult, simulate
 
 __all__ = [
@@ -49,7 +52,9 @@ __all__ = [
     "PathPoint",
     "Selection",
     "SelectionProblem",
+    "SelectionRequest",
     "SelectionResult",
+    "SelectionTerms",
     "SimulationResult",
     "TargetPoint",
     "available_solvers",

@@ -33,22 +33,15 @@ from typing import Any, Literal
 
 from hwmap.errors import HwmapError
 from hwmap.select.problem import METRIC_UNITS, METRICS, BudgetLevel, Metric, PathPoint, TargetPoint, full_model
+from hwmap.units import BUDGET_UNIT_SCALES, BUDGET_UNITS
 
 #: A range may not expand to more levels than this (a typo like 0:1000:0.0001 should fail, not hang).
 MAX_RANGE_LEVELS = 100_000
 
-BudgetUnit = Literal["fraction", "mJ", "ms"]
-#: The units budgets are stored in: fractions of the reference, mJ (energy), ms (latency).
-BUDGET_UNITS: tuple[str, ...] = ("fraction", "mJ", "ms")
-#: Every unit a budget may be written in -> (the unit it is stored in, the exact factor to it).
-UNIT_SCALES: Mapping[str, tuple[str, Decimal]] = {
-    "mJ": ("mJ", Decimal(1)), "uJ": ("mJ", Decimal("0.001")), "µJ": ("mJ", Decimal("0.001")),
-    "J": ("mJ", Decimal(1000)),
-    "ms": ("ms", Decimal(1)), "us": ("ms", Decimal("0.001")), "µs": ("ms", Decimal("0.001")),
-    "s": ("ms", Decimal(1000)),
-    "fraction": ("fraction", Decimal(1)),
-}
-UNIT_METRICS: Mapping[str, Metric] = {"mJ": "energy", "ms": "latency"}
+BudgetUnit = Literal[BUDGET_UNITS]  # type: ignore[valid-type]
+#: Every unit a budget may be written in -> (stored unit, exact factor): hwmap.units, the one table.
+UNIT_SCALES: Mapping[str, tuple[str, Decimal]] = BUDGET_UNIT_SCALES
+UNIT_METRICS: Mapping[str, Metric] = {unit: metric for metric, unit in METRIC_UNITS.items()}  # type: ignore[misc]
 _UNIT_LIST = "mJ, uJ, J (energy), ms, us, s (latency), or none for a fraction of the reference path"
 
 
@@ -61,11 +54,9 @@ def _unit_words(unit: str) -> str:
     return {"fraction": "fractions of the reference path", "mJ": "energy (mJ)", "ms": "latency (ms)"}[unit]
 
 
-@dataclass(frozen=True)
-class Budgets:
-    """Budget values in one unit: ``'fraction'`` (of the reference path's cost), ``'mJ'`` or ``'ms'``."""
+class _InBudgetUnit:
+    """What a budget unit says, for Budgets and BudgetTrace (both have a ``unit``)."""
 
-    values: tuple[float, ...]
     unit: BudgetUnit
 
     @property
@@ -76,6 +67,14 @@ class Budgets:
     @property
     def is_fraction(self) -> bool:
         return self.unit == "fraction"
+
+
+@dataclass(frozen=True)
+class Budgets(_InBudgetUnit):
+    """Budget values in one unit: ``'fraction'`` (of the reference path's cost), ``'mJ'`` or ``'ms'``."""
+
+    values: tuple[float, ...]
+    unit: BudgetUnit
 
     def to_dict(self) -> dict[str, Any]:
         return {"values": list(self.values), "unit": self.unit}
@@ -107,7 +106,7 @@ class Budgets:
 
 
 @dataclass(frozen=True)
-class BudgetTrace:
+class BudgetTrace(_InBudgetUnit):
     """A sequence of budgets over time, one per step, in one unit (``'fraction'``, ``'mJ'`` or ``'ms'``);
     ``weights`` are per step (default 1)."""
 
@@ -115,15 +114,6 @@ class BudgetTrace:
     budgets: tuple[float, ...]
     weights: tuple[float, ...]
     source: str = ""
-
-    @property
-    def metric(self) -> Metric | None:
-        """'energy' (mJ), 'latency' (ms), or None for a trace of fractions."""
-        return unit_metric(self.unit)
-
-    @property
-    def is_fraction(self) -> bool:
-        return self.unit == "fraction"
 
     @classmethod
     def of(cls, budgets: Iterable[float], *, unit: str, weights: Iterable[float] | None = None,
@@ -221,14 +211,19 @@ def _parse_item(item: str, *, arg: str) -> tuple[str, tuple[Decimal, ...], str]:
         raise HwmapError(f"{arg}: {item!r} mixes {' and '.join(_unit_words(u) for u in sorted(units))}; expected "
                          "one unit for start, stop and step (e.g. 10mJ:30mJ:5mJ)")
     (start, unit), (stop, _), (step, _) = quantities
+    return item, _expand(start, stop, step, arg=arg, text=item), unit
+
+
+def _expand(start: Decimal, stop: Decimal, step: Decimal, *, arg: str, text: str) -> tuple[Decimal, ...]:
+    """start, start + step, ... up to stop inclusive, in decimal arithmetic (exact for decimal inputs)."""
     if step <= 0:
-        raise HwmapError(f"{arg}: {item!r} has step {step}; expected start:stop:step with step > 0")
+        raise HwmapError(f"{arg}: {text!r} has step {step}; expected start:stop:step with step > 0")
     if stop < start:
-        raise HwmapError(f"{arg}: {item!r} ends below its start; expected start <= stop")
+        raise HwmapError(f"{arg}: {text!r} ends below its start; expected start <= stop")
     count = int((stop - start) / step) + 1  # Decimal division: exact for decimal inputs, so the end is kept
     if count > MAX_RANGE_LEVELS:
-        raise HwmapError(f"{arg}: {item!r} expands to {count} levels; expected at most {MAX_RANGE_LEVELS}")
-    return item, tuple(start + i * step for i in range(count)), unit
+        raise HwmapError(f"{arg}: {text!r} expands to {count} levels; expected at most {MAX_RANGE_LEVELS}")
+    return tuple(start + i * step for i in range(count))
 
 
 def _parse_items(text: str, *, arg: str) -> list[tuple[str, tuple[Decimal, ...], str]]:
@@ -290,14 +285,7 @@ def parse_range(text: str, *, arg: str = "budgets") -> tuple[float, ...]:
     if len(parts) != 3:
         raise HwmapError(f"{arg}: {text!r} is not a range; expected start:stop:step, e.g. 0.5:1.0:0.05")
     start, stop, step = (_decimal(p, arg=arg, item=text) for p in parts)
-    if step <= 0:
-        raise HwmapError(f"{arg}: {text!r} has step {step}; expected start:stop:step with step > 0")
-    if stop < start:
-        raise HwmapError(f"{arg}: {text!r} ends below its start; expected start <= stop")
-    count = int((stop - start) / step) + 1  # Decimal division: exact for decimal inputs, so the end is kept
-    if count > MAX_RANGE_LEVELS:
-        raise HwmapError(f"{arg}: {text!r} expands to {count} levels; expected at most {MAX_RANGE_LEVELS}")
-    return tuple(float(start + i * step) for i in range(count))
+    return tuple(float(value) for value in _expand(start, stop, step, arg=arg, text=text))
 
 
 def resolve_metric(unit: str, metric: str | None) -> Metric:

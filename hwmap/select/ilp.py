@@ -26,8 +26,8 @@ memory side constraints, its arcs pruned by free insertion. Otherwise, the *leve
 Why the rule "the best-ranked selected path that fits runs" needs no constraints of its own in the levels
 formulation (y and v may be continuous): for a fixed binary x the y-part is an assignment LP whose optimum puts
 each group on a most accurate selected path that fits, i.e. the rule's accuracy; running a worse path somewhere
-only lowers objective A, and the rule's own run of the same x is feasible (it satisfies the contiguity
-constraints). max_paths and memory constrain x only, so this holds under them too. For objective B the levels
+only lowers goal A, and the rule's own run of the same x is feasible (it satisfies the contiguity
+constraints). max_paths and memory constrain x only, so this holds under them too. For goal B the levels
 enter the first objective only through feasibility, and the shortfall is non-increasing in
 ``sum_i acc_i v_{t,i}``, which is largest when v_t sits on the most accurate selected path within the target's
 energy: exactly the rule's "best selected accuracy within that energy". Any other v is no better. So optimising
@@ -55,7 +55,7 @@ from hwmap.select.problem import (
     PathPoint,
     Selection,
     SelectionProblem,
-    TargetPoint,
+    SelectionTerms,
     build_selection,
     candidates,
     check_feasible,
@@ -124,18 +124,15 @@ def _backend(name: str, time_limit_s: float | None) -> tuple[str, Any]:
 def select_paths(
     paths: Iterable[Any],
     levels: Iterable[BudgetLevel],
+    terms: SelectionTerms | None = None,
     *,
-    max_paths: int | None = None,
-    memory_mb: float | None = None,
-    min_accuracy: float | None = None,
-    extra_path_penalty: float = 0.0,
-    objective: str = "accuracy",
-    target_frontier: Iterable[TargetPoint] = (),
     reference: str | None = None,
     solver: str = "cbc",
     time_limit_s: float | None = None,
+    **term_keywords: Any,
 ) -> Selection:
-    """Choose the set of paths to deploy (semantics: :mod:`hwmap.select.problem`).
+    """Choose the set of paths to deploy (semantics: :mod:`hwmap.select.problem`) under ``terms`` (a
+    SelectionTerms: limits, goal, target points), or under the SelectionTerms made from ``term_keywords``.
 
     Raises HwmapError for bad inputs and InfeasibleSelectionError (one line, naming the smallest budget or
     memory, or the largest min_accuracy, that would work) when no selection serves every level.
@@ -147,17 +144,7 @@ def select_paths(
     ``reference``: the path savings are measured against (``Selection.full_model``); default the most expensive
     path by energy.
     """
-    problem = make_problem(
-        paths,
-        levels,
-        max_paths=max_paths,
-        memory_mb=memory_mb,
-        min_accuracy=min_accuracy,
-        extra_path_penalty=extra_path_penalty,
-        objective=objective,
-        target_frontier=target_frontier,
-        reference=reference,
-    )
+    problem = make_problem(paths, levels, terms, reference=reference, **term_keywords)
     return solve(problem, solver=solver, time_limit_s=time_limit_s)
 
 
@@ -180,7 +167,7 @@ def solve(
     check_feasible(problem)
     solver_name, backend = _backend(solver, time_limit_s)
     cands = candidates(problem)
-    if presolve and problem.extra_path_penalty == 0:
+    if presolve and problem.terms.extra_path_penalty == 0:
         everything = useful_subset(problem, cands)
         if evaluate(problem, everything).feasible:
             return build_selection(
@@ -204,16 +191,16 @@ class _Model:
         metric = problem.metric
         self.paths = sorted(cands, key=lambda p: (p.metric_value(metric), rank_key(p)))
         self.groups = level_groups(problem, self.paths)
-        accuracy = problem.objective == "accuracy"
+        accuracy = problem.terms.goal == "accuracy"
         self.lp = pulp.LpProblem("path_selection", pulp.LpMaximize if accuracy else pulp.LpMinimize)
         self.x = [self._var(f"x{i}", cat="Binary") for i in range(len(self.paths))]
         self.n_selected = pulp.LpAffineExpression([(x, 1.0) for x in self.x])
         self._memory()
-        if problem.max_paths is not None and problem.max_paths < len(self.paths):
-            self._add(self.n_selected, "<=", problem.max_paths, "max_paths")
-        penalty = problem.extra_path_penalty
+        if problem.terms.max_paths is not None and problem.terms.max_paths < len(self.paths):
+            self._add(self.n_selected, "<=", problem.terms.max_paths, "max_paths")
+        penalty = problem.terms.extra_path_penalty
         # The chain formulation relies on free insertions (see _chain): no max_paths and no penalty.
-        self.formulation = "chain" if accuracy and problem.max_paths is None and penalty == 0 else "levels"
+        self.formulation = "chain" if accuracy and problem.terms.max_paths is None and penalty == 0 else "levels"
         if self.formulation == "chain":
             self._chain()
             first = self.level_acc
@@ -247,7 +234,7 @@ class _Model:
         return self.pulp.LpAffineExpression(terms)
 
     def _memory(self) -> None:
-        if self.problem.memory_mb is None:
+        if self.problem.terms.memory_mb is None:
             return
         by_group: dict[str, dict[float, list[int]]] = {}
         for i, p in enumerate(self.paths):
@@ -267,7 +254,7 @@ class _Model:
                     self._add(self._expr([(previous_u, 1.0), (u, -1.0)]), ">=", 0.0, f"mc{gi}_{j}")
                 previous_w, previous_u = w, u
         if terms:
-            self._add(self._expr(terms), "<=", self.problem.memory_mb, "memory_mb")
+            self._add(self._expr(terms), "<=", self.problem.terms.memory_mb, "memory_mb")
 
     def _levels(self) -> None:
         acc_terms: list[tuple[Any, float]] = []
@@ -371,7 +358,7 @@ class _Model:
     def _frontier(self) -> Any:
         problem = self.problem
         terms: list[tuple[Any, float]] = []
-        for t, (target, weight) in enumerate(zip(problem.target_frontier, problem.target_weights(), strict=True)):
+        for t, (target, weight) in enumerate(zip(problem.terms.target_frontier, problem.target_weights(), strict=True)):
             if weight <= 0 or target.accuracy <= 0:
                 continue  # contributes nothing: shortfall is always 0
             s = self._var(f"s{t}", 0.0, None)

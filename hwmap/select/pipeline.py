@@ -17,40 +17,17 @@ workloads all call; :func:`simulate_selection` replays a result over a budget tr
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from hwmap.errors import HwmapError
-from hwmap.select.budgets import (
-    BUDGET_UNITS,
-    Budgets,
-    BudgetTrace,
-    BudgetUnit,
-    choose_reference,
-    make_levels,
-    parse_numbers,
-    read_budget_trace,
-    read_target_frontier,
-    resolve_budgets,
-    resolve_metric,
-)
+from hwmap.select.budgets import BudgetTrace, BudgetUnit, choose_reference
 from hwmap.select.ilp import select_paths as solve_selection
-from hwmap.select.problem import (
-    METRIC_FIELDS,
-    METRIC_UNITS,
-    OBJECTIVES,
-    InfeasibleSelectionError,
-    Metric,
-    PathPoint,
-    Selection,
-    TargetPoint,
-)
+from hwmap.select.problem import METRIC_FIELDS, METRIC_UNITS, InfeasibleSelectionError, Metric, PathPoint, Selection
+from hwmap.select.request import SelectionRequest
 from hwmap.select.simulate import SimulationResult, simulate
-
-GOALS = OBJECTIVES  # 'accuracy' (expected accuracy over the levels) or 'frontier' (shortfall from target points)
+from hwmap.units import BUDGET_UNITS
 
 
 @dataclass(frozen=True)
@@ -175,121 +152,42 @@ def path_points(paths: Iterable[Any], *, drop_unknown: bool) -> tuple[list[PathP
     return points, unknown
 
 
-def _weights(budget_weights: str | Sequence[float] | None) -> list[float] | None:
-    if budget_weights is None:
-        return None
-    if isinstance(budget_weights, str):
-        return list(parse_numbers(budget_weights, arg="budget_weights"))
-    values = []
-    for w in budget_weights:
-        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
-            raise HwmapError(f"budget_weights: {w!r} is not a weight; expected finite numbers >= 0")
-        values.append(float(w))
-    return values
-
-
-def _targets(target_frontier: Any) -> tuple[TargetPoint, ...]:
-    if target_frontier is None:
-        return ()
-    if isinstance(target_frontier, str | Path):
-        return read_target_frontier(target_frontier)
-    points = []
-    for t in target_frontier:
-        if isinstance(t, TargetPoint):
-            points.append(t)
-        elif isinstance(t, Mapping):
-            points.append(TargetPoint.from_dict(t))
-        elif isinstance(t, Sequence) and len(t) in (2, 3):
-            points.append(TargetPoint(*(float(v) for v in t)))
-        else:
-            raise HwmapError(f"target_frontier: {t!r} is not a target point; expected (energy_mj, accuracy)")
-    return tuple(points)
-
-
-def _distinct(trace: BudgetTrace) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """A trace's distinct budgets (ascending) and the summed weight of each (levels with weight 0 left out)."""
-    totals: dict[float, float] = {}
-    for b, w in zip(trace.budgets, trace.weights, strict=True):
-        totals[b] = totals.get(b, 0.0) + w
-    kept = [(b, w) for b, w in sorted(totals.items()) if w > 0]
-    return tuple(b for b, _ in kept), tuple(w for _, w in kept)
-
-
-# ------------------------------------------------------------------------------------------------ pipeline
-
-
-def check_budgets(*, budgets: Any = None, budget_trace: Any = None, metric: str | None = None) -> None:
-    """Check the budget part of a request without any path (so a bad budget fails before paths are costed)."""
-    if (budgets is None) == (budget_trace is None):
-        raise HwmapError("budgets and budget_trace: give one of them (budget levels, or a budget trace CSV)")
-    if budgets is not None:
-        resolve_metric(Budgets.coerce(budgets, arg="budgets").unit, metric)
-    else:
-        trace = budget_trace if isinstance(budget_trace, BudgetTrace) else read_budget_trace(budget_trace)
-        resolve_metric(trace.unit, metric)
-
-
 def run_selection(
     paths: Iterable[Any],
+    request: SelectionRequest | None = None,
     *,
-    budgets: str | Sequence[float | str] | Budgets | None = None,
-    budget_trace: str | Path | BudgetTrace | None = None,
-    metric: str | None = None,
-    reference: str | None = None,
-    budget_weights: str | Sequence[float] | None = None,
-    max_paths: int | None = None,
-    memory_mb: float | None = None,
-    min_accuracy: float | None = None,
-    extra_path_penalty: float = 0.0,
-    goal: str = "accuracy",
-    target_frontier: str | Path | Iterable[Any] | None = None,
-    drop_unknown: bool = False,
-    solver: str = "cbc",
-    time_limit_s: float | None = None,
     paths_file: str | None = None,
     accelerator: str | None = None,
+    **keywords: Any,
 ) -> SelectionResult:
-    """Select the paths to deploy (module docstring); raise HwmapError naming the bad parameter, or
-    InfeasibleSelectionError when no selection serves every budget."""
-    points, dropped = path_points(paths, drop_unknown=drop_unknown)
-    if (budgets is None) == (budget_trace is None):
-        raise HwmapError("budgets and budget_trace: give one of them (budget levels, or a budget trace CSV)")
-    if goal not in GOALS:
-        raise HwmapError(f"goal is {goal!r}; expected one of {', '.join(map(repr, GOALS))}")
-    if budget_trace is not None:
-        if budget_weights is not None:
-            raise HwmapError("budget_weights applies to budgets; a budget trace weights its levels by how often "
-                             "they occur (and its weight column)")
-        trace = budget_trace if isinstance(budget_trace, BudgetTrace) else read_budget_trace(budget_trace)
-        unit, (given, level_weights) = trace.unit, _distinct(trace)
-        metric = resolve_metric(unit, metric)
-        if trace.metric not in (None, metric):  # resolve_metric has checked it; kept for a hand-built trace
-            raise HwmapError(f"budget_trace is on {trace.metric} but metric is {metric!r}")
-    else:
-        parsed = Budgets.coerce(budgets, arg="budgets")
-        unit, given, level_weights = parsed.unit, parsed.values, _weights(budget_weights)
-        metric = resolve_metric(unit, metric)
-    if reference is not None and reference in dropped:
-        raise HwmapError(f"reference {reference!r} has no accuracy and was left out (drop_unknown); name a path "
-                         f"with an accuracy: {', '.join(p.name for p in points)}")
-    ref = choose_reference(points, metric=metric, reference=reference)
+    """Select the paths to deploy (module docstring) for ``request``, a SelectionRequest taken as it is (or the one
+    SelectionRequest.parse makes from ``keywords``: budgets, budget_trace, metric, reference, budget_weights,
+    max_paths, memory_mb, min_accuracy, extra_path_penalty, goal, target_frontier, drop_unknown, solver,
+    time_limit_s). Raise HwmapError naming the bad parameter, or InfeasibleSelectionError when no selection serves
+    every budget."""
+    if request is None:
+        request = SelectionRequest.parse(**keywords)
+    elif keywords:
+        raise HwmapError(f"run_selection: give a request or {', '.join(keywords)}, not both")
+    points, dropped = path_points(paths, drop_unknown=request.drop_unknown)
+    metric = request.metric
+    if request.reference is not None and request.reference in dropped:
+        raise HwmapError(f"reference {request.reference!r} has no accuracy and was left out (drop_unknown); name a "
+                         f"path with an accuracy: {', '.join(p.name for p in points)}")
+    ref = choose_reference(points, metric=metric, reference=request.reference)
     ref_value = ref.metric_value(metric)
-    values = resolve_budgets(Budgets(tuple(given), unit), metric=metric, reference_value=ref_value)
-    levels = make_levels(values, metric=metric, weights=level_weights)
     try:
-        selection = solve_selection(
-            points, levels, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
-            extra_path_penalty=extra_path_penalty, objective=goal, target_frontier=_targets(target_frontier),
-            reference=ref.name, solver=solver, time_limit_s=time_limit_s)
+        selection = solve_selection(points, request.levels(ref_value), request.terms, reference=ref.name,
+                                    solver=request.solver, time_limit_s=request.time_limit_s)
     except InfeasibleSelectionError as exc:
-        if unit != "fraction" or "budget" not in exc.suggestions:
+        if request.unit != "fraction" or "budget" not in exc.suggestions:
             raise
         fraction = exc.suggestions["budget"] / ref_value
         raise InfeasibleSelectionError(
             f"{exc} (= {fraction:.6g} of the reference {ref.name}, {ref_value:.6g} {METRIC_UNITS[metric]})",
             suggestions=exc.suggestions) from None
-    return SelectionResult(selection=selection, dropped=tuple(dropped), budget_unit=unit,  # type: ignore[arg-type]
-                           budgets=tuple(given), paths_file=paths_file, accelerator=accelerator)
+    return SelectionResult(selection=selection, dropped=tuple(dropped), budget_unit=request.unit,  # type: ignore[arg-type]
+                           budgets=request.given_levels()[0], paths_file=paths_file, accelerator=accelerator)
 
 
 def as_result(selection: Selection | SelectionResult) -> SelectionResult:
@@ -341,5 +239,5 @@ def check_budget_unit(unit: Any, metric: str, *, where: str) -> BudgetUnit:
     return unit  # type: ignore[no-any-return]
 
 
-__all__ = ["GOALS", "SelectionResult", "as_result", "check_budget_unit", "check_budgets", "path_points",
+__all__ = ["SelectionRequest", "SelectionResult", "as_result", "check_budget_unit", "path_points",
            "run_selection", "simulate_selection"]

@@ -22,7 +22,7 @@ Semantics (the contract the ILP, the brute force in the tests and the simulator 
   :func:`rank_key`: highest accuracy first; among equal accuracy, lower energy, then lower latency, then
   smaller ``weight_mb``, then the name (lexicographic). Every level must be served by some path of S, else the
   request is infeasible (:class:`InfeasibleSelectionError`).
-* Objectives:
+* Goals:
 
   - ``"accuracy"`` (A, default): maximise the expected accuracy, the weighted mean over levels of the accuracy
     of the path the rule runs at that level, minus the extra-path penalty.
@@ -34,10 +34,10 @@ Semantics (the contract the ILP, the brute force in the tests and the simulator 
     simple proxy for the cost of storing and switching between more paths. Switching itself is costed only by
     the simulator (``switch_energy_mj``), where the order of budgets is known.
 
-* Tie-breaking among selections with the same objective: for objective A the one with the lowest expected
-  energy (weighted mean over levels of the energy of the path run); for objective B the one with the highest
+* Tie-breaking among selections with the same goal: for goal A the one with the lowest expected
+  energy (weighted mean over levels of the energy of the path run); for goal B the one with the highest
   expected accuracy. The ILP folds this into one objective with weight 1e-4 (``ilp.TIE_TOL``): exact whenever
-  distinct objective values differ by more than 1e-4 accuracy points, within 1e-4 of the optimum otherwise.
+  distinct goal values differ by more than 1e-4 accuracy points, within 1e-4 of the optimum otherwise.
   Selections still tied after that are decided by the solver, which is deterministic for the same input. The
   reported set holds only the paths that run at some level or that are the best path for some target point
   (the others change nothing and are dropped), listed cheapest first. Memory comparisons allow a relative
@@ -58,14 +58,15 @@ from typing import Any, Literal
 import numpy as np
 
 from hwmap.errors import HwmapError
+from hwmap.vocabulary import BUDGET_METRICS, SELECTION_GOALS
 
-Metric = Literal["energy", "latency"]
-Objective = Literal["accuracy", "frontier"]
+METRICS: tuple[str, ...] = BUDGET_METRICS
+GOALS: tuple[str, ...] = SELECTION_GOALS
+Metric = Literal[BUDGET_METRICS]  # type: ignore[valid-type]
+Goal = Literal[SELECTION_GOALS]  # type: ignore[valid-type]
 
-METRICS: tuple[str, ...] = ("energy", "latency")
 METRIC_UNITS: Mapping[str, str] = {"energy": "mJ", "latency": "ms"}
 METRIC_FIELDS: Mapping[str, str] = {"energy": "energy_mj", "latency": "latency_ms"}
-OBJECTIVES: tuple[str, ...] = ("accuracy", "frontier")
 
 #: Relative slack on memory_mb when a selection's memory is checked (rounding in the solver and in sums).
 MEMORY_RTOL = 1e-9
@@ -175,7 +176,7 @@ class BudgetLevel:
 
 @dataclass(frozen=True)
 class TargetPoint:
-    """A point of the frontier objective B: reach ``accuracy`` (%) within ``energy_mj``."""
+    """A point of the frontier goal B: reach ``accuracy`` (%) within ``energy_mj``."""
 
     energy_mj: float
     accuracy: float
@@ -197,12 +198,7 @@ class SelectionProblem:
 
     paths: tuple[PathPoint, ...]
     levels: tuple[BudgetLevel, ...]
-    max_paths: int | None = None
-    memory_mb: float | None = None
-    min_accuracy: float | None = None
-    extra_path_penalty: float = 0.0
-    objective: Objective = "accuracy"
-    target_frontier: tuple[TargetPoint, ...] = field(default=())
+    terms: SelectionTerms = field(default_factory=lambda: SelectionTerms())
     reference: str | None = None  # the baseline path's name; None: the most expensive path by energy
 
     @property
@@ -219,9 +215,9 @@ class SelectionProblem:
         return tuple(lv.weight / total for lv in self.levels)
 
     def target_weights(self) -> tuple[float, ...]:
-        """Target-point weights normalised to sum to 1 (empty for objective A)."""
-        total = math.fsum(t.weight for t in self.target_frontier)
-        return tuple(t.weight / total for t in self.target_frontier) if total > 0 else ()
+        """Target-point weights normalised to sum to 1 (empty for goal A)."""
+        total = math.fsum(t.weight for t in self.terms.target_frontier)
+        return tuple(t.weight / total for t in self.terms.target_frontier) if total > 0 else ()
 
 
 # ------------------------------------------------------------------------------------- validation
@@ -240,23 +236,54 @@ def _finite(value: Any, what: str, *, minimum: float | None = None, strict: bool
     return number
 
 
-def make_problem(
-    paths: Iterable[Any],
-    levels: Iterable[BudgetLevel],
-    *,
-    max_paths: int | None = None,
-    memory_mb: float | None = None,
-    min_accuracy: float | None = None,
-    extra_path_penalty: float = 0.0,
-    objective: str = "accuracy",
-    target_frontier: Iterable[TargetPoint] = (),
-    reference: str | None = None,
-) -> SelectionProblem:
-    """Validate the inputs and return a :class:`SelectionProblem`; raise HwmapError naming the bad argument.
+@dataclass(frozen=True)
+class SelectionTerms:
+    """What a selection is asked beyond its paths and budgets, checked once when it is made: the limits
+    (``max_paths`` >= 1, ``memory_mb`` >= 0, ``min_accuracy``, ``extra_path_penalty`` >= 0 accuracy points per path
+    kept beyond the first), the ``goal`` ('accuracy' or 'frontier') and the frontier goal's target points (given
+    exactly when the goal is 'frontier'). :func:`make_problem` and the ILP take it as it is."""
 
-    ``paths`` may hold PathPoints, mappings or objects with the PathPoint attribute names. ``reference`` names the
-    path savings and accuracy drops are measured against (default: the most expensive path by energy).
-    """
+    max_paths: int | None = None
+    memory_mb: float | None = None
+    min_accuracy: float | None = None
+    extra_path_penalty: float = 0.0
+    goal: Goal = "accuracy"
+    target_frontier: tuple[TargetPoint, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_paths is not None and (isinstance(self.max_paths, bool) or not isinstance(self.max_paths, int)
+                                           or self.max_paths < 1):
+            raise HwmapError(f"max_paths is {self.max_paths!r}; expected an integer >= 1")
+        if self.memory_mb is not None:
+            object.__setattr__(self, "memory_mb", _finite(self.memory_mb, "memory_mb", minimum=0.0))
+        if self.min_accuracy is not None:
+            object.__setattr__(self, "min_accuracy", _finite(self.min_accuracy, "min_accuracy"))
+        object.__setattr__(self, "extra_path_penalty",
+                           _finite(self.extra_path_penalty, "extra_path_penalty", minimum=0.0))
+        if self.goal not in GOALS:
+            raise HwmapError(f"goal is {self.goal!r}; expected one of {', '.join(map(repr, GOALS))}")
+        targets = tuple(self.target_frontier)
+        object.__setattr__(self, "target_frontier", targets)
+        if self.goal == "frontier":
+            _check_targets(targets)
+        elif targets:
+            raise HwmapError("target_frontier is only used with goal 'frontier'; drop it or set the goal")
+
+
+def _check_targets(targets: tuple[TargetPoint, ...]) -> None:
+    if not targets:
+        raise HwmapError("target_frontier is empty; goal 'frontier' needs (energy_mj, accuracy) points")
+    for i, t in enumerate(targets):
+        if not isinstance(t, TargetPoint):
+            raise HwmapError(f"target_frontier: point {i} is {t!r}; expected a TargetPoint")
+        _finite(t.energy_mj, f"target point {i} energy_mj", minimum=0.0)
+        _finite(t.accuracy, f"target point {i} accuracy")
+        _finite(t.weight, f"target point {i} weight", minimum=0.0)
+    if math.fsum(t.weight for t in targets) <= 0:
+        raise HwmapError("target_frontier: every weight is 0; expected at least one positive weight")
+
+
+def _checked_points(paths: Iterable[Any]) -> tuple[PathPoint, ...]:
     points = tuple(PathPoint.coerce(p) for p in paths)
     if not points:
         raise HwmapError("paths: no path given; expected at least one path point")
@@ -273,7 +300,10 @@ def make_problem(
         acc = _finite(p.accuracy, f"path '{p.name}' accuracy", minimum=0.0)
         if acc > 100.0:
             raise HwmapError(f"path '{p.name}' accuracy is {acc:g}; expected a percentage in [0, 100]")
+    return points
 
+
+def _checked_levels(levels: Iterable[BudgetLevel]) -> tuple[BudgetLevel, ...]:
     level_tuple = tuple(levels)
     if not level_tuple:
         raise HwmapError("budgets: no budget level given; expected at least one")
@@ -292,48 +322,34 @@ def make_problem(
         _finite(lv.weight, f"budget level {i} weight", minimum=0.0)
     if math.fsum(lv.weight for lv in level_tuple) <= 0:
         raise HwmapError("budgets: every level weight is 0; expected at least one positive weight")
+    return level_tuple
 
-    if max_paths is not None:
-        if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
-            raise HwmapError(f"max_paths is {max_paths!r}; expected an integer >= 1")
-    if memory_mb is not None:
-        memory_mb = _finite(memory_mb, "memory_mb", minimum=0.0)
-    if min_accuracy is not None:
-        min_accuracy = _finite(min_accuracy, "min_accuracy")
-    extra_path_penalty = _finite(extra_path_penalty, "extra_path_penalty", minimum=0.0)
 
-    if objective not in OBJECTIVES:
-        raise HwmapError(f"objective is {objective!r}; expected one of {', '.join(map(repr, OBJECTIVES))}")
-    targets = tuple(target_frontier)
-    if objective == "frontier":
-        if not targets:
-            raise HwmapError("target_frontier is empty; objective 'frontier' needs (energy_mj, accuracy) points")
-        for i, t in enumerate(targets):
-            if not isinstance(t, TargetPoint):
-                raise HwmapError(f"target_frontier: point {i} is {t!r}; expected a TargetPoint")
-            _finite(t.energy_mj, f"target point {i} energy_mj", minimum=0.0)
-            _finite(t.accuracy, f"target point {i} accuracy")
-            _finite(t.weight, f"target point {i} weight", minimum=0.0)
-        if math.fsum(t.weight for t in targets) <= 0:
-            raise HwmapError("target_frontier: every weight is 0; expected at least one positive weight")
-    elif targets:
-        raise HwmapError("target_frontier is only used with objective 'frontier'; drop it or set the objective")
+def make_problem(
+    paths: Iterable[Any],
+    levels: Iterable[BudgetLevel],
+    terms: SelectionTerms | None = None,
+    *,
+    reference: str | None = None,
+    **term_keywords: Any,
+) -> SelectionProblem:
+    """A :class:`SelectionProblem`: the paths and budget levels checked (HwmapError naming the bad one), the
+    :class:`SelectionTerms` taken as they are (or made from ``term_keywords``: max_paths, memory_mb, min_accuracy,
+    extra_path_penalty, goal, target_frontier).
 
-    if reference is not None and reference not in seen:
+    ``paths`` may hold PathPoints, mappings or objects with the PathPoint attribute names. ``reference`` names the
+    path savings and accuracy drops are measured against (default: the most expensive path by energy).
+    """
+    if terms is None:
+        terms = SelectionTerms(**term_keywords)
+    elif term_keywords:
+        raise HwmapError(f"make_problem: give terms or {', '.join(term_keywords)}, not both")
+    points = _checked_points(paths)
+    level_tuple = _checked_levels(levels)
+    if reference is not None and reference not in {p.name for p in points}:
         raise HwmapError(f"reference {reference!r} is not one of the paths; expected one of "
-                         f"{', '.join(sorted(seen))}")
-
-    return SelectionProblem(
-        paths=points,
-        levels=level_tuple,
-        max_paths=max_paths,
-        memory_mb=memory_mb,
-        min_accuracy=min_accuracy,
-        extra_path_penalty=extra_path_penalty,
-        objective=objective,  # type: ignore[arg-type]
-        target_frontier=targets,
-        reference=reference,
-    )
+                         f"{', '.join(sorted(p.name for p in points))}")
+    return SelectionProblem(paths=points, levels=level_tuple, terms=terms, reference=reference)
 
 
 # ------------------------------------------------------------------------------------ the rules
@@ -374,7 +390,7 @@ def memory_used_mb(selected: Iterable[PathPoint]) -> float:
 
 
 def best_within_energy(selected: Iterable[PathPoint], energy_mj: float) -> PathPoint | None:
-    """The best-ranked selected path with energy_mj <= ``energy_mj`` (for the frontier objective)."""
+    """The best-ranked selected path with energy_mj <= ``energy_mj`` (for the frontier goal)."""
     fitting = [p for p in selected if p.energy_mj <= energy_mj]
     return min(fitting, key=rank_key) if fitting else None
 
@@ -390,11 +406,11 @@ class Evaluation:
     expected_latency_ms: float
     frontier_shortfall: float
     memory_mb: float
-    objective_value: float
+    goal_value: float
 
 
 def evaluate(problem: SelectionProblem, selected: Sequence[PathPoint]) -> Evaluation:
-    """Apply the run rule to ``selected`` and compute the objective (feasibility includes every limit)."""
+    """Apply the run rule to ``selected`` and compute the goal value (feasibility includes every limit)."""
     metric = problem.metric
     b_max = max(lv.budget for lv in problem.levels)
     runs = tuple(run_path(selected, lv.budget, metric) for lv in problem.levels)
@@ -405,23 +421,23 @@ def evaluate(problem: SelectionProblem, selected: Sequence[PathPoint]) -> Evalua
     exp_latency = math.fsum(w * r.latency_ms for w, r in zip(weights, runs, strict=True) if r is not None)
     mem = memory_used_mb(selected)
     shortfall = 0.0
-    for w, t in zip(problem.target_weights(), problem.target_frontier, strict=True):
+    for w, t in zip(problem.target_weights(), problem.terms.target_frontier, strict=True):
         best = best_within_energy(selected, t.energy_mj)
         shortfall += w * max(0.0, t.accuracy - (best.accuracy if best is not None else 0.0))
-    penalty = problem.extra_path_penalty * max(0, len(selected) - 1)
-    if problem.objective == "accuracy":
-        objective_value = exp_acc - penalty
+    penalty = problem.terms.extra_path_penalty * max(0, len(selected) - 1)
+    if problem.terms.goal == "accuracy":
+        goal_value = exp_acc - penalty
     else:
-        objective_value = shortfall + penalty
+        goal_value = shortfall + penalty
     feasible = (
         served
         and len(selected) > 0
-        and (problem.max_paths is None or len(selected) <= problem.max_paths)
-        and (problem.memory_mb is None or mem <= problem.memory_mb * (1 + MEMORY_RTOL) + MEMORY_RTOL)
-        and (problem.min_accuracy is None or all(p.accuracy >= problem.min_accuracy for p in selected))
+        and (problem.terms.max_paths is None or len(selected) <= problem.terms.max_paths)
+        and (problem.terms.memory_mb is None or mem <= problem.terms.memory_mb * (1 + MEMORY_RTOL) + MEMORY_RTOL)
+        and (problem.terms.min_accuracy is None or all(p.accuracy >= problem.terms.min_accuracy for p in selected))
         and all(p.metric_value(metric) <= b_max for p in selected)
     )
-    return Evaluation(feasible, runs, exp_acc, exp_energy, exp_latency, shortfall, mem, objective_value)
+    return Evaluation(feasible, runs, exp_acc, exp_energy, exp_latency, shortfall, mem, goal_value)
 
 
 def useful_subset(problem: SelectionProblem, selected: Sequence[PathPoint]) -> tuple[PathPoint, ...]:
@@ -430,7 +446,7 @@ def useful_subset(problem: SelectionProblem, selected: Sequence[PathPoint]) -> t
     Dropping the others changes no run, no shortfall, and only lowers the path count and memory.
     """
     keep = {r.name for r in evaluate(problem, selected).runs if r is not None}
-    for t in problem.target_frontier:
+    for t in problem.terms.target_frontier:
         best = best_within_energy(selected, t.energy_mj)
         if best is not None:
             keep.add(best.name)
@@ -454,8 +470,8 @@ def check_feasible(problem: SelectionProblem) -> None:
     """
     metric, unit = problem.metric, problem.unit
     b_min = min(lv.budget for lv in problem.levels)
-    mem = problem.memory_mb
-    min_acc = problem.min_accuracy
+    mem = problem.terms.memory_mb
+    min_acc = problem.terms.min_accuracy
     paths = problem.paths
 
     def acc_ok(p: PathPoint) -> bool:
@@ -552,10 +568,10 @@ def candidates(problem: SelectionProblem) -> tuple[PathPoint, ...]:
        (:func:`rank_key`). Why this is safe: in any selection S containing p, S - p + q is also feasible (same
        count or fewer; q's group already pays for p's weights, which are at least q's; q meets min_accuracy) and
        no worse: q fits wherever p fits and outranks p, so at every level the path run is the same or better
-       ranked, and every target point sees a path at least as accurate. For objective A the expected accuracy
+       ranked, and every target point sees a path at least as accurate. For goal A the expected accuracy
        cannot drop; at an optimum it cannot rise either, so every level's accuracy is unchanged and the path run
        has energy <= before (rank prefers lower energy among equal accuracy): the tie-break (lower expected
-       energy) is preserved. For objective B the shortfall cannot rise and the expected accuracy (its tie-break)
+       energy) is preserved. For goal B the shortfall cannot rise and the expected accuracy (its tie-break)
        cannot drop. Without a memory limit weight groups play no part, so q may come from any group.
     3. Group dominance (with a memory limit): drop a whole weight group G when another group G' has, for every
        path p of G, a path q that dominates p as in step 2 (weight_mb included, groups aside). Replacing every
@@ -567,11 +583,11 @@ def candidates(problem: SelectionProblem) -> tuple[PathPoint, ...]:
     """
     metric = problem.metric
     b_max = max(lv.budget for lv in problem.levels)
-    mem = problem.memory_mb
+    mem = problem.terms.memory_mb
     pool = [
         p
         for p in problem.paths
-        if (problem.min_accuracy is None or p.accuracy >= problem.min_accuracy)
+        if (problem.terms.min_accuracy is None or p.accuracy >= problem.terms.min_accuracy)
         and p.metric_value(metric) <= b_max
         and (mem is None or p.weight_mb <= mem)
     ]
@@ -682,15 +698,15 @@ class Selection:
     reference path (the problem's ``reference``; by default the most expensive path by energy);
     ``energy_saved_mj`` / ``energy_saved_pct`` compare the
     expected energy with always running it, ``accuracy_drop`` its accuracy with the expected accuracy.
-    ``objective_value``: expected accuracy minus the extra-path penalty (objective 'accuracy') or mean frontier
-    shortfall plus the penalty (objective 'frontier'). ``frontier_shortfall``: that mean shortfall (0 for
-    objective 'accuracy'). ``memory_mb``: what the chosen paths' weight groups need. ``solver``: 'cbc', 'highs',
+    ``goal_value``: expected accuracy minus the extra-path penalty (goal 'accuracy') or mean frontier
+    shortfall plus the penalty (goal 'frontier'). ``frontier_shortfall``: that mean shortfall (0 for
+    goal 'accuracy'). ``memory_mb``: what the chosen paths' weight groups need. ``solver``: 'cbc', 'highs',
     or 'presolve' when no ILP was needed. ``status``: 'optimal' when the solver proved optimality, 'feasible'
     when a time limit stopped it first. ``solve_time_s``: wall time of the solver call (PuLP writing the model,
     the solver, reading the solution back). ``candidates``: paths left after filtering and dominance pruning.
     """
 
-    objective: Objective
+    goal: Goal
     metric: Metric
     chosen: tuple[PathPoint, ...]
     table: tuple[LevelChoice, ...]
@@ -703,7 +719,7 @@ class Selection:
     accuracy_drop: float
     memory_mb: float
     frontier_shortfall: float
-    objective_value: float
+    goal_value: float
     solver: str
     status: str
     solve_time_s: float
@@ -733,7 +749,7 @@ class Selection:
     def from_dict(cls, data: Mapping[str, Any]) -> Selection:
         try:
             return cls(
-                objective=data["objective"],
+                goal=data["goal"],
                 metric=data["metric"],
                 chosen=tuple(PathPoint.from_dict(p) for p in data["chosen"]),
                 table=tuple(LevelChoice.from_dict(r) for r in data["table"]),
@@ -746,7 +762,7 @@ class Selection:
                 accuracy_drop=float(data["accuracy_drop"]),
                 memory_mb=float(data["memory_mb"]),
                 frontier_shortfall=float(data["frontier_shortfall"]),
-                objective_value=float(data["objective_value"]),
+                goal_value=float(data["goal_value"]),
                 solver=str(data["solver"]),
                 status=str(data["status"]),
                 solve_time_s=float(data["solve_time_s"]),
@@ -781,7 +797,7 @@ def build_selection(
     full = reference_path(problem)
     saved = full.energy_mj - ev.expected_energy_mj
     return Selection(
-        objective=problem.objective,
+        goal=problem.terms.goal,
         metric=metric,
         chosen=tuple(sorted(chosen, key=lambda p: (p.metric_value(metric), rank_key(p)))),
         table=table,
@@ -794,7 +810,7 @@ def build_selection(
         accuracy_drop=full.accuracy - ev.expected_accuracy,
         memory_mb=ev.memory_mb,
         frontier_shortfall=ev.frontier_shortfall,
-        objective_value=ev.objective_value,
+        goal_value=ev.goal_value,
         solver=solver,
         status=status,
         solve_time_s=solve_time_s,

@@ -18,13 +18,15 @@ from typing import Any
 from hwmap.errors import HwmapError, InputFileError
 from hwmap.fileio import parse_json_strict, read_text_input
 from hwmap.select.pipeline import SelectionResult, check_budget_unit
-from hwmap.select.problem import METRIC_UNITS, METRICS, LevelChoice, PathPoint, Selection
+from hwmap.select.problem import GOALS, METRIC_UNITS, METRICS, LevelChoice, PathPoint, Selection
 
 # Keys select-paths --out writes beside Selection.to_dict()'s (chosen_vs_full: files from before units).
 _EXTRA_KEYS = {"chosen_names", "chosen_vs_full", "chosen_vs_reference", "budget_rows", "dropped_without_accuracy",
                "paths_file", "accelerator", "budget_unit", "budgets", "reference", "reference_energy_mj",
                "reference_latency_ms"}
-_OBJECTIVES = ("accuracy", "frontier")
+#: Field names of selection files written before the selection's goal had its own word (the mapper keeps
+#: "objective"): read as today's.
+_RENAMED_FIELDS = {"objective": "goal", "objective_value": "goal_value"}
 _NON_NEGATIVE = ("energy_mj", "latency_ms", "weight_mb", "budget", "weight", "memory_mb", "solve_time_s",
                  "expected_energy_mj", "expected_latency_ms", "frontier_shortfall")
 _PERCENT = ("accuracy", "expected_accuracy")
@@ -41,6 +43,8 @@ def read_selection(path: str | Path) -> SelectionResult:
 def selection_from_data(data: object, *, origin: str) -> SelectionResult:
     if not isinstance(data, dict):
         raise InputFileError(f"{origin}: expected a JSON object written by `hwmap select-paths --out`")
+    data = {_RENAMED_FIELDS.get(key, key) if _RENAMED_FIELDS.get(key) not in data else key: value
+            for key, value in data.items()}
     known = {f.name for f in fields(Selection)} | _EXTRA_KEYS
     unknown = sorted(set(data) - known)
     if unknown:
@@ -51,8 +55,8 @@ def selection_from_data(data: object, *, origin: str) -> SelectionResult:
         raise InputFileError(f"{origin}: missing field(s) {', '.join(missing)}")
     if data["metric"] not in METRICS:
         raise InputFileError(f"{origin}: metric {data['metric']!r}; expected 'energy' or 'latency'")
-    if data["objective"] not in _OBJECTIVES:
-        raise InputFileError(f"{origin}: objective {data['objective']!r}; expected 'accuracy' or 'frontier'")
+    if data["goal"] not in GOALS:
+        raise InputFileError(f"{origin}: goal {data['goal']!r}; expected 'accuracy' or 'frontier'")
     if not isinstance(data["chosen"], list) or not data["chosen"]:
         raise InputFileError(f"{origin}: chosen must be a non-empty list of paths")
     if not isinstance(data["table"], list):
@@ -71,7 +75,7 @@ def selection_from_data(data: object, *, origin: str) -> SelectionResult:
             raise InputFileError(f"{origin}: table[{index}].metric {row['metric']!r} is not the selection's "
                                  f"{data['metric']!r}")
     for name in ("expected_accuracy", "expected_energy_mj", "expected_latency_ms", "energy_saved_mj",
-                 "energy_saved_pct", "accuracy_drop", "memory_mb", "frontier_shortfall", "objective_value",
+                 "energy_saved_pct", "accuracy_drop", "memory_mb", "frontier_shortfall", "goal_value",
                  "solve_time_s"):
         _check_number(data[name], name, f"{origin}: {name}")
     if not isinstance(data["candidates"], int) or isinstance(data["candidates"], bool) or data["candidates"] < 0:

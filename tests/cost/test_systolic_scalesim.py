@@ -337,7 +337,7 @@ def test_read_config_fields() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"Dataflow : ws": "Dataflow : rs"}, r"\[architecture_presets\] Dataflow: 'rs'; expected one of os, ws, is"),
+        ({"Dataflow : ws": "Dataflow : rs"}, r"\[architecture_presets\] Dataflow: 'rs'; expected one of ws, os, is"),
         ({"ArrayHeight:    32": "ArrayHeight: big"}, r"\[architecture_presets\] ArrayHeight: 'big'"),
         ({"ArrayWidth:     8": ""}, r"\[architecture_presets\]: missing field ArrayWidth"),
         ({"InterfaceBandwidth: CALC": "InterfaceBandwidth: FAST"}, "InterfaceBandwidth: 'FAST'; expected CALC or USER"),

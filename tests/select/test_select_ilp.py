@@ -108,7 +108,7 @@ def instances(draw, objective="accuracy", mostly_feasible=True):
         extra_path_penalty=draw(st.sampled_from([0.0, 0.0, 0.5, 2.0])),
     )
     if objective == "frontier":
-        kwargs["objective"] = "frontier"
+        kwargs["goal"] = "frontier"
         kwargs["target_frontier"] = [
             TargetPoint(draw(quarter(1, 44)), draw(st.integers(100, 190)) / 2, draw(st.integers(1, 3)))
             for _ in range(draw(st.integers(1, 4)))
@@ -126,7 +126,7 @@ def run_brute(paths, metric, budgets, weights, kwargs):
         memory_mb=kwargs["memory_mb"],
         min_accuracy=kwargs["min_accuracy"],
         penalty=kwargs["extra_path_penalty"],
-        objective=kwargs.get("objective", "accuracy"),
+        objective=kwargs.get("goal", "accuracy"),
         targets=kwargs.get("target_frontier", ()),
     )
 
@@ -140,11 +140,11 @@ def check_against_brute(paths, metric, budgets, weights, kwargs, presolve):
         return None
     sel = solve(problem, solver="cbc", presolve=presolve)
     assert sel.status == "optimal"
-    assert sel.objective_value == pytest.approx(brute.primary, abs=1e-6)
-    if problem.objective == "accuracy":
+    assert sel.goal_value == pytest.approx(brute.primary, abs=1e-6)
+    if problem.terms.goal == "accuracy":
         assert sel.expected_energy_mj == pytest.approx(brute.secondary, abs=1e-6)
     else:
-        assert sel.frontier_shortfall + problem.extra_path_penalty * (len(sel.chosen) - 1) == pytest.approx(
+        assert sel.frontier_shortfall + problem.terms.extra_path_penalty * (len(sel.chosen) - 1) == pytest.approx(
             brute.primary, abs=1e-6
         )
         assert sel.expected_accuracy == pytest.approx(brute.secondary, abs=1e-6)
@@ -280,7 +280,7 @@ def test_extra_path_penalty():
     # {a, b} -> 67.5 - 6 = 61.5; {a, c} -> 67.5 - 6 = 61.5, tie broken by energy -> {a, b}; three paths -> 70 - 12.
     sel = select_paths(LADDER, LADDER_LEVELS, extra_path_penalty=6.0, solver="cbc")
     assert sel.chosen_names == ("a", "b")
-    assert sel.objective_value == pytest.approx(61.5)
+    assert sel.goal_value == pytest.approx(61.5)
 
 
 def test_frontier_objective():
@@ -288,10 +288,10 @@ def test_frontier_objective():
     # {a, b}: shortfall (72 - 70) + (80 - 70) = 12 -> mean 6; {a, d}: (72 - 60) + 0 -> 6; {a, c}: 12 + 5 -> 8.5.
     # Tie on the shortfall, broken by expected accuracy: {a, b} 67.5 > {a, d} 65.
     targets = [TargetPoint(2.0, 72.0), TargetPoint(4.0, 80.0)]
-    sel = select_paths(LADDER, LADDER_LEVELS, max_paths=2, objective="frontier", target_frontier=targets, solver="cbc")
+    sel = select_paths(LADDER, LADDER_LEVELS, max_paths=2, goal="frontier", target_frontier=targets, solver="cbc")
     assert sel.chosen_names == ("a", "b")
     assert sel.frontier_shortfall == pytest.approx(6.0)
-    assert sel.objective_value == pytest.approx(6.0)
+    assert sel.goal_value == pytest.approx(6.0)
 
 
 def test_identical_paths_tie_on_name():
@@ -398,7 +398,7 @@ def test_selection_json_round_trip():
     back = Selection.from_dict(data)
     assert back == sel
     with pytest.raises(HwmapError, match="Selection.to_dict"):
-        Selection.from_dict({"objective": "accuracy"})
+        Selection.from_dict({"goal": "accuracy"})
 
 
 # ---------------------------------------------------------------------------------------- errors
@@ -450,11 +450,11 @@ def test_input_errors_name_the_argument():
     with pytest.raises(HwmapError, match="energy_mj is nan"):
         make_problem([P("a", math.nan, 50)], LADDER_LEVELS)
     with pytest.raises(HwmapError, match="target_frontier is empty"):
-        make_problem(LADDER, LADDER_LEVELS, objective="frontier")
-    with pytest.raises(HwmapError, match="only used with objective 'frontier'"):
+        make_problem(LADDER, LADDER_LEVELS, goal="frontier")
+    with pytest.raises(HwmapError, match="only used with goal 'frontier'"):
         make_problem(LADDER, LADDER_LEVELS, target_frontier=[TargetPoint(1, 50)])
-    with pytest.raises(HwmapError, match="objective is 'speed'"):
-        make_problem(LADDER, LADDER_LEVELS, objective="speed")
+    with pytest.raises(HwmapError, match="goal is 'speed'"):
+        make_problem(LADDER, LADDER_LEVELS, goal="speed")
     with pytest.raises(HwmapError, match="no budget level"):
         make_problem(LADDER, [])
     with pytest.raises(HwmapError, match="solver is 'gurobi'"):

@@ -1,0 +1,35 @@
+"""The words hwmap's choices are made of, each list defined here once (base layer: the library, the API and the
+CLI all import it; the CLI builds its ``Literal`` option types from these tuples).
+
+One word for one meaning: a mapper *objective* (what the mapper minimises per layer) is not a selection *goal*
+(what path selection maximises); Pareto columns of a sweep are the sweep's ``objectives`` (result columns, not a
+fixed list). Budget and physical units live in :mod:`hwmap.units`.
+"""
+
+from __future__ import annotations
+
+#: Systolic dataflows: weight-, output-, input-stationary.
+DATAFLOWS: tuple[str, ...] = ("ws", "os", "is")
+#: GPU execution modes: eager PyTorch, fused SDPA attention, torch.compile, or auto (eager + SDPA where called).
+GPU_MODES: tuple[str, ...] = ("eager", "sdpa", "compiled", "auto")
+#: GPU compute dtypes the GPU model knows.
+GPU_DTYPES: tuple[str, ...] = ("fp16", "bf16", "fp32", "fp8", "int8")
+#: What the mapper minimises for each layer.
+MAPPER_OBJECTIVES: tuple[str, ...] = ("energy", "latency", "edp")
+#: What path selection optimises: expected accuracy over the budget levels, or closeness to a target frontier.
+SELECTION_GOALS: tuple[str, ...] = ("accuracy", "frontier")
+#: What a budget limits (path selection, simulation, a sweep's paths workloads).
+BUDGET_METRICS: tuple[str, ...] = ("energy", "latency")
+#: The breakdown tables of a GraphCost.
+BREAKDOWNS: tuple[str, ...] = ("op-class", "op-group", "module", "layer")
+#: How layers are mapped on accelerator templates: the mapper's best, or SCALE-Sim's fold order and DRAM counts.
+MAPPINGS: tuple[str, ...] = ("best", "scalesim")
+#: Fusion policies of accelerator templates (GPUs add 'compiled', graph.fusion.FUSION_POLICIES).
+FUSIONS: tuple[str, ...] = ("none", "epilogue")
+#: The template kinds hwmap ships: CNN-accelerator kinds, then the GPU kind.
+CNN_TEMPLATE_KINDS: tuple[str, ...] = ("systolic", "vector_pe")
+GPU_TEMPLATE_KIND = "gpu"
+TEMPLATE_KINDS: tuple[str, ...] = (*CNN_TEMPLATE_KINDS, GPU_TEMPLATE_KIND)
+
+__all__ = ["BREAKDOWNS", "BUDGET_METRICS", "CNN_TEMPLATE_KINDS", "DATAFLOWS", "FUSIONS", "GPU_DTYPES", "GPU_MODES",
+           "GPU_TEMPLATE_KIND", "MAPPER_OBJECTIVES", "MAPPINGS", "SELECTION_GOALS", "TEMPLATE_KINDS"]
