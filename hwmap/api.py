@@ -193,7 +193,7 @@ def export_graph(
         written = export_zigzag_workload(graph, out, accel=accel)
         return GraphExport(graph.model, format, (str(out),), written.layers, written.macs, graph.total_macs,
                            written.notes)
-    from hwmap.graph.export import write_scalesim_topology
+    from hwmap.interop.scalesim import write_scalesim_topology
 
     written = write_scalesim_topology(graph, str(out), gemm_format=format == "scalesim-gemm")
     return GraphExport(graph.model, format, (str(out),), written.rows, written.macs, graph.total_macs,

@@ -40,7 +40,7 @@ def model_graph(
     if batch < 1:
         raise HwmapError(f"batch must be a positive integer, got {batch}")
     if isinstance(model, str | Path) and str(model).endswith(".csv"):
-        from hwmap.cost.scalesim_interop import topology_graph
+        from hwmap.interop.scalesim import topology_graph
 
         return topology_graph(model)
     if is_onnx_path(model):
@@ -83,7 +83,7 @@ def read_accelerator(accel: str | Path | Accelerator) -> Accelerator:
     if isinstance(accel, Accelerator):
         return accel
     if str(accel).endswith(".cfg"):
-        from hwmap.cost.scalesim_interop import config_accelerator
+        from hwmap.interop.scalesim import config_accelerator
 
         return config_accelerator(accel)
     return load_accelerator(accel)
