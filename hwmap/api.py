@@ -77,7 +77,7 @@ def extract_graph(
 
     model: a spec ('resnet50', 'tv:resnet18', 'segformer-b2', 'hf:<folder>', 'ofa-resnet50:d=..;e=..;w=..'),
     a saved graph .json, a LayerGraph, an nn.Module (with example_inputs, or input_shape (C, H, W)), an ONNX
-    file or a SCALE-Sim topology .csv (hwmap.graph.extract and hwmap.interop.inputs do the work).
+    file or a SCALE-Sim topology .csv (read by its front end, hwmap.graph.frontends, from a GraphSpec).
     input_shape (C, H, W) or resolution (square, model's channels) override the model's default input.
     A module with real weights is traced on CPU tensors (real arithmetic); specs are built on the meta device.
     cache: a spec's graph is read from / written to the graph cache (hwmap.graph.cache: keyed by spec, input,
