@@ -4,9 +4,9 @@ names that become an nn.Module also says how to build the module (hwmap.graph.so
 and calibration). As torch's fake-tensor registry does for ops, a front end registers itself in its own module:
 
 - hwmap.graph.extract: a LayerGraph, a saved graph .json, an nn.Module;
-- hwmap.graph.module_file: the user's own module 'path/to/file.py:Name';
-- hwmap.graph.sources: timm:<name>, tv:<torchvision name>, hf:<config>, segformer-b0..b5, ofa-resnet50:<d;e;w>
-  and, for any other text, a timm name (the fallback front end);
+- hwmap.graph.sources: timm:<name>, tv:<torchvision name>, hf:<config>, segformer-b0..b5, ofa-resnet50:<d;e;w>,
+  the user's own module 'path/to/file.py:Name' (hwmap.graph.module_file) and, for any other text, a timm name
+  (the fallback front end);
 - every module of hwmap.interop.frontends (other tools' formats: .onnx, SCALE-Sim topology .csv), which
   hwmap.interop.inputs loads before it reads a model (this layer cannot import interop).
 

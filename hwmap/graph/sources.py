@@ -340,8 +340,12 @@ def _trace_name(model: str, spec: GraphSpec) -> LayerGraph:
     return graph
 
 
+def _is_name(model: object) -> bool:
+    return isinstance(model, str | Path)
+
+
 def _has_prefix(prefix: str):
-    return lambda model: isinstance(model, str) and model.strip().startswith(prefix)
+    return lambda model: _is_name(model) and str(model).strip().startswith(prefix)
 
 
 def _builder(build, prefix: str = ""):
@@ -350,7 +354,7 @@ def _builder(build, prefix: str = ""):
 
 
 register_front_end("timm", route="a timm name (resnet50, deit_small_patch16_224)", order=0, fallback=True,
-                   matches=lambda model: isinstance(model, str),
+                   matches=_is_name,
                    build=lambda spec, num_classes: _build_timm(spec.strip(), num_classes, spec.strip()))(_read_name)
 register_front_end("timm-prefixed", route="", order=5, matches=_has_prefix("timm:"),
                    build=lambda spec, num_classes: _build_timm(spec.strip().removeprefix("timm:"), num_classes,
@@ -358,7 +362,7 @@ register_front_end("timm-prefixed", route="", order=5, matches=_has_prefix("timm
 register_front_end("torchvision", route="tv:<torchvision name>", order=10, matches=_has_prefix("tv:"),
                    build=_builder(_build_torchvision, "tv:"))(_read_name)
 register_front_end("segformer", route="segformer-b0..b5", order=20,
-                   matches=lambda model: isinstance(model, str) and model.strip().lower() in SEGFORMER_VARIANTS,
+                   matches=lambda model: _is_name(model) and str(model).strip().lower() in SEGFORMER_VARIANTS,
                    build=lambda spec, num_classes: _build_segformer(spec.strip().lower(), num_classes))(_read_name)
 register_front_end("hugging-face", route="hf:<config folder>", order=30, matches=_has_prefix("hf:"),
                    build=lambda spec, num_classes: _build_hf_path(Path(spec.strip().removeprefix("hf:")),
