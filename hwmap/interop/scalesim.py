@@ -25,6 +25,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,12 +33,13 @@ from hwmap.cost.systolic import DATAFLOWS, ConvGeometry, SystolicCosts, systolic
 from hwmap.errors import HwmapError, TemplateError
 from hwmap.fileio import atomic_write_text
 from hwmap.graph.ir import LayerGraph, Node
-from hwmap.hardware.loader import load_accelerator
-from hwmap.hardware.schema import Accelerator
 from hwmap.limits import MAX_TOPOLOGY_FIELD, MAX_TOPOLOGY_LAYER_MACS, MAX_TOPOLOGY_ROWS
 from hwmap.ops.classes import OpClass
 from hwmap.ops.tensor import TensorMeta
 from hwmap.ops.work import Conv, Gemm
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hwmap.hardware.schema import Accelerator
 
 BYTES_PER_WORD = 1  # SCALE-Sim 3.0.0 hard-codes 1-byte words (single_layer_sim.py: word_size = 1)
 BYTES_PER_KB = 1024  # SCALE-Sim: buf_size_bytes = 1024 * SramSzkB
@@ -407,7 +409,7 @@ def _report_column(values: tuple[str, ...]) -> np.ndarray:
         return np.array(values, dtype=object)
 
 
-# ---------------------------------------------------------------- a topology as a LayerGraph, a .cfg as an Accelerator
+# ---------------------------------------------------------------- a topology as a graph, a .cfg as an Accelerator
 
 DEFAULTS_TEMPLATE = "systolic16x16"
 
@@ -466,6 +468,8 @@ def _topology_graph(path: str | Path) -> LayerGraph:
 
 def config_accelerator(path: str | Path) -> Accelerator:
     """A systolic Accelerator with the .cfg's array, dataflow and SRAM sizes, named after the file."""
+    from hwmap.hardware.loader import load_accelerator  # here: reading a topology needs no template schema
+
     config = read_config(path)
     check_modelled(config)
     base = load_accelerator(DEFAULTS_TEMPLATE)

@@ -154,3 +154,23 @@ def test_a_front_end_gets_the_spec_as_is(monkeypatch, tmp_path):
     path = _topology(tmp_path).model
     assert api.extract_graph(path, input_shape="3x8x8").total_macs == 13824
     assert seen == [GraphSpec(path, input_chw=(3, 8, 8))]
+
+
+@pytest.mark.parametrize(("registration", "message"), [
+    (dict(name="timm", route="x", order=1, suffix=".x"), "front end 'timm' is registered twice"),
+    (dict(name="new", route="x", order=1, suffix=".x", matches=bool), "give matches or suffix, one of them"),
+    (dict(name="new", route="x", order=1, matches=bool, fallback=True), "there is already a fallback front end"),
+])
+def test_a_registration_that_would_make_routing_ambiguous_is_refused(registration, message):
+    from hwmap.graph.frontends import register_front_end
+
+    front_ends()  # every front end registered
+    with pytest.raises(ValueError, match=message):
+        register_front_end(**registration)(lambda spec: None)
+    assert "new" not in front_ends()
+
+
+def test_a_suffix_front_end_takes_any_case_and_the_first_by_order_wins():
+    assert front_end_for("MODEL.ONNX").name == "onnx" and front_end_for("net.CSV").name == "scalesim-topology"
+    assert front_end_for("hf:config.json").name == "hugging-face"  # not a saved graph: hf: names a config
+    assert front_end_for("tv:resnet18").name == "torchvision" and front_end_for("segformer-B2").name == "segformer"
