@@ -25,8 +25,8 @@ import numpy as np
 
 from hwmap.api import extract_graph, load_accelerator
 from hwmap.cost.dispatch import estimate_graph
-from hwmap.cost.scalesim_io import read_config, read_topology
 from hwmap.cost.systolic import systolic_costs
+from hwmap.interop.scalesim import read_config, read_topology
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "scalesim" / "resnet50_16x16_os"

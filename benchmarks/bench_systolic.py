@@ -18,8 +18,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hwmap.cost.scalesim_io import read_config, read_topology  # noqa: E402
 from hwmap.cost.systolic import systolic_costs  # noqa: E402
+from hwmap.interop.scalesim import read_config, read_topology  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "scalesim" / "resnet50_32x32_ws"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def main(rows: int = 100_000, *, distinct: bool = False) -> float:
-    import hwmap.cost.scalesim_interop  # noqa: F401 - imports are not part of the reading time
+    import hwmap.interop.scalesim  # noqa: F401 - imports are not part of the reading time
     from hwmap.api import extract_graph
 
     with tempfile.TemporaryDirectory() as folder:

@@ -36,13 +36,13 @@ __all__ = [
 InputShape = Sequence[int] | str  # (C, H, W), or text 'CxHxW' / 'HxW' as the CLI's --input takes it
 
 
-def _shape(input_shape: InputShape | None) -> tuple[int, int, int] | Sequence[int] | None:
-    """input_shape as extract_graph takes it: text 'CxHxW' parsed (ParameterError naming input_shape)."""
-    if isinstance(input_shape, str):
-        from hwmap.graph.sources import parse_input_shape
+def _graph(model, **options) -> LayerGraph:
+    """The layer graph of model: options are the keywords of extract_graph, already checked and normalised by
+    hwmap.api_checks (input_shape text parsed), so the GraphSpec is built from them as they are."""
+    from hwmap.graph.spec import GraphSpec
+    from hwmap.interop.inputs import read_graph
 
-        return parse_input_shape(input_shape, argument="input_shape")
-    return input_shape
+    return read_graph(GraphSpec.from_checked(model, **options))
 
 
 def _choice(param: str, value, choices: Sequence[str]):
@@ -78,16 +78,14 @@ def extract_graph(
 
     model: a spec ('resnet50', 'tv:resnet18', 'segformer-b2', 'hf:<folder>', 'ofa-resnet50:d=..;e=..;w=..'),
     a saved graph .json, a LayerGraph, an nn.Module (with example_inputs, or input_shape (C, H, W)), an ONNX
-    file or a SCALE-Sim topology .csv (hwmap.graph.extract and hwmap.interop.inputs do the work).
+    file or a SCALE-Sim topology .csv (read by its front end, hwmap.graph.frontends, from a GraphSpec).
     input_shape (C, H, W) or resolution (square, model's channels) override the model's default input.
     A module with real weights is traced on CPU tensors (real arithmetic); specs are built on the meta device.
     cache: a spec's graph is read from / written to the graph cache (hwmap.graph.cache: keyed by spec, input,
     batch, num_classes, strict and package versions; a hit imports neither torch nor timm); False always traces.
     """
-    from hwmap.interop.inputs import model_graph
-
-    return model_graph(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
-                       example_inputs=example_inputs, strict=strict, name=name, cache=cache)
+    return _graph(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
+                  example_inputs=example_inputs, strict=strict, name=name, cache=cache)
 
 
 def flops(
@@ -119,8 +117,8 @@ def flops(
     if compare and (not isinstance(model, str) or model.endswith(".json")):
         raise ParameterError("compare", "needs a model spec, not a saved graph or module: the other counters must "
                                         "run the model")
-    graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
-                          num_classes=num_classes, strict=strict, cache=cache)
+    graph = _graph(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
+                   strict=strict, cache=cache)
     summary = summarise(graph, by=by, linear_as_conv=linear_as_conv, top=top or None, module_depth=module_depth)
     if compare:
         from dataclasses import replace
@@ -142,8 +140,8 @@ def save_graph(
 ) -> Path:
     """Write a model's layer graph (anything extract_graph takes, a LayerGraph too) as JSON to out, atomically;
     load_graph reads it back without torch."""
-    graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
-                          num_classes=num_classes, strict=strict, cache=cache)
+    graph = _graph(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
+                   strict=strict, cache=cache)
     return _write_graph(graph, out)
 
 
@@ -188,13 +186,13 @@ def export_graph(
     _choice("format", format, EXPORT_FORMATS)
     if accel is not None and format != "zigzag":
         raise ParameterError("accel", "is only used with format 'zigzag' (operand bits of the workload)")
-    graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
-                          num_classes=num_classes, strict=strict, cache=cache)
+    graph = _graph(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
+                   strict=strict, cache=cache)
     if format == "zigzag":
         written = export_zigzag_workload(graph, out, accel=accel)
         return GraphExport(graph.model, format, (str(out),), written.layers, written.macs, graph.total_macs,
                            written.notes)
-    from hwmap.graph.export import write_scalesim_topology
+    from hwmap.interop.scalesim import write_scalesim_topology
 
     written = write_scalesim_topology(graph, str(out), gemm_format=format == "scalesim-gemm")
     return GraphExport(graph.model, format, (str(out),), written.rows, written.macs, graph.total_macs,
@@ -211,7 +209,7 @@ def compare_counters(model: str, *, graph: LayerGraph | None = None, num_classes
         raise HwmapError(f"model {model}: a saved graph cannot be compared; the other counters must run the model, "
                          "so give a model spec")
     if graph is None:
-        graph = extract_graph(model, num_classes=num_classes)
+        graph = _graph(model, num_classes=num_classes)
     return compare(model, graph, num_classes=num_classes)
 
 
@@ -311,8 +309,8 @@ def estimate(
 
     accelerator = load_accelerator(accel)
     gpu = _gpu_settings(mode=mode, dtype=dtype, calibration=calibration, tf32=tf32)
-    graph = extract_graph(model, input_shape=_shape(input_shape), resolution=resolution, batch=batch,
-                          num_classes=num_classes, strict=strict, cache=cache)
+    graph = _graph(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
+                   strict=strict, cache=cache)
     cost = estimate_graph(graph, accelerator, dataflow=_choice("dataflow", dataflow, DATAFLOWS), gpu=gpu,
                           mapping=mapping, objective=objective, fusion=fusion, cache=cache)
     check_cost(cost)
@@ -869,7 +867,7 @@ def measure(
         raise ParameterError("energy_s", f"must be at least 1 second, got {energy_s}")
     if module_depth < 1:
         raise ParameterError("module_depth", f"must be a positive integer, got {module_depth}")
-    chw = _shape(input_shape)
+    chw = input_shape
     require_cuda(device, command="measure")
     return measure_model(model, device=device, batch=batch, input_chw=tuple(chw) if chw else None, accel=accel,
                          calibration=str(calibration) if calibration is not None else None, mode=mode, dtype=dtype,

@@ -26,17 +26,18 @@ def cache_home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def trace_calls(monkeypatch):
-    """Counts real traces (hwmap.graph.extract._trace_spec) while still tracing."""
-    from hwmap.graph import extract
+    """Counts real traces (hwmap.graph.sources._trace_name, behind the model names' front ends) while still
+    tracing."""
+    from hwmap.graph import sources
 
     calls = []
-    original = extract._trace_spec
+    original = sources._trace_name
 
-    def counted(spec, **options):
-        calls.append(spec)
-        return original(spec, **options)
+    def counted(model, spec):
+        calls.append(model)
+        return original(model, spec)
 
-    monkeypatch.setattr(extract, "_trace_spec", counted)
+    monkeypatch.setattr(sources, "_trace_name", counted)
     return calls
 
 

@@ -9,8 +9,9 @@ import pytest
 
 import hwmap.api as api
 from hwmap.errors import HwmapError, TemplateError
-from hwmap.graph.extract import extract_graph, input_chw
+from hwmap.graph.extract import extract_graph
 from hwmap.graph.io import save_graph
+from hwmap.graph.spec import graph_spec
 from hwmap.hardware.loader import load_accelerator
 from hwmap.interop.inputs import model_graph, read_accelerator
 
@@ -44,9 +45,10 @@ def test_a_saved_graph_and_a_topology_and_the_api_agree(tmp_path):
 
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: extract_graph("resnet18", batch=0), "batch must be a positive integer, got 0"),
-    (lambda: input_chw((3, 224, 224), (3, 64, 64), 64), "give input_shape or resolution, not both"),
-    (lambda: input_chw((3, 224, 224), (3, 0, 64), None), "input_shape must be C x H x W with positive sizes"),
-    (lambda: input_chw((3, 224, 224), None, 0), "resolution must be a positive integer, got 0"),
+    (lambda: graph_spec("resnet18", input_shape=(3, 64, 64), resolution=64),
+     "give input_shape or resolution, not both"),
+    (lambda: graph_spec("resnet18", input_shape=(3, 0, 64)), "input_shape must be C x H x W with positive sizes"),
+    (lambda: graph_spec("resnet18", resolution=0), "resolution must be a positive integer, got 0"),
     (lambda: extract_graph(_conv()), "an nn.Module needs example_inputs or input_shape=(C, H, W)"),
     (lambda: extract_graph(42), "model must be a spec string, a graph .json, a LayerGraph or an nn.Module, got int"),
     (lambda: model_graph("model.onnx", num_classes=10), "num_classes does not apply"),

@@ -1,10 +1,11 @@
-"""Model sources: a model spec string -> an nn.Module with random weights on the meta device.
+"""Model names as front ends (hwmap.graph.frontends): a name becomes an nn.Module with random weights on the meta
+device, traced into a LayerGraph (through the graph cache) or built for paths and calibration (build_model).
 
-Specs: '<timm name>' or 'timm:<name>', 'tv:<torchvision name>', 'segformer-b0'..'segformer-b5',
+Names: '<timm name>' or 'timm:<name>', 'tv:<torchvision name>', 'segformer-b0'..'segformer-b5',
 'hf:<folder or config.json>', 'ofa-resnet50:d=..;e=..;w=..', 'path/to/file.py:ClassOrFactory' (the user's own
 module, hwmap.graph.module_file). No weights are ever downloaded.
-A '.onnx' file is a model too, but not a module: hwmap.api routes it (is_onnx_path) to hwmap.interop.onnx,
-which lowers the ONNX graph itself.
+A '.onnx' file is a model too, but not a module: its front end (hwmap.interop.frontends) lowers the ONNX graph
+itself, so build_model refuses it.
 torch, timm, torchvision and transformers are imported only when a model is built.
 """
 
@@ -17,11 +18,16 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hwmap.errors import ModelError
-from hwmap.graph.module_file import build_module, is_module_file_spec
+from hwmap.errors import ModelError, ParameterError
+from hwmap.graph.frontends import front_end_for, model_routes, register_front_end
+from hwmap.graph.module_file import SPEC_FORM, build_module, is_module_file_spec
+from hwmap.graph.spec import GraphSpec
 from hwmap.limits import MAX_CLASSES, MAX_LAYERS, MAX_RESOLUTION, parse_input_shape  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hwmap.graph.ir import LayerGraph
 
 ONNX_SUFFIX = ".onnx"
 SEGFORMER_VARIANTS = tuple(f"segformer-b{i}" for i in range(6))
@@ -30,13 +36,6 @@ OFA_EXAMPLE = "ofa-resnet50:d=2,2,2,2,2;e=0.35;w=2,2,2,2,2,2"
 # A module from a Python file declares no input size: graph extraction asks for one (hwmap.interop.inputs); path
 # transforms and evaluation take the paths file's input.
 MODULE_FILE_DEFAULT_CHW = (3, 224, 224)
-# Every way to name a model, for the unknown-model error (one place: the CLI's MODEL help says the same).
-MODEL_ROUTES = ("a timm name (resnet50, deit_small_patch16_224), tv:<torchvision name>, segformer-b0..b5, "
-                "hf:<config folder>, " + OFA_PREFIX + "<d;e;w>, your own module as path/to/file.py:ClassOrFactory "
-                "(with --input CxHxW), an ONNX file (.onnx), a saved graph (.json from `hwmap graph --out`), or "
-                "an nn.Module in Python (hwmap.api.estimate(module, accel, input_shape=(3, 224, 224)))")
-
-
 @dataclass(frozen=True)
 class BuiltModel:
     """A model ready to trace: the module (meta device), its default input (C, H, W) and provenance."""
@@ -59,27 +58,16 @@ def packaged_json(name: str) -> dict:
 
 
 def build_model(spec: str, *, num_classes: int | None = None) -> BuiltModel:
-    """Build the model a spec names, on the meta device."""
+    """Build the model a name gives, on the meta device (its front end's builder)."""
     spec = spec.strip()
-    if is_module_file_spec(spec):
-        module, name, meta = build_module(spec, num_classes=num_classes)
-        return BuiltModel(module, name, MODULE_FILE_DEFAULT_CHW, meta)
-    if is_onnx_path(spec):
+    if is_onnx_path(spec):  # checked here too: the ONNX front end is registered by hwmap.interop
         raise ModelError(f"{spec} is an ONNX model: it has a layer graph (flops, estimate, census) but no "
                          "module to transform or evaluate; use the model it was exported from")
-    if spec.startswith("timm:"):
-        return _build_timm(spec.removeprefix("timm:"), num_classes, spec)
-    if spec.startswith("tv:"):
-        return _build_torchvision(spec.removeprefix("tv:"), num_classes)
-    if spec.startswith("hf:"):
-        return _build_hf_path(Path(spec.removeprefix("hf:")), num_classes)
-    if spec.lower() in SEGFORMER_VARIANTS:
-        return _build_segformer(spec.lower(), num_classes)
-    if spec.startswith(OFA_PREFIX):
-        return _build_ofa(spec.removeprefix(OFA_PREFIX), num_classes)
-    if _timm_has(spec):
-        return _build_timm(spec, num_classes, spec)
-    raise ModelError(_unknown_model_message(spec))
+    front_end = front_end_for(spec)
+    if front_end.build is None:
+        raise ModelError(f"{spec} is {front_end.route}: it has a layer graph (flops, estimate, census) but no "
+                         "module to transform or evaluate; use the model it was made from")
+    return front_end.build(spec, num_classes)
 
 
 def builtin_model_names() -> list[str]:
@@ -95,7 +83,7 @@ def _unknown_model_message(spec: str) -> str:
     prefixed = sorted((c for c in candidates if stem and c.lower().startswith(stem)), key=lambda c: (len(c), c))
     close = list(dict.fromkeys(prefixed[:5] + difflib.get_close_matches(spec, candidates, n=5, cutoff=0.6)))[:5]
     hint = f"; close matches: {', '.join(close)}" if close else ""
-    return f"unknown model {spec!r}{hint}; a model is {MODEL_ROUTES}; `hwmap models` lists the names"
+    return f"unknown model {spec!r}{hint}; a model is {model_routes()}; `hwmap models` lists the names"
 
 
 # ---------------------------------------------------------------- timm
@@ -322,3 +310,83 @@ def timm_and_torchvision_names() -> tuple[list[str], list[str]]:
     return _timm_names(), _torchvision_names()
 
 
+# ---------------------------------------------------------------- the front ends of model names
+
+
+def _read_name(spec: GraphSpec) -> LayerGraph:
+    """The graph of a model name: from the graph cache, else built and traced (and stored)."""
+    from hwmap.graph import cache as graph_cache
+
+    model = str(spec.model)
+    key = graph_cache.graph_key(model, input_shape=spec.input_chw, resolution=spec.resolution, batch=spec.batch,
+                                num_classes=spec.num_classes, strict=spec.strict) if spec.cache else None
+    if key is not None and (hit := graph_cache.load_cached(key)) is not None:
+        return hit
+    graph = _trace_name(model, spec)
+    if key is not None:
+        graph_cache.store(key, graph)
+    return graph
+
+
+def _trace_name(model: str, spec: GraphSpec) -> LayerGraph:
+    from hwmap.graph.capture import capture, meta_inputs
+    from hwmap.limits import check_graph_size
+
+    built = build_model(model, num_classes=spec.num_classes)
+    chw = spec.input_for(built.default_input_chw)
+    graph = capture(built.module, meta_inputs([(spec.batch, *chw)]), name=built.name, strict=spec.strict,
+                    meta={"spec": model, **built.meta})
+    check_graph_size(len(graph.nodes), graph.total_macs, name=model)
+    return graph
+
+
+def _is_name(model: object) -> bool:
+    return isinstance(model, str | Path)
+
+
+def _has_prefix(prefix: str):
+    return lambda model: _is_name(model) and str(model).strip().startswith(prefix)
+
+
+def _builder(build, prefix: str = ""):
+    """A front end's builder from one of the _build_* functions above ((name, num_classes) -> BuiltModel)."""
+    return lambda spec, num_classes: build(spec.strip().removeprefix(prefix), num_classes)
+
+
+register_front_end("timm", route="a timm name (resnet50, deit_small_patch16_224)", order=0, fallback=True,
+                   matches=_is_name,
+                   build=lambda spec, num_classes: _build_timm(spec.strip(), num_classes, spec.strip()))(_read_name)
+register_front_end("timm-prefixed", route="", order=5, matches=_has_prefix("timm:"),
+                   build=lambda spec, num_classes: _build_timm(spec.strip().removeprefix("timm:"), num_classes,
+                                                               spec.strip()))(_read_name)
+register_front_end("torchvision", route="tv:<torchvision name>", order=10, matches=_has_prefix("tv:"),
+                   build=_builder(_build_torchvision, "tv:"))(_read_name)
+register_front_end("segformer", route="segformer-b0..b5", order=20,
+                   matches=lambda model: _is_name(model) and str(model).strip().lower() in SEGFORMER_VARIANTS,
+                   build=lambda spec, num_classes: _build_segformer(spec.strip().lower(), num_classes))(_read_name)
+register_front_end("hugging-face", route="hf:<config folder>", order=30, matches=_has_prefix("hf:"),
+                   build=lambda spec, num_classes: _build_hf_path(Path(spec.strip().removeprefix("hf:")),
+                                                                  num_classes))(_read_name)
+register_front_end("ofa-resnet50", route=OFA_PREFIX + "<d;e;w>", order=40, matches=_has_prefix(OFA_PREFIX),
+                   build=_builder(_build_ofa, OFA_PREFIX))(_read_name)
+
+
+def _build_module_file(spec: str, num_classes: int | None) -> BuiltModel:
+    module, name, meta = build_module(spec.strip(), num_classes=num_classes)
+    return BuiltModel(module, name, MODULE_FILE_DEFAULT_CHW, meta)
+
+
+@register_front_end("module-file", route=f"your own module as {SPEC_FORM} (with --input CxHxW)", order=50,
+                    matches=is_module_file_spec, build=_build_module_file)
+def _read_module_file(spec: GraphSpec) -> LayerGraph:
+    """The graph of the user's own module ('file.py:Name'), traced at the input size given (a file declares
+    none). Never cached: the file can change under the same spec."""
+    from hwmap.graph.capture import capture, meta_inputs
+
+    if spec.input_chw is None and spec.resolution is None:
+        raise ParameterError("input_shape", f"is needed for a model from a Python file ({spec.model}): its input "
+                                            "size CxHxW, e.g. 3x224x224")
+    built = _build_module_file(str(spec.model), spec.num_classes)
+    chw = spec.input_for(built.default_input_chw)
+    return capture(built.module, meta_inputs([(spec.batch, *chw)]), name=spec.name or built.name,
+                   strict=spec.strict, meta={"spec": str(spec.model), **built.meta})

@@ -51,6 +51,13 @@ def onnx_graph(
         input_shape = check_input_chw(input_shape)
     if resolution is not None:
         check_size(resolution, name="resolution", limit=MAX_RESOLUTION)
+    return read_onnx(path, input_chw=input_shape, resolution=resolution, batch=batch, strict=strict)
+
+
+def read_onnx(path: str | Path, *, input_chw: tuple[int, int, int] | None, resolution: int | None, batch: int,
+              strict: bool) -> LayerGraph:
+    """onnx_graph for sizes already checked (a GraphSpec's: the ONNX front end, hwmap.interop.frontends.onnx)."""
+    input_shape = input_chw
     path = Path(path)
     model = _read(path)
     graph = model.graph

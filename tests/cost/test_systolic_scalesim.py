@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwmap.cost.scalesim_io import read_config, read_report, read_topology, scalesim_costs
 from hwmap.cost.systolic import ConvGeometry, _skew_diagonal_of, systolic_costs
 from hwmap.errors import HwmapError, TemplateError
+from hwmap.interop.scalesim import read_config, read_report, read_topology, scalesim_costs
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "scalesim"
 CASES = sorted(p.name for p in DATA.iterdir() if (p / "config.cfg").is_file())

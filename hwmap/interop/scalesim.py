@@ -1,22 +1,45 @@
-"""Readers for SCALE-Sim 3.0.0 files: topology CSVs, .cfg files and the report CSVs it writes.
+"""SCALE-Sim 3.0.0's formats, in and out: its topology CSVs, .cfg files and report CSVs read; a topology read as a
+LayerGraph and a .cfg as a systolic Accelerator; a LayerGraph written as a topology CSV.
 
-The parsers follow SCALE-Sim's own (topology_utils.py, scale_config.py) but fail loudly: every problem raises a
-HwmapError (TemplateError for .cfg files) naming the file, the line or field, and what was expected.
+Reading: the parsers follow SCALE-Sim's own (topology_utils.py, scale_config.py) but fail loudly: every problem
+raises a HwmapError (TemplateError for .cfg files) naming the file, the line or field, and what was expected.
+
+SCALE-Sim users move over: energy and DRAM fields, which a .cfg file does not have, come from the shipped template
+`systolic16x16` (45 nm int8 defaults with their sources in accelerators/systolic16x16.yaml); the array shape,
+dataflow and SRAM sizes come from the .cfg. SCALE-Sim words are 1 byte, so operands are int8.
+
+Writing (export_topology): SCALE-Sim has no padding, groups, dilation or batch fields, so
+- each conv row carries the effective input extent H_eff = (H_out - 1) * stride + kernel, which gives the exact
+  MAC count of the padded conv (SCALE-Sim: ofmap = (H_eff - kernel) / stride + 1);
+- a grouped or depthwise conv becomes one row per group, a batched GEMM one row per batch element;
+- a linear layer or matmul is a 1x1 conv over an M x 1 map (conv format) or an M, N, K row (GEMM format);
+- SCALE-Sim drops the last field of every row, so rows end with a trailing comma, as in its own files.
+Convs it cannot express (dilation > 1, unequal strides, not 2-d, transposed) are left out and listed in notes.
 """
 
 from __future__ import annotations
 
 import configparser
 import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hwmap.cost.systolic import DATAFLOWS, ConvGeometry, SystolicCosts, systolic_costs
 from hwmap.errors import HwmapError, TemplateError
+from hwmap.fileio import atomic_write_text
+from hwmap.graph.ir import LayerGraph, Node
 from hwmap.limits import MAX_TOPOLOGY_FIELD, MAX_TOPOLOGY_LAYER_MACS, MAX_TOPOLOGY_ROWS
+from hwmap.ops.classes import OpClass
+from hwmap.ops.tensor import TensorMeta
+from hwmap.ops.work import Conv, Gemm
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hwmap.hardware.schema import Accelerator
 
 BYTES_PER_WORD = 1  # SCALE-Sim 3.0.0 hard-codes 1-byte words (single_layer_sim.py: word_size = 1)
 BYTES_PER_KB = 1024  # SCALE-Sim: buf_size_bytes = 1024 * SramSzkB
@@ -384,3 +407,165 @@ def _report_column(values: tuple[str, ...]) -> np.ndarray:
         return np.array([float(v) for v in values], dtype=np.float64)
     except ValueError:
         return np.array(values, dtype=object)
+
+
+# ---------------------------------------------------------------- a topology as a graph, a .cfg as an Accelerator
+
+DEFAULTS_TEMPLATE = "systolic16x16"
+
+
+def topology_graph(path: str | Path) -> LayerGraph:
+    """One node per topology row: a conv (conv format) or a GEMM (M, N, K format), int8 tensors."""
+    from hwmap.graph.io import _no_gc
+
+    with _no_gc():  # hundreds of thousands of small acyclic objects: the cyclic GC would make this quadratic
+        return _topology_graph(path)
+
+
+def _topology_graph(path: str | Path) -> LayerGraph:
+    topology = read_topology(path)
+    geometry = topology.conv
+    # Columns read once as Python ints: ConvGeometry's properties recompute whole arrays on every access.
+    names = topology.names
+    count = len(names)
+    nodes = []
+    if topology.input_format == "gemm":
+        for i, m, n, k in zip(range(count), topology.m.tolist(), topology.n.tolist(), topology.k.tolist(),
+                              strict=True):
+            name = names[i]
+            work = Gemm(batch=1, m=m, n=n, k=k)
+            inputs = (TensorMeta((m, k), "int8", "input:0"), TensorMeta((k, n), "int8", f"param:{name}"))
+            nodes.append(Node(index=i, op="scalesim.layer", work=work, op_class=OpClass.LINEAR, scope=name,
+                              module_class="scalesim-gemm", inputs=inputs,
+                              outputs=(TensorMeta((m, n), "int8", str(i)),)))
+    else:
+        columns = (geometry.ifmap_h.tolist(), geometry.ifmap_w.tolist(), geometry.filter_h.tolist(),
+                   geometry.filter_w.tolist(), geometry.channels.tolist(), topology.n.tolist(),
+                   geometry.stride.tolist(), geometry.ofmap_h.tolist(), geometry.ofmap_w.tolist())
+        zeros, ones = (0, 0), (1, 1)
+        pointwise, dense = OpClass.CONV_POINTWISE, OpClass.CONV_DENSE
+        # Layers of one shape share their (frozen, immutable) Conv, input tensor and op class: networks repeat
+        # shapes block after block, and building the frozen dataclass is most of the time per row.
+        shared: dict[tuple[int, ...], tuple[Conv, TensorMeta, OpClass]] = {}
+        for i, key in enumerate(zip(*columns, strict=True)):
+            h, w, r, s, c, f, stride, oh, ow = key
+            entry = shared.get(key)
+            if entry is None:
+                entry = shared[key] = (Conv(1, c, f, (h, w), (oh, ow), (r, s), (stride, stride), zeros, ones, 1),
+                                       TensorMeta((1, c, h, w), "int8", "input:0"),
+                                       pointwise if r == 1 and s == 1 else dense)  # groups = 1: conv_class()
+            work, ifmap, op_class = entry
+            name = names[i]
+            nodes.append(Node(i, "scalesim.layer", work, op_class, name, "scalesim-conv",
+                              (ifmap, TensorMeta((f, c, r, s), "int8", f"param:{name}")),
+                              (TensorMeta((1, f, oh, ow), "int8", str(i)),)))
+    weights = sum(n.inputs[1].numel for n in nodes)
+    return LayerGraph(model=str(path), input_shapes=(), nodes=tuple(nodes), params=weights, param_bytes=weights,
+                      buffer_bytes=0, capture_mode="scalesim-topology",
+                      notes=("read from a SCALE-Sim topology CSV: GEMM-like layers only",),
+                      meta={"source": "SCALE-Sim topology", "format": topology.input_format})
+
+
+def config_accelerator(path: str | Path) -> Accelerator:
+    """A systolic Accelerator with the .cfg's array, dataflow and SRAM sizes, named after the file."""
+    from hwmap.hardware.loader import load_accelerator  # here: reading a topology needs no template schema
+
+    config = read_config(path)
+    check_modelled(config)
+    base = load_accelerator(DEFAULTS_TEMPLATE)
+    return base.with_overrides(
+        {
+            "array.rows": config.rows,
+            "array.cols": config.cols,
+            "array.dataflow": config.dataflow,
+            "buffers.ifmap.size_bytes": config.ifmap_sram_kb * BYTES_PER_KB,
+            "buffers.filter.size_bytes": config.filter_sram_kb * BYTES_PER_KB,
+            "buffers.ofmap.size_bytes": config.ofmap_sram_kb * BYTES_PER_KB,
+            "description": f"SCALE-Sim config {Path(path).name} (energy and DRAM defaults from {DEFAULTS_TEMPLATE})",
+        },
+        name=Path(path).stem,
+    )
+
+
+# ---------------------------------------------------------------- a LayerGraph as a topology CSV
+
+CONV_HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,"
+GEMM_HEADER = "Layer, M, N, K,"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    rows: int
+    macs: int  # MACs the written rows describe
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"rows": self.rows, "macs": self.macs, "notes": list(self.notes)}
+
+
+def scalesim_rows(graph: LayerGraph, *, gemm_format: bool) -> tuple[list[str], int, list[str]]:
+    rows: list[str] = []
+    macs = 0
+    skipped: list[str] = []
+    for node in graph.nodes:
+        work = node.work
+        if isinstance(work, Conv) and not gemm_format:
+            reason = _conv_unsupported(work)
+            if reason:
+                skipped.append(f"{node.name} ({reason})")
+                continue
+            rows.extend(_conv_rows(node, work))
+        elif isinstance(work, (Conv, Gemm)):
+            gemm = work.gemm if isinstance(work, Conv) else work
+            rows.extend(_gemm_rows(node, gemm, gemm_format=gemm_format))
+        else:
+            continue
+        macs += work.macs
+    notes = []
+    if skipped:
+        notes.append(f"{len(skipped)} conv(s) SCALE-Sim cannot express were left out: {', '.join(skipped[:5])}"
+                     + (" ..." if len(skipped) > 5 else ""))
+    return rows, macs, notes
+
+
+def write_scalesim_topology(graph: LayerGraph, path: str, *, gemm_format: bool = False) -> ExportResult:
+    rows, macs, notes = scalesim_rows(graph, gemm_format=gemm_format)
+    buffer = io.StringIO()
+    buffer.write((GEMM_HEADER if gemm_format else CONV_HEADER) + "\n")
+    for row in rows:
+        buffer.write(row + "\n")
+    atomic_write_text(path, buffer.getvalue())
+    return ExportResult(len(rows), macs, tuple(notes))
+
+
+def _conv_unsupported(conv: Conv) -> str:
+    if len(conv.kernel) != 2:
+        return f"{len(conv.kernel)}-d conv"
+    if conv.transposed:
+        return "transposed conv"
+    if any(d != 1 for d in conv.dilation):
+        return "dilation > 1"
+    if conv.stride[0] != conv.stride[1]:
+        return "unequal strides"
+    return ""
+
+
+def _safe(name: str) -> str:
+    return name.replace(",", ";").replace(" ", "")
+
+
+def _conv_rows(node: Node, conv: Conv) -> list[str]:
+    (kh, kw), stride = conv.kernel, conv.stride[0]
+    h_eff = (conv.out_spatial[0] - 1) * stride + kh
+    w_eff = (conv.out_spatial[1] - 1) * stride + kw
+    cin, cout = conv.in_channels // conv.groups, conv.out_channels // conv.groups
+    copies = conv.groups * conv.batch
+    names = [_safe(node.name)] if copies == 1 else [f"{_safe(node.name)}_{i}" for i in range(copies)]
+    return [f"{name}, {h_eff}, {w_eff}, {kh}, {kw}, {cin}, {cout}, {stride}," for name in names]
+
+
+def _gemm_rows(node: Node, gemm: Gemm, *, gemm_format: bool) -> list[str]:
+    names = [_safe(node.name)] if gemm.batch == 1 else [f"{_safe(node.name)}_{i}" for i in range(gemm.batch)]
+    if gemm_format:
+        return [f"{name}, {gemm.m}, {gemm.n}, {gemm.k}," for name in names]
+    return [f"{name}, {gemm.m}, 1, 1, 1, {gemm.k}, {gemm.n}, 1," for name in names]
