@@ -44,9 +44,20 @@ def _graph_shapes(path: Path) -> dict | None:
     """A cached graph's input (batch x channels x height x width), output and parameter count: what tells the
     graphs of one model (other batch, resolution, input or classes) apart. None for an unreadable file."""
     import json
+    import os
+    import stat
 
-    try:
-        data = json.loads(path.read_text())
+    from hwmap.cache_files import split_entry
+
+    try:  # an entry is a header line (key, HMAC) then the graph's JSON; never read through a link or a FIFO
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                return None
+            header, payload = split_entry(file.read())
+        if header is None:
+            return None
+        data = json.loads(payload)
         nodes = data["nodes"]
         output = next(n["outputs"][-1][0] for n in reversed(nodes) if n.get("outputs"))
         return {"input_shape": list(data["input_shapes"][0]), "output_shape": list(output),
