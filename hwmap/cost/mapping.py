@@ -247,11 +247,44 @@ def class_traffic_factors(order: tuple[str, ...], tk, tc, tg):
     An operand is re-fetched once per trip of its irrelevant class when that class lies above one of its
     relevant classes with more than one trip.
     """
-    pa, pb, pg = _order_positions(order)
+    return _factors(*_order_positions(order), tk, tc, tg)
+
+
+def _factors(pa, pb, pg, tk, tc, tg):
+    """class_traffic_factors for class positions (K, C, NPQ) that may be arrays (one order per candidate)."""
     in_f = np.where(((pa < pb) & (tc > 1)) | ((pa < pg) & (tg > 1)), tk, 1)
     w_f = np.where(((pg < pa) & (tk > 1)) | ((pg < pb) & (tc > 1)), tg, 1)
     passes = np.where(((pb < pa) & (tk > 1)) | ((pb < pg) & (tg > 1)), tc, 1)
     return in_f, w_f, passes
+
+
+# Positions of the classes K, C and NPQ in each class order: rows of (K, C, NPQ) positions, one per order.
+ORDER_POSITIONS = np.array([_order_positions(o) for o in CLASS_ORDERS], dtype=np.int64)
+# Every order at once, shaped to broadcast against a vector of candidates: (orders, 1) per class.
+_ALL_ORDER_POSITIONS = tuple(ORDER_POSITIONS[:, i:i + 1] for i in range(3))
+
+
+def _traffic(nest: LoopNest, t: MapTarget, positions, kk, cc, nn, qq, pp):
+    """DRAM bytes per operand, output passes and buffer energy of candidates given by trip counts.
+
+    positions: the (K, C, NPQ) class positions of each candidate's order (_ALL_ORDER_POSITIONS: every order,
+    giving (orders, candidates) arrays). The one formula of both the per-capacity grid and the candidate tables,
+    so that both give the same bits.
+    """
+    tg = nn * pp * qq
+    in_pass = (nest.n * nest.c * t.input_bytes) * (nest.se_h * nest.p + pp * (nest.r - nest.se_h)) \
+        * (nest.se_w * nest.q + qq * (nest.s - nest.se_w))
+    w_pass = float(nest.weight_words) * t.weight_bytes
+    out_words = float(nest.output_words)
+    out_final = out_words * t.output_bytes
+    in_f, w_f, passes = _factors(*positions, kk, cc, tg)
+    dram_in = in_f * in_pass
+    dram_w = w_f * w_pass
+    spill = (passes - 1) * (out_words * t.psum_bytes)
+    dram = dram_in + dram_w + out_final + 2 * spill
+    buffer_pj = (dram_in * t.fill_input_pj_per_byte + dram_w * t.fill_weight_pj_per_byte
+                 + spill * (t.out_read_pj_per_byte + t.out_write_pj_per_byte) + out_final * t.out_read_pj_per_byte)
+    return dram_in, dram_w, passes, spill, dram, buffer_pj, out_final
 
 
 def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed_energy_pj: float = 0.0,
@@ -339,29 +372,33 @@ def _grid(nest: LoopNest, t: MapTarget) -> _Grid | None:
     pt = pt[idx]
     nn, kk, cc, qq = (trips4[i][idx[i]] for i in range(4))
     pp = -(-nest.p // pt)
-    tg = nn * pp * qq
-    in_pass = (nest.n * nest.c * t.input_bytes) * (nest.se_h * nest.p + pp * (nest.r - nest.se_h)) \
-        * (nest.se_w * nest.q + qq * (nest.s - nest.se_w))
-    w_pass = float(nest.weight_words) * t.weight_bytes
-    out_words = float(nest.output_words)
-    out_final = out_words * t.output_bytes
-    factors = [class_traffic_factors(order, kk, cc, tg) for order in CLASS_ORDERS]
-    dram_in = np.stack([f[0] for f in factors]) * in_pass
-    dram_w = np.stack([f[1] for f in factors]) * w_pass
-    passes = np.stack([f[2] for f in factors])
-    spill = (passes - 1) * (out_words * t.psum_bytes)
-    dram = dram_in + dram_w + out_final + 2 * spill
-    buffer_pj = (dram_in * t.fill_input_pj_per_byte + dram_w * t.fill_weight_pj_per_byte
-                 + spill * (t.out_read_pj_per_byte + t.out_write_pj_per_byte) + out_final * t.out_read_pj_per_byte)
+    traffic = _traffic(nest, t, _ALL_ORDER_POSITIONS, kk, cc, nn, qq, pp)
+    dram_in, dram_w, passes, spill, dram, buffer_pj, out_final = traffic
     tiles = np.stack([tiles4[0][idx[0]], tiles4[1][idx[1]], tiles4[2][idx[2]], -(-nest.p // pp),
                       tiles4[3][idx[3]]], axis=1)
     n_orders, n_cols = dram.shape
     order = np.repeat(np.arange(n_orders), n_cols)
     column = np.tile(np.arange(n_cols), n_orders)
-    keep = _undominated(dram.ravel(), buffer_pj.ravel(), tiles[column, 1], tiles[column, 2])
+    group = np.tile(idx[1] * len(tiles4[2]) + idx[2], n_orders)
+    near = _near_group_front(dram.ravel(), buffer_pj.ravel(), group)
+    keep = near[_undominated(dram.ravel()[near], buffer_pj.ravel()[near], tiles[column[near], 1],
+                             tiles[column[near], 2])]
     o, j = order[keep], column[keep]
     return _Grid(o, tiles[j], passes[o, j], dram_in[o, j], dram_w[o, j], spill[o, j], dram[o, j],
                  buffer_pj[o, j], out_final, int(dram.size))
+
+
+def _near_group_front(d: np.ndarray, b: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Ascending indices of the points that can be on their group's (d, b) front: those at the group's least
+    DRAM bytes with the least buffer energy among them, and those spending less buffer energy than that point
+    (every other point is dominated by it). An exact, sort-free pre-filter for _undominated."""
+    size = int(group.max()) + 1
+    d_min = np.full(size, np.inf)
+    np.minimum.at(d_min, group, d)
+    at_min = d == d_min[group]
+    b_at = np.full(size, np.inf)
+    np.minimum.at(b_at, group[at_min], b[at_min])
+    return np.flatnonzero((b < b_at[group]) | (at_min & (b == b_at[group])))
 
 
 def _undominated(d: np.ndarray, b: np.ndarray, k: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -369,17 +406,21 @@ def _undominated(d: np.ndarray, b: np.ndarray, k: np.ndarray, c: np.ndarray) -> 
 
     Floors only test the K and C tiles, so among points with equal tiles only their (d, b) Pareto front can be
     optimal (exact ties keep the first). Points dominated across different tiles are kept: harmless, as the choice
-    is exact over whatever survives.
+    is exact over whatever survives. Sorted by (k, c, d, b), a point survives when its b is below every earlier b
+    of its (k, c) group: a prefix minimum per group, computed on exact integer keys (the group's rank from the
+    end, then b's rank) so that one running minimum over all points restarts at each group.
     """
     order = np.lexsort((b, d, c, k))
-    b_sorted = b[order]
-    start = np.r_[True, (k[order][1:] != k[order][:-1]) | (c[order][1:] != c[order][:-1])]
-    starts = np.flatnonzero(start)
-    ends = np.r_[starts[1:], len(order)]
-    prev_min = np.full(len(order), np.inf)
-    for s0, s1 in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
-        prev_min[s0 + 1:s1] = np.minimum.accumulate(b_sorted[s0:s1])[:-1]
-    return order[prev_min > b_sorted]
+    if len(order) == 0:
+        return order
+    k_s, c_s = k[order], c[order]
+    start = np.r_[True, (k_s[1:] != k_s[:-1]) | (c_s[1:] != c_s[:-1])]
+    group = np.cumsum(start) - 1
+    _, b_rank = np.unique(b[order], return_inverse=True)
+    width = np.int64(b_rank.max()) + 2
+    key = (group[-1] - group).astype(np.int64) * width + b_rank.reshape(-1)
+    prev_min = np.r_[np.iinfo(np.int64).max, np.minimum.accumulate(key)[:-1]]
+    return order[key < prev_min]
 
 
 def _grid_key(t: MapTarget) -> MapTarget:
