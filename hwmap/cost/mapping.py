@@ -63,6 +63,7 @@ compute cycles, objective).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from dataclasses import dataclass, replace
@@ -449,10 +450,14 @@ def _floored(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> np.ndarr
 @lru_cache(maxsize=20_000)
 def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
     key = _grid_key(t)
-    keep = _floored(nest, key, min(t.min_k, nest.k), min(t.min_c, nest.c))
+    floors = (min(t.min_k, nest.k), min(t.min_c, nest.c))
+    if _use_table(nest, key):
+        grid = _lookup_choice(nest, key, *floors)
+        keep = None if grid is None else np.zeros(1, dtype=np.int64)
+    else:
+        grid, keep = _grid(nest, key), _floored(nest, key, *floors)
     if keep is None:
         return None
-    grid = _grid(nest, key)
     dram = grid.dram[keep]
     buffer_pj = grid.buffer_pj[keep]
     cycles = np.maximum(compute, dram / t.dram_bw_bytes_per_cycle)
@@ -479,6 +484,186 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
     )
 
 
+# ---------------------------------------------------------------- candidate tables: one search per layer shape
+
+
+@dataclass(frozen=True)
+class CandidateTable:
+    """Every candidate of one layer shape (per group), whatever the capacities: the grid of minimal N, K, C, Q
+    tiles (columns, row-major) x every minimal P tile, with the best class order of each (least DRAM bytes, then
+    least buffer energy, then the first order) and its DRAM bytes. Built once per shape, word sizes and buffer
+    energies; a capacity is then answered by looking up, for each column, the largest P tile that fits
+    (_largest_p) and its DRAM bytes, instead of searching the six orders again. Traffic curves
+    (hwmap.cost.bounds) read it whole.
+    """
+
+    nest: LoopNest
+    trips: np.ndarray  # (G, 4) int64: trip counts of N, K, C, Q per column
+    tiles: np.ndarray  # (G, 4) int64: N, K, C, Q tiles per column
+    in_per_row: np.ndarray  # (G,) bytes of one input row of the column's tile (times rows: the input tile)
+    out_per_p: np.ndarray  # (G,) partial-sum bytes per P of the output tile
+    w_tile: np.ndarray  # (G,) weight tile bytes
+    p_tiles: np.ndarray  # (T,) minimal P tiles, ascending
+    p_trips: np.ndarray  # (T,) their trip counts, descending
+    best_order: np.ndarray  # (G, T) int8: index into CLASS_ORDERS
+    dram: np.ndarray  # (G, T) DRAM bytes of one group with that order
+    buffer_pj: np.ndarray  # (G, T) its buffer fill and drain energy
+
+    def input_need(self, p_tile):
+        """Input tile bytes of every column with P tile p_tile (halo included)."""
+        return self.in_per_row * ((p_tile - 1) * self.nest.se_h + self.nest.r)
+
+
+def _table_key(t: MapTarget) -> tuple:
+    """What a candidate table depends on: word sizes and buffer energies (not capacities)."""
+    return (t.input_bytes, t.weight_bytes, t.psum_bytes, t.output_bytes, t.fill_input_pj_per_byte,
+            t.fill_weight_pj_per_byte, t.out_read_pj_per_byte, t.out_write_pj_per_byte)
+
+
+def _table_target(t: MapTarget) -> MapTarget:
+    return MapTarget(*_table_key(t)[:4], 0.0, 0.0, 0.0, False, 0.0, *_table_key(t)[4:], 1.0, 0.0)
+
+
+def _table_columns(nest: LoopNest, t: MapTarget):
+    dims4 = (nest.n, nest.k, nest.c, nest.q)
+    tiles4, trips4 = zip(*(_candidates(d) for d in dims4), strict=True)
+    index = [i.ravel() for i in np.meshgrid(*(np.arange(len(x)) for x in tiles4), indexing="ij")]
+    tiles = np.stack([tiles4[i][index[i]] for i in range(4)], axis=1)
+    trips = np.stack([trips4[i][index[i]] for i in range(4)], axis=1)
+    tn, tk, tc, tq = tiles.T
+    cols = (tq - 1) * nest.se_w + nest.s
+    return tiles, trips, tn * tc * cols * t.input_bytes, tn * tk * tq * t.psum_bytes, \
+        tk * tc * (nest.r * nest.s * t.weight_bytes)
+
+
+def build_candidate_table(nest: LoopNest, t: MapTarget, best_order: np.ndarray | None = None) -> CandidateTable:
+    """The candidate table of one group of nest (best_order: a stored one, else searched here)."""
+    t = _table_target(t)
+    tiles, trips, in_per_row, out_per_p, w_tile = _table_columns(nest, t)
+    p_tiles, p_trips = _candidates(nest.p)
+    nn, kk, cc, qq = trips.T
+    if best_order is None:
+        best_order = np.empty((len(tiles), len(p_tiles)), dtype=np.int8)
+        dram_best, b_best = np.empty((len(tiles), len(p_tiles))), np.empty((len(tiles), len(p_tiles)))
+        for j, pp in enumerate(p_trips):
+            _, _, _, _, dram, buffer_pj, _ = _traffic(nest, t, _ALL_ORDER_POSITIONS, kk, cc, nn, qq, pp)
+            least = dram == dram.min(axis=0)
+            b_least = np.where(least, buffer_pj, np.inf).min(axis=0)
+            best_order[:, j] = np.argmax(least & (buffer_pj == b_least), axis=0)
+            dram_best[:, j], b_best[:, j] = dram.min(axis=0), b_least
+    else:  # the stored orders' bytes and energies: the same formula on the same numbers, so the same bits
+        order = best_order.astype(np.int64)
+        positions = tuple(ORDER_POSITIONS[order, i] for i in range(3))
+        traffic = _traffic(nest, t, positions, kk[:, None], cc[:, None], nn[:, None], qq[:, None], p_trips[None, :])
+        dram_best, b_best = traffic[4], traffic[5]
+    return CandidateTable(nest, trips, tiles, in_per_row, out_per_p, w_tile, p_tiles, p_trips, best_order,
+                          dram_best, b_best)
+
+
+_TABLES: dict[tuple[LoopNest, tuple], CandidateTable] = {}
+_TABLES_MAX = 1024
+_CAPACITIES_SEEN: dict[tuple[LoopNest, tuple], set] = {}
+_TABLES_ON = [True]
+
+
+@contextlib.contextmanager
+def per_capacity_search():
+    """Within this block every layer is searched per capacity configuration (the cold path), never read from a
+    candidate table: what benchmarks and tests compare the tables against."""
+    before = _TABLES_ON[0]
+    _TABLES_ON[0] = False
+    _map_group.cache_clear()
+    try:
+        yield
+    finally:
+        _TABLES_ON[0] = before
+        _map_group.cache_clear()
+
+
+def candidate_table(nest: LoopNest, t: MapTarget) -> CandidateTable:
+    """The candidate table of nest's shape for t's word sizes and energies: in memory, else from the on-disk
+    mapping cache (hwmap.cost.mapping_cache), else built and stored there."""
+    key = (nest, _table_key(t))
+    table = _TABLES.get(key)
+    if table is None:
+        from hwmap.cost import mapping_cache
+
+        target = _table_target(t)
+        stored = mapping_cache.load_candidate_orders(nest, target)
+        table = build_candidate_table(nest, target, stored)
+        if stored is None:
+            mapping_cache.store_candidate_orders(nest, target, table.best_order)
+        if len(_TABLES) >= _TABLES_MAX:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = table
+    return table
+
+
+def _use_table(nest: LoopNest, t: MapTarget) -> bool:
+    """Whether to answer from the shape's candidate table: once the shape meets a second capacity configuration
+    (a sweep or a loop over buffer sizes), when every buffer energy per byte is the same. Then every objective's
+    optimum is the fitting candidate with the least (DRAM bytes, buffer energy, K tile, C tile, order, column),
+    which is what the per-capacity grid's choice returns too (buffer energy grows with DRAM bytes), so both paths
+    give the same mapping bit for bit (tests/cost/test_candidate_tables.py)."""
+    if not _TABLES_ON[0] or not (t.fill_input_pj_per_byte == t.fill_weight_pj_per_byte == t.out_read_pj_per_byte
+                                 == t.out_write_pj_per_byte):
+        return False
+    key = (nest, _table_key(t))
+    if key in _TABLES:
+        return True
+    if len(_CAPACITIES_SEEN) > 100_000:
+        _CAPACITIES_SEEN.clear()
+    seen = _CAPACITIES_SEEN.setdefault(key, set())
+    seen.add((t.cap_input, t.cap_weight, t.cap_output, t.shared))
+    return len(seen) > 1
+
+
+@lru_cache(maxsize=4096)
+def _fitting(nest: LoopNest, key: MapTarget):
+    """Per column of the shape's candidate table that fits this capacity configuration: the column, the trips of
+    its largest fitting P tile and their DRAM bytes (None when nothing fits)."""
+    table = candidate_table(nest, key)
+    pt = _largest_p(nest, key, table.in_per_row, table.out_per_p, table.w_tile)
+    fit = np.flatnonzero(pt >= 1)
+    if len(fit) == 0:
+        return None
+    pp = -(-nest.p // pt[fit])
+    at = np.searchsorted(-table.p_trips, -pp)
+    return table, fit, pp, at, table.dram[fit, at]
+
+
+@lru_cache(maxsize=8192)
+def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> _Grid | None:
+    """The one candidate that every objective picks under this capacity configuration and these floors, as a
+    one-row grid: least (DRAM bytes, buffer energy), then the per-capacity grid's tie order (K tile, C tile,
+    order, column)."""
+    found = _fitting(nest, key)
+    if found is None:
+        return None
+    table, fit, pp, at, dram = found
+    floored = (table.tiles[fit, 1] >= min_k) & (table.tiles[fit, 2] >= min_c)
+    masked = np.where(floored, dram, np.inf)
+    first = int(np.argmin(masked))
+    if not floored[first]:
+        return None
+    ok = np.flatnonzero(masked == masked[first])
+    if len(ok) > 1:  # ties in DRAM bytes: least buffer energy, then the grid's order (ascending = column order)
+        b = table.buffer_pj[fit[ok], at[ok]]
+        ok = ok[b == b.min()]
+        o = table.best_order[fit[ok], at[ok]]
+        ok = ok[np.lexsort((o, table.tiles[fit[ok], 2], table.tiles[fit[ok], 1]))]
+    w = ok[:1]
+    order = table.best_order[fit[w], at[w]].astype(np.int64)
+    positions = tuple(ORDER_POSITIONS[order, i] for i in range(3))
+    nn, kk, cc, qq = table.trips[fit[w]].T
+    dram_in, dram_w, passes, spill, dram_all, buffer_pj, out_final = _traffic(nest, key, positions, kk, cc, nn,
+                                                                                  qq, pp[w])
+    t4 = table.tiles[fit[w]]
+    chosen_tiles = np.stack([t4[:, 0], t4[:, 1], t4[:, 2], -(-nest.p // pp[w]), t4[:, 3]], axis=1)
+    return _Grid(order, chosen_tiles, passes, dram_in, dram_w, spill, dram_all, buffer_pj, out_final,
+                 6 * len(fit))
+
+
 def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> np.ndarray:
     """Largest P tile (0 when none) that fits beside the given N, K, C, Q tiles.
 
@@ -503,6 +688,14 @@ def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> n
         return (need_in <= t.cap_input) & (need_out <= t.cap_output) & (w_tile <= t.cap_weight)
 
     return np.where((pt >= 1) & ~fits(np.maximum(pt, 1)), pt - 1, pt)  # float rounding guard
+
+
+def clear_mapper_caches() -> None:
+    """Empty every in-process cache of the mapper (grids, candidate tables, choices): the next layer is cold."""
+    for cached in (_map_group, _grid, _floored, _fitting, _lookup_choice):
+        cached.cache_clear()
+    _TABLES.clear()
+    _CAPACITIES_SEEN.clear()
 
 
 def mapping_cache_info():

@@ -186,3 +186,65 @@ def mapping_cache_info() -> CacheInfo:
 def clear_mapping_cache() -> CacheInfo:
     """Delete every cached mapping set; returns what was removed."""
     return clear_folder(cache_dir(), _SUFFIX, label_key="objective")
+
+
+# ---------------------------------------------------------------- candidate tables (hwmap.cost.mapping.CandidateTable)
+
+_TABLE_SUFFIX = ".candidates.npz"
+
+
+def candidates_dir() -> Path:
+    """$XDG_CACHE_HOME/hwmap/candidates: one file per layer shape, word sizes and buffer energies."""
+    return cache_root() / "candidates"
+
+
+def _table_key(nest: LoopNest, key: MapTarget) -> str:
+    return json.dumps({"cache_format": CACHE_FORMAT, "nest": dataclasses.asdict(nest),
+                       "target": {f.name: _plain(getattr(key, f.name)) for f in dataclasses.fields(MapTarget)},
+                       "mapper_sha256": _sources_sha256()}, sort_keys=True)
+
+
+def _table_path(text: str) -> Path:
+    return candidates_dir() / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}{_TABLE_SUFFIX}"
+
+
+def load_candidate_orders(nest: LoopNest, key: MapTarget):
+    """The stored best-order array of a candidate table, or None (absent, unreadable, or not this table's)."""
+    import numpy as np
+
+    text = _table_key(nest, key)
+    try:
+        with np.load(_table_path(text), allow_pickle=False) as data:
+            if str(data["key"]) != text:
+                return None
+            orders = data["best_order"]
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    from hwmap.cost.mapping import CLASS_ORDERS, _candidates
+
+    rows = 1
+    for dim in (nest.n, nest.k, nest.c, nest.q):
+        rows *= len(_candidates(dim)[0])
+    if (orders.dtype != np.int8 or orders.shape != (rows, len(_candidates(nest.p)[0]))
+            or (orders.size and (orders.min() < 0 or orders.max() >= len(CLASS_ORDERS)))):
+        return None
+    return orders
+
+
+def store_candidate_orders(nest: LoopNest, key: MapTarget, orders) -> Path | None:
+    """Write a candidate table's best orders (atomically); None when the folder cannot be written."""
+    import io
+
+    import numpy as np
+
+    from hwmap.fileio import atomic_write_bytes
+
+    text = _table_key(nest, key)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, key=np.array(text), best_order=orders)
+    path = _table_path(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write_bytes(path, buffer.getvalue())
+    except (OSError, HwmapError):
+        return None
