@@ -509,9 +509,10 @@ class CandidateTable:
     dram: np.ndarray  # (G, T) DRAM bytes of one group with that order
     buffer_pj: np.ndarray  # (G, T) its buffer fill and drain energy
 
-    def input_need(self, p_tile):
-        """Input tile bytes of every column with P tile p_tile (halo included)."""
-        return self.in_per_row * ((p_tile - 1) * self.nest.se_h + self.nest.r)
+    def input_need(self, p_tiles: np.ndarray) -> np.ndarray:
+        """(G, len(p_tiles)) input tile bytes of every column with each P tile (halo included), as the mapper's
+        capacity test computes them."""
+        return self.in_per_row[:, None] * ((p_tiles.reshape(1, -1) - 1) * self.nest.se_h + self.nest.r)
 
 
 def _table_key(t: MapTarget) -> tuple:
