@@ -174,11 +174,12 @@ def _needs(table: CandidateTable, t: MapTarget) -> _Needs:
 
 def _front(capacity: np.ndarray, dram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pareto front (ascending capacity, strictly descending traffic) of points."""
-    order = np.lexsort((dram, capacity))
+    order = np.argsort(capacity)
     c, d = capacity[order], dram[order]
-    prev = np.r_[np.inf, np.minimum.accumulate(d)[:-1]]
-    keep = d < prev
-    return c[keep], d[keep]
+    keep = d < np.r_[np.inf, np.minimum.accumulate(d)[:-1]]
+    c, d = c[keep], d[keep]
+    last = np.r_[c[1:] != c[:-1], True]  # equal capacities: the last kept has the least traffic
+    return c[last], d[last]
 
 
 def _level_capacity(needs: _Needs, t: MapTarget, level: _Level) -> tuple[np.ndarray, np.ndarray]:
@@ -199,8 +200,8 @@ def _level_capacity(needs: _Needs, t: MapTarget, level: _Level) -> tuple[np.ndar
 
 
 def _shape_curve(table: CandidateTable, t: MapTarget, level: _Level, groups: int, *,
-                 running_min: bool = True) -> TrafficCurve | None:
-    needs = _needs(table, t)
+                 running_min: bool = True, needs: _Needs | None = None) -> TrafficCurve | None:
+    needs = needs or _needs(table, t)
     capacity, fits = _level_capacity(needs, t, level)
     d = needs.dram * groups
     floored = fits & needs.floored
@@ -283,13 +284,16 @@ def traffic_bounds(cost, graph_arrays, target: MapTarget, memory, *, levels: lis
     nests = {i: LoopNest(*(int(v) for v in graph_arrays.nest[i])).canonical() for i in rows}
     out = []
     cache: dict = {}
+    needs: dict = {}
     for lv in available:
         layer_curves = []
         for i in rows:
             nest = nests[i]
             key = (nest, lv.name)
             if key not in cache:
-                cache[key] = _shape_curve(candidate_table(nest, target), target, lv, 1)
+                if nest not in needs:
+                    needs[nest] = _needs(candidate_table(nest, target), target)
+                cache[key] = _shape_curve(candidate_table(nest, target), target, lv, 1, needs=needs[nest])
             per_group = cache[key]
             if per_group is None:
                 continue

@@ -583,21 +583,34 @@ def per_capacity_search():
 
 def candidate_table(nest: LoopNest, t: MapTarget) -> CandidateTable:
     """The candidate table of nest's shape for t's word sizes and energies: in memory, else from the on-disk
-    mapping cache (hwmap.cost.mapping_cache), else built and stored there."""
+    store (hwmap.cost.candidate_store), else built and stored there."""
     key = (nest, _table_key(t))
     table = _TABLES.get(key)
     if table is None:
-        from hwmap.cost import mapping_cache
+        from hwmap.cost import candidate_store
 
         target = _table_target(t)
-        stored = mapping_cache.load_candidate_orders(nest, target)
+        text = candidate_store.key_text({"nest": [getattr(nest, f) for f in nest.__slots__],
+                                         "target": [float(v) for v in key[1]]})
+        stored = candidate_store.load(text)
+        if stored is not None and stored.shape != _table_shape(nest):
+            stored = None
+        if stored is not None and stored.size and not 0 <= stored.min() <= stored.max() < len(CLASS_ORDERS):
+            stored = None
         table = build_candidate_table(nest, target, stored)
         if stored is None:
-            mapping_cache.store_candidate_orders(nest, target, table.best_order)
+            candidate_store.store(text, table.best_order)
         if len(_TABLES) >= _TABLES_MAX:
             _TABLES.pop(next(iter(_TABLES)))
         _TABLES[key] = table
     return table
+
+
+def _table_shape(nest: LoopNest) -> tuple[int, int]:
+    columns = 1
+    for dim in (nest.n, nest.k, nest.c, nest.q):
+        columns *= len(_candidates(dim)[0])
+    return columns, len(_candidates(nest.p)[0])
 
 
 def _use_table(nest: LoopNest, t: MapTarget) -> bool:
