@@ -78,3 +78,17 @@ def store(text: str, array) -> Path | None:
         return atomic_write_bytes(path, buffer.getvalue())
     except (OSError, HwmapError):
         return None
+
+
+def store_info():
+    """The stored tables (a hwmap.graph.cache.CacheInfo; labels are digests)."""
+    from hwmap.graph.cache import folder_info
+
+    return folder_info(store_dir(), SUFFIX, label_key="table")
+
+
+def clear_store():
+    """Delete every stored table; returns what was removed."""
+    from hwmap.graph.cache import clear_folder
+
+    return clear_folder(store_dir(), SUFFIX, label_key="table")

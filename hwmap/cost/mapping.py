@@ -643,10 +643,7 @@ def _fitting(nest: LoopNest, key: MapTarget):
         return None
     pp = -(-nest.p // pt[fit])
     at = np.searchsorted(-table.p_trips, -pp)
-    dram = table.dram[fit, at]
-    by_dram = np.argsort(dram, kind="stable")  # ties keep ascending column order
-    fit, pp, at, dram = fit[by_dram], pp[by_dram], at[by_dram], dram[by_dram]
-    return table, fit, pp, at, dram, table.tiles[fit, 1], table.tiles[fit, 2]
+    return table, fit, pp, at, table.dram[fit, at]
 
 
 @lru_cache(maxsize=8192)
@@ -657,18 +654,18 @@ def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> _G
     found = _fitting(nest, key)
     if found is None:
         return None
-    table, fit, pp, at, dram, k_tiles, c_tiles = found
-    floored = (k_tiles >= min_k) & (c_tiles >= min_c)
-    first = int(np.argmax(floored))
+    table, fit, pp, at, dram = found
+    floored = (table.tiles[fit, 1] >= min_k) & (table.tiles[fit, 2] >= min_c)
+    masked = np.where(floored, dram, np.inf)
+    first = int(np.argmin(masked))
     if not floored[first]:
         return None
-    end = int(np.searchsorted(dram, dram[first], side="right"))
-    ok = first + np.flatnonzero(floored[first:end])
+    ok = np.flatnonzero(masked == masked[first])
     if len(ok) > 1:  # ties in DRAM bytes: least buffer energy, then the grid's order (ascending = column order)
         b = table.buffer_pj[fit[ok], at[ok]]
         ok = ok[b == b.min()]
         o = table.best_order[fit[ok], at[ok]]
-        ok = ok[np.lexsort((fit[ok], o, c_tiles[ok], k_tiles[ok]))]
+        ok = ok[np.lexsort((o, table.tiles[fit[ok], 2], table.tiles[fit[ok], 1]))]
     w = ok[:1]
     order = table.best_order[fit[w], at[w]].astype(np.int64)
     positions = tuple(ORDER_POSITIONS[order, i] for i in range(3))

@@ -120,3 +120,10 @@ def test_a_damaged_or_foreign_store_file_is_a_miss(cache_home):
     path_other = candidate_store._path(other)
     path.write_bytes(path_other.read_bytes())  # the right name, another table inside
     assert candidate_store.load(text) is None
+
+
+def test_store_info_and_clear(cache_home):
+    candidate_store.store(candidate_store.key_text({"nest": [1]}), np.zeros((1, 1), dtype=np.int8))
+    assert len(candidate_store.store_info().entries) == 1
+    assert len(candidate_store.clear_store().entries) == 1
+    assert candidate_store.store_info().entries == ()
