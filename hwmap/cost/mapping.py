@@ -634,8 +634,8 @@ def _use_table(nest: LoopNest, t: MapTarget) -> bool:
 
 @lru_cache(maxsize=4096)
 def _fitting(nest: LoopNest, key: MapTarget):
-    """Per column of the shape's candidate table that fits this capacity configuration: the column, the trips of
-    its largest fitting P tile and their DRAM bytes (None when nothing fits)."""
+    """The columns of the shape's candidate table that fit this capacity configuration, the index of each one's
+    largest fitting P tile, their DRAM bytes and K and C tiles (None when nothing fits)."""
     table = candidate_table(nest, key)
     pt = _largest_p(nest, key, table.in_per_row, table.out_per_p, table.w_tile)
     fit = np.flatnonzero(pt >= 1)
@@ -643,7 +643,7 @@ def _fitting(nest: LoopNest, key: MapTarget):
         return None
     pp = -(-nest.p // pt[fit])
     at = np.searchsorted(-table.p_trips, -pp)
-    return table, fit, pp, at, table.dram[fit, at]
+    return table, fit, at, table.dram[fit, at], table.tiles[fit, 1], table.tiles[fit, 2]
 
 
 @lru_cache(maxsize=8192)
@@ -654,8 +654,8 @@ def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> _G
     found = _fitting(nest, key)
     if found is None:
         return None
-    table, fit, pp, at, dram = found
-    floored = (table.tiles[fit, 1] >= min_k) & (table.tiles[fit, 2] >= min_c)
+    table, fit, at, dram, k_tiles, c_tiles = found
+    floored = (k_tiles >= min_k) & (c_tiles >= min_c)
     masked = np.where(floored, dram, np.inf)
     first = int(np.argmin(masked))
     if not floored[first]:
@@ -665,17 +665,26 @@ def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> _G
         b = table.buffer_pj[fit[ok], at[ok]]
         ok = ok[b == b.min()]
         o = table.best_order[fit[ok], at[ok]]
-        ok = ok[np.lexsort((o, table.tiles[fit[ok], 2], table.tiles[fit[ok], 1]))]
-    w = ok[:1]
-    order = table.best_order[fit[w], at[w]].astype(np.int64)
+        ok = ok[np.lexsort((o, c_tiles[ok], k_tiles[ok]))]
+    w = int(ok[0])
+    return replace(_winner(nest, _table_target(key), int(fit[w]), int(at[w])), candidates=6 * len(fit))
+
+
+@lru_cache(maxsize=65536)
+def _winner(nest: LoopNest, target: MapTarget, column: int, at: int) -> _Grid:
+    """One candidate of a table (column, P tile index) as a one-row grid (its candidate count left 0): the same
+    candidate wins many capacity configurations and floors of a sweep."""
+    table = candidate_table(nest, target)
+    w = np.array([column])
+    pp = table.p_trips[[at]]
+    order = table.best_order[w, [at]].astype(np.int64)
     positions = tuple(ORDER_POSITIONS[order, i] for i in range(3))
-    nn, kk, cc, qq = table.trips[fit[w]].T
-    dram_in, dram_w, passes, spill, dram_all, buffer_pj, out_final = _traffic(nest, key, positions, kk, cc, nn,
-                                                                                  qq, pp[w])
-    t4 = table.tiles[fit[w]]
-    chosen_tiles = np.stack([t4[:, 0], t4[:, 1], t4[:, 2], -(-nest.p // pp[w]), t4[:, 3]], axis=1)
-    return _Grid(order, chosen_tiles, passes, dram_in, dram_w, spill, dram_all, buffer_pj, out_final,
-                 6 * len(fit))
+    nn, kk, cc, qq = table.trips[w].T
+    dram_in, dram_w, passes, spill, dram_all, buffer_pj, out_final = _traffic(nest, target, positions, kk, cc, nn,
+                                                                              qq, pp)
+    t4 = table.tiles[w]
+    chosen_tiles = np.stack([t4[:, 0], t4[:, 1], t4[:, 2], -(-nest.p // pp), t4[:, 3]], axis=1)
+    return _Grid(order, chosen_tiles, passes, dram_in, dram_w, spill, dram_all, buffer_pj, out_final, 0)
 
 
 def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> np.ndarray:
@@ -706,7 +715,7 @@ def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> n
 
 def clear_mapper_caches() -> None:
     """Empty every in-process cache of the mapper (grids, candidate tables, choices): the next layer is cold."""
-    for cached in (_map_group, _grid, _floored, _fitting, _lookup_choice):
+    for cached in (_map_group, _grid, _floored, _fitting, _lookup_choice, _winner):
         cached.cache_clear()
     _TABLES.clear()
     _CAPACITIES_SEEN.clear()
