@@ -58,7 +58,11 @@ Caching: the candidate grid of a layer shape is built once per memory configurat
 buffer energies) and pruned to the candidates that can be optimal for some design point (per K and C tile, the
 front in DRAM bytes and buffer energy); each design point (array size and dataflow, clock, DRAM bandwidth and
 energy, static power) then only runs a choice over the survivors. The choice is cached too, by (shape, template,
-compute cycles, objective).
+compute cycles, objective). Once a shape meets a second capacity configuration in a process (a sweep or a loop over
+buffer sizes) and the template's buffer energies per byte are equal, its tilings are searched once into a
+:class:`CandidateTable` (every tiling with its best order, stored on disk by :mod:`hwmap.cost.candidate_store`)
+and every capacity configuration is looked up in it, with the same mappings bit for bit; traffic-vs-buffer curves
+(:mod:`hwmap.cost.bounds`) read the same tables.
 """
 
 from __future__ import annotations

@@ -186,4 +186,3 @@ def mapping_cache_info() -> CacheInfo:
 def clear_mapping_cache() -> CacheInfo:
     """Delete every cached mapping set; returns what was removed."""
     return clear_folder(cache_dir(), _SUFFIX, label_key="objective")
-
