@@ -110,7 +110,9 @@ def main() -> None:
 
     print(f"{result.n_points} points ({result.n_resumed} resumed), {result.n_failed} failed; graphs "
           f"{result.prepare_s:.1f} s, sweep {result.evaluate_s:.1f} s = {result.points_per_s:.0f} points/s on "
-          f"{result.workers} worker(s)")
+          f"{result.workers} worker(s); the workers' CPU {result.worker_cpu_s:.1f} s "
+          f"({1000 * result.worker_cpu_s / max(result.n_evaluated, 1):.2f} ms per point; wall time on a shared "
+          "machine is longer)")
     for model, group in front.groupby("model", sort=False):
         print(f"\nPareto front of {model} over energy, latency and area: {len(group)} of "
               f"{int((result.table['model'] == model).sum())} variants")

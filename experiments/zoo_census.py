@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
 
-from hwmap.api import census  # noqa: E402
+from hwmap.api import census, census_models  # noqa: E402
 from hwmap.dse.census import FIGURE_GROUPS  # noqa: E402
 
 ACCELS = ("systolic16x16", "magnet16pe_v16", "h100_sxm")
@@ -163,8 +163,11 @@ def main() -> None:
         _common.write_csv(out, table.to_dict("records"))
         elapsed = f"{table.trace_s.sum():.0f} s of worker time"
     else:
-        result = census(TINY if args.tiny else (), accels=ACCELS, out=out,
-                        workers=0 if args.tiny else args.workers, resume=args.resume, time_limit_s=args.time_limit_s)
+        from hwmap.cli.census_commands import CensusBar
+
+        with CensusBar(len(TINY) if args.tiny else len(census_models())) as bar:
+            result = census(TINY if args.tiny else (), accels=ACCELS, out=out, workers=0 if args.tiny else args.workers,
+                            resume=args.resume, time_limit_s=args.time_limit_s, progress=bar)
         table = pd.read_csv(out)
         elapsed = f"{result.elapsed_s:.0f} s ({result.resumed} from the journal)"
     families = family_table(table)

@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DesignSpace",
+    "bounds",
     "cache_info",
     "calibrate_from_table",
     "calibrate_gpu",
@@ -38,6 +39,7 @@ __all__ = [
     "map_layers",
     "measure",
     "pareto",
+    "plot_bounds",
     "plot_frontier",
     "plot_layers",
     "plot_pareto",

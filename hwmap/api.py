@@ -24,11 +24,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from hwmap.hardware.schema import Accelerator
 
 __all__ = [
-    "DesignSpace", "cache_info", "calibrate_from_table", "calibrate_gpu", "census", "census_models", "check_cost",
-    "clear_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_accelerator",
+    "DesignSpace", "bounds", "cache_info", "calibrate_from_table", "calibrate_gpu", "census", "census_models",
+    "check_cost", "clear_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_accelerator",
     "export_graph", "export_zigzag_hardware", "export_zigzag_workload", "extract_graph", "flops", "generate_paths",
     "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph", "load_paths",
-    "load_selection", "load_space", "map_layers", "measure", "pareto", "plot_frontier", "plot_layers",
+    "load_selection", "load_space", "map_layers", "measure", "pareto", "plot_bounds", "plot_frontier", "plot_layers",
     "plot_pareto", "plot_shares", "save_costed_paths", "save_graph", "select_paths", "simulate", "sweep",
     "validate_accelerators",
 ]
@@ -370,6 +370,43 @@ def map_layers(
     if layer is not None and not rows:
         raise ParameterError("layer", f"{layer!r} matches no conv/GEMM layer of {cost.model}")
     return LayerMappings(cost, rows)
+
+
+def bounds(
+    model: str | Path | LayerGraph | torch.nn.Module,
+    accel: str | Path | Accelerator,
+    *,
+    level: str | None = None,
+    layer: str | None = None,
+    dataflow: str | None = None,
+    input_shape: InputShape | None = None,
+    resolution: int | None = None,
+    batch: int = 1,
+    num_classes: int | None = None,
+    strict: bool = False,
+    cache: bool = True,
+):
+    """Least DRAM traffic attainable with at most B bytes at each memory level the mapper handles, for every B
+    (Orojenesis-style curves; hwmap.cost.bounds): one step function per conv/GEMM layer and their sum, with the
+    compulsory traffic, the smallest capacity reaching it, the template's capacity and the mapper's traffic there.
+    level: one level (ifmap, filter, ofmap, all; global on vector_pe templates), default every one; layer: only
+    layers whose name or module matches this glob. Returns a hwmap.cost.bounds.TrafficBounds."""
+    from hwmap.cost.bounds import traffic_bounds
+    from hwmap.cost.dispatch import map_target
+    from hwmap.cost.layers import layer_arrays
+    from hwmap.cost.memory import memory_hierarchy
+
+    accelerator = load_accelerator(accel)
+    if accelerator.kind not in ("systolic", "vector_pe"):
+        raise ParameterError("accel", f"{accelerator.name!r} is of kind {accelerator.kind!r}; traffic bounds cover "
+                                      "the mapper's templates (systolic and vector_pe)")
+    graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
+                          num_classes=num_classes, strict=strict, cache=cache)
+    cost = estimate(graph, accelerator, dataflow=dataflow, cache=cache)
+    memory = memory_hierarchy(accelerator.spec)
+    target = map_target(memory, accelerator.spec, dataflow=cost.settings.get("dataflow"))
+    return traffic_bounds(cost, layer_arrays(graph), target, memory, levels=[level] if level else None,
+                          layer=layer)
 
 
 def check_cost(cost: GraphCost, *, what: str | None = None) -> None:
@@ -1008,6 +1045,22 @@ def plot_layers(model, accel: str | Path | Accelerator, *, out: str | Path, data
                        + ([{"name": f"other ({panel.other_layers} layers)", unit: panel.other_value}]
                           if panel.other_layers else [])
                        for panel, unit in zip(panels, ("million_cycles", "energy_uj"), strict=True)}})
+
+
+def plot_bounds(model, accel: str | Path | Accelerator, *, out: str | Path, level: str | None = None,
+                layer: str | None = None, dataflow: str | None = None, input_shape: InputShape | None = None,
+                resolution: int | None = None, batch: int = 1, num_classes: int | None = None,
+                title: str | None = None, cache: bool = True) -> Figure:
+    """Log-log curves of the least DRAM traffic against each level's capacity (bounds), whole network: the
+    template's capacity and the mapper's traffic marked, the compulsory traffic as a line."""
+    from hwmap.report.bounds_plot import traffic_curves
+
+    _plot_suffix(out)
+    result = bounds(model, accel, level=level, layer=layer, dataflow=dataflow, input_shape=input_shape,
+                    resolution=resolution, batch=batch, num_classes=num_classes, cache=cache)
+    written = traffic_curves(result, out, title=title)
+    return Figure(Path(written), {"model": result.model, "accelerator": result.accelerator,
+                                  "levels": [lb.level for lb in result.levels]})
 
 
 def plot_frontier(source: str | Path, *, out: str | Path, selection: str | Path | None = None,

@@ -12,6 +12,7 @@ import pytest
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 TINY_RUNS = {
     "array_dse.py": ("array_dse_tiny.csv", "array_dse_tiny.png"),
+    "buffer_bounds.py": ("buffer_bounds_tiny_summary.csv", "buffer_bounds_tiny.png"),
     "digits_resilience.py": ("digits_resilience.csv", "digits_resilience.png"),
     "flops_breakdown.py": ("flops_breakdown.csv", "flops_breakdown.png"),
     "gpu_published.py": ("gpu_published_tiny/gpu_published.csv", "gpu_published_tiny/gpu_published.png"),
@@ -53,7 +54,16 @@ def _check_gpu_published(rows: list[dict]) -> None:
     assert max(abs(float(r["flops_error_pct"])) for r in rows) > 50
 
 
-CHECKS = {"flops_breakdown.py": _check_flops_breakdown, "ofa_switching.py": _check_ofa_switching,
+def _check_buffer_bounds(rows: list[dict]) -> None:
+    assert {(r["model"], r["accelerator"]) for r in rows} == {
+        (m, a) for m in ("resnet18", "mobilenetv3_small_050") for a in ("systolic16x16", "magnet16pe_v16")}
+    for r in rows:
+        assert float(r["compulsory_bytes"]) <= float(r["bound_at_template_bytes"]) <= float(r["mapped_bytes"])
+        assert float(r["capacity_within_2x_bytes"]) <= float(r["capacity_within_1x_bytes"])
+
+
+CHECKS = {"buffer_bounds.py": _check_buffer_bounds,
+          "flops_breakdown.py": _check_flops_breakdown, "ofa_switching.py": _check_ofa_switching,
           "zoo_census.py": _check_zoo_census, "gpu_published.py": _check_gpu_published}
 
 

@@ -48,7 +48,7 @@ use_cache = use_cache  # the name graph_commands uses
 # registered command at start-up, which costs more than the rest of `hwmap flops graph.json`).
 COMMAND_MODULES: dict[str, str] = {
     "flops": "graph_commands", "graph": "graph_commands", "export": "graph_commands", "models": "graph_commands",
-    "estimate": "cost_commands", "accels": "cost_commands", "map": "cost_commands",
+    "estimate": "cost_commands", "accels": "cost_commands", "map": "cost_commands", "bounds": "cost_commands",
     "paths": "path_commands", "select-paths": "path_commands", "simulate": "path_commands",
     "evaluate": "evaluate_commands", "calibrate": "gpu_commands", "measure": "gpu_commands",
     "sweep": "dse_commands", "plot": "plot_commands", "cache": "cache_commands", "census": "census_commands",
@@ -87,7 +87,7 @@ def _hoist_global_flags(argv: list[str]) -> list[str]:
 # Commands whose work is done when main returns (no worker pools, threads or finalizers that must run): run as the
 # process's entry point, they end with os._exit once their output is flushed, skipping the interpreter's teardown of
 # ~400k objects and ~700 modules (a cached `hwmap estimate resnet50`: 0.908 -> 0.646 s wall median of 11).
-FAST_EXIT_COMMANDS = ("estimate", "map", "accels", "flops", "graph", "export", "models", "cache")
+FAST_EXIT_COMMANDS = ("estimate", "map", "bounds", "accels", "flops", "graph", "export", "models", "cache")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -256,3 +256,58 @@ def accels_export(
         return
     for path in result.paths:
         print(f"wrote {path}")
+
+
+@app.command("bounds")
+@calls_api("bounds")
+def bounds_command(
+    model: ModelArg,
+    accel: AccelOpt,
+    level: Annotated[Optional[str], typer.Option("--level", help="one memory level (ifmap, filter, ofmap, all; "
+                                                                 "global on vector_pe templates); default: every "
+                                                                 "level the mapper handles")] = None,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="only layers whose name or module matches this "
+                                                                 "glob, e.g. 'layer4.*'")] = None,
+    dataflow: DataflowOpt = None,
+    input_shape: InputOpt = None,
+    resolution: ResolutionOpt = None,
+    batch: BatchOpt = 1,
+    num_classes: ClassesOpt = None,
+    strict: StrictOpt = False,
+    csv_path: Annotated[Optional[str], typer.Option("--csv", help="write every step of every curve to this CSV")]
+    = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Least DRAM traffic attainable with at most B bytes at each memory level, for every B (per layer and the
+    whole network), beside the template's capacity and the mapper's traffic there."""
+    from rich.table import Table
+
+    from hwmap.api import bounds
+    from hwmap.report.tables import print_json, stdout_console, write_csv
+
+    check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--csv": csv_path})
+    result = bounds(model, accel, level=level, layer=layer, dataflow=dataflow, input_shape=input_shape,
+                    resolution=resolution, batch=batch, num_classes=num_classes, strict=strict, cache=use_cache())
+    if csv_path:
+        rows = result.rows()
+        write_csv(csv_path, list(rows[0]), ([r[h] for h in rows[0]] for r in rows))
+    if json_out:
+        print_json(result.record())
+        return
+    table = Table(title=f"{result.model} on {result.accelerator}: least DRAM traffic of the conv/GEMM layers vs "
+                        "buffer capacity (whole network)", title_justify="left")
+    for column in ("level", "template KiB", "MB at template", "hwmap map MB", "smallest KiB", "MB there",
+                   "compulsory MB", "compulsory from KiB", "steps"):
+        table.add_column(column, justify="left" if column == "level" else "right")
+    for lb in result.levels:
+        net = lb.network
+        reach = net.compulsory_capacity_bytes
+        table.add_row(lb.level, f"{lb.template_capacity_bytes / 1024:,.1f}",
+                      f"{net.at(lb.template_capacity_bytes) / 1e6:,.3f}", f"{lb.mapped_bytes / 1e6:,.3f}",
+                      f"{net.min_capacity_bytes / 1024:,.2f}", f"{net.traffic_bytes[0] / 1e6:,.1f}",
+                      f"{net.compulsory_bytes / 1e6:,.3f}", "-" if reach is None else f"{reach / 1024:,.1f}",
+                      str(len(net.capacity_bytes)))
+    console = stdout_console()
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")

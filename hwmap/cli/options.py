@@ -122,7 +122,7 @@ def check_files(*, inputs: dict[str, str | None], outputs: dict[str, str | None]
 # CLI-only options: how the result is shown, not what is computed. Everything else is an API keyword.
 PRESENTATION_FLAGS: dict[str, str] = {
     "--json": "every command: print JSON instead of tables",
-    "--csv": "flops, estimate, paths cost: also write the printed table as CSV",
+    "--csv": "flops, estimate, bounds, paths cost: also write the printed table as CSV",
     "--top": "rows of a printed table (default 20, 0 = all)",
     "--title": "plot: the figure's title",
     "estimate --by": "estimate: which breakdown table to print (the GraphCost holds every breakdown)",

@@ -70,6 +70,25 @@ def plot_layers(model: ModelArg, accel: AccelOpt, out: OutOpt, dataflow: Dataflo
                  batch=batch, num_classes=num_classes, top=top, title=title, cache=use_cache()), json_out)
 
 
+@plot_app.command("bounds")
+@calls_api("plot_bounds")
+def plot_bounds(model: ModelArg, accel: AccelOpt, out: OutOpt,
+                level: Annotated[Optional[str], typer.Option("--level", help="one memory level (default: every "
+                                                                             "level the mapper handles)")] = None,
+                layer: Annotated[Optional[str], typer.Option("--layer", help="only layers matching this glob")]
+                = None,
+                dataflow: DataflowOpt = None, input_shape: InputOpt = None, resolution: ResolutionOpt = None,
+                batch: BatchOpt = 1, num_classes: ClassesOpt = None, title: TitleOpt = None,
+                json_out: JsonOpt = False) -> None:
+    """Least DRAM traffic against buffer capacity (log-log), the template's capacity and traffic marked."""
+    from hwmap.api import plot_bounds as plot
+
+    check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--out": out})
+    _report(plot(model, accel, out=out, level=level, layer=layer, dataflow=dataflow, input_shape=input_shape,
+                 resolution=resolution, batch=batch, num_classes=num_classes, title=title, cache=use_cache()),
+            json_out)
+
+
 @plot_app.command("frontier")
 @calls_api("plot_frontier")
 def plot_frontier(

@@ -58,11 +58,16 @@ Caching: the candidate grid of a layer shape is built once per memory configurat
 buffer energies) and pruned to the candidates that can be optimal for some design point (per K and C tile, the
 front in DRAM bytes and buffer energy); each design point (array size and dataflow, clock, DRAM bandwidth and
 energy, static power) then only runs a choice over the survivors. The choice is cached too, by (shape, template,
-compute cycles, objective).
+compute cycles, objective). Once a shape meets a second capacity configuration in a process (a sweep or a loop over
+buffer sizes) and the template's buffer energies per byte are equal, its tilings are searched once into a
+:class:`CandidateTable` (every tiling with its best order, stored on disk by :mod:`hwmap.cost.candidate_store`)
+and every capacity configuration is looked up in it, with the same mappings bit for bit; traffic-vs-buffer curves
+(:mod:`hwmap.cost.bounds`) read the same tables.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from dataclasses import dataclass, replace
@@ -247,11 +252,44 @@ def class_traffic_factors(order: tuple[str, ...], tk, tc, tg):
     An operand is re-fetched once per trip of its irrelevant class when that class lies above one of its
     relevant classes with more than one trip.
     """
-    pa, pb, pg = _order_positions(order)
+    return _factors(*_order_positions(order), tk, tc, tg)
+
+
+def _factors(pa, pb, pg, tk, tc, tg):
+    """class_traffic_factors for class positions (K, C, NPQ) that may be arrays (one order per candidate)."""
     in_f = np.where(((pa < pb) & (tc > 1)) | ((pa < pg) & (tg > 1)), tk, 1)
     w_f = np.where(((pg < pa) & (tk > 1)) | ((pg < pb) & (tc > 1)), tg, 1)
     passes = np.where(((pb < pa) & (tk > 1)) | ((pb < pg) & (tg > 1)), tc, 1)
     return in_f, w_f, passes
+
+
+# Positions of the classes K, C and NPQ in each class order: rows of (K, C, NPQ) positions, one per order.
+ORDER_POSITIONS = np.array([_order_positions(o) for o in CLASS_ORDERS], dtype=np.int64)
+# Every order at once, shaped to broadcast against a vector of candidates: (orders, 1) per class.
+_ALL_ORDER_POSITIONS = tuple(ORDER_POSITIONS[:, i:i + 1] for i in range(3))
+
+
+def _traffic(nest: LoopNest, t: MapTarget, positions, kk, cc, nn, qq, pp):
+    """DRAM bytes per operand, output passes and buffer energy of candidates given by trip counts.
+
+    positions: the (K, C, NPQ) class positions of each candidate's order (_ALL_ORDER_POSITIONS: every order,
+    giving (orders, candidates) arrays). The one formula of both the per-capacity grid and the candidate tables,
+    so that both give the same bits.
+    """
+    tg = nn * pp * qq
+    in_pass = (nest.n * nest.c * t.input_bytes) * (nest.se_h * nest.p + pp * (nest.r - nest.se_h)) \
+        * (nest.se_w * nest.q + qq * (nest.s - nest.se_w))
+    w_pass = float(nest.weight_words) * t.weight_bytes
+    out_words = float(nest.output_words)
+    out_final = out_words * t.output_bytes
+    in_f, w_f, passes = _factors(*positions, kk, cc, tg)
+    dram_in = in_f * in_pass
+    dram_w = w_f * w_pass
+    spill = (passes - 1) * (out_words * t.psum_bytes)
+    dram = dram_in + dram_w + out_final + 2 * spill
+    buffer_pj = (dram_in * t.fill_input_pj_per_byte + dram_w * t.fill_weight_pj_per_byte
+                 + spill * (t.out_read_pj_per_byte + t.out_write_pj_per_byte) + out_final * t.out_read_pj_per_byte)
+    return dram_in, dram_w, passes, spill, dram, buffer_pj, out_final
 
 
 def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed_energy_pj: float = 0.0,
@@ -339,29 +377,33 @@ def _grid(nest: LoopNest, t: MapTarget) -> _Grid | None:
     pt = pt[idx]
     nn, kk, cc, qq = (trips4[i][idx[i]] for i in range(4))
     pp = -(-nest.p // pt)
-    tg = nn * pp * qq
-    in_pass = (nest.n * nest.c * t.input_bytes) * (nest.se_h * nest.p + pp * (nest.r - nest.se_h)) \
-        * (nest.se_w * nest.q + qq * (nest.s - nest.se_w))
-    w_pass = float(nest.weight_words) * t.weight_bytes
-    out_words = float(nest.output_words)
-    out_final = out_words * t.output_bytes
-    factors = [class_traffic_factors(order, kk, cc, tg) for order in CLASS_ORDERS]
-    dram_in = np.stack([f[0] for f in factors]) * in_pass
-    dram_w = np.stack([f[1] for f in factors]) * w_pass
-    passes = np.stack([f[2] for f in factors])
-    spill = (passes - 1) * (out_words * t.psum_bytes)
-    dram = dram_in + dram_w + out_final + 2 * spill
-    buffer_pj = (dram_in * t.fill_input_pj_per_byte + dram_w * t.fill_weight_pj_per_byte
-                 + spill * (t.out_read_pj_per_byte + t.out_write_pj_per_byte) + out_final * t.out_read_pj_per_byte)
+    traffic = _traffic(nest, t, _ALL_ORDER_POSITIONS, kk, cc, nn, qq, pp)
+    dram_in, dram_w, passes, spill, dram, buffer_pj, out_final = traffic
     tiles = np.stack([tiles4[0][idx[0]], tiles4[1][idx[1]], tiles4[2][idx[2]], -(-nest.p // pp),
                       tiles4[3][idx[3]]], axis=1)
     n_orders, n_cols = dram.shape
     order = np.repeat(np.arange(n_orders), n_cols)
     column = np.tile(np.arange(n_cols), n_orders)
-    keep = _undominated(dram.ravel(), buffer_pj.ravel(), tiles[column, 1], tiles[column, 2])
+    group = np.tile(idx[1] * len(tiles4[2]) + idx[2], n_orders)
+    near = _near_group_front(dram.ravel(), buffer_pj.ravel(), group)
+    keep = near[_undominated(dram.ravel()[near], buffer_pj.ravel()[near], tiles[column[near], 1],
+                             tiles[column[near], 2])]
     o, j = order[keep], column[keep]
     return _Grid(o, tiles[j], passes[o, j], dram_in[o, j], dram_w[o, j], spill[o, j], dram[o, j],
                  buffer_pj[o, j], out_final, int(dram.size))
+
+
+def _near_group_front(d: np.ndarray, b: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Ascending indices of the points that can be on their group's (d, b) front: those at the group's least
+    DRAM bytes with the least buffer energy among them, and those spending less buffer energy than that point
+    (every other point is dominated by it). An exact, sort-free pre-filter for _undominated."""
+    size = int(group.max()) + 1
+    d_min = np.full(size, np.inf)
+    np.minimum.at(d_min, group, d)
+    at_min = d == d_min[group]
+    b_at = np.full(size, np.inf)
+    np.minimum.at(b_at, group[at_min], b[at_min])
+    return np.flatnonzero((b < b_at[group]) | (at_min & (b == b_at[group])))
 
 
 def _undominated(d: np.ndarray, b: np.ndarray, k: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -369,17 +411,21 @@ def _undominated(d: np.ndarray, b: np.ndarray, k: np.ndarray, c: np.ndarray) -> 
 
     Floors only test the K and C tiles, so among points with equal tiles only their (d, b) Pareto front can be
     optimal (exact ties keep the first). Points dominated across different tiles are kept: harmless, as the choice
-    is exact over whatever survives.
+    is exact over whatever survives. Sorted by (k, c, d, b), a point survives when its b is below every earlier b
+    of its (k, c) group: a prefix minimum per group, computed on exact integer keys (the group's rank from the
+    end, then b's rank) so that one running minimum over all points restarts at each group.
     """
     order = np.lexsort((b, d, c, k))
-    b_sorted = b[order]
-    start = np.r_[True, (k[order][1:] != k[order][:-1]) | (c[order][1:] != c[order][:-1])]
-    starts = np.flatnonzero(start)
-    ends = np.r_[starts[1:], len(order)]
-    prev_min = np.full(len(order), np.inf)
-    for s0, s1 in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
-        prev_min[s0 + 1:s1] = np.minimum.accumulate(b_sorted[s0:s1])[:-1]
-    return order[prev_min > b_sorted]
+    if len(order) == 0:
+        return order
+    k_s, c_s = k[order], c[order]
+    start = np.r_[True, (k_s[1:] != k_s[:-1]) | (c_s[1:] != c_s[:-1])]
+    group = np.cumsum(start) - 1
+    _, b_rank = np.unique(b[order], return_inverse=True)
+    width = np.int64(b_rank.max()) + 2
+    key = (group[-1] - group).astype(np.int64) * width + b_rank.reshape(-1)
+    prev_min = np.r_[np.iinfo(np.int64).max, np.minimum.accumulate(key)[:-1]]
+    return order[key < prev_min]
 
 
 def _grid_key(t: MapTarget) -> MapTarget:
@@ -408,10 +454,14 @@ def _floored(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> np.ndarr
 @lru_cache(maxsize=20_000)
 def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
     key = _grid_key(t)
-    keep = _floored(nest, key, min(t.min_k, nest.k), min(t.min_c, nest.c))
+    floors = (min(t.min_k, nest.k), min(t.min_c, nest.c))
+    if _use_table(nest, key):
+        grid = _lookup_choice(nest, key, *floors)
+        keep = None if grid is None else np.zeros(1, dtype=np.int64)
+    else:
+        grid, keep = _grid(nest, key), _floored(nest, key, *floors)
     if keep is None:
         return None
-    grid = _grid(nest, key)
     dram = grid.dram[keep]
     buffer_pj = grid.buffer_pj[keep]
     cycles = np.maximum(compute, dram / t.dram_bw_bytes_per_cycle)
@@ -438,6 +488,209 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
     )
 
 
+# ---------------------------------------------------------------- candidate tables: one search per layer shape
+
+
+@dataclass(frozen=True)
+class CandidateTable:
+    """Every candidate of one layer shape (per group), whatever the capacities: the grid of minimal N, K, C, Q
+    tiles (columns, row-major) x every minimal P tile, with the best class order of each (least DRAM bytes, then
+    least buffer energy, then the first order) and its DRAM bytes. Built once per shape, word sizes and buffer
+    energies; a capacity is then answered by looking up, for each column, the largest P tile that fits
+    (_largest_p) and its DRAM bytes, instead of searching the six orders again. Traffic curves
+    (hwmap.cost.bounds) read it whole.
+    """
+
+    nest: LoopNest
+    trips: np.ndarray  # (G, 4) int64: trip counts of N, K, C, Q per column
+    tiles: np.ndarray  # (G, 4) int64: N, K, C, Q tiles per column
+    in_per_row: np.ndarray  # (G,) bytes of one input row of the column's tile (times rows: the input tile)
+    out_per_p: np.ndarray  # (G,) partial-sum bytes per P of the output tile
+    w_tile: np.ndarray  # (G,) weight tile bytes
+    p_tiles: np.ndarray  # (T,) minimal P tiles, ascending
+    p_trips: np.ndarray  # (T,) their trip counts, descending
+    best_order: np.ndarray  # (G, T) int8: index into CLASS_ORDERS
+    dram: np.ndarray  # (G, T) DRAM bytes of one group with that order
+    buffer_pj: np.ndarray  # (G, T) its buffer fill and drain energy
+
+    def input_need(self, p_tiles: np.ndarray) -> np.ndarray:
+        """(G, len(p_tiles)) input tile bytes of every column with each P tile (halo included), as the mapper's
+        capacity test computes them."""
+        return self.in_per_row[:, None] * ((p_tiles.reshape(1, -1) - 1) * self.nest.se_h + self.nest.r)
+
+
+def _table_key(t: MapTarget) -> tuple:
+    """What a candidate table depends on: word sizes and buffer energies (not capacities)."""
+    return (t.input_bytes, t.weight_bytes, t.psum_bytes, t.output_bytes, t.fill_input_pj_per_byte,
+            t.fill_weight_pj_per_byte, t.out_read_pj_per_byte, t.out_write_pj_per_byte)
+
+
+def _table_target(t: MapTarget) -> MapTarget:
+    return MapTarget(*_table_key(t)[:4], 0.0, 0.0, 0.0, False, 0.0, *_table_key(t)[4:], 1.0, 0.0)
+
+
+def _table_columns(nest: LoopNest, t: MapTarget):
+    dims4 = (nest.n, nest.k, nest.c, nest.q)
+    tiles4, trips4 = zip(*(_candidates(d) for d in dims4), strict=True)
+    index = [i.ravel() for i in np.meshgrid(*(np.arange(len(x)) for x in tiles4), indexing="ij")]
+    tiles = np.stack([tiles4[i][index[i]] for i in range(4)], axis=1)
+    trips = np.stack([trips4[i][index[i]] for i in range(4)], axis=1)
+    tn, tk, tc, tq = tiles.T
+    cols = (tq - 1) * nest.se_w + nest.s
+    return tiles, trips, tn * tc * cols * t.input_bytes, tn * tk * tq * t.psum_bytes, \
+        tk * tc * (nest.r * nest.s * t.weight_bytes)
+
+
+def build_candidate_table(nest: LoopNest, t: MapTarget, best_order: np.ndarray | None = None) -> CandidateTable:
+    """The candidate table of one group of nest (best_order: a stored one, else searched here)."""
+    t = _table_target(t)
+    tiles, trips, in_per_row, out_per_p, w_tile = _table_columns(nest, t)
+    p_tiles, p_trips = _candidates(nest.p)
+    nn, kk, cc, qq = trips.T
+    if best_order is None:
+        best_order = np.empty((len(tiles), len(p_tiles)), dtype=np.int8)
+        dram_best, b_best = np.empty((len(tiles), len(p_tiles))), np.empty((len(tiles), len(p_tiles)))
+        for j, pp in enumerate(p_trips):
+            _, _, _, _, dram, buffer_pj, _ = _traffic(nest, t, _ALL_ORDER_POSITIONS, kk, cc, nn, qq, pp)
+            least = dram == dram.min(axis=0)
+            b_least = np.where(least, buffer_pj, np.inf).min(axis=0)
+            best_order[:, j] = np.argmax(least & (buffer_pj == b_least), axis=0)
+            dram_best[:, j], b_best[:, j] = dram.min(axis=0), b_least
+    else:  # the stored orders' bytes and energies: the same formula on the same numbers, so the same bits
+        order = best_order.astype(np.int64)
+        positions = tuple(ORDER_POSITIONS[order, i] for i in range(3))
+        traffic = _traffic(nest, t, positions, kk[:, None], cc[:, None], nn[:, None], qq[:, None], p_trips[None, :])
+        dram_best, b_best = traffic[4], traffic[5]
+    return CandidateTable(nest, trips, tiles, in_per_row, out_per_p, w_tile, p_tiles, p_trips, best_order,
+                          dram_best, b_best)
+
+
+_TABLES: dict[tuple[LoopNest, tuple], CandidateTable] = {}
+_TABLES_MAX = 1024
+_CAPACITIES_SEEN: dict[tuple[LoopNest, tuple], set] = {}
+_TABLES_ON = [True]
+
+
+@contextlib.contextmanager
+def per_capacity_search():
+    """Within this block every layer is searched per capacity configuration (the cold path), never read from a
+    candidate table: what benchmarks and tests compare the tables against."""
+    before = _TABLES_ON[0]
+    _TABLES_ON[0] = False
+    _map_group.cache_clear()
+    try:
+        yield
+    finally:
+        _TABLES_ON[0] = before
+        _map_group.cache_clear()
+
+
+def candidate_table(nest: LoopNest, t: MapTarget) -> CandidateTable:
+    """The candidate table of nest's shape for t's word sizes and energies: in memory, else from the on-disk
+    store (hwmap.cost.candidate_store), else built and stored there."""
+    key = (nest, _table_key(t))
+    table = _TABLES.get(key)
+    if table is None:
+        from hwmap.cost import candidate_store
+
+        target = _table_target(t)
+        text = candidate_store.key_text({"nest": [getattr(nest, f) for f in nest.__slots__],
+                                         "target": [float(v) for v in key[1]]})
+        stored = candidate_store.load(text)
+        if stored is not None and stored.shape != _table_shape(nest):
+            stored = None
+        if stored is not None and stored.size and not 0 <= stored.min() <= stored.max() < len(CLASS_ORDERS):
+            stored = None
+        table = build_candidate_table(nest, target, stored)
+        if stored is None:
+            candidate_store.store(text, table.best_order)
+        if len(_TABLES) >= _TABLES_MAX:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = table
+    return table
+
+
+def _table_shape(nest: LoopNest) -> tuple[int, int]:
+    columns = 1
+    for dim in (nest.n, nest.k, nest.c, nest.q):
+        columns *= len(_candidates(dim)[0])
+    return columns, len(_candidates(nest.p)[0])
+
+
+def _use_table(nest: LoopNest, t: MapTarget) -> bool:
+    """Whether to answer from the shape's candidate table: once the shape meets a second capacity configuration
+    (a sweep or a loop over buffer sizes), when every buffer energy per byte is the same. Then every objective's
+    optimum is the fitting candidate with the least (DRAM bytes, buffer energy, K tile, C tile, order, column),
+    which is what the per-capacity grid's choice returns too (buffer energy grows with DRAM bytes), so both paths
+    give the same mapping bit for bit (tests/cost/test_candidate_tables.py)."""
+    if not _TABLES_ON[0] or not (t.fill_input_pj_per_byte == t.fill_weight_pj_per_byte == t.out_read_pj_per_byte
+                                 == t.out_write_pj_per_byte):
+        return False
+    key = (nest, _table_key(t))
+    if key in _TABLES:
+        return True
+    if len(_CAPACITIES_SEEN) > 100_000:
+        _CAPACITIES_SEEN.clear()
+    seen = _CAPACITIES_SEEN.setdefault(key, set())
+    seen.add((t.cap_input, t.cap_weight, t.cap_output, t.shared))
+    return len(seen) > 1
+
+
+@lru_cache(maxsize=4096)
+def _fitting(nest: LoopNest, key: MapTarget):
+    """The columns of the shape's candidate table that fit this capacity configuration, the index of each one's
+    largest fitting P tile, their DRAM bytes and K and C tiles (None when nothing fits)."""
+    table = candidate_table(nest, key)
+    pt = _largest_p(nest, key, table.in_per_row, table.out_per_p, table.w_tile)
+    fit = np.flatnonzero(pt >= 1)
+    if len(fit) == 0:
+        return None
+    pp = -(-nest.p // pt[fit])
+    at = np.searchsorted(-table.p_trips, -pp)
+    return table, fit, at, table.dram[fit, at], table.tiles[fit, 1], table.tiles[fit, 2]
+
+
+@lru_cache(maxsize=8192)
+def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> _Grid | None:
+    """The one candidate that every objective picks under this capacity configuration and these floors, as a
+    one-row grid: least (DRAM bytes, buffer energy), then the per-capacity grid's tie order (K tile, C tile,
+    order, column)."""
+    found = _fitting(nest, key)
+    if found is None:
+        return None
+    table, fit, at, dram, k_tiles, c_tiles = found
+    floored = (k_tiles >= min_k) & (c_tiles >= min_c)
+    masked = np.where(floored, dram, np.inf)
+    first = int(np.argmin(masked))
+    if not floored[first]:
+        return None
+    ok = np.flatnonzero(masked == masked[first])
+    if len(ok) > 1:  # ties in DRAM bytes: least buffer energy, then the grid's order (ascending = column order)
+        b = table.buffer_pj[fit[ok], at[ok]]
+        ok = ok[b == b.min()]
+        o = table.best_order[fit[ok], at[ok]]
+        ok = ok[np.lexsort((o, c_tiles[ok], k_tiles[ok]))]
+    w = int(ok[0])
+    return replace(_winner(nest, _table_target(key), int(fit[w]), int(at[w])), candidates=6 * len(fit))
+
+
+@lru_cache(maxsize=65536)
+def _winner(nest: LoopNest, target: MapTarget, column: int, at: int) -> _Grid:
+    """One candidate of a table (column, P tile index) as a one-row grid (its candidate count left 0): the same
+    candidate wins many capacity configurations and floors of a sweep."""
+    table = candidate_table(nest, target)
+    w = np.array([column])
+    pp = table.p_trips[[at]]
+    order = table.best_order[w, [at]].astype(np.int64)
+    positions = tuple(ORDER_POSITIONS[order, i] for i in range(3))
+    nn, kk, cc, qq = table.trips[w].T
+    dram_in, dram_w, passes, spill, dram_all, buffer_pj, out_final = _traffic(nest, target, positions, kk, cc, nn,
+                                                                              qq, pp)
+    t4 = table.tiles[w]
+    chosen_tiles = np.stack([t4[:, 0], t4[:, 1], t4[:, 2], -(-nest.p // pp), t4[:, 3]], axis=1)
+    return _Grid(order, chosen_tiles, passes, dram_in, dram_w, spill, dram_all, buffer_pj, out_final, 0)
+
+
 def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> np.ndarray:
     """Largest P tile (0 when none) that fits beside the given N, K, C, Q tiles.
 
@@ -462,6 +715,14 @@ def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> n
         return (need_in <= t.cap_input) & (need_out <= t.cap_output) & (w_tile <= t.cap_weight)
 
     return np.where((pt >= 1) & ~fits(np.maximum(pt, 1)), pt - 1, pt)  # float rounding guard
+
+
+def clear_mapper_caches() -> None:
+    """Empty every in-process cache of the mapper (grids, candidate tables, choices): the next layer is cold."""
+    for cached in (_map_group, _grid, _floored, _fitting, _lookup_choice, _winner):
+        cached.cache_clear()
+    _TABLES.clear()
+    _CAPACITIES_SEEN.clear()
 
 
 def mapping_cache_info():

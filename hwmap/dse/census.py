@@ -97,7 +97,7 @@ def census_point_id(model: str, accels: Sequence[str], batch: int, resolution: i
 
 def census_model(task: CensusTask) -> dict[str, Any]:
     """One model's row (runs in a worker; imports torch there). Failures are rows, never exceptions."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     row: dict[str, Any] = {"point_id": task.point_id, "model": task.model, "status": "ok", "error": "",
                            "batch": task.batch}
     try:
@@ -107,6 +107,7 @@ def census_model(task: CensusTask) -> dict[str, Any]:
         row["status"] = "error"
         row["error"] = _one_line(exc)
     row["trace_s"] = round(time.perf_counter() - started, 3)
+    row["cpu_s"] = round(time.process_time() - cpu_started, 3)  # the worker's CPU: wall time on a shared machine
     return row
 
 
@@ -203,7 +204,11 @@ def run_census(
     time_limit_s: float | None = 300.0,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> CensusResult:
-    """Census of models on accels, written to out (.csv or .json) with a journal beside it (out.journal.jsonl)."""
+    """Census of models on accels, written to out (.csv or .json) with a journal beside it (out.journal.jsonl).
+
+    progress: called with each row as its model finishes; when it also has a ``resumed(count)`` method, that is
+    called first with the number of models taken from the journal (so a progress bar's rate and ETA count only
+    the models run now)."""
     from hwmap.interop.inputs import read_accelerator
 
     check_census_settings(accels=accels, batch=batch, resolution=resolution, workers=workers, scheduler=scheduler,
@@ -249,6 +254,7 @@ def _run_census(models, *, accels, out: Path, journal_path: Path, batch, resolut
     header = {"format": JOURNAL_FORMAT, "kind": CENSUS_KIND, "accels": list(accels), "batch": batch,
               "resolution": resolution}
     todo = [t for t in tasks if t.point_id not in done]
+    _report_resumed(progress, len(tasks) - len(todo))
     started = time.perf_counter()
     journal = _Journal(journal_path, header, keep_bytes=keep)
     try:
@@ -266,6 +272,12 @@ def _run_census(models, *, accels, out: Path, journal_path: Path, batch, resolut
     _write(rows, out)
     return CensusResult(rows=rows, elapsed_s=time.perf_counter() - started, resumed=len(tasks) - len(todo),
                         failed=sum(1 for r in rows if r.get("status") != "ok"))
+
+
+def _report_resumed(progress, count: int) -> None:
+    resumed = getattr(progress, "resumed", None)
+    if callable(resumed):
+        resumed(count)
 
 
 class _executor:

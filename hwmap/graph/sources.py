@@ -102,6 +102,32 @@ def _timm_has(name: str) -> bool:
     return timm.is_model(name)
 
 
+# In-place ops that weight initialisers run (trunc_normal_: uniform_, erfinv_, mul_, add_, clamp_); none changes a
+# tensor's shape, dtype or strides.
+_INIT_OPS = frozenset({"uniform_", "normal_", "erfinv_", "mul_", "add_", "sub_", "div_", "clamp_", "fill_", "zero_",
+                       "copy_", "exponential_", "bernoulli_", "random_"})
+
+
+def _skip_meta_init():
+    """A dispatch mode under which initialisers' in-place ops on meta tensors do nothing.
+
+    A meta tensor has no values, so these ops only check shapes, yet torch runs them through Python
+    decompositions (timm's trunc_normal_ is ~80% of building a ViT on meta). Skipping them leaves every
+    parameter's shape, dtype and strides as they were (checked against a plain meta build in tests).
+    """
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class SkipMetaInit(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if (func.overloadpacket.__name__ in _INIT_OPS and args and isinstance(args[0], torch.Tensor)
+                    and args[0].is_meta):
+                return args[0]
+            return func(*args, **(kwargs or {}))
+
+    return SkipMetaInit()
+
+
 def _build_timm(name: str, num_classes: int | None, spec: str) -> BuiltModel:
     import timm
     import torch
@@ -111,7 +137,7 @@ def _build_timm(name: str, num_classes: int | None, spec: str) -> BuiltModel:
     kwargs = {"pretrained": False}
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
-    with torch.device("meta"):
+    with torch.device("meta"), _skip_meta_init():
         module = timm.create_model(name, **kwargs)
     c, h, w = module.pretrained_cfg.get("input_size", (3, 224, 224))
     return BuiltModel(module, name, (int(c), int(h), int(w)), {"source": "timm", "timm_version": timm.__version__})

@@ -1,0 +1,129 @@
+"""Candidate tables (a layer shape's tilings searched once, every buffer configuration looked up) give the mapper's
+per-capacity answers bit for bit, in one process and across processes (the on-disk store)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from hwmap.cost import candidate_store, mapping
+from hwmap.cost.dispatch import estimate_graph, map_target
+from hwmap.cost.layers import layer_arrays
+from hwmap.cost.memory import memory_hierarchy
+from hwmap.cost.result import UNIT_ARRAY
+
+
+@pytest.fixture()
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    mapping.clear_mapper_caches()
+    yield tmp_path
+    mapping.clear_mapper_caches()
+
+
+def _shapes(model: str):
+    from hwmap.api import extract_graph
+
+    arrays = layer_arrays(extract_graph(model))
+    gemm = arrays.mask(UNIT_ARRAY)
+    return sorted({mapping.LoopNest(*(int(v) for v in arrays.nest[i])).canonical()
+                   for i in range(len(arrays)) if gemm[i]}, key=str)
+
+
+def _configurations(base: mapping.MapTarget, count: int, seed: int):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        ci, cw, co = (float(2 ** rng.integers(9, 21)) * rng.choice([1.0, 1.5]) for _ in range(3))
+        if base.shared:
+            yield dataclasses.replace(base, cap_input=ci, cap_weight=ci, cap_output=ci)
+        else:
+            yield dataclasses.replace(base, cap_input=ci, cap_weight=cw, cap_output=co)
+
+
+@pytest.mark.parametrize(("model", "accel"), [("resnet50", "systolic16x16"), ("mobilenetv3_small_050",
+                                                                             "magnet16pe_v16"),
+                                              ("deit_tiny_patch16_224", "systolic64x64")])
+def test_lookup_equals_the_per_capacity_search_on_every_shape(cache_home, model, accel):
+    from hwmap.api import load_accelerator
+
+    spec = load_accelerator(accel).spec
+    base = map_target(memory_hierarchy(spec), spec)
+    compared = 0
+    for t in _configurations(base, 8, seed=len(model)):
+        for nest in _shapes(model):
+            for floors in ((t.min_k, t.min_c), (1, 1), (64, 8)):
+                for objective in ("energy", "latency", "edp"):
+                    target = dataclasses.replace(t, min_k=floors[0], min_c=floors[1])
+                    args = dict(compute_cycles=5e4, fixed_energy_pj=1e3, objective=objective)
+                    with mapping.per_capacity_search():
+                        try:
+                            cold = mapping.map_layer(nest, target, **args)
+                        except Exception as exc:  # noqa: BLE001 - both paths must fail alike
+                            cold = type(exc)
+                    mapping._map_group.cache_clear()
+                    key = mapping._grid_key(target)
+                    mapping.candidate_table(nest, key)  # the table path from here on
+                    assert mapping._use_table(nest, key)
+                    try:
+                        looked_up = mapping.map_layer(nest, target, **args)
+                    except Exception as exc:  # noqa: BLE001
+                        looked_up = type(exc)
+                    assert looked_up == cold, (nest, target, objective)
+                    compared += 1
+    assert compared > 300
+
+
+def test_a_sweep_over_buffer_sizes_equals_cold_estimates_and_a_second_process_reads_the_store(cache_home):
+    from hwmap.api import extract_graph, load_accelerator
+
+    graph = extract_graph("resnet18")
+    base = load_accelerator("systolic16x16")
+    variants = [base.with_overrides({"buffers.ifmap.size_bytes": i, "buffers.filter.size_bytes": i,
+                                     "buffers.ofmap.size_bytes": o, "array.rows": r}, name=f"v{i}-{o}-{r}")
+                for i in (8192, 32768, 262144) for o in (4096, 65536) for r in (16, 32)]
+    swept = [estimate_graph(graph, v) for v in variants]
+    assert mapping._TABLES  # the second configuration of each shape switched to the tables
+    stored = sorted((cache_home / "hwmap" / "candidates").glob("*.candidates.npz"))
+    assert len(stored) == len(mapping._TABLES)
+    with mapping.per_capacity_search():
+        for variant, cost in zip(variants, swept, strict=True):
+            mapping.clear_mapper_caches()
+            cold = estimate_graph(graph, variant)
+            assert cold.layers.mappings == cost.layers.mappings
+            assert float(cold.energy_mj) == float(cost.energy_mj) and cold.cycles == cost.cycles
+    # A new process: tables come from the store, and the answers are the same.
+    mapping.clear_mapper_caches()
+    built = []
+    original = mapping.build_candidate_table
+    mapping.build_candidate_table = lambda nest, t, orders=None: built.append(orders is None) or original(
+        nest, t, orders)
+    try:
+        again = [estimate_graph(graph, v) for v in variants]
+    finally:
+        mapping.build_candidate_table = original
+    assert built and not any(built)  # every table read back, none searched again
+    assert [a.layers.mappings for a in again] == [s.layers.mappings for s in swept]
+
+
+def test_a_damaged_or_foreign_store_file_is_a_miss(cache_home):
+    text = candidate_store.key_text({"nest": [1, 2, 3], "target": [1.0]})
+    assert candidate_store.load(text) is None
+    candidate_store.store(text, np.zeros((2, 3), dtype=np.int8))
+    assert candidate_store.load(text).shape == (2, 3)
+    path = next((cache_home / "hwmap" / "candidates").glob("*"))
+    path.write_bytes(path.read_bytes()[:40])
+    assert candidate_store.load(text) is None
+    other = candidate_store.key_text({"nest": [1, 2, 4], "target": [1.0]})
+    candidate_store.store(other, np.zeros((2, 3), dtype=np.int8))
+    path_other = candidate_store._path(other)
+    path.write_bytes(path_other.read_bytes())  # the right name, another table inside
+    assert candidate_store.load(text) is None
+
+
+def test_store_info_and_clear(cache_home):
+    candidate_store.store(candidate_store.key_text({"nest": [1]}), np.zeros((1, 1), dtype=np.int8))
+    assert len(candidate_store.store_info().entries) == 1
+    assert len(candidate_store.clear_store().entries) == 1
+    assert candidate_store.store_info().entries == ()
