@@ -109,6 +109,7 @@ __all__ = [
     "gpu_roofs",
     "gpu_timeline",
     "kernel_time_s",
+    "mac_rates",
     "node_features",
     "saturation",
     "template_for_device_name",
@@ -120,6 +121,8 @@ MODES: tuple[str, ...] = ("eager", "sdpa", "compiled", "auto")
 DTYPE_BYTES: dict[str, int] = {"fp16": 2, "bf16": 2, "fp32": 4, "fp8": 1, "int8": 1}
 TENSOR_CLASSES = frozenset({"conv_dense", "conv_pointwise", "conv_grouped", "linear", "attention_matmul",
                             "attention_fused"})
+# classes whose FLOPs are 2 x multiply-accumulates (the rest count vector operations)
+MAC_CLASSES = TENSOR_CLASSES | {"conv_depthwise"}
 POINTWISE_CLASSES = frozenset({"activation", "elementwise", "batch_norm"})
 
 _CLASS_BY_OPCLASS: dict[OpClass, str | None] = {
@@ -161,6 +164,10 @@ _BUILTIN_LEAF_MODULES = frozenset({
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def _all_scalars(*values) -> bool:
+    return all(type(v) in (float, int) for v in values)
+
+
 def saturation(elements, half_saturation_elements):
     """s(w) = w / (w + w_half), with w >= 1 (a kernel always has some work)."""
     w = np.maximum(np.asarray(elements, dtype=float), 1.0)
@@ -169,6 +176,8 @@ def saturation(elements, half_saturation_elements):
 
 def full_rate_time_s(flops, bytes_, *, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac, memory_eff_frac):
     """max(FLOPs / (peak x compute_eff), bytes / (bandwidth x memory_eff)): the kernel at its class's best rate."""
+    if _all_scalars(flops, bytes_, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac, memory_eff_frac):
+        return max(flops / (peak_flops_per_s * compute_eff_frac), bytes_ / (bandwidth_bytes_per_s * memory_eff_frac))
     compute = np.asarray(flops, dtype=float) / (np.asarray(peak_flops_per_s, dtype=float) * compute_eff_frac)
     memory = np.asarray(bytes_, dtype=float) / (np.asarray(bandwidth_bytes_per_s, dtype=float) * memory_eff_frac)
     return np.maximum(compute, memory)
@@ -177,6 +186,12 @@ def full_rate_time_s(flops, bytes_, *, peak_flops_per_s, bandwidth_bytes_per_s, 
 def kernel_time_s(flops, bytes_, elements, *, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac,
                   memory_eff_frac, half_saturation_elements, launch_overhead_s):
     """max(FLOPs / (peak x compute_eff x s(w)), bytes / (bandwidth x memory_eff)) + launch: one kernel's GPU time."""
+    if _all_scalars(flops, bytes_, elements, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac,
+                    memory_eff_frac, half_saturation_elements, launch_overhead_s):  # one kernel: no numpy
+        w = max(float(elements), 1.0)
+        sat = w / (w + half_saturation_elements)
+        return max(flops / (peak_flops_per_s * compute_eff_frac * sat),
+                   bytes_ / (bandwidth_bytes_per_s * memory_eff_frac)) + launch_overhead_s
     sat = saturation(elements, half_saturation_elements)
     compute = np.asarray(flops, dtype=float) / (np.asarray(peak_flops_per_s, dtype=float) * compute_eff_frac * sat)
     memory = np.asarray(bytes_, dtype=float) / (np.asarray(bandwidth_bytes_per_s, dtype=float) * memory_eff_frac)
@@ -648,6 +663,7 @@ class GpuTimeline:
     fused_pointwise: int
     notes: tuple[str, ...] = field(default=())
     amp: bool = False
+    algorithm_macs: float = 0.0  # multiplications the kernels really run (Winograd: nominal / 2.25)
 
     @property
     def total_latency_s(self) -> float:
@@ -732,6 +748,17 @@ def conv_algorithm(node: Node, features: NodeFeatures, roofs: GpuRoofs, weight_b
     return NodeFeatures(flops_w, bytes_w, features.elements) if winograd_s < direct_s else features
 
 
+def _memo(graph: LayerGraph, key, compute):
+    """A template-independent property of a graph (fit classes, features, attention chains, fusion plan, host
+    structure), computed once per graph object and kept on it (a LayerGraph is immutable; the value lives in its
+    instance dict, as a cached_property's does), so that sweeping GPU templates or modes re-derives only what
+    depends on the card."""
+    store = graph.__dict__.setdefault("_gpu_structure", {})
+    if key not in store:
+        store[key] = compute()
+    return store[key]
+
+
 @dataclass
 class _Setup:
     """What runs as which kernel and the host time per node, before the pipeline (see gpu_timeline)."""
@@ -757,12 +784,16 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     coef = coefficients(accel, calibration)
     nodes = graph.nodes
     n = len(nodes)
-    classes = tuple(fit_class_of(node) for node in nodes)
-    plan = amp_plan(graph, low_bytes=DTYPE_BYTES[dtype]) if amp and dtype in ("fp16", "bf16") else None
-    feats = list(plan.features) if plan is not None else [node_features(node, dtype) for node in nodes]
+    classes = _memo(graph, "classes", lambda: tuple(fit_class_of(node) for node in nodes))
+    amp = bool(amp and dtype in ("fp16", "bf16"))
+    plan = _memo(graph, ("amp", dtype), lambda: amp_plan(graph, low_bytes=DTYPE_BYTES[dtype])) if amp else None
+    feats = list(plan.features) if plan is not None else \
+        _memo(graph, ("features", dtype), lambda: [node_features(node, dtype) for node in nodes])
     size = DTYPE_BYTES[dtype]
-    feats = [conv_algorithm(node, f, roofs, sum(t.numel for t in node.inputs if t.is_weight) * size)
-             for node, f in zip(nodes, feats, strict=True)]
+    weight_elements = _memo(graph, "weights", lambda: [sum(t.numel for t in node.inputs if t.is_weight)
+                                                       for node in nodes])
+    feats = [conv_algorithm(node, f, roofs, w * size) for node, f, w in zip(nodes, feats, weight_elements,
+                                                                              strict=True)]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
         c = coef.classes[cls]
@@ -771,7 +802,7 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
                                       compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
 
     # --- which nodes run as which kernel ---------------------------------------------------------------------
-    chains = attention_chains(graph)
+    chains = _memo(graph, "chains", lambda: attention_chains(graph))
     if mode == "eager":
         fused_chains: tuple[AttentionChain, ...] = ()
     elif mode == "auto":
@@ -788,9 +819,9 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
 
     # compiled mode: the shared fusion pass (hwmap.graph.fusion, policy "compiled") says which operators join
     # which kernel; attention chains are pre-formed kernels launched at their AV position
-    fusion = plan_fusion(graph, policy="compiled", kernels=[(c.av, c.members) for c in fused_chains]) \
-        if mode == "compiled" else None
-    edges = _Edges(graph) if fusion is not None else None
+    fusion = _memo(graph, "compiled_fusion", lambda: plan_fusion(
+        graph, policy="compiled", kernels=[(c.av, c.members) for c in fused_chains])) if mode == "compiled" else None
+    edges = _memo(graph, "edges", lambda: _Edges(graph)) if fusion is not None else None
     launches: list[_Launch] = []
     launch_at_anchor: dict[int, _Launch] = {}
     fused_pointwise = 0
@@ -832,10 +863,12 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     entries = np.zeros(n)
     views = np.zeros(n)
     if mode != "compiled":
-        entries = _module_entries(nodes)
+        entries = _memo(graph, "module_entries", lambda: _module_entries(nodes))
         host += entries * coef.host_module_s
-        for p, node in enumerate(nodes):
-            if isinstance(node.work, Zero) and p not in chain_span_views and _is_python_view(node):
+        python_views = _memo(graph, "python_views", lambda: [p for p, node in enumerate(nodes)
+                                                             if isinstance(node.work, Zero) and _is_python_view(node)])
+        for p in python_views:
+            if p not in chain_span_views:
                 host[p] += coef.host_view_s
                 views[p] = 1.0
     host_other = host.copy()  # views and module calls: before the node's launches
@@ -886,6 +919,7 @@ def gpu_timeline(
     launched = np.zeros(n, dtype=np.int64)
     h = g = 0.0
     last_launch: _Launch | None = None
+    algorithm_macs = 0.0
     order = [(p, i) for p in range(n) for i in launch_at.get(p, (None,))]
     for p, i in order:
         if i is None or i == launch_at[p][0]:
@@ -915,6 +949,8 @@ def gpu_timeline(
         dram[members] += (launch.bytes_ + launch.extra_bytes) * share
         launched[p] += 1
         last_launch = launch
+        if launch.fit_class in MAC_CLASSES:
+            algorithm_macs += launch.flops / 2
     if last_launch is not None and h > g:  # the host is still dispatching views after the last kernel
         weights = np.asarray(last_launch.weights, dtype=float)
         share = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1.0 / len(weights))
@@ -928,7 +964,8 @@ def gpu_timeline(
         fit_classes=classes, launches=launched, host_s=host, kernel_s=kernel, full_rate_s=full_rate,
         latency_s=latency, dram_bytes=dram, idle_energy_j=latency * coef.idle_power_w, dynamic_energy_j=dynamic,
         mode=mode, dtype=dtype, tf32=tf32, roofs=roofs, coefficients=coef,
-        fused_attention=len(fused_chains), fused_pointwise=fused_pointwise, notes=tuple(notes), amp=amp)
+        fused_attention=len(fused_chains), fused_pointwise=fused_pointwise, notes=tuple(notes), amp=amp,
+        algorithm_macs=algorithm_macs)
 
 
 ASSUMPTIONS = (
@@ -941,7 +978,30 @@ ASSUMPTIONS = (
     "Assumes: 3x3 stride-1 convolutions run as implicit GEMM or non-fused Winograd F(2x2,3x3), whichever is faster "
     "on the roofline (Winograd: FLOPs / 2.25, activations 9x through DRAM)",
     "Assumes (amp=True): torch.autocast's op lists decide each tensor's dtype; casts are kernels of their own",
+    "utilisation is the nominal-MAC rate against the dtype's tensor peak (above 1 where Winograd runs fewer "
+    "multiplications); settings.algorithm_utilisation is the rate of the multiplications the kernels run (<= 1)",
 )
+
+
+def mac_rates(nominal_macs: float, timeline: GpuTimeline) -> dict[str, float]:
+    """What utilisation means on a GPU, over the end-to-end latency, against the dtype's tensor peak (MAC/s)::
+
+        nominal_utilisation   = nominal MACs   / (peak MAC/s x latency)   (the graph's MAC count, as FLOP counters)
+        algorithm_utilisation = algorithm MACs / (peak MAC/s x latency)   (the multiplications the kernels run)
+
+    The algorithm can do fewer multiplications than the nominal MACs (Winograd F(2x2,3x3): 2.25x fewer), so the
+    nominal rate may exceed 1 (up to 2.25); the algorithm's rate never does (every kernel takes at least its
+    FLOPs / peak). The per-layer ``utilisation`` of a GPU result is the nominal rate of that layer's share of the
+    time (the GraphCost definition, MACs / (peak MACs per cycle x cycles)): above 1 for a Winograd layer, and for a
+    member of a fused kernel (fused attention) whose time is shared by work. The result guard checks
+    algorithm_utilisation <= 1 and every utilisation finite and >= 0.
+    """
+    peak_macs_per_s = timeline.roofs.tensor_flops_per_s / 2
+    busy = peak_macs_per_s * timeline.total_latency_s
+    if busy <= 0:
+        return {"nominal_utilisation": 0.0, "algorithm_utilisation": 0.0, "algorithm_macs": timeline.algorithm_macs}
+    return {"nominal_utilisation": nominal_macs / busy, "algorithm_utilisation": timeline.algorithm_macs / busy,
+            "algorithm_macs": timeline.algorithm_macs}
 
 
 def estimate_gpu(
@@ -984,6 +1044,7 @@ def estimate_gpu(
         "kernels": timeline.kernels, "host_s": float(timeline.host_s.sum()),
         "kernel_s": float(timeline.kernel_s.sum()), "fused_attention": timeline.fused_attention,
         "fused_pointwise": timeline.fused_pointwise,
+        **mac_rates(float(sum(node.work.macs for node in graph.nodes)), timeline),
     }
     peak_macs_per_cycle = timeline.roofs.tensor_flops_per_s / 2 / freq_hz
     layers = layer_costs(
