@@ -81,7 +81,7 @@ from hwmap.cost.result import GraphCost, layer_costs
 from hwmap.errors import HwmapError, TemplateError
 from hwmap.graph.fusion import plan_fusion
 from hwmap.graph.ir import LayerGraph, Node
-from hwmap.hardware.gpu_schema import FIT_CLASSES, GpuSpec
+from hwmap.hardware.gpu_schema import FIT_CLASSES, GpuSpec, template_for_device_name
 from hwmap.ops.classes import OpClass
 from hwmap.ops.work import Conv, DataMove, Elementwise, Gemm, Reduction, Unsupported, Zero
 
@@ -1064,45 +1064,3 @@ def estimate_gpu(
         notes=tuple(notes),
         settings=settings,
     )
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Device names -> templates
-# ----------------------------------------------------------------------------------------------------------------
-
-_DEVICE_TEMPLATES: tuple[tuple[str, str], ...] = (
-    ("h200", "h200_sxm"),
-    ("h100 pcie", "h100_pcie"),
-    ("h100", "h100_sxm"),
-    ("b200", "b200"),
-    ("a100", "a100_sxm"),
-    ("v100", "v100"),
-    ("titan v", "titan_v"),
-    ("rtx pro 6000 blackwell max q", "rtx_pro6000_blackwell_maxq"),
-    ("rtx pro 6000 blackwell", "rtx_pro6000_blackwell"),
-    ("rtx 5090", "rtx5090"),
-    ("rtx 4090", "rtx4090"),
-    ("rtx 3090", "rtx3090"),
-    ("l40s", "l40s"),
-    ("orin nano", "jetson_orin_nano"),
-    ("orin", "jetson_orin"),
-)
-# Short names matched as whole words only ("a10" must not match "a100", "t4" not "rtx 4090").
-_DEVICE_WORDS: tuple[tuple[str, str], ...] = (("a10", "a10"), ("a10g", "a10"), ("l4", "l4"), ("t4", "t4"))
-
-
-def template_for_device_name(name: str) -> str | None:
-    """The shipped GPU template for a CUDA/NVML device name ('NVIDIA H100 80GB HBM3' -> 'h100_sxm'), or None.
-
-    Variants without a template of their own (NVL, other memory sizes) map to the template of the same chip (their
-    clocks, power and bandwidth differ: calibrate them, the fit absorbs the difference in efficiency).
-    """
-    lowered = " ".join(name.lower().replace("-", " ").split())
-    for needle, template in _DEVICE_TEMPLATES:
-        if needle in lowered:
-            return template
-    words = set(lowered.split())
-    for word, template in _DEVICE_WORDS:
-        if word in words:
-            return template
-    return None

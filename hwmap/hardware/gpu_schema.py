@@ -39,6 +39,8 @@ Every numeric key names its unit (``_tflops``, ``_gb_per_s``, ``_w``, ``_us``, `
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Literal
 
 from pydantic import Field
@@ -53,6 +55,10 @@ __all__ = [
     "GpuPeaks",
     "GpuPriors",
     "GpuSpec",
+    "device_words",
+    "gpu_aliases",
+    "gpu_device_names",
+    "template_for_device_name",
 ]
 
 # The classes the GPU model fits separately (kernels that behave alike on a GPU). hwmap.cost.gpu maps every
@@ -73,6 +79,55 @@ FIT_CLASSES: tuple[str, ...] = (
     "pooling_resize",
     "data_movement",
 )
+
+_ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+
+
+def device_words(name: str) -> tuple[str, ...]:
+    """A device name as the words device_names match: lower case, '-' and '_' as spaces."""
+    return tuple(name.lower().replace("-", " ").replace("_", " ").split())
+
+
+def template_for_device_name(name: str) -> str | None:
+    """The shipped GPU template for a CUDA/NVML device name ('NVIDIA H100 80GB HBM3' -> 'h100_sxm'), or None.
+
+    Each GPU template lists the words that mean its card (``device_names``); a template matches when its words occur
+    consecutively in the name, and the longest match wins ('h100 pcie' over 'h100'; 'a10' does not match 'a100').
+    Variants without a template of their own (NVL, other memory sizes) map to the template of the same chip (their
+    clocks, power and bandwidth differ: calibrate them, the fit absorbs the difference in efficiency).
+    """
+    words = device_words(name)
+    best: tuple[int, str] | None = None
+    for template, needles in gpu_device_names().items():
+        for needle in needles:
+            n = len(needle)
+            if any(words[i:i + n] == needle for i in range(len(words) - n + 1)) and (best is None or n > best[0]):
+                best = (n, template)
+    return best[1] if best else None
+
+
+def gpu_device_names() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Template name -> its device_names as word tuples, over the shipped GPU templates."""
+    return {name: tuple(device_words(w) for w in spec.device_names) for name, spec in _shipped_gpu_specs().items()}
+
+
+def gpu_aliases() -> dict[str, str]:
+    """Alias -> template name over the shipped GPU templates (hwmap.hardware.catalog resolves --accel with it)."""
+    out: dict[str, str] = {}
+    for name, spec in _shipped_gpu_specs().items():
+        for alias in spec.aliases:
+            out.setdefault(alias.lower(), name)
+    return out
+
+
+@functools.cache
+def _shipped_gpu_specs() -> dict[str, GpuSpec]:
+    from hwmap.hardware.catalog import catalog_entries
+    from hwmap.hardware.loader import load_accelerator
+
+    return {name: load_accelerator(name).spec for name, entry in catalog_entries().items()
+            if entry.relpath.startswith("gpu/")}
+
 
 MAX_PLAUSIBLE_TFLOPS = 100_000.0  # 100 PFLOP/s dense on one GPU: a unit slip (GFLOP/s written as TFLOP/s)
 MAX_PLAUSIBLE_TDP_W = 5_000.0
@@ -155,6 +210,11 @@ class GpuSpec(TemplateSpec):
 
     kind: Literal["gpu"]
     architecture: Architecture
+    device_names: tuple[str, ...] = Field(default=(), strict=False, description=(
+        "words of the CUDA/NVML device name that mean this card ('h100 pcie' in 'NVIDIA H100 PCIe'), matched as "
+        "whole words after lower-casing and '-'/'_' -> space; the longest match over all templates wins"))
+    aliases: tuple[str, ...] = Field(default=(), strict=False, description=(
+        "other names people type for this template (--accel h100 -> h100_sxm), resolved with a one-line note"))
     sm_count: int = Field(ge=1, le=10_000)
     boost_clock_mhz: float = Field(gt=0, le=MAX_PLAUSIBLE_FREQ_MHZ)
     tdp_w: float = Field(gt=0, le=MAX_PLAUSIBLE_TDP_W)
@@ -175,6 +235,13 @@ class GpuSpec(TemplateSpec):
 
     def semantic_problems(self) -> list[Problem]:
         problems: list[Problem] = []
+        for i, alias in enumerate(self.aliases):
+            if not _ALIAS.fullmatch(alias):
+                problems.append(Problem(f"aliases[{i}]", f"an alias is a name as typed after --accel (letters, "
+                                                         f"digits, '_', '-'), got {alias!r}"))
+        for i, words in enumerate(self.device_names):
+            if not device_words(words):
+                problems.append(Problem(f"device_names[{i}]", f"expected words of a device name, got {words!r}"))
         peak = self.peak
         if peak.fp16_tensor_tflops < peak.fp32_tflops:
             problems.append(Problem(
