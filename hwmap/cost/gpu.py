@@ -81,7 +81,7 @@ from hwmap.cost.result import GraphCost, layer_costs
 from hwmap.errors import HwmapError, TemplateError
 from hwmap.graph.fusion import plan_fusion
 from hwmap.graph.ir import LayerGraph, Node
-from hwmap.hardware.gpu_schema import FIT_CLASSES, GpuSpec, template_for_device_name
+from hwmap.hardware.gpu_schema import COEFFICIENT_BOUNDS, FIT_CLASSES, GpuSpec, template_for_device_name
 from hwmap.ops.classes import OpClass
 from hwmap.ops.work import Conv, DataMove, Elementwise, Gemm, Reduction, Unsupported, Zero
 
@@ -301,19 +301,36 @@ def coefficients(accel: Accelerator, calibration: GpuCalibration | None = None) 
                          f"{accel.name!r}: calibrate this GPU with `hwmap calibrate --accel {base}`")
     classes: dict[str, ClassCoefficients] = {}
     missing = []
+    clamped: list[str] = []
+
+    def clamp(label: str, value: float) -> float:
+        low, high = COEFFICIENT_BOUNDS[label.rsplit(".", 1)[-1]]
+        if low <= value <= high:
+            return value
+        bounded = min(max(value, low), high)
+        clamped.append(f"{label} {value:g} -> {bounded:g}")
+        return bounded
+
     for name in FIT_CLASSES:
         fitted = calibration.classes.get(name)
         if fitted is None:
             classes[name] = priors[name]
             missing.append(name)
             continue
-        classes[name] = ClassCoefficients(fitted.compute_eff_frac, fitted.memory_eff_frac,
-                                          fitted.half_saturation_elements, fitted.launch_overhead_us * 1e-6,
-                                          fitted.host_overhead_us * 1e-6, fitted.dynamic_power_w)
-    notes = (f"calibration has no fit for {', '.join(missing)}: template priors used for them",) if missing else ()
-    return GpuCoefficients(classes, calibration.idle_power_w, calibration.host_view_us * 1e-6,
-                           calibration.host_module_us * 1e-6, calibrated=True, calibration_source=calibration.source,
-                           notes=notes)
+        classes[name] = ClassCoefficients(
+            clamp(f"{name}.compute_eff_frac", fitted.compute_eff_frac),
+            clamp(f"{name}.memory_eff_frac", fitted.memory_eff_frac),
+            clamp(f"{name}.half_saturation_elements", fitted.half_saturation_elements),
+            clamp(f"{name}.launch_overhead_us", fitted.launch_overhead_us) * 1e-6,
+            clamp(f"{name}.host_overhead_us", fitted.host_overhead_us) * 1e-6, fitted.dynamic_power_w)
+    notes = [f"calibration has no fit for {', '.join(missing)}: template priors used for them"] if missing else []
+    view_us, module_us = clamp("host_view_us", calibration.host_view_us), clamp("host_module_us",
+                                                                                calibration.host_module_us)
+    if clamped:
+        notes.append("calibration coefficients outside the physical bounds (hwmap.hardware.gpu_schema."
+                      "COEFFICIENT_BOUNDS) were clamped: " + "; ".join(clamped))
+    return GpuCoefficients(classes, calibration.idle_power_w, view_us * 1e-6, module_us * 1e-6, calibrated=True,
+                           calibration_source=calibration.source, notes=tuple(notes))
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from pydantic import Field
 from hwmap.hardware.schema import MAX_PLAUSIBLE_FREQ_MHZ, Problem, StrictModel, TemplateSpec
 
 __all__ = [
+    "COEFFICIENT_BOUNDS",
     "FIT_CLASSES",
     "GpuClassPrior",
     "GpuClassPriors",
@@ -128,6 +129,27 @@ def _shipped_gpu_specs() -> dict[str, GpuSpec]:
     return {name: load_accelerator(name).spec for name, entry in catalog_entries().items()
             if entry.relpath.startswith("gpu/")}
 
+
+# Hard physical bounds of the GPU model's coefficients: a fit never leaves them, and a calibration file outside them
+# is clamped with a note (hwmap.cost.gpu.coefficients). Units as in the templates (_us, _frac, _elements).
+# - compute_eff_frac <= 1: no kernel beats the published peak at the clock the roofs assume.
+# - memory_eff_frac <= 0.95 of the DRAM peak: copy/stream kernels reach about 90% of the datasheet bandwidth on
+#   GDDR6X and HBM cards (BabelStream-style measurements); traffic that stays in L2 is the L2 level's, not DRAM's.
+# - launch_overhead_us in [1, 20]: GPU-side cost per kernel (launch latency, ramp, tail) on top of its roofline time;
+#   a back-to-back stream of short kernels runs at ~3 us per kernel on V100-class cards (NVIDIA, "Getting Started
+#   with CUDA Graphs", 2019), ~2-5 us on newer cards.
+# - host_overhead_us in [2, 100]: CPU dispatch of one PyTorch eager operator, ~5-20 us on x86 desktops/servers
+#   (NVIDIA Nsight Systems user guide's PyTorch example: ~20 us per element-wise op on a V100 host), up to ~75 us on
+#   Jetson's ARM cores; host_view_us in [0.1, 10], host_module_us in [0.2, 15] (one Python view / nn.Module call).
+COEFFICIENT_BOUNDS: dict[str, tuple[float, float]] = {
+    "compute_eff_frac": (1e-3, 1.0),
+    "memory_eff_frac": (1e-2, 0.95),
+    "half_saturation_elements": (1.0, 1e10),
+    "launch_overhead_us": (1.0, 20.0),
+    "host_overhead_us": (2.0, 100.0),
+    "host_view_us": (0.1, 10.0),
+    "host_module_us": (0.2, 15.0),
+}
 
 MAX_PLAUSIBLE_TFLOPS = 100_000.0  # 100 PFLOP/s dense on one GPU: a unit slip (GFLOP/s written as TFLOP/s)
 MAX_PLAUSIBLE_TDP_W = 5_000.0
