@@ -507,9 +507,35 @@ class HoldoutCheck:
     reverted_groups: tuple[str, ...]  # parameter groups set back to their priors because they made it worse
 
 
+MIN_ROWS_PER_BATCH_GROUP = 5  # held-out rows a batch group needs for its median error to mean something
+
+
+def batch_groups(batches: np.ndarray, min_rows: int = MIN_ROWS_PER_BATCH_GROUP) -> np.ndarray:
+    """Per row, the batch that labels its group: batches in increasing order, a batch with fewer than min_rows rows
+    joined with the next larger one (the last with the previous), so every group's median has min_rows rows; a
+    group is labelled by its most frequent batch."""
+    values, counts = np.unique(batches, return_counts=True)
+    count_of = dict(zip(values.tolist(), counts.tolist(), strict=True))
+    groups: list[list[int]] = []
+    pending: list[int] = []
+    for value in values.tolist():
+        pending.append(value)
+        if sum(count_of[v] for v in pending) >= min_rows:
+            groups.append(pending)
+            pending = []
+    if pending:
+        if groups:
+            groups[-1].extend(pending)
+        else:
+            groups.append(pending)
+    label = {v: max(group, key=lambda b: count_of[b]) for group in groups for v in group}
+    return np.array([label[b] for b in batches.tolist()])
+
+
 def _median_error_by_batch(predicted: np.ndarray, measured: np.ndarray, batches: np.ndarray) -> dict[int, float]:
     error = np.abs(predicted / measured - 1)
-    return {int(b): 100 * float(np.median(error[batches == b])) for b in np.unique(batches)}
+    groups = batch_groups(batches)
+    return {int(b): 100 * float(np.median(error[groups == b])) for b in np.unique(groups)}
 
 
 def holdout_split(models: Sequence[str], seed: int = 0) -> np.ndarray:
@@ -527,8 +553,10 @@ def fit_table_checked(plans: Sequence[TimelinePlan], measured_s: Sequence[float]
 
     The table's models are split in two halves (random, by model, seeded); the fit on one half predicts the other.
     If that is worse than the priors at some batch, the parameter groups (PARAMETER_GROUPS) whose reversion to
-    the priors helps are set back, smallest set first, until no batch is worse (all groups: the priors). The
-    final fit uses every row with those groups kept at their priors.
+    the priors helps are set back, smallest set first (the best of a size), until no batch is worse (all groups:
+    the priors). Batches with fewer than MIN_ROWS_PER_BATCH_GROUP held-out rows are judged together with the next
+    larger batch (:func:`batch_groups`): one row's error is not a median. The final fit uses every row with those
+    groups kept at their priors.
     """
     from itertools import combinations
 
@@ -544,15 +572,16 @@ def fit_table_checked(plans: Sequence[TimelinePlan], measured_s: Sequence[float]
     choice: tuple[str, ...] | None = None
     best_err: dict[int, float] = dict(prior_err)
     groups = tuple(PARAMETER_GROUPS)
-    for size in range(len(groups) + 1):
+    for size in range(len(groups)):  # fewest groups reverted first; within a size, the lowest held-out error
+        passing = []
         for reverted in combinations(groups, size):
             fit = fit_table(train_plans, measured[~test], prior, frozen_groups=reverted)
             err = _median_error_by_batch(held.predict(CoefficientArrays.from_coefficients(fit.coefficients)),
                                          measured[test], batch_arr[test])
             if all(err[b] <= prior_err[b] + 1e-9 for b in prior_err):
-                choice, best_err = reverted, err
-                break
-        if choice is not None:
+                passing.append((sum(err.values()), reverted, err))
+        if passing:
+            _, choice, best_err = min(passing, key=lambda t: t[0])
             break
     reverted = choice if choice is not None else groups
     check = HoldoutCheck(int((~test).sum()), int(test.sum()), prior_err, best_err, tuple(reverted))

@@ -184,3 +184,13 @@ def test_the_default_subset_of_the_shipped_table_spreads_over_families():
     assert len(representative_rows(rows[:10], 80)) == 10  # a small table is used whole
     assert math.isfinite(sum(r.step_time_s for r in subset))
 
+
+
+def test_batches_with_few_rows_are_judged_with_their_neighbours():
+    from hwmap.calibrate.table import batch_groups
+
+    batches = np.array([1] * 6 + [192] + [256] * 2 + [1024] * 30)
+    groups = batch_groups(batches, min_rows=5)
+    assert set(groups[:6]) == {1}  # six rows: a group of its own
+    assert set(groups[6:]) == {1024}  # 192 and 256 join 1024, labelled by its most frequent batch
+    assert set(batch_groups(np.array([64, 64, 128]), min_rows=5)) == {64}  # too few rows overall: one group
