@@ -10,7 +10,8 @@ Per kernel of fit class c (hwmap.hardware.gpu_schema.FIT_CLASSES; see :func:`fit
     s(w)     = w / (w + half_saturation_c)        (the compute efficiency saturates with the work size)
     full_s   = max(FLOPs / (roof_c x compute_eff_c), bytes / (bandwidth x memory_eff_c))   (saturated rate)
 
-- roof_c (x the template's sustained_clock_frac, 1.10 on GeForce cards): the tensor-core peak of the dtype for
+- roof_c (x the class's sustained clock / the rated boost: :func:`sustained_clock_fracs`, the GPU Boost ceiling or
+  the clock the power budget allows for that class, whichever is lower): the tensor-core peak of the dtype for
   conv_dense, conv_pointwise, conv_grouped, linear, attention_matmul and attention_fused (fp32 uses TF32 when
   ``tf32`` and the GPU has it, else the FP32 CUDA-core peak); the FP32 CUDA-core peak for every other class.
 - FLOPs: 2 x MACs for GEMMs and convolutions, the Work's vector operations otherwise.
@@ -112,6 +113,7 @@ __all__ = [
     "mac_rates",
     "node_features",
     "saturation",
+    "sustained_clock_fracs",
     "template_for_device_name",
 ]
 
@@ -211,9 +213,12 @@ class GpuRoofs:
     dtype: str
     tensor_label: str  # e.g. "fp16 tensor", "tf32 tensor", "fp32 CUDA cores"
     notes: tuple[str, ...] = ()
+    clock_frac: Mapping[str, float] = field(default_factory=dict)  # class -> its sustained clock / the ceiling's
 
     def peak_for(self, fit_class: str) -> float:
-        return self.tensor_flops_per_s if fit_class in TENSOR_CLASSES else self.vector_flops_per_s
+        """The class's roof at its sustained clock (tensor/vector roofs at the clock ceiling x its clock share)."""
+        roof = self.tensor_flops_per_s if fit_class in TENSOR_CLASSES else self.vector_flops_per_s
+        return roof * self.clock_frac.get(fit_class, 1.0)
 
 
 def _gpu_spec(accel: Accelerator) -> GpuSpec:
@@ -245,12 +250,51 @@ def gpu_roofs(accel: Accelerator, *, dtype: str = "fp16", tf32: bool = True) -> 
             raise HwmapError(f"{accel.name} has no {dtype} tensor cores (its template gives no peak.{key}); "
                              "use fp16 or fp32")
         tflops, label = value, f"{dtype} tensor"
-    clock = spec.priors.sustained_clock_frac  # GeForce cards sustain clocks above the rated boost
-    if clock != 1.0:
-        notes.append(f"compute roofs x {clock:g}: {accel.name} sustains clocks above its rated boost (template prior)")
-    return GpuRoofs(tensor_flops_per_s=tflops * 1e12 * clock, vector_flops_per_s=peak.fp32_tflops * 1e12 * clock,
+    clocks = sustained_clock_fracs(spec)
+    ceiling = spec.priors.sustained_clock_frac
+    limited = sorted(c for c, r in clocks.items() if r < ceiling - 1e-9)
+    if limited:
+        shown = ", ".join(f"{c} x{clocks[c]:.3f}" for c in limited if c in TENSOR_CLASSES) or \
+            ", ".join(f"{c} x{clocks[c]:.3f}" for c in limited[:3])
+        notes.append(f"power-limited clocks on {accel.name} ({spec.tdp_w:g} W): {shown} of the rated boost "
+                     f"(ceiling x{ceiling:g}; hwmap.cost.gpu.sustained_clock_fracs)")
+    elif ceiling != 1.0:
+        notes.append(f"compute roofs x {ceiling:g}: {accel.name} sustains clocks above its rated boost (template "
+                     "prior, within its power budget)")
+    return GpuRoofs(tensor_flops_per_s=tflops * 1e12 * ceiling, vector_flops_per_s=peak.fp32_tflops * 1e12 * ceiling,
                     bandwidth_bytes_per_s=spec.memory.bandwidth_gb_per_s * 1e9, dtype=dtype, tensor_label=label,
-                    notes=tuple(notes))
+                    notes=tuple(notes), clock_frac={c: r / ceiling for c, r in clocks.items()})
+
+
+# Dynamic power ~ C V^2 f with the voltage rising about linearly with the clock over the boost range: ~ f^3.
+DYNAMIC_POWER_CLOCK_EXPONENT = 3.0
+
+
+def sustained_clock_fracs(spec: GpuSpec) -> dict[str, float]:
+    """Per fit class, the sustained SM clock / the rated boost clock: the ceiling, or the clock at which a
+    saturated kernel of the class draws the card's TDP, whichever is lower.
+
+    Assumes: a saturated kernel of class c draws idle + D_c x r^3 at clock ratio r (DYNAMIC_POWER_CLOCK_EXPONENT),
+    with D_c = dynamic_power_frac_c x (P_chip - idle) x (f_rated / f_chip)^3 the dynamic power at the rated clock;
+    (P_chip, f_chip) is the chip's power at a known clock (priors.chip_power: a power-capped card's uncapped
+    sibling), by default (TDP, rated boost). So r_c = min(ceiling, ((TDP - idle) / D_c)^(1/3)): a card whose
+    rated clock needs more than its TDP (RTX PRO 6000 Max-Q: the 600 W chip capped at 300 W) runs compute-heavy
+    kernels below it, and a GeForce card's GPU Boost headroom is spent only as far as the budget allows.
+    """
+    priors = spec.priors
+    ceiling = priors.sustained_clock_frac
+    budget_w = max(spec.tdp_w - priors.idle_power_w, 0.0)
+    if priors.chip_power is not None:
+        chip_w, chip_mhz = priors.chip_power.power_w, priors.chip_power.clock_mhz
+    else:
+        chip_w, chip_mhz = spec.tdp_w, spec.boost_clock_mhz
+    scale = max(chip_w - priors.idle_power_w, 0.0) * (spec.boost_clock_mhz / chip_mhz) ** DYNAMIC_POWER_CLOCK_EXPONENT
+    out = {}
+    for name in FIT_CLASSES:
+        dynamic_w = priors.classes.get(name).dynamic_power_frac * scale
+        allowed = (budget_w / dynamic_w) ** (1 / DYNAMIC_POWER_CLOCK_EXPONENT) if dynamic_w > 0 else ceiling
+        out[name] = min(ceiling, allowed)
+    return out
 
 
 @dataclass(frozen=True)
@@ -705,6 +749,12 @@ def _cast_launches(position: int, casts: Sequence[int], full_s) -> list[_Launch]
     return out
 
 
+def _casts_outside_fused_chains(position: int, casts: Sequence[int], score_numel: Mapping[int, int]) -> tuple:
+    """The autocast casts at a node, less those of attention scores inside a fused attention kernel."""
+    scores = score_numel.get(position)
+    return tuple(n for n in casts if n != scores) if scores is not None else tuple(casts)
+
+
 def _scope_prefixes(scope: str) -> tuple[str, ...]:
     if not scope:
         return ()
@@ -827,6 +877,8 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     else:
         fused_chains = chains
     chain_at: dict[int, AttentionChain] = {c.av: c for c in fused_chains}
+    # a fused kernel never materialises its scores: no autocast casts of them (softmax in, AV-GEMM in)
+    score_numel = {m: c.batch * c.q_len * c.kv_len for c in fused_chains for m in (c.softmax, c.av)}
     in_chain: set[int] = {m for c in fused_chains for m in c.members}
     chain_span_views: set[int] = set()
     for c in fused_chains:
@@ -845,7 +897,8 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     for p, node in enumerate(nodes):
         cls = classes[p]
         if plan is not None and edges is None:
-            launches.extend(_cast_launches(p, plan.casts.get(p, ()), full_s))
+            launches.extend(_cast_launches(p, _casts_outside_fused_chains(p, plan.casts.get(p, ()), score_numel),
+                                           full_s))
         if p in chain_at:
             c = chain_at[p]
             f = chain_features(c, dtype)

@@ -50,6 +50,7 @@ from hwmap.hardware.schema import MAX_PLAUSIBLE_FREQ_MHZ, Problem, StrictModel, 
 __all__ = [
     "COEFFICIENT_BOUNDS",
     "FIT_CLASSES",
+    "ChipPower",
     "GpuClassPrior",
     "GpuClassPriors",
     "GpuMemory",
@@ -212,6 +213,13 @@ class GpuClassPriors(StrictModel):
         return getattr(self, fit_class)
 
 
+class ChipPower(StrictModel):
+    """A saturated tensor load draws power_w at clock_mhz on this chip (e.g. the uncapped sibling's TDP and boost)."""
+
+    power_w: float = Field(gt=0, le=MAX_PLAUSIBLE_TDP_W)
+    clock_mhz: float = Field(gt=0, le=MAX_PLAUSIBLE_FREQ_MHZ)
+
+
 class GpuPriors(StrictModel):
     """Documented priors, used when no calibration file is given (the estimate then says it is uncalibrated)."""
 
@@ -219,8 +227,12 @@ class GpuPriors(StrictModel):
     host_view_us: float = Field(ge=0, le=10_000, description="host time of one Python-level view/reshape")
     host_module_us: float = Field(ge=0, le=10_000, description="host time of one nn.Module call")
     sustained_clock_frac: float = Field(default=1.0, ge=0.5, le=1.5, description=(
-        "sustained SM clock under load / the rated boost clock the peaks are quoted at (GeForce cards run above "
-        "their rated boost under GPU Boost); scales the compute roofs"))
+        "clock ceiling: the highest SM clock GPU Boost holds when the power budget allows, / the rated boost clock "
+        "the peaks are quoted at (GeForce cards run above their rated boost); the sustained clock of a class is "
+        "this or the clock its power allows, whichever is lower (hwmap.cost.gpu.sustained_clock_fracs)"))
+    chip_power: ChipPower | None = Field(default=None, description=(
+        "the chip's power at a known clock when it is the card's own TDP at a different clock (a power-capped "
+        "variant of a chip sold at a higher power); absent: the card's TDP at its rated boost clock"))
     classes: GpuClassPriors
 
 
