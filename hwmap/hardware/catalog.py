@@ -10,10 +10,8 @@ cached: the folder is listed on each call.
 from __future__ import annotations
 
 import difflib
-import functools
 import importlib.resources
 import re
-import sys
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -80,10 +78,6 @@ def find_template(name: str) -> CatalogEntry:
     entry = entries.get(name)
     if entry is not None:
         return entry
-    alias_of = _gpu_alias(name)
-    if alias_of is not None and alias_of in entries:
-        _note_alias(name, alias_of)
-        return entries[alias_of]
     known = list(entries)
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     close += [k for k in known if k not in close and (k.startswith(name) or name in k)][: max(0, 3 - len(close))]
@@ -94,19 +88,3 @@ def find_template(name: str) -> CatalogEntry:
         f"unknown accelerator {name!r}{hint}. Known accelerators: {listing}. "
         "A path to a YAML template file works too."
     )
-
-
-def _gpu_alias(name: str) -> str | None:
-    """The GPU template that lists ``name`` among its aliases (accelerators/gpu/*.yaml), or None."""
-    if not _NAME.fullmatch(name):
-        return None
-    from hwmap.hardware.gpu_schema import gpu_aliases
-
-    return gpu_aliases().get(name.lower())
-
-
-@functools.cache
-def _note_alias(name: str, template: str) -> None:
-    """One line on stderr, once per process and alias: which template an alias stands for."""
-    print(f"note: accelerator {name!r} is template {template!r} (an alias listed in gpu/{template}.yaml)",
-          file=sys.stderr)

@@ -114,12 +114,10 @@ def gpu_device_names() -> dict[str, tuple[tuple[str, ...], ...]]:
 
 
 def gpu_aliases() -> dict[str, str]:
-    """Alias -> template name over the shipped GPU templates (hwmap.hardware.catalog resolves --accel with it)."""
-    out: dict[str, str] = {}
-    for name, spec in _shipped_gpu_specs().items():
-        for alias in spec.aliases:
-            out.setdefault(alias.lower(), name)
-    return out
+    """Alias -> template name over the shipped GPU templates (hwmap.hardware.loader resolves --accel with it)."""
+    from hwmap.hardware.loader import gpu_aliases as aliases
+
+    return dict(aliases())
 
 
 @functools.cache
