@@ -503,10 +503,10 @@ def _bounds_s(parameter: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class HoldoutCheck:
-    """The fit on one half of the table's models, checked on the other half against the priors."""
+    """Fits on halves of the table's models, each checked on the other half, against the priors (two-fold)."""
 
-    train_rows: int
-    test_rows: int
+    train_rows: int  # rows the fits were trained on, over both folds (each row once)
+    test_rows: int  # rows predicted by a fit that did not see them (every row once)
     prior_error_pct: Mapping[int, float]  # batch -> median |error| of the priors on the held-out rows
     fitted_error_pct: Mapping[int, float]  # batch -> the same for the fit on the other half (after fallback)
     reverted_groups: tuple[str, ...]  # parameter groups set back to their priors because they made it worse
@@ -556,41 +556,45 @@ def fit_table_checked(plans: Sequence[TimelinePlan], measured_s: Sequence[float]
                       source: str | None = None) -> TableFit:
     """fit_table with a held-out check: never worse than the priors on held-out rows, at any batch of the table.
 
-    The table's models are split in two halves (random, by model, seeded); the fit on one half predicts the other.
-    If that is worse than the priors at some batch, the parameter groups (PARAMETER_GROUPS) whose reversion to
-    the priors helps are set back, smallest set first (the best of a size), until no batch is worse (all groups:
-    the priors). Batches with fewer than MIN_ROWS_PER_BATCH_GROUP held-out rows are judged together with the next
-    larger batch (:func:`batch_groups`): one row's error is not a median. The final fit uses every row with those
-    groups kept at their priors.
+    Two-fold: the table's models are split in two halves (random, by model, seeded); the fit on each half predicts
+    the other, and the pooled held-out errors (every row predicted by a fit that did not see it) are compared with
+    the priors' per batch. If the fits are worse at some batch, parameter groups (PARAMETER_GROUPS) are set back
+    to their priors: each single group first (the best that passes), else all of them (the priors). Batches with
+    fewer than MIN_ROWS_PER_BATCH_GROUP rows are judged together with the next larger batch (:func:`batch_groups`):
+    one row's error is not a median. The final fit uses every row with the chosen groups kept at their priors.
     """
-    from itertools import combinations
-
     measured = np.asarray(measured_s, dtype=float)
     batch_arr = np.asarray(batches)
-    test = holdout_split(models, seed)
-    if test.sum() == 0 or (~test).sum() == 0:  # one model: nothing to hold out
+    half = holdout_split(models, seed)
+    if half.sum() == 0 or (~half).sum() == 0:  # one model: nothing to hold out
         return fit_table(plans, measured, prior, source=source)
-    train_plans = [p for p, t in zip(plans, test, strict=True) if not t]
-    held = _Stacked([p for p, t in zip(plans, test, strict=True) if t])
-    prior_err = _median_error_by_batch(held.predict(CoefficientArrays.from_coefficients(prior)), measured[test],
-                                       batch_arr[test])
-    choice: tuple[str, ...] | None = None
-    best_err: dict[int, float] = dict(prior_err)
+    folds = [(~half, half), (half, ~half)]  # (train rows, held-out rows)
+    stacked = [_Stacked([p for p, t in zip(plans, held, strict=True) if t]) for _, held in folds]
+    order = np.concatenate([np.flatnonzero(held) for _, held in folds])
+    pooled_measured, pooled_batches = measured[order], batch_arr[order]
+
+    def pooled_error(coefs: Sequence[GpuCoefficients]) -> dict[int, float]:
+        predicted = np.concatenate([s.predict(CoefficientArrays.from_coefficients(c))
+                                    for s, c in zip(stacked, coefs, strict=True)])
+        return _median_error_by_batch(predicted, pooled_measured, pooled_batches)
+
+    prior_err = pooled_error([prior, prior])
     groups = tuple(PARAMETER_GROUPS)
-    for size in range(len(groups)):  # fewest groups reverted first; within a size, the lowest held-out error
+    choice: tuple[str, ...] = groups
+    best_err: dict[int, float] = dict(prior_err)
+    for candidates in ([()], [(g,) for g in groups]):  # nothing reverted, else one group at a time
         passing = []
-        for reverted in combinations(groups, size):
-            fit = fit_table(train_plans, measured[~test], prior, frozen_groups=reverted)
-            err = _median_error_by_batch(held.predict(CoefficientArrays.from_coefficients(fit.coefficients)),
-                                         measured[test], batch_arr[test])
+        for reverted in candidates:
+            fits = [fit_table([p for p, t in zip(plans, train, strict=True) if t], measured[train], prior,
+                              frozen_groups=reverted).coefficients for train, _ in folds]
+            err = pooled_error(fits)
             if all(err[b] <= prior_err[b] + 1e-9 for b in prior_err):
                 passing.append((sum(err.values()), reverted, err))
         if passing:
             _, choice, best_err = min(passing, key=lambda t: t[0])
             break
-    reverted = choice if choice is not None else groups
-    check = HoldoutCheck(int((~test).sum()), int(test.sum()), prior_err, best_err, tuple(reverted))
-    final = fit_table(plans, measured, prior, frozen_groups=reverted, source=source)
+    check = HoldoutCheck(int(len(plans)), int(len(plans)), prior_err, best_err, tuple(choice))
+    final = fit_table(plans, measured, prior, frozen_groups=choice, source=source)
     return dataclasses.replace(final, holdout=check)
 
 
@@ -638,8 +642,8 @@ def table_calibration(fit: TableFit, *, accel: Accelerator, table: str, rows: Se
     ]
     if check is not None:
         notes.append(
-            f"held-out check: fitted on {check.train_rows} rows (half of the models), median error on the other "
-            f"{check.test_rows} rows by batch: " + ", ".join(
+            f"held-out check (two-fold by model halves): median error of {check.test_rows} rows each predicted by "
+            "the fit on the other half, by batch: " + ", ".join(
                 f"b{b} priors {check.prior_error_pct[b]:.1f}% -> fit {check.fitted_error_pct[b]:.1f}%"
                 for b in sorted(check.prior_error_pct))
             + (f"; groups kept at their priors (the fit made them worse): {', '.join(check.reverted_groups)}"
