@@ -27,6 +27,7 @@ from hwmap.fileio import atomic_write_text
 
 # (table file, template, mode, what)
 CARDS = [
+    ("benchmark-infer-amp-nchw-pt291-cu128-4090.subset.csv", "rtx4090", "auto", "GeForce RTX 4090 (Ada), eager"),
     ("benchmark-infer-amp-nchw-pt291-cu130-pro6000maxq.subset.csv", "rtx_pro6000_blackwell_maxq", "auto",
      "RTX PRO 6000 Blackwell Max-Q (300 W), eager"),
 ]
