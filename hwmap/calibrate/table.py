@@ -415,6 +415,8 @@ def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior:
                          f"{', '.join(PARAMETER_GROUPS)}")
     frozen = {p for g in frozen_groups for p in PARAMETER_GROUPS[g]}
     base = CoefficientArrays.from_coefficients(prior)
+    if underfilled_rows(plans, base) < MIN_UNDERFILLED_ROWS:  # only full GPUs in the table: saturation unseen
+        frozen.add("half_saturation_elements")
     active = _active_classes(plans, base, min_share)
     # parameter vector (log space): per active class its parameters, then host_view, host_module
     names: list[tuple[int | None, str]] = [(ci, p) for ci in active for p in TABLE_PARAMETERS if p not in frozen]
@@ -491,6 +493,27 @@ def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior:
     return TableFit(coef, tuple(lab for lab, flag in zip(label, undetermined, strict=True) if not flag), from_prior,
                     len(plans), 100 * math.expm1(float(np.sqrt(np.mean(r ** 2)))),
                     100 * float(np.median(np.abs(np.expm1(r)))), predicted, moves)
+
+
+MIN_UNDERFILLED_ROWS = 5  # rows that must show under-filled kernels before half-saturation sizes are fitted
+UNDERFILLED_SHARE = 0.10  # of a row's time, in kernels with less work than 4 x their class's half-saturation size
+
+
+def underfilled_rows(plans: Sequence[TimelinePlan], c: CoefficientArrays) -> int:
+    """Rows that spend at least UNDERFILLED_SHARE of their kernel time (under coefficients c) in kernels too small to
+    fill the GPU (work w < 4 x half-saturation: efficiency below 80% of its large-kernel value). A table without
+    MIN_UNDERFILLED_ROWS of them (timm's batch-1024 tables) says nothing about the half-saturation sizes, which
+    set small-batch times: fit_table keeps them at their priors instead of letting them absorb other misfits."""
+    count = 0
+    for plan in plans:
+        k = plan.cls
+        w = np.maximum(plan.elements, 1.0)
+        sat = w / (w + c.half_saturation_elements[k])
+        kernel = np.maximum(plan.flops / (plan.peak_flops_per_s * c.compute_eff_frac[k] * sat),
+                            plan.bytes_ / (plan.bandwidth_bytes_per_s * c.memory_eff_frac[k])) + c.launch_overhead_s[k]
+        small = w < 4 * c.half_saturation_elements[k]
+        count += bool(kernel.sum() > 0 and kernel[small].sum() >= UNDERFILLED_SHARE * kernel.sum())
+    return count
 
 
 def _bounds_s(parameter: str) -> tuple[float, float]:

@@ -79,6 +79,8 @@ def test_a_batch_1024_table_leaves_launch_and_host_overheads_at_their_priors():
         assert got.host_overhead_s == prior.host_overhead_s, name
         assert {"launch_overhead_s", "host_overhead_s"} <= set(fit.from_prior[name])
     assert fit.coefficients.host_view_s == PRIOR.host_view_s and fit.coefficients.host_module_s == PRIOR.host_module_s
+    for name in ("conv_dense", "linear", "elementwise", "normalization"):  # no under-filled GPU in the table
+        assert fit.coefficients.classes[name].half_saturation_elements == PRIOR.classes[name].half_saturation_elements
     moves = {m.name: m for m in fit.moves}
     assert not moves["conv_dense.launch_overhead_s"].determined and not moves["host.host_view_s"].determined
     # what the table does show moved: the compute efficiency of the GEMM classes, towards the truth
