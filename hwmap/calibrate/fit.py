@@ -6,10 +6,10 @@ Per kernel class, the measured GPU time of each sample is fitted with the same f
     s(w)  = w / (w + half_saturation)
 
 by ``scipy.optimize.least_squares`` on log time (relative errors weigh small and large kernels alike), with the
-four coefficients in log space, bounded, started from the template priors (and a few perturbed starts; the best
-fit wins). A weak pull towards the prior (weight 1e-3 in log units) keeps coefficients the samples cannot
-determine (e.g. the compute efficiency of a class that is always memory-bound) at their prior; those are listed
-in ``from_prior``.
+four coefficients in log space, within the hard physical bounds (COEFFICIENT_BOUNDS), started from the template
+priors (and a few perturbed starts; the best fit wins). A weak pull towards the prior (weight 1e-3 in log units)
+keeps coefficients the samples cannot determine (e.g. the compute efficiency of a class that is always
+memory-bound) at their prior; those are listed in ``from_prior``.
 
 Host overhead per class is the median measured dispatch time. Dynamic power per class comes from the energy of
 power loops::
@@ -30,6 +30,7 @@ import numpy as np
 
 from hwmap.cost.gpu import ClassCoefficients, full_rate_time_s, kernel_time_s
 from hwmap.errors import HwmapError
+from hwmap.hardware.gpu_schema import COEFFICIENT_BOUNDS
 
 __all__ = [
     "PARAMETERS",
@@ -42,8 +43,11 @@ __all__ = [
 ]
 
 PARAMETERS = ("compute_eff_frac", "memory_eff_frac", "half_saturation_elements", "launch_overhead_s")
-_LOWER = np.log([1e-4, 1e-3, 1.0, 1e-8])
-_UPPER = np.log([1.0, 4.0, 1e11, 1e-3])
+# hard physical bounds (hwmap.hardware.gpu_schema.COEFFICIENT_BOUNDS, the same as the table fit's)
+_LIMITS = [COEFFICIENT_BOUNDS[k] for k in ("compute_eff_frac", "memory_eff_frac", "half_saturation_elements")]
+_LIMITS.append(tuple(v * 1e-6 for v in COEFFICIENT_BOUNDS["launch_overhead_us"]))
+_LOWER = np.log([low for low, _ in _LIMITS])
+_UPPER = np.log([high for _, high in _LIMITS])
 PRIOR_WEIGHT = 1e-3
 
 

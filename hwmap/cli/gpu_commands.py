@@ -100,9 +100,12 @@ def calibrate(
                                                                      "step_time_s | samples_per_s (default: "
                                                                      "timm's names)")] = None,
     models: Annotated[Optional[str], typer.Option("--models", help="with --from-table: comma-separated globs of "
-                                                                   "the models to use (default: every row)")]
+                                                                   "the models to use (default: a representative "
+                                                                   "subset, see --max-rows)")]
     = None,
-    max_rows: Annotated[Optional[int], typer.Option("--max-rows", help="with --from-table: use at most N rows",
+    max_rows: Annotated[Optional[int], typer.Option("--max-rows", help="with --from-table: at most N rows, one per "
+                                                                 "model, spread over model families and step "
+                                                                 "times (default 80)",
                                                     parser=StrictInt(min_value=1, max_value=MAX_COUNT))]
     = None,
     graph_cache: Annotated[Optional[str], typer.Option("--graph-cache", help="with --from-table: folder for "

@@ -10,7 +10,8 @@ Per kernel of fit class c (hwmap.hardware.gpu_schema.FIT_CLASSES; see :func:`fit
     s(w)     = w / (w + half_saturation_c)        (the compute efficiency saturates with the work size)
     full_s   = max(FLOPs / (roof_c x compute_eff_c), bytes / (bandwidth x memory_eff_c))   (saturated rate)
 
-- roof_c (x the template's sustained_clock_frac, 1.10 on GeForce cards): the tensor-core peak of the dtype for
+- roof_c (x the class's sustained clock / the rated boost: :func:`sustained_clock_fracs`, the GPU Boost ceiling or
+  the clock the power budget allows for that class, whichever is lower): the tensor-core peak of the dtype for
   conv_dense, conv_pointwise, conv_grouped, linear, attention_matmul and attention_fused (fp32 uses TF32 when
   ``tf32`` and the GPU has it, else the FP32 CUDA-core peak); the FP32 CUDA-core peak for every other class.
 - FLOPs: 2 x MACs for GEMMs and convolutions, the Work's vector operations otherwise.
@@ -81,7 +82,7 @@ from hwmap.cost.result import GraphCost, layer_costs
 from hwmap.errors import HwmapError, TemplateError
 from hwmap.graph.fusion import plan_fusion
 from hwmap.graph.ir import LayerGraph, Node
-from hwmap.hardware.gpu_schema import FIT_CLASSES, GpuSpec
+from hwmap.hardware.gpu_schema import COEFFICIENT_BOUNDS, FIT_CLASSES, GpuSpec, template_for_device_name
 from hwmap.ops.classes import OpClass
 from hwmap.ops.work import Conv, DataMove, Elementwise, Gemm, Reduction, Unsupported, Zero
 
@@ -109,8 +110,10 @@ __all__ = [
     "gpu_roofs",
     "gpu_timeline",
     "kernel_time_s",
+    "mac_rates",
     "node_features",
     "saturation",
+    "sustained_clock_fracs",
     "template_for_device_name",
 ]
 
@@ -120,6 +123,8 @@ GpuDtype = Literal[GPU_DTYPES]  # type: ignore[valid-type]
 DTYPE_BYTES: dict[str, int] = {"fp16": 2, "bf16": 2, "fp32": 4, "fp8": 1, "int8": 1}
 TENSOR_CLASSES = frozenset({"conv_dense", "conv_pointwise", "conv_grouped", "linear", "attention_matmul",
                             "attention_fused"})
+# classes whose FLOPs are 2 x multiply-accumulates (the rest count vector operations)
+MAC_CLASSES = TENSOR_CLASSES | {"conv_depthwise"}
 POINTWISE_CLASSES = frozenset({"activation", "elementwise", "batch_norm"})
 
 _CLASS_BY_OPCLASS: dict[OpClass, str | None] = {
@@ -161,6 +166,10 @@ _BUILTIN_LEAF_MODULES = frozenset({
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def _all_scalars(*values) -> bool:
+    return all(type(v) in (float, int) for v in values)
+
+
 def saturation(elements, half_saturation_elements):
     """s(w) = w / (w + w_half), with w >= 1 (a kernel always has some work)."""
     w = np.maximum(np.asarray(elements, dtype=float), 1.0)
@@ -169,6 +178,8 @@ def saturation(elements, half_saturation_elements):
 
 def full_rate_time_s(flops, bytes_, *, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac, memory_eff_frac):
     """max(FLOPs / (peak x compute_eff), bytes / (bandwidth x memory_eff)): the kernel at its class's best rate."""
+    if _all_scalars(flops, bytes_, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac, memory_eff_frac):
+        return max(flops / (peak_flops_per_s * compute_eff_frac), bytes_ / (bandwidth_bytes_per_s * memory_eff_frac))
     compute = np.asarray(flops, dtype=float) / (np.asarray(peak_flops_per_s, dtype=float) * compute_eff_frac)
     memory = np.asarray(bytes_, dtype=float) / (np.asarray(bandwidth_bytes_per_s, dtype=float) * memory_eff_frac)
     return np.maximum(compute, memory)
@@ -177,6 +188,12 @@ def full_rate_time_s(flops, bytes_, *, peak_flops_per_s, bandwidth_bytes_per_s, 
 def kernel_time_s(flops, bytes_, elements, *, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac,
                   memory_eff_frac, half_saturation_elements, launch_overhead_s):
     """max(FLOPs / (peak x compute_eff x s(w)), bytes / (bandwidth x memory_eff)) + launch: one kernel's GPU time."""
+    if _all_scalars(flops, bytes_, elements, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac,
+                    memory_eff_frac, half_saturation_elements, launch_overhead_s):  # one kernel: no numpy
+        w = max(float(elements), 1.0)
+        sat = w / (w + half_saturation_elements)
+        return max(flops / (peak_flops_per_s * compute_eff_frac * sat),
+                   bytes_ / (bandwidth_bytes_per_s * memory_eff_frac)) + launch_overhead_s
     sat = saturation(elements, half_saturation_elements)
     compute = np.asarray(flops, dtype=float) / (np.asarray(peak_flops_per_s, dtype=float) * compute_eff_frac * sat)
     memory = np.asarray(bytes_, dtype=float) / (np.asarray(bandwidth_bytes_per_s, dtype=float) * memory_eff_frac)
@@ -196,9 +213,12 @@ class GpuRoofs:
     dtype: str
     tensor_label: str  # e.g. "fp16 tensor", "tf32 tensor", "fp32 CUDA cores"
     notes: tuple[str, ...] = ()
+    clock_frac: Mapping[str, float] = field(default_factory=dict)  # class -> its sustained clock / the ceiling's
 
     def peak_for(self, fit_class: str) -> float:
-        return self.tensor_flops_per_s if fit_class in TENSOR_CLASSES else self.vector_flops_per_s
+        """The class's roof at its sustained clock (tensor/vector roofs at the clock ceiling x its clock share)."""
+        roof = self.tensor_flops_per_s if fit_class in TENSOR_CLASSES else self.vector_flops_per_s
+        return roof * self.clock_frac.get(fit_class, 1.0)
 
 
 def _gpu_spec(accel: Accelerator) -> GpuSpec:
@@ -230,12 +250,51 @@ def gpu_roofs(accel: Accelerator, *, dtype: str = "fp16", tf32: bool = True) -> 
             raise HwmapError(f"{accel.name} has no {dtype} tensor cores (its template gives no peak.{key}); "
                              "use fp16 or fp32")
         tflops, label = value, f"{dtype} tensor"
-    clock = spec.priors.sustained_clock_frac  # GeForce cards sustain clocks above the rated boost
-    if clock != 1.0:
-        notes.append(f"compute roofs x {clock:g}: {accel.name} sustains clocks above its rated boost (template prior)")
-    return GpuRoofs(tensor_flops_per_s=tflops * 1e12 * clock, vector_flops_per_s=peak.fp32_tflops * 1e12 * clock,
+    clocks = sustained_clock_fracs(spec)
+    ceiling = spec.priors.sustained_clock_frac
+    limited = sorted(c for c, r in clocks.items() if r < ceiling - 1e-9)
+    if limited:
+        shown = ", ".join(f"{c} x{clocks[c]:.3f}" for c in limited if c in TENSOR_CLASSES) or \
+            ", ".join(f"{c} x{clocks[c]:.3f}" for c in limited[:3])
+        notes.append(f"power-limited clocks on {accel.name} ({spec.tdp_w:g} W): {shown} of the rated boost "
+                     f"(ceiling x{ceiling:g}; hwmap.cost.gpu.sustained_clock_fracs)")
+    elif ceiling != 1.0:
+        notes.append(f"compute roofs x {ceiling:g}: {accel.name} sustains clocks above its rated boost (template "
+                     "prior, within its power budget)")
+    return GpuRoofs(tensor_flops_per_s=tflops * 1e12 * ceiling, vector_flops_per_s=peak.fp32_tflops * 1e12 * ceiling,
                     bandwidth_bytes_per_s=spec.memory.bandwidth_gb_per_s * 1e9, dtype=dtype, tensor_label=label,
-                    notes=tuple(notes))
+                    notes=tuple(notes), clock_frac={c: r / ceiling for c, r in clocks.items()})
+
+
+# Dynamic power ~ C V^2 f with the voltage rising about linearly with the clock over the boost range: ~ f^3.
+DYNAMIC_POWER_CLOCK_EXPONENT = 3.0
+
+
+def sustained_clock_fracs(spec: GpuSpec) -> dict[str, float]:
+    """Per fit class, the sustained SM clock / the rated boost clock: the ceiling, or the clock at which a
+    saturated kernel of the class draws the card's TDP, whichever is lower.
+
+    Assumes: a saturated kernel of class c draws idle + D_c x r^3 at clock ratio r (DYNAMIC_POWER_CLOCK_EXPONENT),
+    with D_c = dynamic_power_frac_c x (P_chip - idle) x (f_rated / f_chip)^3 the dynamic power at the rated clock;
+    (P_chip, f_chip) is the chip's power at a known clock (priors.chip_power: a power-capped card's uncapped
+    sibling), by default (TDP, rated boost). So r_c = min(ceiling, ((TDP - idle) / D_c)^(1/3)): a card whose
+    rated clock needs more than its TDP (RTX PRO 6000 Max-Q: the 600 W chip capped at 300 W) runs compute-heavy
+    kernels below it, and a GeForce card's GPU Boost headroom is spent only as far as the budget allows.
+    """
+    priors = spec.priors
+    ceiling = priors.sustained_clock_frac
+    budget_w = max(spec.tdp_w - priors.idle_power_w, 0.0)
+    if priors.chip_power is not None:
+        chip_w, chip_mhz = priors.chip_power.power_w, priors.chip_power.clock_mhz
+    else:
+        chip_w, chip_mhz = spec.tdp_w, spec.boost_clock_mhz
+    scale = max(chip_w - priors.idle_power_w, 0.0) * (spec.boost_clock_mhz / chip_mhz) ** DYNAMIC_POWER_CLOCK_EXPONENT
+    out = {}
+    for name in FIT_CLASSES:
+        dynamic_w = priors.classes.get(name).dynamic_power_frac * scale
+        allowed = (budget_w / dynamic_w) ** (1 / DYNAMIC_POWER_CLOCK_EXPONENT) if dynamic_w > 0 else ceiling
+        out[name] = min(ceiling, allowed)
+    return out
 
 
 @dataclass(frozen=True)
@@ -286,19 +345,36 @@ def coefficients(accel: Accelerator, calibration: GpuCalibration | None = None) 
                          f"{accel.name!r}: calibrate this GPU with `hwmap calibrate --accel {base}`")
     classes: dict[str, ClassCoefficients] = {}
     missing = []
+    clamped: list[str] = []
+
+    def clamp(label: str, value: float) -> float:
+        low, high = COEFFICIENT_BOUNDS[label.rsplit(".", 1)[-1]]
+        if low <= value <= high:
+            return value
+        bounded = min(max(value, low), high)
+        clamped.append(f"{label} {value:g} -> {bounded:g}")
+        return bounded
+
     for name in FIT_CLASSES:
         fitted = calibration.classes.get(name)
         if fitted is None:
             classes[name] = priors[name]
             missing.append(name)
             continue
-        classes[name] = ClassCoefficients(fitted.compute_eff_frac, fitted.memory_eff_frac,
-                                          fitted.half_saturation_elements, fitted.launch_overhead_us * 1e-6,
-                                          fitted.host_overhead_us * 1e-6, fitted.dynamic_power_w)
-    notes = (f"calibration has no fit for {', '.join(missing)}: template priors used for them",) if missing else ()
-    return GpuCoefficients(classes, calibration.idle_power_w, calibration.host_view_us * 1e-6,
-                           calibration.host_module_us * 1e-6, calibrated=True, calibration_source=calibration.source,
-                           notes=notes)
+        classes[name] = ClassCoefficients(
+            clamp(f"{name}.compute_eff_frac", fitted.compute_eff_frac),
+            clamp(f"{name}.memory_eff_frac", fitted.memory_eff_frac),
+            clamp(f"{name}.half_saturation_elements", fitted.half_saturation_elements),
+            clamp(f"{name}.launch_overhead_us", fitted.launch_overhead_us) * 1e-6,
+            clamp(f"{name}.host_overhead_us", fitted.host_overhead_us) * 1e-6, fitted.dynamic_power_w)
+    notes = [f"calibration has no fit for {', '.join(missing)}: template priors used for them"] if missing else []
+    view_us, module_us = clamp("host_view_us", calibration.host_view_us), clamp("host_module_us",
+                                                                                calibration.host_module_us)
+    if clamped:
+        notes.append("calibration coefficients outside the physical bounds (hwmap.hardware.gpu_schema."
+                      "COEFFICIENT_BOUNDS) were clamped: " + "; ".join(clamped))
+    return GpuCoefficients(classes, calibration.idle_power_w, view_us * 1e-6, module_us * 1e-6, calibrated=True,
+                           calibration_source=calibration.source, notes=tuple(notes))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -648,6 +724,7 @@ class GpuTimeline:
     fused_pointwise: int
     notes: tuple[str, ...] = field(default=())
     amp: bool = False
+    algorithm_macs: float = 0.0  # multiplications the kernels really run (Winograd: nominal / 2.25)
 
     @property
     def total_latency_s(self) -> float:
@@ -670,6 +747,12 @@ def _cast_launches(position: int, casts: Sequence[int], full_s) -> list[_Launch]
         out.append(_Launch(position, "elementwise", flops, bytes_, float(numel), [position],
                            [full_s("elementwise", flops, bytes_)]))
     return out
+
+
+def _casts_outside_fused_chains(position: int, casts: Sequence[int], score_numel: Mapping[int, int]) -> tuple:
+    """The autocast casts at a node, less those of attention scores inside a fused attention kernel."""
+    scores = score_numel.get(position)
+    return tuple(n for n in casts if n != scores) if scores is not None else tuple(casts)
 
 
 def _scope_prefixes(scope: str) -> tuple[str, ...]:
@@ -732,6 +815,17 @@ def conv_algorithm(node: Node, features: NodeFeatures, roofs: GpuRoofs, weight_b
     return NodeFeatures(flops_w, bytes_w, features.elements) if winograd_s < direct_s else features
 
 
+def _memo(graph: LayerGraph, key, compute):
+    """A template-independent property of a graph (fit classes, features, attention chains, fusion plan, host
+    structure), computed once per graph object and kept on it (a LayerGraph is immutable; the value lives in its
+    instance dict, as a cached_property's does), so that sweeping GPU templates or modes re-derives only what
+    depends on the card."""
+    store = graph.__dict__.setdefault("_gpu_structure", {})
+    if key not in store:
+        store[key] = compute()
+    return store[key]
+
+
 @dataclass
 class _Setup:
     """What runs as which kernel and the host time per node, before the pipeline (see gpu_timeline)."""
@@ -757,12 +851,16 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     coef = coefficients(accel, calibration)
     nodes = graph.nodes
     n = len(nodes)
-    classes = tuple(fit_class_of(node) for node in nodes)
-    plan = amp_plan(graph, low_bytes=DTYPE_BYTES[dtype]) if amp and dtype in ("fp16", "bf16") else None
-    feats = list(plan.features) if plan is not None else [node_features(node, dtype) for node in nodes]
+    classes = _memo(graph, "classes", lambda: tuple(fit_class_of(node) for node in nodes))
+    amp = bool(amp and dtype in ("fp16", "bf16"))
+    plan = _memo(graph, ("amp", dtype), lambda: amp_plan(graph, low_bytes=DTYPE_BYTES[dtype])) if amp else None
+    feats = list(plan.features) if plan is not None else \
+        _memo(graph, ("features", dtype), lambda: [node_features(node, dtype) for node in nodes])
     size = DTYPE_BYTES[dtype]
-    feats = [conv_algorithm(node, f, roofs, sum(t.numel for t in node.inputs if t.is_weight) * size)
-             for node, f in zip(nodes, feats, strict=True)]
+    weight_elements = _memo(graph, "weights", lambda: [sum(t.numel for t in node.inputs if t.is_weight)
+                                                       for node in nodes])
+    feats = [conv_algorithm(node, f, roofs, w * size) for node, f, w in zip(nodes, feats, weight_elements,
+                                                                              strict=True)]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
         c = coef.classes[cls]
@@ -771,7 +869,7 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
                                       compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
 
     # --- which nodes run as which kernel ---------------------------------------------------------------------
-    chains = attention_chains(graph)
+    chains = _memo(graph, "chains", lambda: attention_chains(graph))
     if mode == "eager":
         fused_chains: tuple[AttentionChain, ...] = ()
     elif mode == "auto":
@@ -779,6 +877,8 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     else:
         fused_chains = chains
     chain_at: dict[int, AttentionChain] = {c.av: c for c in fused_chains}
+    # a fused kernel never materialises its scores: no autocast casts of them (softmax in, AV-GEMM in)
+    score_numel = {m: c.batch * c.q_len * c.kv_len for c in fused_chains for m in (c.softmax, c.av)}
     in_chain: set[int] = {m for c in fused_chains for m in c.members}
     chain_span_views: set[int] = set()
     for c in fused_chains:
@@ -788,16 +888,17 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
 
     # compiled mode: the shared fusion pass (hwmap.graph.fusion, policy "compiled") says which operators join
     # which kernel; attention chains are pre-formed kernels launched at their AV position
-    fusion = plan_fusion(graph, policy="compiled", kernels=[(c.av, c.members) for c in fused_chains]) \
-        if mode == "compiled" else None
-    edges = _Edges(graph) if fusion is not None else None
+    fusion = _memo(graph, "compiled_fusion", lambda: plan_fusion(
+        graph, policy="compiled", kernels=[(c.av, c.members) for c in fused_chains])) if mode == "compiled" else None
+    edges = _memo(graph, "edges", lambda: _Edges(graph)) if fusion is not None else None
     launches: list[_Launch] = []
     launch_at_anchor: dict[int, _Launch] = {}
     fused_pointwise = 0
     for p, node in enumerate(nodes):
         cls = classes[p]
         if plan is not None and edges is None:
-            launches.extend(_cast_launches(p, plan.casts.get(p, ()), full_s))
+            launches.extend(_cast_launches(p, _casts_outside_fused_chains(p, plan.casts.get(p, ()), score_numel),
+                                           full_s))
         if p in chain_at:
             c = chain_at[p]
             f = chain_features(c, dtype)
@@ -832,10 +933,12 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     entries = np.zeros(n)
     views = np.zeros(n)
     if mode != "compiled":
-        entries = _module_entries(nodes)
+        entries = _memo(graph, "module_entries", lambda: _module_entries(nodes))
         host += entries * coef.host_module_s
-        for p, node in enumerate(nodes):
-            if isinstance(node.work, Zero) and p not in chain_span_views and _is_python_view(node):
+        python_views = _memo(graph, "python_views", lambda: [p for p, node in enumerate(nodes)
+                                                             if isinstance(node.work, Zero) and _is_python_view(node)])
+        for p in python_views:
+            if p not in chain_span_views:
                 host[p] += coef.host_view_s
                 views[p] = 1.0
     host_other = host.copy()  # views and module calls: before the node's launches
@@ -886,6 +989,7 @@ def gpu_timeline(
     launched = np.zeros(n, dtype=np.int64)
     h = g = 0.0
     last_launch: _Launch | None = None
+    algorithm_macs = 0.0
     order = [(p, i) for p in range(n) for i in launch_at.get(p, (None,))]
     for p, i in order:
         if i is None or i == launch_at[p][0]:
@@ -915,6 +1019,8 @@ def gpu_timeline(
         dram[members] += (launch.bytes_ + launch.extra_bytes) * share
         launched[p] += 1
         last_launch = launch
+        if launch.fit_class in MAC_CLASSES:
+            algorithm_macs += launch.flops / 2
     if last_launch is not None and h > g:  # the host is still dispatching views after the last kernel
         weights = np.asarray(last_launch.weights, dtype=float)
         share = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1.0 / len(weights))
@@ -928,7 +1034,8 @@ def gpu_timeline(
         fit_classes=classes, launches=launched, host_s=host, kernel_s=kernel, full_rate_s=full_rate,
         latency_s=latency, dram_bytes=dram, idle_energy_j=latency * coef.idle_power_w, dynamic_energy_j=dynamic,
         mode=mode, dtype=dtype, tf32=tf32, roofs=roofs, coefficients=coef,
-        fused_attention=len(fused_chains), fused_pointwise=fused_pointwise, notes=tuple(notes), amp=amp)
+        fused_attention=len(fused_chains), fused_pointwise=fused_pointwise, notes=tuple(notes), amp=amp,
+        algorithm_macs=algorithm_macs)
 
 
 ASSUMPTIONS = (
@@ -941,7 +1048,30 @@ ASSUMPTIONS = (
     "Assumes: 3x3 stride-1 convolutions run as implicit GEMM or non-fused Winograd F(2x2,3x3), whichever is faster "
     "on the roofline (Winograd: FLOPs / 2.25, activations 9x through DRAM)",
     "Assumes (amp=True): torch.autocast's op lists decide each tensor's dtype; casts are kernels of their own",
+    "utilisation is the nominal-MAC rate against the dtype's tensor peak (above 1 where Winograd runs fewer "
+    "multiplications); settings.algorithm_utilisation is the rate of the multiplications the kernels run (<= 1)",
 )
+
+
+def mac_rates(nominal_macs: float, timeline: GpuTimeline) -> dict[str, float]:
+    """What utilisation means on a GPU, over the end-to-end latency, against the dtype's tensor peak (MAC/s)::
+
+        nominal_utilisation   = nominal MACs   / (peak MAC/s x latency)   (the graph's MAC count, as FLOP counters)
+        algorithm_utilisation = algorithm MACs / (peak MAC/s x latency)   (the multiplications the kernels run)
+
+    The algorithm can do fewer multiplications than the nominal MACs (Winograd F(2x2,3x3): 2.25x fewer), so the
+    nominal rate may exceed 1 (up to 2.25); the algorithm's rate never does (every kernel takes at least its
+    FLOPs / peak). The per-layer ``utilisation`` of a GPU result is the nominal rate of that layer's share of the
+    time (the GraphCost definition, MACs / (peak MACs per cycle x cycles)): above 1 for a Winograd layer, and for a
+    member of a fused kernel (fused attention) whose time is shared by work. The result guard checks
+    algorithm_utilisation <= 1 and every utilisation finite and >= 0.
+    """
+    peak_macs_per_s = timeline.roofs.tensor_flops_per_s / 2
+    busy = peak_macs_per_s * timeline.total_latency_s
+    if busy <= 0:
+        return {"nominal_utilisation": 0.0, "algorithm_utilisation": 0.0, "algorithm_macs": timeline.algorithm_macs}
+    return {"nominal_utilisation": nominal_macs / busy, "algorithm_utilisation": timeline.algorithm_macs / busy,
+            "algorithm_macs": timeline.algorithm_macs}
 
 
 def estimate_gpu(
@@ -984,6 +1114,7 @@ def estimate_gpu(
         "kernels": timeline.kernels, "host_s": float(timeline.host_s.sum()),
         "kernel_s": float(timeline.kernel_s.sum()), "fused_attention": timeline.fused_attention,
         "fused_pointwise": timeline.fused_pointwise,
+        **mac_rates(float(sum(node.work.macs for node in graph.nodes)), timeline),
     }
     peak_macs_per_cycle = timeline.roofs.tensor_flops_per_s / 2 / freq_hz
     layers = layer_costs(
@@ -1003,45 +1134,3 @@ def estimate_gpu(
         notes=tuple(notes),
         settings=settings,
     )
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Device names -> templates
-# ----------------------------------------------------------------------------------------------------------------
-
-_DEVICE_TEMPLATES: tuple[tuple[str, str], ...] = (
-    ("h200", "h200_sxm"),
-    ("h100 pcie", "h100_pcie"),
-    ("h100", "h100_sxm"),
-    ("b200", "b200"),
-    ("a100", "a100_sxm"),
-    ("v100", "v100"),
-    ("titan v", "titan_v"),
-    ("rtx pro 6000 blackwell max q", "rtx_pro6000_blackwell_maxq"),
-    ("rtx pro 6000 blackwell", "rtx_pro6000_blackwell"),
-    ("rtx 5090", "rtx5090"),
-    ("rtx 4090", "rtx4090"),
-    ("rtx 3090", "rtx3090"),
-    ("l40s", "l40s"),
-    ("orin nano", "jetson_orin_nano"),
-    ("orin", "jetson_orin"),
-)
-# Short names matched as whole words only ("a10" must not match "a100", "t4" not "rtx 4090").
-_DEVICE_WORDS: tuple[tuple[str, str], ...] = (("a10", "a10"), ("a10g", "a10"), ("l4", "l4"), ("t4", "t4"))
-
-
-def template_for_device_name(name: str) -> str | None:
-    """The shipped GPU template for a CUDA/NVML device name ('NVIDIA H100 80GB HBM3' -> 'h100_sxm'), or None.
-
-    Variants without a template of their own (NVL, other memory sizes) map to the template of the same chip (their
-    clocks, power and bandwidth differ: calibrate them, the fit absorbs the difference in efficiency).
-    """
-    lowered = " ".join(name.lower().replace("-", " ").split())
-    for needle, template in _DEVICE_TEMPLATES:
-        if needle in lowered:
-            return template
-    words = set(lowered.split())
-    for word, template in _DEVICE_WORDS:
-        if word in words:
-            return template
-    return None

@@ -39,6 +39,8 @@ Every numeric key names its unit (``_tflops``, ``_gb_per_s``, ``_w``, ``_us``, `
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Literal
 
 from pydantic import Field
@@ -46,13 +48,19 @@ from pydantic import Field
 from hwmap.hardware.schema import MAX_PLAUSIBLE_FREQ_MHZ, Problem, StrictModel, TemplateSpec
 
 __all__ = [
+    "COEFFICIENT_BOUNDS",
     "FIT_CLASSES",
+    "ChipPower",
     "GpuClassPrior",
     "GpuClassPriors",
     "GpuMemory",
     "GpuPeaks",
     "GpuPriors",
     "GpuSpec",
+    "device_words",
+    "gpu_aliases",
+    "gpu_device_names",
+    "template_for_device_name",
 ]
 
 # The classes the GPU model fits separately (kernels that behave alike on a GPU). hwmap.cost.gpu maps every
@@ -73,6 +81,74 @@ FIT_CLASSES: tuple[str, ...] = (
     "pooling_resize",
     "data_movement",
 )
+
+_ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+
+
+def device_words(name: str) -> tuple[str, ...]:
+    """A device name as the words device_names match: lower case, '-' and '_' as spaces."""
+    return tuple(name.lower().replace("-", " ").replace("_", " ").split())
+
+
+def template_for_device_name(name: str) -> str | None:
+    """The shipped GPU template for a CUDA/NVML device name ('NVIDIA H100 80GB HBM3' -> 'h100_sxm'), or None.
+
+    Each GPU template lists the words that mean its card (``device_names``); a template matches when its words occur
+    consecutively in the name, and the longest match wins ('h100 pcie' over 'h100'; 'a10' does not match 'a100').
+    Variants without a template of their own (NVL, other memory sizes) map to the template of the same chip (their
+    clocks, power and bandwidth differ: calibrate them, the fit absorbs the difference in efficiency).
+    """
+    words = device_words(name)
+    best: tuple[int, str] | None = None
+    for template, needles in gpu_device_names().items():
+        for needle in needles:
+            n = len(needle)
+            if any(words[i:i + n] == needle for i in range(len(words) - n + 1)) and (best is None or n > best[0]):
+                best = (n, template)
+    return best[1] if best else None
+
+
+def gpu_device_names() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Template name -> its device_names as word tuples, over the shipped GPU templates."""
+    return {name: tuple(device_words(w) for w in spec.device_names) for name, spec in _shipped_gpu_specs().items()}
+
+
+def gpu_aliases() -> dict[str, str]:
+    """Alias -> template name over the shipped GPU templates (hwmap.hardware.loader resolves --accel with it)."""
+    from hwmap.hardware.loader import gpu_aliases as aliases
+
+    return dict(aliases())
+
+
+@functools.cache
+def _shipped_gpu_specs() -> dict[str, GpuSpec]:
+    from hwmap.hardware.catalog import catalog_entries
+    from hwmap.hardware.loader import load_accelerator
+
+    return {name: load_accelerator(name).spec for name, entry in catalog_entries().items()
+            if entry.relpath.startswith("gpu/")}
+
+
+# Hard physical bounds of the GPU model's coefficients: a fit never leaves them, and a calibration file outside them
+# is clamped with a note (hwmap.cost.gpu.coefficients). Units as in the templates (_us, _frac, _elements).
+# - compute_eff_frac <= 1: no kernel beats the published peak at the clock the roofs assume.
+# - memory_eff_frac <= 0.95 of the DRAM peak: copy/stream kernels reach about 90% of the datasheet bandwidth on
+#   GDDR6X and HBM cards (BabelStream-style measurements); traffic that stays in L2 is the L2 level's, not DRAM's.
+# - launch_overhead_us in [1, 20]: GPU-side cost per kernel (launch latency, ramp, tail) on top of its roofline time;
+#   a back-to-back stream of short kernels runs at ~3 us per kernel on V100-class cards (NVIDIA, "Getting Started
+#   with CUDA Graphs", 2019), ~2-5 us on newer cards.
+# - host_overhead_us in [2, 100]: CPU dispatch of one PyTorch eager operator, ~5-20 us on x86 desktops/servers
+#   (NVIDIA Nsight Systems user guide's PyTorch example: ~20 us per element-wise op on a V100 host), up to ~75 us on
+#   Jetson's ARM cores; host_view_us in [0.1, 10], host_module_us in [0.2, 15] (one Python view / nn.Module call).
+COEFFICIENT_BOUNDS: dict[str, tuple[float, float]] = {
+    "compute_eff_frac": (1e-3, 1.0),
+    "memory_eff_frac": (1e-2, 0.95),
+    "half_saturation_elements": (1.0, 1e10),
+    "launch_overhead_us": (1.0, 20.0),
+    "host_overhead_us": (2.0, 100.0),
+    "host_view_us": (0.1, 10.0),
+    "host_module_us": (0.2, 15.0),
+}
 
 MAX_PLAUSIBLE_TFLOPS = 100_000.0  # 100 PFLOP/s dense on one GPU: a unit slip (GFLOP/s written as TFLOP/s)
 MAX_PLAUSIBLE_TDP_W = 5_000.0
@@ -135,6 +211,13 @@ class GpuClassPriors(StrictModel):
         return getattr(self, fit_class)
 
 
+class ChipPower(StrictModel):
+    """A saturated tensor load draws power_w at clock_mhz on this chip (e.g. the uncapped sibling's TDP and boost)."""
+
+    power_w: float = Field(gt=0, le=MAX_PLAUSIBLE_TDP_W)
+    clock_mhz: float = Field(gt=0, le=MAX_PLAUSIBLE_FREQ_MHZ)
+
+
 class GpuPriors(StrictModel):
     """Documented priors, used when no calibration file is given (the estimate then says it is uncalibrated)."""
 
@@ -142,8 +225,12 @@ class GpuPriors(StrictModel):
     host_view_us: float = Field(ge=0, le=10_000, description="host time of one Python-level view/reshape")
     host_module_us: float = Field(ge=0, le=10_000, description="host time of one nn.Module call")
     sustained_clock_frac: float = Field(default=1.0, ge=0.5, le=1.5, description=(
-        "sustained SM clock under load / the rated boost clock the peaks are quoted at (GeForce cards run above "
-        "their rated boost under GPU Boost); scales the compute roofs"))
+        "clock ceiling: the highest SM clock GPU Boost holds when the power budget allows, / the rated boost clock "
+        "the peaks are quoted at (GeForce cards run above their rated boost); the sustained clock of a class is "
+        "this or the clock its power allows, whichever is lower (hwmap.cost.gpu.sustained_clock_fracs)"))
+    chip_power: ChipPower | None = Field(default=None, description=(
+        "the chip's power at a known clock when it is the card's own TDP at a different clock (a power-capped "
+        "variant of a chip sold at a higher power); absent: the card's TDP at its rated boost clock"))
     classes: GpuClassPriors
 
 
@@ -155,6 +242,11 @@ class GpuSpec(TemplateSpec):
 
     kind: Literal["gpu"]
     architecture: Architecture
+    device_names: tuple[str, ...] = Field(default=(), strict=False, description=(
+        "words of the CUDA/NVML device name that mean this card ('h100 pcie' in 'NVIDIA H100 PCIe'), matched as "
+        "whole words after lower-casing and '-'/'_' -> space; the longest match over all templates wins"))
+    aliases: tuple[str, ...] = Field(default=(), strict=False, description=(
+        "other names people type for this template (--accel h100 -> h100_sxm), resolved with a one-line note"))
     sm_count: int = Field(ge=1, le=10_000)
     boost_clock_mhz: float = Field(gt=0, le=MAX_PLAUSIBLE_FREQ_MHZ)
     tdp_w: float = Field(gt=0, le=MAX_PLAUSIBLE_TDP_W)
@@ -175,6 +267,13 @@ class GpuSpec(TemplateSpec):
 
     def semantic_problems(self) -> list[Problem]:
         problems: list[Problem] = []
+        for i, alias in enumerate(self.aliases):
+            if not _ALIAS.fullmatch(alias):
+                problems.append(Problem(f"aliases[{i}]", f"an alias is a name as typed after --accel (letters, "
+                                                         f"digits, '_', '-'), got {alias!r}"))
+        for i, words in enumerate(self.device_names):
+            if not device_words(words):
+                problems.append(Problem(f"device_names[{i}]", f"expected words of a device name, got {words!r}"))
         peak = self.peak
         if peak.fp16_tensor_tflops < peak.fp32_tflops:
             problems.append(Problem(

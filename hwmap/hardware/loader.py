@@ -9,7 +9,9 @@ and what was expected; several problems are joined with ``'; '``.
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +59,11 @@ def load_accelerator(name_or_path: str | os.PathLike[str]) -> Accelerator:
     except TemplateError:
         if Path(text).is_file():
             return _load_path(Path(text))
-        raise
+        target = gpu_aliases().get(text.lower())
+        if target is None:
+            raise
+        _note_alias(text, target)
+        entry = find_template(target)
     try:
         content = entry.read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -86,3 +92,29 @@ def _load_path(path: Path) -> Accelerator:
     # absurd nesting crashes PyYAML's C parser (the process, not an exception): refuse it before parsing
     check_nesting(content, origin=f"template {shown}", error=TemplateError)
     return loads_accelerator(content, name=path.stem, source=shown)
+
+
+@functools.cache
+def gpu_aliases() -> dict[str, str]:
+    """Alias (lower case) -> template name, from the ``aliases`` lists of the shipped GPU templates
+    (accelerators/gpu/*.yaml): the names people type (``h100`` for ``h100_sxm``). A template name always wins over
+    an alias; an alias two templates claim goes to the first by name."""
+    from hwmap.hardware.catalog import catalog_entries
+
+    out: dict[str, str] = {}
+    for name, entry in catalog_entries().items():
+        if not entry.relpath.startswith("gpu/"):
+            continue
+        data, _ = parse_template_text(entry.read_text(), source=entry.relpath)
+        aliases = data.get("aliases") if isinstance(data, dict) else None
+        for alias in aliases if isinstance(aliases, list) else ():
+            if isinstance(alias, str):
+                out.setdefault(alias.lower(), name)
+    return out
+
+
+@functools.cache
+def _note_alias(name: str, template: str) -> None:
+    """One line on stderr, once per process and alias: which template an alias stands for."""
+    print(f"note: accelerator {name!r} is template {template!r} (an alias listed in gpu/{template}.yaml)",
+          file=sys.stderr)

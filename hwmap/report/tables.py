@@ -112,10 +112,15 @@ def render_comparison(comparison, console: Console) -> None:
 def render_estimate(cost, console: Console, *, by: str, top: int) -> None:
     console.print(f"[bold]{cost.model}[/bold] on [bold]{cost.accelerator}[/bold] ({cost.kind}"
                   + (f", dataflow {cost.settings['dataflow']}" if cost.settings.get("dataflow") else "") + ")")
+    rates = cost.settings
+    if cost.kind == "gpu" and "algorithm_utilisation" in rates:  # nominal MACs can outrun the peak (Winograd)
+        utilisation = (f"nominal-MAC rate {percent(rates['nominal_utilisation'])} of peak (algorithm "
+                       f"{percent(rates['algorithm_utilisation'])})")
+    else:
+        utilisation = f"MAC utilisation {percent(cost.utilisation)}"
     console.print(
         f"cycles {cost.cycles:,} (stalls {cost.stall_cycles:,})   latency {cost.latency_ms:.3f} ms "
-        f"at {cost.freq_mhz:g} MHz   energy {cost.energy_mj:.4g} mJ   MAC utilisation "
-        f"{percent(cost.utilisation)}   MACs {format_count(cost.macs)}"
+        f"at {cost.freq_mhz:g} MHz   energy {cost.energy_mj:.4g} mJ   {utilisation}   MACs {format_count(cost.macs)}"
     )
     terms = "  ".join(f"{term} {value:.4g}" for term, value in cost.energy_terms_mj.items())
     console.print(f"energy by term (mJ): {terms}")
