@@ -397,7 +397,7 @@ def bounds(
     from hwmap.cost.memory import memory_hierarchy
 
     accelerator = load_accelerator(accel)
-    if accelerator.kind not in ("systolic", "vector_pe"):
+    if accelerator.kind not in CNN_TEMPLATE_KINDS:
         raise ParameterError("accel", f"{accelerator.name!r} is of kind {accelerator.kind!r}; traffic bounds cover "
                                       "the mapper's templates (systolic and vector_pe)")
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,

@@ -286,8 +286,8 @@ RULES: dict[str, Rule] = {
                                  "drop_unknown", "quick", "tf32", "amp", "drop_decoder", "ofa_published")},
     # words (choices are checked by the functions, with the same vocabulary as the CLI's)
     **{name: _NAME for name in ("by", "mapping", "objective", "fusion", "dataflow", "mode", "dtype", "format",
-                                "goal", "metric", "task", "unit", "kind", "device", "layer", "name", "reference",
-                                "scheduler", "columns", "contains", "title", "x", "y", "colour", "what")},
+                                "goal", "metric", "task", "unit", "kind", "device", "layer", "level", "name",
+                                "reference", "scheduler", "columns", "contains", "title", "x", "y", "colour", "what")},
     # files hwmap writes or reads
     **{name: _PATH for name in ("out", "out_dir", "journal", "front_out", "path", "data", "weights", "calibration",
                                 "source", "from_table", "graph_cache", "out_hint")},

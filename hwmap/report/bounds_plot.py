@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwmap.report.plots import _pyplot, _save, log_axis_labels
+from hwmap.report.plots import _pyplot, log_axis_labels, save_figure
 
 KIB = 1024.0
 MB = 1e6
@@ -40,4 +40,4 @@ def traffic_curves(bounds, path: str | Path, *, title: str | None = None) -> Pat
         ax.legend(fontsize=7, loc="lower left")
     fig.suptitle(title or f"{bounds.model} on {bounds.accelerator}: least DRAM traffic vs buffer capacity",
                  fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
