@@ -779,7 +779,8 @@ def sweep(
     """Cost every point of a design space through the same cost functions as estimate; returns a SweepResult
     (.table: one row per point in the space's order, .pareto(), .summary()).
 
-    space: the space's YAML file (str or Path), a dict of the YAML's content or a DesignSpace (see load_space).
+    space: the space's YAML file (str or Path), a dict of the YAML's content or a DesignSpace (see load_space);
+    its `estimate:` section (objective, mapping, fusion) sets how every point is costed, as estimate's keywords do.
     workers: local worker processes (default: all cores, or this process for fewer than 64 points); they are
     forked from a fork server and never re-run the calling script, so no `if __name__ == "__main__":` guard is
     needed. scheduler: run on the Dask cluster whose scheduler is at this address ('tcp://host:8786') instead.

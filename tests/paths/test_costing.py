@@ -40,6 +40,7 @@ def _json(run_cli, *argv: str):
     ("magnet16pe_v16", ("--objective", "latency")),
     ("systolic16x16", ("--mapping", "scalesim", "--fusion", "none", "--dataflow", "os")),
     ("magnet16pe_v16", ("--objective", "edp", "--fusion", "none")),
+    ("a100_sxm", ("--mode", "eager", "--dtype", "fp32", "--no-tf32")),
 ])
 def test_paths_cost_gives_what_estimate_gives_with_the_same_options(run_cli, paths_file, accel, options):
     rows = {r["name"]: r for r in _json(run_cli, "paths", "cost", str(paths_file), "--accel", accel, *options,
