@@ -87,3 +87,15 @@ def test_a_setting_that_does_not_apply_fails_before_costing_naming_its_flag(run_
     accel = () if "--accel" in options else ("--accel", "systolic16x16")
     code, out, err = run_cli("paths", "cost", str(paths_file), *accel, *options)
     assert code == 2 and message in err and "Traceback" not in err and out == ""
+
+
+def test_select_paths_costs_a_paths_yaml_with_the_same_settings(paths_file):
+    accuracies = {"provenance": "assumed for the test", "accuracies": {"full": 69.8, "skip-layer4.1": 60.0}}
+    result = hwmap.select_paths(str(paths_file), accel="systolic16x16", fusion="none", objective="latency",
+                                budgets="1.0", accuracies=accuracies)
+    full = next(c for c in hwmap.cost_paths(paths_file, "systolic16x16", fusion="none", objective="latency")
+                if c.name == "full")
+    assert [p.name for p in result.selection.chosen] == ["full"]  # the whole budget: the most accurate path
+    assert result.selection.expected_energy_mj == full.energy_mj
+    assert result.selection.expected_latency_ms == full.latency_ms
+    assert full.energy_mj != hwmap.cost_paths(paths_file, "systolic16x16")[0].energy_mj  # fusion none counted
