@@ -12,7 +12,7 @@ from hwmap.graph.io import load_graph
 from hwmap.graph.io import save_graph as _write_graph
 from hwmap.graph.ir import LayerGraph
 from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
-from hwmap.vocabulary import BREAKDOWNS, CNN_TEMPLATE_KINDS, DATAFLOWS, GPU_DTYPES, GPU_MODES
+from hwmap.vocabulary import BREAKDOWNS, CNN_TEMPLATE_KINDS, GPU_DTYPES, GPU_MODES
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -306,26 +306,16 @@ def estimate(
     (hwmap.cost.mapping_cache; the same result, without searching the mappings again); False reads and writes neither.
     """
     from hwmap.cost.dispatch import estimate_graph
+    from hwmap.cost.settings import EstimateSettings
 
     accelerator = load_accelerator(accel)
-    gpu = _gpu_settings(mode=mode, dtype=dtype, calibration=calibration, tf32=tf32)
+    settings = EstimateSettings.of(dataflow=dataflow, mapping=mapping, objective=objective, fusion=fusion,
+                                   mode=mode, dtype=dtype, calibration=calibration, tf32=tf32)  # checked once
     graph = _graph(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
                    strict=strict, cache=cache)
-    cost = estimate_graph(graph, accelerator, dataflow=_choice("dataflow", dataflow, DATAFLOWS), gpu=gpu,
-                          mapping=mapping, objective=objective, fusion=fusion, cache=cache)
+    cost = estimate_graph(graph, accelerator, settings, cache=cache)
     check_cost(cost)
     return cost
-
-
-
-
-def _gpu_settings(*, mode: str, dtype: str, calibration, tf32: bool):
-    from hwmap.cost.dispatch import GpuSettings
-
-    _choice("mode", mode, GPU_MODES)
-    _choice("dtype", dtype, GPU_DTYPES)
-    return GpuSettings(calibration=str(calibration) if calibration is not None else None, mode=mode, dtype=dtype,
-                       tf32=tf32)
 
 
 @dataclass(frozen=True)
@@ -594,15 +584,28 @@ def pareto(table, objectives: Sequence[str], *, by: str | None = "model"):
     return pareto_table(table, list(objectives), by=by)
 
 
-def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None = None,
+def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None = None, mapping: str = "best",
+               objective: str = "energy", fusion: str | None = None, mode: str = "auto", dtype: str = "fp16",
+               calibration: str | Path | None = None, tf32: bool = True,
                progress: Callable[[int, int], None] | None = None):
     """Energy, latency, weights and accuracy of every path on accel (list of CostedPath); paths is a PathSet or a
-    paths YAML. progress(done, total) is called after each path. Every number is checked finite and >= 0."""
+    paths YAML. dataflow, mapping, objective, fusion, mode, dtype, calibration and tf32 as in estimate: each path
+    costs exactly what estimate gives for its graph with the same settings. progress(done, total) is called after
+    each path. Every number is checked finite and >= 0."""
+    from hwmap.cost.settings import EstimateSettings
+
+    settings = EstimateSettings.of(dataflow=dataflow, mapping=mapping, objective=objective, fusion=fusion,
+                                   mode=mode, dtype=dtype, calibration=calibration, tf32=tf32)  # checked once
+    return _cost_paths(paths, load_accelerator(accel), settings, progress)
+
+
+def _cost_paths(paths, accelerator: Accelerator, settings, progress: Callable[[int, int], None] | None):
+    """cost_paths with the settings already made (hwmap.cost.settings.EstimateSettings): select_paths shares it."""
     from hwmap.paths.costing import cost_paths as run
     from hwmap.paths.model import PathSet
 
+    settings.check_applies(accelerator.kind, accelerator.name)  # before any path is traced
     path_set = paths if isinstance(paths, PathSet) else load_paths(paths)
-    accelerator = load_accelerator(accel)
     total, done = len(path_set.paths), [0]
 
     def tick() -> None:
@@ -610,7 +613,7 @@ def cost_paths(paths, accel: str | Path | Accelerator, *, dataflow: str | None =
         if progress is not None:
             progress(done[0], total)
 
-    costed = run(path_set, accelerator, dataflow=_choice("dataflow", dataflow, DATAFLOWS), progress=tick)
+    costed = run(path_set, accelerator, settings, progress=tick)
     check_costed_paths(costed, accelerator=accelerator.name)
     return costed
 
@@ -627,6 +630,13 @@ def select_paths(
     *,
     accel: str | Path | Accelerator | None = None,
     dataflow: str | None = None,
+    mapping: str = "best",
+    objective: str = "energy",
+    fusion: str | None = None,
+    mode: str = "auto",
+    dtype: str = "fp16",
+    calibration: str | Path | None = None,
+    tf32: bool = True,
     budgets: str | Sequence[float | str] | None = None,
     budget_trace: str | Path | Any = None,
     metric: str | None = None,
@@ -649,7 +659,8 @@ def select_paths(
     and .reference_value, .rows() (the budget -> path table) and .to_dict() (the selection JSON).
 
     paths: costed paths (CostedPath list from cost_paths / load_costed_paths, PathPoints or mappings), a costed
-    CSV, or a paths YAML / PathSet costed on accel (with dataflow). budgets: text such as '0.5,0.8' (fractions of
+    CSV, or a paths YAML / PathSet costed on accel (with the estimate settings dataflow, mapping, objective, fusion,
+    mode, dtype, calibration and tf32, as cost_paths takes them). budgets: text such as '0.5,0.8' (fractions of
     the reference), '20mJ,30mJ', '5ms', '0.5:1.0:0.05', '10mJ:30mJ:5mJ', or a list of numbers (fractions) or
     texts; or budget_trace: a trace CSV declaring its unit, or a BudgetTrace. The unit fixes the metric (metric
     must agree; fractions: metric, default 'energy'). reference: the path fractions are fractions of and savings
@@ -660,6 +671,7 @@ def select_paths(
     accuracies: a YAML or CSV file (or its YAML form as a mapping) of accuracies with their provenance that fill
     or override the paths' own, without costing again (format: hwmap.paths.accuracies).
     """
+    from hwmap.cost.settings import EstimateSettings
     from hwmap.fileio import atomic_write_text
     from hwmap.paths.accuracies import apply_accuracies, resolve_accuracies
     from hwmap.paths.model import PathSet
@@ -673,10 +685,13 @@ def select_paths(
         max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy, extra_path_penalty=extra_path_penalty,
         goal=goal, target_frontier=target_frontier, drop_unknown=drop_unknown)
     given_accuracies, accuracies_origin = resolve_accuracies(accuracies)  # a bad file fails before costing too
+    settings = EstimateSettings.of(dataflow=dataflow, mapping=mapping, objective=objective, fusion=fusion,
+                                   mode=mode, dtype=dtype, calibration=calibration, tf32=tf32)
     paths_file = accelerator = None
     if isinstance(paths, (str, Path)) and str(paths).endswith(".csv"):
-        if accel is not None:
-            raise HwmapError(f"paths {paths} is already costed; accel applies to a paths YAML")
+        if accel is not None or settings.changed():
+            raise HwmapError(f"paths {paths} is already costed; {_costing_keywords(accel, settings)} to a paths "
+                             "YAML")
         paths_file, costed = str(paths), load_costed_paths(paths)
         templates = {c.accelerator for c in costed}
         accelerator = templates.pop() if len(templates) == 1 else None  # the CSV's accelerator column, if any
@@ -687,10 +702,11 @@ def select_paths(
         paths_file = None if isinstance(paths, PathSet) else str(paths)
         accelerator_obj = load_accelerator(accel)
         accelerator = accelerator_obj.name
-        costed = cost_paths(paths, accelerator_obj, dataflow=dataflow, progress=progress)
+        costed = _cost_paths(paths, accelerator_obj, settings, progress)
     else:
-        if accel is not None or dataflow is not None:
-            raise HwmapError("accel and dataflow apply to a paths YAML or PathSet; these paths are already costed")
+        if accel is not None or settings.changed():
+            raise HwmapError(f"{_costing_keywords(accel, settings)} to a paths YAML or PathSet; these paths are "
+                             "already costed")
         costed = list(paths)
     if given_accuracies is not None:
         costed = apply_accuracies(costed, given_accuracies, origin=accuracies_origin)
@@ -700,6 +716,12 @@ def select_paths(
 
         atomic_write_text(out, json.dumps(result.to_dict(), indent=2, allow_nan=False))
     return result
+
+
+def _costing_keywords(accel, settings) -> str:
+    """'accel applies' / 'accel, objective apply': the costing keywords given for paths that are already costed."""
+    given = (("accel",) if accel is not None else ()) + settings.changed()
+    return f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'}"
 
 
 def simulate(selection, budget_trace, *, unit: str | None = None, switch_energy_mj: float = 0.0):
@@ -757,7 +779,8 @@ def sweep(
     """Cost every point of a design space through the same cost functions as estimate; returns a SweepResult
     (.table: one row per point in the space's order, .pareto(), .summary()).
 
-    space: the space's YAML file (str or Path), a dict of the YAML's content or a DesignSpace (see load_space).
+    space: the space's YAML file (str or Path), a dict of the YAML's content or a DesignSpace (see load_space);
+    its `estimate:` section (objective, mapping, fusion) sets how every point is costed, as estimate's keywords do.
     workers: local worker processes (default: all cores, or this process for fewer than 64 points); they are
     forked from a fork server and never re-run the calling script, so no `if __name__ == "__main__":` guard is
     needed. scheduler: run on the Dask cluster whose scheduler is at this address ('tcp://host:8786') instead.

@@ -12,11 +12,18 @@ from hwmap.cli.options import (
     MAX_COUNT,
     MAX_RESOLUTION,
     AccelOpt,
+    CalibrationOpt,
     ClassesOpt,
     DataflowOpt,
+    DtypeOpt,
+    FusionOpt,
     JsonOpt,
+    MappingOpt,
+    ModeOpt,
+    ObjectiveOpt,
     StrictFloat,
     StrictInt,
+    Tf32Opt,
     calls_api,
     check_files,
 )
@@ -87,17 +94,27 @@ def paths_cost(
     paths: Annotated[str, typer.Argument(metavar="PATHS_FILE", help="paths YAML")],
     accel: AccelOpt,
     dataflow: DataflowOpt = None,
+    mapping: MappingOpt = "best",
+    objective: ObjectiveOpt = "energy",
+    fusion: FusionOpt = None,
+    mode: ModeOpt = "auto",
+    dtype: DtypeOpt = "fp16",
+    calibration: CalibrationOpt = None,
+    tf32: Tf32Opt = True,
     csv_path: Annotated[Optional[str], typer.Option("--csv", help="write the costed paths (select-paths input)")]
     = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Energy, latency and cycles of every path (graphs of identical paths are traced once)."""
+    """Energy, latency and cycles of every path (graphs of identical paths are traced once), with the settings of
+    `hwmap estimate`: a path costs what estimate gives for its model with the same options."""
     from hwmap.api import cost_paths, load_accelerator, save_costed_paths
     from hwmap.report.tables import print_json, render_costed_paths, stdout_console
 
-    check_files(inputs={"PATHS_FILE": paths, "--accel": accel}, outputs={"--csv": csv_path})
+    check_files(inputs={"PATHS_FILE": paths, "--accel": accel, "--calibration": calibration},
+                outputs={"--csv": csv_path})
     with _progress("costing paths") as tick:
-        costed = cost_paths(paths, accel, dataflow=dataflow, progress=tick)
+        costed = cost_paths(paths, accel, dataflow=dataflow, mapping=mapping, objective=objective, fusion=fusion,
+                            mode=mode, dtype=dtype, calibration=calibration, tf32=tf32, progress=tick)
     if csv_path:
         save_costed_paths(costed, csv_path)
     if json_out:
@@ -117,6 +134,13 @@ def select_paths_command(
                                               "energy_mj, latency_ms, accuracy, weight_group, weight_mb)")],
     accel: Annotated[Optional[str], typer.Option("--accel", "-a", help="template to cost a paths YAML on")] = None,
     dataflow: DataflowOpt = None,
+    mapping: MappingOpt = "best",
+    objective: ObjectiveOpt = "energy",
+    fusion: FusionOpt = None,
+    mode: ModeOpt = "auto",
+    dtype: DtypeOpt = "fp16",
+    calibration: CalibrationOpt = None,
+    tf32: Tf32Opt = True,
     budgets: Annotated[Optional[str], typer.Option(
         "--budget", help="budget levels: 30mJ, 5ms (units: mJ, uJ, J, ms, us, s) or 0.5 (a fraction of the "
                          "reference path); lists 0.5,0.8 or 20mJ,30mJ; ranges 0.5:1.0:0.05 or 10mJ:30mJ:5mJ")] = None,
@@ -160,10 +184,12 @@ def select_paths_command(
     from hwmap.report.tables import print_json, render_selection, stdout_console
 
     check_files(inputs={"PATHS": paths, "--accel": accel, "--budget-trace": budget_trace,
-                        "--target-frontier": target_frontier, "--accuracies": accuracies}, outputs={"--out": out})
+                        "--target-frontier": target_frontier, "--accuracies": accuracies,
+                        "--calibration": calibration}, outputs={"--out": out})
     with _progress("costing paths") as tick:
         result = select_paths(
-            paths, accel=accel, dataflow=dataflow, budgets=budgets,
+            paths, accel=accel, dataflow=dataflow, mapping=mapping, objective=objective, fusion=fusion, mode=mode,
+            dtype=dtype, calibration=calibration, tf32=tf32, budgets=budgets,
             budget_trace=budget_trace, metric=metric, reference=reference,
             budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
             extra_path_penalty=extra_path_penalty, goal=goal, target_frontier=target_frontier,

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwmap.cost.layers import LayerArrays, layer_arrays
-from hwmap.cost.mapping import OBJECTIVES, LayerMapping, LoopNest, MapTarget, map_layer
+from hwmap.cost.mapping import LayerMapping, LoopNest, MapTarget, map_layer
 from hwmap.cost.memory import MemoryHierarchy, capacity_words, memory_hierarchy
 from hwmap.cost.result import UNIT_ARRAY, UNIT_DMA, UNIT_VECTOR, GraphCost, layer_costs, whole_numbers
+from hwmap.cost.settings import EstimateSettings, GpuSettings
 from hwmap.cost.systolic import ConvGeometry, systolic_costs
 from hwmap.cost.vector import vector_pe_gemm, vector_unit_cycles
-from hwmap.errors import HwmapError, ParameterError
+from hwmap.errors import HwmapError
 from hwmap.graph.ir import LayerGraph
 from hwmap.hardware.schema import Accelerator, CnnAcceleratorSpec, SystolicSpec, VectorPESpec
-from hwmap.vocabulary import DATAFLOWS, FUSIONS, MAPPINGS
 
 COMMON_ASSUMPTIONS = (
     "layer-by-layer execution: every kernel reads its inputs and weights from DRAM and writes its outputs back; "
@@ -35,56 +35,34 @@ COMMON_ASSUMPTIONS = (
 )
 
 
-@dataclass(frozen=True)
-class GpuSettings:
-    """How a GPU runs the model: a calibration file (None: the one beside the template, else the priors),
-    execution mode (eager | sdpa | compiled | auto), dtype of the compute roof, and TF32 for fp32."""
+def estimate_graph(graph: LayerGraph, accel: Accelerator, settings: EstimateSettings | None = None, *,
+                   dataflow: str | None = None, gpu: GpuSettings | None = None, mapping: str | None = None,
+                   objective: str | None = None, fusion: str | None = None, cache: bool = False) -> GraphCost:
+    """Cost of every layer of graph on accel under settings (hwmap.cost.settings.EstimateSettings: dataflow,
+    mapping, objective, fusion, GPU settings), taken as they are: they were checked when made.
 
-    calibration: str | None = None
-    mode: str = "auto"
-    dtype: str = "fp16"
-    tf32: bool = True
-
-
-def estimate_graph(graph: LayerGraph, accel: Accelerator, *, dataflow: str | None = None,
-                   gpu: GpuSettings | None = None, mapping: str = "best", objective: str = "energy",
-                   fusion: str | None = None, cache: bool = False) -> GraphCost:
-    """Cost of every layer of graph on accel (dataflow overrides a systolic template's default; gpu settings
-    apply to GPU templates only).
-
-    mapping: "best" (the mapper of hwmap.cost.mapping picks each layer's loop order and tiles for `objective`:
-    energy, latency or edp) or "scalesim" (systolic only: SCALE-Sim's fold order and its DRAM counts).
-    fusion: "epilogue" (None: the default for accelerator templates) or "none" (every operator its own kernel);
-    GPU templates take their fusion from gpu.mode.
+    Library callers without settings may pass their fields as keywords instead (dataflow, gpu, mapping, objective,
+    fusion; checked here, once); giving both is an error.
     cache: read and write each layer's chosen mapping in the on-disk mapping cache (hwmap.cost.mapping_cache); the
     result is the same either way. Off by default: sweeps cost many design points in one process, where the
     in-process caches already serve repeats; hwmap.estimate and the CLI turn it on.
     """
-    if accel.kind == "gpu" and fusion is not None:
-        raise ParameterError("fusion", f"applies to accelerator templates; on the GPU template {accel.name!r} "
-                                       "fusion follows the execution mode (eager, sdpa, compiled or auto)")
-    fusion = fusion or "epilogue"
-    if accel.kind != "gpu" and gpu is not None and gpu != GpuSettings():
-        changed = [name for name in ("calibration", "mode", "dtype", "tf32")
-                   if getattr(gpu, name) != getattr(GpuSettings(), name)] or ["mode"]
-        raise ParameterError(changed[0], f"applies to GPU templates only; {accel.name!r} is of kind {accel.kind!r}")
-    if mapping not in MAPPINGS:
-        raise ParameterError("mapping", f"must be one of {', '.join(MAPPINGS)}, got {mapping!r}")
-    if objective not in OBJECTIVES:
-        raise ParameterError("objective", f"must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    keywords = {"dataflow": dataflow, "gpu": gpu, "mapping": mapping, "objective": objective, "fusion": fusion}
+    given = {k: v for k, v in keywords.items() if v is not None}
+    if settings is None:
+        settings = EstimateSettings(**given)
+    elif given:
+        raise TypeError(f"estimate_graph: give settings or {', '.join(given)}, not both")
+    settings.check_applies(accel.kind, accel.name)
     if accel.kind == "systolic":
-        return _estimate_systolic(graph, accel, dataflow=dataflow, mapping=mapping, objective=objective,
-                                  fusion=fusion_arrays(graph, fusion), cache=cache)
-    if dataflow is not None:
-        raise ParameterError("dataflow", f"applies to systolic templates; {accel.name!r} is of kind "
-                                         f"{accel.kind!r}")
-    if mapping != "best" and accel.kind != "gpu":
-        raise ParameterError("mapping", f"{mapping} applies to systolic templates (SCALE-Sim models systolic arrays); "
-                         f"{accel.name!r} is of kind {accel.kind!r}")
+        return _estimate_systolic(graph, accel, dataflow=settings.dataflow, mapping=settings.mapping,
+                                  objective=settings.objective,
+                                  fusion=fusion_arrays(graph, settings.fusion or "epilogue"), cache=cache)
     if accel.kind == "vector_pe":
-        return _estimate_vector_pe(graph, accel, objective=objective, fusion=fusion_arrays(graph, fusion), cache=cache)
+        return _estimate_vector_pe(graph, accel, objective=settings.objective,
+                                   fusion=fusion_arrays(graph, settings.fusion or "epilogue"), cache=cache)
     if accel.kind == "gpu":
-        return _estimate_gpu(graph, accel, gpu or GpuSettings())
+        return _estimate_gpu(graph, accel, settings.gpu)
     raise HwmapError(f"no cost model for accelerator kind {accel.kind!r} ({accel.name})")
 
 
@@ -117,10 +95,8 @@ _FUSION_CACHE: dict[tuple[int, str], tuple[weakref.ref, FusionArrays]] = {}
 
 
 def fusion_arrays(graph: LayerGraph, policy: str) -> FusionArrays:
-    """The fusion plan of graph as per-layer columns, cached per graph object and policy (sweeps reuse it)."""
-    if policy not in FUSIONS:
-        raise ParameterError("fusion", f"must be one of {', '.join(FUSIONS)} for accelerator templates, got "
-                                       f"{policy!r}")
+    """The fusion plan of graph as per-layer columns, cached per graph object and policy (sweeps reuse it);
+    policy is one of vocabulary.FUSIONS (EstimateSettings checked it)."""
     key = (id(graph), policy)
     hit = _FUSION_CACHE.get(key)
     if hit is not None and hit[0]() is graph:
@@ -299,9 +275,7 @@ def _mapped_column(mappings: list[LayerMapping | None], attribute: str) -> np.nd
 def _estimate_systolic(graph: LayerGraph, accel: Accelerator, *, dataflow: str | None, mapping: str,
                        objective: str, fusion: FusionArrays, cache: bool = False) -> GraphCost:
     spec = accel.systolic
-    flow = dataflow or spec.array.dataflow
-    if flow not in DATAFLOWS:
-        raise ParameterError("dataflow", f"must be one of ws, os, is; got {flow!r}")
+    flow = dataflow or spec.array.dataflow  # both checked: EstimateSettings and the template's schema
     arrays = layer_arrays(graph)
     ident = arrays.identity
     gemm = arrays.mask(UNIT_ARRAY)

@@ -22,6 +22,11 @@ file and the field)::
     paths:                         # optional: execution-path sets, selected per design point (hwmap.select)
       - {file: segformer_paths.yaml, budgets: "3,4,5", metric: energy, max_paths: 3}
     objectives: [energy_mj, latency_ms, area_mm2]          # default Pareto objectives
+    estimate:                      # optional: how every point is costed, as `hwmap estimate` takes it
+      objective: latency           # what the mapper minimises: energy (default), latency or edp
+      mapping: best                # best (default) or scalesim (systolic bases)
+      fusion: epilogue             # epilogue (default) or none
+      # the dataflow is the template's field here: array.dataflow in the base or as an axis
 
 Ranges include ``stop`` when the steps land on it (``{start: 8, stop: 64, step: 8}`` is 8, 16, ..., 64), like a
 hardware architect reads them, not like Python's ``range``. A range of integers gives integers.
@@ -47,10 +52,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hwmap.errors import HwmapError, TemplateError
+from hwmap.cost.settings import EstimateSettings
+from hwmap.errors import HwmapError, ParameterError, TemplateError
 from hwmap.hardware.schema import Accelerator, describe_value, format_number
 from hwmap.limits import MAX_BATCH, MAX_RESOLUTION
-from hwmap.vocabulary import BUDGET_METRICS
+from hwmap.vocabulary import BUDGET_METRICS, FUSIONS, MAPPER_OBJECTIVES, MAPPINGS
 
 __all__ = [
     "DEFAULT_OBJECTIVES",
@@ -98,6 +104,16 @@ class _SpaceFile(_Strict):
     models: list[Any] = Field(default_factory=list)
     paths: list[Any] = Field(default_factory=list)
     objectives: list[str] | None = None
+    estimate: Any = None  # checked by _Builder.estimate (_EstimateEntry)
+
+
+class _EstimateEntry(_Strict):
+    """The space's `estimate:` section: the EstimateSettings of CNN-accelerator templates (the kinds a space sweeps)
+    without the dataflow, which is a template field here."""
+
+    mapping: Literal[MAPPINGS] = "best"  # type: ignore[valid-type]
+    objective: Literal[MAPPER_OBJECTIVES] = "energy"  # type: ignore[valid-type]
+    fusion: Literal[FUSIONS] | None = None  # type: ignore[valid-type]
 
 
 class _RangeAxis(_Strict):
@@ -177,6 +193,8 @@ class DesignSpace:
 
     ``axes`` maps each declared axis key to its expanded values, in declaration order; ``tied`` lists the groups
     of axes zipped together; with ``square`` the follower of :data:`SQUARE_AXES` takes its leader's value.
+    ``estimate``: the settings every point is costed with (checked against the base's kind when the space is
+    built; the sweep passes them to every point as they are).
     """
 
     source: str
@@ -188,6 +206,7 @@ class DesignSpace:
     square: bool = False
     objectives: tuple[str, ...] = DEFAULT_OBJECTIVES
     description: str = ""
+    estimate: EstimateSettings = field(default_factory=EstimateSettings)
     _variants: list = field(default_factory=list, repr=False, compare=False)
 
     # --- construction --------------------------------------------------------------------------------------------
@@ -268,12 +287,21 @@ class DesignSpace:
         """A hash of the base template's fields (not its name): part of every point id."""
         return _digest(self.base.template_dict())
 
+    @property
+    def point_fingerprint(self) -> str:
+        """What every point id of this space shares: the base template's fields and, when not the defaults, the
+        estimate settings (a journal of the same space costed with other settings resumes nothing)."""
+        if not self.estimate.changed():
+            return self.base_fingerprint  # the ids of spaces without an estimate section, unchanged
+        return _digest({"base": self.base_fingerprint, "estimate": self.estimate.to_dict()})
+
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "base": self.base.name, "kind": self.base.kind,
                 "axes": {k: list(v) for k, v in self.axes.items()}, "tied": [list(g) for g in self.tied],
                 "square": self.square, "models": [m.to_dict() for m in self.models],
                 "paths": [{"label": p.label, "file": p.file, **p.selection_settings()} for p in self.paths],
-                "objectives": list(self.objectives), "variants": self.n_variants, "points": self.n_points}
+                "objectives": list(self.objectives), "estimate": self.estimate.to_dict(),
+                "variants": self.n_variants, "points": self.n_points}
 
 
 def load_space(path: str | Path) -> DesignSpace:
@@ -364,12 +392,27 @@ class _Builder:
             raise self.fail(["models"], f"workload names must be unique; repeated: {', '.join(repeated)} (give "
                                         "each a distinct `name`)")
         objectives = self.objectives(doc.objectives, has_paths=bool(paths), has_area=base.area_um2 is not None)
+        estimate = self.estimate(base, doc.estimate)
         space = DesignSpace(source=self.origin, base=base, axes=axes, models=models, paths=paths, tied=tied,
-                            square=doc.square, objectives=objectives, description=doc.description or "")
+                            square=doc.square, objectives=objectives, description=doc.description or "",
+                            estimate=estimate)
         if space.n_points > MAX_POINTS:
             raise self.fail(["axes"], f"{space.n_variants} variants x {len(labels)} workloads = {space.n_points} "
                                       f"points, more than the {MAX_POINTS} a sweep takes; narrow the axes")
         return space
+
+    def estimate(self, base: Accelerator, entry: object) -> EstimateSettings:
+        """The `estimate:` section as EstimateSettings, checked against the base's kind (the kind is not an axis,
+        so no point can fail on them)."""
+        if entry is None:
+            return EstimateSettings()
+        doc: _EstimateEntry = self.validate(_EstimateEntry, entry, ["estimate"])
+        settings = EstimateSettings(mapping=doc.mapping, objective=doc.objective, fusion=doc.fusion)
+        try:
+            settings.check_applies(base.kind, base.name)
+        except ParameterError as exc:
+            raise self.fail(["estimate", exc.param], exc.detail) from None
+        return settings
 
     def resolve(self, name: str) -> str:
         candidate = Path(name).expanduser()

@@ -14,7 +14,8 @@ How the work flows:
   the graph's content hash, so the per-layer columns (``hwmap.cost.layers.layer_arrays``, cached by graph
   identity) are built once per worker per graph. Per point it makes the variant with
   ``Accelerator.with_overrides`` (revalidated: a variant that fails validation becomes an ``invalid`` row with
-  the template's message) and costs it with ``estimate_graph``. The worker module never imports torch.
+  the template's message) and costs it with ``estimate_graph`` under the space's estimate settings (carried by
+  every chunk, taken as they are). The worker module never imports torch.
 * The parent appends every finished chunk to the journal (JSON lines, flushed and fsync'ed) as soon as it
   arrives. A sweep resumed from that journal skips every point already there, keyed by a stable point id (a
   hash of the base template's fields, the axis values and the workload), so an interrupted and resumed sweep
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hwmap.cost.settings import EstimateSettings
 from hwmap.dse.space import DesignSpace, as_space
 from hwmap.errors import HwmapError
 
@@ -185,6 +187,7 @@ class ChunkTask:
     base_template: dict[str, Any]
     workload: Workload
     points: tuple[tuple[str, dict[str, Any]], ...]  # (point id, overrides)
+    settings: EstimateSettings = field(default_factory=EstimateSettings)  # the space's, for every point
 
 
 @dataclass(frozen=True)
@@ -245,9 +248,9 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             continue
         try:
             if workload.is_paths:
-                row = _paths_row(graphs, workload, accel)
+                row = _paths_row(graphs, workload, accel, task.settings)
             else:
-                row = _model_row(next(iter(graphs.values())), accel)
+                row = _model_row(next(iter(graphs.values())), accel, task.settings)
         except OverflowError as exc:  # a variant whose numbers the int64 cost arithmetic cannot hold
             row = {"status": STATUS_INVALID, "error": f"the variant's numbers are too large to cost ({exc})"}
         except ResultError as exc:  # whole cycles/bytes that are inf, NaN or beyond int64 (GraphCost's layer table)
@@ -272,12 +275,12 @@ def _cost_columns(cost, accel: Accelerator) -> dict[str, Any]:
     return columns
 
 
-def _model_row(graph: LayerGraph, accel: Accelerator) -> dict[str, Any]:
+def _model_row(graph: LayerGraph, accel: Accelerator, settings: EstimateSettings) -> dict[str, Any]:
     from hwmap.cost.checks import check_cost
     from hwmap.cost.dispatch import estimate_graph
     from hwmap.errors import ResultError
 
-    cost = estimate_graph(graph, accel)
+    cost = estimate_graph(graph, accel, settings)
     try:
         check_cost(cost, what=f"{graph.model} on this variant")
     except ResultError as exc:  # never an 'ok' row holding inf or NaN
@@ -285,7 +288,8 @@ def _model_row(graph: LayerGraph, accel: Accelerator) -> dict[str, Any]:
     return {"status": STATUS_OK, "error": None, **_cost_columns(cost, accel)}
 
 
-def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Accelerator) -> dict[str, Any]:
+def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Accelerator,
+               estimate: EstimateSettings) -> dict[str, Any]:
     """Cost every path on the variant, select the paths to deploy (hwmap.select), report what they deliver.
 
     energy_mj / latency_ms are the selection's expected values over the budget levels; the cycles, utilisation
@@ -305,7 +309,7 @@ def _paths_row(graphs: dict[str, LayerGraph], workload: Workload, accel: Acceler
     costs, points = {}, []
     for path in workload.paths:
         graph = graphs[path.graph_key]
-        cost = costs[path.name] = estimate_graph(graph, accel)
+        cost = costs[path.name] = estimate_graph(graph, accel, estimate)
         try:
             check_cost(cost, what=f"path {path.name} on this variant")
         except ResultError as exc:
@@ -725,7 +729,7 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
     # The points, in the space's order: variant-major, workload-minor.
     workloads = prepare_workloads(space, log=log)
     variants = space.variants()
-    fingerprint = space.base_fingerprint
+    fingerprint = space.point_fingerprint
     ids = [[point_id(fingerprint, v, w.key) for w in workloads] for v in variants]
     position = {pid: (vi, wi) for vi, row in enumerate(ids) for wi, pid in enumerate(row)}
     total = len(position)
@@ -776,7 +780,7 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
         for start in range(0, len(pending), size):
             chunk = pending[start:start + size]
             tasks.append(ChunkTask(base_name=space.base.name, base_key=base_key, base_template=base_template,
-                                   workload=workloads[wi],
+                                   workload=workloads[wi], settings=space.estimate,
                                    points=tuple((ids[vi][wi], variants[vi]) for vi in chunk)))
     prepared = time.perf_counter()
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwmap.cost.dispatch import estimate_graph
+from hwmap.cost.settings import EstimateSettings
 from hwmap.errors import HwmapError
 from hwmap.fileio import atomic_write_text
 from hwmap.hardware.schema import Accelerator
@@ -50,14 +51,17 @@ def weight_bytes_per_param(accel: Accelerator) -> float:
     return bits.weight_bytes if bits is not None else 2.0
 
 
-def cost_paths(paths: PathSet, accel: Accelerator, *, dataflow: str | None = None,
+def cost_paths(paths: PathSet, accel: Accelerator, settings: EstimateSettings | None = None, *,
                progress=None) -> list[CostedPath]:
+    """Every path of paths costed on accel under settings (None: the defaults), taken as they are: a path costs
+    exactly what estimate gives for its graph with the same settings."""
+    settings = settings if settings is not None else EstimateSettings()
     cache: dict = {}
     per_param = weight_bytes_per_param(accel)
     costed = []
     for spec in paths.paths:
         graph = path_graph(spec, cache=cache)
-        cost = estimate_graph(graph, accel, dataflow=dataflow)
+        cost = estimate_graph(graph, accel, settings)
         costed.append(CostedPath(
             name=spec.name, model=spec.model, energy_mj=cost.energy_mj, latency_ms=cost.latency_ms,
             cycles=cost.cycles, macs=cost.macs, weight_group=spec.weight_group,

@@ -219,8 +219,13 @@ def test_api_select_paths_and_simulate(tmp_path):
     assert replay.energy_used_mj == pytest.approx(18.25) and replay.switches == 1
     with pytest.raises(HwmapError, match="accel applies to a paths YAML"):
         hwmap.select_paths(str(costed), accel="systolic8x8", budgets="0.5")
-    with pytest.raises(HwmapError, match="accel and dataflow apply to a paths YAML"):
+    with pytest.raises(HwmapError, match="accel applies to a paths YAML or PathSet; these paths are already"):
         hwmap.select_paths(PATHS, accel="systolic8x8", budgets="0.5")
+    # the estimate settings, like accel, apply to paths still to be costed
+    with pytest.raises(HwmapError, match="dataflow, objective apply to a paths YAML or PathSet"):
+        hwmap.select_paths(PATHS, dataflow="os", objective="latency", budgets="0.5")
+    with pytest.raises(HwmapError, match="is already costed; fusion applies to a paths YAML"):
+        hwmap.select_paths(str(costed), fusion="none", budgets="0.5")
     # a bad budget fails before a paths YAML is costed (the YAML here would take seconds to cost)
     paths_yaml = tmp_path / "p.yaml"
     paths_yaml.write_text("schema_version: 1\nmodel: resnet18\npaths:\n  - name: full\n")
