@@ -842,6 +842,14 @@ class _Setup:
     fused_pointwise: int
 
 
+def _class_full_rate_s(roofs: GpuRoofs, coef: GpuCoefficients, fit_class: str, flops: float, bytes_: float) -> float:
+    """One kernel's work at its class's saturated rate (the weight of a fused member, the drive of dynamic energy)."""
+    c = coef.classes[fit_class]
+    return float(full_rate_time_s(flops, bytes_, peak_flops_per_s=roofs.peak_for(fit_class),
+                                  bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
+                                  compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
+
+
 def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration | None, mode: str, dtype: str,
            tf32: bool, amp: bool) -> _Setup:
     if mode not in MODES:
@@ -862,10 +870,7 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
                                                                               strict=True)]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
-        c = coef.classes[cls]
-        return float(full_rate_time_s(flops, bytes_, peak_flops_per_s=roofs.peak_for(cls),
-                                      bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
-                                      compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
+        return _class_full_rate_s(roofs, coef, cls, flops, bytes_)
 
     # --- which nodes run as which kernel ---------------------------------------------------------------------
     chains = _memo(graph, "chains", lambda: attention_chains(graph))
@@ -1165,10 +1170,7 @@ def gpu_timeline(
     launches = [setup.launches[i] for i in _launch_order(setup, n)]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
-        c = coef.classes[cls]
-        return float(full_rate_time_s(flops, bytes_, peak_flops_per_s=roofs.peak_for(cls),
-                                      bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
-                                      compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
+        return _class_full_rate_s(roofs, coef, cls, flops, bytes_)
 
     # --- pipeline (PlanStack: the formulas the table fit evaluates), then each launch's share per member ------
     latency = np.zeros(n)
