@@ -45,14 +45,14 @@ def test_a_plan_predicts_exactly_the_timeline_latency(spec: str, size: int, mode
 
 
 def test_stacked_plans_predict_what_each_plan_predicts() -> None:
-    from hwmap.calibrate.table import _Stacked
+    from hwmap.cost.gpu import PlanStack
 
     plans = [timeline_plan(traced(spec, b, size), RTX3090, mode=mode, amp=True)
              for spec, b, size, mode in (("resnet18", 4, 96, "auto"),
                                          ("timm:deit_tiny_patch16_224", 4, 224, "compiled"),
                                          ("timm:efficientnet_b0", 4, 96, "compiled"), ("resnet18", 1, 96, "eager"))]
     coef = CoefficientArrays.from_coefficients(coefficients(RTX3090))
-    assert _Stacked(plans).predict(coef) == pytest.approx([predict_step_s(p, coef) for p in plans], rel=1e-12)
+    assert PlanStack(plans).step_s(coef) == pytest.approx([predict_step_s(p, coef) for p in plans], rel=1e-12)
 
 
 def _synthetic_plans(count: int, seed: int) -> list[TimelinePlan]:

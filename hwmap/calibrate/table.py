@@ -15,11 +15,9 @@ move is reported (:class:`CoefficientMove`: prior, fitted, prior and posterior o
 the priors per parameter group where the fit is worse at some batch); :func:`representative_rows` picks the
 default subset of a large table.
 
-A plan evaluates the same formulas as :func:`hwmap.cost.gpu.gpu_timeline`, vectorised: per launch i,
-``k_i = max(FLOPs / (roof x e_c x s(w)), bytes / (bw x m_c)) + launch_c + sum over fused members of their
-full-rate time``; host time ``H_i`` accumulates views, module calls and each launch's host overhead; the GPU
-finishes launch i at ``G_i = max(G_{i-1}, H_i) + k_i``, i.e. ``G_i = S_i + max(0, max_{j<=i} (H_j - S_{j-1}))``
-with ``S`` the cumulative kernel time; the step time is ``max(G_last, H_end)``. A test checks plan == timeline.
+A plan (:class:`hwmap.cost.gpu.TimelinePlan`) is evaluated by :class:`hwmap.cost.gpu.PlanStack`, the one place of
+the timeline formulas, which the estimate (:func:`hwmap.cost.gpu.gpu_timeline`) evaluates too: the fit stacks every
+row and evaluates them in one numpy pass. A test checks plan == estimate on several models, cards and modes.
 
 Fitted parameters (``TABLE_PARAMETERS``): per class compute_eff_frac, memory_eff_frac, half_saturation_elements,
 launch_overhead_s, host_overhead_s; shared host_view_s and host_module_s.
@@ -38,7 +36,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hwmap.cost.gpu import DTYPE_BYTES, MODES, ClassCoefficients, GpuCoefficients, _setup
+from hwmap.cost.gpu import (
+    DTYPE_BYTES,
+    MODES,
+    ClassCoefficients,
+    CoefficientArrays,
+    GpuCoefficients,
+    PlanStack,
+    TimelinePlan,
+    predict_step_s,
+    timeline_plan,
+)
 from hwmap.errors import HwmapError, ParameterError
 from hwmap.hardware.gpu_schema import COEFFICIENT_BOUNDS, FIT_CLASSES
 
@@ -175,168 +183,6 @@ def read_table(path: str | Path, *, columns: Mapping[str, str] | None = None) ->
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Timeline plans: gpu_timeline's structure, evaluated for any coefficients
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TimelinePlan:
-    """The kernels of one graph on one GPU (mode, dtype, amp fixed) as arrays; coefficients are applied later."""
-
-    model: str
-    cls: np.ndarray  # int index into FIT_CLASSES, per launch
-    flops: np.ndarray
-    bytes_: np.ndarray
-    elements: np.ndarray
-    peak_flops_per_s: np.ndarray
-    bandwidth_bytes_per_s: float
-    views_before: np.ndarray  # Python-level views charged before each launch (since the previous one)
-    modules_before: np.ndarray
-    views_after: float  # after the last launch
-    modules_after: float
-    extra_launch: np.ndarray  # fused members: which launch they belong to
-    extra_cls: np.ndarray
-    extra_flops: np.ndarray
-    extra_bytes: np.ndarray
-    extra_peak: np.ndarray
-
-
-def timeline_plan(graph: LayerGraph, accel: Accelerator, *, mode: str = "auto", dtype: str = "fp16",
-                  tf32: bool = True, amp: bool = False) -> TimelinePlan:
-    s = _setup(graph, accel, calibration=None, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
-    index = {name: i for i, name in enumerate(FIT_CLASSES)}
-    order = [i for p in range(len(graph.nodes)) for i in s.launch_at.get(p, ())]
-    launches = [s.launches[i] for i in order]
-    positions = np.array([launch.position for launch in launches], dtype=np.int64)
-    views_cum = np.concatenate([[0.0], np.cumsum(s.python_views)])
-    mods_cum = np.concatenate([[0.0], np.cumsum(s.module_entries)])
-    # host work of views/modules at positions up to and including a launch's position, since the previous launch
-    upto = positions + 1
-    previous = np.concatenate([[0], upto[:-1]]) if len(upto) else np.zeros(0, dtype=np.int64)
-    previous = np.minimum(previous, upto)
-    views_before = views_cum[upto] - views_cum[previous] if len(upto) else np.zeros(0)
-    modules_before = mods_cum[upto] - mods_cum[previous] if len(upto) else np.zeros(0)
-    last = int(upto[-1]) if len(upto) else 0
-    extra = [(k, index[c], f, b) for k, launch in enumerate(launches) for (c, f, b) in launch.extras]
-    roofs = s.roofs
-    return TimelinePlan(
-        model=graph.model,
-        cls=np.array([index[launch.fit_class] for launch in launches], dtype=np.int64),
-        flops=np.array([launch.flops for launch in launches], dtype=float),
-        bytes_=np.array([launch.bytes_ for launch in launches], dtype=float),
-        elements=np.array([launch.elements for launch in launches], dtype=float),
-        peak_flops_per_s=np.array([roofs.peak_for(launch.fit_class) for launch in launches], dtype=float),
-        bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
-        views_before=views_before, modules_before=modules_before,
-        views_after=float(views_cum[-1] - views_cum[last]), modules_after=float(mods_cum[-1] - mods_cum[last]),
-        extra_launch=np.array([e[0] for e in extra], dtype=np.int64),
-        extra_cls=np.array([e[1] for e in extra], dtype=np.int64),
-        extra_flops=np.array([e[2] for e in extra], dtype=float),
-        extra_bytes=np.array([e[3] for e in extra], dtype=float),
-        extra_peak=np.array([roofs.peak_for(FIT_CLASSES[e[1]]) for e in extra], dtype=float),
-    )
-
-
-@dataclass(frozen=True)
-class CoefficientArrays:
-    """Coefficients as arrays indexed like FIT_CLASSES (what the vectorised evaluation takes)."""
-
-    compute_eff_frac: np.ndarray
-    memory_eff_frac: np.ndarray
-    half_saturation_elements: np.ndarray
-    launch_overhead_s: np.ndarray
-    host_overhead_s: np.ndarray
-    host_view_s: float
-    host_module_s: float
-
-    @classmethod
-    def from_coefficients(cls, coef: GpuCoefficients) -> CoefficientArrays:
-        c = [coef.classes[name] for name in FIT_CLASSES]
-        return cls(np.array([x.compute_eff_frac for x in c]), np.array([x.memory_eff_frac for x in c]),
-                   np.array([x.half_saturation_elements for x in c]), np.array([x.launch_overhead_s for x in c]),
-                   np.array([x.host_overhead_s for x in c]), coef.host_view_s, coef.host_module_s)
-
-
-def predict_step_s(plan: TimelinePlan, c: CoefficientArrays) -> float:
-    """The end-to-end latency of a plan under coefficients c (equals gpu_timeline's total_latency_s)."""
-    if len(plan.cls) == 0:
-        return float(plan.views_after * c.host_view_s + plan.modules_after * c.host_module_s)
-    k = plan.cls
-    w = np.maximum(plan.elements, 1.0)
-    sat = w / (w + c.half_saturation_elements[k])
-    compute = plan.flops / (plan.peak_flops_per_s * c.compute_eff_frac[k] * sat)
-    memory = plan.bytes_ / (plan.bandwidth_bytes_per_s * c.memory_eff_frac[k])
-    kernel = np.maximum(compute, memory) + c.launch_overhead_s[k]
-    if len(plan.extra_cls):
-        e = plan.extra_cls
-        full = np.maximum(plan.extra_flops / (plan.extra_peak * c.compute_eff_frac[e]),
-                          plan.extra_bytes / (plan.bandwidth_bytes_per_s * c.memory_eff_frac[e]))
-        kernel = kernel + np.bincount(plan.extra_launch, weights=full, minlength=len(k))
-    host = np.cumsum(plan.views_before * c.host_view_s + plan.modules_before * c.host_module_s
-                     + c.host_overhead_s[k])
-    finish = np.cumsum(kernel)
-    started = np.concatenate([[0.0], finish[:-1]])
-    gpu_end = finish[-1] + max(0.0, float(np.max(host - started)))
-    host_end = host[-1] + plan.views_after * c.host_view_s + plan.modules_after * c.host_module_s
-    return float(max(gpu_end, host_end))
-
-
-class _Stacked:
-    """Many plans evaluated at once (one numpy pass over every launch; what the fit calls thousands of times)."""
-
-    def __init__(self, plans: Sequence[TimelinePlan]) -> None:
-        nonempty = [p for p in plans if len(p.cls)]
-        if len(nonempty) != len(plans):
-            raise HwmapError("a table row's model launches no kernel: nothing to fit")
-        self.n = len(plans)
-        sizes = np.array([len(p.cls) for p in plans])
-        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self.ends = self.starts + sizes - 1
-        cat = np.concatenate
-        self.cls = cat([p.cls for p in plans])
-        self.flops = cat([p.flops for p in plans])
-        self.bytes_ = cat([p.bytes_ for p in plans])
-        self.w = np.maximum(cat([p.elements for p in plans]), 1.0)
-        self.peak = cat([p.peak_flops_per_s for p in plans])
-        self.bw = cat([np.full(len(p.cls), p.bandwidth_bytes_per_s) for p in plans])
-        self.views = cat([p.views_before for p in plans])
-        self.modules = cat([p.modules_before for p in plans])
-        self.views_after = np.array([p.views_after for p in plans])
-        self.modules_after = np.array([p.modules_after for p in plans])
-        offsets = self.starts
-        self.extra_launch = cat([p.extra_launch + o for p, o in zip(plans, offsets, strict=True)])
-        self.extra_cls = cat([p.extra_cls for p in plans])
-        self.extra_flops = cat([p.extra_flops for p in plans])
-        self.extra_bytes = cat([p.extra_bytes for p in plans])
-        self.extra_peak = cat([p.extra_peak for p in plans])
-        self.extra_bw = self.bw[self.extra_launch] if len(self.extra_launch) else np.zeros(0)
-        self.segment = np.repeat(np.arange(self.n), sizes)
-
-    def predict(self, c: CoefficientArrays) -> np.ndarray:
-        k = self.cls
-        sat = self.w / (self.w + c.half_saturation_elements[k])
-        kernel = np.maximum(self.flops / (self.peak * c.compute_eff_frac[k] * sat),
-                            self.bytes_ / (self.bw * c.memory_eff_frac[k])) + c.launch_overhead_s[k]
-        if len(self.extra_cls):
-            e = self.extra_cls
-            full = np.maximum(self.extra_flops / (self.extra_peak * c.compute_eff_frac[e]),
-                              self.extra_bytes / (self.extra_bw * c.memory_eff_frac[e]))
-            kernel = kernel + np.bincount(self.extra_launch, weights=full, minlength=len(k))
-        host_step = self.views * c.host_view_s + self.modules * c.host_module_s + c.host_overhead_s[k]
-        host_cum = np.cumsum(host_step)
-        kern_cum = np.cumsum(kernel)
-        host_base = np.concatenate([[0.0], host_cum])[self.starts]
-        kern_base = np.concatenate([[0.0], kern_cum])[self.starts]
-        host = host_cum - host_base[self.segment]
-        finish = kern_cum - kern_base[self.segment]
-        started = finish - kernel
-        lag = np.maximum.reduceat(host - started, self.starts)
-        gpu_end = finish[self.ends] + np.maximum(lag, 0.0)
-        host_end = host[self.ends] + self.views_after * c.host_view_s + self.modules_after * c.host_module_s
-        return np.maximum(gpu_end, host_end)
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # The fit
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -443,10 +289,10 @@ def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior:
         return CoefficientArrays(**values, **shared)
 
     log_measured = np.log(measured)
-    stacked = _Stacked(plans)
+    stacked = PlanStack(plans)
 
     def data_residuals(x: np.ndarray) -> np.ndarray:
-        return np.log(stacked.predict(arrays(x))) - log_measured
+        return np.log(stacked.step_s(arrays(x))) - log_measured
 
     def residuals(x: np.ndarray) -> np.ndarray:
         return np.concatenate([data_residuals(x) / noise_log, prior_weight * (x - x0) / scales])
@@ -506,12 +352,8 @@ def underfilled_rows(plans: Sequence[TimelinePlan], c: CoefficientArrays) -> int
     set small-batch times: fit_table keeps them at their priors instead of letting them absorb other misfits."""
     count = 0
     for plan in plans:
-        k = plan.cls
-        w = np.maximum(plan.elements, 1.0)
-        sat = w / (w + c.half_saturation_elements[k])
-        kernel = np.maximum(plan.flops / (plan.peak_flops_per_s * c.compute_eff_frac[k] * sat),
-                            plan.bytes_ / (plan.bandwidth_bytes_per_s * c.memory_eff_frac[k])) + c.launch_overhead_s[k]
-        small = w < 4 * c.half_saturation_elements[k]
+        kernel = PlanStack([plan]).launch_s(c)
+        small = np.maximum(plan.elements, 1.0) < 4 * c.half_saturation_elements[plan.cls]
         count += bool(kernel.sum() > 0 and kernel[small].sum() >= UNDERFILLED_SHARE * kernel.sum())
     return count
 
@@ -592,12 +434,12 @@ def fit_table_checked(plans: Sequence[TimelinePlan], measured_s: Sequence[float]
     if half.sum() == 0 or (~half).sum() == 0:  # one model: nothing to hold out
         return fit_table(plans, measured, prior, source=source)
     folds = [(~half, half), (half, ~half)]  # (train rows, held-out rows)
-    stacked = [_Stacked([p for p, t in zip(plans, held, strict=True) if t]) for _, held in folds]
+    stacked = [PlanStack([p for p, t in zip(plans, held, strict=True) if t]) for _, held in folds]
     order = np.concatenate([np.flatnonzero(held) for _, held in folds])
     pooled_measured, pooled_batches = measured[order], batch_arr[order]
 
     def pooled_error(coefs: Sequence[GpuCoefficients]) -> dict[int, float]:
-        predicted = np.concatenate([s.predict(CoefficientArrays.from_coefficients(c))
+        predicted = np.concatenate([s.step_s(CoefficientArrays.from_coefficients(c))
                                     for s, c in zip(stacked, coefs, strict=True)])
         return _median_error_by_batch(predicted, pooled_measured, pooled_batches)
 

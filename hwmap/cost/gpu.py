@@ -836,11 +836,18 @@ class _Setup:
     launches: list[_Launch]
     launch_at: dict[int, list[int]]
     host: np.ndarray  # every host cost charged at each node
-    host_other: np.ndarray  # the part that is not a launch's own host overhead (views, module calls)
     module_entries: np.ndarray
     python_views: np.ndarray  # 1 where a Python-level view is charged host_view
     fused_chains: tuple[AttentionChain, ...]
     fused_pointwise: int
+
+
+def _class_full_rate_s(roofs: GpuRoofs, coef: GpuCoefficients, fit_class: str, flops: float, bytes_: float) -> float:
+    """One kernel's work at its class's saturated rate (the weight of a fused member, the drive of dynamic energy)."""
+    c = coef.classes[fit_class]
+    return float(full_rate_time_s(flops, bytes_, peak_flops_per_s=roofs.peak_for(fit_class),
+                                  bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
+                                  compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
 
 
 def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration | None, mode: str, dtype: str,
@@ -863,10 +870,7 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
                                                                               strict=True)]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
-        c = coef.classes[cls]
-        return float(full_rate_time_s(flops, bytes_, peak_flops_per_s=roofs.peak_for(cls),
-                                      bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
-                                      compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
+        return _class_full_rate_s(roofs, coef, cls, flops, bytes_)
 
     # --- which nodes run as which kernel ---------------------------------------------------------------------
     chains = _memo(graph, "chains", lambda: attention_chains(graph))
@@ -941,13 +945,206 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
             if p not in chain_span_views:
                 host[p] += coef.host_view_s
                 views[p] = 1.0
-    host_other = host.copy()  # views and module calls: before the node's launches
     launch_at: dict[int, list[int]] = {}
     for i, launch in enumerate(launches):
         launch_at.setdefault(launch.position, []).append(i)
         host[launch.position] += coef.classes[launch.fit_class].host_overhead_s
-    return _Setup(roofs, coef, classes, launches, launch_at, host, host_other, entries, views, fused_chains,
+    return _Setup(roofs, coef, classes, launches, launch_at, host, entries, views, fused_chains,
                   fused_pointwise)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Timeline plan: the kernels and host work as arrays, evaluated for any coefficients (the estimate and the table fit)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelinePlan:
+    """The kernels of one graph on one GPU (mode, dtype, amp fixed) as per-launch arrays in launch order: what does
+    not depend on the coefficients (work, roofs, host work counts); :class:`PlanStack` applies coefficients."""
+
+    model: str
+    cls: np.ndarray  # int index into FIT_CLASSES, per launch
+    flops: np.ndarray
+    bytes_: np.ndarray
+    elements: np.ndarray
+    peak_flops_per_s: np.ndarray
+    bandwidth_bytes_per_s: float
+    views_before: np.ndarray  # Python-level views charged before each launch (since the previous one)
+    modules_before: np.ndarray
+    views_after: float  # after the last launch
+    modules_after: float
+    extra_launch: np.ndarray  # fused members: which launch they belong to
+    extra_cls: np.ndarray
+    extra_flops: np.ndarray
+    extra_bytes: np.ndarray
+    extra_peak: np.ndarray
+
+
+@dataclass(frozen=True)
+class CoefficientArrays:
+    """Coefficients as arrays indexed like FIT_CLASSES (what the vectorised evaluation takes)."""
+
+    compute_eff_frac: np.ndarray
+    memory_eff_frac: np.ndarray
+    half_saturation_elements: np.ndarray
+    launch_overhead_s: np.ndarray
+    host_overhead_s: np.ndarray
+    host_view_s: float
+    host_module_s: float
+
+    @classmethod
+    def from_coefficients(cls, coef: GpuCoefficients) -> CoefficientArrays:
+        c = [coef.classes[name] for name in FIT_CLASSES]
+        return cls(np.array([x.compute_eff_frac for x in c]), np.array([x.memory_eff_frac for x in c]),
+                   np.array([x.half_saturation_elements for x in c]), np.array([x.launch_overhead_s for x in c]),
+                   np.array([x.host_overhead_s for x in c]), coef.host_view_s, coef.host_module_s)
+
+
+def _launch_order(setup: _Setup, n_nodes: int) -> list[int]:
+    """Indices into setup.launches in the order the host issues them."""
+    return [i for p in range(n_nodes) for i in setup.launch_at.get(p, ())]
+
+
+def _plan_of(setup: _Setup, model: str, n_nodes: int) -> TimelinePlan:
+    index = {name: i for i, name in enumerate(FIT_CLASSES)}
+    launches = [setup.launches[i] for i in _launch_order(setup, n_nodes)]
+    positions = np.array([launch.position for launch in launches], dtype=np.int64)
+    views_cum = np.concatenate([[0.0], np.cumsum(setup.python_views)])
+    mods_cum = np.concatenate([[0.0], np.cumsum(setup.module_entries)])
+    # host work of views/modules at positions up to and including a launch's position, since the previous launch
+    upto = positions + 1
+    previous = np.concatenate([[0], upto[:-1]]) if len(upto) else np.zeros(0, dtype=np.int64)
+    previous = np.minimum(previous, upto)
+    views_before = views_cum[upto] - views_cum[previous] if len(upto) else np.zeros(0)
+    modules_before = mods_cum[upto] - mods_cum[previous] if len(upto) else np.zeros(0)
+    last = int(upto[-1]) if len(upto) else 0
+    extra = [(k, index[c], f, b) for k, launch in enumerate(launches) for (c, f, b) in launch.extras]
+    roofs = setup.roofs
+    return TimelinePlan(
+        model=model,
+        cls=np.array([index[launch.fit_class] for launch in launches], dtype=np.int64),
+        flops=np.array([launch.flops for launch in launches], dtype=float),
+        bytes_=np.array([launch.bytes_ for launch in launches], dtype=float),
+        elements=np.array([launch.elements for launch in launches], dtype=float),
+        peak_flops_per_s=np.array([roofs.peak_for(launch.fit_class) for launch in launches], dtype=float),
+        bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
+        views_before=views_before, modules_before=modules_before,
+        views_after=float(views_cum[-1] - views_cum[last]), modules_after=float(mods_cum[-1] - mods_cum[last]),
+        extra_launch=np.array([e[0] for e in extra], dtype=np.int64),
+        extra_cls=np.array([e[1] for e in extra], dtype=np.int64),
+        extra_flops=np.array([e[2] for e in extra], dtype=float),
+        extra_bytes=np.array([e[3] for e in extra], dtype=float),
+        extra_peak=np.array([roofs.peak_for(FIT_CLASSES[e[1]]) for e in extra], dtype=float),
+    )
+
+
+def timeline_plan(graph: LayerGraph, accel: Accelerator, *, mode: str = "auto", dtype: str = "fp16",
+                  tf32: bool = True, amp: bool = False) -> TimelinePlan:
+    """The plan :func:`gpu_timeline` evaluates for graph on accel (coefficients left open)."""
+    setup = _setup(graph, accel, calibration=None, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
+    return _plan_of(setup, graph.model, len(graph.nodes))
+
+
+class PlanStack:
+    """Plans concatenated, evaluated in one numpy pass over every launch: the one place of the timeline formulas.
+
+    Per launch i, ``k_i = max(FLOPs / (roof x e_c x s(w)), bytes / (bw x m_c)) + launch_c`` plus the full-rate time
+    of the pointwise members fused into it; host time ``H_i`` accumulates views, module calls and each launch's host
+    overhead; the GPU finishes launch i at ``G_i = max(G_{i-1}, H_i) + k_i``, i.e.
+    ``G_i = S_i + max(0, max_{j<=i} (H_j - S_{j-1}))`` with ``S`` the cumulative kernel time; a plan's step time is
+    ``max(G_last, H_end)``. The estimate evaluates a stack of one plan (:func:`gpu_timeline`), the table fit a stack
+    of every row thousands of times (hwmap.calibrate.table).
+    """
+
+    def __init__(self, plans: Sequence[TimelinePlan]) -> None:
+        if any(len(p.cls) == 0 for p in plans):
+            raise HwmapError("a table row's model launches no kernel: nothing to fit")
+        self.n = len(plans)
+        sizes = np.array([len(p.cls) for p in plans])
+        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self.ends = self.starts + sizes - 1
+        cat = np.concatenate
+        self.cls = cat([p.cls for p in plans])
+        self.flops = cat([p.flops for p in plans])
+        self.bytes_ = cat([p.bytes_ for p in plans])
+        self.w = np.maximum(cat([p.elements for p in plans]), 1.0)
+        self.peak = cat([p.peak_flops_per_s for p in plans])
+        self.bw = cat([np.full(len(p.cls), p.bandwidth_bytes_per_s) for p in plans])
+        self.views = cat([p.views_before for p in plans])
+        self.modules = cat([p.modules_before for p in plans])
+        self.views_after = np.array([p.views_after for p in plans])
+        self.modules_after = np.array([p.modules_after for p in plans])
+        offsets = self.starts
+        self.extra_launch = cat([p.extra_launch + o for p, o in zip(plans, offsets, strict=True)])
+        self.extra_cls = cat([p.extra_cls for p in plans])
+        self.extra_flops = cat([p.extra_flops for p in plans])
+        self.extra_bytes = cat([p.extra_bytes for p in plans])
+        self.extra_peak = cat([p.extra_peak for p in plans])
+        self.extra_bw = self.bw[self.extra_launch] if len(self.extra_launch) else np.zeros(0)
+        self.segment = np.repeat(np.arange(self.n), sizes)
+
+    def launch_s(self, c: CoefficientArrays) -> np.ndarray:
+        """Each launch's own kernel time (its anchor's work and the launch overhead; no fused members)."""
+        k = self.cls
+        sat = self.w / (self.w + c.half_saturation_elements[k])
+        return np.maximum(self.flops / (self.peak * c.compute_eff_frac[k] * sat),
+                          self.bytes_ / (self.bw * c.memory_eff_frac[k])) + c.launch_overhead_s[k]
+
+    def kernel_s(self, c: CoefficientArrays) -> np.ndarray:
+        """Each launch's kernel time, fused pointwise members included (at their class's full rate)."""
+        kernel = self.launch_s(c)
+        if len(self.extra_cls):
+            e = self.extra_cls
+            full = np.maximum(self.extra_flops / (self.extra_peak * c.compute_eff_frac[e]),
+                              self.extra_bytes / (self.extra_bw * c.memory_eff_frac[e]))
+            kernel = kernel + np.bincount(self.extra_launch, weights=full, minlength=len(self.cls))
+        return kernel
+
+    def _pipeline(self, c: CoefficientArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per launch: kernel time, host time issued so far, GPU finish time without host waits, host lead over the
+        GPU (H_i - S_{i-1}); per plan: host time at the end. Cumulative sums restart at each plan."""
+        kernel = self.kernel_s(c)
+        host_step = self.views * c.host_view_s + self.modules * c.host_module_s + c.host_overhead_s[self.cls]
+        host_cum = np.cumsum(host_step)
+        kern_cum = np.cumsum(kernel)
+        host_base = np.concatenate([[0.0], host_cum])[self.starts]
+        kern_base = np.concatenate([[0.0], kern_cum])[self.starts]
+        host = host_cum - host_base[self.segment]
+        finish = kern_cum - kern_base[self.segment]
+        started = finish - kernel
+        host_end = host[self.ends] + self.views_after * c.host_view_s + self.modules_after * c.host_module_s
+        return kernel, finish, host - started, host_end
+
+    def step_s(self, c: CoefficientArrays) -> np.ndarray:
+        """Each plan's end-to-end step time under coefficients c."""
+        _, finish, lead, host_end = self._pipeline(c)
+        lag = np.maximum.reduceat(lead, self.starts)
+        gpu_end = finish[self.ends] + np.maximum(lag, 0.0)
+        return np.maximum(gpu_end, host_end)
+
+    def launch_times_s(self, c: CoefficientArrays) -> tuple[np.ndarray, np.ndarray, float]:
+        """A stack of one plan: each launch's kernel time and GPU finish time G_i (waits for the host included), and
+        the host's end time (after the last launch's views and module calls)."""
+        if self.n != 1:
+            raise ValueError("launch_times_s evaluates a stack of one plan")
+        kernel, finish, lead, host_end = self._pipeline(c)
+        gpu_done = finish + np.maximum(np.maximum.accumulate(lead), 0.0)
+        return kernel, gpu_done, float(host_end[0])
+
+
+def predict_step_s(plan: TimelinePlan, c: CoefficientArrays) -> float:
+    """The end-to-end latency of a plan under coefficients c (equals gpu_timeline's total_latency_s)."""
+    if len(plan.cls) == 0:
+        return float(plan.views_after * c.host_view_s + plan.modules_after * c.host_module_s)
+    return float(PlanStack([plan]).step_s(c)[0])
+
+
+def _shares(launch: _Launch) -> tuple[np.ndarray, np.ndarray]:
+    """A launch's members and the share of its time each carries (by work at full rate; equal when none has any)."""
+    weights = np.asarray(launch.weights, dtype=float)
+    share = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1.0 / len(weights))
+    return share, np.asarray(launch.members)
 
 
 def gpu_timeline(
@@ -968,73 +1165,51 @@ def gpu_timeline(
     if amp is None:
         amp = bool(calibration is not None and calibration.settings.amp)
     setup = _setup(graph, accel, calibration=calibration, mode=mode, dtype=dtype, tf32=tf32, amp=amp)
-    roofs, coef, classes, launches, launch_at = setup.roofs, setup.coef, setup.classes, setup.launches, \
-        setup.launch_at
-    host, host_other, fused_chains, fused_pointwise = setup.host, setup.host_other, setup.fused_chains, \
-        setup.fused_pointwise
+    roofs, coef, classes = setup.roofs, setup.coef, setup.classes
     n = len(graph.nodes)
+    launches = [setup.launches[i] for i in _launch_order(setup, n)]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
-        c = coef.classes[cls]
-        return float(full_rate_time_s(flops, bytes_, peak_flops_per_s=roofs.peak_for(cls),
-                                      bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
-                                      compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
+        return _class_full_rate_s(roofs, coef, cls, flops, bytes_)
 
-    # --- pipeline --------------------------------------------------------------------------------------------
+    # --- pipeline (PlanStack: the formulas the table fit evaluates), then each launch's share per member ------
     latency = np.zeros(n)
     kernel = np.zeros(n)
     full_rate = np.zeros(n)
     dynamic = np.zeros(n)
     dram = np.zeros(n)
     launched = np.zeros(n, dtype=np.int64)
-    h = g = 0.0
-    last_launch: _Launch | None = None
     algorithm_macs = 0.0
-    order = [(p, i) for p in range(n) for i in launch_at.get(p, (None,))]
-    for p, i in order:
-        if i is None or i == launch_at[p][0]:
-            h += host_other[p]
-        if i is None:
-            continue
-        launch = launches[i]
-        c = coef.classes[launch.fit_class]
-        h += c.host_overhead_s
-        base_full = full_s(launch.fit_class, launch.flops, launch.bytes_)
-        k = float(kernel_time_s(launch.flops, launch.bytes_, launch.elements,
-                                peak_flops_per_s=roofs.peak_for(launch.fit_class),
-                                bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
-                                compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac,
-                                half_saturation_elements=c.half_saturation_elements,
-                                launch_overhead_s=c.launch_overhead_s)) + launch.extra_full_s
-        start = max(g, h)
-        step = start + k - g
-        g = start + k
-        weights = np.asarray(launch.weights, dtype=float)
-        share = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1.0 / len(weights))
-        members = np.asarray(launch.members)
-        latency[members] += step * share
-        kernel[members] += k * share
-        full_rate[members] += (base_full + launch.extra_full_s) * share
-        dynamic[members] += (c.dynamic_power_w * base_full + launch.extra_dynamic_j) * share
-        dram[members] += (launch.bytes_ + launch.extra_bytes) * share
-        launched[p] += 1
-        last_launch = launch
-        if launch.fit_class in MAC_CLASSES:
-            algorithm_macs += launch.flops / 2
-    if last_launch is not None and h > g:  # the host is still dispatching views after the last kernel
-        weights = np.asarray(last_launch.weights, dtype=float)
-        share = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1.0 / len(weights))
-        latency[np.asarray(last_launch.members)] += (h - g) * share
+    if launches:
+        kernel_s, gpu_done_s, host_end_s = PlanStack([_plan_of(setup, graph.model, n)]).launch_times_s(
+            CoefficientArrays.from_coefficients(coef))
+        step_s = np.diff(gpu_done_s, prepend=0.0)  # how much later the GPU finishes because of launch i
+        for launch, k, step in zip(launches, kernel_s.tolist(), step_s.tolist(), strict=True):
+            c = coef.classes[launch.fit_class]
+            base_full = full_s(launch.fit_class, launch.flops, launch.bytes_)
+            share, members = _shares(launch)
+            latency[members] += step * share
+            kernel[members] += k * share
+            full_rate[members] += (base_full + launch.extra_full_s) * share
+            dynamic[members] += (c.dynamic_power_w * base_full + launch.extra_dynamic_j) * share
+            dram[members] += (launch.bytes_ + launch.extra_bytes) * share
+            launched[launch.position] += 1
+            if launch.fit_class in MAC_CLASSES:
+                algorithm_macs += launch.flops / 2
+        tail_s = host_end_s - float(gpu_done_s[-1])
+        if tail_s > 0:  # the host is still dispatching views after the last kernel
+            share, members = _shares(launches[-1])
+            latency[members] += tail_s * share
 
     notes = list(roofs.notes) + list(coef.notes) + list(graph.notes)  # the graph's own (an ONNX file's folds)
     unsupported = graph.unsupported
     if unsupported:
         notes.append(f"{len(unsupported)} unsupported operators cost nothing: {graph.unsupported_summary()}")
     return GpuTimeline(
-        fit_classes=classes, launches=launched, host_s=host, kernel_s=kernel, full_rate_s=full_rate,
+        fit_classes=classes, launches=launched, host_s=setup.host, kernel_s=kernel, full_rate_s=full_rate,
         latency_s=latency, dram_bytes=dram, idle_energy_j=latency * coef.idle_power_w, dynamic_energy_j=dynamic,
         mode=mode, dtype=dtype, tf32=tf32, roofs=roofs, coefficients=coef,
-        fused_attention=len(fused_chains), fused_pointwise=fused_pointwise, notes=tuple(notes), amp=amp,
+        fused_attention=len(setup.fused_chains), fused_pointwise=setup.fused_pointwise, notes=tuple(notes), amp=amp,
         algorithm_macs=algorithm_macs)
 
 

@@ -14,7 +14,6 @@ import pytest
 from hwmap.calibrate.table import (
     CoefficientArrays,
     TimelinePlan,
-    _Stacked,
     fit_table,
     fit_table_checked,
     holdout_split,
@@ -22,7 +21,7 @@ from hwmap.calibrate.table import (
     read_table,
     representative_rows,
 )
-from hwmap.cost.gpu import coefficients
+from hwmap.cost.gpu import PlanStack, coefficients
 from hwmap.hardware import load_accelerator
 from hwmap.hardware.calibration import CalibratedClass, GpuCalibration
 from hwmap.hardware.gpu_schema import COEFFICIENT_BOUNDS, FIT_CLASSES
@@ -64,7 +63,7 @@ def _truth(**changes) -> object:
 
 
 def _measure(plans, truth) -> list[float]:
-    return list(_Stacked(plans).predict(CoefficientArrays.from_coefficients(truth)))
+    return list(PlanStack(plans).step_s(CoefficientArrays.from_coefficients(truth)))
 
 
 def test_a_batch_1024_table_leaves_launch_and_host_overheads_at_their_priors():
