@@ -435,20 +435,23 @@ def load_selection(path: str | Path):
 
 
 def cache_info() -> dict[str, CacheInfo]:
-    """hwmap's on-disk caches by name: "graphs" (traced layer graphs, hwmap.graph.cache) and "mappings" (the mapper's
-    choices, hwmap.cost.mapping_cache); each a CacheInfo (.folder, .entries, .size_bytes, .to_dict())."""
+    """hwmap's on-disk caches by name: "graphs" (traced layer graphs, hwmap.graph.cache), "mappings" (the mapper's
+    choices, hwmap.cost.mapping_cache) and "candidates" (the mapper's candidate tables for buffer sweeps,
+    hwmap.cost.candidate_store); each a CacheInfo (.folder, .entries, .size_bytes, .to_dict())."""
+    from hwmap.cost.candidate_store import store_info
     from hwmap.cost.mapping_cache import mapping_cache_info
     from hwmap.graph.cache import cache_info as graph_cache_info
 
-    return {"graphs": graph_cache_info(), "mappings": mapping_cache_info()}
+    return {"graphs": graph_cache_info(), "mappings": mapping_cache_info(), "candidates": store_info()}
 
 
 def clear_cache() -> dict[str, CacheInfo]:
-    """Delete every entry of both caches; returns what was removed, by cache name as in cache_info()."""
+    """Delete every entry of the three caches; returns what was removed, by cache name as in cache_info()."""
+    from hwmap.cost.candidate_store import clear_store
     from hwmap.cost.mapping_cache import clear_mapping_cache
     from hwmap.graph.cache import clear_cache as clear_graphs
 
-    return {"graphs": clear_graphs(), "mappings": clear_mapping_cache()}
+    return {"graphs": clear_graphs(), "mappings": clear_mapping_cache(), "candidates": clear_store()}
 
 
 def export_zigzag_workload(graph: LayerGraph, path: str | Path, *,

@@ -594,20 +594,34 @@ def candidate_table(nest: LoopNest, t: MapTarget) -> CandidateTable:
         from hwmap.cost import candidate_store
 
         target = _table_target(t)
-        text = candidate_store.key_text({"nest": [getattr(nest, f) for f in nest.__slots__],
-                                         "target": [float(v) for v in key[1]]})
-        stored = candidate_store.load(text)
-        if stored is not None and stored.shape != _table_shape(nest):
-            stored = None
-        if stored is not None and stored.size and not 0 <= stored.min() <= stored.max() < len(CLASS_ORDERS):
-            stored = None
+        store_key = candidate_store.table_key({"nest": [getattr(nest, f) for f in nest.__slots__],
+                                               "target": [float(v) for v in key[1]]})
+        stored = _checked_table(candidate_store.load(store_key), nest, store_key)
         table = build_candidate_table(nest, target, stored)
         if stored is None:
-            candidate_store.store(text, table.best_order)
+            candidate_store.store(store_key, table.best_order)
         if len(_TABLES) >= _TABLES_MAX:
             _TABLES.pop(next(iter(_TABLES)))
         _TABLES[key] = table
     return table
+
+
+def _checked_table(stored: np.ndarray | None, nest: LoopNest, store_key: dict) -> np.ndarray | None:
+    """A stored best-order array if it can be nest's (its shape, every entry a loop order), else None (logged)."""
+    if stored is None:
+        return None
+    why = None
+    if stored.shape != _table_shape(nest):
+        why = f"shape {stored.shape}, expected {_table_shape(nest)}"
+    elif stored.size and not 0 <= stored.min() <= stored.max() < len(CLASS_ORDERS):
+        why = "a loop order index out of range"
+    if why is None:
+        return stored
+    from hwmap.cache_files import log
+    from hwmap.cost.candidate_store import entry_name, store_dir
+
+    log.info("ignoring cache entry %s: %s; recomputing it", store_dir() / entry_name(store_key), why)
+    return None
 
 
 def _table_shape(nest: LoopNest) -> tuple[int, int]:
