@@ -471,6 +471,14 @@ def export_zigzag_workload(graph: LayerGraph, path: str | Path, *,
                                  output_bits=hw.output_bits, inputs=template_input_files("accel", accel))
 
 
+def use_candidate_store(on: bool) -> None:
+    """Whether the mapper reads and writes its on-disk candidate tables (off for `hwmap --no-cache`: the tables are
+    read deep inside the mapper, so this is a process-wide switch; not part of the public API)."""
+    from hwmap.cost.candidate_store import set_enabled
+
+    set_enabled(on)
+
+
 def template_input_files(label: str, accel: object) -> dict[str, str]:
     """The files a template argument reads (the template, the calibration beside it), for the CLI's same-file
     check (hwmap.hardware.template_files; not part of the public API)."""

@@ -34,9 +34,9 @@ def _root(
 ) -> None:
     """What a vision model costs on a chip, and which execution paths to keep for dynamic inference."""
     _ROOT_OPTIONS["no_cache"] = no_cache
-    from hwmap.cost.candidate_store import set_enabled
+    from hwmap.api import use_candidate_store
 
-    set_enabled(not no_cache)  # the mapper's candidate tables are read deep inside it: a process-wide switch
+    use_candidate_store(not no_cache)  # the mapper's candidate tables are read deep inside it: a process-wide switch
 
 
 def use_cache() -> bool:
@@ -179,9 +179,9 @@ def _run(argv: list[str]) -> None:
     finally:
         app.registered_commands, app.registered_groups = commands, groups
         if _ROOT_OPTIONS["no_cache"]:  # `--no-cache` lasts one command (callers that run the CLI in-process)
-            from hwmap.cost.candidate_store import set_enabled
+            from hwmap.api import use_candidate_store
 
-            set_enabled(True)
+            use_candidate_store(True)
         if log_handler is not None:
             import logging
 
