@@ -261,19 +261,14 @@ def map_layers(arrays: LayerArrays, mask: np.ndarray, target: MapTarget, compute
         from hwmap.cost.mapping_cache import MappingSet
 
         stored = MappingSet(target, objective)
-    same: dict[tuple, LayerMapping] = {}  # layers repeated in the graph (same loop nest, cycles, fixed energy)
-    for i in np.flatnonzero(mask).tolist():
+    for i in np.flatnonzero(mask):
         compute_i, fixed_i = float(compute[i]), float(fixed_pj[i])
-        repeat = (nests[i], compute_i, fixed_i)
-        if stored is None and repeat in same:
-            out[i] = same[repeat]
-            continue
         hit = stored.get(nests[i], compute_i, fixed_i) if stored is not None else None
         if hit is not None:
             out[i] = hit
             continue
-        out[i] = same[repeat] = map_layer(nests[i], target, compute_cycles=compute_i, fixed_energy_pj=fixed_i,
-                                          objective=objective, name=names[i])
+        out[i] = map_layer(nests[i], target, compute_cycles=compute_i, fixed_energy_pj=fixed_i, objective=objective,
+                           name=names[i])
         if stored is not None:
             stored.put(nests[i], compute_i, fixed_i, out[i])
     if stored is not None:
