@@ -425,20 +425,23 @@ def load_selection(path: str | Path):
 
 
 def cache_info() -> dict[str, CacheInfo]:
-    """hwmap's on-disk caches by name: "graphs" (traced layer graphs, hwmap.graph.cache) and "mappings" (the mapper's
-    choices, hwmap.cost.mapping_cache); each a CacheInfo (.folder, .entries, .size_bytes, .to_dict())."""
+    """hwmap's on-disk caches by name: "graphs" (traced layer graphs, hwmap.graph.cache), "mappings" (the mapper's
+    choices, hwmap.cost.mapping_cache) and "candidates" (the mapper's candidate tables for buffer sweeps,
+    hwmap.cost.candidate_store); each a CacheInfo (.folder, .entries, .size_bytes, .to_dict())."""
+    from hwmap.cost.candidate_store import store_info
     from hwmap.cost.mapping_cache import mapping_cache_info
     from hwmap.graph.cache import cache_info as graph_cache_info
 
-    return {"graphs": graph_cache_info(), "mappings": mapping_cache_info()}
+    return {"graphs": graph_cache_info(), "mappings": mapping_cache_info(), "candidates": store_info()}
 
 
 def clear_cache() -> dict[str, CacheInfo]:
-    """Delete every entry of both caches; returns what was removed, by cache name as in cache_info()."""
+    """Delete every entry of the three caches; returns what was removed, by cache name as in cache_info()."""
+    from hwmap.cost.candidate_store import clear_store
     from hwmap.cost.mapping_cache import clear_mapping_cache
     from hwmap.graph.cache import clear_cache as clear_graphs
 
-    return {"graphs": clear_graphs(), "mappings": clear_mapping_cache()}
+    return {"graphs": clear_graphs(), "mappings": clear_mapping_cache(), "candidates": clear_store()}
 
 
 def export_zigzag_workload(graph: LayerGraph, path: str | Path, *,
@@ -456,6 +459,14 @@ def export_zigzag_workload(graph: LayerGraph, path: str | Path, *,
     hw = zigzag_hardware_view(load_accelerator(accel))
     return write_zigzag_workload(graph, path, input_bits=hw.input_bits, weight_bits=hw.weight_bits,
                                  output_bits=hw.output_bits, inputs=template_input_files("accel", accel))
+
+
+def use_candidate_store(on: bool) -> None:
+    """Whether the mapper reads and writes its on-disk candidate tables (off for `hwmap --no-cache`: the tables are
+    read deep inside the mapper, so this is a process-wide switch; not part of the public API)."""
+    from hwmap.cost.candidate_store import set_enabled
+
+    set_enabled(on)
 
 
 def template_input_files(label: str, accel: object) -> dict[str, str]:

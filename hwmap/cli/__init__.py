@@ -34,10 +34,14 @@ def _root(
 ) -> None:
     """What a vision model costs on a chip, and which execution paths to keep for dynamic inference."""
     _ROOT_OPTIONS["no_cache"] = no_cache
+    from hwmap.api import use_candidate_store
+
+    use_candidate_store(not no_cache)  # the mapper's candidate tables are read deep inside it: a process-wide switch
 
 
 def use_cache() -> bool:
-    """False when the running command was given the root option `hwmap --no-cache ...` (graph and mapping caches)."""
+    """False when the running command was given the root option `hwmap --no-cache ...` (graph and mapping caches;
+    the candidate tables' store is switched off in _root)."""
     return not _ROOT_OPTIONS["no_cache"]
 
 
@@ -174,6 +178,10 @@ def _run(argv: list[str]) -> None:
         _invoke(argv)
     finally:
         app.registered_commands, app.registered_groups = commands, groups
+        if _ROOT_OPTIONS["no_cache"]:  # `--no-cache` lasts one command (callers that run the CLI in-process)
+            from hwmap.api import use_candidate_store
+
+            use_candidate_store(True)
         if log_handler is not None:
             import logging
 

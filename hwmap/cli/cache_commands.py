@@ -1,5 +1,5 @@
-"""hwmap cache info|clear: hwmap's on-disk caches, traced graphs (hwmap.graph.cache) and the mapper's choices
-(hwmap.cost.mapping_cache)."""
+"""hwmap cache info|clear: hwmap's on-disk caches, traced graphs (hwmap.graph.cache), the mapper's choices
+(hwmap.cost.mapping_cache) and its candidate tables (hwmap.cost.candidate_store)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import typer
 from hwmap.cli import app
 from hwmap.cli.options import JsonOpt, calls_api
 
-cache_app = typer.Typer(help="Show or clear hwmap's caches: traced layer graphs ($XDG_CACHE_HOME/hwmap/graphs) and "
-                             "chosen layer mappings ($XDG_CACHE_HOME/hwmap/mappings).", no_args_is_help=True)
+cache_app = typer.Typer(help="Show or clear hwmap's caches: traced layer graphs ($XDG_CACHE_HOME/hwmap/graphs), "
+                             "chosen layer mappings ($XDG_CACHE_HOME/hwmap/mappings) and the mapper's candidate "
+                             "tables for buffer sweeps ($XDG_CACHE_HOME/hwmap/candidates).", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 # What one entry of each cache is, for the text output.
-UNITS = {"graphs": "graphs", "mappings": "mapping sets"}
+UNITS = {"graphs": "graphs", "mappings": "mapping sets", "candidates": "candidate tables"}
 
 
 @cache_app.command("info")
@@ -77,7 +78,7 @@ def _shapes_text(shapes: dict) -> str:
 @cache_app.command("clear")
 @calls_api("clear_cache")
 def cache_clear(json_out: JsonOpt = False) -> None:
-    """Delete every cached graph and mapping set (they are computed again when next needed)."""
+    """Delete every cached graph, mapping set and candidate table (they are computed again when next needed)."""
     from hwmap.api import clear_cache
     from hwmap.report.tables import print_json
 

@@ -1,13 +1,19 @@
 """On-disk store of the mapper's candidate tables (hwmap.cost.mapping.CandidateTable), so that a second process
 (a sweep's workers, `hwmap bounds`) reads each layer shape's table instead of searching it again.
 
-One file per table under $XDG_CACHE_HOME/hwmap/candidates (default ~/.cache/hwmap/candidates), named by a digest of
-its key: the layer's loop bounds, word sizes, buffer energies, a digest of the mapper's sources and this file's
-format. It holds the key itself and the table's best-order array (int8, one entry per tiling: a few MB for the
-largest shapes, compressed); the DRAM bytes and buffer energies are recomputed from it with the mapper's formula
-(the same bits). A file that is absent, unreadable, damaged or for another key is a miss, never an error; a folder
-that cannot be written is skipped. Files are written atomically (hwmap.fileio). This module does not import the
-mapper (the mapper imports it, lazily).
+One entry per table in $XDG_CACHE_HOME/hwmap/candidates (default ~/.cache/hwmap/candidates), named
+``<loop bounds>-<digest of its key>.candidates.npz``. The key is the layer's loop bounds, word sizes and buffer
+energies, a digest of the mapper's sources and this file's format; the payload is the table's best-order array as
+an .npz (int8, one entry per tiling: a few MB for the largest shapes, compressed; read with allow_pickle=False).
+The DRAM bytes and buffer energies are recomputed from it with the mapper's formula (the same bits).
+
+The folder and its entries are untrusted input, exactly as the graph and mapping caches (hwmap.cache_files): used
+only when they belong to the user and nobody else can write them (otherwise one note on stderr and the run goes on
+without the store), read without following links, written by rename, each entry carrying its full key and the
+HMAC-SHA256 of its payload. An entry that is absent, foreign, damaged, not an int8 array or (checked by the mapper)
+of the wrong shape or with an order index out of range is a miss: the table is searched again and the entry
+rewritten; the reason goes to the ``hwmap.cache`` logger. ``hwmap --no-cache`` neither reads nor writes it. This
+module does not import the mapper (the mapper imports it, lazily).
 """
 
 from __future__ import annotations
@@ -18,15 +24,22 @@ import json
 from functools import cache
 from pathlib import Path
 
-from hwmap.errors import HwmapError
-from hwmap.graph.cache import cache_root
+from hwmap.cache_files import cache_root, log, open_folder
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 SUFFIX = ".candidates.npz"
+_FOLDER = "candidates"
+_WHAT = "candidate table"
+_ENABLED = [True]  # off for a `hwmap --no-cache` run (set_enabled)
 
 
 def store_dir() -> Path:
-    return cache_root() / "candidates"
+    return cache_root() / _FOLDER
+
+
+def set_enabled(on: bool) -> None:
+    """Read and write the store (True, the default) or neither (`hwmap --no-cache`)."""
+    _ENABLED[0] = bool(on)
 
 
 @cache
@@ -39,56 +52,70 @@ def mapper_sha256() -> str:
     return digest.hexdigest()
 
 
-def key_text(fields: dict) -> str:
-    """The exact key of a table (JSON of its fields and the mapper's digest)."""
-    return json.dumps({"format": STORE_FORMAT, "mapper_sha256": mapper_sha256(), **fields}, sort_keys=True)
+def table_key(fields: dict) -> dict:
+    """The exact key of a table: its fields (JSON values), the store's format and the mapper's digest."""
+    return {"format": STORE_FORMAT, "mapper_sha256": mapper_sha256(), **fields}
 
 
-def _path(text: str) -> Path:
-    return store_dir() / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}{SUFFIX}"
+def entry_name(key: dict) -> str:
+    """The entry's file name: the loop bounds (when the key has them) and a digest of the whole key."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    nest = key.get("nest")
+    label = "x".join(str(v) for v in nest) if isinstance(nest, list) else "table"
+    return f"{label}-{digest}{SUFFIX}"
 
 
-def load(text: str):
-    """The stored int8 array under this key, or None."""
+def load(key: dict):
+    """The stored int8 array under this key, or None (a miss: absent, untrusted, foreign or damaged)."""
+    if not _ENABLED[0]:
+        return None
+    name = entry_name(key)
+    with open_folder(_FOLDER, create=False, what=_WHAT) as folder:
+        payload = folder.read(name, key) if folder is not None else None
+    if payload is None:
+        return None
     import zipfile
 
     import numpy as np
 
     try:
-        with np.load(_path(text), allow_pickle=False) as data:
-            if str(data["key"]) != text:
-                return None
+        with np.load(io.BytesIO(payload), allow_pickle=False) as data:
+            if sorted(data.files) != ["best_order"]:
+                raise ValueError(f"arrays {sorted(data.files)}, expected best_order only")
             array = data["best_order"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        log.info("ignoring cache entry %s: not a candidate table (%s); recomputing it", store_dir() / name, exc)
         return None
-    return array if array.dtype == np.int8 and array.ndim == 2 else None
+    if array.dtype != np.int8 or array.ndim != 2:
+        log.info("ignoring cache entry %s: a %s array of %d dimensions, expected int8 of 2; recomputing it",
+                 store_dir() / name, array.dtype, array.ndim)
+        return None
+    return array
 
 
-def store(text: str, array) -> Path | None:
-    """Write the array under this key (atomically); None when the folder cannot be written."""
+def store(key: dict, array) -> Path | None:
+    """Write the array under this key (hwmap.cache_files: a new private file renamed onto the entry); None when the
+    folder cannot be written, is not trusted, or the store is off."""
+    if not _ENABLED[0]:
+        return None
     import numpy as np
 
-    from hwmap.fileio import atomic_write_bytes
-
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, key=np.array(text), best_order=array)
-    path = _path(text)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return atomic_write_bytes(path, buffer.getvalue())
-    except (OSError, HwmapError):
-        return None
+    np.savez_compressed(buffer, best_order=np.ascontiguousarray(array, dtype=np.int8))
+    with open_folder(_FOLDER, create=True, what=_WHAT) as folder:
+        return folder.write(entry_name(key), key, buffer.getvalue()) if folder is not None else None
 
 
 def store_info():
-    """The stored tables (a hwmap.graph.cache.CacheInfo; labels are digests)."""
+    """The stored tables (a hwmap.graph.cache.CacheInfo; labels are the tables' loop bounds)."""
     from hwmap.graph.cache import folder_info
 
-    return folder_info(store_dir(), SUFFIX, label_key="table")
+    return folder_info(_FOLDER, SUFFIX, label_key="table", what=_WHAT)
 
 
 def clear_store():
-    """Delete every stored table; returns what was removed."""
+    """Delete every stored table (regular files named like entries, never through a link); returns what was
+    removed."""
     from hwmap.graph.cache import clear_folder
 
-    return clear_folder(store_dir(), SUFFIX, label_key="table")
+    return clear_folder(_FOLDER, SUFFIX, label_key="table", what=_WHAT)

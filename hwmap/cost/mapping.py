@@ -456,10 +456,9 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
     key = _grid_key(t)
     floors = (min(t.min_k, nest.k), min(t.min_c, nest.c))
     if _use_table(nest, key):
-        grid = _lookup_choice(nest, key, *floors)
-        keep = None if grid is None else np.zeros(1, dtype=np.int64)
-    else:
-        grid, keep = _grid(nest, key), _floored(nest, key, *floors)
+        choice = _lookup_choice(nest, key, *floors)
+        return None if choice is None else _chosen_mapping(nest, t, compute, fixed_pj, objective, *choice)
+    grid, keep = _grid(nest, key), _floored(nest, key, *floors)
     if keep is None:
         return None
     dram = grid.dram[keep]
@@ -485,6 +484,40 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
         weight_compulsory_bytes=nest.weight_words * t.weight_bytes,
         output_compulsory_bytes=grid.out_final, psum_passes=int(grid.passes[j]), candidates=grid.candidates,
         buffer_energy_pj=float(buffer_pj[jj]), energy_pj=float(energy[jj]), cycles=float(cycles[jj]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Winner:
+    """One candidate of a candidate table, as the LayerMapping fields that do not depend on the design point
+    (Python numbers taken from the one-row grid the per-capacity path would score)."""
+
+    order: tuple[str, ...]
+    tiles: tuple[tuple[str, int], ...]
+    input_read_bytes: float
+    weight_read_bytes: float
+    output_write_bytes: float
+    spill_bytes: float
+    psum_passes: int
+    dram_bytes: float
+    buffer_energy_pj: float
+
+
+def _chosen_mapping(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str, w: _Winner,
+                    candidates: int) -> LayerMapping:
+    """The LayerMapping of a table's chosen candidate: _map_group's scoring of a one-row grid, in Python floats
+    (the same IEEE operations in the same order as numpy's, so the same bits; with one row every objective picks
+    it)."""
+    cycles = max(compute, w.dram_bytes / t.dram_bw_bytes_per_cycle)
+    energy = w.dram_bytes * t.dram_pj_per_byte + w.buffer_energy_pj + fixed_pj + cycles * t.static_pj_per_cycle
+    return LayerMapping(
+        mode="best", objective=objective, order=w.order, tiles=w.tiles,
+        input_read_bytes=w.input_read_bytes, weight_read_bytes=w.weight_read_bytes,
+        output_write_bytes=w.output_write_bytes, psum_write_bytes=w.spill_bytes, psum_read_bytes=w.spill_bytes,
+        input_compulsory_bytes=nest.input_words * t.input_bytes,
+        weight_compulsory_bytes=nest.weight_words * t.weight_bytes,
+        output_compulsory_bytes=w.output_write_bytes, psum_passes=w.psum_passes, candidates=candidates,
+        buffer_energy_pj=w.buffer_energy_pj, energy_pj=float(energy), cycles=float(cycles),
     )
 
 
@@ -594,20 +627,34 @@ def candidate_table(nest: LoopNest, t: MapTarget) -> CandidateTable:
         from hwmap.cost import candidate_store
 
         target = _table_target(t)
-        text = candidate_store.key_text({"nest": [getattr(nest, f) for f in nest.__slots__],
-                                         "target": [float(v) for v in key[1]]})
-        stored = candidate_store.load(text)
-        if stored is not None and stored.shape != _table_shape(nest):
-            stored = None
-        if stored is not None and stored.size and not 0 <= stored.min() <= stored.max() < len(CLASS_ORDERS):
-            stored = None
+        store_key = candidate_store.table_key({"nest": [getattr(nest, f) for f in nest.__slots__],
+                                               "target": [float(v) for v in key[1]]})
+        stored = _checked_table(candidate_store.load(store_key), nest, store_key)
         table = build_candidate_table(nest, target, stored)
         if stored is None:
-            candidate_store.store(text, table.best_order)
+            candidate_store.store(store_key, table.best_order)
         if len(_TABLES) >= _TABLES_MAX:
             _TABLES.pop(next(iter(_TABLES)))
         _TABLES[key] = table
     return table
+
+
+def _checked_table(stored: np.ndarray | None, nest: LoopNest, store_key: dict) -> np.ndarray | None:
+    """A stored best-order array if it can be nest's (its shape, every entry a loop order), else None (logged)."""
+    if stored is None:
+        return None
+    why = None
+    if stored.shape != _table_shape(nest):
+        why = f"shape {stored.shape}, expected {_table_shape(nest)}"
+    elif stored.size and not 0 <= stored.min() <= stored.max() < len(CLASS_ORDERS):
+        why = "a loop order index out of range"
+    if why is None:
+        return stored
+    from hwmap.cache_files import log
+    from hwmap.cost.candidate_store import entry_name, store_dir
+
+    log.info("ignoring cache entry %s: %s; recomputing it", store_dir() / entry_name(store_key), why)
+    return None
 
 
 def _table_shape(nest: LoopNest) -> tuple[int, int]:
@@ -645,16 +692,26 @@ def _fitting(nest: LoopNest, key: MapTarget):
     fit = np.flatnonzero(pt >= 1)
     if len(fit) == 0:
         return None
-    pp = -(-nest.p // pt[fit])
-    at = np.searchsorted(-table.p_trips, -pp)
+    at = _p_tile_index(nest.p)[pt[fit]]
     return table, fit, at, table.dram[fit, at], table.tiles[fit, 1], table.tiles[fit, 2]
 
 
+@lru_cache(maxsize=4096)
+def _p_tile_index(p: int) -> np.ndarray:
+    """For every P tile 1..p (index 0 unused), the index in the table's P columns (_candidates(p), trips
+    descending) of the minimal tile with its trip count ceil(p / tile): one gather per lookup instead of a
+    division and a search."""
+    pt = np.arange(1, p + 1, dtype=np.int64)
+    trips = -(-p // pt)
+    at = np.searchsorted(-_candidates(p)[1], -trips)
+    return np.r_[0, at].astype(np.int64)
+
+
 @lru_cache(maxsize=8192)
-def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> _Grid | None:
-    """The one candidate that every objective picks under this capacity configuration and these floors, as a
-    one-row grid: least (DRAM bytes, buffer energy), then the per-capacity grid's tie order (K tile, C tile,
-    order, column)."""
+def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> tuple[_Winner, int] | None:
+    """The one candidate that every objective picks under this capacity configuration and these floors, and the
+    number of candidates searched: least (DRAM bytes, buffer energy), then the per-capacity grid's tie order
+    (K tile, C tile, order, column)."""
     found = _fitting(nest, key)
     if found is None:
         return None
@@ -671,13 +728,13 @@ def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> _G
         o = table.best_order[fit[ok], at[ok]]
         ok = ok[np.lexsort((o, c_tiles[ok], k_tiles[ok]))]
     w = int(ok[0])
-    return replace(_winner(nest, _table_target(key), int(fit[w]), int(at[w])), candidates=6 * len(fit))
+    return _winner(nest, _table_target(key), int(fit[w]), int(at[w])), 6 * len(fit)
 
 
 @lru_cache(maxsize=65536)
-def _winner(nest: LoopNest, target: MapTarget, column: int, at: int) -> _Grid:
-    """One candidate of a table (column, P tile index) as a one-row grid (its candidate count left 0): the same
-    candidate wins many capacity configurations and floors of a sweep."""
+def _winner(nest: LoopNest, target: MapTarget, column: int, at: int) -> _Winner:
+    """One candidate of a table (column, P tile index): the same candidate wins many capacity configurations and
+    floors of a sweep."""
     table = candidate_table(nest, target)
     w = np.array([column])
     pp = table.p_trips[[at]]
@@ -688,7 +745,12 @@ def _winner(nest: LoopNest, target: MapTarget, column: int, at: int) -> _Grid:
                                                                               qq, pp)
     t4 = table.tiles[w]
     chosen_tiles = np.stack([t4[:, 0], t4[:, 1], t4[:, 2], -(-nest.p // pp), t4[:, 3]], axis=1)
-    return _Grid(order, chosen_tiles, passes, dram_in, dram_w, spill, dram_all, buffer_pj, out_final, 0)
+    tiles = dict(zip(DIMS, (int(v) for v in chosen_tiles[0]), strict=True))
+    return _Winner(order=_expand(CLASS_ORDERS[int(order[0])]),
+                   tiles=(*((d, tiles[d]) for d in DIMS), ("R", nest.r), ("S", nest.s)),
+                   input_read_bytes=float(dram_in[0]), weight_read_bytes=float(dram_w[0]),
+                   output_write_bytes=out_final, spill_bytes=float(spill[0]), psum_passes=int(passes[0]),
+                   dram_bytes=float(dram_all[0]), buffer_energy_pj=float(buffer_pj[0]))
 
 
 def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> np.ndarray:
@@ -705,14 +767,14 @@ def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> n
             by_in = ((t.cap_input / in_per_row) - r) / se + 1
             bound = np.minimum(by_in, t.cap_output / out_per_p)
             bound = np.where(w_tile <= t.cap_weight, bound, 0.0)
-    pt = np.clip(np.floor(bound + 1e-9), 0, nest.p).astype(np.int64)
+    pt = np.minimum(np.maximum(np.floor(bound + 1e-9), 0), nest.p).astype(np.int64)
 
     def fits(p):
         need_in = in_per_row * ((p - 1) * se + r)
         need_out = out_per_p * p
         if t.shared:
             return need_in + need_out + w_tile <= t.cap_input
-        return (need_in <= t.cap_input) & (need_out <= t.cap_output) & (w_tile <= t.cap_weight)
+        return (need_in <= t.cap_input) & (need_out <= t.cap_output)  # pt >= 1 only where the weight tile fits
 
     return np.where((pt >= 1) & ~fits(np.maximum(pt, 1)), pt - 1, pt)  # float rounding guard
 

@@ -226,8 +226,9 @@ class GraphCost:
                    "energy": layers.energy_pj}
         totals = {name: float(col.sum()) for name, col in columns.items()}
         shares: dict[str, dict[str, float]] = {}
+        label_array = np.array(labels, dtype=object)  # one comparison per label, not a Python loop (sweeps)
         for label in dict.fromkeys(labels):
-            mask = np.array([lab == label for lab in labels], dtype=bool)
+            mask = label_array == label
             shares[label] = {name: float(col[mask].sum()) / totals[name] if totals[name] else 0.0
                              for name, col in columns.items()}
         return dict(sorted(shares.items(), key=lambda item: -item[1]["energy"]))

@@ -108,22 +108,39 @@ def test_a_sweep_over_buffer_sizes_equals_cold_estimates_and_a_second_process_re
 
 
 def test_a_damaged_or_foreign_store_file_is_a_miss(cache_home):
-    text = candidate_store.key_text({"nest": [1, 2, 3], "target": [1.0]})
-    assert candidate_store.load(text) is None
-    candidate_store.store(text, np.zeros((2, 3), dtype=np.int8))
-    assert candidate_store.load(text).shape == (2, 3)
-    path = next((cache_home / "hwmap" / "candidates").glob("*"))
+    key = candidate_store.table_key({"nest": [1, 2, 3], "target": [1.0]})
+    assert candidate_store.load(key) is None
+    assert candidate_store.store(key, np.zeros((2, 3), dtype=np.int8)) is not None
+    assert candidate_store.load(key).shape == (2, 3)
+    path = cache_home / "hwmap" / "candidates" / candidate_store.entry_name(key)
+    assert path.name.startswith("1x2x3-") and path.is_file()
     path.write_bytes(path.read_bytes()[:40])
-    assert candidate_store.load(text) is None
-    other = candidate_store.key_text({"nest": [1, 2, 4], "target": [1.0]})
+    assert candidate_store.load(key) is None
+    other = candidate_store.table_key({"nest": [1, 2, 4], "target": [1.0]})
     candidate_store.store(other, np.zeros((2, 3), dtype=np.int8))
-    path_other = candidate_store._path(other)
+    path_other = cache_home / "hwmap" / "candidates" / candidate_store.entry_name(other)
     path.write_bytes(path_other.read_bytes())  # the right name, another table inside
-    assert candidate_store.load(text) is None
+    assert candidate_store.load(key) is None
+    assert candidate_store.load(other).shape == (2, 3)
+
+
+def test_no_cache_switch_neither_reads_nor_writes(cache_home):
+    key = candidate_store.table_key({"nest": [5]})
+    candidate_store.store(key, np.ones((1, 2), dtype=np.int8))
+    candidate_store.set_enabled(False)
+    try:
+        assert candidate_store.load(key) is None
+        assert candidate_store.store(candidate_store.table_key({"nest": [6]}), np.ones((1, 1), np.int8)) is None
+    finally:
+        candidate_store.set_enabled(True)
+    assert [e.label for e in candidate_store.store_info().entries] == ["5"]
+    assert candidate_store.load(key).tolist() == [[1, 1]]
 
 
 def test_store_info_and_clear(cache_home):
-    candidate_store.store(candidate_store.key_text({"nest": [1]}), np.zeros((1, 1), dtype=np.int8))
-    assert len(candidate_store.store_info().entries) == 1
+    candidate_store.store(candidate_store.table_key({"nest": [1]}), np.zeros((1, 1), dtype=np.int8))
+    info = candidate_store.store_info()
+    assert [e.label for e in info.entries] == ["1"] and info.folder == str(cache_home / "hwmap" / "candidates")
+    assert info.size_bytes == (cache_home / "hwmap" / "candidates" / info.entries[0].file).stat().st_size > 0
     assert len(candidate_store.clear_store().entries) == 1
     assert candidate_store.store_info().entries == ()

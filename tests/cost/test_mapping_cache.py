@@ -192,7 +192,10 @@ def test_unwritable_folder_is_skipped(tmp_path, monkeypatch, mapper_calls):
     assert api.cache_info()["mappings"].entries == ()
 
 
-def test_cache_info_and_clear_list_both_caches(cache_home, run_cli):
+def test_cache_info_and_clear_list_the_three_caches(cache_home, run_cli):
+    from hwmap.cost import candidate_store
+
+    mapping.clear_mapper_caches()  # no shape has met two capacity configurations: the estimates store no table
     graph = traced("resnet18", resolution=RES)
     _estimate(graph, "systolic16x16", None, "energy")
     _estimate(graph, "systolic16x16", None, "latency")
@@ -200,8 +203,10 @@ def test_cache_info_and_clear_list_both_caches(cache_home, run_cli):
 
     key = graph_cache.graph_key("resnet18", input_shape=None, resolution=RES, batch=1, num_classes=None, strict=False)
     assert graph_cache.store(key, graph) is not None
+    assert candidate_store.store(candidate_store.table_key({"nest": [7, 3]}), np.zeros((2, 2), np.int8)) is not None
     info = api.cache_info()
-    assert sorted(info) == ["graphs", "mappings"]
+    assert sorted(info) == ["candidates", "graphs", "mappings"]
+    assert [e.label for e in info["candidates"].entries] == ["7x3"]
     assert [e.label for e in info["mappings"].entries] == ["energy", "latency"]
     assert info["mappings"].folder == str(cache_home)
     assert info["mappings"].size_bytes == sum(p.stat().st_size for p in cache_home.glob("*.mappings.json")) > 0
@@ -210,10 +215,13 @@ def test_cache_info_and_clear_list_both_caches(cache_home, run_cli):
     assert code == 0 and data["graphs"]["entries"] == 1 and data["graphs"]["files"][0]["model"] == "resnet18"
     assert data["mappings"]["entries"] == 2 and {f["objective"] for f in data["mappings"]["files"]} == {
         "energy", "latency"}
+    assert data["candidates"]["entries"] == 1 and data["candidates"]["files"][0]["table"] == "7x3"
+    assert data["candidates"]["folder"] == str(cache_home.parent / "candidates")
     code, out, _ = run_cli("cache", "info")
-    assert code == 0 and ": 1 graphs, " in out and ": 2 mapping sets, " in out
+    assert code == 0 and ": 1 graphs, " in out and ": 2 mapping sets, " in out and ": 1 candidate tables, " in out
     (cache_home / ".energy-abc.layers.mappings.json.xyz.tmp").write_text("{")  # an interrupted write
     code, out, _ = run_cli("cache", "clear")
-    assert code == 0 and "removed 1 graphs" in out and "removed 2 mapping sets" in out
+    assert code == 0 and "removed 1 graphs" in out and "removed 2 mapping sets" in out and \
+        "removed 1 candidate tables" in out
     assert list(cache_home.iterdir()) == []
     assert all(each.entries == () for each in api.cache_info().values())

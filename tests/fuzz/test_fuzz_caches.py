@@ -1,8 +1,8 @@
-"""Hostile caches: every way to tamper with the graph and mapping caches (edit a number, with or without remaking
-the digest; swap entries; truncate; plant a link to a file outside, a FIFO or a folder at an entry's name; make
-the folder writable by others; replace the folder by a link) gives the same result as a clean cache and as
---no-cache, writes nothing outside the cache, never blames the user's inputs, and `cache clear` removes only the
-regular files the cache wrote."""
+"""Hostile caches: every way to tamper with the graph, mapping and candidate-table caches (edit a number, with or
+without remaking the digest; swap entries; truncate; plant a link to a file outside, a FIFO or a folder at an
+entry's name; make the folder writable by others; replace the folder by a link) gives the same result as a clean
+cache and as --no-cache, writes nothing outside the cache, never blames the user's inputs, and `cache clear`
+removes only the regular files the cache wrote."""
 
 from __future__ import annotations
 
@@ -312,3 +312,169 @@ def test_cache_clear_removes_only_regular_files_it_wrote(run_cli, root, victim, 
     assert not entry.exists() and link.is_symlink() and (folder / "inside.txt").exists() and own.exists()
     assert victim.read_text() == "the user's own file\n"
     assert (root / SECRET_NAME).exists()  # the secret survives: entries written later stay verifiable
+
+
+# ------------------------------------------------------------------------------------------------ candidate tables
+# The mapper's candidate tables ($XDG_CACHE_HOME/hwmap/candidates, hwmap.cost.candidate_store) read by `hwmap bounds`
+# and by buffer sweeps. Each command below starts with the mapper's in-process caches emptied, as a new process.
+
+TABLE_DAMAGE = ["edit-byte", "edit-array-guessed-secret", "resigned-order-out-of-range", "resigned-wrong-shape",
+                "resigned-not-int8", "swap-files", "truncate", "symlink-outside", "fifo", "folder", "secret-replaced"]
+
+
+@pytest.fixture(scope="module")
+def resnet18_graph(tmp_path_factory) -> Path:
+    from hwmap.api import extract_graph, save_graph
+
+    path = tmp_path_factory.mktemp("graph") / "resnet18-64.json"
+    save_graph(extract_graph(GRAPH_SPEC, resolution=64), path)
+    return path
+
+
+def _cold_process() -> None:
+    from hwmap.cost import mapping
+
+    mapping.clear_mapper_caches()
+
+
+def _bounds(run_cli, graph: Path, *flags: str) -> tuple[dict, str]:
+    _cold_process()
+    code, out, err = run_cli(*flags, "bounds", str(graph), "--accel", "systolic16x16", "--json")
+    assert code == 0, err
+    return json.loads(out), err
+
+
+def _buffer_sweep(graph: Path) -> list[tuple]:
+    """A small sweep over buffer sizes (the second configuration of each shape switches to the tables)."""
+    from hwmap.api import load_accelerator, load_graph
+    from hwmap.cost.dispatch import estimate_graph
+
+    _cold_process()
+    loaded = load_graph(graph)
+    base = load_accelerator("systolic16x16")
+    rows = []
+    for size in (8192, 65536, 262144):
+        variant = base.with_overrides({"buffers.ifmap.size_bytes": size, "buffers.filter.size_bytes": size},
+                                      name=f"v{size}")
+        cost = estimate_graph(loaded, variant)
+        rows.append((float(cost.energy_mj), float(cost.cycles), cost.layers.mappings))
+    return rows
+
+
+def _npz(array) -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, best_order=array)
+    return buffer.getvalue()
+
+
+def _rewrap_table(path: Path, edit, secret: bytes) -> None:
+    import io
+
+    import numpy as np
+
+    header, payload = split_entry(path.read_bytes())
+    with np.load(io.BytesIO(payload), allow_pickle=False) as data:
+        array = data["best_order"]
+    path.write_bytes(wrap_entry(header["key"], _npz(edit(array)), secret))
+
+
+def _damage_table(kind: str, path: Path, root: Path, victim: Path, other: Path) -> None:
+    import numpy as np
+
+    if kind == "edit-byte":  # the old digest kept
+        data = bytearray(path.read_bytes())
+        data[-60] ^= 0xFF
+        path.write_bytes(bytes(data))
+    elif kind == "edit-array-guessed-secret":
+        _rewrap_table(path, lambda a: (a + 1) % 6, b"\0" * 32)
+    elif kind == "resigned-order-out-of-range":
+        _rewrap_table(path, lambda a: np.full_like(a, 9), _secret(root))
+    elif kind == "resigned-wrong-shape":
+        _rewrap_table(path, lambda a: a[:-1], _secret(root))
+    elif kind == "resigned-not-int8":
+        _rewrap_table(path, lambda a: a.astype(np.float64), _secret(root))
+    else:
+        _damage_mapping(kind, path, root, victim, other)
+
+
+@pytest.mark.parametrize("kind", TABLE_DAMAGE)
+def test_tampered_candidate_table_gives_the_clean_result(run_cli, resnet18_graph, root, victim, kind, caplog):
+    clean, _ = _bounds(run_cli, resnet18_graph)
+    swept = _buffer_sweep(resnet18_graph)
+    tables = sorted((root / "candidates").glob("*.candidates.npz"), key=lambda p: p.stat().st_size)
+    assert len(tables) >= 2 and all(t.name.count("x") >= 6 for t in tables)  # named by the layer's loop bounds
+    assert _bounds(run_cli, resnet18_graph, "--no-cache")[0] == clean
+    path, other = tables[-1], tables[-2]  # the largest tables
+    _damage_table(kind, path, root, victim, other)
+    before = victim.read_bytes()
+    with caplog.at_level(logging.INFO, logger="hwmap.cache"):
+        tampered, err = _bounds(run_cli, resnet18_graph)
+        assert _buffer_sweep(resnet18_graph) == swept, kind
+    assert tampered == clean, kind
+    assert any(r.getMessage().startswith("ignoring") for r in caplog.records), "the debug log says why"
+    assert err == "" and victim.read_bytes() == before and not victim.is_symlink()
+    if kind not in ("fifo", "folder"):  # those stay in the way: that table is searched in each process
+        assert path.is_file() and not path.is_symlink()
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="hwmap.cache"):
+            assert _bounds(run_cli, resnet18_graph)[0] == clean  # the rewritten entry is good
+        assert not caplog.records
+
+
+def test_consistent_table_is_read_back_not_searched(run_cli, resnet18_graph, root, monkeypatch):
+    """The clean store is used (a tampering test whose store is never read would pass vacuously)."""
+    from hwmap.cost import mapping
+
+    clean, _ = _bounds(run_cli, resnet18_graph)
+    built = []
+    original = mapping.build_candidate_table
+    monkeypatch.setattr(mapping, "build_candidate_table",
+                        lambda nest, t, orders=None: built.append(orders is None) or original(nest, t, orders))
+    assert _bounds(run_cli, resnet18_graph)[0] == clean
+    assert built and not any(built)
+    built.clear()
+    assert _bounds(run_cli, resnet18_graph, "--no-cache")[0] == clean
+    assert built and all(built)  # --no-cache searched every table again
+
+
+@pytest.mark.parametrize("tamper", ["writable-by-others", "symlinked"])
+def test_untrusted_candidate_folder_is_neither_read_nor_written(run_cli, resnet18_graph, root, tmp_path, tamper):
+    clean, _ = _bounds(run_cli, resnet18_graph)
+    folder = root / "candidates"
+    if tamper == "writable-by-others":
+        folder.chmod(0o777)
+        watched, reason = folder, "writable by group or others"
+    else:
+        watched = tmp_path / "elsewhere"
+        folder.rename(watched)
+        folder.symlink_to(watched)
+        reason = "is a symbolic link, not a folder"
+    state = snapshot(watched)
+    again, err = _bounds(run_cli, resnet18_graph)
+    assert again == clean
+    assert err.startswith("hwmap: note: not using the candidate table cache") and reason in err
+    assert err.count("\n") == 1
+    code, out, err = run_cli("cache", "clear", "--json")
+    assert code == 0 and json.loads(out)["candidates"]["entries"] == 0
+    assert snapshot(watched) == state
+
+
+def test_cache_clear_removes_only_candidate_tables_it_wrote(run_cli, resnet18_graph, root, victim):
+    _bounds(run_cli, resnet18_graph)
+    folder = root / "candidates"
+    written = sorted(p.name for p in folder.glob("*.candidates.npz"))
+    link = folder / "planted-0123456789abcdef0123456789abcdef.candidates.npz"
+    link.symlink_to(victim)
+    own = folder / "my-notes.candidates.npz"  # not named like an entry
+    own.write_text("kept\n")
+    code, out, err = run_cli("cache", "info", "--json")
+    assert code == 0 and json.loads(out)["candidates"]["entries"] == len(written) > 0
+    code, out, err = run_cli("cache", "clear", "--json")
+    assert code == 0, err
+    assert sorted(f["file"] for f in json.loads(out)["candidates"]["files"]) == written
+    assert link.is_symlink() and own.read_text() == "kept\n" and victim.read_text() == "the user's own file\n"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([link.name, own.name])
