@@ -1,6 +1,7 @@
 """MAGNet-like vector-PE templates with vector widths 8, 16, 32 and 64 over SegFormer paths: the energy/accuracy
-trade-off per width (the paper's finding: wider vectors trade better, i.e. switching to a cheaper path saves a
-larger share of the energy).
+trade-off per width. The paper found that wider vectors trade better (switching to a cheaper path saves a larger
+share of the energy); under hwmap's model they do not: wider vectors cut B2's energy more than B0's, so the share
+saved by switching shrinks with the width (the README's Results give the numbers).
 
 Width 64 is magnet16pe_v32 with lanes and vector width doubled and its per-PE buffers scaled like the shipped
 family (weight and accumulation buffers with the lanes, the input buffer with the width, the global buffer with

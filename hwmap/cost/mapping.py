@@ -232,12 +232,6 @@ def _candidates(dim: int) -> tuple[np.ndarray, np.ndarray]:
     return tiles, -(-dim // tiles)
 
 
-def _floored(dim: int, floor: int) -> tuple[np.ndarray, np.ndarray]:
-    tiles, trips = _candidates(dim)
-    keep = tiles >= floor
-    return tiles[keep], trips[keep]
-
-
 def _order_positions(order: tuple[str, ...]) -> tuple[int, int, int]:
     return order.index("K"), order.index("C"), order.index("NPQ")
 
