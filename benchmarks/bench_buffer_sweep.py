@@ -63,7 +63,7 @@ def cold_rows(space, table, every: int):
             accel = base.with_overrides(overrides, name=f"cold#{i}")
             mapping.clear_mapper_caches()
             c = time.process_time()
-            rows[i] = _model_row(graphs[point.model], accel)
+            rows[i] = _model_row(graphs[point.model], accel, space.estimate)
             cpu += time.process_time() - c
     return rows, cpu
 
