@@ -19,6 +19,7 @@ from hwmap.cli.options import (
     FusionOpt,
     InputOpt,
     JsonOpt,
+    LayerOpt,
     MappingOpt,
     ModelArg,
     ModeOpt,
@@ -111,8 +112,7 @@ def map_command(
     objective: ObjectiveOpt = "energy",
     mapping: MappingOpt = "best",
     fusion: FusionOpt = None,
-    layer: Annotated[Optional[str], typer.Option("--layer", help="only layers whose name or module matches this "
-                                                                 "glob, e.g. 'layer4.*'")] = None,
+    layer: LayerOpt = None,
     dataflow: DataflowOpt = None,
     input_shape: InputOpt = None,
     resolution: ResolutionOpt = None,
@@ -266,8 +266,7 @@ def bounds_command(
     level: Annotated[Optional[str], typer.Option("--level", help="one memory level (ifmap, filter, ofmap, all; "
                                                                  "global on vector_pe templates); default: every "
                                                                  "level the mapper handles")] = None,
-    layer: Annotated[Optional[str], typer.Option("--layer", help="only layers whose name or module matches this "
-                                                                 "glob, e.g. 'layer4.*'")] = None,
+    layer: LayerOpt = None,
     dataflow: DataflowOpt = None,
     input_shape: InputOpt = None,
     resolution: ResolutionOpt = None,

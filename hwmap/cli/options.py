@@ -236,6 +236,8 @@ ClassesOpt = Annotated[Optional[int], typer.Option("--num-classes", help="classi
                                                    parser=StrictInt(min_value=1, max_value=MAX_CLASSES))]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="fail when an operator cannot be lowered")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+LayerOpt = Annotated[Optional[str], typer.Option("--layer", help="only layers whose name or module matches this glob, "
+                                                                 "e.g. 'layer4.*'")]
 TopOpt = Annotated[int, typer.Option("--top", help="rows of the printed table (0 = all)",
                                      parser=StrictInt(min_value=0, max_value=MAX_COUNT))]
 ByOpt = Annotated[Literal[BREAKDOWNS], typer.Option("--by", help="breakdown table")]

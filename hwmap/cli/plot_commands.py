@@ -15,6 +15,7 @@ from hwmap.cli.options import (
     DataflowOpt,
     InputOpt,
     JsonOpt,
+    LayerOpt,
     ModelArg,
     ResolutionOpt,
     StrictInt,
@@ -75,8 +76,7 @@ def plot_layers(model: ModelArg, accel: AccelOpt, out: OutOpt, dataflow: Dataflo
 def plot_bounds(model: ModelArg, accel: AccelOpt, out: OutOpt,
                 level: Annotated[Optional[str], typer.Option("--level", help="one memory level (default: every "
                                                                              "level the mapper handles)")] = None,
-                layer: Annotated[Optional[str], typer.Option("--layer", help="only layers matching this glob")]
-                = None,
+                layer: LayerOpt = None,
                 dataflow: DataflowOpt = None, input_shape: InputOpt = None, resolution: ResolutionOpt = None,
                 batch: BatchOpt = 1, num_classes: ClassesOpt = None, title: TitleOpt = None,
                 json_out: JsonOpt = False) -> None:
