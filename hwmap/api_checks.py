@@ -134,6 +134,12 @@ class Given:
         return value
 
 
+def _is_a(value: Any, class_name: str) -> bool:
+    """Whether value is an instance of a class of that name (checked by name: pandas, torch and the graph IR are
+    not imported here)."""
+    return any(cls.__name__ == class_name for cls in type(value).__mro__)
+
+
 @dataclass(frozen=True)
 class Space:
     """A design space: its YAML file, a dict of its content or a DesignSpace (the wording of dse.space.as_space)."""
@@ -141,8 +147,8 @@ class Space:
     what: str = "a design-space YAML file (str or Path), a dict of its content or a DesignSpace"
 
     def __call__(self, name: str, value: Any) -> Any:
-        if isinstance(value, Mapping) or (isinstance(value, str | os.PathLike) and str(value)) or any(
-                cls.__name__ == "DesignSpace" for cls in type(value).__mro__):
+        if isinstance(value, Mapping) or (isinstance(value, str | os.PathLike) and str(value)) \
+                or _is_a(value, "DesignSpace"):
             return value
         raise ParameterError(name, f"must be {self.what}, got {type(value).__name__}")
 
@@ -158,7 +164,7 @@ class Frame:
         return "a pandas DataFrame" + (" or a results file path" if self.or_path else "")
 
     def __call__(self, name: str, value: Any) -> Any:
-        if any(cls.__name__ == "DataFrame" for cls in type(value).__mro__):
+        if _is_a(value, "DataFrame"):
             return value
         if self.or_path and isinstance(value, str | os.PathLike) and str(value):
             return value
@@ -170,7 +176,7 @@ class Graph:
     what: str = "a LayerGraph (extract_graph or load_graph)"
 
     def __call__(self, name: str, value: Any) -> Any:
-        if any(cls.__name__ == "LayerGraph" for cls in type(value).__mro__):
+        if _is_a(value, "LayerGraph"):
             return value
         raise ParameterError(name, f"must be {self.what}, got {_shown(value)}")
 
