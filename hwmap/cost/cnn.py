@@ -279,7 +279,7 @@ def cnn_view(accelerator: Accelerator, *, axes: tuple[str, ...], array: tuple[in
     levels = [level("dram", OPERANDS, None, dram.energy_pj_per_byte, dram.energy_pj_per_byte,
                     dram.bw_bytes_per_cycle, 1, 1.0)]
     levels += [level(name, keeps, float(buf.size_bytes), buf.read_energy_pj_per_byte, buf.write_energy_pj_per_byte,
-                     None, instances, 2.0 if buf.double_buffered else 1.0)
+                     None, instances, buf.multiple_buffering)
                for name, keeps, buf, instances in buffers]
     compute = {"name": "mac", "mac_energy_pj": spec.mac_energy_pj, "mac_width_bits": max(bits.input, bits.weight),
                "mesh": array, "systolic_axes": axes if systolic else ()}

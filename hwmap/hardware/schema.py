@@ -131,6 +131,13 @@ class Buffer(StrictModel):
                     "required from schema_version 3 (versions 1 and 2 default it to true when migrated)",
     )
 
+    @property
+    def multiple_buffering(self) -> float:
+        """Copies of a tile the buffer holds at once: 2 when double-buffered (a tile may use 1/2 of it), else 1.
+        The one place this fact is derived: the hardware view (hwmap.cost.cnn.cnn_view) and the semantic checks
+        below read it."""
+        return 2.0 if self.double_buffered else 1.0
+
 
 class Dram(StrictModel):
     bw_bytes_per_cycle: float = Field(ge=MIN_BW_BYTES_PER_CYCLE, le=MAX_BW_BYTES_PER_CYCLE,
@@ -402,8 +409,8 @@ class SystolicSpec(CnnAcceleratorSpec):
         for name, need_bytes, what in needs:
             buf = getattr(self.buffers, name)
             have = buf.size_bytes
-            if buf.double_buffered:  # each half holds a tile
-                need_bytes, what = 2 * need_bytes, f"{what}, twice as double_buffered is true"
+            if buf.multiple_buffering > 1:  # each half holds a tile
+                need_bytes, what = buf.multiple_buffering * need_bytes, f"{what}, twice as double_buffered is true"
             if have < need_bytes:
                 problems.append(
                     Problem(
