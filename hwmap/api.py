@@ -406,7 +406,7 @@ def bounds(
                           num_classes=num_classes, strict=strict, cache=cache)
     cost = estimate(graph, accelerator, dataflow=dataflow, cache=cache)
     memory = memory_hierarchy(accelerator)
-    target = map_target(memory, accelerator.spec, dataflow=cost.settings.get("dataflow"))
+    target = map_target(memory, accelerator.spec, dataflow=cost.settings.get("dataflow"), accelerator=accelerator)
     return traffic_bounds(cost, layer_arrays(graph), target, memory, levels=[level] if level else None,
                           layer=layer)
 

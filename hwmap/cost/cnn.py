@@ -157,17 +157,20 @@ def finish(graph, accel, view: Hierarchy, arrays, compute, dram_bytes, terms, se
 # ---------------------------------------------------------------- the mapper, shared by the CNN-accelerator kinds
 
 
-def spatial_floor(spec: CnnAcceleratorSpec, dataflow: str | None = None) -> tuple[int, int]:
+def spatial_floor(spec: CnnAcceleratorSpec, dataflow: str | None = None, *,
+                  accelerator: Accelerator | None = None) -> tuple[int, int]:
     """(K, C) a buffer tile must at least hold: the array's spatial unrolling of the weight dimensions, read from
     the kind's spatial space (its cost module's ``spatial_space``) over the hardware view's array.
 
     SCALE-Sim's (array rows, array cols): os (m, n), ws (k, n), is (k, m), with GEMM m = P, n = K, k = C; the
     vector-PE kind runs K across lanes and C along the vectors. P (pixels) is not floored: output-stationary
-    partial sums live in the PEs, and pixels split over PEs need no common tile.
+    partial sums live in the PEs, and pixels split over PEs need no common tile. accelerator: the template spec
+    belongs to, when the caller has it (its view is already built); else spec is taken as a template named after
+    its kind.
     """
     from hwmap.cost.kinds import cost_module, hardware_view
 
-    accel = Accelerator(name=spec.kind, spec=spec)
+    accel = accelerator if accelerator is not None else Accelerator(name=spec.kind, spec=spec)
     space = cost_module(spec.kind).spatial_space(accel, _DATAFLOW_SETTINGS[dataflow])
     view = hardware_view(accel)
     return unrolled(view, space, "K"), unrolled(view, space, "C")
@@ -182,9 +185,10 @@ def unrolled(view: Hierarchy, space: tuple[SpatialUnrolling, ...], dim: str) -> 
     return math.prod(view.compute.mesh[view.array_axes.index(u.axis)] for u in space if dim in u.dims)
 
 
-def map_target(memory: MemoryHierarchy, spec: CnnAcceleratorSpec, *, dataflow: str | None = None) -> MapTarget:
+def map_target(memory: MemoryHierarchy, spec: CnnAcceleratorSpec, *, dataflow: str | None = None,
+               accelerator: Accelerator | None = None) -> MapTarget:
     """The mapper's view of a template: DRAM-facing capacities and per-byte energies from its memory model."""
-    min_k, min_c = spatial_floor(spec, dataflow)
+    min_k, min_c = spatial_floor(spec, dataflow, accelerator=accelerator)
     b = memory.bits
     lin, lw, lout = (memory.dram_facing(op) for op in ("input", "weight", "output"))
     return MapTarget(

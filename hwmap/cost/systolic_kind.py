@@ -123,7 +123,7 @@ def estimate(graph: LayerGraph, accelerator: Accelerator, settings: EstimateSett
                     output_compulsory_bytes=nest.groups * nest.output_words * in_b,
                     psum_passes=int(costs.row_folds[j] if flow == "ws" else 1), candidates=1)
         else:
-            target = map_target(memory_hierarchy(accel), spec, dataflow=flow)
+            target = map_target(memory_hierarchy(accel), spec, dataflow=flow, accelerator=accel)
             fixed = np.zeros(n_layers)
             fixed[gemm] = array_if + array_fi + array_of + ident.macs[gemm] * view.compute.mac_energy_pj
             mappings = map_layers(arrays, gemm, target, compute, fixed, objective, cache=cache)

@@ -88,7 +88,7 @@ def estimate(graph: LayerGraph, accelerator: Accelerator, settings: EstimateSett
     # The global buffer feeds the PEs (inputs and weights, multicast) and takes their finished outputs.
     gb_array_pj = (spatial.global_buffer_reads * in_b * gb.read_pj_per_byte
                    + spatial.global_buffer_writes * in_b * gb.write_pj_per_byte)
-    target = map_target(memory_hierarchy(accel), spec)
+    target = map_target(memory_hierarchy(accel), spec, accelerator=accel)
     fixed = np.where(gemm, pe_pj + gb_array_pj + ident.macs * view.compute.mac_energy_pj, 0.0)
     mappings = map_layers(arrays, gemm, target, compute, fixed, objective, cache=cache)
     dram_bytes = mapped_column(mappings, "dram_bytes")
