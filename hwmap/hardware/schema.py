@@ -229,6 +229,7 @@ class TemplateSpec(StrictModel):
     """
 
     SCHEMA_VERSION: ClassVar[int] = BASE_SCHEMA_VERSION
+    MIGRATED_VERSIONS: ClassVar[tuple[int, ...]] = ()  # older schema_versions that migrate() reads
     schema_version: Literal[1]
     kind: str
     description: str = Field(min_length=1)
@@ -265,6 +266,7 @@ class CnnAcceleratorSpec(TemplateSpec):
     """
 
     SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
+    MIGRATED_VERSIONS: ClassVar[tuple[int, ...]] = (1, 2)
     schema_version: Literal[3]  # type: ignore[assignment]
     technology: Technology
     freq_mhz: float = Field(ge=MIN_FREQ_MHZ, le=MAX_PLAUSIBLE_FREQ_MHZ)
@@ -289,7 +291,7 @@ class CnnAcceleratorSpec(TemplateSpec):
         file name the same paths. A version-1 file without ``leakage`` gets the all-zero section (its fixed
         static_power_mw keeps its static power exactly); a buffer without ``double_buffered`` gets true."""
         version = data.get("schema_version")
-        if type(version) is not int or version not in (1, 2):
+        if type(version) is not int or version not in cls.MIGRATED_VERSIONS:
             return data
         data = {**data, "schema_version": SCHEMA_VERSION}
         if version == 1 and "leakage" not in data:
@@ -572,7 +574,9 @@ def _dispatch(data: object) -> tuple[list[Problem], list[Problem], type[Template
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             blocking.append(Problem("kind", f"unknown kind {kind!r}, expected one of {kinds}{hint}"))
     expected = schema.SCHEMA_VERSION if schema is not None else SCHEMA_VERSION
-    migrated = " (versions 1 and 2 are migrated on load)" if expected == SCHEMA_VERSION else ""
+    older = schema.MIGRATED_VERSIONS if schema is not None else CnnAcceleratorSpec.MIGRATED_VERSIONS
+    migrated = f" (versions {' and '.join(map(str, older))} are migrated on load)" if len(older) > 1 else (
+        f" (version {older[0]} files are migrated on load)" if older else "")
     version_problems: list[Problem] = []
     version = data.get("schema_version", _MISSING)
     if version is _MISSING:
