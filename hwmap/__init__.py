@@ -49,6 +49,7 @@ __all__ = [
     "select_paths",
     "simulate",
     "sweep",
+    "template_kinds",
     "validate_accelerators",
 ]
 

@@ -12,7 +12,7 @@ from hwmap.graph.io import load_graph
 from hwmap.graph.io import save_graph as _write_graph
 from hwmap.graph.ir import LayerGraph
 from hwmap.graph.summary import BreakdownKey, FlopsSummary, summarise
-from hwmap.vocabulary import BREAKDOWNS, CNN_TEMPLATE_KINDS, GPU_DTYPES, GPU_MODES
+from hwmap.vocabulary import BREAKDOWNS, GPU_DTYPES, GPU_MODES
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -30,7 +30,7 @@ __all__ = [
     "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph", "load_paths",
     "load_selection", "load_space", "map_layers", "measure", "pareto", "plot_bounds", "plot_frontier", "plot_layers",
     "plot_pareto", "plot_shares", "save_costed_paths", "save_graph", "select_paths", "simulate", "sweep",
-    "validate_accelerators",
+    "template_kinds", "validate_accelerators",
 ]
 
 InputShape = Sequence[int] | str  # (C, H, W), or text 'CxHxW' / 'HxW' as the CLI's --input takes it
@@ -239,6 +239,24 @@ def load_accelerator(accel: str | Path | Accelerator) -> Accelerator:
     return read_accelerator(accel)
 
 
+def template_kinds() -> tuple[str, ...]:
+    """The registered template kinds (hwmap.hardware.kinds), sorted: the choices of ``list_accelerators(kind=)``."""
+    from hwmap.hardware.kinds import registered_kinds
+
+    return registered_kinds()
+
+
+def _mappable(accelerator: Accelerator, what: str) -> Accelerator:
+    """The accelerator, if the mapper covers its kind (the registry says), else ParameterError naming accel."""
+    from hwmap.hardware.kinds import kind_info, registered_kinds
+
+    if not kind_info(accelerator.kind).mappable:
+        covered = ", ".join(k for k in registered_kinds() if kind_info(k).mappable)
+        raise ParameterError("accel", f"{accelerator.name!r} is of kind {accelerator.kind!r}; {what} {covered} "
+                                      "templates")
+    return accelerator
+
+
 def list_accelerators(kind: str | None = None) -> list[str]:
     """Names of the shipped templates; kind: only templates of this kind (systolic, vector_pe, gpu, ...)."""
     from hwmap.hardware.catalog import list_accelerators as names
@@ -347,10 +365,7 @@ def map_layers(
     a systolic or vector_pe template; layer: only layers whose name or module matches this glob ('layer4.*')."""
     from fnmatch import fnmatchcase
 
-    accelerator = load_accelerator(accel)
-    if accelerator.kind not in CNN_TEMPLATE_KINDS:
-        raise ParameterError("accel", f"{accelerator.name!r} is of kind {accelerator.kind!r}; the mapper covers "
-                                      "systolic and vector_pe templates")
+    accelerator = _mappable(load_accelerator(accel), "the mapper covers")
     cost = estimate(model, accelerator, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
                     batch=batch, num_classes=num_classes, strict=strict, mapping=mapping, objective=objective,
                     fusion=fusion, cache=cache)
@@ -386,15 +401,12 @@ def bounds(
     from hwmap.cost.layers import layer_arrays
     from hwmap.cost.memory import memory_hierarchy
 
-    accelerator = load_accelerator(accel)
-    if accelerator.kind not in CNN_TEMPLATE_KINDS:
-        raise ParameterError("accel", f"{accelerator.name!r} is of kind {accelerator.kind!r}; traffic bounds cover "
-                                      "the mapper's templates (systolic and vector_pe)")
+    accelerator = _mappable(load_accelerator(accel), "traffic bounds cover")
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
     cost = estimate(graph, accelerator, dataflow=dataflow, cache=cache)
-    memory = memory_hierarchy(accelerator.spec)
-    target = map_target(memory, accelerator.spec, dataflow=cost.settings.get("dataflow"))
+    memory = memory_hierarchy(accelerator)
+    target = map_target(memory, accelerator.spec, dataflow=cost.settings.get("dataflow"), accelerator=accelerator)
     return traffic_bounds(cost, layer_arrays(graph), target, memory, levels=[level] if level else None,
                           layer=layer)
 

@@ -26,10 +26,7 @@ BREAKDOWNS: tuple[str, ...] = ("op-class", "op-group", "module", "layer")
 MAPPINGS: tuple[str, ...] = ("best", "scalesim")
 #: Fusion policies of accelerator templates (GPUs add 'compiled', graph.fusion.FUSION_POLICIES).
 FUSIONS: tuple[str, ...] = ("none", "epilogue")
-#: The template kinds hwmap ships: CNN-accelerator kinds, then the GPU kind.
-CNN_TEMPLATE_KINDS: tuple[str, ...] = ("systolic", "vector_pe")
-GPU_TEMPLATE_KIND = "gpu"
-TEMPLATE_KINDS: tuple[str, ...] = (*CNN_TEMPLATE_KINDS, GPU_TEMPLATE_KIND)
+# Template kinds are not a fixed list: hwmap.hardware.kinds registers them (hwmap.api.template_kinds()).
 
-__all__ = ["BREAKDOWNS", "BUDGET_METRICS", "CNN_TEMPLATE_KINDS", "DATAFLOWS", "FUSIONS", "GPU_DTYPES", "GPU_MODES",
-           "GPU_TEMPLATE_KIND", "MAPPER_OBJECTIVES", "MAPPINGS", "SELECTION_GOALS", "TEMPLATE_KINDS"]
+__all__ = ["BREAKDOWNS", "BUDGET_METRICS", "DATAFLOWS", "FUSIONS", "GPU_DTYPES", "GPU_MODES", "MAPPER_OBJECTIVES",
+           "MAPPINGS", "SELECTION_GOALS"]

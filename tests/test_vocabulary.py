@@ -68,7 +68,7 @@ def test_the_grep_sees_a_copy():
 CHOICES = {"dataflow": vocabulary.DATAFLOWS, "mode": vocabulary.GPU_MODES, "dtype": vocabulary.GPU_DTYPES,
            "objective": vocabulary.MAPPER_OBJECTIVES, "goal": vocabulary.SELECTION_GOALS,
            "metric": vocabulary.BUDGET_METRICS, "by": vocabulary.BREAKDOWNS, "mapping": vocabulary.MAPPINGS,
-           "fusion": vocabulary.FUSIONS, "kind": vocabulary.TEMPLATE_KINDS}
+           "fusion": vocabulary.FUSIONS}  # template kinds: the registry's (hwmap.hardware.kinds), checked by the API
 
 
 def _commands(group, prefix=()):

@@ -32,7 +32,6 @@ from hwmap.cli.options import (
     check_files,
     shown_rows,
 )
-from hwmap.vocabulary import TEMPLATE_KINDS
 
 accels_app = typer.Typer(help="List, show, validate and export accelerator templates.", no_args_is_help=True)
 app.add_typer(accels_app, name="accels")
@@ -182,8 +181,8 @@ def _order_and_tiles(mapping, op_class: str) -> tuple[str, str]:
 @calls_api("list_accelerators")
 def accels_list(
     json_out: JsonOpt = False,
-    kind: Annotated[Optional[Literal[TEMPLATE_KINDS]], typer.Option(
-        "--kind", help="only templates of this kind")] = None,
+    kind: Annotated[Optional[str], typer.Option(
+        "--kind", help="only templates of this kind (a registered kind: the kind column of this list)")] = None,
 ) -> None:
     """The shipped templates with kind, peak MACs per cycle and description."""
     from hwmap.api import list_accelerators, load_accelerator

@@ -230,7 +230,7 @@ class _Level:
     operand: str | None  # the operand a per-operand buffer holds; None: shared, or all buffers together
     shared: bool
     template_bytes: float  # the level's size in the template (all: the buffers' total)
-    size_per_usable: float  # 2 when double-buffered (a tile may use half)
+    size_per_usable: float  # the level's multiple buffering (from the hardware view): 2 when double-buffered
     double_buffered: bool
 
 
@@ -239,8 +239,8 @@ def template_levels(memory) -> list[_Level]:
     facing = {op: memory.dram_facing(op) for op in OPERANDS}
     if memory.shared:
         lv = facing["input"]
-        return [_Level(lv.name, None, True, lv.size_bytes, 2.0 if lv.double_buffered else 1.0, lv.double_buffered)]
-    levels = [_Level(lv.name, op, False, lv.size_bytes, 2.0 if lv.double_buffered else 1.0, lv.double_buffered)
+        return [_Level(lv.name, None, True, lv.size_bytes, lv.multiple_buffering, lv.double_buffered)]
+    levels = [_Level(lv.name, op, False, lv.size_bytes, lv.multiple_buffering, lv.double_buffered)
               for op, lv in facing.items()]
     total = float(sum(lv.size_bytes for lv in facing.values()))
     levels.append(_Level(ALL_LEVELS, None, False, total, 1.0, all(lv.double_buffered for lv in facing.values())))

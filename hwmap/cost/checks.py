@@ -20,12 +20,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from hwmap.errors import ResultError
+from hwmap.hardware.kinds import is_timeline
 
 _NON_NEGATIVE = re.compile(r"(energy|latency|cycles|bytes|macs|_s$|_ms$|_mj$|_pj$|_us$|area|dram|power)")
 _FRACTION = re.compile(r"utilisation|utilization")
 _ALGORITHM_RATE = re.compile(r"algorithm_utili[sz]ation")
-# Kinds whose 'utilisation' is a nominal-MAC rate that may exceed 1 (see the module docstring).
-_NOMINAL_RATE_KINDS = frozenset({"gpu"})
 # Which template fields feed which result fields (for the message).
 _CAUSES = (
     ("energy", "the template's energy fields (energy_pj_per_*, *_energy_pj) and its clock (freq_mhz)"),
@@ -52,7 +51,7 @@ def bad_numbers(data: Any, path: str = "", *, nominal_rates: bool = False) -> It
     [0, 1] of the algorithm's rate (algorithm_utilisation). A dict with ``kind: gpu`` turns it on for its contents.
     """
     if isinstance(data, Mapping):
-        nominal_rates = nominal_rates or data.get("kind") in _NOMINAL_RATE_KINDS
+        nominal_rates = nominal_rates or is_timeline(data.get("kind"))
         for key, value in data.items():
             where = f"{path}.{key}" if path else str(key)
             if isinstance(value, Mapping | list | tuple):
@@ -95,7 +94,7 @@ def check_result(data: Mapping[str, Any], *, what: str, kind: str | None = None)
     number belongs to one (a record in ``data['layers']`` with a 'layer' name). kind: the result's kind when
     ``data`` does not say it (``data['kind']``); 'gpu' checks GPU invariants and names GPU template fields."""
     kind = kind or data.get("kind")
-    gpu = kind in _NOMINAL_RATE_KINDS
+    gpu = is_timeline(kind)
     for where, value, why in bad_numbers(data, nominal_rates=gpu):
         field = where.rsplit(".", 1)[-1]
         match = re.match(r"layers\[(\d+)\]", where)
@@ -139,7 +138,7 @@ def _layer_arrays_in_range(cost: Any) -> bool:
             values = np.asarray(array, dtype=float)
             if not (np.isfinite(values).all() and (values >= 0).all()):
                 return False
-        upper = np.inf if getattr(cost, "kind", None) in _NOMINAL_RATE_KINDS else 1.0 + 1e-9
+        upper = np.inf if is_timeline(getattr(cost, "kind", None)) else 1.0 + 1e-9
         return bool(np.isfinite(utilisation).all() and ((utilisation >= 0) & (utilisation <= upper)).all())
 
 

@@ -1,17 +1,13 @@
-"""One memory model for every CNN-accelerator kind: the template's memory hierarchy as data.
+"""The single-level mapper's projection of a CNN-accelerator kind's hardware view: levels, capacities, energies.
 
-A :class:`MemoryHierarchy` lists the levels of a template from the outside in: DRAM, the on-chip buffers that
-DRAM fills (one per operand, as the systolic kind's ifmap/filter/ofmap buffers, or one shared buffer, as the
-vector-PE kind's global buffer), and the PE-local buffers/registers (the vector-PE kind's per-PE weight, input
-and accumulation buffers; a systolic array's PE registers). Each level states which operands it holds, its
-capacity in bytes, its per-byte read and write energy, its bandwidth where it has one, whether it is
-double-buffered, and how many copies of it exist.
-
-The mapper (:mod:`hwmap.cost.mapping`) tiles the loop nest of each layer for the *DRAM-facing* level (the level
-DRAM fills) under that level's capacities; the levels inside it are fixed by the kind's spatial organisation (the
-systolic array and its dataflow, the vector-PE lanes), whose access counts come from
-:mod:`hwmap.cost.systolic` and :mod:`hwmap.cost.vector`. Adding a kind is adding a spatial organisation over this
-model.
+The ONE source of a template's memory is its kind's hardware view (``hardware_view`` of the kind's cost module,
+:mod:`hwmap.cost.kinds`; a :class:`hwmap.hardware.hierarchy.Hierarchy`). It is the view that fits because it is
+what every consumer needs at once: N levels with the operands each keeps, capacities, multiple buffering,
+per-action energies, bandwidth and instances, the compute level and the spatial unrolling, in the form the
+importers (Timeloop, ZigZag) produce and the multi-level mapper takes; this module's :class:`MemoryHierarchy` is
+only a projection of it for the single-level mapper (:mod:`hwmap.cost.mapping` tiles the loop nest of each layer
+for the *DRAM-facing* level, the level DRAM fills), so nothing here reads a template's buffers: a level's
+``usable_bytes`` (half a double-buffered level) and its per-byte energies are the view's.
 
 Word sizes come from bits: a buffer of ``size_bytes`` holds ``size_bytes * 8 // bits`` words, so an int4 buffer
 holds twice the words of an int8 one and a 32-bit partial sum takes four bytes.
@@ -23,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 from hwmap.errors import HwmapError
-from hwmap.hardware.schema import Accelerator, Buffer, CnnAcceleratorSpec, SystolicSpec, VectorPESpec
+from hwmap.hardware.schema import Accelerator, CnnAcceleratorSpec
 
 OPERANDS: tuple[str, ...] = ("input", "weight", "output")
 
@@ -75,13 +71,17 @@ class MemoryLevel:
     read_pj_per_byte: float
     write_pj_per_byte: float
     bw_bytes_per_cycle: float | None = None
-    double_buffered: bool = False
+    multiple_buffering: float = 1.0
     instances: int = 1
 
     @property
+    def double_buffered(self) -> bool:
+        return self.multiple_buffering > 1
+
+    @property
     def usable_bytes(self) -> float:
-        """Bytes one tile may use: half the level when double-buffered (the other half is being filled)."""
-        return self.size_bytes / 2 if self.double_buffered else self.size_bytes
+        """Bytes one tile may use: the view's usable bytes (half the level when double-buffered)."""
+        return self.size_bytes / self.multiple_buffering
 
     def words(self, bits: int) -> int:
         return capacity_words(int(self.size_bytes), bits)
@@ -117,33 +117,21 @@ class MemoryHierarchy:
         raise HwmapError(f"no memory level {name!r} (levels: {', '.join(lv.name for lv in self.levels)})")
 
 
-def _level(name: str, operands: tuple[str, ...], buf: Buffer, *, instances: int = 1,
-           double_buffered: bool | None = None) -> MemoryLevel:
-    return MemoryLevel(name=name, operands=operands, size_bytes=float(buf.size_bytes),
-                       read_pj_per_byte=buf.read_energy_pj_per_byte, write_pj_per_byte=buf.write_energy_pj_per_byte,
-                       double_buffered=buf.double_buffered if double_buffered is None else double_buffered,
-                       instances=instances)
+def memory_hierarchy(accelerator: Accelerator | CnnAcceleratorSpec) -> MemoryHierarchy:
+    """The memory hierarchy of a CNN-accelerator template, projected from its kind's hardware view (a bare spec is
+    taken as a template named after its kind)."""
+    from hwmap.cost.kinds import hardware_view
 
-
-def memory_hierarchy(spec: CnnAcceleratorSpec | Accelerator) -> MemoryHierarchy:
-    """The memory hierarchy of a systolic or vector-PE template."""
-    if isinstance(spec, Accelerator):
-        spec = spec.spec  # type: ignore[assignment]
-    bits = spec.operand_bits
+    if not isinstance(accelerator, Accelerator):
+        accelerator = Accelerator(name=accelerator.kind, spec=accelerator)
+    view = hardware_view(accelerator)
+    bits = accelerator.spec.operand_bits
     words = WordBits(input=bits.input, weight=bits.weight, psum=bits.output, output=bits.input)
-    dram = MemoryLevel(name="dram", operands=OPERANDS, size_bytes=math.inf,
-                       read_pj_per_byte=spec.dram.energy_pj_per_byte, write_pj_per_byte=spec.dram.energy_pj_per_byte,
-                       bw_bytes_per_cycle=spec.dram.bw_bytes_per_cycle)
-    if isinstance(spec, SystolicSpec):
-        b = spec.buffers
-        levels = (dram, _level("ifmap", ("input",), b.ifmap), _level("filter", ("weight",), b.filter),
-                  _level("ofmap", ("output",), b.ofmap))
-        return MemoryHierarchy(levels=levels, bits=words)
-    if isinstance(spec, VectorPESpec):
-        pe, n = spec.pe_buffers, spec.pe_array.num_pes
-        levels = (dram, _level("global", OPERANDS, spec.global_buffer),
-                  _level("pe.weight", ("weight",), pe.weight, instances=n),
-                  _level("pe.input", ("input",), pe.input, instances=n),
-                  _level("pe.accumulation", ("output",), pe.accumulation, instances=n))
-        return MemoryHierarchy(levels=levels, bits=words)
-    raise HwmapError(f"no memory hierarchy for template kind {spec.kind!r}")
+    levels = tuple(
+        MemoryLevel(name=level.name, operands=level.keeps,
+                    size_bytes=math.inf if level.capacity_bytes is None else level.capacity_bytes,
+                    read_pj_per_byte=level.read_pj_per_byte, write_pj_per_byte=level.write_pj_per_byte,
+                    bw_bytes_per_cycle=level.read_bandwidth_bytes_per_cycle,
+                    multiple_buffering=level.multiple_buffering, instances=level.instances)
+        for level in view.levels)
+    return MemoryHierarchy(levels=levels, bits=words)

@@ -18,6 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from hwmap.errors import HwmapError, ResultError
+from hwmap.hardware.kinds import is_timeline
 from hwmap.units import PJ_PER_MJ
 
 # Which resource ran a layer.
@@ -187,7 +188,7 @@ class GraphCost:
         """The sum of the layers' latency_s, in ms: cycles / clock on accelerator templates (computed from the whole
         cycle total, so 21,664,602 cycles at 1000 MHz are 21.664602 ms, not a float sum's 21.664601999999998), the
         timeline's latencies on a GPU."""
-        if self.kind == "gpu":
+        if is_timeline(self.kind):
             return math.fsum(self.layers.latency_s) * 1e3
         return self.cycles / (self.freq_mhz * 1e3)
 

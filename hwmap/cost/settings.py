@@ -79,22 +79,24 @@ class EstimateSettings:
                 "calibration": self.gpu.calibration, "tf32": self.gpu.tf32}
 
     def check_applies(self, kind: str, name: str) -> None:
-        """Refuse a setting that does not apply to a template of this kind (name: the template's, for the message):
-        fusion and mapping scalesim on GPUs, dataflow off systolic arrays, GPU settings off GPUs."""
+        """Refuse a setting that the template's kind does not take (name: the template's, for the message): each
+        kind lists the settings it takes in the registry (hwmap.hardware.kinds: dataflow on systolic templates,
+        mapping scalesim on systolic templates, fusion on the accelerator kinds, GPU settings on GPUs)."""
+        from hwmap.hardware.kinds import kind_info, kinds_taking
+
+        info = kind_info(kind)
+        takes = (*info.settings, *info.ignores)
+        given = {"fusion": self.fusion is not None, "dataflow": self.dataflow is not None}
         changed = set(self.changed())
-        if kind == "gpu":
-            if self.fusion is not None:
-                raise ParameterError("fusion", f"applies to accelerator templates; on the GPU template {name!r} "
-                                               "fusion follows the execution mode (eager, sdpa, compiled or auto)")
-        else:
-            gpu_changed = [g.name for g in fields(GpuSettings) if g.name in changed]
-            if gpu_changed:
-                raise ParameterError(gpu_changed[0], f"applies to GPU templates only; {name!r} is of kind {kind!r}")
-        if kind != "systolic" and self.dataflow is not None:
-            raise ParameterError("dataflow", f"applies to systolic templates; {name!r} is of kind {kind!r}")
-        if kind not in ("systolic", "gpu") and self.mapping != "best":
-            raise ParameterError("mapping", f"{self.mapping} applies to systolic templates (SCALE-Sim models "
-                                            f"systolic arrays); {name!r} is of kind {kind!r}")
+        for setting in ("fusion", *(g.name for g in fields(GpuSettings)), "dataflow", "mapping", "objective"):
+            if setting in takes or not given.get(setting, setting in changed):
+                continue
+            takers = kinds_taking(setting)
+            labels = [kind_info(k).label for k in takers] or ["no"]
+            labels = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 2 else labels)
+            only = " only" if len(takers) == 1 else ""
+            value = f"{self.mapping} " if setting == "mapping" else ""
+            raise ParameterError(setting, f"{value}applies to {labels} templates{only}; {name!r} is of kind {kind!r}")
 
 
 DEFAULT_SETTINGS = EstimateSettings()  # what every setting is when not given

@@ -54,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwmap.cost.settings import EstimateSettings
 from hwmap.errors import HwmapError, ParameterError, TemplateError
+from hwmap.hardware.kinds import kind_info, registered_kinds
 from hwmap.hardware.schema import Accelerator, describe_value, format_number
 from hwmap.limits import MAX_BATCH, MAX_RESOLUTION
 from hwmap.vocabulary import BUDGET_METRICS, FUSIONS, MAPPER_OBJECTIVES, MAPPINGS
@@ -75,11 +76,6 @@ SCHEMA_VERSION = 1
 DEFAULT_OBJECTIVES = ("energy_mj", "latency_ms", "area_mm2")
 MAX_POINTS = 5_000_000  # design points x workloads: a guard against a typo'd range, not a performance limit
 MAX_AXIS_VALUES = 100_000
-# The 2-D array whose edges `square: true` ties, per template kind: (leader, follower).
-SQUARE_AXES: dict[str, tuple[str, str]] = {
-    "systolic": ("array.rows", "array.cols"),
-    "vector_pe": ("pe_array.lanes", "pe_array.vector_width"),
-}
 _NOT_AXES = frozenset({"kind", "schema_version"})
 
 
@@ -192,7 +188,8 @@ class DesignSpace:
     """A validated design space. Build it with :func:`load_space` or :meth:`DesignSpace.from_dict`.
 
     ``axes`` maps each declared axis key to its expanded values, in declaration order; ``tied`` lists the groups
-    of axes zipped together; with ``square`` the follower of :data:`SQUARE_AXES` takes its leader's value.
+    of axes zipped together; with ``square`` the follower of the base kind's ``sweep_axes`` (hwmap.hardware.kinds)
+    takes its leader's value.
     ``estimate``: the settings every point is costed with (checked against the base's kind when the space is
     built; the sweep passes them to every point as they are).
     """
@@ -227,7 +224,7 @@ class DesignSpace:
 
     @property
     def square_pair(self) -> tuple[str, str] | None:
-        return SQUARE_AXES[self.base.kind] if self.square else None
+        return kind_info(self.base.kind).sweep_axes if self.square else None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -428,9 +425,10 @@ class _Builder:
             accel = load_accelerator(self.resolve(name) if is_path else name)
         except TemplateError as exc:
             raise self.fail(["base"], str(exc)) from None
-        if accel.kind not in SQUARE_AXES:
+        if kind_info(accel.kind).sweep_axes is None:
+            swept = ", ".join(k for k in registered_kinds() if kind_info(k).sweep_axes is not None)
             raise self.fail(["base"], f"{accel.name!r} is of kind {accel.kind!r}; design spaces sweep CNN-"
-                                      f"accelerator templates ({', '.join(SQUARE_AXES)})")
+                                      f"accelerator templates ({swept})")
         return accel
 
     # --- axes ----------------------------------------------------------------------------------------------------
@@ -534,7 +532,7 @@ class _Builder:
             raise self.fail(path, f"value {_show(value)} is not valid for {base.name}") from None
 
     def check_square(self, base: Accelerator, axes: dict[str, tuple]) -> None:
-        leader, follower = SQUARE_AXES[base.kind]
+        leader, follower = kind_info(base.kind).sweep_axes
         if leader not in axes:
             raise self.fail(["square"], f"square: true makes {follower} follow {leader}, but {leader} is not an "
                                         "axis; add it under axes")

@@ -28,8 +28,6 @@ from hwmap.hardware.schema import (
     validate_template,
 )
 
-register_template_kind("gpu", "hwmap.hardware.gpu_schema:GpuSpec")
-
 __all__ = [
     "Accelerator",
     "Area",

@@ -32,7 +32,7 @@ the values written next to them). The rule inputs are the tensor-core generation
   ~20% for 70 W cards, ~1/4 of the power mode for Jetson modules; dynamic_power_frac per class as on the older
   templates.
 
-Registered with ``register_template_kind("gpu", "hwmap.hardware.gpu_schema:GpuSpec")`` in hwmap.hardware.
+Registered as kind ``gpu`` in :mod:`hwmap.hardware.kinds` (cost module :mod:`hwmap.cost.gpu_kind`).
 Every numeric key names its unit (``_tflops``, ``_gb_per_s``, ``_w``, ``_us``, ``_mhz``, ``_frac`` for fractions,
 ``_elements`` for element counts).
 """

@@ -1,9 +1,9 @@
 """An accelerator as data: an N-level memory hierarchy, a compute level and the spatial unrolling (issue 17).
 
 One neutral description that the Timeloop and ZigZag readers (:mod:`hwmap.interop.timeloop`,
-:mod:`hwmap.interop.zigzag_hardware`) produce and their writers consume, and that
-:func:`hwmap.cost.hierarchy_view.hierarchy_of` builds for today's systolic and vector-PE templates from the same
-numbers :mod:`hwmap.cost.memory` uses (that function lives in the cost layer: hardware imports nothing above it).
+:mod:`hwmap.interop.zigzag_hardware`) produce and their writers consume, and that every template kind's cost
+module builds as the kind's hardware view (``hardware_view``, :mod:`hwmap.cost.kinds`; in the cost layer: hardware
+imports nothing above it): the one source of capacities, buffering and energies for every consumer.
 
 Semantics (those of both Timeloop and ZigZag):
 

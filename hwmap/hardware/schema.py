@@ -6,7 +6,7 @@ Two template kinds ship with hwmap, told apart by the ``kind`` key:
 - ``vector_pe``: PEs of vector MAC lanes with per-PE weight/input/accumulation buffers and a global buffer
   (after MAGNet, Venkatesan et al., ICCAD 2019, and Simba, Shao et al., MICRO 2019).
 
-Other kinds (``gpu``) plug in by subclassing :class:`TemplateSpec` and calling :func:`register_template_kind`.
+Other kinds (``gpu``) plug in by subclassing :class:`TemplateSpec` and registering in :mod:`hwmap.hardware.kinds`.
 
 Every numeric key names its unit (DESIGN.md convention 4). Validation is two passes: the pydantic schema
 (structure, types, ranges, plausibility bounds), then, once that passes, a semantic pass (cross-field checks).
@@ -17,7 +17,6 @@ the file and the dotted field path of each problem, joined with ``'; '``.
 from __future__ import annotations
 
 import difflib
-import importlib
 import re
 import types
 import typing
@@ -28,7 +27,7 @@ from typing import Any, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwmap.errors import TemplateError
-from hwmap.vocabulary import CNN_TEMPLATE_KINDS, DATAFLOWS, GPU_TEMPLATE_KIND
+from hwmap.vocabulary import DATAFLOWS
 
 __all__ = [
     "Accelerator",
@@ -57,7 +56,7 @@ __all__ = [
     "validate_template",
 ]
 
-SCHEMA_VERSION = 2  # of the CNN-accelerator kinds (systolic, vector_pe); version 1 files are migrated on load
+SCHEMA_VERSION = 3  # of the CNN-accelerator kinds (systolic, vector_pe); versions 1 and 2 are migrated on load
 BASE_SCHEMA_VERSION = 1  # of TemplateSpec and kinds that do not override it (gpu)
 
 Dataflow = Literal[DATAFLOWS]  # type: ignore[valid-type]
@@ -128,9 +127,16 @@ class Buffer(StrictModel):
     read_energy_pj_per_byte: float = Field(ge=0, le=MAX_PLAUSIBLE_BYTE_ENERGY_PJ)
     write_energy_pj_per_byte: float = Field(ge=0, le=MAX_PLAUSIBLE_BYTE_ENERGY_PJ)
     double_buffered: bool = Field(
-        default=True,
-        description="half the buffer is filled while the other half is used (a tile may use half of it)",
+        description="half the buffer is filled while the other half is used (a tile may use half of it); "
+                    "required from schema_version 3 (versions 1 and 2 default it to true when migrated)",
     )
+
+    @property
+    def multiple_buffering(self) -> float:
+        """Copies of a tile the buffer holds at once: 2 when double-buffered (a tile may use 1/2 of it), else 1.
+        The one place this fact is derived: the hardware view (hwmap.cost.cnn.cnn_view) and the semantic checks
+        below read it."""
+        return 2.0 if self.double_buffered else 1.0
 
 
 class Dram(StrictModel):
@@ -223,9 +229,16 @@ class TemplateSpec(StrictModel):
     """
 
     SCHEMA_VERSION: ClassVar[int] = BASE_SCHEMA_VERSION
+    MIGRATED_VERSIONS: ClassVar[tuple[int, ...]] = ()  # older schema_versions that migrate() reads
     schema_version: Literal[1]
     kind: str
     description: str = Field(min_length=1)
+
+    @classmethod
+    def migrate(cls, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """An older schema_version document of this kind as the current one (unchanged here: nothing to migrate).
+        Called before validation on a mapping whose kind is this class's."""
+        return data
 
     def semantic_problems(self) -> list[Problem]:
         return []
@@ -242,14 +255,19 @@ class TemplateSpec(StrictModel):
 class CnnAcceleratorSpec(TemplateSpec):
     """Fields shared by the systolic and vector_pe kinds.
 
-    schema_version 2 (current): static power comes from per-component ``leakage``; ``static_power_mw`` is an
-    optional fixed term (default 0); buffers state ``double_buffered``; ``area`` may price the DRAM interface.
-    A schema_version 1 file is migrated on load: its ``static_power_mw`` becomes the fixed term and its leakage
-    components are zero (so its static power does not follow a sweep: say so by moving to version 2).
+    schema_version 3 (current): every buffer states ``double_buffered`` (required): it is the multiple buffering
+    of the buffer's level in the kind's hardware view (:mod:`hwmap.cost.kinds`: a double-buffered buffer offers a
+    tile half its bytes), so the view reads it from the file instead of from a default. Nothing else changed.
+    schema_version 2: static power comes from per-component ``leakage``; ``static_power_mw`` is an optional fixed
+    term (default 0); buffers may state ``double_buffered`` (default true); ``area`` may price the DRAM interface.
+    Older files are migrated on load (:meth:`migrate`): a version-1 file's ``static_power_mw`` becomes the fixed
+    term and its leakage components are zero (so its static power does not follow a sweep: say so by moving to
+    version 3); a buffer of a version-1 or -2 file without ``double_buffered`` is double-buffered (their default).
     """
 
     SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
-    schema_version: Literal[2]  # type: ignore[assignment]
+    MIGRATED_VERSIONS: ClassVar[tuple[int, ...]] = (1, 2)
+    schema_version: Literal[3]  # type: ignore[assignment]
     technology: Technology
     freq_mhz: float = Field(ge=MIN_FREQ_MHZ, le=MAX_PLAUSIBLE_FREQ_MHZ)
     operand_bits: OperandBits
@@ -266,6 +284,19 @@ class CnnAcceleratorSpec(TemplateSpec):
         description="fixed static power not tied to a component (control, clock tree), paid every cycle",
     )
     area: Area | None = None
+
+    @classmethod
+    def migrate(cls, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A schema_version 1 or 2 document as version 3; every field path is unchanged, so messages about the
+        file name the same paths. A version-1 file without ``leakage`` gets the all-zero section (its fixed
+        static_power_mw keeps its static power exactly); a buffer without ``double_buffered`` gets true."""
+        version = data.get("schema_version")
+        if type(version) is not int or version not in cls.MIGRATED_VERSIONS:
+            return data
+        data = {**data, "schema_version": SCHEMA_VERSION}
+        if version == 1 and "leakage" not in data:
+            data["leakage"] = dict(_V1_LEAKAGE)
+        return _default_double_buffered(data)
 
     @property
     def total_sram_bytes(self) -> int:
@@ -380,8 +411,8 @@ class SystolicSpec(CnnAcceleratorSpec):
         for name, need_bytes, what in needs:
             buf = getattr(self.buffers, name)
             have = buf.size_bytes
-            if buf.double_buffered:  # each half holds a tile
-                need_bytes, what = 2 * need_bytes, f"{what}, twice as double_buffered is true"
+            if buf.multiple_buffering > 1:  # each half holds a tile
+                need_bytes, what = buf.multiple_buffering * need_bytes, f"{what}, twice as double_buffered is true"
             if have < need_bytes:
                 problems.append(
                     Problem(
@@ -449,48 +480,35 @@ class VectorPESpec(CnnAcceleratorSpec):
 # Kind registry
 # --------------------------------------------------------------------------------------------------------------
 
-# kind -> schema class, or "module:attribute" resolved on first use (lets a package register without importing).
-_SCHEMAS: dict[str, type[TemplateSpec] | str] = {"systolic": SystolicSpec, "vector_pe": VectorPESpec}
-# Kinds hwmap knows about but whose schema may not be registered yet: a clearer message than "unknown kind".
-_PLANNED_KINDS = (GPU_TEMPLATE_KIND,)
-
-
 def register_template_kind(kind: str, schema: type[TemplateSpec] | str, *, replace: bool = False) -> None:
-    """Register the schema of a template kind: a TemplateSpec subclass or a lazy ``"module:Class"`` reference.
+    """Register the schema of a template kind that has no cost model (its templates load, estimates refuse them):
+    a TemplateSpec subclass or a lazy ``"module:Class"`` reference. A kind with a cost model is registered with
+    :func:`hwmap.hardware.kinds.register_kind` (schema, cost module and what the kind takes, in one place).
 
     Raises on a kind already registered unless ``replace=True`` (like the op registry, no silent overwrite).
     """
-    if not isinstance(kind, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", kind):
-        raise TemplateError(f"template kind must be a lower_snake_case name, got {kind!r}")
-    if isinstance(schema, str):
-        if ":" not in schema:
-            raise TemplateError(f"lazy schema reference must read 'module:Class', got {schema!r}")
-    elif not (isinstance(schema, type) and issubclass(schema, TemplateSpec)):
+    from hwmap.hardware.kinds import register_kind
+
+    if not isinstance(schema, str) and not (isinstance(schema, type) and issubclass(schema, TemplateSpec)):
         raise TemplateError(f"schema for kind {kind!r} must subclass TemplateSpec, got {schema!r}")
-    if kind in _SCHEMAS and not replace:
-        raise TemplateError(f"template kind {kind!r} is already registered ({_SCHEMAS[kind]!r})")
-    _SCHEMAS[kind] = schema
+    register_kind(kind, schema=schema, cost=None, mappable=False, settings=(), replace=replace)
 
 
 def registered_kinds() -> list[str]:
-    return sorted(_SCHEMAS)
+    from hwmap.hardware import kinds
+
+    return list(kinds.registered_kinds())
 
 
 def schema_for_kind(kind: str) -> type[TemplateSpec] | None:
     """The schema class of a registered kind (importing a lazy reference), or None."""
-    schema = _SCHEMAS.get(kind)
-    if isinstance(schema, str):
-        module_name, _, attr = schema.partition(":")
-        try:
-            resolved = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise TemplateError(
-                f"schema {schema!r} registered for kind {kind!r} cannot be imported: {exc}"
-            ) from exc
-        if not (isinstance(resolved, type) and issubclass(resolved, TemplateSpec)):
-            raise TemplateError(f"{schema!r} registered for kind {kind!r} is not a TemplateSpec subclass")
-        _SCHEMAS[kind] = resolved
-        return resolved
+    from hwmap.hardware import kinds
+
+    if not kinds.is_registered(kind):
+        return None
+    schema = kinds.kind_info(kind).schema_class()
+    if not issubclass(schema, TemplateSpec):
+        raise TemplateError(f"{schema!r} registered for kind {kind!r} is not a TemplateSpec subclass")
     return schema
 
 
@@ -551,20 +569,14 @@ def _dispatch(data: object) -> tuple[list[Problem], list[Problem], type[Template
         blocking.append(Problem("kind", f"expected a string, one of {kinds}, got {describe_value(kind)}"))
     else:
         schema = schema_for_kind(kind)
-        if schema is None and kind in _PLANNED_KINDS:
-            blocking.append(
-                Problem(
-                    "kind",
-                    f"{kind!r} templates are not supported yet: no schema is registered for kind {kind!r} "
-                    f"(registered: {kinds}, see hwmap.hardware.register_template_kind)",
-                )
-            )
-        elif schema is None:
+        if schema is None:
             close = difflib.get_close_matches(kind, registered_kinds(), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             blocking.append(Problem("kind", f"unknown kind {kind!r}, expected one of {kinds}{hint}"))
     expected = schema.SCHEMA_VERSION if schema is not None else SCHEMA_VERSION
-    migrated = " (version 1 files are migrated on load)" if expected == SCHEMA_VERSION else ""
+    older = schema.MIGRATED_VERSIONS if schema is not None else CnnAcceleratorSpec.MIGRATED_VERSIONS
+    migrated = f" (versions {' and '.join(map(str, older))} are migrated on load)" if len(older) > 1 else (
+        f" (version {older[0]} files are migrated on load)" if older else "")
     version_problems: list[Problem] = []
     version = data.get("schema_version", _MISSING)
     if version is _MISSING:
@@ -585,16 +597,27 @@ _V1_LEAKAGE = {"mac_uw": 0.0, "sram_nw_per_byte": 0.0, "vector_lane_uw": 0.0,
 
 
 def migrate_template(data: object) -> object:
-    """A schema_version 1 systolic/vector_pe document as version 2 (anything else unchanged).
-
-    Version 1 had one fixed ``static_power_mw``; version 2 adds the per-component ``leakage`` section (here all
-    zero, so the fixed term keeps the file's static power exactly) and ``double_buffered`` (default true, as
-    SCALE-Sim's buffers). Every field path of the file is unchanged, so messages about it name the same paths.
-    """
-    if not (isinstance(data, Mapping) and data.get("kind") in CNN_TEMPLATE_KINDS
-            and type(data.get("schema_version")) is int and data.get("schema_version") == 1 and "leakage" not in data):
+    """An older schema_version document as its kind's current version (its schema class's ``migrate``); anything
+    that is not a mapping of a registered kind unchanged."""
+    if not isinstance(data, Mapping):
         return data
-    return {**data, "schema_version": SCHEMA_VERSION, "leakage": dict(_V1_LEAKAGE)}
+    kind = data.get("kind")
+    schema = schema_for_kind(kind) if isinstance(kind, str) else None
+    return schema.migrate(data) if schema is not None else data
+
+
+def _default_double_buffered(data: dict[str, Any]) -> dict[str, Any]:
+    """Every buffer section (a mapping with size_bytes and read_energy_pj_per_byte) without ``double_buffered``
+    gets ``true``, the default of versions 1 and 2; copies, never edits, the caller's mappings."""
+    def walk(node: Any) -> Any:
+        if not isinstance(node, Mapping):
+            return node
+        out = {k: walk(v) for k, v in node.items()}
+        if "size_bytes" in out and "read_energy_pj_per_byte" in out and "double_buffered" not in out:
+            out["double_buffered"] = True
+        return out
+
+    return walk(data)
 
 
 _MISSING = object()

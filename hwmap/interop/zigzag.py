@@ -15,10 +15,10 @@ Workload (one YAML list entry per conv / GEMM layer):
   (partial sums) at the accumulator width and ``O_final`` at the input width (hwmap requantises outputs).
 Transposed and non-2-d convs are left out and listed in the result's notes.
 
-Hardware: every value comes from ONE adapter, :func:`zigzag_hardware_view`, which reads the hwmap template and
-returns a :class:`ZigzagHardware` (levels with operands, capacity in bytes, pJ per byte read/written, bandwidth in
-bytes per cycle, which array dimensions share one instance). Everything else only formats that view, so when the
-template schema gains an explicit memory hierarchy only the adapter changes.
+Hardware: every value comes from ONE adapter, :func:`zigzag_hardware_view`, which reads the template's hardware
+view (the kind's ``hardware_view``, :mod:`hwmap.cost.kinds`) and returns a :class:`ZigzagHardware` (levels with
+operands, capacity in bytes, pJ per byte read/written, bandwidth in bytes per cycle, which array dimensions share
+one instance). Everything else only formats that view.
 
 Pricing: ZigZag charges ``r_cost`` per access of ``bandwidth_max`` bits, counting
 ``ceil(bits / bandwidth_min) * bandwidth_min / bandwidth_max`` accesses. With ``bandwidth_min`` = 8 bits (4 for int4
@@ -36,13 +36,12 @@ from pathlib import Path
 
 import yaml
 
-from hwmap.errors import HwmapError, ParameterError
+from hwmap.errors import HwmapError, ParameterError, TemplateError
 from hwmap.fileio import atomic_write_text, check_run_files
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.hardware.schema import Accelerator
 from hwmap.ops.tensor import DTYPE_BYTES
 from hwmap.ops.work import Conv, Gemm
-from hwmap.vocabulary import CNN_TEMPLATE_KINDS
 
 __all__ = [
     "MEMORY_OPERANDS",
@@ -108,32 +107,47 @@ class ZigzagHardware:
 
 
 def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
-    """Read an hwmap Accelerator (``systolic`` or ``vector_pe``) into a ZigzagHardware.
+    """Read an hwmap Accelerator's hardware view (its kind's ``hardware_view``: the systolic or vector-PE layout)
+    into a ZigzagHardware.
 
-    This is the only function that reads template fields. Assumes (matching hwmap's cost models):
-    - a double-buffered buffer offers half its bytes to a tile (hwmap's mapper does the same);
-    - systolic: one ifmap, one filter and one ofmap SRAM, each serving the whole array; the stationary operand of
-      the dataflow (ws: weights, os: outputs, is: inputs) sits in a one-word PE register, and so does the output
-      accumulator; registers cost 0 pJ (hwmap prices only SRAM and DRAM). The SRAMs deliver a word per PE per cycle
-      (SCALE-Sim never stalls on SRAM bandwidth); DRAM is one read/write port of dram.bw_bytes_per_cycle.
-      Spatial unrolling as in SCALE-Sim: ws rows = reduction (C), columns = filters (K); os rows = output pixels
-      (OX / D), columns = K; is rows = C, columns = OX / D.
-    - vector_pe: DRAM -> global buffer (all operands) -> per-PE weight, input and accumulation buffers -> a
-      0 pJ weight register per MAC (the lane's weight vector is held while the PE's pixels stream). Array
-      dimensions D1 = PEs (output pixels OX / rows D), D2 = lanes (K), D3 = vector width (C; depthwise: FX).
+    This is the only function that reads the template, and it reads it through the view: capacities, double
+    buffering, per-byte energies and DRAM bandwidth are the ones the cost models use. Assumes (matching hwmap's
+    cost models):
+    - a double-buffered buffer offers half its bytes to a tile (the view's usable bytes; hwmap's mapper does the same);
+    - systolic (a view with systolic axes): one ifmap, one filter and one ofmap SRAM, each serving the whole array;
+      the stationary operand of the dataflow (ws: weights, os: outputs, is: inputs) sits in a one-word PE register,
+      and so does the output accumulator; registers cost 0 pJ (hwmap prices only SRAM and DRAM). The SRAMs deliver
+      a word per PE per cycle (SCALE-Sim never stalls on SRAM bandwidth); DRAM is one read/write port of the
+      template's bandwidth. Spatial unrolling as in SCALE-Sim: ws rows = reduction (C), columns = filters (K); os
+      rows = output pixels (OX / D), columns = K; is rows = C, columns = OX / D.
+    - vector-PE (pes x lanes x vector): DRAM -> global buffer (all operands) -> per-PE weight, input and
+      accumulation buffers -> a 0 pJ weight register per MAC (the lane's weight vector is held while the PE's pixels
+      stream). Array dimensions D1 = PEs (output pixels OX / rows D), D2 = lanes (K), D3 = vector width (C;
+      depthwise: FX).
     """
-    kind = accel.kind
-    if kind not in CNN_TEMPLATE_KINDS:
-        raise HwmapError(f"{accel.name}: ZigZag export supports the systolic and vector_pe kinds, not {kind!r}")
-    spec = accel.spec
-    bits = spec.operand_bits
+    from hwmap.cost.kinds import hardware_view
+
+    try:
+        view = hardware_view(accel)
+    except TemplateError as exc:
+        raise HwmapError(f"{accel.name}: ZigZag export supports the systolic and vector_pe layouts: {exc}") from None
+    bits = accel.spec.operand_bits
+    dram_level = view.levels[0]
+
+    def memory(name: str, level, operands: tuple[str, ...], bw_bytes_per_cycle: float,
+               dims: tuple[str, ...]) -> ZigzagMemory:
+        return ZigzagMemory(name, operands, level.usable_bytes, level.read_pj_per_byte, level.write_pj_per_byte,
+                            bw_bytes_per_cycle, dims)
 
     def dram(dims: tuple[str, ...]) -> ZigzagMemory:
-        return ZigzagMemory("dram", ("I1", "I2", "O"), DRAM_SIZE_BITS / 8, spec.dram.energy_pj_per_byte,
-                            spec.dram.energy_pj_per_byte, spec.dram.bw_bytes_per_cycle, dims, "dram")
+        return ZigzagMemory("dram", ("I1", "I2", "O"), DRAM_SIZE_BITS / 8, dram_level.read_pj_per_byte,
+                            dram_level.write_pj_per_byte, dram_level.read_bandwidth_bytes_per_cycle, dims, "dram")
 
-    if kind == "systolic":
-        rows, cols, flow = spec.array.rows, spec.array.cols, spec.array.dataflow
+    names = tuple(level.name for level in view.levels)
+    if view.compute.systolic_axes and names == ("dram", "ifmap", "filter", "ofmap"):
+        rows, cols = view.compute.mesh
+        on_axes = tuple(u.dims[0] for u in view.spatial)
+        flow = {("C", "K"): "ws", ("OX", "K"): "os", ("C", "OX"): "is"}[on_axes]
         dims = ("D1", "D2")
         pes = rows * cols
         regs = {"ws": ("I2", bits.weight), "os": None, "is": ("I1", bits.input)}[flow]
@@ -143,9 +157,7 @@ def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
         memories.append(ZigzagMemory("reg_O", ("O",), bits.output / 8, 0.0, 0.0, bits.output / 8, ()))
         for name, op, width in (("ifmap", "I1", bits.input), ("filter", "I2", bits.weight),
                                 ("ofmap", "O", bits.output)):
-            buf = getattr(spec.buffers, name)
-            memories.append(ZigzagMemory(f"{name}_sram", (op,), _usable_bytes(buf), buf.read_energy_pj_per_byte,
-                                         buf.write_energy_pj_per_byte, pes * width / 8, dims))
+            memories.append(memory(f"{name}_sram", view.level(name), (op,), pes * width / 8, dims))
         spatial = {
             "ws": {"conv": {"D1": "C", "D2": "K"}, "depthwise": {"D1": "FX", "D2": "K"},
                    "gemm": {"D1": "C", "D2": "K"}},
@@ -154,37 +166,29 @@ def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
             "is": {"conv": {"D1": "C", "D2": "OX"}, "depthwise": {"D1": "FX", "D2": "OX"},
                    "gemm": {"D1": "C", "D2": "D"}},
         }[flow]
-        return ZigzagHardware(accel.name, kind, float(spec.freq_mhz), dims, (rows, cols), spec.mac_energy_pj,
-                              dims, (*memories, dram(dims)), spatial, bits.input, bits.weight, bits.output)
-    pe = spec.pe_array
+        return ZigzagHardware(accel.name, accel.kind, accel.freq_mhz, dims, (rows, cols),
+                              view.compute.mac_energy_pj, dims, (*memories, dram(dims)), spatial, bits.input,
+                              bits.weight, bits.output)
+    if names != ("dram", "global", "pe.weight", "pe.input", "pe.accumulation"):
+        raise HwmapError(f"{accel.name}: ZigZag export supports the systolic and vector_pe layouts, not levels "
+                         f"{list(names)} (write its hierarchy with hwmap.interop.zigzag_hardware)")
+    num_pes, lanes, vector_width = view.compute.mesh
     dims = ("D1", "D2", "D3")
     in_pe = ("D2", "D3")
-    per_pe_bw = pe.lanes * pe.vector_width
-    pb, gb = spec.pe_buffers, spec.global_buffer
+    per_pe_bw = lanes * vector_width
     memories = (
         ZigzagMemory("reg_W", ("I2",), bits.weight / 8, 0.0, 0.0, bits.weight / 8, ()),
-        ZigzagMemory("pe_weight", ("I2",), _usable_bytes(pb.weight), pb.weight.read_energy_pj_per_byte,
-                     pb.weight.write_energy_pj_per_byte, per_pe_bw * bits.weight / 8, in_pe),
-        ZigzagMemory("pe_input", ("I1",), _usable_bytes(pb.input), pb.input.read_energy_pj_per_byte,
-                     pb.input.write_energy_pj_per_byte, pe.vector_width * bits.input / 8, in_pe),
-        ZigzagMemory("pe_accumulation", ("O",), _usable_bytes(pb.accumulation),
-                     pb.accumulation.read_energy_pj_per_byte, pb.accumulation.write_energy_pj_per_byte,
-                     pe.lanes * bits.output / 8, in_pe),
-        ZigzagMemory("global_buffer", ("I1", "I2", "O"), _usable_bytes(gb), gb.read_energy_pj_per_byte,
-                     gb.write_energy_pj_per_byte, pe.num_pes * per_pe_bw * max(bits.input, bits.weight) / 8, dims),
+        memory("pe_weight", view.level("pe.weight"), ("I2",), per_pe_bw * bits.weight / 8, in_pe),
+        memory("pe_input", view.level("pe.input"), ("I1",), vector_width * bits.input / 8, in_pe),
+        memory("pe_accumulation", view.level("pe.accumulation"), ("O",), lanes * bits.output / 8, in_pe),
+        memory("global_buffer", view.level("global"), ("I1", "I2", "O"),
+               num_pes * per_pe_bw * max(bits.input, bits.weight) / 8, dims),
         dram(dims),
     )
     spatial = {"conv": {"D1": "OX", "D2": "K", "D3": "C"}, "depthwise": {"D1": "OX", "D2": "K", "D3": "FX"},
                "gemm": {"D1": "D", "D2": "K", "D3": "C"}}
-    return ZigzagHardware(accel.name, kind, float(spec.freq_mhz), dims, (pe.num_pes, pe.lanes, pe.vector_width),
-                          spec.mac_energy_pj, (), memories, spatial, bits.input, bits.weight, bits.output)
-
-
-def _usable_bytes(buffer) -> float:
-    """The capacity a tile may use: half of a double-buffered buffer (the other half is being filled), as hwmap's
-    mapper assumes; ZigZag is given that capacity so both tools solve the same problem."""
-    size = float(buffer.size_bytes)
-    return size / 2 if getattr(buffer, "double_buffered", False) else size
+    return ZigzagHardware(accel.name, accel.kind, accel.freq_mhz, dims, (num_pes, lanes, vector_width),
+                          view.compute.mac_energy_pj, (), memories, spatial, bits.input, bits.weight, bits.output)
 
 
 def _min_bits(*widths: int) -> int:

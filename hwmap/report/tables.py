@@ -12,6 +12,7 @@ from rich.table import Table
 
 from hwmap.fileio import atomic_write_text
 from hwmap.graph.summary import FlopsSummary
+from hwmap.hardware.kinds import is_timeline
 from hwmap.units import format_count
 
 
@@ -113,7 +114,7 @@ def render_estimate(cost, console: Console, *, by: str, top: int) -> None:
     console.print(f"[bold]{cost.model}[/bold] on [bold]{cost.accelerator}[/bold] ({cost.kind}"
                   + (f", dataflow {cost.settings['dataflow']}" if cost.settings.get("dataflow") else "") + ")")
     rates = cost.settings
-    if cost.kind == "gpu" and "algorithm_utilisation" in rates:  # nominal MACs can outrun the peak (Winograd)
+    if is_timeline(cost.kind) and "algorithm_utilisation" in rates:  # nominal MACs can outrun the peak (Winograd)
         utilisation = (f"nominal-MAC rate {percent(rates['nominal_utilisation'])} of peak (algorithm "
                        f"{percent(rates['algorithm_utilisation'])})")
     else:

@@ -78,7 +78,7 @@ CLI_CASES = [
     (["select-paths", "{csv}", "--budget", "1,2", "--budget-weights", "1,x", "--drop-unknown"],
      "--budget-weights: 'x' has"),
     (["estimate", "resnet18", "-a", "h100_sxm", "--dataflow", "ws"], "--dataflow applies to systolic templates"),
-    (["estimate", "resnet18", "-a", "h100_sxm", "--fusion", "epilogue"], "--fusion applies to accelerator templates"),
+    (["estimate", "resnet18", "-a", "h100_sxm", "--fusion", "epilogue"], "--fusion applies to"),
     (["estimate", "resnet18", "-a", "systolic8x8", "--mode", "eager"], "--mode applies to GPU templates only"),
     (["map", "resnet18", "-a", "h100_sxm"], "--accel 'h100_sxm' is of kind 'gpu'"),
     (["map", "resnet18", "-a", "systolic8x8", "--layer", "zzz*"], "--layer 'zzz*' matches no conv/GEMM layer"),

@@ -10,7 +10,7 @@ import pytest
 
 import hwmap.api as api
 from hwmap.cache_files import SECRET_NAME, split_entry, wrap_entry
-from hwmap.cost import dispatch, mapping, mapping_cache
+from hwmap.cost import cnn, dispatch, mapping, mapping_cache
 from hwmap.cost.mapping import LoopNest
 from tests.conftest import traced
 
@@ -38,15 +38,15 @@ def _forget_in_process() -> None:
 
 @pytest.fixture
 def mapper_calls(monkeypatch):
-    """Counts the mapper's searches (dispatch.map_layer) while still searching."""
+    """Counts the mapper's searches (cnn.map_layer, the mapper as the CNN kinds call it) while still searching."""
     calls = []
-    original = dispatch.map_layer
+    original = cnn.map_layer
 
     def counted(nest, target, **options):
         calls.append(options["name"])
         return original(nest, target, **options)
 
-    monkeypatch.setattr(dispatch, "map_layer", counted)
+    monkeypatch.setattr(cnn, "map_layer", counted)
     return calls
 
 

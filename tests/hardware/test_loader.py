@@ -22,7 +22,7 @@ from hwmap.hardware import (
     register_template_kind,
     validate_template,
 )
-from hwmap.hardware import schema as schema_module
+from hwmap.hardware import kinds as kinds_module
 from hwmap.hardware.loader import StrictSafeLoader, parse_template_text
 
 BAD = Path(__file__).parents[1] / "data" / "bad_templates"
@@ -84,8 +84,8 @@ BAD_CASES = [
     (
         "wrong_schema_version",
         ["schema_version"],
-        ["must be 2", "version 1 files are migrated on load", "got 3"],
-        ("schema_version: 3", "schema_version: 1"),
+        ["must be 3", "versions 1 and 2 are migrated on load", "got 4"],
+        ("schema_version: 4", "schema_version: 1"),
     ),
 ]
 
@@ -167,7 +167,7 @@ def test_exponent_floats_read_as_numbers() -> None:
         ("kind: systolic\n", "schema_version: missing required field"),
         ("schema_version: 1\nkind: 5\n", "kind: expected a string"),
         ("schema_version: 1\nkind: systolc\n", "did you mean 'systolic'?"),
-        ("schema_version: true\nkind: systolic\n", "schema_version: must be 2"),
+        ("schema_version: true\nkind: systolic\n", "schema_version: must be 3"),
     ],
 )
 def test_malformed_documents(text: str, fragment: str) -> None:
@@ -360,7 +360,7 @@ class _ToySpec(TemplateSpec):
 
 
 def test_register_a_template_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schema_module, "_SCHEMAS", dict(schema_module._SCHEMAS))
+    monkeypatch.setattr(kinds_module, "_KINDS", dict(kinds_module._KINDS))
     text = "schema_version: 1\nkind: toy\ndescription: a toy\nmacs_per_cycle: 7\n"
     with pytest.raises(TemplateError, match="unknown kind 'toy'"):
         loads_accelerator(text, name="toy1")
@@ -376,7 +376,7 @@ def test_register_a_template_kind(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_register_a_lazy_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schema_module, "_SCHEMAS", dict(schema_module._SCHEMAS))
+    monkeypatch.setattr(kinds_module, "_KINDS", dict(kinds_module._KINDS))
     register_template_kind("toy", f"{__name__}:_ToySpec")
     acc = loads_accelerator("schema_version: 1\nkind: toy\ndescription: t\nmacs_per_cycle: 3\n", name="t")
     assert acc.peak_macs_per_cycle == 3
@@ -401,14 +401,14 @@ def _v1_text() -> str:
     text = text[:start] + "static_power_mw: 7.68\n" + text[end:]
     text = "\n".join(line for line in text.splitlines() if "double_buffered" not in line
                      and "dram_interface_um2" not in line)
-    return text.replace("schema_version: 2", "schema_version: 1")
+    return text.replace("schema_version: 3", "schema_version: 1")
 
 
 def test_schema_version_1_templates_are_migrated() -> None:
     acc = loads_accelerator(_v1_text(), name="old16")
     spec = acc.systolic
     # the fixed term keeps the file's static power exactly; components are zero; buffers double-buffered
-    assert spec.schema_version == 2 and spec.static_power_mw == 7.68
+    assert spec.schema_version == 3 and spec.static_power_mw == 7.68
     assert spec.leakage.mac_uw == 0 and "migrated" in spec.leakage.source
     assert math.isclose(spec.static_energy_pj_per_cycle, 7.68)
     assert spec.buffers.ifmap.double_buffered

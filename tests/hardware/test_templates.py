@@ -79,7 +79,7 @@ def test_shipped_cnn_template_properties(name: str) -> None:
     assert spec.static_energy_pj_per_cycle == pytest.approx(spec.total_static_power_mw * 1e3 / 1000)
     # Static power from components (schema_version 2), no fixed term. The assumed leakage rule stated in the
     # templates: 10% of a MAC's (and a vector lane's) peak dynamic power: 0.1 * energy (pJ) * 1000 MHz in uW.
-    assert spec.schema_version == 2 and spec.static_power_mw == 0
+    assert spec.schema_version == 3 and spec.static_power_mw == 0
     assert spec.leakage.mac_uw == pytest.approx(0.1 * spec.mac_energy_pj * 1000)
     assert spec.leakage.vector_lane_uw == pytest.approx(0.1 * spec.vector_unit.op_energy_pj * 1000)
     lk = spec.leakage
