@@ -233,10 +233,6 @@ def _active_classes(plans: Sequence[TimelinePlan], base: CoefficientArrays, shar
     return sorted(active)
 
 
-def _group_of(parameter: str) -> str:
-    return next(g for g, members in PARAMETER_GROUPS.items() if parameter in members)
-
-
 def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior: GpuCoefficients, *,
               prior_weight: float = PRIOR_WEIGHT, noise_log: float = NOISE_LOG, min_share: float = 0.02,
               frozen_groups: Sequence[str] = (), source: str | None = None) -> TableFit:

@@ -77,19 +77,6 @@ class StrictFloat:
         return number
 
 
-def strict_float(text: str, *, argument: str) -> float:
-    """One finite number written as a decimal (no ``1_0``, no ``nan``/``inf``)."""
-    from hwmap.errors import HwmapError
-
-    token = text.strip()
-    if not _FLOAT.fullmatch(token):
-        raise HwmapError(f"{argument} {text!r}: expected a decimal number")
-    number = float(token)
-    if not math.isfinite(number):
-        raise HwmapError(f"{argument} {text!r}: expected a finite number")
-    return number
-
-
 def spec_path(spec: str | None) -> str | None:
     """The file or folder a MODEL / --accel argument reads, if it names one (``hf:DIR`` reads DIR,
     ``file.py:Name`` reads file.py)."""

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwmap.errors import TemplateError
-from hwmap.vocabulary import CNN_TEMPLATE_KINDS, DATAFLOWS, GPU_TEMPLATE_KIND
+from hwmap.vocabulary import CNN_TEMPLATE_KINDS, DATAFLOWS
 
 __all__ = [
     "Accelerator",
@@ -145,10 +145,6 @@ class VectorUnit(StrictModel):
     lanes: int = Field(ge=1, le=MAX_COUNT)
     op_energy_pj: float = Field(ge=0, lt=MAX_PLAUSIBLE_OP_ENERGY_PJ)
     ops_per_cycle_per_lane: int = Field(default=1, ge=1, le=1024)
-
-    @property
-    def peak_ops_per_cycle(self) -> int:
-        return self.lanes * self.ops_per_cycle_per_lane
 
 
 class Area(StrictModel):
@@ -451,8 +447,6 @@ class VectorPESpec(CnnAcceleratorSpec):
 
 # kind -> schema class, or "module:attribute" resolved on first use (lets a package register without importing).
 _SCHEMAS: dict[str, type[TemplateSpec] | str] = {"systolic": SystolicSpec, "vector_pe": VectorPESpec}
-# Kinds hwmap knows about but whose schema may not be registered yet: a clearer message than "unknown kind".
-_PLANNED_KINDS = (GPU_TEMPLATE_KIND,)
 
 
 def register_template_kind(kind: str, schema: type[TemplateSpec] | str, *, replace: bool = False) -> None:
@@ -551,15 +545,7 @@ def _dispatch(data: object) -> tuple[list[Problem], list[Problem], type[Template
         blocking.append(Problem("kind", f"expected a string, one of {kinds}, got {describe_value(kind)}"))
     else:
         schema = schema_for_kind(kind)
-        if schema is None and kind in _PLANNED_KINDS:
-            blocking.append(
-                Problem(
-                    "kind",
-                    f"{kind!r} templates are not supported yet: no schema is registered for kind {kind!r} "
-                    f"(registered: {kinds}, see hwmap.hardware.register_template_kind)",
-                )
-            )
-        elif schema is None:
+        if schema is None:
             close = difflib.get_close_matches(kind, registered_kinds(), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             blocking.append(Problem("kind", f"unknown kind {kind!r}, expected one of {kinds}{hint}"))
