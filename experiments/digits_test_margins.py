@@ -1,4 +1,4 @@
-"""The spread behind tests/test_paths_evaluate.py's accuracy bounds: its small CNN and ViT trained on the digits
+"""The spread behind tests/paths/test_evaluate.py's accuracy bounds: its small CNN and ViT trained on the digits
 with several seeds (a proxy for other machines' kernels, which move a seconds-long training as much as a seed), and
 every accuracy the tests bound, measured as they measure it. Prints one JSON line per seed, then worst and best.
 
@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-import tests.test_paths_evaluate as t  # noqa: E402
+import tests.paths.test_evaluate as t  # noqa: E402
 from hwmap.paths.datasets import load_class_map  # noqa: E402
 from hwmap.paths.evaluate import evaluate_paths  # noqa: E402
 from hwmap.paths.model import load_paths  # noqa: E402

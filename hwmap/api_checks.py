@@ -15,7 +15,7 @@ The choices made here, the same for every function:
 - None only where the signature's default is None; a file path is a non-empty str or os.PathLike;
 - a list of names is a list or tuple, not a bare string (whose letters would be read as names).
 
-tests/test_api_validation.py drives every public function (from hwmap.api.__all__ and the signatures) with wrong
+tests/test_api_checks.py drives every public function (from hwmap.api.__all__ and the signatures) with wrong
 types and out-of-range values, and checks the ranges against the CLI's option parsers.
 """
 
@@ -274,7 +274,7 @@ _COUNT = Integer(1, MAX_COUNT)
 _PATH = FilePath()
 _NAME = Text()
 
-# keyword -> rule, for every public function (tests/test_api_validation.py fails on a keyword without one)
+# keyword -> rule, for every public function (tests/test_api_checks.py fails on a keyword without one)
 RULES: dict[str, Rule] = {
     # sizes: the CLI's --batch, --resolution, --num-classes, --input (hwmap.limits)
     "batch": Integer(1, MAX_BATCH), "resolution": Integer(1, MAX_RESOLUTION), "num_classes": Integer(1, MAX_CLASSES),

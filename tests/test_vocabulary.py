@@ -83,7 +83,7 @@ def test_cli_choices_are_the_vocabulary():
     import typer
 
     from hwmap.cli import _register_commands, app
-    from tests.test_cli_api_contract import _choices
+    from tests.cli.test_api_contract import _choices
 
     _register_commands([])  # every command module
     checked = set()

@@ -5,7 +5,7 @@ inside int64).
 
 Each command names the hwmap.api function it calls with ``@calls_api("name")``; every option of the command is a
 keyword of that function with the same Python name, except the CLI-only presentation options of
-``PRESENTATION_FLAGS`` (tests/test_cli_api_contract.py checks both, generated from the Typer app).
+``PRESENTATION_FLAGS`` (tests/cli/test_api_contract.py checks both, generated from the Typer app).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ server is a fresh single-threaded interpreter that has imported only the cost mo
 each worker starts in milliseconds.
 
 The subclass repeats the 15 lines of ``multiprocessing.popen_forkserver.Popen._launch`` (identical in CPython
-3.11 to 3.13) with the main-module entries dropped; ``tests/test_dse_sweep.py`` runs a guard-less script to check
+3.11 to 3.13) with the main-module entries dropped; ``tests/dse/test_sweep.py`` runs a guard-less script to check
 it on the running interpreter.
 """
 

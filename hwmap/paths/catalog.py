@@ -1,5 +1,6 @@
 """Published accuracies with their provenance (hwmap/data/*.json: the team's shared data, each fact citing the paper
-and its table or figure, or the repository file and URL it was read from; tests/test_data_provenance.py checks it).
+and its table or figure, or the repository file and URL it was read from;
+tests/paths/test_catalog_provenance.py checks it).
 
 A path gets a catalogue accuracy only when it IS the published model: the base model at its published input,
 with no transform. Transformed paths have no published accuracy; they carry the user's number or a measured one.

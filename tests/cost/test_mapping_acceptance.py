@@ -17,7 +17,7 @@ from hwmap.cost.systolic import systolic_costs
 from hwmap.ops.classes import OpClass
 from hwmap.ops.work import Conv, Gemm
 from tests.conftest import traced
-from tests.test_cost_estimate import _single_layer_graph as _graph
+from tests.cost.test_dispatch import _single_layer_graph as _graph
 
 TEMPLATES = ["systolic8x8", "systolic16x16", "systolic32x32", "magnet16pe_v8", "magnet16pe_v16"]
 

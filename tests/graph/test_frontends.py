@@ -125,8 +125,9 @@ def test_exactly_one_fallback_and_every_route_in_the_unknown_model_error():
     assert routes.endswith(", or an nn.Module in Python (hwmap.api.estimate(module, accel, input_shape=(3, 224, 224)))")
 
 
-@pytest.mark.parametrize("name", list(EXAMPLES))
+@pytest.mark.parametrize("name", list(front_ends()))  # from the registry: a new front end is a new case here
 def test_each_front_end_reads_its_example(name, tmp_path):
+    assert name in EXAMPLES, f"front end {name!r} is registered but has no tiny example in EXAMPLES"
     example, first_conv_macs = EXAMPLES[name]
     spec = example(tmp_path)
     assert front_end_for(spec.model).name == name

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "digits_resilience.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "digits_resilience.py"
 
 
 def _run(out_dir: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -16,7 +16,7 @@ from hwmap.cost.result import UNIT_ARRAY, GraphCost, LayerCosts, whole_numbers
 from hwmap.errors import HwmapError, ResultError
 from hwmap.ops.work import Gemm
 from tests.conftest import traced
-from tests.test_cost_estimate import _single_layer_graph
+from tests.cost.test_dispatch import _single_layer_graph
 
 TEMPLATES = ["systolic16x16", "magnet16pe_v16", "h100_sxm"]
 INT_TOTALS = ("cycles", "compute_cycles", "stall_cycles", "dram_bytes", "macs")

@@ -57,7 +57,7 @@ def test_export_scalesim_matches_the_reference_topology(run_cli, tmp_path):
     out = tmp_path / "topo.csv"
     code, _, err = run_cli("export", "tv:resnet50", "--format", "scalesim", "--out", str(out))
     assert code == 0, err
-    reference = Path(__file__).parent / "data" / "scalesim" / "resnet50_32x32_ws" / "topology.csv"
+    reference = Path(__file__).parents[1] / "data" / "scalesim" / "resnet50_32x32_ws" / "topology.csv"
     ours = [row[1:8] for row in csv.reader(out.open())][1:]
     theirs = [[c.strip() for c in row[1:8]] for row in csv.reader(reference.open())][1:]
     assert [[c.strip() for c in r] for r in ours] == theirs

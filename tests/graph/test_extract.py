@@ -15,7 +15,7 @@ from hwmap.graph.spec import graph_spec
 from hwmap.hardware.loader import load_accelerator
 from hwmap.interop.inputs import model_graph, read_accelerator
 
-SCALESIM = Path(__file__).parent / "data" / "scalesim" / "conv_is_16x16_sram64k"
+SCALESIM = Path(__file__).parents[1] / "data" / "scalesim" / "conv_is_16x16_sram64k"
 
 
 def _conv():

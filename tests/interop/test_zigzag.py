@@ -27,7 +27,7 @@ from hwmap.interop.zigzag import (
 )
 from tests.conftest import traced
 
-ZIGZAG_VENV_PYTHON = Path(__file__).resolve().parents[1] / "benchmarks" / ".zigzag-venv" / "bin" / "python"
+ZIGZAG_VENV_PYTHON = Path(__file__).resolve().parents[2] / "benchmarks" / ".zigzag-venv" / "bin" / "python"
 
 
 @pytest.fixture(scope="module")

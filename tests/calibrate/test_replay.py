@@ -10,7 +10,7 @@ from hwmap.calibrate.meter import EnergyMeter, MeterError, ReplayLogError
 from hwmap.calibrate.replay import ReplayMeter, parse_log, read_log, write_log
 from hwmap.errors import HwmapError
 
-DATA = Path(__file__).parent / "data" / "gpu"
+DATA = Path(__file__).parents[1] / "data" / "gpu"
 
 
 def _clock(times):

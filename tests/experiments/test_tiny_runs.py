@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 TINY_RUNS = {
     "array_dse.py": ("array_dse_tiny.csv", "array_dse_tiny.png"),
     "buffer_bounds.py": ("buffer_bounds_tiny_summary.csv", "buffer_bounds_tiny.png"),

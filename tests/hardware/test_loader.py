@@ -25,7 +25,7 @@ from hwmap.hardware import (
 from hwmap.hardware import schema as schema_module
 from hwmap.hardware.loader import StrictSafeLoader, parse_template_text
 
-BAD = Path(__file__).parent / "data" / "bad_templates"
+BAD = Path(__file__).parents[1] / "data" / "bad_templates"
 SA16 = load_accelerator("systolic16x16")  # loaded once for the property tests
 
 
@@ -396,7 +396,7 @@ def test_static_energy_per_cycle_formula() -> None:
 
 def _v1_text() -> str:
     """systolic16x16 as schema_version 1 wrote it: one fixed static_power_mw, no leakage section."""
-    text = (Path(__file__).parents[1] / "accelerators" / "systolic16x16.yaml").read_text()
+    text = (Path(__file__).parents[2] / "accelerators" / "systolic16x16.yaml").read_text()
     start, end = text.index("leakage:\n"), text.index("area:\n")
     text = text[:start] + "static_power_mw: 7.68\n" + text[end:]
     text = "\n".join(line for line in text.splitlines() if "double_buffered" not in line
@@ -428,7 +428,7 @@ def test_schema_version_1_templates_are_migrated() -> None:
     ("  mac_uw: 30", "  mac_uw: 1e300", "leakage.mac_uw: must be <= 1000000"),
 ])
 def test_numeric_fields_are_bounded_so_costs_stay_finite(field, bad, fragment) -> None:
-    text = (Path(__file__).parents[1] / "accelerators" / "systolic16x16.yaml").read_text()
+    text = (Path(__file__).parents[2] / "accelerators" / "systolic16x16.yaml").read_text()
     assert field in text
     with pytest.raises(TemplateError) as info:
         loads_accelerator(text.replace(field, bad, 1), name="edge")

@@ -178,7 +178,7 @@ def _random_archs(n: int, seed: int) -> list[tuple[OfaArch, int]]:
 
 # the largest and smallest anchors + random archs at odd sizes (each forward costs ~0.6 s); the 8 reconstructed
 # subnets above add 8 more built-vs-analytic cases (built == packaged counts == analytic_macs_params), and
-# test_ofa_builder checks the built R50D/D2_E025 anchors
+# tests/graph/test_ofa.py checks the built R50D/D2_E025 anchors
 BUILT_CASES = [(parse_ofa_spec(spec), r) for spec, r in ((MAX, 224), (MIN, 128))]
 BUILT_CASES += _random_archs(2, seed=2024)
 
@@ -214,4 +214,4 @@ def test_loading_subnets_imports_neither_torch_nor_numpy():
         "assert analytic_macs_params(s[0].arch).macs == s[0].macs\n"
         "assert 'torch' not in sys.modules and 'numpy' not in sys.modules, sorted(sys.modules)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(__file__).resolve().parents[2])

@@ -277,7 +277,7 @@ def test_estimate_takes_the_gpu_settings_the_cli_used_to_pass_past_the_api(run_c
     import json
 
     assert json.loads(out)["latency_ms"] == pytest.approx(fp32.latency_ms, rel=1e-12)
-    calibration = Path(__file__).parent / "data" / "gpu" / "h100_sxm.calibration.yaml"
+    calibration = Path(__file__).parents[1] / "data" / "gpu" / "h100_sxm.calibration.yaml"
     calibrated = hwmap.api.estimate(graph, "h100_sxm", calibration=calibration)
     assert calibrated.settings["calibrated"] is True and fp16.settings["calibrated"] is False
     with pytest.raises(ParameterError, match="^dtype must be one of fp16, bf16, fp32, fp8, int8, got 'fp64'"):

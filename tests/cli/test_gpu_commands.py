@@ -101,7 +101,7 @@ def test_the_tables_render_without_a_gpu(capsys) -> None:
     from hwmap.hardware import load_accelerator
     from hwmap.hardware.calibration import load_calibration
 
-    calibration = load_calibration(Path(__file__).parent / "data" / "gpu" / "h100_sxm.calibration.yaml")
+    calibration = load_calibration(Path(__file__).parents[1] / "data" / "gpu" / "h100_sxm.calibration.yaml")
     _render_calibration(calibration, "out.yaml", 93.0, 2)
     out = capsys.readouterr().out
     assert "NVIDIA H100 80GB HBM3" in out and "attention_fused" in out and "wrote out.yaml" in out

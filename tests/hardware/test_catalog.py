@@ -16,7 +16,7 @@ import hwmap.hardware
 from hwmap.errors import TemplateError
 from hwmap.hardware import catalog, list_accelerators, load_accelerator
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GPU_TEMPLATE = "schema_version: 1\nkind: gpu\ndescription: a GPU\n"
 
 

@@ -12,7 +12,7 @@ import typer
 
 from hwmap.cli.options import StrictFloat, StrictInt
 
-CLI = Path(__file__).resolve().parents[1] / "hwmap" / "cli"
+CLI = Path(__file__).resolve().parents[2] / "hwmap" / "cli"
 
 
 @pytest.mark.parametrize("source", sorted(CLI.glob("*.py")), ids=lambda p: p.name)

@@ -20,7 +20,7 @@ from hwmap.ops.tensor import TensorMeta
 from hwmap.ops.work import Conv, Gemm
 from tests.conftest import traced
 
-SCALESIM = Path(__file__).parent / "data" / "scalesim"
+SCALESIM = Path(__file__).parents[1] / "data" / "scalesim"
 CNN_TEMPLATES = [name for name in list_accelerators() if load_accelerator(name).kind in ("systolic", "vector_pe")]
 
 
@@ -153,7 +153,7 @@ def test_unknown_template_lists_known_ones(run_cli):
 
 def test_bad_template_file_names_file_and_field(run_cli, tmp_path):
     bad = tmp_path / "bad.yaml"
-    template = Path(__file__).parents[1] / "accelerators" / "systolic16x16.yaml"
+    template = Path(__file__).parents[2] / "accelerators" / "systolic16x16.yaml"
     bad.write_text(template.read_text().replace("size_bytes: 65536", "size_bytes: -5", 1))
     code, _, err = run_cli("estimate", "resnet18", "--accel", str(bad))
     assert code == 2

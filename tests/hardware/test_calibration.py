@@ -129,5 +129,5 @@ def test_a_calibration_file_is_not_listed_as_a_template(tmp_path: Path, monkeypa
 
 
 def test_the_shipped_test_calibration_loads() -> None:
-    calibration = load_calibration(Path(__file__).parent / "data" / "gpu" / "h100_sxm.calibration.yaml")
+    calibration = load_calibration(Path(__file__).parents[1] / "data" / "gpu" / "h100_sxm.calibration.yaml")
     assert calibration.accelerator == "h100_sxm" and set(calibration.classes) == set(FIT_CLASSES)

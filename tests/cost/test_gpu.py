@@ -28,7 +28,7 @@ from hwmap.ops.tensor import TensorMeta
 from hwmap.ops.work import Gemm, Zero
 
 H100 = load_accelerator("h100_sxm")
-CALIBRATION = Path(__file__).parent / "data" / "gpu" / "h100_sxm.calibration.yaml"
+CALIBRATION = Path(__file__).parents[1] / "data" / "gpu" / "h100_sxm.calibration.yaml"
 
 
 def _gemm_graph(m: int, n: int, k: int) -> LayerGraph:

@@ -370,4 +370,4 @@ def test_parsing_does_not_import_torch():
         f"assert str(parse_ofa_spec({MAX!r})) == {MAX!r}\n"
         "assert 'torch' not in sys.modules, 'torch imported by parsing an ofa spec'\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
