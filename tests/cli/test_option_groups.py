@@ -6,32 +6,13 @@ from __future__ import annotations
 import inspect
 
 import pytest
-import typer
 
 import hwmap.api
-from hwmap.cli import _register_commands, app
 from hwmap.cli.options import ESTIMATE_OPTIONS, GRAPH_OPTIONS, OptionValues, option_groups
 from hwmap.errors import HwmapError
+from tests.cli.test_api_contract import COMMANDS
 
 GROUPS = {"GRAPH_OPTIONS": GRAPH_OPTIONS, "ESTIMATE_OPTIONS": ESTIMATE_OPTIONS}
-
-
-def _commands() -> dict:
-    _register_commands([])
-    found: dict = {}
-
-    def walk(command, path: tuple[str, ...]) -> None:
-        if hasattr(command, "commands"):
-            for name, sub in command.commands.items():
-                walk(sub, (*path, name))
-        else:
-            found[" ".join(path)] = command
-
-    walk(typer.main.get_command(app), ())
-    return found
-
-
-COMMANDS = _commands()
 
 
 @pytest.mark.parametrize("group", sorted(GROUPS))
