@@ -697,7 +697,6 @@ def select_paths(
     from hwmap.cost.settings import EstimateSettings
     from hwmap.fileio import atomic_write_text
     from hwmap.paths.accuracies import apply_accuracies, resolve_accuracies
-    from hwmap.paths.model import PathSet
     from hwmap.select.pipeline import run_selection
     from hwmap.select.request import SelectionRequest
 
@@ -710,27 +709,7 @@ def select_paths(
     given_accuracies, accuracies_origin = resolve_accuracies(accuracies)  # a bad file fails before costing too
     settings = EstimateSettings.of(dataflow=dataflow, mapping=mapping, objective=objective, fusion=fusion,
                                    mode=mode, dtype=dtype, calibration=calibration, tf32=tf32)
-    paths_file = accelerator = None
-    if isinstance(paths, (str, Path)) and str(paths).endswith(".csv"):
-        if accel is not None or settings.changed():
-            raise HwmapError(f"paths {paths} is already costed; {_costing_keywords(accel, settings)} to a paths "
-                             "YAML")
-        paths_file, costed = str(paths), load_costed_paths(paths)
-        templates = {c.accelerator for c in costed}
-        accelerator = templates.pop() if len(templates) == 1 else None  # the CSV's accelerator column, if any
-    elif isinstance(paths, (str, Path, PathSet)):
-        if accel is None:
-            raise HwmapError(f"paths {paths if not isinstance(paths, PathSet) else 'PathSet'}: paths need accel to "
-                             "be costed (or pass costed paths / a costed CSV)")
-        paths_file = None if isinstance(paths, PathSet) else str(paths)
-        accelerator_obj = load_accelerator(accel)
-        accelerator = accelerator_obj.name
-        costed = _cost_paths(paths, accelerator_obj, settings, progress)
-    else:
-        if accel is not None or settings.changed():
-            raise HwmapError(f"{_costing_keywords(accel, settings)} to a paths YAML or PathSet; these paths are "
-                             "already costed")
-        costed = list(paths)
+    costed, paths_file, accelerator = _costed_for_selection(paths, accel, settings, progress)
     if given_accuracies is not None:
         costed = apply_accuracies(costed, given_accuracies, origin=accuracies_origin)
     result = run_selection(costed, request, paths_file=paths_file, accelerator=accelerator)
@@ -739,6 +718,33 @@ def select_paths(
 
         atomic_write_text(out, json.dumps(result.to_dict(), indent=2, allow_nan=False))
     return result
+
+
+def _costed_for_selection(paths, accel, settings, progress) -> tuple[list, str | None, str | None]:
+    """(costed paths, the file they came from, their accelerator's name) for select_paths: a costed CSV read, a
+    paths YAML / PathSet costed on accel with settings, or costed paths taken as they are (costing keywords given
+    for paths that are already costed are an error)."""
+    from hwmap.paths.model import PathSet
+
+    if isinstance(paths, (str, Path)) and str(paths).endswith(".csv"):
+        if accel is not None or settings.changed():
+            raise HwmapError(f"paths {paths} is already costed; {_costing_keywords(accel, settings)} to a paths "
+                             "YAML")
+        costed = load_costed_paths(paths)
+        templates = {c.accelerator for c in costed}
+        # the CSV's accelerator column, if any
+        return costed, str(paths), templates.pop() if len(templates) == 1 else None
+    if isinstance(paths, (str, Path, PathSet)):
+        if accel is None:
+            raise HwmapError(f"paths {paths if not isinstance(paths, PathSet) else 'PathSet'}: paths need accel to "
+                             "be costed (or pass costed paths / a costed CSV)")
+        accelerator = load_accelerator(accel)
+        costed = _cost_paths(paths, accelerator, settings, progress)
+        return costed, None if isinstance(paths, PathSet) else str(paths), accelerator.name
+    if accel is not None or settings.changed():
+        raise HwmapError(f"{_costing_keywords(accel, settings)} to a paths YAML or PathSet; these paths are "
+                         "already costed")
+    return list(paths), None, None
 
 
 def _costing_keywords(accel, settings) -> str:

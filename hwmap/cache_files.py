@@ -191,13 +191,6 @@ class CacheFolder:
             raise
         return self.path / name
 
-    def discard(self, name: str) -> None:
-        """Remove entry ``name`` if it is a regular file or a link (the link itself; nothing is followed)."""
-        with _suppress_oserror():
-            info = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
-                os.unlink(name, dir_fd=self.fd)
-
     def entries(self, suffix: str) -> list[tuple[str, int]]:
         """(name, size in bytes) of the regular files named like entries, sorted by name."""
         pattern = entry_pattern(suffix)

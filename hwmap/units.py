@@ -8,10 +8,7 @@ from decimal import Decimal
 FLOPS_PER_MAC = 2
 
 PJ_PER_MJ = 1e9
-PJ_PER_J = 1e12
-MS_PER_S = 1e3
 BYTES_PER_MB = 1e6
-BYTES_PER_MIB = 2**20
 
 
 #: The units budgets are stored in: fractions of a reference path's cost, mJ (energy), ms (latency).
@@ -29,14 +26,6 @@ BUDGET_UNIT_SCALES: Mapping[str, tuple[str, Decimal]] = {
 def macs_to_flops(macs: float) -> float:
     """FLOPs as two operations (multiply and add) per multiply-accumulate."""
     return FLOPS_PER_MAC * macs
-
-
-def pj_to_mj(energy_pj: float) -> float:
-    return energy_pj / PJ_PER_MJ
-
-
-def cycles_to_ms(cycles: float, *, freq_mhz: float) -> float:
-    return cycles / (freq_mhz * 1e6) * MS_PER_S
 
 
 def format_count(value: float, unit: str = "") -> str:

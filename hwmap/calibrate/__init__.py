@@ -3,7 +3,12 @@
 - meter.py        EnergyMeter protocol, EnergyReading, the MeterError family (no driver, no GPU, MIG, no counter)
 - nvml.py         NvmlMeter: NVML total-energy counter, or instantaneous power integrated (the only pynvml import)
 - replay.py       ReplayMeter: plays back a recorded JSON-lines energy log (tests)
-- bench.py        microbenchmarks per kernel class over real layer shapes, power loops, `hwmap measure`
+- cases.py        what a calibration times: one BenchCase per operator shape (models' and synthetic), the plan
+- kernels.py      a case as a GPU kernel (torch imported inside)
+- runner.py       timing and power loops, idle power, run_calibration (`hwmap calibrate`)
+- measure.py      measure_model (`hwmap measure`): real latency, energy, per-module GPU time
+- recording.py    measurements -> GpuCalibration, MeasureResult; the device record
+- bench.py        the public names of the five above, at one address
 - fit.py          least-squares fit of the per-class coefficients, dynamic power from measured energy
 - table.py        calibration from a table of published whole-model step times (no GPU): timeline plans, robust fit
 The calibration file model (load_calibration, save_calibration, find_calibration) lives in
@@ -27,7 +32,7 @@ _EXPORTS = {
     "find_calibration": _FILE, "dump_calibration": _FILE,
     "TimingSample": "fit", "PowerSample": "fit", "fit_time_class": "fit", "fit_all": "fit",
     "fit_table": "table", "read_table": "table", "timeline_plan": "table", "calibrate_from_table": "table",
-    "run_calibration": "bench", "measure_model": "bench", "CalibrationPlan": "bench", "plan_calibration": "bench",
+    "run_calibration": "runner", "measure_model": "measure", "CalibrationPlan": "cases", "plan_calibration": "cases",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -233,10 +233,6 @@ def _active_classes(plans: Sequence[TimelinePlan], base: CoefficientArrays, shar
     return sorted(active)
 
 
-def _group_of(parameter: str) -> str:
-    return next(g for g, members in PARAMETER_GROUPS.items() if parameter in members)
-
-
 def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior: GpuCoefficients, *,
               prior_weight: float = PRIOR_WEIGHT, noise_log: float = NOISE_LOG, min_share: float = 0.02,
               frozen_groups: Sequence[str] = (), source: str | None = None) -> TableFit:
@@ -249,16 +245,7 @@ def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior:
     """
     from scipy.optimize import least_squares
 
-    measured = np.asarray(measured_s, dtype=float)
-    if len(plans) != len(measured) or not len(plans):
-        raise HwmapError(f"fit_table needs one measured time per plan and at least one row, got {len(plans)} plans "
-                         f"and {len(measured)} times")
-    if np.any(~np.isfinite(measured)) or np.any(measured <= 0):
-        raise HwmapError("measured step times must be positive finite numbers")
-    unknown = set(frozen_groups) - set(PARAMETER_GROUPS)
-    if unknown:
-        raise HwmapError(f"unknown parameter group(s) {', '.join(sorted(unknown))}, expected "
-                         f"{', '.join(PARAMETER_GROUPS)}")
+    measured = _checked_measured(plans, measured_s, frozen_groups)
     frozen = {p for g in frozen_groups for p in PARAMETER_GROUPS[g]}
     base = CoefficientArrays.from_coefficients(prior)
     if underfilled_rows(plans, base) < MIN_UNDERFILLED_ROWS:  # only full GPUs in the table: saturation unseen
@@ -318,18 +305,8 @@ def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior:
             getattr(fitted, p)[ci] = prior_value(ci, p)
     fitted = dataclasses.replace(fitted, **exact)
     r = data_residuals(x)
-    classes: dict[str, ClassCoefficients] = {}
-    from_prior: dict[str, tuple[str, ...]] = {}
     determined = {(ci, p) for (ci, p), flag in zip(names, undetermined, strict=True) if not flag}
-    for ci, name in enumerate(FIT_CLASSES):
-        old = prior.classes[name]
-        classes[name] = ClassCoefficients(float(fitted.compute_eff_frac[ci]), float(fitted.memory_eff_frac[ci]),
-                                          float(fitted.half_saturation_elements[ci]),
-                                          float(fitted.launch_overhead_s[ci]), float(fitted.host_overhead_s[ci]),
-                                          old.dynamic_power_w)
-        from_prior[name] = tuple(p for p in TABLE_PARAMETERS if (ci, p) not in determined)
-    coef = GpuCoefficients(classes, prior.idle_power_w, fitted.host_view_s, fitted.host_module_s, calibrated=True,
-                           calibration_source=source)
+    coef, from_prior = _fitted_coefficients(fitted, prior, determined, source)
     label = [f"{FIT_CLASSES[ci] if ci is not None else 'host'}.{p}" for ci, p in names]
     moves = tuple(CoefficientMove(lab, float(np.exp(x0[j])), float(np.exp(x[j])), float(np.exp(scales[j])),
                                   float(np.exp(1 / np.sqrt(data_precision[j] + prior_precision[j]))),
@@ -339,6 +316,40 @@ def fit_table(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior:
     return TableFit(coef, tuple(lab for lab, flag in zip(label, undetermined, strict=True) if not flag), from_prior,
                     len(plans), 100 * math.expm1(float(np.sqrt(np.mean(r ** 2)))),
                     100 * float(np.median(np.abs(np.expm1(r)))), predicted, moves)
+
+
+def _checked_measured(plans: Sequence[TimelinePlan], measured_s: Sequence[float],
+                      frozen_groups: Sequence[str]) -> np.ndarray:
+    """The measured step times as an array: one positive finite time per plan, and known frozen groups."""
+    measured = np.asarray(measured_s, dtype=float)
+    if len(plans) != len(measured) or not len(plans):
+        raise HwmapError(f"fit_table needs one measured time per plan and at least one row, got {len(plans)} plans "
+                         f"and {len(measured)} times")
+    if np.any(~np.isfinite(measured)) or np.any(measured <= 0):
+        raise HwmapError("measured step times must be positive finite numbers")
+    unknown = set(frozen_groups) - set(PARAMETER_GROUPS)
+    if unknown:
+        raise HwmapError(f"unknown parameter group(s) {', '.join(sorted(unknown))}, expected "
+                         f"{', '.join(PARAMETER_GROUPS)}")
+    return measured
+
+
+def _fitted_coefficients(fitted: CoefficientArrays, prior: GpuCoefficients, determined: set[tuple[int | None, str]],
+                         source: str | None) -> tuple[GpuCoefficients, dict[str, tuple[str, ...]]]:
+    """(the fitted GpuCoefficients, per class the parameters left at their priors); dynamic and idle power stay
+    the prior's (a table of step times says nothing about power)."""
+    classes: dict[str, ClassCoefficients] = {}
+    from_prior: dict[str, tuple[str, ...]] = {}
+    for ci, name in enumerate(FIT_CLASSES):
+        old = prior.classes[name]
+        classes[name] = ClassCoefficients(float(fitted.compute_eff_frac[ci]), float(fitted.memory_eff_frac[ci]),
+                                          float(fitted.half_saturation_elements[ci]),
+                                          float(fitted.launch_overhead_s[ci]), float(fitted.host_overhead_s[ci]),
+                                          old.dynamic_power_w)
+        from_prior[name] = tuple(p for p in TABLE_PARAMETERS if (ci, p) not in determined)
+    coef = GpuCoefficients(classes, prior.idle_power_w, fitted.host_view_s, fitted.host_module_s, calibrated=True,
+                           calibration_source=source)
+    return coef, from_prior
 
 
 MIN_UNDERFILLED_ROWS = 5  # rows that must show under-filled kernels before half-saturation sizes are fitted

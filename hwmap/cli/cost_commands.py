@@ -9,27 +9,22 @@ import typer
 from hwmap.cli import app, use_cache
 from hwmap.cli.options import (
     DEFAULT_TOP,
+    ESTIMATE_OPTIONS,
+    GRAPH_OPTIONS,
     AccelOpt,
-    BatchOpt,
     ByOpt,
-    CalibrationOpt,
-    ClassesOpt,
     DataflowOpt,
-    DtypeOpt,
     FusionOpt,
-    InputOpt,
     JsonOpt,
     LayerOpt,
     MappingOpt,
     ModelArg,
-    ModeOpt,
     ObjectiveOpt,
-    ResolutionOpt,
-    StrictOpt,
-    Tf32Opt,
+    OptionValues,
     TopOpt,
     calls_api,
     check_files,
+    option_groups,
     shown_rows,
 )
 
@@ -38,25 +33,15 @@ app.add_typer(accels_app, name="accels")
 
 
 @app.command()
+@option_groups
 @calls_api("estimate")
 def estimate(
     model: ModelArg,
     accel: AccelOpt,
-    dataflow: DataflowOpt = None,
-    input_shape: InputOpt = None,
-    resolution: ResolutionOpt = None,
-    batch: BatchOpt = 1,
-    num_classes: ClassesOpt = None,
-    strict: StrictOpt = False,
+    graph_options: OptionValues = GRAPH_OPTIONS,
     by: ByOpt = "op-group",
     top: TopOpt = DEFAULT_TOP,
-    calibration: CalibrationOpt = None,
-    mode: ModeOpt = "auto",
-    dtype: DtypeOpt = "fp16",
-    tf32: Tf32Opt = True,
-    mapping: MappingOpt = "best",
-    objective: ObjectiveOpt = "energy",
-    fusion: FusionOpt = None,
+    settings: OptionValues = ESTIMATE_OPTIONS,
     json_out: JsonOpt = False,
     csv_path: Annotated[Optional[str], typer.Option("--csv", help="write every layer's costs to this CSV")]
     = None,
@@ -65,11 +50,9 @@ def estimate(
     from hwmap.api import estimate as run_estimate
     from hwmap.report.tables import print_json, render_estimate, stdout_console, write_cost_csv
 
-    check_files(inputs={"MODEL": model, "--accel": accel, "--calibration": calibration}, outputs={"--csv": csv_path})
-    cost = run_estimate(model, accel, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
-                        batch=batch, num_classes=num_classes, strict=strict, calibration=calibration, mode=mode,
-                        dtype=dtype, tf32=tf32, mapping=mapping, objective=objective, fusion=fusion,
-                        cache=use_cache())
+    check_files(inputs={"MODEL": model, "--accel": accel, "--calibration": settings["calibration"]},
+                outputs={"--csv": csv_path})
+    cost = run_estimate(model, accel, **graph_options, **settings, cache=use_cache())
     if csv_path:
         write_cost_csv(csv_path, cost)
     if json_out:
@@ -104,6 +87,7 @@ def _fusion_summary(cost) -> str:
 
 
 @app.command("map")
+@option_groups
 @calls_api("map_layers")
 def map_command(
     model: ModelArg,
@@ -113,11 +97,7 @@ def map_command(
     fusion: FusionOpt = None,
     layer: LayerOpt = None,
     dataflow: DataflowOpt = None,
-    input_shape: InputOpt = None,
-    resolution: ResolutionOpt = None,
-    batch: BatchOpt = 1,
-    num_classes: ClassesOpt = None,
-    strict: StrictOpt = False,
+    graph_options: OptionValues = GRAPH_OPTIONS,
     json_out: JsonOpt = False,
 ) -> None:
     """The mapping of every conv/GEMM layer: loop order, buffer tiles, DRAM bytes per operand, reuse."""
@@ -128,8 +108,7 @@ def map_command(
 
     check_files(inputs={"MODEL": model, "--accel": accel}, outputs={})
     result = map_layers(model, accel, layer=layer, objective=objective, mapping=mapping, fusion=fusion,
-                        dataflow=dataflow, input_shape=input_shape, resolution=resolution, batch=batch,
-                        num_classes=num_classes, strict=strict, cache=use_cache())
+                        dataflow=dataflow, **graph_options, cache=use_cache())
     cost = result.cost
     rows = [(i, cost.layers.mappings[i]) for i in result.layers]
     if json_out:
@@ -258,6 +237,7 @@ def accels_export(
 
 
 @app.command("bounds")
+@option_groups
 @calls_api("bounds")
 def bounds_command(
     model: ModelArg,
@@ -267,11 +247,7 @@ def bounds_command(
                                                                  "level the mapper handles")] = None,
     layer: LayerOpt = None,
     dataflow: DataflowOpt = None,
-    input_shape: InputOpt = None,
-    resolution: ResolutionOpt = None,
-    batch: BatchOpt = 1,
-    num_classes: ClassesOpt = None,
-    strict: StrictOpt = False,
+    graph_options: OptionValues = GRAPH_OPTIONS,
     csv_path: Annotated[Optional[str], typer.Option("--csv", help="write every step of every curve to this CSV")]
     = None,
     json_out: JsonOpt = False,
@@ -284,8 +260,7 @@ def bounds_command(
     from hwmap.report.tables import print_json, stdout_console, write_csv
 
     check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--csv": csv_path})
-    result = bounds(model, accel, level=level, layer=layer, dataflow=dataflow, input_shape=input_shape,
-                    resolution=resolution, batch=batch, num_classes=num_classes, strict=strict, cache=use_cache())
+    result = bounds(model, accel, level=level, layer=layer, dataflow=dataflow, **graph_options, cache=use_cache())
     if csv_path:
         rows = result.rows()
         write_csv(csv_path, list(rows[0]), ([r[h] for h in rows[0]] for r in rows))

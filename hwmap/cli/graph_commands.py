@@ -10,18 +10,21 @@ import typer
 from hwmap.cli import app, use_cache
 from hwmap.cli.options import (
     DEFAULT_TOP,
+    GRAPH_OPTIONS,
     BatchOpt,
     ByOpt,
     ClassesOpt,
     InputOpt,
     JsonOpt,
     ModelArg,
+    OptionValues,
     ResolutionOpt,
     StrictInt,
     StrictOpt,
     TopOpt,
     calls_api,
     check_files,
+    option_groups,
     shown_rows,
 )
 from hwmap.errors import HwmapError
@@ -30,14 +33,11 @@ __all__ = ["BatchOpt", "ClassesOpt", "InputOpt", "JsonOpt", "ModelArg", "Resolut
 
 
 @app.command()
+@option_groups
 @calls_api("flops")
 def flops(
     model: ModelArg,
-    input_shape: InputOpt = None,
-    resolution: ResolutionOpt = None,
-    batch: BatchOpt = 1,
-    num_classes: ClassesOpt = None,
-    strict: StrictOpt = False,
+    graph_options: OptionValues = GRAPH_OPTIONS,
     by: ByOpt = "op-group",
     top: TopOpt = DEFAULT_TOP,
     module_depth: Annotated[Optional[int], typer.Option("--depth", help="aggregate modules at this name depth",
@@ -55,8 +55,7 @@ def flops(
     from hwmap.report.tables import flops_csv_rows, print_json, render_flops, stdout_console, write_csv
 
     check_files(inputs={"MODEL": model}, outputs={"--csv": csv_path})
-    summary = count(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
-                    strict=strict, by=by, top=shown_rows(top), module_depth=module_depth,
+    summary = count(model, **graph_options, by=by, top=shown_rows(top), module_depth=module_depth,
                     linear_as_conv=linear_as_conv, compare=compare, cache=use_cache())
     if csv_path:
         write_csv(csv_path, *flops_csv_rows(summary))
@@ -72,15 +71,12 @@ def flops(
 
 
 @app.command()
+@option_groups
 @calls_api("save_graph")
 def graph(
     model: ModelArg,
     out: Annotated[str, typer.Option("--out", "-o", help="where to write the layer graph JSON")],
-    input_shape: InputOpt = None,
-    resolution: ResolutionOpt = None,
-    batch: BatchOpt = 1,
-    num_classes: ClassesOpt = None,
-    strict: StrictOpt = False,
+    graph_options: OptionValues = GRAPH_OPTIONS,
     json_out: JsonOpt = False,
 ) -> None:
     """Extract a model's layer graph and save it as JSON (read back later without torch)."""
@@ -88,8 +84,7 @@ def graph(
     from hwmap.report.tables import print_json
 
     check_files(inputs={"MODEL": model}, outputs={"--out": out})
-    path = save_graph(model, out, input_shape=input_shape, resolution=resolution, batch=batch,
-                      num_classes=num_classes, strict=strict, cache=use_cache())
+    path = save_graph(model, out, **graph_options, cache=use_cache())
     layer_graph = load_graph(path)
     info = {"model": layer_graph.model, "nodes": len(layer_graph.nodes), "total_macs": layer_graph.total_macs,
             "unsupported": len(layer_graph.unsupported), "path": str(path)}
@@ -104,6 +99,7 @@ EXPORT_FORMATS = ("scalesim", "scalesim-gemm", "zigzag")
 
 
 @app.command()
+@option_groups
 @calls_api("export_graph")
 def export(
     model: ModelArg,
@@ -115,11 +111,7 @@ def export(
     accel: Annotated[Optional[str], typer.Option("--accel", "-a", help="zigzag: take operand bits from this "
                                                                        "template (default: the graph's dtypes)")]
     = None,
-    input_shape: InputOpt = None,
-    resolution: ResolutionOpt = None,
-    batch: BatchOpt = 1,
-    num_classes: ClassesOpt = None,
-    strict: StrictOpt = False,
+    graph_options: OptionValues = GRAPH_OPTIONS,
     json_out: JsonOpt = False,
 ) -> None:
     """Write the model's GEMM-like layers as a SCALE-Sim topology CSV or a ZigZag workload YAML."""
@@ -130,9 +122,7 @@ def export(
     if to_stdout and json_out:
         raise HwmapError("--json: standard output carries the export; give --out FILE to get the JSON summary")
     check_files(inputs={"MODEL": model, "--accel": accel}, outputs={"--out": out})
-    result = export_graph(model, out=out, format=format, accel=accel, input_shape=input_shape,
-                          resolution=resolution, batch=batch, num_classes=num_classes, strict=strict,
-                          cache=use_cache())
+    result = export_graph(model, out=out, format=format, accel=accel, **graph_options, cache=use_cache())
     if json_out:
         print_json(result.to_dict())
         return

@@ -10,10 +10,12 @@ keyword of that function with the same Python name, except the CLI-only presenta
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import re
 from collections.abc import Callable
-from typing import Annotated, Literal, Optional, TypeVar
+from typing import Annotated, Any, Literal, Optional, TypeVar
 
 import typer
 
@@ -75,19 +77,6 @@ class StrictFloat:
             raise typer.BadParameter(f"{value} is out of range: expected a number from {self.min_value:g} to "
                                      f"{self.max_value:g}")
         return number
-
-
-def strict_float(text: str, *, argument: str) -> float:
-    """One finite number written as a decimal (no ``1_0``, no ``nan``/``inf``)."""
-    from hwmap.errors import HwmapError
-
-    token = text.strip()
-    if not _FLOAT.fullmatch(token):
-        raise HwmapError(f"{argument} {text!r}: expected a decimal number")
-    number = float(token)
-    if not math.isfinite(number):
-        raise HwmapError(f"{argument} {text!r}: expected a finite number")
-    return number
 
 
 def spec_path(spec: str | None) -> str | None:
@@ -263,3 +252,62 @@ ResumeOpt = Annotated[bool, typer.Option("--resume", help="continue from the jou
 def shown_rows(top: int) -> int | None:
     """--top as a row limit: 0 shows every row."""
     return top or None
+
+
+# ---------------------------------------------------------------- option groups
+
+# Options that several commands take together and hand to the API as they are: declared once as a group. A command
+# names a group as one parameter, ``graph_options: OptionValues = GRAPH_OPTIONS``; @option_groups puts the group's
+# options in that parameter's place (Typer reads the signature: --help, the CLI-API contract and error messages see
+# every option) and calls the command with their values in one dict under the parameter's name:
+# ``api.flops(model, **graph_options)``.
+OptionValues = dict[str, Any]
+
+
+class OptionGroup:
+    """Options (Python name -> (Annotated option type, default)) that commands take as one."""
+
+    def __init__(self, options: dict[str, tuple[Any, Any]]) -> None:
+        self.options = options
+
+    def parameters(self) -> list[inspect.Parameter]:
+        return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+                for name, (annotation, default) in self.options.items()]
+
+
+def option_groups(command: _Function) -> _Function:
+    """Expand each parameter of ``command`` whose default is an OptionGroup into the group's options (see above).
+    Put it right below ``@app.command()``, above ``@calls_api`` (whose mark it carries over)."""
+    signature = inspect.signature(command, eval_str=True)
+    groups = {name: p.default for name, p in signature.parameters.items() if isinstance(p.default, OptionGroup)}
+    if not groups:
+        raise TypeError(f"{command.__name__}: no parameter defaults to an OptionGroup")
+    parameters: list[inspect.Parameter] = []
+    for name, parameter in signature.parameters.items():
+        if name in groups:
+            parameters += groups[name].parameters()
+        else:
+            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+                              if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and parameters
+                              and parameters[-1].kind is inspect.Parameter.KEYWORD_ONLY else parameter)
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for name, group in groups.items():
+            kwargs[name] = {option: kwargs.pop(option) for option in group.options}
+        return command(*args, **kwargs)
+
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run  # type: ignore[return-value]
+
+
+GRAPH_OPTIONS = OptionGroup({
+    "input_shape": (InputOpt, None), "resolution": (ResolutionOpt, None), "batch": (BatchOpt, 1),
+    "num_classes": (ClassesOpt, None), "strict": (StrictOpt, False),
+})
+ESTIMATE_OPTIONS = OptionGroup({
+    "dataflow": (DataflowOpt, None), "mapping": (MappingOpt, "best"), "objective": (ObjectiveOpt, "energy"),
+    "fusion": (FusionOpt, None), "mode": (ModeOpt, "auto"), "dtype": (DtypeOpt, "fp16"),
+    "calibration": (CalibrationOpt, None), "tf32": (Tf32Opt, True),
+})

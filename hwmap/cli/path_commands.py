@@ -9,23 +9,18 @@ import typer
 
 from hwmap.cli import app
 from hwmap.cli.options import (
+    ESTIMATE_OPTIONS,
     MAX_COUNT,
     MAX_RESOLUTION,
     AccelOpt,
-    CalibrationOpt,
     ClassesOpt,
-    DataflowOpt,
-    DtypeOpt,
-    FusionOpt,
     JsonOpt,
-    MappingOpt,
-    ModeOpt,
-    ObjectiveOpt,
+    OptionValues,
     StrictFloat,
     StrictInt,
-    Tf32Opt,
     calls_api,
     check_files,
+    option_groups,
 )
 from hwmap.errors import HwmapError
 from hwmap.vocabulary import BUDGET_METRICS, SELECTION_GOALS
@@ -89,18 +84,12 @@ def paths_generate(
 
 
 @paths_app.command("cost")
+@option_groups
 @calls_api("cost_paths")
 def paths_cost(
     paths: Annotated[str, typer.Argument(metavar="PATHS_FILE", help="paths YAML")],
     accel: AccelOpt,
-    dataflow: DataflowOpt = None,
-    mapping: MappingOpt = "best",
-    objective: ObjectiveOpt = "energy",
-    fusion: FusionOpt = None,
-    mode: ModeOpt = "auto",
-    dtype: DtypeOpt = "fp16",
-    calibration: CalibrationOpt = None,
-    tf32: Tf32Opt = True,
+    settings: OptionValues = ESTIMATE_OPTIONS,
     csv_path: Annotated[Optional[str], typer.Option("--csv", help="write the costed paths (select-paths input)")]
     = None,
     json_out: JsonOpt = False,
@@ -110,11 +99,10 @@ def paths_cost(
     from hwmap.api import cost_paths, load_accelerator, save_costed_paths
     from hwmap.report.tables import print_json, render_costed_paths, stdout_console
 
-    check_files(inputs={"PATHS_FILE": paths, "--accel": accel, "--calibration": calibration},
+    check_files(inputs={"PATHS_FILE": paths, "--accel": accel, "--calibration": settings["calibration"]},
                 outputs={"--csv": csv_path})
     with _progress("costing paths") as tick:
-        costed = cost_paths(paths, accel, dataflow=dataflow, mapping=mapping, objective=objective, fusion=fusion,
-                            mode=mode, dtype=dtype, calibration=calibration, tf32=tf32, progress=tick)
+        costed = cost_paths(paths, accel, **settings, progress=tick)
     if csv_path:
         save_costed_paths(costed, csv_path)
     if json_out:
@@ -128,19 +116,13 @@ Goal = Literal[SELECTION_GOALS]
 
 
 @app.command("select-paths")
+@option_groups
 @calls_api("select_paths")
 def select_paths_command(
     paths: Annotated[str, typer.Argument(help="paths YAML (costed on --accel) or a costed CSV (columns name, "
                                               "energy_mj, latency_ms, accuracy, weight_group, weight_mb)")],
     accel: Annotated[Optional[str], typer.Option("--accel", "-a", help="template to cost a paths YAML on")] = None,
-    dataflow: DataflowOpt = None,
-    mapping: MappingOpt = "best",
-    objective: ObjectiveOpt = "energy",
-    fusion: FusionOpt = None,
-    mode: ModeOpt = "auto",
-    dtype: DtypeOpt = "fp16",
-    calibration: CalibrationOpt = None,
-    tf32: Tf32Opt = True,
+    settings: OptionValues = ESTIMATE_OPTIONS,
     budgets: Annotated[Optional[str], typer.Option(
         "--budget", help="budget levels: 30mJ, 5ms (units: mJ, uJ, J, ms, us, s) or 0.5 (a fraction of the "
                          "reference path); lists 0.5,0.8 or 20mJ,30mJ; ranges 0.5:1.0:0.05 or 10mJ:30mJ:5mJ")] = None,
@@ -185,12 +167,11 @@ def select_paths_command(
 
     check_files(inputs={"PATHS": paths, "--accel": accel, "--budget-trace": budget_trace,
                         "--target-frontier": target_frontier, "--accuracies": accuracies,
-                        "--calibration": calibration}, outputs={"--out": out})
+                        "--calibration": settings["calibration"]}, outputs={"--out": out})
     with _progress("costing paths") as tick:
         result = select_paths(
-            paths, accel=accel, dataflow=dataflow, mapping=mapping, objective=objective, fusion=fusion, mode=mode,
-            dtype=dtype, calibration=calibration, tf32=tf32, budgets=budgets,
-            budget_trace=budget_trace, metric=metric, reference=reference,
+            paths, accel=accel, **settings, budgets=budgets, budget_trace=budget_trace, metric=metric,
+            reference=reference,
             budget_weights=budget_weights, max_paths=max_paths, memory_mb=memory_mb, min_accuracy=min_accuracy,
             extra_path_penalty=extra_path_penalty, goal=goal, target_frontier=target_frontier,
             drop_unknown=drop_unknown, out=out, progress=tick, accuracies=accuracies)

@@ -6,7 +6,6 @@ torch is imported only when a model has to be traced.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,23 +27,11 @@ def is_saved_graph(model: object) -> bool:
     return isinstance(model, str | Path) and str(model).endswith(".json") and not str(model).startswith("hf:")
 
 
-def extract_graph(
-    model: str | Path | LayerGraph | torch.nn.Module,
-    *,
-    input_shape: Sequence[int] | None = None,
-    resolution: int | None = None,
-    batch: int = 1,
-    num_classes: int | None = None,
-    example_inputs: Any = None,
-    strict: bool = False,
-    name: str | None = None,
-    cache: bool = True,
-) -> LayerGraph:
-    """The layer graph of a model in any registered form (see hwmap.api.extract_graph for the parameters), the
-    keywords checked once into a GraphSpec; errors name the API parameters."""
-    return read_graph(graph_spec(model, input_shape=input_shape, resolution=resolution, batch=batch,
-                                 num_classes=num_classes, example_inputs=example_inputs, strict=strict, name=name,
-                                 cache=cache))
+def extract_graph(model: str | Path | LayerGraph | torch.nn.Module, **graph_keywords: Any) -> LayerGraph:
+    """The layer graph of a model in any registered form. The keywords are graph_spec's (hwmap.graph.spec: the
+    graph parameters of hwmap.api.extract_graph, written there once), checked once into a GraphSpec; errors name
+    the API parameters."""
+    return read_graph(graph_spec(model, **graph_keywords))
 
 
 @register_front_end("layer-graph", route="", order=90, matches=lambda model: isinstance(model, LayerGraph))

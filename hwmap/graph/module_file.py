@@ -42,12 +42,6 @@ def split_spec(spec: str) -> tuple[Path, str]:
     return Path(path), name
 
 
-def spec_file(spec: str) -> str:
-    """The file a 'file.py:Name' spec reads (for the CLI's input checks)."""
-    path, _, _name = spec.rpartition(":")
-    return path if path.lower().endswith(PY_SUFFIX) else spec
-
-
 def build_module(spec: str, *, num_classes: int | None = None) -> tuple[Any, str, dict]:
     """(nn.Module on the meta device, its name, provenance) for a 'file.py:Name' spec."""
     import torch

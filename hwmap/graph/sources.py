@@ -96,12 +96,6 @@ def _timm_names() -> list[str]:
     return timm.list_models()
 
 
-def _timm_has(name: str) -> bool:
-    import timm
-
-    return timm.is_model(name)
-
-
 # In-place ops that weight initialisers run (trunc_normal_: uniform_, erfinv_, mul_, add_, clamp_); none changes a
 # tensor's shape, dtype or strides.
 _INIT_OPS = frozenset({"uniform_", "normal_", "erfinv_", "mul_", "add_", "sub_", "div_", "clamp_", "fill_", "zero_",

@@ -1,6 +1,8 @@
 """Accelerator templates: strict YAML in ``accelerators/`` -> schema -> semantic checks -> frozen Accelerator.
 
-Stands alone in the dependency graph (imports only hwmap.errors, pydantic and PyYAML).
+Stands alone in the dependency graph: besides pydantic and PyYAML it imports only the base modules
+(hwmap.errors, fileio, yamlio, vocabulary). The ``gpu`` kind's schema (gpu_schema.GpuSpec) is registered
+here by name, so importing the package does not import it.
 """
 
 from hwmap.hardware.catalog import list_accelerators, templates_root

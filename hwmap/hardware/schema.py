@@ -152,10 +152,6 @@ class VectorUnit(StrictModel):
     op_energy_pj: float = Field(ge=0, lt=MAX_PLAUSIBLE_OP_ENERGY_PJ)
     ops_per_cycle_per_lane: int = Field(default=1, ge=1, le=1024)
 
-    @property
-    def peak_ops_per_cycle(self) -> int:
-        return self.lanes * self.ops_per_cycle_per_lane
-
 
 class Area(StrictModel):
     """Per-unit area proxy for design-space exploration (not a layout estimate)."""

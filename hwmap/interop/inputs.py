@@ -7,7 +7,6 @@ formats (hwmap.interop.frontends) first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,23 +30,11 @@ def read_graph(spec: GraphSpec) -> LayerGraph:
     return frontends.read_graph(spec)
 
 
-def model_graph(
-    model: str | Path | LayerGraph | torch.nn.Module,
-    *,
-    input_shape: Sequence[int] | None = None,
-    resolution: int | None = None,
-    batch: int = 1,
-    num_classes: int | None = None,
-    example_inputs: Any = None,
-    strict: bool = False,
-    name: str | None = None,
-    cache: bool = True,
-) -> LayerGraph:
-    """read_graph for library callers with raw keywords (the dse layer), checked once into a GraphSpec
-    (parameters as in hwmap.api.extract_graph)."""
-    return read_graph(graph_spec(model, input_shape=input_shape, resolution=resolution, batch=batch,
-                                 num_classes=num_classes, example_inputs=example_inputs, strict=strict, name=name,
-                                 cache=cache))
+def model_graph(model: str | Path | LayerGraph | torch.nn.Module, **graph_keywords: Any) -> LayerGraph:
+    """read_graph for library callers with raw keywords (the dse layer): the keywords are graph_spec's
+    (hwmap.graph.spec: the graph parameters of hwmap.api.extract_graph, written there once), checked once into a
+    GraphSpec."""
+    return read_graph(graph_spec(model, **graph_keywords))
 
 
 def read_accelerator(accel: str | Path | Accelerator) -> Accelerator:

@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from hwmap.errors import HwmapError, ParameterError
 from hwmap.fileio import atomic_write_text
@@ -114,25 +114,11 @@ class PathMeasurement:
 # ---------------------------------------------------------------- public entry points
 
 
-def evaluate_paths(
-    paths: PathSet,
-    *,
-    data_dir: str | Path,
-    weights: Mapping[str, str | Path],
-    task: TaskName = "auto",
-    batch_size: int = 32,
-    device: str = "cpu",
-    limit: int | None = None,
-    normalisation: Normalisation | None = IMAGENET_NORMALISATION,
-    class_map: ClassMap | None = None,
-    progress: ProgressFn | None = None,
-) -> dict[str, Accuracy]:
-    """Measured accuracy of every path, by path name. weights: model spec -> weights file (every path's model
-    needs one; paths cut from the same model share its file)."""
-    measured = measure_paths(paths, data_dir=data_dir, weights=weights, task=task, batch_size=batch_size,
-                             device=device, limit=limit, normalisation=normalisation, class_map=class_map,
-                             progress=progress)
-    return {m.name: m.accuracy for m in measured}
+def evaluate_paths(paths: PathSet, **measure_keywords: Any) -> dict[str, Accuracy]:
+    """Measured accuracy of every path, by path name: measure_paths (same keywords: data_dir, weights, task,
+    batch_size, device, limit, normalisation, class_map, progress) without the details. weights: model spec ->
+    weights file (every path's model needs one; paths cut from the same model share its file)."""
+    return {m.name: m.accuracy for m in measure_paths(paths, **measure_keywords)}
 
 
 def measure_paths(

@@ -275,12 +275,7 @@ def search_ofa_configs(
     for resolution in resolutions:
         if resolution not in RESOLUTION_TIERS:
             raise ModelError(f"ofa-resnet50 search: resolution {resolution} is not one of {SEARCH_RESOLUTIONS}")
-    grid = _grid_shape(space)
-    n_e = len(space.expand_ratios)
-    e_same = np.zeros((n_e,) * 4, dtype=bool)
-    for i in range(n_e):
-        e_same[i, i, i, i] = True  # one expand ratio in every stage
-    uniform_e = np.broadcast_to(e_same.reshape((1,) * (_N_AXES - 4) + e_same.shape), grid).reshape(-1)
+    uniform_e = _uniform_expand_mask(space)
     params_all = _totals(space, resolutions[0], which=1)  # params do not depend on the resolution
     by_params = [np.flatnonzero(np.abs(params_all - p) <= tolerance * p) for _, p in targets]
     best: list[tuple[Any, ...] | None] = [None] * len(targets)
@@ -290,61 +285,86 @@ def search_ofa_configs(
         macs_all = _totals(space, resolution, which=0)
         for t, (macs, params) in enumerate(targets):
             cand = by_params[t]
-            m = macs_all[cand]
-            hits = cand[np.abs(m - macs) <= tolerance * macs]
+            hits = cand[np.abs(macs_all[cand] - macs) <= tolerance * macs]
             n_within[t] += hits.size
             if hits.size == 0:
                 continue
-            hm, hp = macs_all[hits], params_all[hits]
-            rounds = (np.abs(hm - macs) <= 0.05e9) & (np.abs(hp - params) <= 0.05e6)
-            e_tier = (~uniform_e[hits]).astype(np.int64)
-            combined = np.abs(hm / macs - 1.0) + np.abs(hp / params - 1.0)
-            for not_rounds in (False, True):
-                for tier in (0, 1):
-                    n = int(np.count_nonzero((rounds != not_rounds) & (e_tier == tier)))
-                    tier_key = (not_rounds, tier, RESOLUTION_TIERS[resolution])
-                    n_by_tier[t][tier_key] = n_by_tier[t].get(tier_key, 0) + n
-            order = np.lexsort((hits, combined, e_tier, ~rounds))  # last key is the primary one
-            i = order[0]
-            key = (
-                not bool(rounds[i]),
-                int(e_tier[i]),
-                RESOLUTION_TIERS[resolution],
-                float(combined[i]),
-                resolution,
-                int(hits[i]),
-            )
+            key = _best_hit(hits, macs_all[hits], params_all[hits], uniform_e[hits], (macs, params), resolution,
+                            n_by_tier[t])
             if best[t] is None or key < best[t]:
                 best[t] = key
     out = []
     for t, (macs, params) in enumerate(targets):
-        key = best[t]
-        if key is None:
+        if best[t] is None:
             raise ModelError(
                 f"ofa-resnet50 search: no config within {tolerance:.1%} of {macs / 1e9:.3f} GMACs and "
                 f"{params / 1e6:.3f} M params"
             )
-        not_rounds, e_tier, res_tier, _, resolution, flat_index = key
-        arch = _arch_at(space, flat_index, resolution)
-        counts = analytic_macs_params(arch)
-        macs_rel, params_rel = counts.macs / macs - 1.0, counts.params / params - 1.0
-        out.append(
-            OfaMatch(
-                arch=arch,
-                resolution=resolution,
-                macs=counts.macs,
-                params=counts.params,
-                macs_rel_err=macs_rel,
-                params_rel_err=params_rel,
-                combined_rel_err=abs(macs_rel) + abs(params_rel),
-                e_tier=e_tier,
-                resolution_tier=res_tier,
-                rounds_to_published=not not_rounds,
-                candidates_within_tolerance=n_within[t],
-                candidates_in_same_tier=n_by_tier[t][(not_rounds, e_tier, res_tier)],
-            )
-        )
+        out.append(_match(space, best[t], (macs, params), n_within[t], n_by_tier[t]))
     return out
+
+
+def _uniform_expand_mask(space: OfaSpace) -> Any:
+    """Per flat grid index: whether the config has one expand ratio in every stage (e_tier 0)."""
+    import numpy as np
+
+    grid = _grid_shape(space)
+    n_e = len(space.expand_ratios)
+    e_same = np.zeros((n_e,) * 4, dtype=bool)
+    for i in range(n_e):
+        e_same[i, i, i, i] = True  # one expand ratio in every stage
+    return np.broadcast_to(e_same.reshape((1,) * (_N_AXES - 4) + e_same.shape), grid).reshape(-1)
+
+
+def _best_hit(hits: Any, hit_macs: Any, hit_params: Any, hit_uniform_e: Any, target: tuple[float, float],
+              resolution: int, n_by_tier: dict[tuple[bool, int, int], int]) -> tuple[Any, ...]:
+    """The selection key (rules 1-5 of search_ofa_configs) of the best of ``hits`` (flat grid indices within
+    tolerance at ``resolution``); counts the hits per (not rounding, e_tier, resolution tier) into n_by_tier."""
+    import numpy as np
+
+    macs, params = target
+    rounds = (np.abs(hit_macs - macs) <= 0.05e9) & (np.abs(hit_params - params) <= 0.05e6)
+    e_tier = (~hit_uniform_e).astype(np.int64)
+    combined = np.abs(hit_macs / macs - 1.0) + np.abs(hit_params / params - 1.0)
+    for not_rounds in (False, True):
+        for tier in (0, 1):
+            n = int(np.count_nonzero((rounds != not_rounds) & (e_tier == tier)))
+            tier_key = (not_rounds, tier, RESOLUTION_TIERS[resolution])
+            n_by_tier[tier_key] = n_by_tier.get(tier_key, 0) + n
+    order = np.lexsort((hits, combined, e_tier, ~rounds))  # last key is the primary one
+    i = order[0]
+    return (
+        not bool(rounds[i]),
+        int(e_tier[i]),
+        RESOLUTION_TIERS[resolution],
+        float(combined[i]),
+        resolution,
+        int(hits[i]),
+    )
+
+
+def _match(space: OfaSpace, key: tuple[Any, ...], target: tuple[float, float], n_within: int,
+           n_by_tier: dict[tuple[bool, int, int], int]) -> OfaMatch:
+    """The OfaMatch of the winning key: its architecture, exact counts and errors against the target."""
+    macs, params = target
+    not_rounds, e_tier, res_tier, _, resolution, flat_index = key
+    arch = _arch_at(space, flat_index, resolution)
+    counts = analytic_macs_params(arch)
+    macs_rel, params_rel = counts.macs / macs - 1.0, counts.params / params - 1.0
+    return OfaMatch(
+        arch=arch,
+        resolution=resolution,
+        macs=counts.macs,
+        params=counts.params,
+        macs_rel_err=macs_rel,
+        params_rel_err=params_rel,
+        combined_rel_err=abs(macs_rel) + abs(params_rel),
+        e_tier=e_tier,
+        resolution_tier=res_tier,
+        rounds_to_published=not not_rounds,
+        candidates_within_tolerance=n_within,
+        candidates_in_same_tier=n_by_tier[(not_rounds, e_tier, res_tier)],
+    )
 
 
 # ------------------------------------------------------------------------------------------ subnets

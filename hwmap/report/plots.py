@@ -237,12 +237,6 @@ def layer_profile_figure(cost, *, top: int = DEFAULT_TOP_LAYERS, title: str | No
     return fig, panels
 
 
-def layer_profile(cost, path: str | Path, *, top: int = DEFAULT_TOP_LAYERS, title: str | None = None) -> Path:
-    """The top layers of cost by cycles and by energy, by name, the rest as 'other' (layer_profile_figure)."""
-    fig, _panels = layer_profile_figure(cost, top=top, title=title)
-    return save_figure(fig, path)
-
-
 # Axis labels for result columns and accuracy metrics: the quantity's name and its unit.
 COLUMN_LABELS = {
     "energy_mj": "energy per inference (mJ)", "latency_ms": "latency per inference (ms)",

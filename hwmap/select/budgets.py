@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hwmap.errors import HwmapError
+from hwmap.fileio import read_text_input
 from hwmap.select.problem import METRIC_UNITS, METRICS, BudgetLevel, Metric, PathPoint, TargetPoint, full_model
 from hwmap.units import BUDGET_UNIT_SCALES, BUDGET_UNITS
 
@@ -360,12 +361,7 @@ def read_budget_trace(path: str | Path, *, metric: str | None = None) -> BudgetT
     if metric is not None:
         metric = _metric(metric, "metric")
     file = Path(path)
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise HwmapError(f"{file}: cannot read the budget trace ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise HwmapError(f"{file}: not UTF-8 text ({exc.reason}); expected a budget trace CSV") from None
+    text = read_text_input(file, what="budget_trace")
     lines = text.splitlines(keepends=True)
     declared: str | None = None
     skipped = 0  # comment and blank lines before the header
@@ -484,12 +480,7 @@ def read_target_frontier(path: str | Path) -> tuple[TargetPoint, ...]:
     """The frontier goal's target points from a CSV with columns energy_mj, accuracy and optionally weight;
     errors name the file, line and column."""
     file = Path(path)
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise HwmapError(f"target_frontier {file}: cannot read it ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise HwmapError(f"target_frontier {file}: not UTF-8 text ({exc.reason})") from None
+    text = read_text_input(file, what="target_frontier")
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:

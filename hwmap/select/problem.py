@@ -460,6 +460,30 @@ def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """The limits one path must meet alone for a request to be feasible (see check_feasible)."""
+
+    metric: str
+    unit: str
+    smallest_budget: float
+    memory_mb: float | None
+    min_accuracy: float | None
+
+    def accuracy_ok(self, p: PathPoint) -> bool:
+        return self.min_accuracy is None or p.accuracy >= self.min_accuracy
+
+    def budget_ok(self, p: PathPoint) -> bool:
+        return p.metric_value(self.metric) <= self.smallest_budget
+
+    def memory_ok(self, p: PathPoint) -> bool:
+        return self.memory_mb is None or p.weight_mb <= self.memory_mb
+
+    @property
+    def budget_text(self) -> str:
+        return f"budget {_fmt(self.smallest_budget)} {self.unit}"
+
+
 def check_feasible(problem: SelectionProblem) -> None:
     """Raise :class:`InfeasibleSelectionError` (one line, with the value that would work) when infeasible.
 
@@ -468,90 +492,86 @@ def check_feasible(problem: SelectionProblem) -> None:
     weight_mb <= memory_mb (that path alone is a feasible selection; max_paths >= 1 always). The fixes named in
     the message are exact for the argument they change, with the other arguments held fixed.
     """
-    metric, unit = problem.metric, problem.unit
-    b_min = min(lv.budget for lv in problem.levels)
-    mem = problem.terms.memory_mb
-    min_acc = problem.terms.min_accuracy
+    limits = _Limits(problem.metric, problem.unit, min(lv.budget for lv in problem.levels), problem.terms.memory_mb,
+                     problem.terms.min_accuracy)
     paths = problem.paths
-
-    def acc_ok(p: PathPoint) -> bool:
-        return min_acc is None or p.accuracy >= min_acc
-
-    def budget_ok(p: PathPoint) -> bool:
-        return p.metric_value(metric) <= b_min
-
-    def mem_ok(p: PathPoint) -> bool:
-        return mem is None or p.weight_mb <= mem
-
-    if any(acc_ok(p) and budget_ok(p) and mem_ok(p) for p in paths):
+    if any(limits.accuracy_ok(p) and limits.budget_ok(p) and limits.memory_ok(p) for p in paths):
         return
-
-    mem_txt = f"memory_mb {_fmt(mem)}" if mem is not None else ""
-    budget_txt = f"budget {_fmt(b_min)} {unit}"
-
-    eligible = [p for p in paths if acc_ok(p)]
+    eligible = [p for p in paths if limits.accuracy_ok(p)]
     if not eligible:
-        # min_accuracy alone excludes everything: say the largest value that works with budget and memory.
-        ok = [p for p in paths if budget_ok(p) and mem_ok(p)]
-        best_overall = min(paths, key=rank_key)
-        if ok:
-            best = min(ok, key=rank_key)
-            raise InfeasibleSelectionError(
-                f"min_accuracy {_fmt(min_acc)}% excludes every path (the most accurate is "  # type: ignore[arg-type]
-                f"'{best_overall.name}' at {_fmt(best_overall.accuracy)}%); the largest feasible min_accuracy is "
-                f"{_fmt(best.accuracy)}% ('{best.name}')",
-                suggestions={"min_accuracy": best.accuracy},
-            )
-        fix = {"min_accuracy": best_overall.accuracy}
-        extra = []
-        if not budget_ok(best_overall):
-            fix["budget"] = best_overall.metric_value(metric)
-            extra.append(f"budget {_fmt(fix['budget'])} {unit}")
-        if not mem_ok(best_overall):
-            fix["memory_mb"] = best_overall.weight_mb
-            extra.append(f"memory_mb {_fmt(best_overall.weight_mb)}")
-        raise InfeasibleSelectionError(
-            f"min_accuracy {_fmt(min_acc)}% excludes every path (the most accurate is "  # type: ignore[arg-type]
-            f"'{best_overall.name}' at {_fmt(best_overall.accuracy)}%); a feasible request needs min_accuracy "
-            f"<= {_fmt(best_overall.accuracy)}% with {' and '.join(extra)}",
-            suggestions=fix,
-        )
-
-    qual = f" with accuracy >= {_fmt(min_acc)}%" if min_acc is not None else ""
-
-    def below(value: float) -> str:
-        count = sum(1 for lv in problem.levels if lv.budget < value)
-        return f" ({count} levels are below it)" if count > 1 else ""
-
-    fitting = [p for p in eligible if budget_ok(p)]
+        _accuracy_excludes_every_path(paths, limits)
+    fitting = [p for p in eligible if limits.budget_ok(p)]
     if not fitting:
-        by_cost = sorted(eligible, key=lambda p: (p.metric_value(metric), p.weight_mb, rank_key(p)))
-        cheapest = by_cost[0]
-        within_mem = [p for p in by_cost if mem_ok(p)]
-        if within_mem:
-            p = within_mem[0]
-            where = f"the cheapest path{qual}" if p is cheapest else f"the cheapest path{qual} within {mem_txt}"
-            value = p.metric_value(metric)
-            raise InfeasibleSelectionError(
-                f"{budget_txt} is below {where} ({_fmt(value)} {unit}, '{p.name}'){below(value)}; "
-                f"the smallest feasible budget is {_fmt(value)} {unit}",
-                suggestions={"budget": value},
-            )
-        value = cheapest.metric_value(metric)
-        raise InfeasibleSelectionError(
-            f"{budget_txt} is below the cheapest path{qual} ({_fmt(value)} {unit}, '{cheapest.name}'){below(value)}"
-            f" and {mem_txt} is below every path's weights; the smallest feasible budget is {_fmt(value)} {unit} "
-            f"with memory_mb {_fmt(cheapest.weight_mb)}",
-            suggestions={"budget": value, "memory_mb": cheapest.weight_mb},
-        )
-
+        _budget_below_every_path(eligible, limits, problem.levels)
     # Some eligible path fits every level, so memory is what fails.
     p = min(fitting, key=lambda q: (q.weight_mb, rank_key(q)))
     raise InfeasibleSelectionError(
-        f"memory limit {_fmt(mem)} MB is below every weight group that serves {budget_txt}; "  # type: ignore[arg-type]
-        f"the smallest that serves every level is {_fmt(p.weight_mb)} MB ('{p.name}', group "
+        f"memory limit {_fmt(limits.memory_mb)} MB is below every weight group that serves "  # type: ignore[arg-type]
+        f"{limits.budget_text}; the smallest that serves every level is {_fmt(p.weight_mb)} MB ('{p.name}', group "
         f"'{p.weight_group or p.name}')",
         suggestions={"memory_mb": p.weight_mb},
+    )
+
+
+def _accuracy_excludes_every_path(paths: Sequence[PathPoint], limits: _Limits) -> None:
+    """min_accuracy alone excludes everything: say the largest value that works with budget and memory (or, when
+    none does, what the most accurate path needs)."""
+    min_acc, metric, unit = limits.min_accuracy, limits.metric, limits.unit
+    ok = [p for p in paths if limits.budget_ok(p) and limits.memory_ok(p)]
+    best_overall = min(paths, key=rank_key)
+    if ok:
+        best = min(ok, key=rank_key)
+        raise InfeasibleSelectionError(
+            f"min_accuracy {_fmt(min_acc)}% excludes every path (the most accurate is "  # type: ignore[arg-type]
+            f"'{best_overall.name}' at {_fmt(best_overall.accuracy)}%); the largest feasible min_accuracy is "
+            f"{_fmt(best.accuracy)}% ('{best.name}')",
+            suggestions={"min_accuracy": best.accuracy},
+        )
+    fix = {"min_accuracy": best_overall.accuracy}
+    extra = []
+    if not limits.budget_ok(best_overall):
+        fix["budget"] = best_overall.metric_value(metric)
+        extra.append(f"budget {_fmt(fix['budget'])} {unit}")
+    if not limits.memory_ok(best_overall):
+        fix["memory_mb"] = best_overall.weight_mb
+        extra.append(f"memory_mb {_fmt(best_overall.weight_mb)}")
+    raise InfeasibleSelectionError(
+        f"min_accuracy {_fmt(min_acc)}% excludes every path (the most accurate is "  # type: ignore[arg-type]
+        f"'{best_overall.name}' at {_fmt(best_overall.accuracy)}%); a feasible request needs min_accuracy "
+        f"<= {_fmt(best_overall.accuracy)}% with {' and '.join(extra)}",
+        suggestions=fix,
+    )
+
+
+def _budget_below_every_path(eligible: Sequence[PathPoint], limits: _Limits, levels: Sequence[BudgetLevel]) -> None:
+    """No path accurate enough fits the smallest budget: the smallest budget that works (within memory, or with the
+    memory the cheapest path needs)."""
+    metric, unit, mem, min_acc = limits.metric, limits.unit, limits.memory_mb, limits.min_accuracy
+    mem_txt = f"memory_mb {_fmt(mem)}" if mem is not None else ""
+    qual = f" with accuracy >= {_fmt(min_acc)}%" if min_acc is not None else ""
+
+    def below(value: float) -> str:
+        count = sum(1 for lv in levels if lv.budget < value)
+        return f" ({count} levels are below it)" if count > 1 else ""
+
+    by_cost = sorted(eligible, key=lambda p: (p.metric_value(metric), p.weight_mb, rank_key(p)))
+    cheapest = by_cost[0]
+    within_mem = [p for p in by_cost if limits.memory_ok(p)]
+    if within_mem:
+        p = within_mem[0]
+        where = f"the cheapest path{qual}" if p is cheapest else f"the cheapest path{qual} within {mem_txt}"
+        value = p.metric_value(metric)
+        raise InfeasibleSelectionError(
+            f"{limits.budget_text} is below {where} ({_fmt(value)} {unit}, '{p.name}'){below(value)}; "
+            f"the smallest feasible budget is {_fmt(value)} {unit}",
+            suggestions={"budget": value},
+        )
+    value = cheapest.metric_value(metric)
+    raise InfeasibleSelectionError(
+        f"{limits.budget_text} is below the cheapest path{qual} ({_fmt(value)} {unit}, '{cheapest.name}')"
+        f"{below(value)} and {mem_txt} is below every path's weights; the smallest feasible budget is "
+        f"{_fmt(value)} {unit} with memory_mb {_fmt(cheapest.weight_mb)}",
+        suggestions={"budget": value, "memory_mb": cheapest.weight_mb},
     )
 
 

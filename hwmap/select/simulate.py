@@ -83,41 +83,9 @@ def simulate(
 
     ``metric`` defaults to the trace's metric, else the selection's; a BudgetTrace on another metric is an error.
     """
-    if isinstance(trace, BudgetTrace):
-        if trace.metric is None:
-            raise HwmapError("budget_trace holds fractions; simulate it with hwmap.select.pipeline."
-                             "simulate_selection (which knows the selection's reference) or make it absolute first")
-        if metric is not None and metric != trace.metric:
-            raise HwmapError(f"metric {metric!r} does not match the trace's metric {trace.metric!r}")
-        metric, budgets = trace.metric, trace.budgets
-    else:
-        metric = metric or selection.metric
-        budgets = tuple(float(b) for b in trace)
-    if metric not in METRICS:
-        raise HwmapError(f"metric is {metric!r}; expected 'energy' or 'latency'")
-    if not budgets:
-        raise HwmapError("budget trace is empty; expected at least one step")
-    for i, b in enumerate(budgets):
-        if not math.isfinite(b):
-            raise HwmapError(f"budget trace step {i} is {b}; expected a finite budget")
-    if not (math.isfinite(switch_energy_mj) and switch_energy_mj >= 0):
-        raise HwmapError(f"switch_energy_mj is {switch_energy_mj!r}; expected a number >= 0")
-    if not selection.chosen:
-        raise HwmapError("the selection has no chosen path; expected a Selection from select_paths")
-    for point in selection.chosen:
-        for name, value in (("energy_mj", point.energy_mj), ("latency_ms", point.latency_ms)):
-            if not (math.isfinite(value) and value >= 0):
-                raise HwmapError(f"selection path {point.name!r}: {name} is {value!r}; expected a finite "
-                                 "number >= 0")
-        if not (math.isfinite(point.accuracy) and 0 <= point.accuracy <= 100):
-            raise HwmapError(f"selection path {point.name!r}: accuracy is {point.accuracy!r}; expected 0 to 100")
-
-    # Sorted by metric: the rule's path at budget b is the best-ranked among the first k(b) paths, a prefix best.
-    by_metric = sorted(selection.chosen, key=lambda p: (p.metric_value(metric), rank_key(p)))
-    values = [p.metric_value(metric) for p in by_metric]
-    prefix_best: list[PathPoint] = []
-    for p in by_metric:
-        prefix_best.append(p if not prefix_best or rank_key(p) < rank_key(prefix_best[-1]) else prefix_best[-1])
+    metric, budgets = _trace_budgets(selection, trace, metric)
+    _check_inputs(selection, switch_energy_mj)
+    by_metric, values, prefix_best = _prefix_best(selection, metric)
     cheapest = by_metric[0]
 
     full = selection.full_model
@@ -169,6 +137,59 @@ def simulate(
         first_violation_step=first_violation,
         trace_unit=METRIC_UNITS[metric],
     )
+
+
+
+def _trace_budgets(selection: Selection, trace: BudgetTrace | Iterable[float],
+                   metric: str | None) -> tuple[str, tuple[float, ...]]:
+    """(metric, budgets per step) of the trace, checked: an absolute trace, a known metric, finite budgets."""
+    if isinstance(trace, BudgetTrace):
+        if trace.metric is None:
+            raise HwmapError("budget_trace holds fractions; simulate it with hwmap.select.pipeline."
+                             "simulate_selection (which knows the selection's reference) or make it absolute first")
+        if metric is not None and metric != trace.metric:
+            raise HwmapError(f"metric {metric!r} does not match the trace's metric {trace.metric!r}")
+        metric, budgets = trace.metric, trace.budgets
+    else:
+        metric = metric or selection.metric
+        budgets = tuple(float(b) for b in trace)
+    if metric not in METRICS:
+        raise HwmapError(f"metric is {metric!r}; expected 'energy' or 'latency'")
+    if not budgets:
+        raise HwmapError("budget trace is empty; expected at least one step")
+    for i, b in enumerate(budgets):
+        if not math.isfinite(b):
+            raise HwmapError(f"budget trace step {i} is {b}; expected a finite budget")
+    return metric, budgets
+
+
+def _check_inputs(selection: Selection, switch_energy_mj: float) -> None:
+    """A switch energy >= 0 and a selection with chosen paths of finite, non-negative costs and 0-100 accuracy."""
+    if not (math.isfinite(switch_energy_mj) and switch_energy_mj >= 0):
+        raise HwmapError(f"switch_energy_mj is {switch_energy_mj!r}; expected a number >= 0")
+    if not selection.chosen:
+        raise HwmapError("the selection has no chosen path; expected a Selection from select_paths")
+    for point in selection.chosen:
+        for name, value in (("energy_mj", point.energy_mj), ("latency_ms", point.latency_ms)):
+            if not (math.isfinite(value) and value >= 0):
+                raise HwmapError(f"selection path {point.name!r}: {name} is {value!r}; expected a finite "
+                                 "number >= 0")
+        if not (math.isfinite(point.accuracy) and 0 <= point.accuracy <= 100):
+            raise HwmapError(f"selection path {point.name!r}: accuracy is {point.accuracy!r}; expected 0 to 100")
+
+
+def _prefix_best(selection: Selection, metric: str) -> tuple[list[PathPoint], list[float], list[PathPoint]]:
+    """(chosen paths sorted by metric, their metric values, the best-ranked path among the first k for each k).
+
+    The rule's path at budget b is the best-ranked among the paths that fit b: with the paths sorted by metric,
+    that is the prefix best at k(b) = the number of paths costing at most b.
+    """
+    by_metric = sorted(selection.chosen, key=lambda p: (p.metric_value(metric), rank_key(p)))
+    values = [p.metric_value(metric) for p in by_metric]
+    prefix_best: list[PathPoint] = []
+    for p in by_metric:
+        prefix_best.append(p if not prefix_best or rank_key(p) < rank_key(prefix_best[-1]) else prefix_best[-1])
+    return by_metric, values, prefix_best
 
 
 __all__ = ["SimulationResult", "simulate"]

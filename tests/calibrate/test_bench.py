@@ -66,7 +66,7 @@ def test_every_small_microbenchmark_runs_and_produces_the_operator_shape() -> No
     assert len({c.fit_class for c in cases}) == len(FIT_CLASSES)
     checked = 0
     for case in cases:
-        out = build_callable(case, torch, torch.device("cpu"), torch.float32)()
+        out = build_callable(case, torch.device("cpu"), torch.float32)()
         assert out is not None, case
         single = case.outputs and not case.op.startswith(("aten.native_layer_norm", "aten.max_pool2d_with",
                                                           "aten.native_batch_norm", "aten.mean",
@@ -105,12 +105,11 @@ def test_profiler_time_is_attributed_to_the_innermost_module() -> None:
 def test_materialize_gives_a_working_module_with_initialised_buffers() -> None:
     from hwmap.graph.sources import build_model
 
-    swin = materialize(build_model("swin_tiny_patch4_window7_224").module, torch, torch.device("cpu"),
-                       torch.float32)
+    swin = materialize(build_model("swin_tiny_patch4_window7_224").module, torch.device("cpu"), torch.float32)
     index = swin.layers[0].blocks[0].attn.relative_position_index
     assert int(index.max()) == (2 * 7 - 1) ** 2 - 1  # recomputed by init_non_persistent_buffers, not garbage
     assert all(torch.isfinite(p).all() for p in swin.parameters())
-    resnet = materialize(build_model("resnet18").module, torch, torch.device("cpu"), torch.float32)
+    resnet = materialize(build_model("resnet18").module, torch.device("cpu"), torch.float32)
     assert torch.equal(resnet.bn1.running_var, torch.ones(64))
     with torch.inference_mode():
         out = resnet(torch.randn(1, 3, 64, 64))

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,18 @@ import pytest
 import hwmap.errors
 import hwmap.hardware
 from hwmap.errors import TemplateError
-from hwmap.hardware import catalog, list_accelerators, load_accelerator
+from hwmap.hardware import catalog, list_accelerators, load_accelerator, loader
 
 REPO = Path(__file__).resolve().parents[2]
 GPU_TEMPLATE = "schema_version: 1\nkind: gpu\ndescription: a GPU\n"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_alias_table() -> Iterator[None]:
+    """The GPU alias table is read once per process: tests that swap the templates root must not leave theirs."""
+    loader.gpu_aliases.cache_clear()
+    yield
+    loader.gpu_aliases.cache_clear()
 
 
 @pytest.fixture

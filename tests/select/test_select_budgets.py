@@ -269,7 +269,7 @@ def test_trace_errors_name_file_and_line(tmp_path, content, message):
 
 
 def test_trace_missing_file(tmp_path):
-    with pytest.raises(HwmapError, match="cannot read the budget trace"):
+    with pytest.raises(HwmapError, match="budget_trace .*nope.csv: cannot read it"):
         read_budget_trace(tmp_path / "nope.csv")
 
 
