@@ -30,6 +30,8 @@ CARDS = [
     ("benchmark-infer-amp-nchw-pt291-cu128-4090.subset.csv", "rtx4090", "auto", "GeForce RTX 4090 (Ada), eager"),
     ("benchmark-infer-amp-nchw-pt291-cu130-pro6000maxq.subset.csv", "rtx_pro6000_blackwell_maxq", "auto",
      "RTX PRO 6000 Blackwell Max-Q (300 W), eager"),
+    ("benchmark-infer-amp-nchw-pt291-cu130-5090.subset.csv", "rtx5090", "auto",
+     "GeForce RTX 5090 (Blackwell, 575 W), eager"),
 ]
 
 
