@@ -17,7 +17,10 @@ the values written next to them). The rule inputs are the tensor-core generation
   0.60 / 0.55, conv_grouped 0.8 x conv_dense (0.44 / 0.40: a grouped conv is an implicit GEMM per group, memory-
   bound at small group width, so its compute efficiency only binds on wide groups), linear 0.75 / 0.70,
   attention_matmul 0.50 / 0.45, attention_fused 0.50 / 0.35; CUDA-core classes 0.20-0.30 of the FP32 peak
-  (conv_depthwise 0.35 / 0.30);
+  (conv_depthwise 0.35 / 0.30). Parts whose FP32-accumulate rate is half their FP16-accumulate rate (GeForce;
+  the RTX PRO 6000 Blackwell by measurement, see its template): linear 0.90, the halved MMA pipe rather than
+  operand delivery bounds a large GEMM (chosen on timm's published tables: at 0.75 the ViT/DeiT/BEiT/EVA rows
+  were +19% (3090), +28% (4090), +15% (5090) and +21% (Max-Q) too slow, at 0.90 +8%, +18%, +3%, +11%);
 - memory: streaming kernels reach 0.85 (GDDR), 0.80 (HBM), 0.70 (LPDDR, shared with the CPU) of the peak
   bandwidth; strided kernels (depthwise, grouped, pooling, copies) 0.65 / 0.55 / 0.50; convolution and norm
   operands 0.75 / 0.70 / 0.60;
