@@ -17,6 +17,7 @@ from hwmap.calibrate.table import (
     TimelinePlan,
     fit_table,
     fit_table_checked,
+    holdout_folds,
     holdout_split,
     model_family,
     read_table,
@@ -198,3 +199,13 @@ def test_batches_with_few_rows_are_judged_with_their_neighbours():
     assert set(groups[:6]) == {1}  # six rows: a group of its own
     assert set(groups[6:]) == {1024}  # 192 and 256 join 1024, labelled by its most frequent batch
     assert set(batch_groups(np.array([64, 64, 128]), min_rows=5)) == {64}  # too few rows overall: one group
+
+
+def test_holdout_folds_keep_a_models_rows_together_and_balance_the_folds():
+    models = [f"m{i % 10}" for i in range(30)]  # 10 models, 3 rows each
+    fold = holdout_folds(models, folds=4, seed=3)
+    assert all(len({int(f) for m, f in zip(models, fold, strict=True) if m == name}) == 1 for name in set(models))
+    per_fold = np.bincount(fold, minlength=4)
+    assert sorted(per_fold.tolist()) == [6, 6, 9, 9]  # 10 models dealt round-robin: 3, 3, 2, 2 models
+    assert (fold == holdout_folds(models, folds=4, seed=3)).all()  # seeded
+    assert set(holdout_folds(["a", "a", "b"], folds=4).tolist()) == {0, 1}  # fewer models than folds
