@@ -2,7 +2,8 @@
 
 For each shipped table (hwmap/data/timm_benchmarks/*.subset.csv, see PROVENANCE.md) every row of
 experiments/gpu_published.py's model list that the table has is traced at the table's batch and estimated on the
-card's template in the table's mode (eager tables: mode auto, fp16 under torch.autocast): with the template priors;
+card's template in the table's mode (eager tables: mode auto; `-dynamo` tables: mode compiled; fp16 under
+torch.autocast): with the template priors;
 calibrated on a random half of the models predicting the other half (5 splits, `hwmap calibrate --from-table`'s
 fit); and the FLOPs baseline with its best single constant. Median absolute error, Spearman, per-family medians.
 
@@ -30,6 +31,10 @@ CARDS = [
     ("benchmark-infer-amp-nchw-pt291-cu128-4090.subset.csv", "rtx4090", "auto", "GeForce RTX 4090 (Ada), eager"),
     ("benchmark-infer-amp-nchw-pt291-cu130-pro6000maxq.subset.csv", "rtx_pro6000_blackwell_maxq", "auto",
      "RTX PRO 6000 Blackwell Max-Q (300 W), eager"),
+    ("benchmark-infer-amp-nchw-pt291-cu130-5090.subset.csv", "rtx5090", "auto",
+     "GeForce RTX 5090 (Blackwell, 575 W), eager"),
+    ("benchmark-infer-amp-nchw-pt291-cu128-4090-dynamo.subset.csv", "rtx4090", "compiled",
+     "GeForce RTX 4090 (Ada), torch.compile"),
 ]
 
 

@@ -11,9 +11,9 @@ cards) are never left. A coefficient whose data precision (sum of squared Jacobi
 precision keeps the prior value: at batch 1024 the launch and host overheads, for instance. Every coefficient's
 move is reported (:class:`CoefficientMove`: prior, fitted, prior and posterior one-sigma factors).
 
-:func:`fit_table_checked` adds a held-out check (fit on half of the models, predict the other half, fall back to
-the priors per parameter group where the fit is worse at some batch); :func:`representative_rows` picks the
-default subset of a large table.
+:func:`fit_table_checked` adds a held-out check (k-fold by model: fit on the other folds, predict each; shrink
+towards the priors, else fall back to the priors per parameter group, where the fits are worse at some batch);
+:func:`representative_rows` picks the default subset of a large table.
 
 A plan (:class:`hwmap.cost.gpu.TimelinePlan`) is evaluated by :class:`hwmap.cost.gpu.PlanStack`, the one place of
 the timeline formulas, which the estimate (:func:`hwmap.cost.gpu.gpu_timeline`) evaluates too: the fit stacks every
@@ -64,6 +64,7 @@ __all__ = [
     "calibrate_from_table",
     "fit_table",
     "fit_table_checked",
+    "holdout_folds",
     "representative_rows",
     "parse_columns",
     "predict_step_s",
@@ -91,6 +92,9 @@ NOISE_LOG = 0.10  # the GPU model's own error per table row (~10%): what one row
 # median error on the held-out half): 6.9% at 1.0, 6.9% at 0.5, 6.0% at 0.3, 6.3% at 0.2 (priors: 7.9%). The
 # hard bounds and the held-out check (fit_table_checked) guard what a weak pull lets through.
 PRIOR_WEIGHT = 0.3
+# The held-out check's fallbacks before it reverts parameter groups: the same fit pulled harder towards the priors
+# (PRIOR_WEIGHT x these factors), i.e. the data's moves shrunk, not dropped.
+SHRINK_FACTORS = (3.0, 10.0)
 # Parameter groups the held-out check can set back to their priors together.
 PARAMETER_GROUPS = {
     "compute": ("compute_eff_frac", "half_saturation_elements"),
@@ -379,13 +383,14 @@ def _bounds_s(parameter: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class HoldoutCheck:
-    """Fits on halves of the table's models, each checked on the other half, against the priors (two-fold)."""
+    """Fits on k - 1 of k folds of the table's models, each checked on the remaining fold, against the priors."""
 
-    train_rows: int  # rows the fits were trained on, over both folds (each row once)
+    train_rows: int  # rows the fits were trained on, over all folds (each row in k - 1 of them)
     test_rows: int  # rows predicted by a fit that did not see them (every row once)
     prior_error_pct: Mapping[int, float]  # batch -> median |error| of the priors on the held-out rows
-    fitted_error_pct: Mapping[int, float]  # batch -> the same for the fit on the other half (after fallback)
+    fitted_error_pct: Mapping[int, float]  # batch -> the same for the fits on the other folds (after fallback)
     reverted_groups: tuple[str, ...]  # parameter groups set back to their priors because they made it worse
+    prior_weight: float = PRIOR_WEIGHT  # the pull towards the priors the chosen fit used (stronger: shrunk)
 
 
 MIN_ROWS_PER_BATCH_GROUP = 5  # held-out rows a batch group needs for its median error to mean something
@@ -427,24 +432,39 @@ def holdout_split(models: Sequence[str], seed: int = 0) -> np.ndarray:
     return np.array([m in test_models for m in models], dtype=bool)
 
 
+HOLDOUT_FOLDS = 4  # the held-out check's folds: each fit sees 3/4 of the models, close to the final fit's data
+
+
+def holdout_folds(models: Sequence[str], folds: int = HOLDOUT_FOLDS, seed: int = 0) -> np.ndarray:
+    """Per row, its fold (0..folds-1): the models in a seeded random order dealt round-robin (a model's rows
+    together); fewer models than folds: one fold per model."""
+    unique = sorted(set(models))
+    order = np.random.default_rng(seed).permutation(unique).tolist()
+    fold_of = {m: k % max(1, min(folds, len(unique))) for k, m in enumerate(order)}
+    return np.array([fold_of[m] for m in models], dtype=int)
+
+
 def fit_table_checked(plans: Sequence[TimelinePlan], measured_s: Sequence[float], prior: GpuCoefficients, *,
                       models: Sequence[str], batches: Sequence[int], seed: int = 0,
                       source: str | None = None) -> TableFit:
     """fit_table with a held-out check: never worse than the priors on held-out rows, at any batch of the table.
 
-    Two-fold: the table's models are split in two halves (random, by model, seeded); the fit on each half predicts
-    the other, and the pooled held-out errors (every row predicted by a fit that did not see it) are compared with
-    the priors' per batch. If the fits are worse at some batch, parameter groups (PARAMETER_GROUPS) are set back
-    to their priors: each single group first (the best that passes), else all of them (the priors). Batches with
-    fewer than MIN_ROWS_PER_BATCH_GROUP rows are judged together with the next larger batch (:func:`batch_groups`):
-    one row's error is not a median. The final fit uses every row with the chosen groups kept at their priors.
+    K-fold by model (HOLDOUT_FOLDS, random, seeded): the fit on the other folds predicts each fold's rows, and the
+    pooled held-out errors (every row predicted by a fit that did not see it) are compared with the priors' per
+    batch. (Two folds judge fits made from half the rows, noisier than the final fit from all of them: on the 3090
+    table they rejected fits that generalised.) If the fits are worse at some batch, the fits are shrunk towards
+    the priors (the prior pull x SHRINK_FACTORS: the best that passes), else parameter groups (PARAMETER_GROUPS)
+    are set back to their priors: each single group (the best that passes), else all of them (the priors).
+    Batches with fewer than MIN_ROWS_PER_BATCH_GROUP rows are judged together with the next larger batch
+    (:func:`batch_groups`): one row's error is not a median. The final fit uses every row with the chosen pull and
+    groups kept at their priors.
     """
     measured = np.asarray(measured_s, dtype=float)
     batch_arr = np.asarray(batches)
-    half = holdout_split(models, seed)
-    if half.sum() == 0 or (~half).sum() == 0:  # one model: nothing to hold out
+    fold = holdout_folds(models, seed=seed)
+    if fold.max() == 0:  # one model: nothing to hold out
         return fit_table(plans, measured, prior, source=source)
-    folds = [(~half, half), (half, ~half)]  # (train rows, held-out rows)
+    folds = [(fold != k, fold == k) for k in range(int(fold.max()) + 1)]  # (train rows, held-out rows)
     stacked = [PlanStack([p for p, t in zip(plans, held, strict=True) if t]) for _, held in folds]
     order = np.concatenate([np.flatnonzero(held) for _, held in folds])
     pooled_measured, pooled_batches = measured[order], batch_arr[order]
@@ -454,23 +474,28 @@ def fit_table_checked(plans: Sequence[TimelinePlan], measured_s: Sequence[float]
                                     for s, c in zip(stacked, coefs, strict=True)])
         return _median_error_by_batch(predicted, pooled_measured, pooled_batches)
 
-    prior_err = pooled_error([prior, prior])
+    prior_err = pooled_error([prior] * len(folds))
     groups = tuple(PARAMETER_GROUPS)
     choice: tuple[str, ...] = groups
+    weight = PRIOR_WEIGHT
     best_err: dict[int, float] = dict(prior_err)
-    for candidates in ([()], [(g,) for g in groups]):  # nothing reverted, else one group at a time
+    levels = ([(PRIOR_WEIGHT, ())],  # the fit as it is
+              [(PRIOR_WEIGHT * f, ()) for f in SHRINK_FACTORS],  # else shrunk towards the priors
+              [(PRIOR_WEIGHT, (g,)) for g in groups])  # else one group at a time back at its priors
+    for candidates in levels:
         passing = []
-        for reverted in candidates:
+        for pull, reverted in candidates:
             fits = [fit_table([p for p, t in zip(plans, train, strict=True) if t], measured[train], prior,
-                              frozen_groups=reverted).coefficients for train, _ in folds]
+                              prior_weight=pull, frozen_groups=reverted).coefficients for train, _ in folds]
             err = pooled_error(fits)
             if all(err[b] <= prior_err[b] + 1e-9 for b in prior_err):
-                passing.append((sum(err.values()), reverted, err))
+                passing.append((sum(err.values()), pull, reverted, err))
         if passing:
-            _, choice, best_err = min(passing, key=lambda t: t[0])
+            _, weight, choice, best_err = min(passing, key=lambda t: t[0])
             break
-    check = HoldoutCheck(int(len(plans)), int(len(plans)), prior_err, best_err, tuple(choice))
-    final = fit_table(plans, measured, prior, frozen_groups=choice, source=source)
+    check = HoldoutCheck(int(len(plans)) * (len(folds) - 1), int(len(plans)), prior_err, best_err, tuple(choice),
+                         weight)
+    final = fit_table(plans, measured, prior, prior_weight=weight, frozen_groups=choice, source=source)
     return dataclasses.replace(final, holdout=check)
 
 
@@ -518,12 +543,14 @@ def table_calibration(fit: TableFit, *, accel: Accelerator, table: str, rows: Se
     ]
     if check is not None:
         notes.append(
-            f"held-out check (two-fold by model halves): median error of {check.test_rows} rows each predicted by "
-            "the fit on the other half, by batch: " + ", ".join(
+            f"held-out check ({HOLDOUT_FOLDS}-fold by model): median error of {check.test_rows} rows each predicted "
+            "by a fit on the other folds, by batch: " + ", ".join(
                 f"b{b} priors {check.prior_error_pct[b]:.1f}% -> fit {check.fitted_error_pct[b]:.1f}%"
                 for b in sorted(check.prior_error_pct))
             + (f"; groups kept at their priors (the fit made them worse): {', '.join(check.reverted_groups)}"
-               if check.reverted_groups else "; no group needed its priors back"))
+               if check.reverted_groups else "; no group needed its priors back")
+            + (f"; fit shrunk towards the priors (prior pull x{check.prior_weight / PRIOR_WEIGHT:g})"
+               if check.prior_weight != PRIOR_WEIGHT else ""))
     return GpuCalibration(
         schema_version=1, kind="gpu_calibration", accelerator=accel.name,
         created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -33,6 +33,11 @@ pow, rsqrt, exp, sum, ...) return fp32; every other op returns the widest dtype 
 such as a layer-scale gamma or a position embedding turns the stream fp32). The residual streams of transformers
 and MetaFormers are then fp32: their memory-bound norms, elementwise ops and permutes move twice the bytes.
 
+Layouts (eager and sdpa modes, :func:`layout_copies`): a layer/group norm whose input is a permuted view (a
+channels-first LayerNorm's permute of an NCHW tensor, a patch embedding's transpose) first copies it to contiguous
+memory (one data-movement kernel at the norm's dtype); layouts propagate as in PyTorch eager, so only the first
+channels-first norm of a ConvNeXt stream copies.
+
 Host/GPU pipeline (PyTorch eager launches kernels asynchronously)::
 
     H += host_i                          (CPU dispatch: per-class operator cost, views, module calls)
@@ -110,6 +115,7 @@ __all__ = [
     "gpu_roofs",
     "gpu_timeline",
     "kernel_time_s",
+    "layout_copies",
     "mac_rates",
     "node_features",
     "saturation",
@@ -749,6 +755,80 @@ def _cast_launches(position: int, casts: Sequence[int], full_s) -> list[_Launch]
     return out
 
 
+# Norm kernels that need a contiguous input: PyTorch's CUDA layer/group norm call input.contiguous() inside the
+# kernel's C++ code (below the dispatcher a trace sees), so a permuted input is copied first.
+_CONTIGUOUS_INPUT_NORMS = frozenset({"aten.native_layer_norm", "aten.layer_norm", "aten.native_group_norm",
+                                     "aten.group_norm"})
+_PERMUTING_VIEWS = frozenset({"aten.permute", "aten.transpose", "aten.t", "aten.swapaxes", "aten.movedim"})
+
+
+def _view_layout(view: Node, layout: str) -> str:
+    """The memory layout of a view's output given its input's: "contiguous", "channels_last" (an NCHW-shaped
+    tensor with NHWC strides) or "strided" (innermost dimension not unit-stride: read non-contiguously).
+
+    Only permutes/transposes change it, judged from the shapes (a permutation that swaps equal-sized dimensions
+    is not seen): NCHW -> NHWC of a contiguous tensor is strided, of a channels-last one contiguous; NHWC -> NCHW
+    of a contiguous tensor is channels-last; any other permute moving the innermost dimension is strided.
+    """
+    if _op_base(view.op) not in _PERMUTING_VIEWS or not view.inputs or not view.outputs:
+        return layout if layout != "strided" else "strided"
+    before, after = view.inputs[0].shape, view.outputs[0].shape
+    if len(before) < 2 or len(after) < 2 or before[-1] == after[-1]:
+        return layout
+    if len(before) == 4 and len(after) == 4:
+        to_nhwc = after[3] == before[1] and after[1:3] == before[2:4]
+        to_nchw = after[1] == before[3] and after[2:4] == before[1:3]
+        if to_nhwc and layout == "channels_last":
+            return "contiguous"
+        if to_nchw and layout == "contiguous":
+            return "channels_last"
+    return "strided"
+
+
+def layout_copies(graph: LayerGraph) -> dict[int, int]:
+    """Position -> elements of the implicit contiguous copy an eager norm makes of its permuted input.
+
+    Assumes: ``F.layer_norm``/``F.group_norm`` on a strided view (a channels-first LayerNorm's permute of an NCHW
+    tensor; PVT/Twins/Swin patch embeddings: flatten -> transpose -> norm) copy their input to contiguous memory
+    first (at::native_layer_norm and at::native_group_norm take ``X.expect_contiguous()``): one extra kernel that
+    reads and writes the input, which a trace on the meta device does not record. Layouts propagate as in
+    PyTorch eager: a norm's output is contiguous; its permute back to NCHW is channels-last; convolutions and
+    pointwise ops keep their first activation input's channels-last layout (cuDNN and TensorIterator follow the
+    input's memory format), so after a ConvNeXt stem the next channels-first LayerNorms need no copy.
+    torch.compile plans layouts itself: compiled mode adds no copy.
+    """
+    nodes = graph.nodes
+    pos = {n.index: p for p, n in enumerate(nodes)}
+    layouts: list[str] = []
+    out: dict[int, int] = {}
+
+    def layout_of(tensor) -> str:
+        source = tensor.source
+        return layouts[pos[int(source)]] if source.isdigit() and int(source) in pos else "contiguous"
+
+    for p, node in enumerate(nodes):
+        activations = [t for t in node.inputs if not t.is_weight]
+        first = layout_of(activations[0]) if activations else "contiguous"
+        if isinstance(node.work, Zero):
+            layouts.append(_view_layout(node, first))
+            continue
+        if _op_base(node.op) in _CONTIGUOUS_INPUT_NORMS:
+            if first == "strided":
+                out[p] = activations[0].numel
+            layouts.append("contiguous")
+            continue
+        rank4 = bool(node.outputs) and len(node.outputs[0].shape) == 4
+        layouts.append("channels_last" if first == "channels_last" and rank4 else "contiguous")
+    return out
+
+
+def _copy_launches(position: int, numel: int, element_bytes: int, full_s) -> list[_Launch]:
+    """The contiguous copy of a norm's permuted input: one data-movement kernel reading and writing it."""
+    bytes_ = 2.0 * numel * element_bytes
+    return [_Launch(position, "data_movement", 0.0, bytes_, float(numel), [position],
+                    [full_s("data_movement", 0.0, bytes_)])]
+
+
 def _casts_outside_fused_chains(position: int, casts: Sequence[int], score_numel: Mapping[int, int]) -> tuple:
     """The autocast casts at a node, less those of attention scores inside a fused attention kernel."""
     scores = score_numel.get(position)
@@ -895,6 +975,7 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     fusion = _memo(graph, "compiled_fusion", lambda: plan_fusion(
         graph, policy="compiled", kernels=[(c.av, c.members) for c in fused_chains])) if mode == "compiled" else None
     edges = _memo(graph, "edges", lambda: _Edges(graph)) if fusion is not None else None
+    copies = _memo(graph, "layout_copies", lambda: layout_copies(graph)) if mode != "compiled" else {}
     launches: list[_Launch] = []
     launch_at_anchor: dict[int, _Launch] = {}
     fused_pointwise = 0
@@ -903,6 +984,8 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
         if plan is not None and edges is None:
             launches.extend(_cast_launches(p, _casts_outside_fused_chains(p, plan.casts.get(p, ()), score_numel),
                                            full_s))
+        if p in copies:  # a norm's implicit contiguous copy (at the norm's compute dtype: fp32 under autocast)
+            launches.extend(_copy_launches(p, copies[p], 4 if plan is not None else size, full_s))
         if p in chain_at:
             c = chain_at[p]
             f = chain_features(c, dtype)

@@ -17,7 +17,10 @@ the values written next to them). The rule inputs are the tensor-core generation
   0.60 / 0.55, conv_grouped 0.8 x conv_dense (0.44 / 0.40: a grouped conv is an implicit GEMM per group, memory-
   bound at small group width, so its compute efficiency only binds on wide groups), linear 0.75 / 0.70,
   attention_matmul 0.50 / 0.45, attention_fused 0.50 / 0.35; CUDA-core classes 0.20-0.30 of the FP32 peak
-  (conv_depthwise 0.35 / 0.30);
+  (conv_depthwise 0.35 / 0.30). Parts whose FP32-accumulate rate is half their FP16-accumulate rate (GeForce;
+  the RTX PRO 6000 Blackwell by measurement, see its template): linear 0.90, the halved MMA pipe rather than
+  operand delivery bounds a large GEMM (chosen on timm's published tables: at 0.75 the ViT/DeiT/BEiT/EVA rows
+  were +19% (3090), +28% (4090), +15% (5090) and +21% (Max-Q) too slow, at 0.90 +8%, +18%, +3%, +11%);
 - memory: streaming kernels reach 0.85 (GDDR), 0.80 (HBM), 0.70 (LPDDR, shared with the CPU) of the peak
   bandwidth; strided kernels (depthwise, grouped, pooling, copies) 0.65 / 0.55 / 0.50; convolution and norm
   operands 0.75 / 0.70 / 0.60;
@@ -130,16 +133,18 @@ def _shipped_gpu_specs() -> dict[str, GpuSpec]:
 
 
 # Hard physical bounds of the GPU model's coefficients: a fit never leaves them, and a calibration file outside them
-# is clamped with a note (hwmap.cost.gpu.coefficients). Units as in the templates (_us, _frac, _elements).
-# - compute_eff_frac <= 1: no kernel beats the published peak at the clock the roofs assume.
-# - memory_eff_frac <= 0.95 of the DRAM peak: copy/stream kernels reach about 90% of the datasheet bandwidth on
-#   GDDR6X and HBM cards (BabelStream-style measurements); traffic that stays in L2 is the L2 level's, not DRAM's.
-# - launch_overhead_us in [1, 20]: GPU-side cost per kernel (launch latency, ramp, tail) on top of its roofline time;
-#   a back-to-back stream of short kernels runs at ~3 us per kernel on V100-class cards (NVIDIA, "Getting Started
-#   with CUDA Graphs", 2019), ~2-5 us on newer cards.
-# - host_overhead_us in [2, 100]: CPU dispatch of one PyTorch eager operator, ~5-20 us on x86 desktops/servers
-#   (NVIDIA Nsight Systems user guide's PyTorch example: ~20 us per element-wise op on a V100 host), up to ~75 us on
-#   Jetson's ARM cores; host_view_us in [0.1, 10], host_module_us in [0.2, 15] (one Python view / nn.Module call).
+# is clamped with a note (hwmap.cost.gpu.coefficients). Units as in the templates (_us, _frac, _elements). Which are
+# definitions and which are assumptions (checked in December 2026 against what the search tool could read):
+# - compute_eff_frac <= 1: a definition, no kernel beats the published peak at the clock the roofs assume.
+# - memory_eff_frac <= 0.95 of the DRAM peak: assumed. Stream/copy kernels are commonly reported at ~85-92% of the
+#   datasheet bandwidth on GDDR6X and HBM cards (BabelStream-style measurements); no such measurement could be read
+#   back this session. Traffic that stays in L2 would be an L2 level's, which the model does not have yet.
+# - launch_overhead_us in [1, 20]: assumed. GPU-side cost per kernel (launch latency, ramp, tail) on top of its
+#   roofline time; the ~3 us per back-to-back short kernel figure is recalled from NVIDIA's "Getting Started with
+#   CUDA Graphs" (developer.nvidia.com/blog/cuda-graphs, 2019; the page exists, its numbers were not re-read).
+# - host_overhead_us in [2, 100]: assumed. CPU dispatch of one PyTorch eager operator, ~5-20 us on x86
+#   desktops/servers, up to ~75 us on Jetson's ARM cores (recalled, not from a source read this session);
+#   host_view_us in [0.1, 10], host_module_us in [0.2, 15] (one Python view / nn.Module call): assumed.
 COEFFICIENT_BOUNDS: dict[str, tuple[float, float]] = {
     "compute_eff_frac": (1e-3, 1.0),
     "memory_eff_frac": (1e-2, 0.95),

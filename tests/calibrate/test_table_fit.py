@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from hwmap.calibrate.table import (
+    HOLDOUT_FOLDS,
     CoefficientArrays,
     TimelinePlan,
     fit_table,
     fit_table_checked,
+    holdout_folds,
     holdout_split,
     model_family,
     read_table,
@@ -51,11 +53,12 @@ def _plans(count: int, seed: int, *, log_elements: tuple[float, float]) -> list[
 
 
 def _truth(**changes) -> object:
-    """The priors with conv_dense/linear efficiencies, every launch and host overhead changed."""
+    """The priors with conv_dense/linear efficiencies (at most 1), every launch and host overhead changed."""
     classes = dict(PRIOR.classes)
     for name in ("conv_dense", "linear", "elementwise", "normalization"):
         c = classes[name]
-        classes[name] = dataclasses.replace(c, compute_eff_frac=c.compute_eff_frac * changes.get("compute", 1.0),
+        compute = min(c.compute_eff_frac * changes.get("compute", 1.0), 1.0)  # a physical truth: at most the peak
+        classes[name] = dataclasses.replace(c, compute_eff_frac=compute,
                                             launch_overhead_s=c.launch_overhead_s * changes.get("launch", 1.0),
                                             host_overhead_s=c.host_overhead_s * changes.get("host", 1.0))
     return dataclasses.replace(PRIOR, classes=classes, host_view_s=PRIOR.host_view_s * changes.get("host", 1.0),
@@ -150,7 +153,8 @@ def test_the_held_out_check_never_leaves_the_model_worse_than_the_priors():
     measured = [t if held else 1.6 * t for t, held in zip(base, test, strict=True)]
     fit = fit_table_checked(plans, measured, PRIOR, models=models, batches=batches)
     check = fit.holdout
-    assert check is not None and check.train_rows == check.test_rows == 40  # two folds: every row once each
+    # k folds: every row held out once, and in the training rows of the k - 1 other folds' fits
+    assert check is not None and check.test_rows == 40 and check.train_rows == (HOLDOUT_FOLDS - 1) * 40
     assert set(check.prior_error_pct) == {64, 1024}
     for batch in (64, 1024):
         assert check.fitted_error_pct[batch] <= check.prior_error_pct[batch] + 1e-9
@@ -195,3 +199,13 @@ def test_batches_with_few_rows_are_judged_with_their_neighbours():
     assert set(groups[:6]) == {1}  # six rows: a group of its own
     assert set(groups[6:]) == {1024}  # 192 and 256 join 1024, labelled by its most frequent batch
     assert set(batch_groups(np.array([64, 64, 128]), min_rows=5)) == {64}  # too few rows overall: one group
+
+
+def test_holdout_folds_keep_a_models_rows_together_and_balance_the_folds():
+    models = [f"m{i % 10}" for i in range(30)]  # 10 models, 3 rows each
+    fold = holdout_folds(models, folds=4, seed=3)
+    assert all(len({int(f) for m, f in zip(models, fold, strict=True) if m == name}) == 1 for name in set(models))
+    per_fold = np.bincount(fold, minlength=4)
+    assert sorted(per_fold.tolist()) == [6, 6, 9, 9]  # 10 models dealt round-robin: 3, 3, 2, 2 models
+    assert (fold == holdout_folds(models, folds=4, seed=3)).all()  # seeded
+    assert set(holdout_folds(["a", "a", "b"], folds=4).tolist()) == {0, 1}  # fewer models than folds
