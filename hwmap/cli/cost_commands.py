@@ -238,15 +238,16 @@ def accels_validate(
 @calls_api("export_accelerator")
 def accels_export(
     accel: Annotated[str, typer.Argument(help="template name (hwmap accels list) or template .yaml")],
-    out: Annotated[str, typer.Option("--out", "-o", help="the hardware YAML to write, e.g. sys16.hardware.yaml "
-                                                         "(the mapping goes beside it: sys16.mapping.yaml); or an "
-                                                         "existing folder for <name>.hardware.yaml and "
-                                                         "<name>.mapping.yaml")],
-    format: Annotated[Literal[("zigzag",)], typer.Option(
-        "--format", help="zigzag: ZigZag 3.9.1 hardware and spatial mapping YAML")] = "zigzag",
+    out: Annotated[str, typer.Option("--out", "-o", help="zigzag: the hardware YAML to write, e.g. "
+                                                         "sys16.hardware.yaml (the mapping goes beside it: "
+                                                         "sys16.mapping.yaml), or an existing folder; timeloop (and "
+                                                         "hierarchy templates): an existing folder")],
+    format: Annotated[Literal[("zigzag", "timeloop")], typer.Option(
+        "--format", help="zigzag: ZigZag 3.9.1 hardware and spatial mapping YAML; timeloop: Timeloop v0.4 "
+                         "flattened architecture, Accelergy ERT and constraints")] = "zigzag",
     json_out: JsonOpt = False,
 ) -> None:
-    """Write a template in another tool's format (ZigZag: memory hierarchy, MAC array, spatial mapping)."""
+    """Write a template in another tool's format (memory hierarchy, MAC array, spatial mapping)."""
     from hwmap.api import export_accelerator
     from hwmap.report.tables import print_json
 
@@ -256,6 +257,43 @@ def accels_export(
         return
     for path in result.paths:
         print(f"wrote {path}")
+
+
+@accels_app.command("import")
+@calls_api("import_accelerator")
+def accels_import(
+    source: Annotated[str, typer.Argument(metavar="FILE", help="timeloop: the flattened v0.4 architecture "
+                                                             "(*.flattened_architecture.yaml); zigzag: ZigZag 3.9.1 "
+                                                             "hardware YAML")],
+    out: Annotated[str, typer.Option("--out", "-o", help="the hierarchy template .yaml to write")],
+    format: Annotated[Literal[("timeloop", "zigzag")], typer.Option(
+        "--format", help="timeloop: Timeloop v0.4 + Accelergy; zigzag: ZigZag 3.9.1")] = "timeloop",
+    ert: Annotated[Optional[str], typer.Option("--ert", help="timeloop: Accelergy's energy reference table "
+                                                              "(*.ERT.yaml)")] = None,
+    constraints: Annotated[Optional[str], typer.Option(
+        "--constraints", help="timeloop: the design's arch.yaml or a constraints document (keep/bypass, spatial "
+                              "rules)")] = None,
+    spatial_mapping: Annotated[Optional[str], typer.Option(
+        "--spatial-mapping", help="zigzag: a ZigZag mapping YAML whose 'default' spatial_mapping fixes the "
+                                  "unrolling")] = None,
+    freq_mhz: Annotated[Optional[float], typer.Option(
+        "--freq-mhz", min=0.0, max=1e6, help="the clock (default: Timeloop's cycle_seconds; ZigZag: 1000)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write another tool's architecture as a hierarchy template (unsupported features are refused by name)."""
+    from hwmap.api import import_accelerator
+    from hwmap.report.tables import print_json
+
+    inputs = {"FILE": source, "--ert": ert, "--constraints": constraints, "--spatial-mapping": spatial_mapping}
+    check_files(inputs=inputs, outputs={"--out": out}, implicit=False)
+    result = import_accelerator(source, out=out, format=format, ert=ert, constraints=constraints,
+                                spatial_mapping=spatial_mapping, freq_mhz=freq_mhz)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    levels = " > ".join(level.name for level in result.hierarchy.levels)
+    print(f"wrote {result.path}: {levels} > {result.hierarchy.compute.name} "
+          f"({' x '.join(map(str, result.hierarchy.compute.mesh))})")
 
 
 @app.command("bounds")

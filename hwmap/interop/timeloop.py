@@ -31,7 +31,7 @@ from hwmap.errors import TemplateError
 from hwmap.fileio import atomic_write_text
 from hwmap.hardware.hierarchy import LOOP_DIMS, Hierarchy, build_hierarchy, load_architecture_yaml
 
-__all__ = ["read_timeloop", "timeloop_documents", "write_timeloop"]
+__all__ = ["read_timeloop", "timeloop_clock_mhz", "timeloop_documents", "write_timeloop"]
 
 DATASPACES = {"Inputs": "input", "Weights": "weight", "Outputs": "output"}
 DIMS = {"N": "B", "M": "K", "C": "C", "P": "OY", "Q": "OX", "R": "FY", "S": "FX"}
@@ -52,6 +52,28 @@ def read_timeloop(architecture: str | Path, ert: str | Path, *, constraints: str
     tables = _ert_tables(_load(ert_path), str(ert_path))
     keep, spatial = _constraints(Path(constraints)) if constraints is not None else ({}, {})
     return _hierarchy(arch, tables, keep, spatial, arch_source=str(arch_path), ert_source=str(ert_path))
+
+
+def timeloop_clock_mhz(architecture: str | Path) -> float:
+    """The clock of a flattened architecture: its first component's ``global_cycle_seconds`` (else
+    ``cycle_seconds``), in MHz; 1000 MHz (Timeloop's default 1 ns cycle) when no component states one."""
+    path = Path(architecture)
+    for component in _components(_load(path), str(path)):
+        attrs = component.get("attributes") if isinstance(component, dict) else None
+        for key in ("global_cycle_seconds", "cycle_seconds"):
+            value = attrs.get(key) if isinstance(attrs, dict) else None
+            if isinstance(value, str):  # the project's YAML 1.2 loader reads 1e-09 as a number; '1e-9' text too
+                try:
+                    value = float(value)
+                except ValueError:
+                    pass
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise TemplateError(f"{path}: {component.get('name')}: attributes.{key}: {value!r}; expected "
+                                    "seconds > 0")
+            return round(1e-6 / value, 6)
+    return 1000.0
 
 
 def _load(path: Path) -> Any:
@@ -420,9 +442,8 @@ def _spatial_targets(h: Hierarchy) -> list[dict]:
     """One spatial target per fanout level: X dims first, then Y dims, split between them."""
     by_level: dict[str, dict[str, SpatialDims]] = {}
     for unrolling in h.spatial:
-        if unrolling.fixed:
-            raise TemplateError(f"{h.name}: spatial[{unrolling.axis}].fixed: a dataflow-fixed unrolling has no "
-                                "Timeloop constraint form; expected factors")
+        # a dataflow-fixed unrolling without factors (a systolic array's) is written as a constraint that lets
+        # only its dims spread on the axis: Timeloop cannot force a dim to fill an axis without a factor
         index = h.array_axes.index(unrolling.axis)
         level = next((lv for lv in h.levels if _fanout(h, lv.name)[index] > 1), None)
         if level is None:
@@ -431,7 +452,7 @@ def _spatial_targets(h: Hierarchy) -> list[dict]:
     targets = []
     for name, per_axis in by_level.items():
         fanout = _fanout(h, name)
-        x, y = per_axis.get("X"), per_axis.get("Y")
+        x, y = (per_axis.get(axis) for axis in h.array_axes)  # Timeloop's X and Y, whatever the axes are named
         dims_x = list(x.dims) if x else []
         dims_y = list(y.dims) if y else []
         used = set(dims_x) | set(dims_y)
