@@ -370,12 +370,22 @@ def map_layers(
     num_classes: int | None = None,
     strict: bool = False,
     cache: bool = True,
+    fixed: str | Path | None = None,
 ) -> LayerMappings:
     """The mapping (loop order, buffer tiles, DRAM bytes per operand, reuse) of every conv/GEMM layer of model on
-    a systolic or vector_pe template; layer: only layers whose name or module matches this glob ('layer4.*')."""
+    a systolic or vector_pe template; layer: only layers whose name or module matches this glob ('layer4.*').
+
+    fixed: evaluate the mapping this file gives each layer instead of searching (a Timeloop *.map.yaml, a ZigZag
+    mapping YAML, or ZigZag run records such as benchmarks/reference/zigzag_resnet50_*.json) on the template's
+    memory hierarchy: returns a hwmap.interop.fixed_mapping.FixedMappings (per layer, level and operand: reads,
+    writes, updates; energy per level)."""
     from fnmatch import fnmatchcase
 
     accelerator = load_accelerator(accel)
+    if fixed is not None:
+        return _map_fixed(model, accelerator, fixed, layer=layer, mapping=mapping, objective=objective,
+                          dataflow=dataflow, fusion=fusion, input_shape=input_shape, resolution=resolution,
+                          batch=batch, num_classes=num_classes, strict=strict, cache=cache)
     if accelerator.kind not in CNN_TEMPLATE_KINDS:
         raise ParameterError("accel", f"{accelerator.name!r} is of kind {accelerator.kind!r}; the mapper covers "
                                       "systolic and vector_pe templates")
@@ -388,6 +398,20 @@ def map_layers(
     if layer is not None and not rows:
         raise ParameterError("layer", f"{layer!r} matches no conv/GEMM layer of {cost.model}")
     return LayerMappings(cost, rows)
+
+
+def _map_fixed(model, accelerator, fixed, *, layer, mapping, objective, dataflow, fusion, **graph_options):
+    """map_layers(fixed=...): the file's mapping of every layer asked for, evaluated (no search)."""
+    from hwmap.fileio import check_run_files
+    from hwmap.interop.fixed_mapping import map_fixed
+
+    for keyword, value, default in (("mapping", mapping, "best"), ("objective", objective, "energy"),
+                                    ("dataflow", dataflow, None), ("fusion", fusion, None)):
+        if value != default:
+            raise ParameterError(keyword, f"is for the mapper's search; fixed gives the mapping (drop {keyword})")
+    check_run_files(inputs={"fixed": fixed})
+    graph = _graph(model, **graph_options)
+    return map_fixed(graph, accelerator, fixed, layer=layer)
 
 
 def bounds(

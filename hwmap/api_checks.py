@@ -298,7 +298,7 @@ RULES: dict[str, Rule] = {
     # files hwmap writes or reads
     **{name: _PATH for name in ("out", "out_dir", "journal", "front_out", "path", "data", "weights", "calibration",
                                 "source", "from_table", "graph_cache", "out_hint",
-                                "ert", "constraints", "spatial_mapping")},
+                                "ert", "constraints", "spatial_mapping", "fixed")},
     # objects of several kinds, or their files
     "model": Given("a model spec, a saved graph path, a LayerGraph or an nn.Module"),
     "accel": Given("a template name, a template file or an Accelerator"),

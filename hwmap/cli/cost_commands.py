@@ -119,18 +119,25 @@ def map_command(
     batch: BatchOpt = 1,
     num_classes: ClassesOpt = None,
     strict: StrictOpt = False,
+    fixed: Annotated[Optional[str], typer.Option(
+        "--fixed", help="evaluate this file's mapping instead of searching: a Timeloop *.map.yaml, a ZigZag "
+                        "mapping YAML or ZigZag run records (JSON)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The mapping of every conv/GEMM layer: loop order, buffer tiles, DRAM bytes per operand, reuse."""
+    """The mapping of every conv/GEMM layer: loop order, buffer tiles, DRAM bytes per operand, reuse; with
+    --fixed, a given mapping's accesses per level and operand and its energy."""
     from rich.table import Table
 
     from hwmap.api import map_layers
     from hwmap.report.tables import print_json, stdout_console
 
-    check_files(inputs={"MODEL": model, "--accel": accel}, outputs={})
+    check_files(inputs={"MODEL": model, "--accel": accel, "--fixed": fixed}, outputs={})
     result = map_layers(model, accel, layer=layer, objective=objective, mapping=mapping, fusion=fusion,
                         dataflow=dataflow, input_shape=input_shape, resolution=resolution, batch=batch,
-                        num_classes=num_classes, strict=strict, cache=use_cache())
+                        num_classes=num_classes, strict=strict, cache=use_cache(), fixed=fixed)
+    if fixed is not None:
+        _show_fixed(result, json_out=json_out)
+        return
     cost = result.cost
     rows = [(i, cost.layers.mappings[i]) for i in result.layers]
     if json_out:
@@ -162,6 +169,34 @@ def map_command(
                   "(a GEMM (m x k) @ (k x n) is K = n, C = k, P = m; a 1x1 convolution is that GEMM with m = "
                   "N x P x Q, so its pixel tile NPQ counts output pixels of all images); refetch = DRAM reads / "
                   "tensor size")
+
+
+def _show_fixed(result, *, json_out: bool) -> None:
+    """map --fixed: per layer, level and operand the elements read, written and updated, and the energies."""
+    from rich.table import Table
+
+    from hwmap.report.tables import print_json, stdout_console
+
+    if json_out:
+        print_json(result.to_dict())
+        return
+    table = Table(title=f"{result.model} on {result.accelerator}: the mapping of {result.fixed}", title_justify="left")
+    for column in ("layer", "level", "operand", "reads", "writes", "updates", "level energy uJ"):
+        table.add_column(column, justify="left" if column in ("layer", "level", "operand") else "right")
+    for scope, name, evaluation in zip(result.scopes, result.names, result.results, strict=True):
+        shown_level = None
+        for row in evaluation.accesses:
+            first = row["level"] != shown_level
+            shown_level = row["level"]
+            energy = f"{evaluation.level_energy_pj[row['level']] / 1e6:,.3f}" if first else ""
+            table.add_row(scope or name, row["level"], row["operand"], f"{row['reads']:,.0f}",
+                          f"{row['writes']:,.0f}", f"{row['updates']:,.0f}", energy)
+            scope = name = ""
+        table.add_row("", "MACs", "", "", "", "", f"{evaluation.mac_energy_pj / 1e6:,.3f}", end_section=True)
+    console = stdout_console()
+    console.print(table)
+    console.print(f"total {result.energy_pj / 1e6:,.2f} uJ over {len(result.results)} layers; reads/writes/updates "
+                  "in elements (every instance of a level counted)")
 
 
 def _order_and_tiles(mapping, op_class: str) -> tuple[str, str]:
