@@ -51,6 +51,9 @@ __all__ = [
 IMPORT_FORMATS = ("timeloop", "zigzag")
 HIERARCHY_SCHEMA_VERSION = 3
 ZIGZAG_DEFAULT_FREQ_MHZ = 1000.0  # ZigZag's hardware YAML has no clock; stated in the provenance when used
+# ZigZag's hardware YAML has no operand precision (its workload states it): ZigZag's ONNX default, 8-bit inputs and
+# weights, 16-bit partial sums, unless the array states input_precision
+ZIGZAG_DEFAULT_OPERAND_BITS = {"input": 8, "weight": 8, "output": 16}
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,15 @@ class ImportedTemplate:
 
 
 def operand_bits_of(h: Hierarchy) -> dict[str, int]:
-    """Per operand, the word width of the innermost level that keeps it (else that may keep it): what reaches the
-    MACs (outputs: the partial-sum width)."""
+    """Inputs and weights: the MACs' width when stated (ZigZag's input_precision, Timeloop's multiplier_width;
+    a level's word can be wider: ZigZag's bandwidth_min is an access granule), else the word of the innermost level
+    keeping them; outputs: the word of the innermost level keeping them (the partial-sum width)."""
     def innermost(op: str):
         kept = [level for level in h.levels if op in level.keeps]
-        return (kept or list(h.operand_levels(op)))[-1]
+        return (kept or list(h.operand_levels(op)))[-1].word_bits
 
-    return {op: innermost(op).word_bits for op in OPERANDS}
+    mac = h.compute.mac_width_bits
+    return {op: mac if mac and op != "output" else innermost(op) for op in OPERANDS}
 
 
 def hierarchy_section(h: Hierarchy) -> dict:
@@ -143,11 +148,16 @@ def import_architecture(path: str | Path, *, format: str, out: str | Path, ert: 
         hierarchy, clock_mhz, note = _zigzag(path, ert=ert, constraints=constraints, mapping=spatial_mapping,
                                              freq_mhz=freq_mhz)
     hierarchy = hierarchy.model_copy(update={"name": name})
+    bits = operand_bits_of(hierarchy)
+    if format == "zigzag" and hierarchy.compute.mac_width_bits is None:
+        bits = dict(ZIGZAG_DEFAULT_OPERAND_BITS)
+        note += "; operand bits 8/8/16 assumed (ZigZag states them in the workload)"
     provenance = {"repository": "(local files)", "commit": "(none)", "file": ", ".join(files),
                   "adapted": f"none: imported unchanged by hwmap accels import --format {format}" + note}
     description = (f"{name}: {len(hierarchy.levels)}-level hierarchy, "
                    f"{' x '.join(map(str, hierarchy.compute.mesh))} MACs (imported from {format} {Path(path).name})")
-    document = template_document(hierarchy, description=description, provenance=provenance, freq_mhz=clock_mhz)
+    document = template_document(hierarchy, description=description, provenance=provenance, freq_mhz=clock_mhz,
+                                 operand_bits=bits)
     hierarchy_of_template(document, name=name, source=str(out))  # what is written reads back, or nothing is written
     header = (f"{name}: imported by `hwmap accels import --format {format}` from\n"
               + "".join(f"  {file}\n" for file in files) +

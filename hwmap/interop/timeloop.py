@@ -275,8 +275,12 @@ def _constraints(path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     keep: dict[str, dict] = {}
     spatial: dict[str, dict] = {}
     source = str(path)
-    if isinstance(data.get("constraints"), dict):
-        targets = data["constraints"].get("targets") or []
+    # a classic constraints document, or the architecture_constraints section of Timeloop's
+    # parsed-processed-input.yaml (the same targets list)
+    listed = data.get("constraints") if isinstance(data.get("constraints"), dict) else data.get(
+        "architecture_constraints")
+    if isinstance(listed, dict):
+        targets = listed.get("targets") or []
         if not isinstance(targets, list) or not all(isinstance(t, dict) and isinstance(t.get("target"), str)
                                                     for t in targets):
             raise TemplateError(f"{source}: constraints.targets: expected a list of {{target, type, ...}} entries")
@@ -340,7 +344,7 @@ def _spatial_rule(rule: dict, name: str, source: str) -> dict:
     raw = rule.get("factors") or []
     if not isinstance(raw, (str, list)):
         raise TemplateError(f"{source}: {name}: constraints.spatial.factors: expected a list of <dim>=<int>")
-    items = raw.split() if isinstance(raw, str) else list(raw)
+    items = re.split(r"[\s,]+", raw.strip()) if isinstance(raw, str) else list(raw)  # 'C=1 M=1' or 'C=1,M=1'
     for item in items:
         dim, _, value = str(item).partition("=")
         if dim not in DIMS or not value.isdigit():
