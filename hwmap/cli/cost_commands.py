@@ -220,13 +220,14 @@ def accels_list(
     kind: Annotated[Optional[Literal[TEMPLATE_KINDS]], typer.Option(
         "--kind", help="only templates of this kind")] = None,
 ) -> None:
-    """The shipped templates with kind, peak MACs per cycle and description."""
+    """The shipped templates with kind, peak MACs per cycle, memory levels and description."""
     from hwmap.api import list_accelerators, load_accelerator
-    from hwmap.report.tables import print_json, render_accelerator_list, stdout_console
+    from hwmap.report.tables import print_json, render_accelerator_list, stdout_console, template_levels
 
     templates = [load_accelerator(name) for name in list_accelerators(kind=kind)]
     if json_out:
-        print_json([{"name": t.name, "kind": t.kind, "description": t.description} for t in templates])
+        print_json([{"name": t.name, "kind": t.kind, "levels": template_levels(t), "description": t.description}
+                    for t in templates])
         return
     render_accelerator_list(templates, stdout_console())
 

@@ -53,6 +53,7 @@ __all__ = [
     "read_fixed_mapping",
     "zigzag_operand_mappings",
     "zigzag_record_mapping",
+    "zigzag_spatial_entries",
 ]
 
 TIMELOOP_DIMS = {"N": "B", "M": "K", "C": "C", "P": "OY", "Q": "OX", "R": "FY", "S": "FX"}
@@ -78,7 +79,7 @@ def read_fixed_mapping(path: str | Path, hierarchy: Hierarchy, problem: LoopProb
     if isinstance(data, dict) and isinstance(data.get("mapping"), list):
         return timeloop_mapping(data["mapping"], hierarchy, source=source)
     if isinstance(data, dict) and isinstance(data.get("layers"), list):
-        record = zigzag_record_for(data["layers"], problem, source=source)
+        record = zigzag_record_for(data["layers"], problem, source=source, layer=layer)
         return zigzag_record_mapping(record, hierarchy, source=f"{source}: {record.get('name', 'layer')}")
     if isinstance(data, dict) and "temporal_mapping" in data:
         return zigzag_record_mapping(data, hierarchy, source=source)
@@ -256,10 +257,13 @@ def _timeloop_axis(h: Hierarchy, level: str, first: bool, where: str) -> str:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def zigzag_record_for(records: list, problem: LoopProblem, *, source: str) -> dict:
-    """The record of a ZigZag run whose ``loop_dims`` are the layer's."""
+def zigzag_record_for(records: list, problem: LoopProblem, *, source: str, layer: str | None = None) -> dict:
+    """The record of a ZigZag run for the layer: the one that represents it by name (``layer``, else the
+    problem's name; layers of one shape but another stride share loop_dims), else the one whose ``loop_dims``
+    are the layer's."""
     sizes = problem.sizes
-    for record in records:
+    named = [r for r in records if isinstance(r, dict) and (layer or problem.name) in (r.get("represents") or [])]
+    for record in named + list(records):
         if not isinstance(record, dict) or not isinstance(record.get("loop_dims"), dict):
             continue
         rename = _zigzag_dims(record)
@@ -309,6 +313,19 @@ def _zigzag_loops(loops: Any, where: str, rename: dict[str, str] | None = None) 
         if not isinstance(loop, (list, tuple)) or len(loop) != 2 or loop[0] not in rename:
             raise MappingError(f"{where}: {loop!r}; expected [dim, factor] with dim one of {list(LOOP_DIMS)}")
         out.append((rename[loop[0]], _whole(loop[1], f"{where}: {loop[0]}")))
+    return out
+
+
+def zigzag_spatial_entries(record: dict, hierarchy: Hierarchy, *, source: str = "record") -> list[dict]:
+    """ZigZag's spatial unrolling of a run record as form-C entries below the first level that fans out along each
+    axis (how the mapper places them): the ``spatial=`` that confines hwmap's search to ZigZag's unrolling."""
+    out = []
+    for axis, dim, factor in _zigzag_spatial(record.get("spatial_mapping"), hierarchy, source, _zigzag_dims(record)):
+        a = hierarchy.array_axes.index(axis)
+        level = next((lv.name for i, lv in enumerate(hierarchy.levels) if fanout_of(hierarchy, i)[a] > 1), None)
+        if level is None:
+            raise MappingError(f"{source}: spatial_mapping.{axis}: no level fans out along {axis}")
+        out.append({"level": level, "axis": axis, "dim": dim, "factor": factor})
     return out
 
 
@@ -541,7 +558,7 @@ def evaluate_fixed(path: str | Path, hierarchy: Hierarchy, problem: LoopProblem,
     data = _load(Path(path))
     record = None
     if isinstance(data, dict) and isinstance(data.get("layers"), list):
-        record = zigzag_record_for(data["layers"], problem, source=source)
+        record = zigzag_record_for(data["layers"], problem, source=source, layer=layer)
         source = f"{source}: {record.get('name', 'layer')}"
     elif isinstance(data, dict) and "temporal_mapping" in data:
         record = data

@@ -215,11 +215,20 @@ EXPORT_FORMATS = ("zigzag", "timeloop")
 
 
 def accelerator_hierarchy(accelerator) -> Hierarchy:
-    """The one hardware view of a loaded template (a ``kind: hierarchy`` template's own, else the systolic /
-    vector-PE view of :func:`hwmap.cost.hierarchy_view.hierarchy_of`)."""
-    hierarchy = getattr(accelerator.spec, "hierarchy_view", None)
-    if callable(hierarchy):
-        return hierarchy(name=accelerator.name, source=accelerator.source or accelerator.name)
+    """The one hardware view of a loaded template: its kind's ``hardware_view`` where the registry of kinds
+    provides it, else a ``kind: hierarchy`` template's own (``spec.built``), else the systolic / vector-PE view of
+    :func:`hwmap.cost.hierarchy_view.hierarchy_of`. A GPU template: one TemplateError line."""
+    try:
+        from hwmap.hardware.kinds import kind_info  # the registry (issue 17 item 2), where it is installed
+    except ImportError:
+        kind_info = None
+    if kind_info is not None:
+        return kind_info(accelerator.kind).cost_module().hardware_view(accelerator)
+    built = getattr(accelerator.spec, "built", None)
+    if callable(built):
+        return built(accelerator.name, source=str(accelerator.source or accelerator.name))
+    if not hasattr(accelerator.spec, "operand_bits"):  # a GPU template: no CNN memory hierarchy
+        raise TemplateError(f"{accelerator.name}: a {accelerator.kind} template has no CNN memory hierarchy")
     from hwmap.cost.hierarchy_view import hierarchy_of
 
     return hierarchy_of(accelerator)

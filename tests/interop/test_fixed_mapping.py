@@ -172,3 +172,17 @@ def test_zigzag_records_without_the_layer_name_it(tmp_path):
     with pytest.raises(MappingError, match=r"layers: no record with loop_dims K7 C7 OY7 \(layer odd\)"):
         evaluate_fixed(REFERENCE / "zigzag_resnet50_tpu_like.json", _tpu_like(tmp_path),
                        LoopProblem(K=7, C=7, OY=7, name="odd"), operand_bits=BITS)
+
+
+def test_zigzag_record_is_found_by_layer_name_before_shape(tmp_path):
+    # layer4.0.conv2 (stride 2) and layer4.1.conv2 (stride 1) share loop_dims K512 C512 OY7 OX7 FY3 FX3; ZigZag
+    # chose different mappings for them
+    h = _tpu_like(tmp_path)
+    problem = LoopProblem(K=512, C=512, OY=7, OX=7, FY=3, FX=3, name="layer4.1.conv2:convolution#203")
+    second = _record("tpu_like", "layer4.1.conv2_convolution_203")
+    assert read_fixed_mapping(REFERENCE / "zigzag_resnet50_tpu_like.json", h, problem) == zigzag_record_mapping(
+        second, h, source="x")
+    first = _record("tpu_like", "layer4.0.conv2_convolution_187")
+    unnamed = LoopProblem(K=512, C=512, OY=7, OX=7, FY=3, FX=3, name="other")
+    assert read_fixed_mapping(REFERENCE / "zigzag_resnet50_tpu_like.json", h, unnamed) == zigzag_record_mapping(
+        first, h, source="x")
