@@ -298,7 +298,7 @@ class _Search:
         for op in self.o.keeps[level]:
             self._price(out, op, level)
         if level < self.m - 1 and len(out["energy"]) > self.beam:
-            keep = np.argsort(self._score(out, partial=True), kind="stable")[:self.beam]
+            keep = np.argsort(self._score(out, level), kind="stable")[:self.beam]
             self.exhaustive = False
             out = {k: v[keep] for k, v in out.items()}
         return out
@@ -384,10 +384,51 @@ class _Search:
             cycles = np.maximum(cycles, t)
         return cycles
 
-    def _score(self, st: dict, partial: bool = False) -> np.ndarray:
+    def _score(self, st: dict, level: int) -> np.ndarray:
+        """The objective of states after stage ``level``, their energy raised by what the next boundary of every
+        operand not yet kept below ``level`` costs at least: R(o) >= the refetches a child right below
+        ``level`` would see (the refetch count never falls going down), times the operand's compulsory
+        elements. A lower bound of what is left, so states are not ranked blind to the operands still to
+        come (the weights of a chain ifmap -> filter -> ofmap, say); see _refetch_bound."""
         cycles = self._cycles(st)
         energy = st["energy"] + self._leakage() * cycles
+        for k, op in enumerate(OPERANDS):
+            later = [c for c in self.keepers[op] if c > level]
+            if not later:
+                continue
+            c = later[0]
+            p = max(x for x in self.keepers[op] if x < c)
+            energy = energy + self._boundary_bound(st, op, level, p, c)
         return objectives.choice_scores(self.objective, energy, cycles)
+
+    def _boundary_bound(self, st: dict, op: str, level: int, p: int, c: int) -> np.ndarray:
+        """Least energy of op's boundary (p, c) below ``level``: evaluate's formulas with the refetch bound and
+        every tile pass moving the compulsory elements."""
+        parent, child = self.h.levels[p], self.h.levels[c]
+        repeats = self._refetch_bound(st, op, level, c)
+        elements = self.p.elements(op)
+        b = self._bits(op)
+        if op != "output":
+            return repeats * elements * (b / parent.access_width_bits * parent.energy.read_pj
+                                         + b / child.access_width_bits * child.energy.write_pj)
+        final = self.bits["output"] if p == 0 else b
+        per_pass = b / parent.access_width_bits * (parent.energy.update_pj + parent.energy.read_pj) \
+            + b / child.access_width_bits * (child.energy.read_pj + child.energy.write_pj)
+        last = final / parent.access_width_bits * parent.energy.update_pj \
+            + b / child.access_width_bits * child.energy.read_pj
+        return elements * ((repeats - 1) * per_pass + last)
+
+    def _refetch_bound(self, st: dict, op: str, level: int, c: int) -> np.ndarray:
+        """A lower bound of op's refetches into its next keeper c below ``level``: R never falls going down, and
+        when op's tile at ``level`` does not fit c, a loop relevant to op lies between them, so every irrelevant
+        loop above ``level`` re-fetches (R >= A)."""
+        k = OPERANDS.index(op)
+        lv = self.h.levels[c]
+        tile = self._dims(np.minimum(self.size, st["T"][:, level]))
+        need = tile_elements(self.p, tile, op) * self._bits(op) / 8
+        parts = lv.capacity_bytes_per_operand
+        room = parts.get(op, 0.0) / lv.multiple_buffering if parts is not None else lv.usable_bytes
+        return np.where(need > room, st["A"][:, k], st["R"][:, k])
 
     def _leakage(self) -> float:
         c = self.h.compute
@@ -436,13 +477,15 @@ class _Search:
 
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
-                operand_bits=None, beam: int = 64, per_dim: int = 8) -> MappedProblem:
+                operand_bits=None, beam: int = 32, per_dim: int = 16) -> MappedProblem:
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
     operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
+    A 1 x 1 conv is mapped as its GEMM (LoopProblem.canonical): the result's problem and mapping are that one's.
     spatial: form-C spatial entries to fix the unrolling instead of searching it.
     """
     objectives.check_objective(objective)
+    problem = problem.canonical()
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
     best = None
