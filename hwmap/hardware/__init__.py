@@ -29,6 +29,7 @@ from hwmap.hardware.schema import (
 )
 
 register_template_kind("gpu", "hwmap.hardware.gpu_schema:GpuSpec")
+register_template_kind("hierarchy", "hwmap.hardware.hierarchy_schema:HierarchySpec")
 
 __all__ = [
     "Accelerator",

@@ -74,6 +74,14 @@ class LoopProblem:
         """Compulsory elements of an operand (the input's touched extent, halo included)."""
         return int(tile_elements(self, self.sizes, operand))
 
+    def canonical(self) -> LoopProblem:
+        """A 1 x 1 conv is a GEMM: B, OY and OX fold into OY (its input words are its outputs' pixels, whatever
+        the stride), so a pointwise conv and the equivalent linear layer map alike (as hwmap.cost.mapping's
+        LoopNest.canonical does). Other problems are returned as they are."""
+        if self.FY == 1 and self.FX == 1 and (self.B, self.OX, self.stride_y, self.stride_x) != (1, 1, 1, 1):
+            return LoopProblem(G=self.G, K=self.K, C=self.C, OY=self.B * self.OY * self.OX, name=self.name)
+        return self
+
     def shape_key(self) -> tuple:
         """Everything but the name: layers with equal keys map identically."""
         return tuple(getattr(self, f) for f in (*LOOP_DIMS, "stride_y", "stride_x", "dilation_y", "dilation_x"))

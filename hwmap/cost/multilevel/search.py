@@ -76,6 +76,25 @@ class MappedProblem:
     def gap(self) -> float:
         return self.value / self.lower_bound - 1.0 if self.lower_bound > 0 else 0.0
 
+    def loops_text(self) -> str:
+        """'DRAM: K4 C2 | glb: OX2 K16 | ...': every level's temporal loops, outermost first."""
+        return " | ".join(f"{lv.level}: " + (" ".join(f"{d}{f}" for d, f in lv.temporal) or "-")
+                          for lv in self.mapping.levels)
+
+    def spatial_text(self) -> str:
+        return " ".join(f"{s.level}.{s.axis}:{s.dim}{s.factor}" for s in self.mapping.spatial) or "-"
+
+    def record(self) -> dict:
+        """Flat columns for --json/--csv: the mapping, its gap, and every level x operand's accesses (elements)."""
+        rec = {"map_mode": "multilevel", "map_objective": self.objective, "map_spatial": self.spatial_text(),
+               "map_loops": self.loops_text(), "map_gap": self.gap, "map_exhaustive": self.exhaustive}
+        for level in self.result.level_energy_pj:
+            for op in OPERANDS:
+                a = self.result.access(level, op)
+                rec.update({f"{level}_{op}_reads": a.reads, f"{level}_{op}_writes": a.writes,
+                            f"{level}_{op}_updates": a.updates})
+        return rec
+
 
 @dataclass(frozen=True)
 class _Option:
@@ -248,183 +267,214 @@ class _Search:
 
     # the stages ----------------------------------------------------------------------------------------------
     def run(self):
-        m, size = self.m, self.size
-        n0 = 1
-        state = {
-            "T": np.zeros((n0, m + 1, _ND), dtype=np.int64), "eff_t": np.ones((n0, m, _ND), dtype=np.int64),
-            "eff_sp": np.ones((n0, m, _ND), dtype=np.int64), "R": np.ones((n0, 3)), "A": np.ones((n0, 3)),
-            "energy": np.zeros(n0), "bytes_r": np.zeros((n0, m)), "bytes_w": np.zeros((n0, m)),
-            "order": np.zeros((n0, m), dtype=np.int64),
-        }
-        state["T"][:, 0] = size
+        m = self.m
+        st = {"T": np.zeros((1, m + 1, _ND), dtype=np.int64), "eff_sp": np.ones((1, m, _ND), dtype=np.int64),
+              "R": np.ones((1, 3)), "A": np.ones((1, 3)), "energy": np.zeros(1), "bytes_r": np.zeros((1, m)),
+              "bytes_w": np.zeros((1, m)), "order": np.zeros((1, m), dtype=np.int64)}
+        st["T"][:, 0] = self.size
+        if m == 1:
+            return None  # nothing on chip to map onto
         for level in range(1, m):
-            state = self._stage(level, state)
-            if not len(state["energy"]):
+            st = self._stage(level, st)
+            if st is None:
                 return None
-        return self._finish(state)
+        return st
 
-    def _stage(self, level: int, st: dict) -> dict:
-        rows, tiles = self._expand(level, st["T"][:, level - 1] if level > 1 else np.tile(self.size, (len(
-            st["energy"]), 1)))
+    def _stage(self, level: int, st: dict):
+        """Stage ``level``: every kept state x every fitting tile of the level x the orders of level - 1 that
+        change a refetch count; priced, then cut to the beam (or, at the last level, finished)."""
+        parents = st["T"][:, level - 1] if level > 1 else np.tile(self.size, (len(st["energy"]), 1))
+        rows, tiles = self._expand(level, parents)
         if not len(rows):
-            return {k: v[:0] for k, v in st.items()}
-        new = {k: v[rows] for k, v in st.items()}
-        new["T"] = new["T"].copy()
-        new["T"][:, level] = tiles
+            return None
+        t = st["T"][rows]
+        t[:, level] = tiles
         if level == 1:
             sp0 = self.o.sp[0]
-            new["T"][:, 0] = -(-self.size // (sp0 * tiles)) * sp0 * tiles
-        self._level_effs(new, level - 1)
-        # the orders of level - 1 (only where they change the refetch counts)
-        n = len(rows)
-        rr, aa = [], []
-        for order in CLASS_ORDERS:
-            r, a = self._recurrence(new, level - 1, order)
-            rr.append(r)
-            aa.append(a)
-        rr, aa = np.stack(rr, 1), np.stack(aa, 1)  # (n, 6, 3)
-        distinct = np.ones((n, 6), dtype=bool)
-        for j in range(1, 6):
+            t[:, 0] = -(-self.size // (sp0 * tiles)) * sp0 * tiles
+        eff_sp = st["eff_sp"][rows]
+        eff_t = self._effs(t, eff_sp, level - 1)
+        rr, aa = self._recurrence(eff_t, st["R"][rows], st["A"][rows])
+        distinct = np.ones(rr.shape[:2], dtype=bool)
+        for j in range(1, len(CLASS_ORDERS)):
             for i in range(j):
                 distinct[:, j] &= ~np.all(rr[:, j] == rr[:, i], axis=1)
-        pick_row, pick_order = np.nonzero(distinct)
-        self.candidates += len(pick_row)
-        out = {k: v[pick_row] for k, v in new.items()}
-        out["R"], out["A"] = rr[pick_row, pick_order], aa[pick_row, pick_order]
-        out["order"] = out["order"].copy()
-        out["order"][:, level - 1] = pick_order
-        for k in ("energy", "bytes_r", "bytes_w"):
-            out[k] = out[k].copy()
+        pick, order = np.nonzero(distinct)
+        self.candidates += len(pick)
+        repeats, above = rr[pick, order], aa[pick, order]
+        energy = st["energy"][rows][pick]
+        bytes_r, bytes_w = st["bytes_r"][rows][pick], st["bytes_w"][rows][pick]
         for op in self.o.keeps[level]:
-            self._price(out, op, level)
-        if level < self.m - 1 and len(out["energy"]) > self.beam:
-            keep = np.argsort(self._score(out, partial=True), kind="stable")[:self.beam]
+            k = OPERANDS.index(op)
+            for at, action, bits, x0, x1 in self._price(t, eff_sp, op, level):
+                elements = x0[pick] + x1[pick] * repeats[:, k]
+                energy += self._charge(bytes_r, bytes_w, at, action, elements, bits)
+        if level == self.m - 1:
+            self._effs(t, eff_sp, level)
+            return self._finish(t, eff_sp, rows, pick, order, st["order"], energy, bytes_r, bytes_w)
+        score = self._score(t, eff_sp, pick, repeats, above, energy, bytes_r, bytes_w, level)
+        keep = np.argsort(score, kind="stable")[:self.beam]
+        if len(score) > self.beam:
             self.exhaustive = False
-            out = {k: v[keep] for k, v in out.items()}
-        return out
+        chosen = pick[keep]
+        orders = st["order"][rows][chosen]
+        orders[:, level - 1] = order[keep]
+        return {"T": t[chosen], "eff_sp": eff_sp[chosen], "R": repeats[keep], "A": above[keep],
+                "energy": energy[keep], "bytes_r": bytes_r[keep], "bytes_w": bytes_w[keep], "order": orders}
 
-    def _level_effs(self, st: dict, level: int) -> None:
-        t_here, t_below = st["T"][:, level], st["T"][:, level + 1] if level + 1 < self.m else 1
+    def _effs(self, t: np.ndarray, eff_sp: np.ndarray, level: int) -> np.ndarray:
+        """Effective trips of ``level``'s temporal loops (returned) and spatial loops (written into eff_sp)."""
+        t_below = t[:, level + 1] if level + 1 < self.m else 1
         sp = self.o.sp[level]
-        cap = np.minimum(self.size, t_here)
-        st["eff_t"] = st["eff_t"].copy()
-        st["eff_sp"] = st["eff_sp"].copy()
-        st["eff_t"][:, level] = -(-cap // (sp * t_below))
-        st["eff_sp"][:, level] = -(-np.minimum(self.size, sp * t_below) // t_below)
+        eff_sp[:, level] = -(-np.minimum(self.size, sp * t_below) // t_below)
+        return -(-np.minimum(self.size, t[:, level]) // (sp * t_below))
 
-    def _recurrence(self, st: dict, level: int, order: tuple[int, ...]):
-        eff = st["eff_t"][:, level]
+    def _recurrence(self, eff: np.ndarray, r_prev: np.ndarray, a_prev: np.ndarray):
+        """(R, A) of a child right below the level whose temporal trips are ``eff``, for every class order:
+        (n, orders, 3) each (the refetch rule of .evaluate, one level at a time)."""
         trips = np.stack([np.prod(eff[:, [_DIM[d] for d in cls]], axis=1) for cls in CLASSES], 1)  # (n, 3)
-        position = {cls: order.index(cls) for cls in range(3)}
-        r_new, a_new = [], []
-        for k, op in enumerate(OPERANDS):
-            x = IRRELEVANT_CLASS[op]
-            rel_dims = [_DIM[d] for d in RELEVANT[op]]
-            rel = np.any(eff[:, rel_dims] > 1, axis=1)
-            inner_rel = np.zeros(len(eff), dtype=bool)
-            for cls in range(3):
-                if cls != x and position[cls] > position[x]:
-                    inner_rel |= trips[:, cls] > 1
-            counted = np.where(inner_rel, trips[:, x], 1)
-            r_new.append(np.where(rel, st["A"][:, k] * counted, st["R"][:, k]))
-            a_new.append(st["A"][:, k] * trips[:, x])
-        return np.stack(r_new, 1), np.stack(a_new, 1)
+        r_all, a_all = [], []
+        for order in CLASS_ORDERS:
+            position = {cls: order.index(cls) for cls in range(3)}
+            r_new, a_new = [], []
+            for k, op in enumerate(OPERANDS):
+                x = IRRELEVANT_CLASS[op]
+                rel = np.any(eff[:, [_DIM[d] for d in RELEVANT[op]]] > 1, axis=1)
+                inner_rel = np.zeros(len(eff), dtype=bool)
+                for cls in range(3):
+                    if cls != x and position[cls] > position[x]:
+                        inner_rel |= trips[:, cls] > 1
+                counted = np.where(inner_rel, trips[:, x], 1)
+                r_new.append(np.where(rel, a_prev[:, k] * counted, r_prev[:, k]))
+                a_new.append(a_prev[:, k] * trips[:, x])
+            r_all.append(np.stack(r_new, 1))
+            a_all.append(np.stack(a_new, 1))
+        return np.stack(r_all, 1), np.stack(a_all, 1)
 
-    def _irrelevant_spatial(self, st, op, below: int):
+    def _irrelevant_spatial(self, eff_sp: np.ndarray, op: str, lo: int, hi: int) -> np.ndarray:
         dims = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
-        return np.prod(st["eff_sp"][:, :below][:, :, dims], axis=(1, 2))
+        return np.prod(eff_sp[:, lo:hi][:, :, dims], axis=(1, 2))
 
-    def _price(self, st: dict, op: str, c: int) -> None:
+    def _price(self, t: np.ndarray, eff_sp: np.ndarray, op: str, c: int):
+        """op's accesses at the boundary (parent, c) per row, linear in its refetches R: (level, action, bits,
+        elements at R = 0, elements per R), the formulas of .evaluate."""
         keepers = self.keepers[op]
         p = keepers[keepers.index(c) - 1]
-        k = OPERANDS.index(op)
-        repeats = st["R"][:, k]
-        above_p, above_c = self._irrelevant_spatial(st, op, p), self._irrelevant_spatial(st, op, c)
-        grow = np.prod(st["eff_sp"][:, p:c], axis=1)
-        t_c = st["T"][:, c]
-        union = extent_sum(self.p, self._dims(np.minimum(self.size, t_c * grow)), op)
-        own = extent_sum(self.p, self._dims(np.minimum(self.size, t_c)), op)
-        parent, child = self.h.levels[p], self.h.levels[c]
+        above_p, above_c = self._irrelevant_spatial(eff_sp, op, 0, p), self._irrelevant_spatial(eff_sp, op, 0, c)
+        grow = np.prod(eff_sp[:, p:c], axis=1)
+        union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c] * grow)), op)
+        own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c])), op)
+        zero = np.zeros(len(t))
         if op != "output":
-            reads, writes = repeats * above_p * union, repeats * above_c * own
-            self._charge(st, p, "read", reads, self.bits[op])
-            self._charge(st, c, "write", writes, self.bits[op])
-            return
-        first = above_p * union
-        self._charge(st, p, "update", (repeats - 1) * first, self.bits["psum"])
-        self._charge(st, p, "update", first, self.bits["output"] if p == 0 else self.bits["psum"])
-        self._charge(st, p, "read", (repeats - 1) * first, self.bits["psum"])
-        self._charge(st, c, "read", repeats * above_c * own, self.bits["psum"])
-        self._charge(st, c, "write", (repeats - 1) * above_c * own, self.bits["psum"])
-        del parent, child
+            return [(p, "read", self.bits[op], zero, union), (c, "write", self.bits[op], zero, own)]
+        psum = self.bits["psum"]
+        return [(p, "update", psum, -union, union),
+                (p, "update", self.bits["output"] if p == 0 else psum, union, zero),
+                (p, "read", psum, -union, union), (c, "read", psum, zero, own), (c, "write", psum, -own, own)]
 
-    def _charge(self, st: dict, level: int, action: str, elements, bits: int) -> None:
+    def _charge(self, bytes_r, bytes_w, level: int, action: str, elements, bits: int):
+        """Add the bytes to the level's read or write column; return the energy (pJ)."""
         lv = self.h.levels[level]
-        words = elements * (bits / lv.access_width_bits)
-        st["energy"] += words * getattr(lv.energy, f"{action}_pj")
-        key = "bytes_r" if action == "read" else "bytes_w"
-        st[key][:, level] += elements * (bits / 8)
+        (bytes_r if action == "read" else bytes_w)[:, level] += elements * (bits / 8)
+        return elements * (bits / lv.access_width_bits) * getattr(lv.energy, f"{action}_pj")
 
     def _dims(self, tiles: np.ndarray) -> dict:
         return {d: tiles[:, i] for i, d in enumerate(LOOP_DIMS)}
 
-    def _compute_cycles(self, st: dict) -> np.ndarray:
-        total_sp = self.s_geq[0]
-        return np.prod(st["T"][:, 0] // total_sp, axis=1).astype(float)
-
-    def _cycles(self, st: dict) -> np.ndarray:
-        cycles = self._compute_cycles(st)
+    def _cycles(self, t, eff_sp, pick, bytes_r, bytes_w) -> np.ndarray:
+        """max(compute cycles, every level's transfer cycles) of the picked rows (see .evaluate)."""
+        cycles = np.prod(t[:, 0] // self.s_geq[0], axis=1).astype(float)[pick]
         for index, lv in enumerate(self.h.levels):
-            used = np.prod(st["eff_sp"][:, :index], axis=(1, 2))
-            t = np.zeros(len(cycles))
+            if not (lv.read_bandwidth_bytes_per_cycle or lv.write_bandwidth_bytes_per_cycle):
+                continue
+            used = np.prod(eff_sp[:, :index], axis=(1, 2))[pick]
+            time = np.zeros(len(pick))
             if lv.read_bandwidth_bytes_per_cycle:
-                t = t + st["bytes_r"][:, index] / (lv.read_bandwidth_bytes_per_cycle * used)
+                time = time + bytes_r[:, index] / (lv.read_bandwidth_bytes_per_cycle * used)
             if lv.write_bandwidth_bytes_per_cycle:
-                t = t + st["bytes_w"][:, index] / (lv.write_bandwidth_bytes_per_cycle * used)
-            cycles = np.maximum(cycles, t)
+                time = time + bytes_w[:, index] / (lv.write_bandwidth_bytes_per_cycle * used)
+            cycles = np.maximum(cycles, time)
         return cycles
 
-    def _score(self, st: dict, partial: bool = False) -> np.ndarray:
-        cycles = self._cycles(st)
-        energy = st["energy"] + self._leakage() * cycles
+    def _score(self, t, eff_sp, pick, repeats, above, energy, bytes_r, bytes_w, level: int) -> np.ndarray:
+        """The objective of states after stage ``level``, their energy raised by what the next boundary of every
+        operand not yet kept below ``level`` costs at least (_boundary_bound): so states are not ranked blind to
+        the operands still to come (the weights of a chain ifmap -> filter -> ofmap, say)."""
+        cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
+        energy = energy + self._leakage() * cycles
+        for k, op in enumerate(OPERANDS):
+            later = [c for c in self.keepers[op] if c > level]
+            if later:
+                c = later[0]
+                p = max(x for x in self.keepers[op] if x < c)
+                fits = self._fits_below(t[:, level], op, c)[pick]
+                bound = np.where(fits, repeats[:, k], above[:, k])
+                energy = energy + self._boundary_bound(op, p, c, bound)
         return objectives.choice_scores(self.objective, energy, cycles)
+
+    def _fits_below(self, tiles: np.ndarray, op: str, c: int) -> np.ndarray:
+        """Whether op's tile ``tiles`` fits level c. When it does not, a loop relevant to op lies between, so
+        every irrelevant loop above re-fetches: R >= A (and R never falls going down: R >= R here)."""
+        lv = self.h.levels[c]
+        need = tile_elements(self.p, self._dims(np.minimum(self.size, tiles)), op) * self._bits(op) / 8
+        parts = lv.capacity_bytes_per_operand
+        room = parts.get(op, 0.0) / lv.multiple_buffering if parts is not None else lv.usable_bytes
+        return need <= room
+
+    def _boundary_bound(self, op: str, p: int, c: int, repeats: np.ndarray) -> np.ndarray:
+        """Least energy of op's boundary (p, c) with ``repeats`` refetches: .evaluate's formulas with every tile
+        pass moving the compulsory elements."""
+        parent, child = self.h.levels[p], self.h.levels[c]
+        elements = self.p.elements(op)
+        b = self._bits(op)
+        if op != "output":
+            return repeats * elements * (b / parent.access_width_bits * parent.energy.read_pj
+                                         + b / child.access_width_bits * child.energy.write_pj)
+        final = self.bits["output"] if p == 0 else b
+        per_pass = b / parent.access_width_bits * (parent.energy.update_pj + parent.energy.read_pj) \
+            + b / child.access_width_bits * (child.energy.read_pj + child.energy.write_pj)
+        last = final / parent.access_width_bits * parent.energy.update_pj \
+            + b / child.access_width_bits * child.energy.read_pj
+        return elements * ((repeats - 1) * per_pass + last)
 
     def _leakage(self) -> float:
         c = self.h.compute
         return sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in self.h.levels) \
             + c.leakage_pj_per_cycle * c.instances
 
-    def _finish(self, st: dict):
-        self._level_effs(st, self.m - 1)
-        st = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+    def _finish(self, t, eff_sp, rows, pick, order, orders, energy, bytes_r, bytes_w):
+        """Add the MAC side (reads of the innermost keepers, partial-sum updates) and the MACs, pick the best
+        state of the objective: (its mapping, energy, cycles)."""
         for op in OPERANDS:
             c = self.keepers[op][-1]
-            dims = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
-            below = np.prod(st["eff_sp"][:, c:][:, :, dims], axis=(1, 2))
-            accesses = self.p.macs / below
+            accesses = self.p.macs / self._irrelevant_spatial(eff_sp, op, c, self.m)
             if op != "output":
-                self._charge(st, c, "read", accesses, self.bits[op])
+                energy += self._charge(bytes_r, bytes_w, c, "read", accesses[pick], self.bits[op])
                 continue
-            own = extent_sum(self.p, self._dims(np.minimum(self.size, st["T"][:, c])), op)
-            fresh = self._irrelevant_spatial(st, op, c) * own
-            self._charge(st, c, "update", accesses, self.bits["psum"])
-            self._charge(st, c, "read", np.maximum(accesses - fresh, 0.0), self.bits["psum"])
-        energy = st["energy"] + self.p.macs * self.h.compute.mac_energy_pj
-        cycles = self._cycles(st)
+            own = extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c])), op)
+            fresh = self._irrelevant_spatial(eff_sp, op, 0, c) * own
+            psum = self.bits["psum"]
+            energy += self._charge(bytes_r, bytes_w, c, "update", accesses[pick], psum)
+            energy += self._charge(bytes_r, bytes_w, c, "read", np.maximum(accesses - fresh, 0.0)[pick], psum)
+        energy = energy + self.p.macs * self.h.compute.mac_energy_pj
+        cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
         energy = energy + self._leakage() * cycles
         best = int(np.argmin(objectives.choice_scores(self.objective, energy, cycles)))
-        return self._mapping(st, best), float(energy[best]), float(cycles[best])
+        row = int(pick[best])
+        chosen_orders = orders[rows[row]].copy()
+        chosen_orders[self.m - 2] = order[best]
+        return self._mapping(t[row], chosen_orders), float(energy[best]), float(cycles[best])
 
-    def _mapping(self, st: dict, row: int) -> NestMapping:
+    def _mapping(self, t: np.ndarray, orders: np.ndarray) -> NestMapping:
         levels = []
         for index, lv in enumerate(self.h.levels):
-            t_here = st["T"][row, index]
-            t_below = st["T"][row, index + 1] if index + 1 < self.m else np.ones(_ND, dtype=np.int64)
+            t_here = t[index]
+            t_below = t[index + 1] if index + 1 < self.m else np.ones(_ND, dtype=np.int64)
             factors = t_here // (self.o.sp[index] * t_below)
             temporal = []
             if index == 0 and factors[_DIM["G"]] > 1:
                 temporal.append(["G", int(factors[_DIM["G"]])])
-            for cls in CLASS_ORDERS[int(st["order"][row, index])]:
+            for cls in CLASS_ORDERS[int(orders[index])]:
                 for d in CLASSES[cls]:
                     if factors[_DIM[d]] > 1:
                         temporal.append([d, int(factors[_DIM[d]])])
@@ -436,13 +486,15 @@ class _Search:
 
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
-                operand_bits=None, beam: int = 64, per_dim: int = 8) -> MappedProblem:
+                operand_bits=None, beam: int = 32, per_dim: int = 16) -> MappedProblem:
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
     operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
+    A 1 x 1 conv is mapped as its GEMM (LoopProblem.canonical): the result's problem and mapping are that one's.
     spatial: form-C spatial entries to fix the unrolling instead of searching it.
     """
     objectives.check_objective(objective)
+    problem = problem.canonical()
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
     best = None
