@@ -4,6 +4,7 @@ written `kind: hierarchy` template, round trips, and every bad architecture file
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -200,3 +201,31 @@ def test_unsupported_feature_is_refused_by_name(run_cli, tmp_path):
     code, _, err = run_cli(*_timeloop_args(folder, tmp_path / "t.yaml"))
     assert code == 2 and err.count("\n") == 1
     assert "shared_glb: class 'XY_NoC': networks-on-chip costs are not supported" in err
+
+
+def test_shipped_hierarchy_template_exports_and_reimports_unchanged(run_cli, tmp_path):
+    code, _, err = run_cli("accels", "export", "eyeriss_like", "--format", "timeloop", "--out", str(tmp_path))
+    assert code == 0, err
+    back = tmp_path / "eyeriss_like.yaml"
+    code, _, err = run_cli("accels", "import", str(tmp_path / "eyeriss_like.flattened_architecture.yaml"),
+                           "--ert", str(tmp_path / "eyeriss_like.ERT.yaml"),
+                           "--constraints", str(tmp_path / "eyeriss_like.constraints.yaml"), "--out", str(back))
+    assert code == 0, err
+    shipped = Path(__file__).resolve().parents[2] / "accelerators" / "eyeriss_like.yaml"
+    assert _template(back)[1] == _template(shipped)[1]
+
+
+def test_accels_list_shows_hierarchy_levels(run_cli):
+    code, out, err = run_cli("accels", "list", "--json")
+    assert code == 0, err
+    levels = {t["name"]: t["levels"] for t in json.loads(out)}
+    assert levels["eyeriss_like"] == ["DRAM", "shared_glb", "ifmap_spad", "weights_spad", "psum_spad", "mac 14x12"]
+    assert levels["tpu_like"] == ["dram", "sram_2MB", "rf_2B", "rf_128B", "operational_array 32x32"]
+    assert set(levels) >= {"eyeriss_like", "simba_like", "tpu_like", "edge_tpu_like"}
+
+
+def test_dataflow_fixed_template_exports_to_zigzag_with_whole_axis_factors(run_cli, tmp_path):
+    code, _, err = run_cli("accels", "export", "tpu_like", "--format", "zigzag", "--out", str(tmp_path))
+    assert code == 0, err
+    mapping = load_architecture_yaml((tmp_path / "tpu_like.mapping.yaml").read_text(), source="m")
+    assert mapping[0]["spatial_mapping"] == {"D1": ["K, 32"], "D2": ["C, 32"]}  # ZigZag's own tpu_like mapping

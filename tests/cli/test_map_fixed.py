@@ -4,6 +4,7 @@ operand and its energy, no search; bad files and conflicting options are one lin
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,16 @@ def test_fixed_and_a_search_option_conflict(run_cli, fc_map):
 def test_missing_fixed_file_is_one_line(run_cli, tmp_path):
     code, _, err = run_cli("map", "resnet50", "-a", "systolic16x16", "--fixed", str(tmp_path / "none.yaml"))
     assert code == 2 and err.count("\n") == 1 and "none.yaml" in err
+
+
+def test_zigzag_records_on_the_shipped_tpu_like(run_cli):
+    """ZigZag LOMA's mapping of layer1.0.conv1 on its tpu_like, evaluated on hwmap's tpu_like template (imported
+    from the same file): the DRAM and SRAM counts equal ZigZag's (benchmarks/reference/zigzag_resnet50_tpu_like)."""
+    reference = Path(__file__).resolve().parents[2] / "benchmarks" / "reference" / "zigzag_resnet50_tpu_like.json"
+    code, out, err = run_cli("map", "resnet50", "-a", "tpu_like", "--fixed", str(reference), "--layer",
+                             "layer1.0.conv1", "--json")
+    assert code == 0, err
+    rows = {(a["level"], a["operand"]): a for a in json.loads(out)["layers"][0]["accesses"]}
+    assert rows[("dram", "input")]["reads"] == 200704 and rows[("dram", "weight")]["reads"] == 4096
+    assert rows[("dram", "output")]["updates"] == 200704
+    assert (rows[("sram_2MB", "input")]["reads"], rows[("sram_2MB", "input")]["writes"]) == (401408, 200704)
