@@ -30,6 +30,7 @@ import csv
 import itertools
 import json
 import math
+import statistics
 import sys
 import time
 from collections import Counter, defaultdict
@@ -314,6 +315,17 @@ def print_report(results: dict) -> None:
           f"{t['clean'] / t['n']:>8.0%}"
           f"{t['better'] / t['n']:>15.1%}{t['same'] / t['n']:>16.1%}{t['hw_s']:>13.2f}{t['zz_s']:>10.1f}"
           f"{t['zz_s'] / t['hw_s']:>7.0f}x")
+    print("\nEnergy, ResNet-50's distinct layers summed (uJ), and per-layer ratios (median [min, max]):")
+    print(f"{'hardware':<15}{'ZigZag LOMA':>13}{'its mapping, hwmap':>20}{'hwmap best':>12}"
+          f"{'   mapping in hwmap / ZigZag':<31}{'hwmap best / ZigZag':<26}")
+    for hw, r in results.items():
+        rows = r["rows"]
+        zz = [x["zigzag_energy_pj"] for x in rows]
+        same = [x["zigzag_mapping_hwmap_energy_pj"] for x in rows]
+        best = [x["hwmap_best_energy_pj"] for x in rows]
+        print(f"{hw:<15}{sum(zz) / 1e6:>13,.1f}{sum(same) / 1e6:>20,.1f}{sum(best) / 1e6:>12,.1f}   "
+              f"{_spread([a / b for a, b in zip(same, zz, strict=True)]):<31}"
+              f"{_spread([a / b for a, b in zip(best, zz, strict=True)]):<26}")
     print("\nCounts outside 2%, by cause:")
     for cause, count in classes.most_common():
         if cause.startswith("unexplained: "):
@@ -327,6 +339,11 @@ def print_report(results: dict) -> None:
         print(f"    {line}")
     if len(unexplained) > 40:
         print(f"    ... {len(unexplained) - 40} more (--csv and --details show every layer)")
+
+
+def _spread(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"{statistics.median(ordered):.3f} [{ordered[0]:.2f}, {ordered[-1]:.2f}]"
 
 
 if __name__ == "__main__":
