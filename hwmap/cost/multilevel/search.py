@@ -22,16 +22,27 @@ The space searched
 
 The search
 ----------
-Top-down over the levels: stage l chooses T(l) and level l-1's class order for every state kept from stage l-1,
-and prices exactly what they fix (the fills of level l and the reads/updates of its parents, through the
-refetch recurrence of :mod:`.evaluate`), vectorised with numpy. A stage keeps the ``beam`` states with the best
-objective so far (energy so far; cycles so far = max(compute cycles, transfer cycles so far)). Per dim at most
-``per_dim`` tile choices per level (geometrically spaced, both ends kept). When neither limit cut anything
-(small layers), the result is the exact optimum of the space above (``exhaustive``; tested against brute force
-in tests/cost/test_multilevel_search.py); otherwise it is a search, and ``gap`` says how far its objective value
-is at most above the lower bound: every operand element read once from each parent and written once into each
-level the template makes keep it (outputs drained once), read once by the MACs, MAC energy of every MAC,
-leakage over cycles >= MACs / PEs.
+Per (spatial, bypass) option, top-down over the levels: stage l chooses T(l) and level l-1's class order for
+every state kept from stage l-1, and prices exactly what they fix (the fills of level l and the reads/updates of
+its parents, through the refetch recurrence of :mod:`.evaluate`), vectorised with numpy. Exact prunings: an
+order is dropped when another order's refetch counts are no higher for every operand (every cost grows with
+them, now and below); an option is skipped when its lower bound exceeds the best mapping found. Heuristic cuts
+(each one clears ``exhaustive``):
+
+- a stage keeps the ``beam`` states with the best objective so far, their energy raised by a lower bound of the
+  next boundary of every operand still to be kept below (its refetch count cannot fall, and cannot stay below the
+  product of the irrelevant loops above when its tile cannot fit the next keeper);
+- at most ``per_dim`` tile choices per dim and level (geometrically spaced, both ends kept), and at level 1 the
+  longest lists shortened until their product is at most ``first_level_cap``;
+- with more than ``shortlist`` options, a quick pass (beam 4, 6 choices per dim, 256 level-1 tiles) maps every
+  option and only the ``shortlist`` best ones it could not search exhaustively get the full search.
+
+When nothing was cut (small layers), the result is the exact optimum of the space above (``exhaustive``; tested
+against brute force at every level in tests/cost/test_multilevel_search.py). Always, ``gap`` = objective value /
+lower bound - 1, the bound being the least over the options of: every operand element read once from each
+parent and written once into each level that keeps it (outputs drained once), the MACs' reads of the innermost
+keepers with the most multicast the option's unrolling allows, every MAC's energy, leakage over the fewest
+cycles (each dim's trips over its unrolling).
 The winner is re-evaluated by :func:`.evaluate.evaluate_mapping`: its LevelResult is the one reported.
 """
 
