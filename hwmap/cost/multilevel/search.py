@@ -34,8 +34,8 @@ them, now and below); an option is skipped when its lower bound exceeds the best
   product of the irrelevant loops above when its tile cannot fit the next keeper);
 - at most ``per_dim`` tile choices per dim and level (geometrically spaced, both ends kept), and at level 1 the
   longest lists shortened until their product is at most ``first_level_cap``;
-- with more than ``shortlist`` options, a quick pass (beam 4, 6 choices per dim, 256 level-1 tiles) maps every
-  option and only the ``shortlist`` best ones it could not search exhaustively get the full search.
+- with more than ``shortlist`` options, only the ``shortlist`` ones with the least lower bounds (below) are
+  searched (the bound is dominated by the MACs' scratchpad reads, which the unrolling's multicast sets).
 
 When nothing was cut (small layers), the result is the exact optimum of the space above (``exhaustive``; tested
 against brute force at every level in tests/cost/test_multilevel_search.py). Always, ``gap`` = objective value /
@@ -525,16 +525,16 @@ class _Search:
 
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
-                operand_bits=None, beam: int = 32, per_dim: int = 16, shortlist: int | None = 2,
+                operand_bits=None, beam: int = 32, per_dim: int = 16, shortlist: int | None = 3,
                 first_level_cap: int = 8192) -> MappedProblem:
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
     operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
     A 1 x 1 conv is mapped as its GEMM (LoopProblem.canonical): the result's problem and mapping are that one's.
     spatial: form-C spatial entries to fix the unrolling instead of searching it.
-    shortlist: with more (spatial, bypass) options than this, a quick pass (beam 4, 6 tiles per dim) maps every
-    option first and only the ``shortlist`` best it could not search exhaustively get the full search; None: the
-    full search on every option (what the brute-force tests use).
+    shortlist: search at most this many (spatial, bypass) options that found a mapping, in the order of their
+    lower bounds; None: every option (what the brute-force tests use).
+    first_level_cap, beam, per_dim: the search's cuts (module docstring).
     """
     objectives.check_objective(objective)
     problem = problem.canonical()
@@ -549,12 +549,17 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     options.sort(key=lambda o: o[:3])
     bound_energy, bound_cycles = min(o[1] for o in options), min(o[2] for o in options)
     best = None
-    exhaustive, candidates = True, 0
-
-    def search(option, beam_width, tiles_per_dim, cap):
-        nonlocal best, exhaustive, candidates
-        run = _Search(hierarchy, problem, option, bits, objective, beam_width, tiles_per_dim, cap)
+    exhaustive, candidates, searched = True, 0, 0
+    for bound, _, _, option in options:
+        if best is not None and bound > best[1]:
+            continue  # no mapping of this option can beat the best found (exact: the bound is one)
+        if shortlist is not None and searched >= shortlist and best is not None:
+            exhaustive = False  # the options with the least lower bounds were searched, not these
+            break
+        run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap)
         found = run.run()
+        searched += 1
+        exhaustive &= run.exhaustive
         candidates += run.candidates
         if found is not None:
             mapping, energy, cycles = found
@@ -562,23 +567,6 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
             key = (score, energy, cycles)
             if best is None or key < best[0]:
                 best = (key, objectives.objective_value(objective, energy, cycles), mapping)
-        return run.exhaustive, found
-
-    if shortlist is not None and len(options) > shortlist:
-        # A quick pass over every option; those it did not search exhaustively compete for the full search.
-        quick = []
-        for bound, _, _, option in options:
-            done, found = search(option, min(beam, 4), min(per_dim, 6), min(first_level_cap, 256))
-            if not done:
-                quick.append((found[1] if found else math.inf, bound, option))
-        quick.sort(key=lambda q: q[:2])
-        exhaustive &= len(quick) == 0
-        options = [(bound, None, None, option) for _, bound, option in quick[:shortlist]]
-    for bound, _, _, option in options:
-        if best is not None and bound > best[1]:
-            continue  # no mapping of this option can beat the best found (exact: the bound is one)
-        done, _ = search(option, beam, per_dim, first_level_cap)
-        exhaustive &= done
     if best is None:
         raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels (even the smallest tiles "
                            "overflow a level); enlarge the buffers")
