@@ -63,10 +63,10 @@ def estimate_graph(graph: LayerGraph, accel: Accelerator, settings: EstimateSett
                                    fusion=fusion_arrays(graph, settings.fusion or "epilogue"), cache=cache)
     if accel.kind == "gpu":
         return _estimate_gpu(graph, accel, settings.gpu)
-    if accel.kind == "hierarchy":  # TEMPORARY (mlmap, issue 17): the lead routes this through the kind registry
-        from hwmap.cost import hierarchy_kind
+    if accel.kind == "hierarchy":  # TEMPORARY (mlmap, issue 17): the lead routes this through the kind registry,
+        import importlib  # which imports a kind's cost module by its dotted name, as here
 
-        return hierarchy_kind.estimate(graph, accel, settings, cache=cache)
+        return importlib.import_module("hwmap.cost.hierarchy_kind").estimate(graph, accel, settings, cache=cache)
     raise HwmapError(f"no cost model for accelerator kind {accel.kind!r} ({accel.name})")
 
 

@@ -87,7 +87,7 @@ BITS = {"input": 8, "weight": 8, "output": 8}
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(problems)
 def test_huge_buffers_move_compulsory_dram_traffic(problem):
-    mapped = map_problem(_hierarchy(1 << 30, 1 << 30, 1.0), problem, operand_bits=BITS, beam=10**6)
+    mapped = map_problem(_hierarchy(1 << 30, 1 << 30, 1.0), problem, operand_bits=BITS, beam=10**6, shortlist=None)
     compulsory = sum(problem.elements(op) for op in ("input", "weight", "output"))
     assert _dram_elements(mapped) == compulsory
 
@@ -101,11 +101,11 @@ def test_shrinking_a_level_never_lowers_traffic(problem, which, big, shrink):
     sizes = {"glb": (big, 64), "spad": (256, big)}[which]
     smaller = {"glb": (small, 64), "spad": (256, small)}[which]
     try:
-        roomy = map_problem(_hierarchy(*sizes, 0.0), problem, operand_bits=BITS, beam=10**6)
+        roomy = map_problem(_hierarchy(*sizes, 0.0), problem, operand_bits=BITS, beam=10**6, shortlist=None)
     except MappingError:
         return  # nothing fits even the larger level
     try:
-        tight = map_problem(_hierarchy(*smaller, 0.0), problem, operand_bits=BITS, beam=10**6)
+        tight = map_problem(_hierarchy(*smaller, 0.0), problem, operand_bits=BITS, beam=10**6, shortlist=None)
     except MappingError:
         return
     assert roomy.exhaustive and tight.exhaustive

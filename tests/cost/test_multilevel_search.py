@@ -119,9 +119,9 @@ def _check(h, problem, objective):
     brute = brute_force(h, problem, objective)
     if brute is None:
         with pytest.raises(MappingError, match="no mapping fits"):
-            map_problem(h, problem, objective=objective, operand_bits=BITS, beam=10**6)
+            map_problem(h, problem, objective=objective, operand_bits=BITS, beam=10**6, shortlist=None)
         return
-    mapped = map_problem(h, problem, objective=objective, operand_bits=BITS, beam=10**6)
+    mapped = map_problem(h, problem, objective=objective, operand_bits=BITS, beam=10**6, shortlist=None)
     assert mapped.exhaustive
     assert mapped.value == pytest.approx(brute[1], rel=1e-12)
     assert mapped.value >= mapped.lower_bound * (1 - 1e-12)

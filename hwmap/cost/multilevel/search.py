@@ -22,16 +22,27 @@ The space searched
 
 The search
 ----------
-Top-down over the levels: stage l chooses T(l) and level l-1's class order for every state kept from stage l-1,
-and prices exactly what they fix (the fills of level l and the reads/updates of its parents, through the
-refetch recurrence of :mod:`.evaluate`), vectorised with numpy. A stage keeps the ``beam`` states with the best
-objective so far (energy so far; cycles so far = max(compute cycles, transfer cycles so far)). Per dim at most
-``per_dim`` tile choices per level (geometrically spaced, both ends kept). When neither limit cut anything
-(small layers), the result is the exact optimum of the space above (``exhaustive``; tested against brute force
-in tests/cost/test_multilevel_search.py); otherwise it is a search, and ``gap`` says how far its objective value
-is at most above the lower bound: every operand element read once from each parent and written once into each
-level the template makes keep it (outputs drained once), read once by the MACs, MAC energy of every MAC,
-leakage over cycles >= MACs / PEs.
+Per (spatial, bypass) option, top-down over the levels: stage l chooses T(l) and level l-1's class order for
+every state kept from stage l-1, and prices exactly what they fix (the fills of level l and the reads/updates of
+its parents, through the refetch recurrence of :mod:`.evaluate`), vectorised with numpy. Exact prunings: an
+order is dropped when another order's refetch counts are no higher for every operand (every cost grows with
+them, now and below); an option is skipped when its lower bound exceeds the best mapping found. Heuristic cuts
+(each one clears ``exhaustive``):
+
+- a stage keeps the ``beam`` states with the best objective so far, their energy raised by a lower bound of the
+  next boundary of every operand still to be kept below (its refetch count cannot fall, and cannot stay below the
+  product of the irrelevant loops above when its tile cannot fit the next keeper);
+- at most ``per_dim`` tile choices per dim and level (geometrically spaced, both ends kept), and at level 1 the
+  longest lists shortened until their product is at most ``first_level_cap``;
+- with more than ``shortlist`` options, only the ``shortlist`` ones with the least lower bounds (below) are
+  searched (the bound is dominated by the MACs' scratchpad reads, which the unrolling's multicast sets).
+
+When nothing was cut (small layers), the result is the exact optimum of the space above (``exhaustive``; tested
+against brute force at every level in tests/cost/test_multilevel_search.py). Always, ``gap`` = objective value /
+lower bound - 1, the bound being the least over the options of: every operand element read once from each
+parent and written once into each level that keeps it (outputs drained once), the MACs' reads of the innermost
+keepers with the most multicast the option's unrolling allows, every MAC's energy, leakage over the fewest
+cycles (each dim's trips over its unrolling).
 The winner is re-evaluated by :func:`.evaluate.evaluate_mapping`: its LevelResult is the one reported.
 """
 
@@ -50,13 +61,18 @@ from hwmap.cost.multilevel.nest import MappingError, NestMapping, fanout_of
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
-__all__ = ["MappedProblem", "lower_bound", "map_problem", "spatial_options"]
+__all__ = ["MappedProblem", "lower_bound", "map_problem", "option_bound", "spatial_options"]
 
 CLASSES: tuple[tuple[str, ...], ...] = (("K",), ("C", "FY", "FX"), ("B", "OY", "OX"))
 CLASS_ORDERS: tuple[tuple[int, ...], ...] = tuple(itertools.permutations(range(3)))
 IRRELEVANT_CLASS = {"input": 0, "weight": 2, "output": 1}
 _DIM = {d: i for i, d in enumerate(LOOP_DIMS)}
 _ND = len(LOOP_DIMS)
+_RELEVANT_INDEX = {op: [_DIM[d] for d in LOOP_DIMS if d in RELEVANT[op]] for op in OPERANDS}
+# Per operand, (orders, classes): whether the class is relevant to it and lies inside its irrelevant class.
+_EARLIER = np.tril(np.ones((len(CLASS_ORDERS), len(CLASS_ORDERS)), dtype=bool), -1)
+_INNER_RELEVANT = {op: np.array([[int(cls != IRRELEVANT_CLASS[op] and order.index(cls) > order.index(
+    IRRELEVANT_CLASS[op])) for cls in range(3)] for order in CLASS_ORDERS]) for op in OPERANDS}
 
 
 @dataclass(frozen=True)
@@ -206,7 +222,7 @@ def _thin(values: tuple[int, ...], most: int) -> tuple[tuple[int, ...], bool]:
 
 
 class _Search:
-    def __init__(self, h, problem, option: _Option, bits, objective, beam, per_dim):
+    def __init__(self, h, problem, option: _Option, bits, objective, beam, per_dim, first_level_cap):
         self.h, self.p, self.o, self.bits = h, problem, option, bits
         self.objective, self.beam, self.per_dim = objective, beam, per_dim
         self.m = len(h.levels)
@@ -216,17 +232,31 @@ class _Search:
         self.keepers = {op: tuple(i for i, k in enumerate(option.keeps) if op in k) for op in OPERANDS}
         self.exhaustive = True
         self.candidates = 0
+        self.first_limit = self._first_level_limits(first_level_cap)
+
+    def _first_level_limits(self, cap: int) -> list[int]:
+        """Tile choices per dim at level 1 (the one stage whose choices all rows share): per_dim, then the
+        longest lists cut one by one until their product is at most ``cap``."""
+        lengths = [len(self._level1_values(d)) for d in range(_ND)]
+        limits = [min(n, self.per_dim) for n in lengths]
+        while math.prod(limits) > cap and max(limits) > 2:
+            limits[limits.index(max(limits))] -= 1
+        return limits
+
+    def _level1_values(self, d: int) -> tuple[int, ...]:
+        base = int(self.s_geq[1, d])
+        top = -(-int(self.size[d]) // int(self.o.sp[0, d]))
+        return tuple(base * m for m in _minimal_tiles(-(-top // base)))
 
     # per-dim tile choices of one level, given the tile above (stage >= 2) ------------------------------------
     def _choices(self, level: int, above: int, d: int) -> tuple[int, ...]:
-        base = int(self.s_geq[level, d])
         if level == 1:
-            top = -(-int(self.size[d]) // int(self.o.sp[0, d]))
-            values = tuple(base * m for m in _minimal_tiles(-(-top // base)))
+            values, most = self._level1_values(d), self.first_limit[d]
         else:
+            base = int(self.s_geq[level, d])
             q = above // int(self.o.sp[level - 1, d])
-            values = tuple(base * x for x in _divisors(q // base))
-        thinned, cut = _thin(values, self.per_dim)
+            values, most = tuple(base * x for x in _divisors(q // base)), self.per_dim
+        thinned, cut = _thin(values, most)
         self.exhaustive &= not cut
         return thinned
 
@@ -234,20 +264,35 @@ class _Search:
         """Rows (parent state, tile vector) of level ``level`` that fit its capacity."""
         rows = np.arange(len(parents), dtype=np.int64)
         tiles = np.tile(self.s_geq[level], (len(parents), 1))
+        relevant = {_DIM[d] for op in self.o.keeps[level] for d in RELEVANT[op]}
         for d in range(_ND):
-            lists = {}
-            for value in np.unique(parents[:, d]):
-                lists[int(value)] = self._choices(level, int(value), d)
             if not len(rows):
                 break
-            counts = np.array([len(lists[int(v)]) for v in parents[rows, d]], dtype=np.int64)
-            new_rows = np.repeat(rows, counts)
-            values = np.concatenate([lists[int(v)] for v in parents[rows, d]])
+            column = parents[rows, d]
+            if column.min() == column.max():  # one parent tile: one list for every row
+                values, inverse = column[:1], np.zeros(len(rows), dtype=np.int64)
+            else:
+                values, inverse = np.unique(column, return_inverse=True)
+            lists = [self._choices(level, int(v), d) for v in values]
+            if all(len(c) == 1 for c in lists):  # nothing to choose along this dim
+                tiles[:, d] = np.array([c[0] for c in lists])[inverse]
+                if d in relevant:
+                    keep = self._fits(level, tiles)
+                    rows, tiles = rows[keep], tiles[keep]
+                continue
+            width = max(len(c) for c in lists)
+            table = np.zeros((len(lists), width), dtype=np.int64)
+            present = np.zeros((len(lists), width), dtype=bool)
+            for i, c in enumerate(lists):
+                table[i, :len(c)], present[i, :len(c)] = c, True
+            mask = present[inverse]
+            counts = mask.sum(axis=1)
             tiles = np.repeat(tiles, counts, axis=0)
-            tiles[:, d] = values
-            rows = new_rows
-            keep = self._fits(level, tiles)
-            rows, tiles = rows[keep], tiles[keep]
+            tiles[:, d] = table[inverse][mask]
+            rows = np.repeat(rows, counts)
+            if d in relevant:
+                keep = self._fits(level, tiles)
+                rows, tiles = rows[keep], tiles[keep]
         return rows, tiles
 
     def _fits(self, level: int, tiles: np.ndarray) -> np.ndarray:
@@ -295,11 +340,12 @@ class _Search:
         eff_sp = st["eff_sp"][rows]
         eff_t = self._effs(t, eff_sp, level - 1)
         rr, aa = self._recurrence(eff_t, st["R"][rows], st["A"][rows])
-        distinct = np.ones(rr.shape[:2], dtype=bool)
-        for j in range(1, len(CLASS_ORDERS)):
-            for i in range(j):
-                distinct[:, j] &= ~np.all(rr[:, j] == rr[:, i], axis=1)
-        pick, order = np.nonzero(distinct)
+        # Keep the orders whose refetches no other order beats on every operand (ties: the first order): every
+        # cost grows with R, now and below (the recurrence never lowers it), so the others cannot win.
+        no_more = np.all(rr[:, :, None, :] <= rr[:, None, :, :], axis=3)  # [n, i, j]: order i <= order j
+        less = np.any(rr[:, :, None, :] < rr[:, None, :, :], axis=3)
+        beaten = np.any((no_more & less) | (no_more & ~less & _EARLIER.T), axis=1)
+        pick, order = np.nonzero(~beaten)
         self.candidates += len(pick)
         repeats, above = rr[pick, order], aa[pick, order]
         energy = st["energy"][rows][pick]
@@ -326,30 +372,23 @@ class _Search:
         """Effective trips of ``level``'s temporal loops (returned) and spatial loops (written into eff_sp)."""
         t_below = t[:, level + 1] if level + 1 < self.m else 1
         sp = self.o.sp[level]
-        eff_sp[:, level] = -(-np.minimum(self.size, sp * t_below) // t_below)
-        return -(-np.minimum(self.size, t[:, level]) // (sp * t_below))
+        # ceil of exact integer quotients in floats (exact: the operands are far below 2**53)
+        eff_sp[:, level] = np.ceil(np.minimum(self.size, sp * t_below) / t_below)
+        return np.ceil(np.minimum(self.size, t[:, level]) / (sp * t_below))
 
     def _recurrence(self, eff: np.ndarray, r_prev: np.ndarray, a_prev: np.ndarray):
         """(R, A) of a child right below the level whose temporal trips are ``eff``, for every class order:
         (n, orders, 3) each (the refetch rule of .evaluate, one level at a time)."""
         trips = np.stack([np.prod(eff[:, [_DIM[d] for d in cls]], axis=1) for cls in CLASSES], 1)  # (n, 3)
+        moving = (trips > 1).astype(np.int64)
         r_all, a_all = [], []
-        for order in CLASS_ORDERS:
-            position = {cls: order.index(cls) for cls in range(3)}
-            r_new, a_new = [], []
-            for k, op in enumerate(OPERANDS):
-                x = IRRELEVANT_CLASS[op]
-                rel = np.any(eff[:, [_DIM[d] for d in RELEVANT[op]]] > 1, axis=1)
-                inner_rel = np.zeros(len(eff), dtype=bool)
-                for cls in range(3):
-                    if cls != x and position[cls] > position[x]:
-                        inner_rel |= trips[:, cls] > 1
-                counted = np.where(inner_rel, trips[:, x], 1)
-                r_new.append(np.where(rel, a_prev[:, k] * counted, r_prev[:, k]))
-                a_new.append(a_prev[:, k] * trips[:, x])
-            r_all.append(np.stack(r_new, 1))
-            a_all.append(np.stack(a_new, 1))
-        return np.stack(r_all, 1), np.stack(a_all, 1)
+        for k, op in enumerate(OPERANDS):
+            rel = np.any(eff[:, _RELEVANT_INDEX[op]] > 1, axis=1)
+            inner_rel = (moving @ _INNER_RELEVANT[op].T) > 0  # (n, orders)
+            counted = np.where(inner_rel, trips[:, IRRELEVANT_CLASS[op], None], 1)
+            r_all.append(np.where(rel[:, None], a_prev[:, k, None] * counted, r_prev[:, k, None]))
+            a_all.append(np.broadcast_to((a_prev[:, k] * trips[:, IRRELEVANT_CLASS[op]])[:, None], counted.shape))
+        return np.stack(r_all, 2), np.stack(a_all, 2)
 
     def _irrelevant_spatial(self, eff_sp: np.ndarray, op: str, lo: int, hi: int) -> np.ndarray:
         dims = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
@@ -486,51 +525,80 @@ class _Search:
 
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
-                operand_bits=None, beam: int = 32, per_dim: int = 16) -> MappedProblem:
+                operand_bits=None, beam: int = 32, per_dim: int = 16, shortlist: int | None = 3,
+                first_level_cap: int = 8192) -> MappedProblem:
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
     operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
     A 1 x 1 conv is mapped as its GEMM (LoopProblem.canonical): the result's problem and mapping are that one's.
     spatial: form-C spatial entries to fix the unrolling instead of searching it.
+    shortlist: search at most this many (spatial, bypass) options that found a mapping, in the order of their
+    lower bounds; None: every option (what the brute-force tests use).
+    first_level_cap, beam, per_dim: the search's cuts (module docstring).
     """
     objectives.check_objective(objective)
     problem = problem.canonical()
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
-    best = None
-    exhaustive, candidates = True, 0
+    options = []
     for sp, entries in spatial_options(hierarchy, problem, spatial):
         for keeps in _bypass_options(hierarchy):
-            search = _Search(hierarchy, problem, _Option(sp, entries, keeps), bits, objective, beam, per_dim)
-            found = search.run()
-            exhaustive &= search.exhaustive
-            candidates += search.candidates
-            if found is None:
-                continue
+            energy, cycles = option_bound(hierarchy, problem, bits, sp, keeps)
+            options.append((objectives.objective_value(objective, energy, cycles), energy, cycles,
+                            _Option(sp, entries, keeps)))
+    options.sort(key=lambda o: o[:3])
+    bound_energy, bound_cycles = min(o[1] for o in options), min(o[2] for o in options)
+    best = None
+    exhaustive, candidates, searched = True, 0, 0
+    for bound, _, _, option in options:
+        if best is not None and bound > best[1]:
+            continue  # no mapping of this option can beat the best found (exact: the bound is one)
+        if shortlist is not None and searched >= shortlist and best is not None:
+            exhaustive = False  # the options with the least lower bounds were searched, not these
+            break
+        run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap)
+        found = run.run()
+        searched += 1
+        exhaustive &= run.exhaustive
+        candidates += run.candidates
+        if found is not None:
             mapping, energy, cycles = found
             score = objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0]
             key = (score, energy, cycles)
             if best is None or key < best[0]:
-                best = (key, mapping)
+                best = (key, objectives.objective_value(objective, energy, cycles), mapping)
     if best is None:
         raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels (even the smallest tiles "
                            "overflow a level); enlarge the buffers")
-    result = evaluate_mapping(hierarchy, problem, best[1], operand_bits=bits, source=f"{problem.name} mapping")
+    result = evaluate_mapping(hierarchy, problem, best[2], operand_bits=bits, source=f"{problem.name} mapping")
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
-    bound_energy, bound_cycles = lower_bound(hierarchy, problem, bits)
     bound = objectives.objective_value(objective, bound_energy, bound_cycles)
-    return MappedProblem(problem, objective, best[1], result, value, bound, exhaustive, candidates)
+    return MappedProblem(problem, objective, best[2], result, value, bound, exhaustive, candidates)
 
 
-def lower_bound(hierarchy: Hierarchy, problem: LoopProblem, operand_bits) -> tuple[float, float]:
-    """(energy pJ, cycles) no mapping goes below (see the module docstring)."""
+def lower_bound(hierarchy: Hierarchy, problem: LoopProblem, operand_bits, spatial=None) -> tuple[float, float]:
+    """(energy pJ, cycles) no mapping of the space goes below: the least option_bound over its spatial unrollings
+    and bypass choices."""
     bits = operand_bits_of(operand_bits)
-    cycles = float(-(-problem.macs // hierarchy.compute.instances))
-    energy = problem.macs * hierarchy.compute.mac_energy_pj
-    levels = hierarchy.levels
+    bounds = [option_bound(hierarchy, problem, bits, sp, keeps) for sp, _ in spatial_options(hierarchy, problem,
+                                                                                             spatial)
+              for keeps in _bypass_options(hierarchy)]
+    return min(b[0] for b in bounds), min(b[1] for b in bounds)
+
+
+def option_bound(h: Hierarchy, problem: LoopProblem, bits: dict[str, int], sp: np.ndarray,
+                 keeps: tuple[frozenset, ...]) -> tuple[float, float]:
+    """(energy pJ, cycles) below every mapping with spatial factors ``sp`` and these keeps: every operand element
+    read once from each parent and written once into each keeper (outputs drained once), the MACs' reads of the
+    innermost keepers with the most multicast the unrolling allows, every MAC, leakage over the fewest cycles
+    (each dim's trips over its unrolling)."""
+    sizes = np.array([problem.size(d) for d in LOOP_DIMS], dtype=np.int64)
+    cycles = float(np.prod(-(-sizes // sp.prod(axis=0))))
+    energy = problem.macs * h.compute.mac_energy_pj
+    levels = h.levels
     for op in OPERANDS:
         size = problem.elements(op)
-        chain = [0] + [i for i, lv in enumerate(levels) if i > 0 and op in lv.keeps]
+        chain = [i for i, kept in enumerate(keeps) if op in kept]
         b = bits["psum"] if op == "output" else bits[op]
         for p, c in zip(chain, chain[1:], strict=False):
             pj_parent = levels[p].energy.update_pj if op == "output" else levels[p].energy.read_pj
@@ -538,9 +606,17 @@ def lower_bound(hierarchy: Hierarchy, problem: LoopProblem, operand_bits) -> tup
             pb = bits["output"] if (op == "output" and p == 0) else b
             energy += size * (pb / levels[p].access_width_bits * pj_parent + b / levels[c].access_width_bits
                               * pj_child)
-        inner = levels[chain[-1]]
-        energy += size * b / inner.access_width_bits * (inner.energy.update_pj if op == "output"
-                                                        else inner.energy.read_pj)
+        c = chain[-1]
+        inner = levels[c]
+        irrelevant = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
+        accesses = problem.macs / float(np.prod(sp[c:, irrelevant]))
+        per_access = b / inner.access_width_bits
+        if op != "output":
+            energy += accesses * per_access * inner.energy.read_pj
+            continue
+        fresh = size * float(np.prod(sp[:c, irrelevant]))
+        energy += accesses * per_access * inner.energy.update_pj
+        energy += max(accesses - fresh, 0.0) * per_access * inner.energy.read_pj
     leak = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in levels) \
-        + hierarchy.compute.leakage_pj_per_cycle * hierarchy.compute.instances
+        + h.compute.leakage_pj_per_cycle * h.compute.instances
     return energy + leak * cycles, cycles
