@@ -18,7 +18,7 @@ def _benchmark():
 
 
 def test_tiny_crosscheck_explains_every_difference(tmp_path):
-    from tests.conftest import traced
+    from conftest import traced
 
     bench = _benchmark()
     records = [r for r in json.loads((ROOT / "benchmarks" / "reference" / "zigzag_resnet50_tpu_like.json")
