@@ -4,8 +4,10 @@ Reads the flattened architecture ``timeloop-mapper`` writes (``*.flattened_archi
 components, outermost first, each ``system_top_level.<name>[1..<instances>]`` with resolved attributes) with the
 per-action energies of Accelergy's energy reference table (``*.ERT.yaml``). The flattened form carries no
 dataspace or spatial constraints; they come, when given, from the design's ``arch.yaml`` (inline ``constraints``
-of its ``!Component`` / ``!Container`` nodes) or from a classic ``constraints: {targets: [...]}`` document (what
-:func:`write_timeloop` writes). Without them every level may keep every operand (the mapper's choice), as
+of its ``!Component`` / ``!Container`` nodes), from a classic ``constraints: {targets: [...]}`` document (what
+:func:`write_timeloop` writes) or from the ``architecture_constraints`` section of the ``parsed-processed-input.yaml``
+timeloop-mapper writes (the same targets list). A dataflow-fixed unrolling (a systolic array's) is written as a
+spatial constraint allowing only its dims. Without them every level may keep every operand (the mapper's choice), as
 Timeloop itself assumes, except DRAM, which keeps all.
 
 Mapping of fields: capacity = depth x width bits; word = ``datawidth``; access = ``width`` bits (Accelergy prices
