@@ -28,6 +28,7 @@ __all__ = [
     "extract_graph",
     "flops",
     "generate_paths",
+    "import_accelerator",
     "list_accelerators",
     "list_models",
     "load_accelerator",

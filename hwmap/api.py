@@ -27,9 +27,9 @@ __all__ = [
     "DesignSpace", "bounds", "cache_info", "calibrate_from_table", "calibrate_gpu", "census", "census_models",
     "check_cost", "clear_cache", "compare_counters", "cost_paths", "estimate", "evaluate_paths", "export_accelerator",
     "export_graph", "export_zigzag_hardware", "export_zigzag_workload", "extract_graph", "flops", "generate_paths",
-    "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph", "load_paths",
-    "load_selection", "load_space", "map_layers", "measure", "pareto", "plot_bounds", "plot_frontier", "plot_layers",
-    "plot_pareto", "plot_shares", "save_costed_paths", "save_graph", "select_paths", "simulate", "sweep",
+    "import_accelerator", "list_accelerators", "list_models", "load_accelerator", "load_costed_paths", "load_graph",
+    "load_paths", "load_selection", "load_space", "map_layers", "measure", "pareto", "plot_bounds", "plot_frontier",
+    "plot_layers", "plot_pareto", "plot_shares", "save_costed_paths", "save_graph", "select_paths", "simulate", "sweep",
     "template_kinds", "validate_accelerators",
 ]
 
@@ -277,16 +277,44 @@ def validate_accelerators(accels: Sequence[str | Path]) -> list[Accelerator]:
 def export_accelerator(accel: str | Path | Accelerator, *, out: str | Path, format: str = "zigzag"):
     """Write a template in another tool's format; 'zigzag': ZigZag 3.9.1 memory hierarchy, MAC array and spatial
     mapping, to out the hardware .yaml file (the mapping goes beside it: x.hardware.yaml -> x.mapping.yaml) or, out
-    an existing folder, to <out>/<name>.hardware.yaml and <name>.mapping.yaml."""
+    an existing folder, to <out>/<name>.hardware.yaml and <name>.mapping.yaml ('hierarchy' templates: the folder
+    gets <name>.yaml and <name>.mapping.yaml); 'timeloop': Timeloop v0.4 <name>.flattened_architecture.yaml,
+    <name>.ERT.yaml (Accelergy's energy table) and <name>.constraints.yaml in the existing folder out."""
     from hwmap.fileio import check_run_files
-    from hwmap.interop.zigzag import zigzag_hardware_paths
+    from hwmap.interop.hierarchy_template import EXPORT_FORMATS, accelerator_hierarchy, export_hierarchy, export_paths
+    from hwmap.interop.zigzag import ZigzagExport, has_builtin_layout, zigzag_hardware_paths
 
-    _choice("format", format, ("zigzag",))
+    _choice("format", format, EXPORT_FORMATS)
     template = load_accelerator(accel)
-    hardware, mapping = zigzag_hardware_paths(out, template.name)
     source = accel if isinstance(accel, str | Path) else None  # a template file must not be overwritten
-    check_run_files(inputs={"accel": source}, outputs={"out": hardware, "out (mapping YAML)": mapping})
-    return export_zigzag_hardware(template, out)
+    hierarchy = accelerator_hierarchy(template)
+    if format == "zigzag" and has_builtin_layout(hierarchy):
+        hardware, mapping = zigzag_hardware_paths(out, template.name)
+        check_run_files(inputs={"accel": source}, outputs={"out": hardware, "out (mapping YAML)": mapping})
+        return export_zigzag_hardware(template, out)
+    paths = export_paths(hierarchy, format=format, out_dir=out)
+    check_run_files(inputs={"accel": source}, outputs={f"out ({p.name})": p for p in paths})
+    written = export_hierarchy(hierarchy, format=format, out_dir=out)
+    return ZigzagExport(tuple(str(p) for p in written), 0, 0, ())
+
+
+def import_accelerator(source: str | Path, *, out: str | Path, format: str = "timeloop", ert: str | Path | None = None,
+                       constraints: str | Path | None = None, spatial_mapping: str | Path | None = None,
+                       freq_mhz: float | None = None):
+    """Read another tool's architecture and write it as a 'hierarchy' template YAML at out.
+
+    format 'timeloop': source a Timeloop v0.4 flattened architecture (*.flattened_architecture.yaml), ert Accelergy's
+    energy reference table (*.ERT.yaml, required), constraints the design's arch.yaml or a constraints document
+    (dataspace keep/bypass, spatial rules); format 'zigzag': source a ZigZag 3.9.1 hardware YAML, spatial_mapping a
+    ZigZag mapping YAML (its 'default' spatial mapping becomes the fixed unrolling). freq_mhz: the clock (default:
+    Timeloop's cycle_seconds; ZigZag has none: 1000 MHz, stated in the template's provenance). Unsupported
+    features (sparsity, compression, networks-on-chip) are refused by name. Returns what was written
+    (hwmap.interop.hierarchy_template.ImportedTemplate)."""
+    from hwmap.interop.hierarchy_template import IMPORT_FORMATS, import_architecture
+
+    _choice("format", format, IMPORT_FORMATS)
+    return import_architecture(source, format=format, out=out, ert=ert, constraints=constraints,
+                               spatial_mapping=spatial_mapping, freq_mhz=freq_mhz)
 
 
 def estimate(
@@ -360,12 +388,23 @@ def map_layers(
     num_classes: int | None = None,
     strict: bool = False,
     cache: bool = True,
+    fixed: str | Path | None = None,
 ) -> LayerMappings:
     """The mapping (loop order, buffer tiles, DRAM bytes per operand, reuse) of every conv/GEMM layer of model on
-    a systolic or vector_pe template; layer: only layers whose name or module matches this glob ('layer4.*')."""
+    a systolic or vector_pe template; layer: only layers whose name or module matches this glob ('layer4.*').
+
+    fixed: evaluate the mapping this file gives each layer instead of searching (a Timeloop *.map.yaml, a ZigZag
+    mapping YAML, or ZigZag run records such as benchmarks/reference/zigzag_resnet50_*.json) on the template's
+    memory hierarchy: returns a hwmap.interop.fixed_mapping.FixedMappings (per layer, level and operand: reads,
+    writes, updates; energy per level)."""
     from fnmatch import fnmatchcase
 
-    accelerator = _mappable(load_accelerator(accel), "the mapper covers")
+    accelerator = load_accelerator(accel)
+    if fixed is not None:
+        return _map_fixed(model, accelerator, fixed, layer=layer, mapping=mapping, objective=objective,
+                          dataflow=dataflow, fusion=fusion, input_shape=input_shape, resolution=resolution,
+                          batch=batch, num_classes=num_classes, strict=strict, cache=cache)
+    accelerator = _mappable(accelerator, "the mapper covers")
     cost = estimate(model, accelerator, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
                     batch=batch, num_classes=num_classes, strict=strict, mapping=mapping, objective=objective,
                     fusion=fusion, cache=cache)
@@ -375,6 +414,20 @@ def map_layers(
     if layer is not None and not rows:
         raise ParameterError("layer", f"{layer!r} matches no conv/GEMM layer of {cost.model}")
     return LayerMappings(cost, rows)
+
+
+def _map_fixed(model, accelerator, fixed, *, layer, mapping, objective, dataflow, fusion, **graph_options):
+    """map_layers(fixed=...): the file's mapping of every layer asked for, evaluated (no search)."""
+    from hwmap.fileio import check_run_files
+    from hwmap.interop.fixed_mapping import map_fixed
+
+    for keyword, value, default in (("mapping", mapping, "best"), ("objective", objective, "energy"),
+                                    ("dataflow", dataflow, None), ("fusion", fusion, None)):
+        if value != default:
+            raise ParameterError(keyword, f"is for the mapper's search; fixed gives the mapping (drop {keyword})")
+    check_run_files(inputs={"fixed": fixed})
+    graph = _graph(model, **graph_options)
+    return map_fixed(graph, accelerator, fixed, layer=layer)
 
 
 def bounds(

@@ -286,6 +286,7 @@ RULES: dict[str, Rule] = {
     # numbers
     "energy_s": Number(1.0, 86400.0), "extra_path_penalty": Number(0.0, 100.0), "switch_energy_mj": Number(0.0),
     "memory_mb": Number(0.0), "min_accuracy": Number(0.0, 100.0), "time_limit_s": Number(0.0, 1e9),
+    "freq_mhz": Number(0.0, 1e6, exclusive_minimum=True),
     "mean": Each(Number(-1e9, 1e9)), "std": Each(Number(0.0, 1e9, exclusive_minimum=True)),
     # flags
     **{name: Flag() for name in ("strict", "cache", "compare", "linear_as_conv", "resume", "overwrite", "normalize",
@@ -296,7 +297,8 @@ RULES: dict[str, Rule] = {
                                 "reference", "scheduler", "columns", "contains", "title", "x", "y", "colour", "what")},
     # files hwmap writes or reads
     **{name: _PATH for name in ("out", "out_dir", "journal", "front_out", "path", "data", "weights", "calibration",
-                                "source", "from_table", "graph_cache", "out_hint")},
+                                "source", "from_table", "graph_cache", "out_hint",
+                                "ert", "constraints", "spatial_mapping", "fixed")},
     # objects of several kinds, or their files
     "model": Given("a model spec, a saved graph path, a LayerGraph or an nn.Module"),
     "accel": Given("a template name, a template file or an Accelerator"),

@@ -98,17 +98,24 @@ def map_command(
     layer: LayerOpt = None,
     dataflow: DataflowOpt = None,
     graph_options: OptionValues = GRAPH_OPTIONS,
+    fixed: Annotated[Optional[str], typer.Option(
+        "--fixed", help="evaluate this file's mapping instead of searching: a Timeloop *.map.yaml, a ZigZag "
+                        "mapping YAML or ZigZag run records (JSON)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The mapping of every conv/GEMM layer: loop order, buffer tiles, DRAM bytes per operand, reuse."""
+    """The mapping of every conv/GEMM layer: loop order, buffer tiles, DRAM bytes per operand, reuse; with
+    --fixed, a given mapping's accesses per level and operand and its energy."""
     from rich.table import Table
 
     from hwmap.api import map_layers
     from hwmap.report.tables import print_json, stdout_console
 
-    check_files(inputs={"MODEL": model, "--accel": accel}, outputs={})
+    check_files(inputs={"MODEL": model, "--accel": accel, "--fixed": fixed}, outputs={})
     result = map_layers(model, accel, layer=layer, objective=objective, mapping=mapping, fusion=fusion,
-                        dataflow=dataflow, **graph_options, cache=use_cache())
+                        dataflow=dataflow, **graph_options, cache=use_cache(), fixed=fixed)
+    if fixed is not None:
+        _show_fixed(result, json_out=json_out)
+        return
     cost = result.cost
     rows = [(i, cost.layers.mappings[i]) for i in result.layers]
     if json_out:
@@ -142,6 +149,34 @@ def map_command(
                   "tensor size")
 
 
+def _show_fixed(result, *, json_out: bool) -> None:
+    """map --fixed: per layer, level and operand the elements read, written and updated, and the energies."""
+    from rich.table import Table
+
+    from hwmap.report.tables import print_json, stdout_console
+
+    if json_out:
+        print_json(result.to_dict())
+        return
+    table = Table(title=f"{result.model} on {result.accelerator}: the mapping of {result.fixed}", title_justify="left")
+    for column in ("layer", "level", "operand", "reads", "writes", "updates", "level energy uJ"):
+        table.add_column(column, justify="left" if column in ("layer", "level", "operand") else "right")
+    for scope, name, evaluation in zip(result.scopes, result.names, result.results, strict=True):
+        shown_level = None
+        for row in evaluation.accesses:
+            first = row["level"] != shown_level
+            shown_level = row["level"]
+            energy = f"{evaluation.level_energy_pj[row['level']] / 1e6:,.3f}" if first else ""
+            table.add_row(scope or name, row["level"], row["operand"], f"{row['reads']:,.0f}",
+                          f"{row['writes']:,.0f}", f"{row['updates']:,.0f}", energy)
+            scope = name = ""
+        table.add_row("", "MACs", "", "", "", "", f"{evaluation.mac_energy_pj / 1e6:,.3f}", end_section=True)
+    console = stdout_console()
+    console.print(table)
+    console.print(f"total {result.energy_pj / 1e6:,.2f} uJ over {len(result.results)} layers; reads/writes/updates "
+                  "in elements (every instance of a level counted)")
+
+
 def _order_and_tiles(mapping, op_class: str) -> tuple[str, str]:
     """The loop order and buffer tiles as the user reads them: a 1x1 convolution is mapped as a GEMM whose rows
     are every image's output pixels (hwmap.cost.mapping.LoopNest.canonical), shown as one NPQ dimension instead
@@ -163,13 +198,14 @@ def accels_list(
     kind: Annotated[Optional[str], typer.Option(
         "--kind", help="only templates of this kind (a registered kind: the kind column of this list)")] = None,
 ) -> None:
-    """The shipped templates with kind, peak MACs per cycle and description."""
+    """The shipped templates with kind, peak MACs per cycle, memory levels and description."""
     from hwmap.api import list_accelerators, load_accelerator
-    from hwmap.report.tables import print_json, render_accelerator_list, stdout_console
+    from hwmap.report.tables import print_json, render_accelerator_list, stdout_console, template_levels
 
     templates = [load_accelerator(name) for name in list_accelerators(kind=kind)]
     if json_out:
-        print_json([{"name": t.name, "kind": t.kind, "description": t.description} for t in templates])
+        print_json([{"name": t.name, "kind": t.kind, "levels": template_levels(t), "description": t.description}
+                    for t in templates])
         return
     render_accelerator_list(templates, stdout_console())
 
@@ -216,15 +252,16 @@ def accels_validate(
 @calls_api("export_accelerator")
 def accels_export(
     accel: Annotated[str, typer.Argument(help="template name (hwmap accels list) or template .yaml")],
-    out: Annotated[str, typer.Option("--out", "-o", help="the hardware YAML to write, e.g. sys16.hardware.yaml "
-                                                         "(the mapping goes beside it: sys16.mapping.yaml); or an "
-                                                         "existing folder for <name>.hardware.yaml and "
-                                                         "<name>.mapping.yaml")],
-    format: Annotated[Literal[("zigzag",)], typer.Option(
-        "--format", help="zigzag: ZigZag 3.9.1 hardware and spatial mapping YAML")] = "zigzag",
+    out: Annotated[str, typer.Option("--out", "-o", help="zigzag: the hardware YAML to write, e.g. "
+                                                         "sys16.hardware.yaml (the mapping goes beside it: "
+                                                         "sys16.mapping.yaml), or an existing folder; timeloop (and "
+                                                         "hierarchy templates): an existing folder")],
+    format: Annotated[Literal[("zigzag", "timeloop")], typer.Option(
+        "--format", help="zigzag: ZigZag 3.9.1 hardware and spatial mapping YAML; timeloop: Timeloop v0.4 "
+                         "flattened architecture, Accelergy ERT and constraints")] = "zigzag",
     json_out: JsonOpt = False,
 ) -> None:
-    """Write a template in another tool's format (ZigZag: memory hierarchy, MAC array, spatial mapping)."""
+    """Write a template in another tool's format (memory hierarchy, MAC array, spatial mapping)."""
     from hwmap.api import export_accelerator
     from hwmap.report.tables import print_json
 
@@ -234,6 +271,43 @@ def accels_export(
         return
     for path in result.paths:
         print(f"wrote {path}")
+
+
+@accels_app.command("import")
+@calls_api("import_accelerator")
+def accels_import(
+    source: Annotated[str, typer.Argument(metavar="FILE", help="timeloop: the flattened v0.4 architecture "
+                                                             "(*.flattened_architecture.yaml); zigzag: ZigZag 3.9.1 "
+                                                             "hardware YAML")],
+    out: Annotated[str, typer.Option("--out", "-o", help="the hierarchy template .yaml to write")],
+    format: Annotated[Literal[("timeloop", "zigzag")], typer.Option(
+        "--format", help="timeloop: Timeloop v0.4 + Accelergy; zigzag: ZigZag 3.9.1")] = "timeloop",
+    ert: Annotated[Optional[str], typer.Option("--ert", help="timeloop: Accelergy's energy reference table "
+                                                              "(*.ERT.yaml)")] = None,
+    constraints: Annotated[Optional[str], typer.Option(
+        "--constraints", help="timeloop: the design's arch.yaml or a constraints document (keep/bypass, spatial "
+                              "rules)")] = None,
+    spatial_mapping: Annotated[Optional[str], typer.Option(
+        "--spatial-mapping", help="zigzag: a ZigZag mapping YAML whose 'default' spatial_mapping fixes the "
+                                  "unrolling")] = None,
+    freq_mhz: Annotated[Optional[float], typer.Option(
+        "--freq-mhz", min=0.0, max=1e6, help="the clock (default: Timeloop's cycle_seconds; ZigZag: 1000)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write another tool's architecture as a hierarchy template (unsupported features are refused by name)."""
+    from hwmap.api import import_accelerator
+    from hwmap.report.tables import print_json
+
+    inputs = {"FILE": source, "--ert": ert, "--constraints": constraints, "--spatial-mapping": spatial_mapping}
+    check_files(inputs=inputs, outputs={"--out": out}, implicit=False)
+    result = import_accelerator(source, out=out, format=format, ert=ert, constraints=constraints,
+                                spatial_mapping=spatial_mapping, freq_mhz=freq_mhz)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    levels = " > ".join(level.name for level in result.hierarchy.levels)
+    print(f"wrote {result.path}: {levels} > {result.hierarchy.compute.name} "
+          f"({' x '.join(map(str, result.hierarchy.compute.mesh))})")
 
 
 @app.command("bounds")

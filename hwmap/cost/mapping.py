@@ -75,8 +75,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from hwmap.cost import objectives
 from hwmap.errors import HwmapError
-from hwmap.vocabulary import MAPPER_OBJECTIVES as OBJECTIVES
 
 DIMS: tuple[str, ...] = ("N", "K", "C", "P", "Q")
 # The three loop classes: K (irrelevant to the input), C (irrelevant to the output), N/P/Q (irrelevant to weights).
@@ -294,8 +294,7 @@ def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed
     energy that does not depend on the mapping (MACs, array-side buffer reads); they matter for the latency and
     EDP objectives and for the reported energy.
     """
-    if objective not in OBJECTIVES:
-        raise HwmapError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    objectives.check_objective(objective)
     canon = nest.canonical()
     g = canon.groups
     per = _map_group(canon, target, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
@@ -459,12 +458,7 @@ def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, ob
     buffer_pj = grid.buffer_pj[keep]
     cycles = np.maximum(compute, dram / t.dram_bw_bytes_per_cycle)
     energy = dram * t.dram_pj_per_byte + buffer_pj + fixed_pj + cycles * t.static_pj_per_cycle
-    if objective == "energy":
-        score = energy
-    elif objective == "latency":
-        score = np.where(cycles <= cycles.min() * (1 + 1e-12), energy, np.inf)
-    else:
-        score = energy * cycles
+    score = objectives.choice_scores(objective, energy, cycles)
     jj = int(np.argmin(score))
     j = keep[jj]
     tiles = dict(zip(DIMS, (int(v) for v in grid.tiles[j]), strict=True))
@@ -787,13 +781,7 @@ def mapping_cache_info():
 
 
 def objective_value(objective: str, energy_pj: float, cycles: float) -> float:
-    if objective == "energy":
-        return energy_pj
-    if objective == "latency":
-        return cycles
-    if objective == "edp":
-        return energy_pj * cycles
-    raise HwmapError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    return objectives.objective_value(objective, energy_pj, cycles)
 
 
 def is_finite_mapping(m: LayerMapping) -> bool:

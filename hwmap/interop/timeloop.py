@@ -4,8 +4,10 @@ Reads the flattened architecture ``timeloop-mapper`` writes (``*.flattened_archi
 components, outermost first, each ``system_top_level.<name>[1..<instances>]`` with resolved attributes) with the
 per-action energies of Accelergy's energy reference table (``*.ERT.yaml``). The flattened form carries no
 dataspace or spatial constraints; they come, when given, from the design's ``arch.yaml`` (inline ``constraints``
-of its ``!Component`` / ``!Container`` nodes) or from a classic ``constraints: {targets: [...]}`` document (what
-:func:`write_timeloop` writes). Without them every level may keep every operand (the mapper's choice), as
+of its ``!Component`` / ``!Container`` nodes), from a classic ``constraints: {targets: [...]}`` document (what
+:func:`write_timeloop` writes) or from the ``architecture_constraints`` section of the ``parsed-processed-input.yaml``
+timeloop-mapper writes (the same targets list). A dataflow-fixed unrolling (a systolic array's) is written as a
+spatial constraint allowing only its dims. Without them every level may keep every operand (the mapper's choice), as
 Timeloop itself assumes, except DRAM, which keeps all.
 
 Mapping of fields: capacity = depth x width bits; word = ``datawidth``; access = ``width`` bits (Accelergy prices
@@ -31,7 +33,7 @@ from hwmap.errors import TemplateError
 from hwmap.fileio import atomic_write_text
 from hwmap.hardware.hierarchy import LOOP_DIMS, Hierarchy, build_hierarchy, load_architecture_yaml
 
-__all__ = ["read_timeloop", "timeloop_documents", "write_timeloop"]
+__all__ = ["read_timeloop", "timeloop_clock_mhz", "timeloop_documents", "write_timeloop"]
 
 DATASPACES = {"Inputs": "input", "Weights": "weight", "Outputs": "output"}
 DIMS = {"N": "B", "M": "K", "C": "C", "P": "OY", "Q": "OX", "R": "FY", "S": "FX"}
@@ -52,6 +54,28 @@ def read_timeloop(architecture: str | Path, ert: str | Path, *, constraints: str
     tables = _ert_tables(_load(ert_path), str(ert_path))
     keep, spatial = _constraints(Path(constraints)) if constraints is not None else ({}, {})
     return _hierarchy(arch, tables, keep, spatial, arch_source=str(arch_path), ert_source=str(ert_path))
+
+
+def timeloop_clock_mhz(architecture: str | Path) -> float:
+    """The clock of a flattened architecture: its first component's ``global_cycle_seconds`` (else
+    ``cycle_seconds``), in MHz; 1000 MHz (Timeloop's default 1 ns cycle) when no component states one."""
+    path = Path(architecture)
+    for component in _components(_load(path), str(path)):
+        attrs = component.get("attributes") if isinstance(component, dict) else None
+        for key in ("global_cycle_seconds", "cycle_seconds"):
+            value = attrs.get(key) if isinstance(attrs, dict) else None
+            if isinstance(value, str):  # the project's YAML 1.2 loader reads 1e-09 as a number; '1e-9' text too
+                try:
+                    value = float(value)
+                except ValueError:
+                    pass
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise TemplateError(f"{path}: {component.get('name')}: attributes.{key}: {value!r}; expected "
+                                    "seconds > 0")
+            return round(1e-6 / value, 6)
+    return 1000.0
 
 
 def _load(path: Path) -> Any:
@@ -253,8 +277,12 @@ def _constraints(path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     keep: dict[str, dict] = {}
     spatial: dict[str, dict] = {}
     source = str(path)
-    if isinstance(data.get("constraints"), dict):
-        targets = data["constraints"].get("targets") or []
+    # a classic constraints document, or the architecture_constraints section of Timeloop's
+    # parsed-processed-input.yaml (the same targets list)
+    listed = data.get("constraints") if isinstance(data.get("constraints"), dict) else data.get(
+        "architecture_constraints")
+    if isinstance(listed, dict):
+        targets = listed.get("targets") or []
         if not isinstance(targets, list) or not all(isinstance(t, dict) and isinstance(t.get("target"), str)
                                                     for t in targets):
             raise TemplateError(f"{source}: constraints.targets: expected a list of {{target, type, ...}} entries")
@@ -318,7 +346,7 @@ def _spatial_rule(rule: dict, name: str, source: str) -> dict:
     raw = rule.get("factors") or []
     if not isinstance(raw, (str, list)):
         raise TemplateError(f"{source}: {name}: constraints.spatial.factors: expected a list of <dim>=<int>")
-    items = raw.split() if isinstance(raw, str) else list(raw)
+    items = re.split(r"[\s,]+", raw.strip()) if isinstance(raw, str) else list(raw)  # 'C=1 M=1' or 'C=1,M=1'
     for item in items:
         dim, _, value = str(item).partition("=")
         if dim not in DIMS or not value.isdigit():
@@ -420,9 +448,8 @@ def _spatial_targets(h: Hierarchy) -> list[dict]:
     """One spatial target per fanout level: X dims first, then Y dims, split between them."""
     by_level: dict[str, dict[str, SpatialDims]] = {}
     for unrolling in h.spatial:
-        if unrolling.fixed:
-            raise TemplateError(f"{h.name}: spatial[{unrolling.axis}].fixed: a dataflow-fixed unrolling has no "
-                                "Timeloop constraint form; expected factors")
+        # a dataflow-fixed unrolling without factors (a systolic array's) is written as a constraint that lets
+        # only its dims spread on the axis: Timeloop cannot force a dim to fill an axis without a factor
         index = h.array_axes.index(unrolling.axis)
         level = next((lv for lv in h.levels if _fanout(h, lv.name)[index] > 1), None)
         if level is None:
@@ -431,7 +458,7 @@ def _spatial_targets(h: Hierarchy) -> list[dict]:
     targets = []
     for name, per_axis in by_level.items():
         fanout = _fanout(h, name)
-        x, y = per_axis.get("X"), per_axis.get("Y")
+        x, y = (per_axis.get(axis) for axis in h.array_axes)  # Timeloop's X and Y, whatever the axes are named
         dims_x = list(x.dims) if x else []
         dims_y = list(y.dims) if y else []
         used = set(dims_x) | set(dims_y)

@@ -106,6 +106,15 @@ class ZigzagHardware:
     output_bits: int
 
 
+BUILTIN_LAYOUTS = (("dram", "ifmap", "filter", "ofmap"), ("dram", "global", "pe.weight", "pe.input", "pe.accumulation"))
+
+
+def has_builtin_layout(view) -> bool:
+    """Whether a hardware view is the systolic or vector-PE layout :func:`zigzag_hardware_view` writes with its
+    PE registers and dataflow spatial mapping (other hierarchies go through hwmap.interop.zigzag_hardware)."""
+    return tuple(level.name for level in view.levels) in BUILTIN_LAYOUTS
+
+
 def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
     """Read an hwmap Accelerator's hardware view (its kind's ``hardware_view``: the systolic or vector-PE layout)
     into a ZigzagHardware.

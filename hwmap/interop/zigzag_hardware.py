@@ -203,10 +203,13 @@ def zigzag_hardware_documents(h: Hierarchy) -> tuple[dict, list[dict] | None]:
         return hardware, None
     spatial = {}
     for unrolling in h.spatial:
-        if set(unrolling.factors) != set(unrolling.dims) or not unrolling.fixed:
+        factors = dict(unrolling.factors)
+        if unrolling.fixed and not factors and len(unrolling.dims) == 1:  # a dataflow's one dim: the whole axis
+            factors = {unrolling.dims[0]: h.compute.mesh[h.array_axes.index(unrolling.axis)]}
+        if set(factors) != set(unrolling.dims) or not unrolling.fixed:
             raise TemplateError(f"{h.name}: spatial[{unrolling.axis}]: ZigZag's mapping file fixes every "
                                 "unrolled dimension's factor; expected fixed factors for all dims")
-        spatial[unrolling.axis] = [f"{d}, {f}" for d, f in unrolling.factors.items()]
+        spatial[unrolling.axis] = [f"{d}, {f}" for d, f in factors.items()]
     mapping = [{"name": "default", "spatial_mapping": spatial,
                 "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"}}]
     return hardware, mapping

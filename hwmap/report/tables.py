@@ -167,13 +167,25 @@ def write_cost_csv(path: str, cost) -> None:
     write_csv(path, header, ([r[h] for h in header] for r in records))
 
 
+def template_levels(template) -> list[str]:
+    """A CNN template's memory levels, DRAM first, then its MAC array ('mac 14x12'); [] for a GPU."""
+    from hwmap.errors import HwmapError
+    from hwmap.interop.hierarchy_template import accelerator_hierarchy
+
+    try:
+        h = accelerator_hierarchy(template)
+    except HwmapError:
+        return []
+    return [level.name for level in h.levels] + [f"{h.compute.name} {'x'.join(map(str, h.compute.mesh))}"]
+
+
 def render_accelerator_list(templates, console: Console) -> None:
     table = Table(title="accelerator templates", title_justify="left")
-    for column in ("name", "kind", "peak MACs/cycle", "description"):
+    for column in ("name", "kind", "peak MACs/cycle", "levels (DRAM first) > MACs", "description"):
         table.add_column(column)
     for t in templates:
         peak = getattr(t, "peak_macs_per_cycle", "")
-        table.add_row(t.name, t.kind, str(peak), t.description)
+        table.add_row(t.name, t.kind, str(peak), " > ".join(template_levels(t)) or "-", t.description)
     console.print(table)
 
 

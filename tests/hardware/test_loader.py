@@ -80,7 +80,8 @@ BAD_CASES = [
         ["'int8' means 8-bit operands, got 16", "at least as wide as the operands (16 bits), got 8"],
         ("  weight: 16\n  output: 8", "  weight: 8\n  output: 32"),
     ),
-    ("unregistered_kind", ["kind"], ["unknown kind 'npu'", "expected one of 'gpu', 'systolic', 'vector_pe'"], None),
+    ("unregistered_kind", ["kind"],
+     ["unknown kind 'npu'", "expected one of 'gpu', 'hierarchy', 'systolic', 'vector_pe'"], None),
     (
         "wrong_schema_version",
         ["schema_version"],

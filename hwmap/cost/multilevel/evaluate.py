@@ -1,0 +1,311 @@
+"""Cost of one fixed mapping of one layer on an N-level hierarchy: per level x operand the reads, writes and
+updates, per level and action the energy, the MAC energy and the cycles (issue 17, item 4).
+
+The model (the standard analytical one of Timeloop and ZigZag, stated exactly)
+------------------------------------------------------------------------------
+The mapping is one loop nest, outermost first (:func:`hwmap.cost.multilevel.nest.resolve`): each level's temporal
+loops, then the spatial loops of its fanout. The tile a level stores is everything from its first loop inward
+(per instance); its extent along a dim is the product of those loops' factors, clipped to the layer. A loop's
+effective trips are the non-empty tiles it steps through: ceil(min(size, tile with it) / tile below it)
+(padding: iterations past the layer's edge move and compute nothing; the padded iterations still take cycles).
+
+Operand o travels down the levels that keep it. For each pair (parent p, child c) of consecutive keepers:
+
+- **Refetch rule (stationarity).** Scanning the temporal loops above c from the inside out, the loops irrelevant
+  to o met before the first relevant loop with more than one effective trip keep o's tile in c (it is reused
+  across them); every irrelevant loop above that point re-fetches it. R = product of those irrelevant loops'
+  effective trips (1 when there are none).
+- **Distinct tiles.** The relevant loops above c step through every tile of o once per refetch: one pass moves
+  ``extent_sum`` elements (the operand itself, or for inputs the sum of every tile's rows and columns with its
+  halo: halos are fetched again with each tile, no sliding-window reuse).
+- **Spatial fanout.** Spatial loops irrelevant to o above c give copies: every child instance is written
+  (writes x their trips). Between p and c they multicast: the parent is read once for all the children it
+  feeds, the union of their tiles (the tile at c grown by those spatial loops). Irrelevant spatial loops above p
+  multiply the parent's reads too (separate parent instances).
+  Inputs/weights: parent reads = R x spatial-above-p x extent_sum(union tile); child writes = R x
+  spatial-above-c x extent_sum(tile at c).
+- **Outputs.** The output tile at c is visited R times (R counts the reduction loops C/FY/FX above the point
+  where it stays). Every visit ends with a drain: a read at c and an update at p (reduced over spatial
+  reduction loops between p and c). Every visit but the first of a tile starts with a refill of its partial
+  sums: a read at p and a write at c. At DRAM the last drain of a tile is the output (``output`` bits), every
+  other output word moves at the partial-sum width (``psum`` bits, default the output's).
+- **MACs.** The MACs have no storage: every MAC reads its input and weight from the innermost level keeping
+  them (one read per group of MACs an irrelevant spatial loop below that level multicasts to) and updates its
+  output there (reduced over spatial reduction loops below it); an output update reads the partial sum unless it
+  is the first touch of that element in that instance.
+
+Energies: words = elements x operand bits / the level's access_width_bits, priced per action (read, write,
+update); leakage per cycle per instance of every level and MAC; MAC energy per real (unpadded) MAC.
+Cycles = max(compute cycles, every level's transfer cycles): compute = the product of every temporal factor
+(each step runs one MAC on every used PE); a level's transfer cycles = its read bytes / (read bandwidth x used
+instances) + its written and updated bytes / (write bandwidth x used instances) (one port: reads and writes do not
+overlap; a level without bandwidth costs no transfer time). Multiple buffering is assumed to hide transfers
+behind compute, so the slowest of the two bounds the layer.
+Capacity: per level, the tiles of the operands it keeps (inputs with their halo, outputs at the partial-sum
+width) must fit its usable bytes (capacity / multiple buffering; per operand when the level is partitioned).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, resolve
+from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
+from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
+
+__all__ = ["ACTIONS", "LevelResult", "OperandAccess", "evaluate_mapping", "operand_bits_of"]
+
+ACTIONS: tuple[str, ...] = ("read", "write", "update")
+
+
+@dataclass(frozen=True, slots=True)
+class OperandAccess:
+    """Accesses of one operand at one level: elements, and words of the level's access width."""
+
+    level: str
+    operand: str
+    reads: float
+    writes: float
+    updates: float
+    read_words: float
+    write_words: float
+    update_words: float
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    """Everything evaluate_mapping reports for one layer and one mapping (see the module docstring)."""
+
+    problem: LoopProblem
+    mapping: NestMapping
+    accesses: tuple[OperandAccess, ...]
+    level_energy_pj: dict[str, dict[str, float]]  # level -> action (read/write/update/leakage) -> pJ
+    mac_energy_pj: float
+    compute_cycles: float
+    transfer_cycles: dict[str, float]
+    macs: int
+    padded_iterations: int
+    used_pes: int
+    pes: int
+    tile_bytes: dict[str, float]
+    usable_bytes: dict[str, float]
+    violations: tuple[str, ...] = field(default=())
+
+    @property
+    def cycles(self) -> float:
+        return max(self.compute_cycles, *self.transfer_cycles.values())
+
+    @property
+    def energy_pj(self) -> float:
+        return self.mac_energy_pj + sum(sum(v.values()) for v in self.level_energy_pj.values())
+
+    @property
+    def utilisation(self) -> float:
+        """Real MACs over what the whole array could run in the compute cycles."""
+        return self.macs / (self.compute_cycles * self.pes)
+
+    @property
+    def padding(self) -> float:
+        """Fraction of the iteration space that is padding (past the layer's edge)."""
+        return 1.0 - self.macs / self.padded_iterations
+
+    @property
+    def fits(self) -> bool:
+        return not self.violations
+
+    def access(self, level: str, operand: str) -> OperandAccess:
+        for a in self.accesses:
+            if a.level == level and a.operand == operand:
+                return a
+        return OperandAccess(level, operand, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def level_energy(self, level: str) -> float:
+        return sum(self.level_energy_pj[level].values())
+
+    def records(self) -> list[dict]:
+        """One flat row per level x operand (for --json/--csv)."""
+        return [{"level": a.level, "operand": a.operand, "reads": a.reads, "writes": a.writes,
+                 "updates": a.updates, "read_words": a.read_words, "write_words": a.write_words,
+                 "update_words": a.update_words} for a in self.accesses]
+
+
+def operand_bits_of(operand_bits) -> dict[str, int]:
+    """input/weight/output/psum bits from a dict or an object with those attributes (psum defaults to output)."""
+    get = operand_bits.get if isinstance(operand_bits, dict) else (lambda k, d=None: getattr(operand_bits, k, d))
+    bits = {k: get(k) for k in ("input", "weight", "output")}
+    bits["psum"] = get("psum") or bits["output"]
+    for name, value in bits.items():
+        if not isinstance(value, int) or value < 1:
+            raise MappingError(f"operand_bits.{name} = {value!r}; expected an integer >= 1")
+    return bits
+
+
+class _Tiles:
+    """Per loop position i: the padded tile below it (loops i.. inward) per dim, and effective trips."""
+
+    def __init__(self, nest: Nest, problem: LoopProblem) -> None:
+        self.sizes = problem.sizes
+        n = len(nest.loops)
+        self.padded = [dict.fromkeys(LOOP_DIMS, 1) for _ in range(n + 1)]
+        for i in range(n - 1, -1, -1):
+            self.padded[i] = dict(self.padded[i + 1])
+            loop = nest.loops[i]
+            self.padded[i][loop.dim] *= loop.factor
+        self.eff = [-(-min(self.sizes[lp.dim], self.padded[i][lp.dim]) // self.padded[i + 1][lp.dim])
+                    for i, lp in enumerate(nest.loops)]
+
+    def clipped(self, i: int, grow: dict[str, int] | None = None) -> dict[str, int]:
+        grow = grow or {}
+        return {d: min(self.sizes[d], self.padded[i][d] * grow.get(d, 1)) for d in LOOP_DIMS}
+
+
+def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, operand_bits,
+                     strict: bool = True, source: str = "mapping") -> LevelResult:
+    """The cost of ``mapping`` (a form-C dict or a NestMapping) for ``problem`` on ``hierarchy``.
+
+    strict: a mapping whose tiles overflow a level is ONE MappingError line naming the level; otherwise the
+    overflow is reported in ``violations``.
+    """
+    nest = resolve(mapping, hierarchy, problem, source=source)
+    bits = operand_bits_of(operand_bits)
+    tiles = _Tiles(nest, problem)
+    names = [lv.name for lv in hierarchy.levels]
+    acc = {(lv, op): [0.0] * 6 for lv in names for op in OPERANDS}  # reads, writes, updates; then their bits
+    for op in OPERANDS:
+        keepers = nest.keepers(op)
+        for p, c in zip(keepers, keepers[1:], strict=False):
+            _boundary(nest, tiles, problem, bits, acc, names, op, p, c)
+        _mac_side(nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1])
+    accesses, energy = _priced(hierarchy, acc)
+    compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
+    used = _used_instances(nest, tiles, len(names))
+    transfer = {}
+    for index, level in enumerate(hierarchy.levels):
+        read_b = sum(acc[(level.name, op)][3] for op in OPERANDS) / 8
+        write_b = sum(acc[(level.name, op)][4] + acc[(level.name, op)][5] for op in OPERANDS) / 8
+        t = 0.0
+        if level.read_bandwidth_bytes_per_cycle:
+            t += read_b / (level.read_bandwidth_bytes_per_cycle * used[index])
+        if level.write_bandwidth_bytes_per_cycle:
+            t += write_b / (level.write_bandwidth_bytes_per_cycle * used[index])
+        transfer[level.name] = t
+    cycles = max(compute, *transfer.values())
+    for level in hierarchy.levels:
+        energy[level.name]["leakage"] = level.energy.leakage_pj_per_cycle * level.instances * cycles
+    mac_pj = problem.macs * hierarchy.compute.mac_energy_pj \
+        + hierarchy.compute.leakage_pj_per_cycle * hierarchy.compute.instances * cycles
+    tile_bytes, usable, violations = _capacity(hierarchy, nest, tiles, problem, bits)
+    if strict and violations:
+        raise MappingError(f"{source}: {violations[0]}")
+    padded = math.prod(tiles.padded[0].values())
+    return LevelResult(problem=problem, mapping=nest.mapping, accesses=accesses, level_energy_pj=energy,
+                       mac_energy_pj=mac_pj, compute_cycles=float(compute), transfer_cycles=transfer,
+                       macs=problem.macs, padded_iterations=padded, used_pes=used[-1],
+                       pes=hierarchy.compute.instances, tile_bytes=tile_bytes, usable_bytes=usable,
+                       violations=tuple(violations))
+
+
+def _refetches(nest: Nest, tiles: _Tiles, op: str, start: int) -> int:
+    """R of the refetch rule for a tile stored from loop position ``start`` on."""
+    relevant, seen, repeats = RELEVANT[op], False, 1
+    for i in range(start - 1, -1, -1):
+        loop = nest.loops[i]
+        if loop.spatial:
+            continue
+        if loop.dim in relevant:
+            seen = seen or tiles.eff[i] > 1
+        elif seen:
+            repeats *= tiles.eff[i]
+    return repeats
+
+
+def _spatial_copies(nest: Nest, tiles: _Tiles, op: str, below_level: int) -> int:
+    """Product of the effective trips of the spatial loops irrelevant to op at levels above ``below_level``."""
+    return math.prod(tiles.eff[i] for i, lp in enumerate(nest.loops)
+                     if lp.spatial and lp.level < below_level and lp.dim not in RELEVANT[op])
+
+
+def _boundary(nest, tiles, problem, bits, acc, names, op, p, c) -> None:
+    start = nest.level_start(c)
+    repeats = _refetches(nest, tiles, op, start)
+    above_p, above_c = _spatial_copies(nest, tiles, op, p), _spatial_copies(nest, tiles, op, c)
+    grow: dict[str, int] = {}
+    for i, lp in enumerate(nest.loops):
+        if lp.spatial and p <= lp.level < c:
+            grow[lp.dim] = grow.get(lp.dim, 1) * tiles.eff[i]
+    union = extent_sum(problem, tiles.clipped(start, grow), op)
+    own = extent_sum(problem, tiles.clipped(start), op)
+    parent, child = acc[(names[p], op)], acc[(names[c], op)]
+    if op != "output":
+        _add(parent, "read", repeats * above_p * union, bits[op])
+        _add(child, "write", repeats * above_c * own, bits[op])
+        return
+    first = above_p * union
+    _add(parent, "update", (repeats - 1) * first, bits["psum"])
+    _add(parent, "update", first, bits["output"] if p == 0 else bits["psum"])
+    _add(parent, "read", (repeats - 1) * first, bits["psum"])
+    _add(child, "read", repeats * above_c * own, bits["psum"])
+    _add(child, "write", (repeats - 1) * above_c * own, bits["psum"])
+
+
+def _mac_side(nest, tiles, problem, bits, acc, name, op, c) -> None:
+    below = math.prod(tiles.eff[i] for i, lp in enumerate(nest.loops)
+                      if lp.spatial and lp.level >= c and lp.dim not in RELEVANT[op])
+    accesses = problem.macs / below
+    if op != "output":
+        _add(acc[(name, op)], "read", accesses, bits[op])
+        return
+    fresh = _spatial_copies(nest, tiles, op, c) * extent_sum(problem, tiles.clipped(nest.level_start(c)), op)
+    _add(acc[(name, op)], "update", accesses, bits["psum"])
+    _add(acc[(name, op)], "read", max(accesses - fresh, 0.0), bits["psum"])
+
+
+def _add(entry: list[float], action: str, elements: float, operand_bits: int) -> None:
+    i = ACTIONS.index(action)
+    entry[i] += float(elements)
+    entry[3 + i] += float(elements) * operand_bits
+
+
+def _priced(h: Hierarchy, acc) -> tuple[tuple[OperandAccess, ...], dict[str, dict[str, float]]]:
+    accesses, energy = [], {}
+    for level in h.levels:
+        per = dict.fromkeys(ACTIONS, 0.0)
+        pj = {"read": level.energy.read_pj, "write": level.energy.write_pj, "update": level.energy.update_pj}
+        for op in OPERANDS:
+            e = acc[(level.name, op)]
+            words = [b / level.access_width_bits for b in e[3:]]
+            if any(e[:3]):
+                accesses.append(OperandAccess(level.name, op, *e[:3], *words))
+            for action, w in zip(ACTIONS, words, strict=True):
+                per[action] += w * pj[action]
+        energy[level.name] = per
+    return tuple(accesses), energy
+
+
+def _used_instances(nest: Nest, tiles: _Tiles, levels: int) -> list[int]:
+    """Used instances of every level (and, last, of the MACs): the spatial trips above it."""
+    return [math.prod(tiles.eff[i] for i, lp in enumerate(nest.loops) if lp.spatial and lp.level < index)
+            for index in range(levels + 1)]
+
+
+def _capacity(h: Hierarchy, nest: Nest, tiles: _Tiles, problem, bits):
+    tile_bytes, usable, violations = {}, {}, []
+    for index, level in enumerate(h.levels):
+        tile = tiles.clipped(nest.level_start(index))
+        need = {op: tile_elements(problem, tile, op) * (bits["psum"] if op == "output" else bits[op]) / 8
+                for op in nest.keeps[index]}
+        tile_bytes[level.name] = float(sum(need.values()))
+        usable[level.name] = level.usable_bytes
+        parts = level.capacity_bytes_per_operand
+        if parts is not None:
+            for op, b in need.items():
+                room = parts.get(op, 0.0) / level.multiple_buffering
+                if b > room:
+                    violations.append(f"levels[{level.name}]: capacity_bytes_per_operand.{op}: the {op} tile needs "
+                                      f"{b:g} bytes, {room:g} usable")
+        elif tile_bytes[level.name] > level.usable_bytes:
+            violations.append(f"levels[{level.name}]: capacity_bytes: the tiles need {tile_bytes[level.name]:g} "
+                              f"bytes ({', '.join(f'{o} {b:g}' for o, b in need.items())}), "
+                              f"{level.usable_bytes:g} usable")
+    return tile_bytes, usable, violations

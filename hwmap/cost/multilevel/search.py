@@ -1,0 +1,622 @@
+"""The multi-level mapper: spatial unrolling, per-level tiles, loop orders and bypass of one layer (issue 17).
+
+The space searched
+------------------
+- **Spatial unrolling.** Each array axis fans out below one level (the first level whose instances multiply
+  along it). Per axis, the template's SpatialUnrolling entries give the choices: a fixed entry with factors is
+  taken as it is; a fixed entry without factors unrolls its dims greedily (each min(its size, what is left of the
+  axis)); a free entry offers each of its dims with factor min(size, axis) and the largest divisor of the size
+  <= the axis. An axis with no entry is not unrolled. Choices that use fewer than half the PEs of the best choice
+  are left out. ``spatial=`` (form-C entries) fixes it instead.
+- **Bypass.** Operands a level may keep (neither kept nor bypassed by the template): every keep/bypass subset
+  when there are at most 4 such choices in the hierarchy, else all kept.
+- **Tiles.** Per dim, the tile T(l) each memory level l >= 1 stores (per instance, spatial loops below it
+  included): T(1) = S x m with S the dim's spatial unrolling below level 1 and m any *minimal* tile of
+  ceil(size / S) (ceil(n / t) for t = 1..n: the smallest tile with each trip count); deeper tiles divide the
+  tile above over its spatial loop (T(l) | T(l-1) / spatial(l-1)) and are multiples of the unrolling below them.
+  So DRAM's loop may pad (ceil); every loop below it is exact. Each level's loop factor is the ratio of tiles.
+- **Loop order.** Per level, the order of the three classes K | C, FY, FX | B, OY, OX (within a class every
+  loop is relevant to the same operands, so its order changes nothing in the model of :mod:`.evaluate`); G
+  outermost at DRAM. The innermost level's order does not matter (the MACs hold nothing).
+- **Capacity.** Every level's tiles fit its usable bytes (per operand where it is partitioned).
+
+The search
+----------
+Per (spatial, bypass) option, top-down over the levels: stage l chooses T(l) and level l-1's class order for
+every state kept from stage l-1, and prices exactly what they fix (the fills of level l and the reads/updates of
+its parents, through the refetch recurrence of :mod:`.evaluate`), vectorised with numpy. Exact prunings: an
+order is dropped when another order's refetch counts are no higher for every operand (every cost grows with
+them, now and below); an option is skipped when its lower bound exceeds the best mapping found. Heuristic cuts
+(each one clears ``exhaustive``):
+
+- a stage keeps the ``beam`` states with the best objective so far, their energy raised by a lower bound of the
+  next boundary of every operand still to be kept below (its refetch count cannot fall, and cannot stay below the
+  product of the irrelevant loops above when its tile cannot fit the next keeper);
+- at most ``per_dim`` tile choices per dim and level (geometrically spaced, both ends kept), and at level 1 the
+  longest lists shortened until their product is at most ``first_level_cap``;
+- with more than ``shortlist`` options, only the ``shortlist`` ones with the least lower bounds (below) are
+  searched (the bound is dominated by the MACs' scratchpad reads, which the unrolling's multicast sets).
+
+When nothing was cut (small layers), the result is the exact optimum of the space above (``exhaustive``; tested
+against brute force at every level in tests/cost/test_multilevel_search.py). Always, ``gap`` = objective value /
+lower bound - 1, the bound being the least over the options of: every operand element read once from each
+parent and written once into each level that keeps it (outputs drained once), the MACs' reads of the innermost
+keepers with the most multicast the option's unrolling allows, every MAC's energy, leakage over the fewest
+cycles (each dim's trips over its unrolling).
+The winner is re-evaluated by :func:`.evaluate.evaluate_mapping`: its LevelResult is the one reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from hwmap.cost import objectives
+from hwmap.cost.multilevel.evaluate import LevelResult, evaluate_mapping, operand_bits_of
+from hwmap.cost.multilevel.nest import MappingError, NestMapping, fanout_of
+from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
+from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
+
+__all__ = ["MappedProblem", "lower_bound", "map_problem", "option_bound", "spatial_options"]
+
+CLASSES: tuple[tuple[str, ...], ...] = (("K",), ("C", "FY", "FX"), ("B", "OY", "OX"))
+CLASS_ORDERS: tuple[tuple[int, ...], ...] = tuple(itertools.permutations(range(3)))
+IRRELEVANT_CLASS = {"input": 0, "weight": 2, "output": 1}
+_DIM = {d: i for i, d in enumerate(LOOP_DIMS)}
+_ND = len(LOOP_DIMS)
+_RELEVANT_INDEX = {op: [_DIM[d] for d in LOOP_DIMS if d in RELEVANT[op]] for op in OPERANDS}
+# Per operand, (orders, classes): whether the class is relevant to it and lies inside its irrelevant class.
+_EARLIER = np.tril(np.ones((len(CLASS_ORDERS), len(CLASS_ORDERS)), dtype=bool), -1)
+_INNER_RELEVANT = {op: np.array([[int(cls != IRRELEVANT_CLASS[op] and order.index(cls) > order.index(
+    IRRELEVANT_CLASS[op])) for cls in range(3)] for order in CLASS_ORDERS]) for op in OPERANDS}
+
+
+@dataclass(frozen=True)
+class MappedProblem:
+    """The best mapping found, its evaluation, the lower bound and the gap (objective value / bound - 1)."""
+
+    problem: LoopProblem
+    objective: str
+    mapping: NestMapping
+    result: LevelResult
+    value: float
+    lower_bound: float
+    exhaustive: bool
+    candidates: int
+
+    @property
+    def gap(self) -> float:
+        return self.value / self.lower_bound - 1.0 if self.lower_bound > 0 else 0.0
+
+    def loops_text(self) -> str:
+        """'DRAM: K4 C2 | glb: OX2 K16 | ...': every level's temporal loops, outermost first."""
+        return " | ".join(f"{lv.level}: " + (" ".join(f"{d}{f}" for d, f in lv.temporal) or "-")
+                          for lv in self.mapping.levels)
+
+    def spatial_text(self) -> str:
+        return " ".join(f"{s.level}.{s.axis}:{s.dim}{s.factor}" for s in self.mapping.spatial) or "-"
+
+    def record(self) -> dict:
+        """Flat columns for --json/--csv: the mapping, its gap, and every level x operand's accesses (elements)."""
+        rec = {"map_mode": "multilevel", "map_objective": self.objective, "map_spatial": self.spatial_text(),
+               "map_loops": self.loops_text(), "map_gap": self.gap, "map_exhaustive": self.exhaustive}
+        for level in self.result.level_energy_pj:
+            for op in OPERANDS:
+                a = self.result.access(level, op)
+                rec.update({f"{level}_{op}_reads": a.reads, f"{level}_{op}_writes": a.writes,
+                            f"{level}_{op}_updates": a.updates})
+        return rec
+
+
+@dataclass(frozen=True)
+class _Option:
+    sp: np.ndarray  # (M, 8) spatial factor of each dim below each level
+    entries: tuple[dict, ...]  # form-C spatial entries
+    keeps: tuple[frozenset, ...]
+
+
+# ------------------------------------------------------------------------------------------------ the space
+
+
+def spatial_options(h: Hierarchy, problem: LoopProblem, spatial=None) -> list[tuple[np.ndarray, tuple[dict, ...]]]:
+    """The spatial unrollings of the space (see the module docstring): (factors per level x dim, entries)."""
+    m = len(h.levels)
+    names = [lv.name for lv in h.levels]
+    if spatial is not None:
+        sp = np.ones((m, _ND), dtype=np.int64)
+        entries = tuple(dict(e) for e in spatial)
+        for e in entries:
+            if e.get("level") not in names or e.get("dim") not in _DIM:
+                raise MappingError(f"spatial: {e}: expected a level of {names} and a dim of {list(LOOP_DIMS)}")
+            sp[names.index(e["level"]), _DIM[e["dim"]]] *= int(e["factor"])
+        return [(sp, entries)]
+    per_axis = []
+    for a, axis in enumerate(h.array_axes):
+        level = next((i for i in range(m) if fanout_of(h, i)[a] > 1), None)
+        per_axis.append([] if level is None else
+                        [[(level, axis, d, f) for d, f in choice] for choice in _axis_choices(h, problem, axis,
+                                                                                               fanout_of(h, level)[a])])
+    options = []
+    for combo in itertools.product(*[choices or [[]] for choices in per_axis]):
+        sp = np.ones((m, _ND), dtype=np.int64)
+        entries = []
+        for choice in combo:
+            for level, axis, d, f in choice:
+                sp[level, _DIM[d]] *= f
+                entries.append({"level": names[level], "axis": axis, "dim": d, "factor": f})
+        if all(sp[:, i].prod() <= problem.size(d) for i, d in enumerate(LOOP_DIMS)):
+            options.append((sp, tuple(entries)))
+    if not options:
+        return [(np.ones((m, _ND), dtype=np.int64), ())]
+    use = [int(sp.prod()) for sp, _ in options]
+    return [o for o, u in zip(options, use, strict=True) if 2 * u >= max(use)]
+
+
+def _axis_choices(h: Hierarchy, problem: LoopProblem, axis: str, fanout: int) -> list[list[tuple[str, int]]]:
+    choices: list[list[tuple[str, int]]] = []
+    for u in (u for u in h.spatial if u.axis == axis):
+        if u.fixed and u.factors:
+            choices.append([(d, min(f, problem.size(d))) for d, f in u.factors.items()])
+        elif u.fixed:
+            left, choice = fanout, []
+            for d in u.dims:
+                f = min(problem.size(d), left)
+                left //= f
+                choice.append((d, f))
+            choices.append(choice)
+        else:
+            for d in u.dims:
+                size = problem.size(d)
+                divisor = max(x for x in range(1, min(size, fanout) + 1) if size % x == 0)
+                choices += [[(d, f)] for f in sorted({min(size, fanout), divisor}) if f > 1]
+    unique = []
+    for c in choices:
+        if c not in unique:
+            unique.append(c)
+    return unique
+
+
+def _bypass_options(h: Hierarchy) -> list[tuple[frozenset, ...]]:
+    free = [(i, op) for i, lv in enumerate(h.levels) for op in lv.may_keep if op not in lv.keeps and i > 0]
+    base = [set(lv.may_keep) if i == 0 else set(lv.keeps) for i, lv in enumerate(h.levels)]
+    if len(free) > 4:
+        return [tuple(frozenset(lv.may_keep) for lv in h.levels)]
+    out = []
+    for mask in itertools.product((False, True), repeat=len(free)):
+        keeps = [set(b) for b in base]
+        for (i, op), keep in zip(free, mask, strict=True):
+            if keep:
+                keeps[i].add(op)
+        if all(keeps):
+            out.append(tuple(frozenset(k) for k in keeps))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _minimal_tiles(n: int) -> tuple[int, ...]:
+    """ceil(n / t) for t = 1..n, ascending: the smallest tile with each trip count."""
+    return tuple(np.unique(-(-n // np.arange(1, n + 1))).tolist())
+
+
+@lru_cache(maxsize=4096)
+def _divisors(n: int) -> tuple[int, ...]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return tuple(sorted(set(small + [n // d for d in small])))
+
+
+def _thin(values: tuple[int, ...], most: int) -> tuple[tuple[int, ...], bool]:
+    """At most ``most`` values, spaced evenly on a log scale, both ends kept; and whether any was dropped."""
+    if len(values) <= most:
+        return values, False
+    logs = np.log(np.array(values, dtype=float))
+    targets = np.linspace(logs[0], logs[-1], most)
+    picked = sorted({int(np.argmin(np.abs(logs - t))) for t in targets})
+    return tuple(values[i] for i in picked), True
+
+
+# ------------------------------------------------------------------------------------------------ the search
+
+
+class _Search:
+    def __init__(self, h, problem, option: _Option, bits, objective, beam, per_dim, first_level_cap):
+        self.h, self.p, self.o, self.bits = h, problem, option, bits
+        self.objective, self.beam, self.per_dim = objective, beam, per_dim
+        self.m = len(h.levels)
+        self.size = np.array([problem.size(d) for d in LOOP_DIMS], dtype=np.int64)
+        sp = option.sp
+        self.s_geq = np.flip(np.cumprod(np.flip(sp, axis=0), axis=0), axis=0)  # (M, 8): unrolling at >= level
+        self.keepers = {op: tuple(i for i, k in enumerate(option.keeps) if op in k) for op in OPERANDS}
+        self.exhaustive = True
+        self.candidates = 0
+        self.first_limit = self._first_level_limits(first_level_cap)
+
+    def _first_level_limits(self, cap: int) -> list[int]:
+        """Tile choices per dim at level 1 (the one stage whose choices all rows share): per_dim, then the
+        longest lists cut one by one until their product is at most ``cap``."""
+        lengths = [len(self._level1_values(d)) for d in range(_ND)]
+        limits = [min(n, self.per_dim) for n in lengths]
+        while math.prod(limits) > cap and max(limits) > 2:
+            limits[limits.index(max(limits))] -= 1
+        return limits
+
+    def _level1_values(self, d: int) -> tuple[int, ...]:
+        base = int(self.s_geq[1, d])
+        top = -(-int(self.size[d]) // int(self.o.sp[0, d]))
+        return tuple(base * m for m in _minimal_tiles(-(-top // base)))
+
+    # per-dim tile choices of one level, given the tile above (stage >= 2) ------------------------------------
+    def _choices(self, level: int, above: int, d: int) -> tuple[int, ...]:
+        if level == 1:
+            values, most = self._level1_values(d), self.first_limit[d]
+        else:
+            base = int(self.s_geq[level, d])
+            q = above // int(self.o.sp[level - 1, d])
+            values, most = tuple(base * x for x in _divisors(q // base)), self.per_dim
+        thinned, cut = _thin(values, most)
+        self.exhaustive &= not cut
+        return thinned
+
+    def _expand(self, level: int, parents: np.ndarray):
+        """Rows (parent state, tile vector) of level ``level`` that fit its capacity."""
+        rows = np.arange(len(parents), dtype=np.int64)
+        tiles = np.tile(self.s_geq[level], (len(parents), 1))
+        relevant = {_DIM[d] for op in self.o.keeps[level] for d in RELEVANT[op]}
+        for d in range(_ND):
+            if not len(rows):
+                break
+            column = parents[rows, d]
+            if column.min() == column.max():  # one parent tile: one list for every row
+                values, inverse = column[:1], np.zeros(len(rows), dtype=np.int64)
+            else:
+                values, inverse = np.unique(column, return_inverse=True)
+            lists = [self._choices(level, int(v), d) for v in values]
+            if all(len(c) == 1 for c in lists):  # nothing to choose along this dim
+                tiles[:, d] = np.array([c[0] for c in lists])[inverse]
+                if d in relevant:
+                    keep = self._fits(level, tiles)
+                    rows, tiles = rows[keep], tiles[keep]
+                continue
+            width = max(len(c) for c in lists)
+            table = np.zeros((len(lists), width), dtype=np.int64)
+            present = np.zeros((len(lists), width), dtype=bool)
+            for i, c in enumerate(lists):
+                table[i, :len(c)], present[i, :len(c)] = c, True
+            mask = present[inverse]
+            counts = mask.sum(axis=1)
+            tiles = np.repeat(tiles, counts, axis=0)
+            tiles[:, d] = table[inverse][mask]
+            rows = np.repeat(rows, counts)
+            if d in relevant:
+                keep = self._fits(level, tiles)
+                rows, tiles = rows[keep], tiles[keep]
+        return rows, tiles
+
+    def _fits(self, level: int, tiles: np.ndarray) -> np.ndarray:
+        lv = self.h.levels[level]
+        clipped = {d: np.minimum(tiles[:, i], self.size[i]) for i, d in enumerate(LOOP_DIMS)}
+        need = {op: tile_elements(self.p, clipped, op) * self._bits(op) / 8 for op in self.o.keeps[level]}
+        if lv.capacity_bytes_per_operand is not None:
+            ok = np.ones(len(tiles), dtype=bool)
+            for op, b in need.items():
+                ok &= b <= lv.capacity_bytes_per_operand.get(op, 0.0) / lv.multiple_buffering
+            return ok
+        total = sum(need.values()) if need else np.zeros(len(tiles))
+        return total <= lv.usable_bytes
+
+    def _bits(self, op: str) -> int:
+        return self.bits["psum"] if op == "output" else self.bits[op]
+
+    # the stages ----------------------------------------------------------------------------------------------
+    def run(self):
+        m = self.m
+        st = {"T": np.zeros((1, m + 1, _ND), dtype=np.int64), "eff_sp": np.ones((1, m, _ND), dtype=np.int64),
+              "R": np.ones((1, 3)), "A": np.ones((1, 3)), "energy": np.zeros(1), "bytes_r": np.zeros((1, m)),
+              "bytes_w": np.zeros((1, m)), "order": np.zeros((1, m), dtype=np.int64)}
+        st["T"][:, 0] = self.size
+        if m == 1:
+            return None  # nothing on chip to map onto
+        for level in range(1, m):
+            st = self._stage(level, st)
+            if st is None:
+                return None
+        return st
+
+    def _stage(self, level: int, st: dict):
+        """Stage ``level``: every kept state x every fitting tile of the level x the orders of level - 1 that
+        change a refetch count; priced, then cut to the beam (or, at the last level, finished)."""
+        parents = st["T"][:, level - 1] if level > 1 else np.tile(self.size, (len(st["energy"]), 1))
+        rows, tiles = self._expand(level, parents)
+        if not len(rows):
+            return None
+        t = st["T"][rows]
+        t[:, level] = tiles
+        if level == 1:
+            sp0 = self.o.sp[0]
+            t[:, 0] = -(-self.size // (sp0 * tiles)) * sp0 * tiles
+        eff_sp = st["eff_sp"][rows]
+        eff_t = self._effs(t, eff_sp, level - 1)
+        rr, aa = self._recurrence(eff_t, st["R"][rows], st["A"][rows])
+        # Keep the orders whose refetches no other order beats on every operand (ties: the first order): every
+        # cost grows with R, now and below (the recurrence never lowers it), so the others cannot win.
+        no_more = np.all(rr[:, :, None, :] <= rr[:, None, :, :], axis=3)  # [n, i, j]: order i <= order j
+        less = np.any(rr[:, :, None, :] < rr[:, None, :, :], axis=3)
+        beaten = np.any((no_more & less) | (no_more & ~less & _EARLIER.T), axis=1)
+        pick, order = np.nonzero(~beaten)
+        self.candidates += len(pick)
+        repeats, above = rr[pick, order], aa[pick, order]
+        energy = st["energy"][rows][pick]
+        bytes_r, bytes_w = st["bytes_r"][rows][pick], st["bytes_w"][rows][pick]
+        for op in self.o.keeps[level]:
+            k = OPERANDS.index(op)
+            for at, action, bits, x0, x1 in self._price(t, eff_sp, op, level):
+                elements = x0[pick] + x1[pick] * repeats[:, k]
+                energy += self._charge(bytes_r, bytes_w, at, action, elements, bits)
+        if level == self.m - 1:
+            self._effs(t, eff_sp, level)
+            return self._finish(t, eff_sp, rows, pick, order, st["order"], energy, bytes_r, bytes_w)
+        score = self._score(t, eff_sp, pick, repeats, above, energy, bytes_r, bytes_w, level)
+        keep = np.argsort(score, kind="stable")[:self.beam]
+        if len(score) > self.beam:
+            self.exhaustive = False
+        chosen = pick[keep]
+        orders = st["order"][rows][chosen]
+        orders[:, level - 1] = order[keep]
+        return {"T": t[chosen], "eff_sp": eff_sp[chosen], "R": repeats[keep], "A": above[keep],
+                "energy": energy[keep], "bytes_r": bytes_r[keep], "bytes_w": bytes_w[keep], "order": orders}
+
+    def _effs(self, t: np.ndarray, eff_sp: np.ndarray, level: int) -> np.ndarray:
+        """Effective trips of ``level``'s temporal loops (returned) and spatial loops (written into eff_sp)."""
+        t_below = t[:, level + 1] if level + 1 < self.m else 1
+        sp = self.o.sp[level]
+        # ceil of exact integer quotients in floats (exact: the operands are far below 2**53)
+        eff_sp[:, level] = np.ceil(np.minimum(self.size, sp * t_below) / t_below)
+        return np.ceil(np.minimum(self.size, t[:, level]) / (sp * t_below))
+
+    def _recurrence(self, eff: np.ndarray, r_prev: np.ndarray, a_prev: np.ndarray):
+        """(R, A) of a child right below the level whose temporal trips are ``eff``, for every class order:
+        (n, orders, 3) each (the refetch rule of .evaluate, one level at a time)."""
+        trips = np.stack([np.prod(eff[:, [_DIM[d] for d in cls]], axis=1) for cls in CLASSES], 1)  # (n, 3)
+        moving = (trips > 1).astype(np.int64)
+        r_all, a_all = [], []
+        for k, op in enumerate(OPERANDS):
+            rel = np.any(eff[:, _RELEVANT_INDEX[op]] > 1, axis=1)
+            inner_rel = (moving @ _INNER_RELEVANT[op].T) > 0  # (n, orders)
+            counted = np.where(inner_rel, trips[:, IRRELEVANT_CLASS[op], None], 1)
+            r_all.append(np.where(rel[:, None], a_prev[:, k, None] * counted, r_prev[:, k, None]))
+            a_all.append(np.broadcast_to((a_prev[:, k] * trips[:, IRRELEVANT_CLASS[op]])[:, None], counted.shape))
+        return np.stack(r_all, 2), np.stack(a_all, 2)
+
+    def _irrelevant_spatial(self, eff_sp: np.ndarray, op: str, lo: int, hi: int) -> np.ndarray:
+        dims = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
+        return np.prod(eff_sp[:, lo:hi][:, :, dims], axis=(1, 2))
+
+    def _price(self, t: np.ndarray, eff_sp: np.ndarray, op: str, c: int):
+        """op's accesses at the boundary (parent, c) per row, linear in its refetches R: (level, action, bits,
+        elements at R = 0, elements per R), the formulas of .evaluate."""
+        keepers = self.keepers[op]
+        p = keepers[keepers.index(c) - 1]
+        above_p, above_c = self._irrelevant_spatial(eff_sp, op, 0, p), self._irrelevant_spatial(eff_sp, op, 0, c)
+        grow = np.prod(eff_sp[:, p:c], axis=1)
+        union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c] * grow)), op)
+        own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c])), op)
+        zero = np.zeros(len(t))
+        if op != "output":
+            return [(p, "read", self.bits[op], zero, union), (c, "write", self.bits[op], zero, own)]
+        psum = self.bits["psum"]
+        return [(p, "update", psum, -union, union),
+                (p, "update", self.bits["output"] if p == 0 else psum, union, zero),
+                (p, "read", psum, -union, union), (c, "read", psum, zero, own), (c, "write", psum, -own, own)]
+
+    def _charge(self, bytes_r, bytes_w, level: int, action: str, elements, bits: int):
+        """Add the bytes to the level's read or write column; return the energy (pJ)."""
+        lv = self.h.levels[level]
+        (bytes_r if action == "read" else bytes_w)[:, level] += elements * (bits / 8)
+        return elements * (bits / lv.access_width_bits) * getattr(lv.energy, f"{action}_pj")
+
+    def _dims(self, tiles: np.ndarray) -> dict:
+        return {d: tiles[:, i] for i, d in enumerate(LOOP_DIMS)}
+
+    def _cycles(self, t, eff_sp, pick, bytes_r, bytes_w) -> np.ndarray:
+        """max(compute cycles, every level's transfer cycles) of the picked rows (see .evaluate)."""
+        cycles = np.prod(t[:, 0] // self.s_geq[0], axis=1).astype(float)[pick]
+        for index, lv in enumerate(self.h.levels):
+            if not (lv.read_bandwidth_bytes_per_cycle or lv.write_bandwidth_bytes_per_cycle):
+                continue
+            used = np.prod(eff_sp[:, :index], axis=(1, 2))[pick]
+            time = np.zeros(len(pick))
+            if lv.read_bandwidth_bytes_per_cycle:
+                time = time + bytes_r[:, index] / (lv.read_bandwidth_bytes_per_cycle * used)
+            if lv.write_bandwidth_bytes_per_cycle:
+                time = time + bytes_w[:, index] / (lv.write_bandwidth_bytes_per_cycle * used)
+            cycles = np.maximum(cycles, time)
+        return cycles
+
+    def _score(self, t, eff_sp, pick, repeats, above, energy, bytes_r, bytes_w, level: int) -> np.ndarray:
+        """The objective of states after stage ``level``, their energy raised by what the next boundary of every
+        operand not yet kept below ``level`` costs at least (_boundary_bound): so states are not ranked blind to
+        the operands still to come (the weights of a chain ifmap -> filter -> ofmap, say)."""
+        cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
+        energy = energy + self._leakage() * cycles
+        for k, op in enumerate(OPERANDS):
+            later = [c for c in self.keepers[op] if c > level]
+            if later:
+                c = later[0]
+                p = max(x for x in self.keepers[op] if x < c)
+                fits = self._fits_below(t[:, level], op, c)[pick]
+                bound = np.where(fits, repeats[:, k], above[:, k])
+                energy = energy + self._boundary_bound(op, p, c, bound)
+        return objectives.choice_scores(self.objective, energy, cycles)
+
+    def _fits_below(self, tiles: np.ndarray, op: str, c: int) -> np.ndarray:
+        """Whether op's tile ``tiles`` fits level c. When it does not, a loop relevant to op lies between, so
+        every irrelevant loop above re-fetches: R >= A (and R never falls going down: R >= R here)."""
+        lv = self.h.levels[c]
+        need = tile_elements(self.p, self._dims(np.minimum(self.size, tiles)), op) * self._bits(op) / 8
+        parts = lv.capacity_bytes_per_operand
+        room = parts.get(op, 0.0) / lv.multiple_buffering if parts is not None else lv.usable_bytes
+        return need <= room
+
+    def _boundary_bound(self, op: str, p: int, c: int, repeats: np.ndarray) -> np.ndarray:
+        """Least energy of op's boundary (p, c) with ``repeats`` refetches: .evaluate's formulas with every tile
+        pass moving the compulsory elements."""
+        parent, child = self.h.levels[p], self.h.levels[c]
+        elements = self.p.elements(op)
+        b = self._bits(op)
+        if op != "output":
+            return repeats * elements * (b / parent.access_width_bits * parent.energy.read_pj
+                                         + b / child.access_width_bits * child.energy.write_pj)
+        final = self.bits["output"] if p == 0 else b
+        per_pass = b / parent.access_width_bits * (parent.energy.update_pj + parent.energy.read_pj) \
+            + b / child.access_width_bits * (child.energy.read_pj + child.energy.write_pj)
+        last = final / parent.access_width_bits * parent.energy.update_pj \
+            + b / child.access_width_bits * child.energy.read_pj
+        return elements * ((repeats - 1) * per_pass + last)
+
+    def _leakage(self) -> float:
+        c = self.h.compute
+        return sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in self.h.levels) \
+            + c.leakage_pj_per_cycle * c.instances
+
+    def _finish(self, t, eff_sp, rows, pick, order, orders, energy, bytes_r, bytes_w):
+        """Add the MAC side (reads of the innermost keepers, partial-sum updates) and the MACs, pick the best
+        state of the objective: (its mapping, energy, cycles)."""
+        for op in OPERANDS:
+            c = self.keepers[op][-1]
+            accesses = self.p.macs / self._irrelevant_spatial(eff_sp, op, c, self.m)
+            if op != "output":
+                energy += self._charge(bytes_r, bytes_w, c, "read", accesses[pick], self.bits[op])
+                continue
+            own = extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c])), op)
+            fresh = self._irrelevant_spatial(eff_sp, op, 0, c) * own
+            psum = self.bits["psum"]
+            energy += self._charge(bytes_r, bytes_w, c, "update", accesses[pick], psum)
+            energy += self._charge(bytes_r, bytes_w, c, "read", np.maximum(accesses - fresh, 0.0)[pick], psum)
+        energy = energy + self.p.macs * self.h.compute.mac_energy_pj
+        cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
+        energy = energy + self._leakage() * cycles
+        best = int(np.argmin(objectives.choice_scores(self.objective, energy, cycles)))
+        row = int(pick[best])
+        chosen_orders = orders[rows[row]].copy()
+        chosen_orders[self.m - 2] = order[best]
+        return self._mapping(t[row], chosen_orders), float(energy[best]), float(cycles[best])
+
+    def _mapping(self, t: np.ndarray, orders: np.ndarray) -> NestMapping:
+        levels = []
+        for index, lv in enumerate(self.h.levels):
+            t_here = t[index]
+            t_below = t[index + 1] if index + 1 < self.m else np.ones(_ND, dtype=np.int64)
+            factors = t_here // (self.o.sp[index] * t_below)
+            temporal = []
+            if index == 0 and factors[_DIM["G"]] > 1:
+                temporal.append(["G", int(factors[_DIM["G"]])])
+            for cls in CLASS_ORDERS[int(orders[index])]:
+                for d in CLASSES[cls]:
+                    if factors[_DIM[d]] > 1:
+                        temporal.append([d, int(factors[_DIM[d]])])
+            if index > 0 and factors[_DIM["G"]] > 1:
+                temporal.insert(0, ["G", int(factors[_DIM["G"]])])
+            levels.append({"level": lv.name, "keeps": [op for op in OPERANDS if op in self.o.keeps[index]],
+                           "temporal": temporal})
+        return NestMapping.parse({"spatial": list(self.o.entries), "levels": levels})
+
+
+def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
+                operand_bits=None, beam: int = 32, per_dim: int = 16, shortlist: int | None = 3,
+                first_level_cap: int = 8192) -> MappedProblem:
+    """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
+
+    operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
+    A 1 x 1 conv is mapped as its GEMM (LoopProblem.canonical): the result's problem and mapping are that one's.
+    spatial: form-C spatial entries to fix the unrolling instead of searching it.
+    shortlist: search at most this many (spatial, bypass) options that found a mapping, in the order of their
+    lower bounds; None: every option (what the brute-force tests use).
+    first_level_cap, beam, per_dim: the search's cuts (module docstring).
+    """
+    objectives.check_objective(objective)
+    problem = problem.canonical()
+    word = hierarchy.levels[0].word_bits
+    bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
+    options = []
+    for sp, entries in spatial_options(hierarchy, problem, spatial):
+        for keeps in _bypass_options(hierarchy):
+            energy, cycles = option_bound(hierarchy, problem, bits, sp, keeps)
+            options.append((objectives.objective_value(objective, energy, cycles), energy, cycles,
+                            _Option(sp, entries, keeps)))
+    options.sort(key=lambda o: o[:3])
+    bound_energy, bound_cycles = min(o[1] for o in options), min(o[2] for o in options)
+    best = None
+    exhaustive, candidates, searched = True, 0, 0
+    for bound, _, _, option in options:
+        if best is not None and bound > best[1]:
+            continue  # no mapping of this option can beat the best found (exact: the bound is one)
+        if shortlist is not None and searched >= shortlist and best is not None:
+            exhaustive = False  # the options with the least lower bounds were searched, not these
+            break
+        run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap)
+        found = run.run()
+        searched += 1
+        exhaustive &= run.exhaustive
+        candidates += run.candidates
+        if found is not None:
+            mapping, energy, cycles = found
+            score = objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0]
+            key = (score, energy, cycles)
+            if best is None or key < best[0]:
+                best = (key, objectives.objective_value(objective, energy, cycles), mapping)
+    if best is None:
+        raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels (even the smallest tiles "
+                           "overflow a level); enlarge the buffers")
+    result = evaluate_mapping(hierarchy, problem, best[2], operand_bits=bits, source=f"{problem.name} mapping")
+    value = objectives.objective_value(objective, result.energy_pj, result.cycles)
+    bound = objectives.objective_value(objective, bound_energy, bound_cycles)
+    return MappedProblem(problem, objective, best[2], result, value, bound, exhaustive, candidates)
+
+
+def lower_bound(hierarchy: Hierarchy, problem: LoopProblem, operand_bits, spatial=None) -> tuple[float, float]:
+    """(energy pJ, cycles) no mapping of the space goes below: the least option_bound over its spatial unrollings
+    and bypass choices."""
+    bits = operand_bits_of(operand_bits)
+    bounds = [option_bound(hierarchy, problem, bits, sp, keeps) for sp, _ in spatial_options(hierarchy, problem,
+                                                                                             spatial)
+              for keeps in _bypass_options(hierarchy)]
+    return min(b[0] for b in bounds), min(b[1] for b in bounds)
+
+
+def option_bound(h: Hierarchy, problem: LoopProblem, bits: dict[str, int], sp: np.ndarray,
+                 keeps: tuple[frozenset, ...]) -> tuple[float, float]:
+    """(energy pJ, cycles) below every mapping with spatial factors ``sp`` and these keeps: every operand element
+    read once from each parent and written once into each keeper (outputs drained once), the MACs' reads of the
+    innermost keepers with the most multicast the unrolling allows, every MAC, leakage over the fewest cycles
+    (each dim's trips over its unrolling)."""
+    sizes = np.array([problem.size(d) for d in LOOP_DIMS], dtype=np.int64)
+    cycles = float(np.prod(-(-sizes // sp.prod(axis=0))))
+    energy = problem.macs * h.compute.mac_energy_pj
+    levels = h.levels
+    for op in OPERANDS:
+        size = problem.elements(op)
+        chain = [i for i, kept in enumerate(keeps) if op in kept]
+        b = bits["psum"] if op == "output" else bits[op]
+        for p, c in zip(chain, chain[1:], strict=False):
+            pj_parent = levels[p].energy.update_pj if op == "output" else levels[p].energy.read_pj
+            pj_child = levels[c].energy.read_pj if op == "output" else levels[c].energy.write_pj
+            pb = bits["output"] if (op == "output" and p == 0) else b
+            energy += size * (pb / levels[p].access_width_bits * pj_parent + b / levels[c].access_width_bits
+                              * pj_child)
+        c = chain[-1]
+        inner = levels[c]
+        irrelevant = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
+        accesses = problem.macs / float(np.prod(sp[c:, irrelevant]))
+        per_access = b / inner.access_width_bits
+        if op != "output":
+            energy += accesses * per_access * inner.energy.read_pj
+            continue
+        fresh = size * float(np.prod(sp[:c, irrelevant]))
+        energy += accesses * per_access * inner.energy.update_pj
+        energy += max(accesses - fresh, 0.0) * per_access * inner.energy.read_pj
+    leak = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in levels) \
+        + h.compute.leakage_pj_per_cycle * h.compute.instances
+    return energy + leak * cycles, cycles
