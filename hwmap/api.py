@@ -348,9 +348,9 @@ def map_layers(
     from fnmatch import fnmatchcase
 
     accelerator = load_accelerator(accel)
-    if accelerator.kind not in CNN_TEMPLATE_KINDS:
+    if accelerator.kind not in (*CNN_TEMPLATE_KINDS, "hierarchy"):  # mlmap: the registry's `mappable` at merge
         raise ParameterError("accel", f"{accelerator.name!r} is of kind {accelerator.kind!r}; the mapper covers "
-                                      "systolic and vector_pe templates")
+                                      "systolic, vector_pe and hierarchy templates")
     cost = estimate(model, accelerator, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
                     batch=batch, num_classes=num_classes, strict=strict, mapping=mapping, objective=objective,
                     fusion=fusion, cache=cache)
