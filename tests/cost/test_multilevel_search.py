@@ -125,3 +125,14 @@ def _check(h, problem, objective):
     assert mapped.exhaustive
     assert mapped.value == pytest.approx(brute[1], rel=1e-12)
     assert mapped.value >= mapped.lower_bound * (1 - 1e-12)
+
+
+def test_non_nested_fanouts_are_refused_in_one_line():
+    h = build_hierarchy({
+        "name": "trees", "array_axes": ["X", "Y"],
+        "levels": [_level("DRAM", ["input", "weight", "output"]),
+                   _level("obuf", ["output"], ["input", "weight"], capacity=64, mesh=(2, 1)),
+                   _level("wbuf", ["weight", "input"], ["output"], capacity=64, mesh=(1, 2))],
+        "compute": {"name": "mac", "mac_energy_pj": 0.5, "mesh": [2, 2]}}, source="trees")
+    with pytest.raises(MappingError, match=r"^trees: wbuf: mesh: 1 instances along X below the 2 of obuf"):
+        map_problem(h, LoopProblem(K=2, C=2, OY=2), operand_bits=BITS)

@@ -118,6 +118,7 @@ class Nest:
 def resolve(mapping, hierarchy: Hierarchy, problem, *, source: str = "mapping") -> Nest:
     """Check ``mapping`` against the hierarchy and the layer and flatten it (see the module docstring)."""
     m = NestMapping.parse(mapping, source=source)
+    check_monotone(hierarchy)
     names = [level.name for level in hierarchy.levels]
 
     def fail(where: str, field: str, message: str) -> None:
@@ -178,6 +179,20 @@ def _check_spatial(m: NestMapping, h: Hierarchy, fail) -> None:
         fanout = fanout_of(h, names.index(level))[h.array_axes.index(axis)]
         if total > fanout:
             fail(f"spatial[{level}.{axis}]", "factor", f"unrolls {total} over a fanout of {fanout}")
+
+
+def check_monotone(h: Hierarchy) -> None:
+    """The mapper's nest is one chain of levels: each level's instances must divide the next level's (and the
+    MACs') along every axis. Hierarchies whose operands fan out at different levels in a non-nested way (ZigZag's
+    edge_tpu_like: per-PE output registers of 8 x 1 x 4 x 4 above weight registers of 8 x 8 x 1 x 1) are refused
+    in one line (the per-operand fanout trees they need are not modelled)."""
+    chain = [*h.levels, h.compute]
+    for upper, lower in zip(chain, chain[1:], strict=False):
+        for axis, a, b in zip(h.array_axes, upper.mesh, lower.mesh, strict=True):
+            if b % a:
+                raise MappingError(f"{h.name}: {lower.name}: mesh: {b} instances along {axis} below the {a} of "
+                                   f"{upper.name}; the multi-level mapper needs every level's instances to divide "
+                                   "the next level's (per-operand fanout trees are not supported)")
 
 
 def fanout_of(h: Hierarchy, index: int) -> tuple[int, ...]:

@@ -57,7 +57,7 @@ import numpy as np
 
 from hwmap.cost import objectives
 from hwmap.cost.multilevel.evaluate import LevelResult, evaluate_mapping, operand_bits_of
-from hwmap.cost.multilevel.nest import MappingError, NestMapping, fanout_of
+from hwmap.cost.multilevel.nest import MappingError, NestMapping, check_monotone, fanout_of
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
@@ -537,6 +537,7 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     first_level_cap, beam, per_dim: the search's cuts (module docstring).
     """
     objectives.check_objective(objective)
+    check_monotone(hierarchy)
     problem = problem.canonical()
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
