@@ -182,9 +182,12 @@ def _check_spatial(m: NestMapping, h: Hierarchy, fail) -> None:
                 fail(f"spatial[{axis}]", "factor", f"unrolls {total} over an axis of {size}")
         return
     for (level, axis), total in product.items():
-        fanout = fanout_of(h, names.index(level))[h.array_axes.index(axis)]
+        a = h.array_axes.index(axis)
+        fanout = fanout_of(h, names.index(level))[a]
         if total > fanout:
-            fail(f"spatial[{level}.{axis}]", "factor", f"unrolls {total} over a fanout of {fanout}")
+            where = [n for i, n in enumerate(names) if fanout_of(h, i)[a] > 1]
+            hint = f" (levels fanning out along {axis}: {', '.join(where)})" if where else ""
+            fail(f"spatial[{level}.{axis}]", "factor", f"unrolls {total} over a fanout of {fanout}{hint}")
 
 
 def nested(h: Hierarchy) -> bool:
