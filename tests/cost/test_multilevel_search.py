@@ -127,12 +127,21 @@ def _check(h, problem, objective):
     assert mapped.value >= mapped.lower_bound * (1 - 1e-12)
 
 
-def test_non_nested_fanouts_are_refused_in_one_line():
-    h = build_hierarchy({
+def non_nested(sram):
+    """Operands fanning out at different levels: output registers per column (2 x 1), then input registers per
+    row (1 x 2), under a shared SRAM for inputs and weights."""
+    return build_hierarchy({
         "name": "trees", "array_axes": ["X", "Y"],
-        "levels": [_level("DRAM", ["input", "weight", "output"]),
-                   _level("obuf", ["output"], ["input", "weight"], capacity=64, mesh=(2, 1)),
-                   _level("wbuf", ["weight", "input"], ["output"], capacity=64, mesh=(1, 2))],
-        "compute": {"name": "mac", "mac_energy_pj": 0.5, "mesh": [2, 2]}}, source="trees")
-    with pytest.raises(MappingError, match=r"^trees: wbuf: mesh: 1 instances along X below the 2 of obuf"):
-        map_problem(h, LoopProblem(K=2, C=2, OY=2), operand_bits=BITS)
+        "levels": [_level("DRAM", ["input", "weight", "output"], pj=100.0, bw=2.0),
+                   _level("sram", ["input", "weight"], ["output"], capacity=sram, pj=6.0),
+                   _level("orf", ["output"], ["input", "weight"], capacity=8, mesh=(2, 1)),
+                   _level("irf", ["input"], ["weight", "output"], capacity=4, mesh=(1, 2))],
+        "compute": {"name": "mac", "mac_energy_pj": 0.5, "mesh": [2, 2]},
+        "spatial": [{"axis": "X", "dims": ["K"]}, {"axis": "Y", "dims": ["C"]}]}, source="trees")
+
+
+@pytest.mark.parametrize("problem", [LoopProblem(K=2, C=2, OY=4, name="gemm"),
+                                     LoopProblem(K=4, C=2, OY=2, FY=2, name="conv1d")], ids=lambda p: p.name)
+@pytest.mark.parametrize("sram", [12, 1 << 20])
+def test_per_operand_fanouts_equal_brute_force(problem, sram):
+    _check(non_nested(sram), problem, "energy")

@@ -57,7 +57,7 @@ import numpy as np
 
 from hwmap.cost import objectives
 from hwmap.cost.multilevel.evaluate import LevelResult, evaluate_mapping, operand_bits_of
-from hwmap.cost.multilevel.nest import MappingError, NestMapping, check_monotone, fanout_of
+from hwmap.cost.multilevel.nest import MappingError, NestMapping, fanout_of, nested
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
@@ -132,14 +132,19 @@ def spatial_options(h: Hierarchy, problem: LoopProblem, spatial=None) -> list[tu
         for e in entries:
             if e.get("level") not in names or e.get("dim") not in _DIM:
                 raise MappingError(f"spatial: {e}: expected a level of {names} and a dim of {list(LOOP_DIMS)}")
-            sp[names.index(e["level"]), _DIM[e["dim"]]] *= int(e["factor"])
+            at = names.index(e["level"]) if nested(h) else m - 1
+            sp[at, _DIM[e["dim"]]] *= int(e["factor"])
         return [(sp, entries)]
     per_axis = []
     for a, axis in enumerate(h.array_axes):
-        level = next((i for i in range(m) if fanout_of(h, i)[a] > 1), None)
-        per_axis.append([] if level is None else
+        if nested(h):
+            level = next((i for i in range(m) if fanout_of(h, i)[a] > 1), None)
+            fanout = fanout_of(h, level)[a] if level is not None else 1
+        else:  # per-operand fanouts: the unrolling sits above the MACs; each operand sees it at its own level
+            level, fanout = m - 1, h.compute.mesh[a]
+        per_axis.append([] if level is None or fanout == 1 else
                         [[(level, axis, d, f) for d, f in choice] for choice in _axis_choices(h, problem, axis,
-                                                                                               fanout_of(h, level)[a])])
+                                                                                               fanout)])
     options = []
     for combo in itertools.product(*[choices or [[]] for choices in per_axis]):
         sp = np.ones((m, _ND), dtype=np.int64)
@@ -233,6 +238,25 @@ class _Search:
         self.exhaustive = True
         self.candidates = 0
         self.first_limit = self._first_level_limits(first_level_cap)
+        self.nested = nested(h)
+        # Hierarchies whose operands fan out at different levels: every spatial loop sits at the last level of
+        # the nest; operand o sees it below its keeper where its instances multiply (nest.operand_nest): spo[o]
+        # places the factors there, outside[o][l] are those the tile at l holds in the nest but not for o.
+        self.spo, self.outside = {}, {}
+        for op in OPERANDS:
+            spo = np.ones((self.m, _ND), dtype=np.int64)
+            if not self.nested:
+                keepers = self.keepers[op]
+                meshes = [h.levels[k].mesh for k in keepers] + [h.compute.mesh]
+                for e in option.entries:
+                    a = h.array_axes.index(e["axis"])
+                    j = next((j for j in range(len(keepers)) if meshes[j + 1][a] > meshes[j][a]), len(keepers) - 1)
+                    spo[keepers[j], _DIM[e["dim"]]] *= int(e["factor"])
+            self.spo[op] = spo
+            outside = np.ones((self.m, _ND), dtype=np.int64)
+            if not self.nested:
+                outside[1:] = np.cumprod(spo, axis=0)[:-1]
+            self.outside[op] = outside
 
     def _first_level_limits(self, cap: int) -> list[int]:
         """Tile choices per dim at level 1 (the one stage whose choices all rows share): per_dim, then the
@@ -295,10 +319,20 @@ class _Search:
                 rows, tiles = rows[keep], tiles[keep]
         return rows, tiles
 
+    def _view(self, eff_sp: np.ndarray, op: str) -> np.ndarray:
+        """The spatial trips per level as op sees them (the nest's own in a nested hierarchy)."""
+        return eff_sp if self.nested else np.broadcast_to(self.spo[op], eff_sp.shape)
+
+    def _tile_of(self, tiles: np.ndarray, op: str, level: int) -> np.ndarray:
+        """op's tile at ``level`` from the nest's tile there (without the spatial loops op sees above it)."""
+        return tiles if self.nested else tiles // self.outside[op][level]
+
     def _fits(self, level: int, tiles: np.ndarray) -> np.ndarray:
         lv = self.h.levels[level]
-        clipped = {d: np.minimum(tiles[:, i], self.size[i]) for i, d in enumerate(LOOP_DIMS)}
-        need = {op: tile_elements(self.p, clipped, op) * self._bits(op) / 8 for op in self.o.keeps[level]}
+        need = {}
+        for op in self.o.keeps[level]:
+            own = np.minimum(self._tile_of(tiles, op, level), self.size)
+            need[op] = tile_elements(self.p, self._dims(own), op) * self._bits(op) / 8
         if lv.capacity_bytes_per_operand is not None:
             ok = np.ones(len(tiles), dtype=bool)
             for op, b in need.items():
@@ -399,10 +433,12 @@ class _Search:
         elements at R = 0, elements per R), the formulas of .evaluate."""
         keepers = self.keepers[op]
         p = keepers[keepers.index(c) - 1]
+        eff_sp = self._view(eff_sp, op)
         above_p, above_c = self._irrelevant_spatial(eff_sp, op, 0, p), self._irrelevant_spatial(eff_sp, op, 0, c)
         grow = np.prod(eff_sp[:, p:c], axis=1)
-        union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c] * grow)), op)
-        own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c])), op)
+        tile = self._tile_of(t[:, c], op, c)
+        union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, tile * grow)), op)
+        own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, tile)), op)
         zero = np.zeros(len(t))
         if op != "output":
             return [(p, "read", self.bits[op], zero, union), (c, "write", self.bits[op], zero, own)]
@@ -426,7 +462,8 @@ class _Search:
         for index, lv in enumerate(self.h.levels):
             if not (lv.read_bandwidth_bytes_per_cycle or lv.write_bandwidth_bytes_per_cycle):
                 continue
-            used = np.prod(eff_sp[:, :index], axis=(1, 2))[pick]
+            kept = next((o for o in OPERANDS if o in self.o.keeps[index]), "input")
+            used = np.prod(self._view(eff_sp, kept)[:, :index], axis=(1, 2))[pick]
             time = np.zeros(len(pick))
             if lv.read_bandwidth_bytes_per_cycle:
                 time = time + bytes_r[:, index] / (lv.read_bandwidth_bytes_per_cycle * used)
@@ -446,7 +483,7 @@ class _Search:
             if later:
                 c = later[0]
                 p = max(x for x in self.keepers[op] if x < c)
-                fits = self._fits_below(t[:, level], op, c)[pick]
+                fits = self._fits_below(self._tile_of(t[:, level], op, level), op, c)[pick]
                 bound = np.where(fits, repeats[:, k], above[:, k])
                 energy = energy + self._boundary_bound(op, p, c, bound)
         return objectives.choice_scores(self.objective, energy, cycles)
@@ -486,12 +523,13 @@ class _Search:
         state of the objective: (its mapping, energy, cycles)."""
         for op in OPERANDS:
             c = self.keepers[op][-1]
-            accesses = self.p.macs / self._irrelevant_spatial(eff_sp, op, c, self.m)
+            view = self._view(eff_sp, op)
+            accesses = self.p.macs / self._irrelevant_spatial(view, op, c, self.m)
             if op != "output":
                 energy += self._charge(bytes_r, bytes_w, c, "read", accesses[pick], self.bits[op])
                 continue
-            own = extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c])), op)
-            fresh = self._irrelevant_spatial(eff_sp, op, 0, c) * own
+            own = extent_sum(self.p, self._dims(np.minimum(self.size, self._tile_of(t[:, c], op, c))), op)
+            fresh = self._irrelevant_spatial(view, op, 0, c) * own
             psum = self.bits["psum"]
             energy += self._charge(bytes_r, bytes_w, c, "update", accesses[pick], psum)
             energy += self._charge(bytes_r, bytes_w, c, "read", np.maximum(accesses - fresh, 0.0)[pick], psum)
@@ -537,7 +575,6 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     first_level_cap, beam, per_dim: the search's cuts (module docstring).
     """
     objectives.check_objective(objective)
-    check_monotone(hierarchy)
     problem = problem.canonical()
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
@@ -615,7 +652,9 @@ def option_bound(h: Hierarchy, problem: LoopProblem, bits: dict[str, int], sp: n
         if op != "output":
             energy += accesses * per_access * inner.energy.read_pj
             continue
-        fresh = size * float(np.prod(sp[:c, irrelevant]))
+        # first touches: at most every element once per instance of the innermost keeper (per-operand fanouts:
+        # per instance of the whole unrolling, an upper bound whatever level the operand sees it at)
+        fresh = size * float(np.prod(sp[:c, irrelevant] if nested(h) else sp[:, irrelevant]))
         energy += accesses * per_access * inner.energy.update_pj
         energy += max(accesses - fresh, 0.0) * per_access * inner.energy.read_pj
     leak = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in levels) \
