@@ -327,12 +327,30 @@ class _Search:
         """op's tile at ``level`` from the nest's tile there (without the spatial loops op sees above it)."""
         return tiles if self.nested else tiles // self.outside[op][level]
 
-    def _fits(self, level: int, tiles: np.ndarray) -> np.ndarray:
-        lv = self.h.levels[level]
+    def _need(self, level: int, tiles: np.ndarray) -> dict[str, np.ndarray]:
+        """Bytes of every operand's tile at ``level`` (per instance)."""
         need = {}
-        for op in self.o.keeps[level]:
+        for op in (o for o in OPERANDS if o in self.o.keeps[level]):
             own = np.minimum(self._tile_of(tiles, op, level), self.size)
             need[op] = tile_elements(self.p, self._dims(own), op) * self._bits(op) / 8
+        return need
+
+    def overflow(self) -> str | None:
+        """The first level even the smallest tiles (the unrolling below it only) overflow, as one line."""
+        for level in range(1, self.m):
+            need = self._need(level, self.s_geq[level][None, :])
+            if not self._fits(level, self.s_geq[level][None, :])[0]:
+                lv = self.h.levels[level]
+                parts = ", ".join(f"{op} {float(b[0]):g}" for op, b in need.items())
+                room = (f"{lv.usable_bytes:g} usable bytes" if lv.capacity_bytes_per_operand is None else
+                        "per-operand capacities " + ", ".join(f"{op} {b / lv.multiple_buffering:g}" for op, b in
+                                                              lv.capacity_bytes_per_operand.items()))
+                return f"{lv.name}: even the smallest tiles need {parts} bytes, more than its {room}"
+        return None
+
+    def _fits(self, level: int, tiles: np.ndarray) -> np.ndarray:
+        lv = self.h.levels[level]
+        need = self._need(level, tiles)
         if lv.capacity_bytes_per_operand is not None:
             ok = np.ones(len(tiles), dtype=bool)
             for op, b in need.items():
@@ -606,8 +624,9 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
             if best is None or key < best[0]:
                 best = (key, objectives.objective_value(objective, energy, cycles), mapping)
     if best is None:
-        raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels (even the smallest tiles "
-                           "overflow a level); enlarge the buffers")
+        why = _Search(hierarchy, problem, options[0][3], bits, objective, 1, 1, 1).overflow()
+        raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
+                           + (f": {why}" if why else "") + "; enlarge the buffers or narrow the words")
     result = evaluate_mapping(hierarchy, problem, best[2], operand_bits=bits, source=f"{problem.name} mapping")
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
     bound = objectives.objective_value(objective, bound_energy, bound_cycles)
