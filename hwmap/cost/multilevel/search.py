@@ -391,15 +391,19 @@ class _Search:
             t[:, 0] = -(-self.size // (sp0 * tiles)) * sp0 * tiles
         eff_sp = st["eff_sp"][rows]
         eff_t = self._effs(t, eff_sp, level - 1)
-        rr, aa = self._recurrence(eff_t, st["R"][rows], st["A"][rows])
+        r_prev, a_prev = st["R"][rows], st["A"][rows]
+        bits, rel, x, a_new = self._recurrence(eff_t, a_prev)
         # Keep the orders whose refetches no other order beats on every operand (ties: the first order): every
-        # cost grows with R, now and below (the recurrence never lowers it), so the others cannot win.
-        no_more = np.all(rr[:, :, None, :] <= rr[:, None, :, :], axis=3)  # [n, i, j]: order i <= order j
-        less = np.any(rr[:, :, None, :] < rr[:, None, :, :], axis=3)
-        beaten = np.any((no_more & less) | (no_more & ~less & _EARLIER.T), axis=1)
+        # cost grows with R, now and below (the recurrence never lowers it), so the others cannot win. An order's
+        # R exceeds another's for an operand exactly when its bit is set and the other's is not: compare the
+        # 3-bit codes as sets.
+        code = bits[:, :, 0] + 2 * bits[:, :, 1] + 4 * bits[:, :, 2]  # (n, orders)
+        subset = (code[:, :, None] & ~code[:, None, :]) == 0  # [n, i, j]: order i re-fetches no more than j
+        beaten = np.any(subset & ((code[:, :, None] != code[:, None, :]) | _EARLIER.T), axis=1)
         pick, order = np.nonzero(~beaten)
         self.candidates += len(pick)
-        repeats, above = rr[pick, order], aa[pick, order]
+        repeats = np.where(rel[pick], a_prev[pick] * np.where(bits[pick, order], x[pick], 1), r_prev[pick])
+        above = a_new[pick]
         energy = st["energy"][rows][pick]
         bytes_r, bytes_w = st["bytes_r"][rows][pick], st["bytes_w"][rows][pick]
         for op in self.o.keeps[level]:
@@ -428,19 +432,18 @@ class _Search:
         eff_sp[:, level] = np.ceil(np.minimum(self.size, sp * t_below) / t_below)
         return np.ceil(np.minimum(self.size, t[:, level]) / (sp * t_below))
 
-    def _recurrence(self, eff: np.ndarray, r_prev: np.ndarray, a_prev: np.ndarray):
-        """(R, A) of a child right below the level whose temporal trips are ``eff``, for every class order:
-        (n, orders, 3) each (the refetch rule of .evaluate, one level at a time)."""
+    def _recurrence(self, eff: np.ndarray, a_prev: np.ndarray):
+        """The refetch recurrence of .evaluate one level at a time, for a child right below the level whose
+        temporal trips are ``eff``: per row and operand whether a loop relevant to it moves (rel), its irrelevant
+        trips here (x) and A after the level; per row, class order and operand whether those irrelevant trips
+        re-fetch (bits: they lie above a relevant class that moves). R = rel ? A_prev x (bit ? x : 1) : R_prev."""
         trips = np.stack([np.prod(eff[:, [_DIM[d] for d in cls]], axis=1) for cls in CLASSES], 1)  # (n, 3)
         moving = (trips > 1).astype(np.int64)
-        r_all, a_all = [], []
-        for k, op in enumerate(OPERANDS):
-            rel = np.any(eff[:, _RELEVANT_INDEX[op]] > 1, axis=1)
-            inner_rel = (moving @ _INNER_RELEVANT[op].T) > 0  # (n, orders)
-            counted = np.where(inner_rel, trips[:, IRRELEVANT_CLASS[op], None], 1)
-            r_all.append(np.where(rel[:, None], a_prev[:, k, None] * counted, r_prev[:, k, None]))
-            a_all.append(np.broadcast_to((a_prev[:, k] * trips[:, IRRELEVANT_CLASS[op]])[:, None], counted.shape))
-        return np.stack(r_all, 2), np.stack(a_all, 2)
+        rel = np.stack([np.any(eff[:, _RELEVANT_INDEX[op]] > 1, axis=1) for op in OPERANDS], 1)  # (n, 3)
+        x = np.stack([trips[:, IRRELEVANT_CLASS[op]] for op in OPERANDS], 1)  # (n, 3)
+        inner = np.stack([(moving @ _INNER_RELEVANT[op].T) > 0 for op in OPERANDS], 2)  # (n, orders, 3)
+        bits = inner & (rel & (x > 1))[:, None, :]
+        return bits, rel, x, a_prev * x
 
     def _irrelevant_spatial(self, eff_sp: np.ndarray, op: str, lo: int, hi: int) -> np.ndarray:
         dims = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
