@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hwmap.errors import HwmapError
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
-__all__ = ["Loop", "MappingError", "Nest", "NestMapping", "check_monotone", "nested", "operand_nest", "resolve"]
+__all__ = ["Loop", "MappingError", "Nest", "NestMapping", "nested", "operand_nest", "resolve"]
 
 Dim = Literal[LOOP_DIMS]  # type: ignore[valid-type]
 Operand = Literal[OPERANDS]  # type: ignore[valid-type]
@@ -216,21 +216,6 @@ def operand_nest(nest: Nest, h: Hierarchy, op: str) -> Nest:
         loops.append(loop)
     loops.sort(key=lambda lp: (lp.level, lp.spatial))  # stable: temporal loops keep their order
     return Nest(tuple(loops), nest.keeps, nest.mapping)
-
-
-def check_monotone(h: Hierarchy) -> None:
-    """The mapper's search needs one chain of levels: each level's instances must divide the next level's (and
-    the MACs') along every axis. Hierarchies whose operands fan out at different levels in a non-nested way
-    (ZigZag's edge_tpu_like: per-PE output registers of 8 x 1 x 4 x 4 above weight registers of 8 x 8 x 1 x 1)
-    are refused in one line: evaluate_mapping prices fixed mappings on them (operand_nest), the search does not
-    map them yet."""
-    chain = [*h.levels, h.compute]
-    for upper, lower in zip(chain, chain[1:], strict=False):
-        for axis, a, b in zip(h.array_axes, upper.mesh, lower.mesh, strict=True):
-            if b % a:
-                raise MappingError(f"{h.name}: {lower.name}: mesh: {b} instances along {axis} below the {a} of "
-                                   f"{upper.name}; the multi-level mapper needs every level's instances to divide "
-                                   "the next level's (per-operand fanout trees are not supported)")
 
 
 def fanout_of(h: Hierarchy, index: int) -> tuple[int, ...]:
