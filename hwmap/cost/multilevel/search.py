@@ -2,13 +2,13 @@
 
 The space searched
 ------------------
-- **Spatial unrolling.** Each array axis fans out below one level (the first level whose instances multiply
-  along it; in a hierarchy whose operands fan out at different levels, above the MACs, each operand seeing it
-  below its own keeper where its instances multiply, as :func:`.nest.operand_nest`). Per axis, the template's
-  SpatialUnrolling entries give the choices: a fixed entry with factors is taken as it is; a fixed entry
-  without factors unrolls its dims greedily (each min(its size, what is left of the axis)); a free entry offers
-  each of its dims with factor min(size, axis) and the largest divisor of the size <= the axis. An axis with no entry is not unrolled. Choices that use fewer than half the PEs of the best choice
-  are left out. ``spatial=`` (form-C entries) fixes it instead.
+- **Spatial unrolling.** Each array axis fans out below one level (the first level whose instances multiply along
+  it; in a hierarchy whose operands fan out at different levels, above the MACs, each operand seeing it below its
+  own keeper where its instances multiply, as :func:`.nest.operand_nest`). Per axis, the template's SpatialUnrolling
+  entries give the choices: a fixed entry with factors is taken as it is; a fixed entry without factors unrolls its
+  dims greedily (each min(its size, what is left of the axis)); a free entry offers each of its dims with factor
+  min(size, axis) and the largest divisor of the size <= the axis. An axis with no entry is not unrolled. Choices
+  that use fewer than half the PEs of the best choice are left out. ``spatial=`` (form-C entries) fixes it instead.
 - **Bypass.** Operands a level may keep (neither kept nor bypassed by the template): every keep/bypass subset
   when there are at most 4 such choices in the hierarchy, else all kept.
 - **Tiles.** Per dim, the tile T(l) each memory level l >= 1 stores (per instance, spatial loops below it
