@@ -30,9 +30,11 @@ kind: hierarchy
 description: "Eyeriss-like row-stationary 14x12 PE array (Eyeriss v1 sizes, Timeloop eyeriss_like energies)"
 provenance:
   repository: https://github.com/Accelergy-Project/timeloop-accelergy-exercises
-  commit: see ../shared/reference/timeloop/README.md
-  file: workspace/example_designs/eyeriss_like/arch.yaml
-  adapted: "Eyeriss v1 (ISCA 2016) capacities and 16-bit words instead of the example's 8-bit data"
+  commit: 2d5510807128e9bd5f1cad0705cdf2ec4612fd4e
+  file: workspace/example_designs/example_designs/eyeriss_like/ERT.yaml
+  adapted: "energies per access from the ERT; Eyeriss v1 (Chen et al., ISCA 2016) sizes and 16-bit data instead of
+    the example's 128 KiB buffer, 192/16-word scratchpads and 8-bit data; bandwidths: DRAM 8 and buffer 16 bytes
+    per cycle each way, scratchpads unlimited"
 freq_mhz: 200
 operand_bits: {input: 16, weight: 16, output: 16}
 vector_unit: {lanes: 16, op_energy_pj: 1.5}

@@ -209,7 +209,7 @@ def test_real_calls_are_checked_before_any_work(graph_file):
         hwmap.api.pareto([{"energy_mj": 1}], ["energy_mj"])
     with pytest.raises(ParameterError, match=r"^patterns must be a list of names, not the string 'resnet\*'"):
         hwmap.api.census_models("resnet*")
-    with pytest.raises(ParameterError, match=r"^kind must be one of gpu, systolic, vector_pe, got 'bogus'"):
+    with pytest.raises(ParameterError, match=r"^kind must be one of gpu, hierarchy, systolic, vector_pe, got 'bogus'"):
         hwmap.list_accelerators(kind="bogus")  # was an empty list
     assert hwmap.api.flops(graph_file, top=np.int64(1)).total_macs == 1280
 

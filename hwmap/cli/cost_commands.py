@@ -125,6 +125,9 @@ def map_command(
                                 "fused_into_it": cost.layers.fusion[i],
                                 "energy_pj": float(cost.layers.energy_pj[i])} for i, m in rows]})
         return
+    if rows and hasattr(rows[0][1], "loops_text"):  # a multi-level mapping (kind: hierarchy)
+        _print_multilevel(cost, rows, objective)
+        return
     table = Table(title=f"{cost.model} on {cost.accelerator}: {mapping} mapping"
                         + (f", objective {objective}" if mapping == "best" else ""),
                   title_justify="left")
@@ -175,6 +178,25 @@ def _show_fixed(result, *, json_out: bool) -> None:
     console.print(table)
     console.print(f"total {result.energy_pj / 1e6:,.2f} uJ over {len(result.results)} layers; reads/writes/updates "
                   "in elements (every instance of a level counted)")
+def _print_multilevel(cost, rows, objective: str) -> None:
+    """hwmap map on a hierarchy template: per layer the spatial unrolling, every level's loops (outermost first),
+    the outermost level's traffic, the energy and the gap to the mapper's lower bound."""
+    from rich.table import Table
+
+    from hwmap.report.tables import stdout_console
+
+    table = Table(title=f"{cost.model} on {cost.accelerator}: multi-level mapping, objective {objective}",
+                  title_justify="left")
+    for column in ("layer", "spatial", "loops per level (outer to inner)", "DRAM kB", "energy uJ", "gap"):
+        table.add_column(column, justify="right" if column in ("DRAM kB", "energy uJ", "gap") else "left")
+    for i, m in rows:
+        table.add_row(cost.layers.scopes[i] or cost.layers.names[i], m.spatial_text(), m.loops_text(),
+                      f"{cost.layers.dram_bytes[i] / 1e3:,.1f}", f"{cost.layers.energy_pj[i] / 1e6:,.2f}",
+                      f"{m.gap:.1%}")
+    console = stdout_console()
+    console.print(table)
+    console.print("per level x operand reads, writes and updates: --json; gap: objective over the lower bound - 1 "
+                  "(hwmap.cost.multilevel.search)")
 
 
 def _order_and_tiles(mapping, op_class: str) -> tuple[str, str]:

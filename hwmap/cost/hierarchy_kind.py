@@ -6,7 +6,7 @@ mapping's (the product of its temporal loops: one MAC per used PE per cycle), th
 the slowest level's bandwidth-limited transfers over them, their energy the per-level, per-action access energy
 of every level (one energy term per level, ``level.<name>``), the MACs (``mac``) and the levels' and MACs'
 leakage (``leakage``). Non-GEMM work runs on the optional vector unit and through DRAM exactly as on the other
-CNN kinds (:func:`hwmap.cost.dispatch._non_gemm_costs`), its buffer accesses priced at the first level below
+CNN kinds (:func:`hwmap.cost.cnn.non_gemm_costs`), its buffer accesses priced at the first level below
 DRAM that keeps inputs. Static power x cycles is the ``static`` term. Each distinct layer shape is mapped once per
 process (and hierarchy, objective and word widths).
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwmap.cost.dispatch import COMMON_ASSUMPTIONS, _non_gemm_costs, _stalls, fusion_arrays
+from hwmap.cost.cnn import COMMON_ASSUMPTIONS, fusion_arrays, non_gemm_costs, stalls
 from hwmap.cost.layers import layer_arrays
 from hwmap.cost.multilevel import problem_of
 from hwmap.cost.multilevel.search import MappedProblem, map_problem
@@ -34,7 +34,7 @@ def hardware_view(accelerator) -> Hierarchy:
     return accelerator.spec.built(accelerator.name, source=accelerator.source or accelerator.name)
 
 
-def spatial_space(accelerator, settings=None) -> tuple[SpatialUnrolling, ...]:
+def spatial_space(accelerator, settings) -> tuple[SpatialUnrolling, ...]:
     """The template's spatial unrollings (free entries leave the choice to the mapper)."""
     return hardware_view(accelerator).spatial
 
@@ -99,7 +99,7 @@ def estimate(graph, accelerator, settings, *, cache: bool = False) -> GraphCost:
         other_cycles, other_dram, other_sram, vector_pj = other
         compute += other_cycles
         dram_bytes += other_dram
-        stall += _stalls(other_cycles, other_dram, spec.dram.bw_bytes_per_cycle, arrays.mask(UNIT_DMA))
+        stall += stalls(other_cycles, other_dram, spec.dram.bw_bytes_per_cycle, arrays.mask(UNIT_DMA))
         terms[f"level.{h.levels[0].name}"] += other_dram * h.levels[0].read_pj_per_byte
         terms[f"level.{_activation_level(h).name}"] += other_sram
         terms["vector"] = vector_pj
@@ -115,7 +115,7 @@ def _vector_side(arrays, spec, h: Hierarchy, fusion):
     if spec.vector_unit is None:
         return None
     level = _activation_level(h)
-    return _non_gemm_costs(arrays, spec, fusion, act_read_pj=level.read_pj_per_byte,
+    return non_gemm_costs(arrays, spec, h, fusion, act_read_pj=level.read_pj_per_byte,
                            act_write_pj=level.write_pj_per_byte)
 
 

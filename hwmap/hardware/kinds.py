@@ -151,3 +151,7 @@ register_kind(
     "gpu", schema="hwmap.hardware.gpu_schema:GpuSpec", cost="hwmap.cost.gpu_kind", mappable=False, label="GPU",
     settings=("mode", "dtype", "calibration", "tf32"), ignores=("mapping", "objective"), timeline=True,
     description="a GPU: published peaks, a roofline timeline calibrated by measurements")
+register_kind(
+    "hierarchy", schema="hwmap.hardware.hierarchy_schema:HierarchySpec", cost="hwmap.cost.hierarchy_kind",
+    settings=("objective", "fusion"),
+    description="an N-level memory hierarchy and a PE array as data (Timeloop/ZigZag-like), mapped level by level")

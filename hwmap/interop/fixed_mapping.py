@@ -59,8 +59,8 @@ __all__ = [
 TIMELOOP_DIMS = {"N": "B", "M": "K", "C": "C", "P": "OY", "Q": "OX", "R": "FY", "S": "FX"}
 TIMELOOP_DATASPACES = {"Inputs": "input", "Weights": "weight", "Outputs": "output"}
 ZIGZAG_OPERANDS = {"I": "input", "W": "weight", "O": "output"}
-# hwmap exports a GEMM to ZigZag as D (rows) x C x K, B the batch (hwmap.interop.zigzag); mlmap's GEMM is OY x C x
-# K with the batch as G (hwmap.cost.multilevel.problem)
+# hwmap exports a GEMM to ZigZag as D (rows) x C x K, B the batch (hwmap.interop.zigzag); the multi-level
+# mapper's GEMM is OY x C x K with the batch as G (hwmap.cost.multilevel.problem)
 ZIGZAG_GEMM_DIMS = {"D": "OY", "B": "G"}
 
 
@@ -551,8 +551,9 @@ class FixedEvaluation:
 
 def evaluate_fixed(path: str | Path, hierarchy: Hierarchy, problem: LoopProblem, *, operand_bits,
                    layer: str | None = None) -> FixedEvaluation:
-    """Read the fixed mapping of ``problem`` from ``path`` and evaluate it (mlmap's evaluate_mapping; tiles that
-    overflow a level are reported, not refused: a peer's mapping is evaluated as it is)."""
+    """Read the fixed mapping of ``problem`` from ``path`` and evaluate it (hwmap.cost.multilevel's
+    evaluate_mapping; tiles that overflow a level are reported, not refused: a peer's mapping is evaluated as it
+    is)."""
     source = str(path)
     name = layer or problem.name
     data = _load(Path(path))

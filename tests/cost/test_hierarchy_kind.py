@@ -129,3 +129,15 @@ def test_missing_vector_unit_is_one_line(tmp_path):
 
     with pytest.raises(TemplateError, match=r"novu.yaml: vector_unit: missing, but resnet18 has non-GEMM layers"):
         estimate(traced("resnet18", resolution=64), accel)
+
+
+def test_map_command_shows_every_levels_loops(eyeriss, run_cli):
+    code, out, err = run_cli("map", "resnet18", "--resolution", "64", "-a", str(eyeriss.source), "--layer",
+                             "layer1.0.conv1")
+    assert code == 0, err
+    assert "loops per level" in out and "DRAM:" in out and "psum_spad:" in out
+    code, out, err = run_cli("map", "resnet18", "--resolution", "64", "-a", str(eyeriss.source), "--layer",
+                             "layer1.0.conv1", "--json")
+    assert code == 0, err
+    row = json.loads(out)["layers"][0]
+    assert row["map_mode"] == "multilevel" and row["glb_input_writes"] > 0 and 0 <= row["map_gap"] < 10

@@ -41,6 +41,18 @@ def three_level(glb=1e9, spad=1e9):
         "compute": {"name": "mac", "mac_energy_pj": 0.5, "mesh": [2, 2]}}, source="three")
 
 
+def non_nested():
+    """Operands fanning out at different levels (as ZigZag's edge_tpu_like): output registers per column (2 x 1),
+    then input registers per row (1 x 2); the 2 x 2 MACs unroll K along X and C along Y."""
+    return build_hierarchy({
+        "name": "trees", "array_axes": ["X", "Y"],
+        "levels": [_level("DRAM", ["input", "weight", "output"]),
+                   _level("sram", ["input", "weight"], ["output"], capacity=1e9),
+                   _level("orf", ["output"], ["input", "weight"], capacity=1e9, mesh=(2, 1)),
+                   _level("irf", ["input"], ["weight", "output"], capacity=1e9, mesh=(1, 2))],
+        "compute": {"name": "mac", "mac_energy_pj": 0.5, "mesh": [2, 2]}}, source="trees")
+
+
 # ------------------------------------------------------------------------------------------------ the replay
 
 
@@ -65,7 +77,11 @@ def _tile_data(problem, op, base, extent):
 
 
 def replay(h, problem, mapping):
-    """Accesses (elements) per (level, operand, action) by walking every iteration of the nest."""
+    """Accesses (elements) per (level, operand, action) by walking every iteration of the nest.
+
+    Which loops a level's tile holds is read from the meshes, independently of the mapper's nest: a level's
+    instance spans the spatial loops along the axes it has one instance on, and the temporal loops of its own
+    and deeper levels."""
     nest = resolve(mapping, h, problem)
     loops = nest.loops
     strides = []
@@ -77,13 +93,23 @@ def replay(h, problem, mapping):
     mac_seen, fresh_seen = {}, set()
     sizes = problem.sizes
 
-    def instance(idx, below):
-        return tuple(idx[i] for i, lp in enumerate(loops) if lp.spatial and lp.level < below)
+    def inside(level, lp):
+        if not lp.spatial:
+            return lp.level >= level
+        return h.levels[level].mesh[h.array_axes.index(lp.axis)] == 1
 
-    def temporal(idx, upto):
-        return tuple(idx[i] for i in range(upto) if not loops[i].spatial)
+    def instance(idx, level):
+        return tuple(idx[i] for i, lp in enumerate(loops) if lp.spatial and not inside(level, lp))
 
-    for idx in itertools.product(*(range(lp.factor) for lp in loops)):
+    def step(idx, level):
+        return tuple(idx[i] for i, lp in enumerate(loops) if not lp.spatial and lp.level < level)
+
+    # Time runs through the temporal loops; at each step every spatial instance works at once: walk them innermost.
+    walk = [i for i, lp in enumerate(loops) if not lp.spatial] + [i for i, lp in enumerate(loops) if lp.spatial]
+    for walked in itertools.product(*(range(loops[i].factor) for i in walk)):
+        idx = [0] * len(loops)
+        for i, value in zip(walk, walked, strict=True):
+            idx[i] = value
         coords = dict.fromkeys(LOOP_DIMS, 0)
         for i, lp in enumerate(loops):
             coords[lp.dim] += idx[i] * strides[i]
@@ -92,42 +118,41 @@ def replay(h, problem, mapping):
         for op in OPERANDS:
             keepers = nest.keepers(op)
             for p, c in zip(keepers, keepers[1:], strict=False):
-                start = nest.level_start(c)
                 base = dict.fromkeys(LOOP_DIMS, 0)
-                for i in range(start):
-                    base[loops[i].dim] += idx[i] * strides[i]
-                extent = {d: math.prod(lp.factor for lp in loops[start:] if lp.dim == d) for d in LOOP_DIMS}
+                extent = dict.fromkeys(LOOP_DIMS, 1)
+                for i, lp in enumerate(loops):
+                    if inside(c, lp):
+                        extent[lp.dim] *= lp.factor
+                    else:
+                        base[lp.dim] += idx[i] * strides[i]
                 tile = tuple(base[d] for d in LOOP_DIMS if d in RELEVANT[op])
-                inst = instance(idx, c)
-                key = (op, c, inst)
+                key = (op, c, instance(idx, c))
                 if held.get(key) == tile:
                     continue
-                step = (temporal(idx, start), instance(idx, p))
+                when = (step(idx, c), instance(idx, p))
                 data = _tile_data(problem, op, base, extent)
                 if op == "output" and key in held:
-                    _drain(drains, (op, p, c) + step, held[key + ("data",)])
+                    _drain(drains, (op, p, c) + held[key + ("when",)], held[key + ("data",)])
                     counts[(names[c], op, "read")] += len(held[key + ("data",)])
                 refill = op != "output" or tile in visited.setdefault(key, set())
                 if refill:
-                    parent_union.setdefault((op, p, c) + step, set()).update(data)
+                    parent_union.setdefault((op, p, c) + when, set()).update(data)
                     counts[(names[c], op, "write")] += len(data)
                 visited.setdefault(key, set()).add(tile)
                 held[key], held[key + ("data",)] = tile, data
+                held[key + ("when",)] = (when[0], when[1])
             c = keepers[-1]
-            step = temporal(idx, len(loops))
             element = _data(problem, op, coords)
-            mac_seen.setdefault((op, c), set()).add((step, instance(idx, c), element))
+            mac_seen.setdefault((op, c), set()).add((step(idx, len(loops) + 1), instance(idx, c), element))
             if op == "output":
                 first = (instance(idx, c), element) not in fresh_seen
                 fresh_seen.add((instance(idx, c), element))
                 counts[(names[c], op, "read")] -= 1 if first else 0
-    for key, data in list(held.items()):
-        if len(key) == 4 and key[0] == "output":
-            op, c, inst, _ = key
-            p = max(k for k in nest.keepers(op) if k < c)
-            counts[(names[c], op, "read")] += len(data)
-            parent = tuple(inst[:len(instance_parent(loops, p))])
-            _drain(drains, (op, p, c, "end", parent), data)
+    for key in [k for k in held if len(k) == 3 and k[0] == "output"]:
+        op, c, _inst = key
+        p = max(k for k in nest.keepers(op) if k < c)
+        counts[(names[c], op, "read")] += len(held[key + ("data",)])
+        _drain(drains, (op, p, c, "end", held[key + ("when",)][1]), held[key + ("data",)])
     for (op, p, _c, *_), data in parent_union.items():
         counts[(names[p], op, "read")] += len(data)
     for (op, p, _c, *_), datas in drains.items():
@@ -138,10 +163,6 @@ def replay(h, problem, mapping):
         if op == "output":
             counts[(names[c], op, "read")] += len(seen)
     return counts
-
-
-def instance_parent(loops, p):
-    return [lp for lp in loops if lp.spatial and lp.level < p]
 
 
 def _drain(drains, key, data):
@@ -217,6 +238,16 @@ def test_three_level_matches_replay(problem, seed):
     rng = random.Random(100 + seed)
     mapping = random_mapping(h, problem, rng, {"X": ("glb", rng.choice(["OY", "K"])),
                                                "Y": ("glb", rng.choice(["FY", "C", "OX"]))})
+    _assert_same(h, problem, mapping)
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.name)
+@pytest.mark.parametrize("seed", range(4))
+def test_non_nested_fanouts_match_replay(problem, seed):
+    """Each operand sees the spatial loops below the keeper where its own instances multiply."""
+    h = non_nested()
+    rng = random.Random(200 + seed)
+    mapping = random_mapping(h, problem, rng, {"X": ("sram", "K"), "Y": ("sram", "C")})
     _assert_same(h, problem, mapping)
 
 

@@ -114,5 +114,6 @@ def test_shrinking_a_level_never_lowers_traffic(problem, which, big, shrink):
 
 
 def test_a_layer_that_fits_nowhere_is_one_line():
-    with pytest.raises(MappingError, match=r"^layer: no mapping fits prop's levels"):
+    with pytest.raises(MappingError, match=r"^layer: no mapping fits prop's levels: glb: even the smallest tiles "
+                                           r"need input 2, output 2 bytes, more than its 2 usable bytes"):
         map_problem(_hierarchy(2, 1, 1.0), LoopProblem(K=4, C=4, OY=4), operand_bits=BITS)

@@ -125,3 +125,23 @@ def _check(h, problem, objective):
     assert mapped.exhaustive
     assert mapped.value == pytest.approx(brute[1], rel=1e-12)
     assert mapped.value >= mapped.lower_bound * (1 - 1e-12)
+
+
+def non_nested(sram):
+    """Operands fanning out at different levels: output registers per column (2 x 1), then input registers per
+    row (1 x 2), under a shared SRAM for inputs and weights."""
+    return build_hierarchy({
+        "name": "trees", "array_axes": ["X", "Y"],
+        "levels": [_level("DRAM", ["input", "weight", "output"], pj=100.0, bw=2.0),
+                   _level("sram", ["input", "weight"], ["output"], capacity=sram, pj=6.0),
+                   _level("orf", ["output"], ["input", "weight"], capacity=8, mesh=(2, 1)),
+                   _level("irf", ["input"], ["weight", "output"], capacity=4, mesh=(1, 2))],
+        "compute": {"name": "mac", "mac_energy_pj": 0.5, "mesh": [2, 2]},
+        "spatial": [{"axis": "X", "dims": ["K"]}, {"axis": "Y", "dims": ["C"]}]}, source="trees")
+
+
+@pytest.mark.parametrize("problem", [LoopProblem(K=2, C=2, OY=4, name="gemm"),
+                                     LoopProblem(K=4, C=2, OY=2, FY=2, name="conv1d")], ids=lambda p: p.name)
+@pytest.mark.parametrize("sram", [12, 1 << 20])
+def test_per_operand_fanouts_equal_brute_force(problem, sram):
+    _check(non_nested(sram), problem, "energy")

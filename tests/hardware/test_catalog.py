@@ -58,8 +58,8 @@ def test_template_of_an_unknown_kind_lists_the_known_kinds(fake_root: Path) -> N
     with pytest.raises(TemplateError) as info:
         load_accelerator("npu")
     message = str(info.value)
-    assert message.startswith("gpu/npu.yaml: kind: unknown kind 'npu', expected one of 'gpu', 'systolic', "
-                              "'vector_pe'")
+    assert message.startswith("gpu/npu.yaml: kind: unknown kind 'npu', expected one of 'gpu', 'hierarchy', "
+                              "'systolic', 'vector_pe'")
 
 
 def test_template_names_must_be_unique_across_folders(fake_root: Path) -> None:

@@ -3,6 +3,7 @@
 from hwmap.cost.multilevel.evaluate import LevelResult, OperandAccess, evaluate_mapping
 from hwmap.cost.multilevel.nest import MappingError, NestMapping
 from hwmap.cost.multilevel.problem import LoopProblem, problem_of
+from hwmap.cost.multilevel.search import MappedProblem, lower_bound, map_problem
 
-__all__ = ["LevelResult", "LoopProblem", "MappingError", "NestMapping", "OperandAccess", "evaluate_mapping",
-           "problem_of"]
+__all__ = ["LevelResult", "LoopProblem", "MappedProblem", "MappingError", "NestMapping", "OperandAccess",
+           "evaluate_mapping", "lower_bound", "map_problem", "problem_of"]

@@ -50,7 +50,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, resolve
+from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, operand_nest, resolve
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
@@ -169,17 +169,21 @@ def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, ope
     """
     nest = resolve(mapping, hierarchy, problem, source=source)
     bits = operand_bits_of(operand_bits)
-    tiles = _Tiles(nest, problem)
     names = [lv.name for lv in hierarchy.levels]
+    views = {}  # each operand's view of the nest (the nest itself unless operands fan out at different levels)
+    for op in OPERANDS:
+        op_nest = operand_nest(nest, hierarchy, op)
+        views[op] = (op_nest, _Tiles(op_nest, problem))
     acc = {(lv, op): [0.0] * 6 for lv in names for op in OPERANDS}  # reads, writes, updates; then their bits
     for op in OPERANDS:
-        keepers = nest.keepers(op)
+        op_nest, tiles = views[op]
+        keepers = op_nest.keepers(op)
         for p, c in zip(keepers, keepers[1:], strict=False):
-            _boundary(nest, tiles, problem, bits, acc, names, op, p, c)
-        _mac_side(nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1])
+            _boundary(op_nest, tiles, problem, bits, acc, names, op, p, c)
+        _mac_side(op_nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1])
     accesses, energy = _priced(hierarchy, acc)
     compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
-    used = _used_instances(nest, tiles, len(names))
+    used = _used_instances(nest, views, len(names))
     transfer = {}
     for index, level in enumerate(hierarchy.levels):
         read_b = sum(acc[(level.name, op)][3] for op in OPERANDS) / 8
@@ -195,10 +199,10 @@ def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, ope
         energy[level.name]["leakage"] = level.energy.leakage_pj_per_cycle * level.instances * cycles
     mac_pj = problem.macs * hierarchy.compute.mac_energy_pj \
         + hierarchy.compute.leakage_pj_per_cycle * hierarchy.compute.instances * cycles
-    tile_bytes, usable, violations = _capacity(hierarchy, nest, tiles, problem, bits)
+    tile_bytes, usable, violations = _capacity(hierarchy, nest, views, problem, bits)
     if strict and violations:
         raise MappingError(f"{source}: {violations[0]}")
-    padded = math.prod(tiles.padded[0].values())
+    padded = math.prod(views["input"][1].padded[0].values())
     return LevelResult(problem=problem, mapping=nest.mapping, accesses=accesses, level_energy_pj=energy,
                        mac_energy_pj=mac_pj, compute_cycles=float(compute), transfer_cycles=transfer,
                        macs=problem.macs, padded_iterations=padded, used_pes=used[-1],
@@ -283,18 +287,26 @@ def _priced(h: Hierarchy, acc) -> tuple[tuple[OperandAccess, ...], dict[str, dic
     return tuple(accesses), energy
 
 
-def _used_instances(nest: Nest, tiles: _Tiles, levels: int) -> list[int]:
-    """Used instances of every level (and, last, of the MACs): the spatial trips above it."""
-    return [math.prod(tiles.eff[i] for i, lp in enumerate(nest.loops) if lp.spatial and lp.level < index)
-            for index in range(levels + 1)]
+def _used_instances(nest: Nest, views: dict, levels: int) -> list[int]:
+    """Used instances of every level (and, last, of the MACs): the spatial trips above it, as the first operand
+    the level keeps sees them."""
+    used = []
+    for index in range(levels + 1):
+        op = next((o for o in OPERANDS if index < levels and o in nest.keeps[index]), "input")
+        op_nest, tiles = views[op]
+        used.append(math.prod(tiles.eff[i] for i, lp in enumerate(op_nest.loops)
+                              if lp.spatial and lp.level < index))
+    return used
 
 
-def _capacity(h: Hierarchy, nest: Nest, tiles: _Tiles, problem, bits):
+def _capacity(h: Hierarchy, nest: Nest, views: dict, problem, bits):
     tile_bytes, usable, violations = {}, {}, []
     for index, level in enumerate(h.levels):
-        tile = tiles.clipped(nest.level_start(index))
-        need = {op: tile_elements(problem, tile, op) * (bits["psum"] if op == "output" else bits[op]) / 8
-                for op in nest.keeps[index]}
+        need = {}
+        for op in nest.keeps[index]:
+            op_nest, tiles = views[op]
+            tile = tiles.clipped(op_nest.level_start(index))
+            need[op] = tile_elements(problem, tile, op) * (bits["psum"] if op == "output" else bits[op]) / 8
         tile_bytes[level.name] = float(sum(need.values()))
         usable[level.name] = level.usable_bytes
         parts = level.capacity_bytes_per_operand

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hwmap.errors import HwmapError
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
-__all__ = ["Loop", "MappingError", "Nest", "NestMapping", "resolve"]
+__all__ = ["Loop", "MappingError", "Nest", "NestMapping", "nested", "operand_nest", "resolve"]
 
 Dim = Literal[LOOP_DIMS]  # type: ignore[valid-type]
 Operand = Literal[OPERANDS]  # type: ignore[valid-type]
@@ -174,10 +174,48 @@ def _check_spatial(m: NestMapping, h: Hierarchy, fail) -> None:
         if (s.axis, s.dim) in fixed and s.factor != fixed[(s.axis, s.dim)]:
             fail(where, "factor", f"{s.factor}; the template fixes {fixed[(s.axis, s.dim)]}")
         product[(s.level, s.axis)] = product.get((s.level, s.axis), 1) * s.factor
+    if not nested(h):  # per-operand fanouts: a spatial loop's level is each operand's own (operand_nest)
+        for axis in h.array_axes:
+            total = math.prod(f for (_, a), f in product.items() if a == axis)
+            size = h.compute.mesh[h.array_axes.index(axis)]
+            if total > size:
+                fail(f"spatial[{axis}]", "factor", f"unrolls {total} over an axis of {size}")
+        return
     for (level, axis), total in product.items():
-        fanout = fanout_of(h, names.index(level))[h.array_axes.index(axis)]
+        a = h.array_axes.index(axis)
+        fanout = fanout_of(h, names.index(level))[a]
         if total > fanout:
-            fail(f"spatial[{level}.{axis}]", "factor", f"unrolls {total} over a fanout of {fanout}")
+            where = [n for i, n in enumerate(names) if fanout_of(h, i)[a] > 1]
+            hint = f" (levels fanning out along {axis}: {', '.join(where)})" if where else ""
+            fail(f"spatial[{level}.{axis}]", "factor", f"unrolls {total} over a fanout of {fanout}{hint}")
+
+
+def nested(h: Hierarchy) -> bool:
+    """Whether every level's instances divide the next level's (and the MACs') along every axis: then a spatial
+    loop sits below the level the mapping names, for every operand."""
+    chain = [*h.levels, h.compute]
+    return all(b % a == 0 for upper, lower in zip(chain, chain[1:], strict=False)
+               for a, b in zip(upper.mesh, lower.mesh, strict=True))
+
+
+def operand_nest(nest: Nest, h: Hierarchy, op: str) -> Nest:
+    """The nest as operand ``op`` sees it. In a nested hierarchy, the nest itself. Otherwise (operands fanning out
+    at different levels, as ZigZag's edge_tpu_like), each spatial loop moves below the keeper of op after which
+    op's instances multiply along the loop's axis (below op's innermost keeper when they never do): the spatial
+    loops a level's tile holds are those along the axes its one instance spans."""
+    if nested(h):
+        return nest
+    keepers = nest.keepers(op)
+    meshes = [h.levels[k].mesh for k in keepers] + [h.compute.mesh]
+    loops = []
+    for loop in nest.loops:
+        if loop.spatial:
+            a = h.array_axes.index(loop.axis)
+            j = next((j for j in range(len(keepers)) if meshes[j + 1][a] > meshes[j][a]), len(keepers) - 1)
+            loop = Loop(keepers[j], loop.dim, loop.factor, loop.axis)
+        loops.append(loop)
+    loops.sort(key=lambda lp: (lp.level, lp.spatial))  # stable: temporal loops keep their order
+    return Nest(tuple(loops), nest.keeps, nest.mapping)
 
 
 def fanout_of(h: Hierarchy, index: int) -> tuple[int, ...]:

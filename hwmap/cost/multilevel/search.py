@@ -2,12 +2,13 @@
 
 The space searched
 ------------------
-- **Spatial unrolling.** Each array axis fans out below one level (the first level whose instances multiply
-  along it). Per axis, the template's SpatialUnrolling entries give the choices: a fixed entry with factors is
-  taken as it is; a fixed entry without factors unrolls its dims greedily (each min(its size, what is left of the
-  axis)); a free entry offers each of its dims with factor min(size, axis) and the largest divisor of the size
-  <= the axis. An axis with no entry is not unrolled. Choices that use fewer than half the PEs of the best choice
-  are left out. ``spatial=`` (form-C entries) fixes it instead.
+- **Spatial unrolling.** Each array axis fans out below one level (the first level whose instances multiply along
+  it; in a hierarchy whose operands fan out at different levels, above the MACs, each operand seeing it below its
+  own keeper where its instances multiply, as :func:`.nest.operand_nest`). Per axis, the template's SpatialUnrolling
+  entries give the choices: a fixed entry with factors is taken as it is; a fixed entry without factors unrolls its
+  dims greedily (each min(its size, what is left of the axis)); a free entry offers each of its dims with factor
+  min(size, axis) and the largest divisor of the size <= the axis. An axis with no entry is not unrolled. Choices
+  that use fewer than half the PEs of the best choice are left out. ``spatial=`` (form-C entries) fixes it instead.
 - **Bypass.** Operands a level may keep (neither kept nor bypassed by the template): every keep/bypass subset
   when there are at most 4 such choices in the hierarchy, else all kept.
 - **Tiles.** Per dim, the tile T(l) each memory level l >= 1 stores (per instance, spatial loops below it
@@ -57,7 +58,7 @@ import numpy as np
 
 from hwmap.cost import objectives
 from hwmap.cost.multilevel.evaluate import LevelResult, evaluate_mapping, operand_bits_of
-from hwmap.cost.multilevel.nest import MappingError, NestMapping, fanout_of
+from hwmap.cost.multilevel.nest import MappingError, NestMapping, fanout_of, nested
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
@@ -132,14 +133,19 @@ def spatial_options(h: Hierarchy, problem: LoopProblem, spatial=None) -> list[tu
         for e in entries:
             if e.get("level") not in names or e.get("dim") not in _DIM:
                 raise MappingError(f"spatial: {e}: expected a level of {names} and a dim of {list(LOOP_DIMS)}")
-            sp[names.index(e["level"]), _DIM[e["dim"]]] *= int(e["factor"])
+            at = names.index(e["level"]) if nested(h) else m - 1
+            sp[at, _DIM[e["dim"]]] *= int(e["factor"])
         return [(sp, entries)]
     per_axis = []
     for a, axis in enumerate(h.array_axes):
-        level = next((i for i in range(m) if fanout_of(h, i)[a] > 1), None)
-        per_axis.append([] if level is None else
+        if nested(h):
+            level = next((i for i in range(m) if fanout_of(h, i)[a] > 1), None)
+            fanout = fanout_of(h, level)[a] if level is not None else 1
+        else:  # per-operand fanouts: the unrolling sits above the MACs; each operand sees it at its own level
+            level, fanout = m - 1, h.compute.mesh[a]
+        per_axis.append([] if level is None or fanout == 1 else
                         [[(level, axis, d, f) for d, f in choice] for choice in _axis_choices(h, problem, axis,
-                                                                                               fanout_of(h, level)[a])])
+                                                                                               fanout)])
     options = []
     for combo in itertools.product(*[choices or [[]] for choices in per_axis]):
         sp = np.ones((m, _ND), dtype=np.int64)
@@ -233,6 +239,25 @@ class _Search:
         self.exhaustive = True
         self.candidates = 0
         self.first_limit = self._first_level_limits(first_level_cap)
+        self.nested = nested(h)
+        # Hierarchies whose operands fan out at different levels: every spatial loop sits at the last level of
+        # the nest; operand o sees it below its keeper where its instances multiply (nest.operand_nest): spo[o]
+        # places the factors there, outside[o][l] are those the tile at l holds in the nest but not for o.
+        self.spo, self.outside = {}, {}
+        for op in OPERANDS:
+            spo = np.ones((self.m, _ND), dtype=np.int64)
+            if not self.nested:
+                keepers = self.keepers[op]
+                meshes = [h.levels[k].mesh for k in keepers] + [h.compute.mesh]
+                for e in option.entries:
+                    a = h.array_axes.index(e["axis"])
+                    j = next((j for j in range(len(keepers)) if meshes[j + 1][a] > meshes[j][a]), len(keepers) - 1)
+                    spo[keepers[j], _DIM[e["dim"]]] *= int(e["factor"])
+            self.spo[op] = spo
+            outside = np.ones((self.m, _ND), dtype=np.int64)
+            if not self.nested:
+                outside[1:] = np.cumprod(spo, axis=0)[:-1]
+            self.outside[op] = outside
 
     def _first_level_limits(self, cap: int) -> list[int]:
         """Tile choices per dim at level 1 (the one stage whose choices all rows share): per_dim, then the
@@ -295,10 +320,38 @@ class _Search:
                 rows, tiles = rows[keep], tiles[keep]
         return rows, tiles
 
+    def _view(self, eff_sp: np.ndarray, op: str) -> np.ndarray:
+        """The spatial trips per level as op sees them (the nest's own in a nested hierarchy)."""
+        return eff_sp if self.nested else np.broadcast_to(self.spo[op], eff_sp.shape)
+
+    def _tile_of(self, tiles: np.ndarray, op: str, level: int) -> np.ndarray:
+        """op's tile at ``level`` from the nest's tile there (without the spatial loops op sees above it)."""
+        return tiles if self.nested else tiles // self.outside[op][level]
+
+    def _need(self, level: int, tiles: np.ndarray) -> dict[str, np.ndarray]:
+        """Bytes of every operand's tile at ``level`` (per instance)."""
+        need = {}
+        for op in (o for o in OPERANDS if o in self.o.keeps[level]):
+            own = np.minimum(self._tile_of(tiles, op, level), self.size)
+            need[op] = tile_elements(self.p, self._dims(own), op) * self._bits(op) / 8
+        return need
+
+    def overflow(self) -> str | None:
+        """The first level even the smallest tiles (the unrolling below it only) overflow, as one line."""
+        for level in range(1, self.m):
+            need = self._need(level, self.s_geq[level][None, :])
+            if not self._fits(level, self.s_geq[level][None, :])[0]:
+                lv = self.h.levels[level]
+                parts = ", ".join(f"{op} {float(b[0]):g}" for op, b in need.items())
+                room = (f"{lv.usable_bytes:g} usable bytes" if lv.capacity_bytes_per_operand is None else
+                        "per-operand capacities " + ", ".join(f"{op} {b / lv.multiple_buffering:g}" for op, b in
+                                                              lv.capacity_bytes_per_operand.items()))
+                return f"{lv.name}: even the smallest tiles need {parts} bytes, more than its {room}"
+        return None
+
     def _fits(self, level: int, tiles: np.ndarray) -> np.ndarray:
         lv = self.h.levels[level]
-        clipped = {d: np.minimum(tiles[:, i], self.size[i]) for i, d in enumerate(LOOP_DIMS)}
-        need = {op: tile_elements(self.p, clipped, op) * self._bits(op) / 8 for op in self.o.keeps[level]}
+        need = self._need(level, tiles)
         if lv.capacity_bytes_per_operand is not None:
             ok = np.ones(len(tiles), dtype=bool)
             for op, b in need.items():
@@ -339,15 +392,19 @@ class _Search:
             t[:, 0] = -(-self.size // (sp0 * tiles)) * sp0 * tiles
         eff_sp = st["eff_sp"][rows]
         eff_t = self._effs(t, eff_sp, level - 1)
-        rr, aa = self._recurrence(eff_t, st["R"][rows], st["A"][rows])
+        r_prev, a_prev = st["R"][rows], st["A"][rows]
+        bits, rel, x, a_new = self._recurrence(eff_t, a_prev)
         # Keep the orders whose refetches no other order beats on every operand (ties: the first order): every
-        # cost grows with R, now and below (the recurrence never lowers it), so the others cannot win.
-        no_more = np.all(rr[:, :, None, :] <= rr[:, None, :, :], axis=3)  # [n, i, j]: order i <= order j
-        less = np.any(rr[:, :, None, :] < rr[:, None, :, :], axis=3)
-        beaten = np.any((no_more & less) | (no_more & ~less & _EARLIER.T), axis=1)
+        # cost grows with R, now and below (the recurrence never lowers it), so the others cannot win. An order's
+        # R exceeds another's for an operand exactly when its bit is set and the other's is not: compare the
+        # 3-bit codes as sets.
+        code = bits[:, :, 0] + 2 * bits[:, :, 1] + 4 * bits[:, :, 2]  # (n, orders)
+        subset = (code[:, :, None] & ~code[:, None, :]) == 0  # [n, i, j]: order i re-fetches no more than j
+        beaten = np.any(subset & ((code[:, :, None] != code[:, None, :]) | _EARLIER.T), axis=1)
         pick, order = np.nonzero(~beaten)
         self.candidates += len(pick)
-        repeats, above = rr[pick, order], aa[pick, order]
+        repeats = np.where(rel[pick], a_prev[pick] * np.where(bits[pick, order], x[pick], 1), r_prev[pick])
+        above = a_new[pick]
         energy = st["energy"][rows][pick]
         bytes_r, bytes_w = st["bytes_r"][rows][pick], st["bytes_w"][rows][pick]
         for op in self.o.keeps[level]:
@@ -376,19 +433,18 @@ class _Search:
         eff_sp[:, level] = np.ceil(np.minimum(self.size, sp * t_below) / t_below)
         return np.ceil(np.minimum(self.size, t[:, level]) / (sp * t_below))
 
-    def _recurrence(self, eff: np.ndarray, r_prev: np.ndarray, a_prev: np.ndarray):
-        """(R, A) of a child right below the level whose temporal trips are ``eff``, for every class order:
-        (n, orders, 3) each (the refetch rule of .evaluate, one level at a time)."""
+    def _recurrence(self, eff: np.ndarray, a_prev: np.ndarray):
+        """The refetch recurrence of .evaluate one level at a time, for a child right below the level whose
+        temporal trips are ``eff``: per row and operand whether a loop relevant to it moves (rel), its irrelevant
+        trips here (x) and A after the level; per row, class order and operand whether those irrelevant trips
+        re-fetch (bits: they lie above a relevant class that moves). R = rel ? A_prev x (bit ? x : 1) : R_prev."""
         trips = np.stack([np.prod(eff[:, [_DIM[d] for d in cls]], axis=1) for cls in CLASSES], 1)  # (n, 3)
         moving = (trips > 1).astype(np.int64)
-        r_all, a_all = [], []
-        for k, op in enumerate(OPERANDS):
-            rel = np.any(eff[:, _RELEVANT_INDEX[op]] > 1, axis=1)
-            inner_rel = (moving @ _INNER_RELEVANT[op].T) > 0  # (n, orders)
-            counted = np.where(inner_rel, trips[:, IRRELEVANT_CLASS[op], None], 1)
-            r_all.append(np.where(rel[:, None], a_prev[:, k, None] * counted, r_prev[:, k, None]))
-            a_all.append(np.broadcast_to((a_prev[:, k] * trips[:, IRRELEVANT_CLASS[op]])[:, None], counted.shape))
-        return np.stack(r_all, 2), np.stack(a_all, 2)
+        rel = np.stack([np.any(eff[:, _RELEVANT_INDEX[op]] > 1, axis=1) for op in OPERANDS], 1)  # (n, 3)
+        x = np.stack([trips[:, IRRELEVANT_CLASS[op]] for op in OPERANDS], 1)  # (n, 3)
+        inner = np.stack([(moving @ _INNER_RELEVANT[op].T) > 0 for op in OPERANDS], 2)  # (n, orders, 3)
+        bits = inner & (rel & (x > 1))[:, None, :]
+        return bits, rel, x, a_prev * x
 
     def _irrelevant_spatial(self, eff_sp: np.ndarray, op: str, lo: int, hi: int) -> np.ndarray:
         dims = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
@@ -399,10 +455,12 @@ class _Search:
         elements at R = 0, elements per R), the formulas of .evaluate."""
         keepers = self.keepers[op]
         p = keepers[keepers.index(c) - 1]
+        eff_sp = self._view(eff_sp, op)
         above_p, above_c = self._irrelevant_spatial(eff_sp, op, 0, p), self._irrelevant_spatial(eff_sp, op, 0, c)
         grow = np.prod(eff_sp[:, p:c], axis=1)
-        union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c] * grow)), op)
-        own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c])), op)
+        tile = self._tile_of(t[:, c], op, c)
+        union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, tile * grow)), op)
+        own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, tile)), op)
         zero = np.zeros(len(t))
         if op != "output":
             return [(p, "read", self.bits[op], zero, union), (c, "write", self.bits[op], zero, own)]
@@ -426,7 +484,8 @@ class _Search:
         for index, lv in enumerate(self.h.levels):
             if not (lv.read_bandwidth_bytes_per_cycle or lv.write_bandwidth_bytes_per_cycle):
                 continue
-            used = np.prod(eff_sp[:, :index], axis=(1, 2))[pick]
+            kept = next((o for o in OPERANDS if o in self.o.keeps[index]), "input")
+            used = np.prod(self._view(eff_sp, kept)[:, :index], axis=(1, 2))[pick]
             time = np.zeros(len(pick))
             if lv.read_bandwidth_bytes_per_cycle:
                 time = time + bytes_r[:, index] / (lv.read_bandwidth_bytes_per_cycle * used)
@@ -446,7 +505,7 @@ class _Search:
             if later:
                 c = later[0]
                 p = max(x for x in self.keepers[op] if x < c)
-                fits = self._fits_below(t[:, level], op, c)[pick]
+                fits = self._fits_below(self._tile_of(t[:, level], op, level), op, c)[pick]
                 bound = np.where(fits, repeats[:, k], above[:, k])
                 energy = energy + self._boundary_bound(op, p, c, bound)
         return objectives.choice_scores(self.objective, energy, cycles)
@@ -486,12 +545,13 @@ class _Search:
         state of the objective: (its mapping, energy, cycles)."""
         for op in OPERANDS:
             c = self.keepers[op][-1]
-            accesses = self.p.macs / self._irrelevant_spatial(eff_sp, op, c, self.m)
+            view = self._view(eff_sp, op)
+            accesses = self.p.macs / self._irrelevant_spatial(view, op, c, self.m)
             if op != "output":
                 energy += self._charge(bytes_r, bytes_w, c, "read", accesses[pick], self.bits[op])
                 continue
-            own = extent_sum(self.p, self._dims(np.minimum(self.size, t[:, c])), op)
-            fresh = self._irrelevant_spatial(eff_sp, op, 0, c) * own
+            own = extent_sum(self.p, self._dims(np.minimum(self.size, self._tile_of(t[:, c], op, c))), op)
+            fresh = self._irrelevant_spatial(view, op, 0, c) * own
             psum = self.bits["psum"]
             energy += self._charge(bytes_r, bytes_w, c, "update", accesses[pick], psum)
             energy += self._charge(bytes_r, bytes_w, c, "read", np.maximum(accesses - fresh, 0.0)[pick], psum)
@@ -568,8 +628,9 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
             if best is None or key < best[0]:
                 best = (key, objectives.objective_value(objective, energy, cycles), mapping)
     if best is None:
-        raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels (even the smallest tiles "
-                           "overflow a level); enlarge the buffers")
+        why = _Search(hierarchy, problem, options[0][3], bits, objective, 1, 1, 1).overflow()
+        raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
+                           + (f": {why}" if why else "") + "; enlarge the buffers or narrow the words")
     result = evaluate_mapping(hierarchy, problem, best[2], operand_bits=bits, source=f"{problem.name} mapping")
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
     bound = objectives.objective_value(objective, bound_energy, bound_cycles)
@@ -614,7 +675,9 @@ def option_bound(h: Hierarchy, problem: LoopProblem, bits: dict[str, int], sp: n
         if op != "output":
             energy += accesses * per_access * inner.energy.read_pj
             continue
-        fresh = size * float(np.prod(sp[:c, irrelevant]))
+        # first touches: at most every element once per instance of the innermost keeper (per-operand fanouts:
+        # per instance of the whole unrolling, an upper bound whatever level the operand sees it at)
+        fresh = size * float(np.prod(sp[:c, irrelevant] if nested(h) else sp[:, irrelevant]))
         energy += accesses * per_access * inner.energy.update_pj
         energy += max(accesses - fresh, 0.0) * per_access * inner.energy.read_pj
     leak = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in levels) \
