@@ -113,7 +113,8 @@ def non_gemm_costs(arrays: LayerArrays, spec: CnnAcceleratorSpec, view: Hierarch
                      arrays.input_elements + arrays.output_elements) * act_bytes
     dram_bytes = np.where((vector | dma) & live, moved, 0.0)
     # A DMA layer's time is its DRAM traffic: it counts as stall-free transfer cycles, not compute.
-    dma_cycles = np.where(dma, dram_bytes / dram_level(view).read_bandwidth_bytes_per_cycle, 0.0)
+    dram_bw = dram_level(view).read_bandwidth_bytes_per_cycle or np.inf  # unstated (a Timeloop design): unlimited
+    dma_cycles = np.where(dma, dram_bytes / dram_bw, 0.0)
     sram_pj = np.where(vector & live, arrays.input_elements * act_bytes * act_read_pj
                        + arrays.output_elements * act_bytes * act_write_pj, 0.0)
     vector_pj = np.where((vector | dma) & live, arrays.vector_ops * vu.op_energy_pj, 0.0)
