@@ -233,31 +233,32 @@ def _worker_base(task: ChunkTask) -> Accelerator:
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
     """Cost every point of a chunk (runs in a worker; imports no torch)."""
-    from hwmap.errors import ResultError, TemplateError
-
     start, cpu = time.perf_counter(), time.process_time()
     base = _worker_base(task)
-    workload = task.workload
-    graphs = {key: _worker_graph(key, text) for key, text in workload.graphs.items()}
-    rows = []
-    for pid, overrides in task.points:
-        try:
-            accel = base.with_overrides(overrides, name=f"{base.name}#{pid}")
-        except TemplateError as exc:
-            rows.append({"point_id": pid, "status": STATUS_INVALID, "error": str(exc)})
-            continue
-        try:
-            if workload.is_paths:
-                row = _paths_row(graphs, workload, accel, task.settings)
-            else:
-                row = _model_row(next(iter(graphs.values())), accel, task.settings)
-        except OverflowError as exc:  # a variant whose numbers the int64 cost arithmetic cannot hold
-            row = {"status": STATUS_INVALID, "error": f"the variant's numbers are too large to cost ({exc})"}
-        except ResultError as exc:  # whole cycles/bytes that are inf, NaN or beyond int64 (GraphCost's layer table)
-            row = {"status": STATUS_INVALID, "error": str(exc)}
-        rows.append({"point_id": pid, **row})
+    graphs = {key: _worker_graph(key, text) for key, text in task.workload.graphs.items()}
+    rows = [{"point_id": pid, **_point_row(base, pid, overrides, graphs, task)} for pid, overrides in task.points]
     return ChunkResult(rows=rows, pid=os.getpid(), torch_imported="torch" in sys.modules,
                        seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
+
+
+def _point_row(base: Accelerator, pid: str, overrides: dict[str, Any], graphs: dict[str, LayerGraph],
+               task: ChunkTask) -> dict[str, Any]:
+    """One point's row (without its id): the variant costed, or why it is invalid."""
+    from hwmap.errors import ResultError, TemplateError
+
+    workload = task.workload
+    try:
+        accel = base.with_overrides(overrides, name=f"{base.name}#{pid}")
+    except TemplateError as exc:
+        return {"status": STATUS_INVALID, "error": str(exc)}
+    try:
+        if workload.is_paths:
+            return _paths_row(graphs, workload, accel, task.settings)
+        return _model_row(next(iter(graphs.values())), accel, task.settings)
+    except OverflowError as exc:  # a variant whose numbers the int64 cost arithmetic cannot hold
+        return {"status": STATUS_INVALID, "error": f"the variant's numbers are too large to cost ({exc})"}
+    except ResultError as exc:  # whole cycles/bytes that are inf, NaN or beyond int64 (GraphCost's layer table)
+        return {"status": STATUS_INVALID, "error": str(exc)}
 
 
 def _cost_columns(cost, accel: Accelerator) -> dict[str, Any]:
