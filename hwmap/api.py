@@ -348,9 +348,11 @@ def estimate(
     'compiled'), dtype of the compute roof ('fp16', 'bf16', 'fp32', 'fp8', 'int8'), calibration (a file from
     calibrate_gpu(); None: <template>.calibration.yaml beside the template, else the template's priors), tf32 (TF32
     for fp32 matmuls). On other templates they must keep their defaults.
-    cache: the graph as in extract_graph, and each layer's mapping from / to the mapping cache
-    (hwmap.cost.mapping_cache; the same result, without searching the mappings again); False reads and writes neither.
+    cache: the graph as in extract_graph, each layer's mapping from / to the mapping cache (hwmap.cost.mapping_cache)
+    and the mapper's candidate tables from / to their store (hwmap.cost.candidate_store): the same result, without
+    tracing or searching again; False reads and writes no on-disk cache.
     """
+    from hwmap.cost import candidate_store
     from hwmap.cost.dispatch import estimate_graph
     from hwmap.cost.settings import EstimateSettings
 
@@ -359,7 +361,8 @@ def estimate(
                                    mode=mode, dtype=dtype, calibration=calibration, tf32=tf32)  # checked once
     graph = _graph(model, input_shape=input_shape, resolution=resolution, batch=batch, num_classes=num_classes,
                    strict=strict, cache=cache)
-    cost = estimate_graph(graph, accelerator, settings, cache=cache)
+    with candidate_store.used(cache):
+        cost = estimate_graph(graph, accelerator, settings, cache=cache)
     check_cost(cost)
     return cost
 
@@ -448,7 +451,8 @@ def bounds(
     (Orojenesis-style curves; hwmap.cost.bounds): one step function per conv/GEMM layer and their sum, with the
     compulsory traffic, the smallest capacity reaching it, the template's capacity and the mapper's traffic there.
     level: one level (ifmap, filter, ofmap, all; global on vector_pe templates), default every one; layer: only
-    layers whose name or module matches this glob. Returns a hwmap.cost.bounds.TrafficBounds."""
+    layers whose name or module matches this glob; cache as in estimate. Returns a hwmap.cost.bounds.TrafficBounds."""
+    from hwmap.cost import candidate_store
     from hwmap.cost.bounds import traffic_bounds
     from hwmap.cost.dispatch import map_target
     from hwmap.cost.layers import layer_arrays
@@ -460,8 +464,9 @@ def bounds(
     cost = estimate(graph, accelerator, dataflow=dataflow, cache=cache)
     memory = memory_hierarchy(accelerator)
     target = map_target(memory, accelerator.spec, dataflow=cost.settings.get("dataflow"), accelerator=accelerator)
-    return traffic_bounds(cost, layer_arrays(graph), target, memory, levels=[level] if level else None,
-                          layer=layer)
+    with candidate_store.used(cache):
+        return traffic_bounds(cost, layer_arrays(graph), target, memory, levels=[level] if level else None,
+                              layer=layer)
 
 
 def check_cost(cost: GraphCost, *, what: str | None = None) -> None:

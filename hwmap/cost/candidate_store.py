@@ -12,15 +12,19 @@ only when they belong to the user and nobody else can write them (otherwise one 
 without the store), read without following links, written by rename, each entry carrying its full key and the
 HMAC-SHA256 of its payload. An entry that is absent, foreign, damaged, not an int8 array or (checked by the mapper)
 of the wrong shape or with an order index out of range is a miss: the table is searched again and the entry
-rewritten; the reason goes to the ``hwmap.cache`` logger. ``hwmap --no-cache`` neither reads nor writes it. This
+rewritten; the reason goes to the ``hwmap.cache`` logger. ``hwmap --no-cache`` and ``cache=False`` in the API
+(:func:`used`) neither read nor write it. This
 module does not import the mapper (the mapper imports it, lazily).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+from collections.abc import Iterator
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
@@ -31,6 +35,7 @@ SUFFIX = ".candidates.npz"
 _FOLDER = "candidates"
 _WHAT = "candidate table"
 _ENABLED = [True]  # off for a `hwmap --no-cache` run (set_enabled)
+_OFF_HERE: ContextVar[bool] = ContextVar("hwmap_candidate_store_off", default=False)  # used(False), per call
 
 
 def store_dir() -> Path:
@@ -38,8 +43,23 @@ def store_dir() -> Path:
 
 
 def set_enabled(on: bool) -> None:
-    """Read and write the store (True, the default) or neither (`hwmap --no-cache`)."""
+    """Read and write the store (True, the default) or neither (`hwmap --no-cache`), process-wide."""
     _ENABLED[0] = bool(on)
+
+
+def _enabled() -> bool:
+    return _ENABLED[0] and not _OFF_HERE.get()
+
+
+@contextlib.contextmanager
+def used(on: bool) -> Iterator[None]:
+    """Within this block (this thread or task only), the store is read and written only when ``on`` and not
+    switched off process-wide: ``hwmap.estimate(..., cache=False)`` and the API calls built on it."""
+    token = _OFF_HERE.set(_OFF_HERE.get() or not on)
+    try:
+        yield
+    finally:
+        _OFF_HERE.reset(token)
 
 
 @cache
@@ -67,7 +87,7 @@ def entry_name(key: dict) -> str:
 
 def load(key: dict):
     """The stored int8 array under this key, or None (a miss: absent, untrusted, foreign or damaged)."""
-    if not _ENABLED[0]:
+    if not _enabled():
         return None
     name = entry_name(key)
     with open_folder(_FOLDER, create=False, what=_WHAT) as folder:
@@ -96,7 +116,7 @@ def load(key: dict):
 def store(key: dict, array) -> Path | None:
     """Write the array under this key (hwmap.cache_files: a new private file renamed onto the entry); None when the
     folder cannot be written, is not trusted, or the store is off."""
-    if not _ENABLED[0]:
+    if not _enabled():
         return None
     import numpy as np
 

@@ -110,11 +110,12 @@ def check_result(data: Mapping[str, Any], *, what: str, kind: str | None = None)
 
 def check_cost(cost: Any, *, what: str | None = None) -> None:
     """check_result over a GraphCost. Fast path (a sweep checks every point): when every per-layer array is finite
-    and in range, only the totals are checked; otherwise the per-layer records are inspected so the error names
-    the layer that went wrong."""
+    and in range, only the totals are checked (the shares by op group are sums of those non-negative layers over
+    their finite totals, so they are finite and non-negative too); otherwise the per-layer records are inspected
+    so the error names the layer that went wrong."""
     label = what or f"{getattr(cost, 'model', 'model')} on {getattr(cost, 'accelerator', 'the template')}"
     if _layer_arrays_in_range(cost):
-        check_result(cost.to_dict(layers=False), what=label)
+        check_result(cost.totals_dict(), what=label)
         return
     data = cost.to_dict(layers=True)
     kind = getattr(cost, "kind", None)

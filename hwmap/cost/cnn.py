@@ -215,14 +215,19 @@ def map_layers(arrays: LayerArrays, mask: np.ndarray, target: MapTarget, compute
         from hwmap.cost.mapping_cache import MappingSet
 
         stored = MappingSet(target, objective)
-    for i in np.flatnonzero(mask):
+    same: dict[tuple, LayerMapping] = {}  # repeated blocks: a layer like an earlier one gets its mapping
+    for i in np.flatnonzero(mask).tolist():
         compute_i, fixed_i = float(compute[i]), float(fixed_pj[i])
+        layer = (nests[i], compute_i, fixed_i)
+        if layer in same:
+            out[i] = same[layer]
+            continue
         hit = stored.get(nests[i], compute_i, fixed_i) if stored is not None else None
         if hit is not None:
-            out[i] = hit
+            out[i] = same[layer] = hit
             continue
-        out[i] = map_layer(nests[i], target, compute_cycles=compute_i, fixed_energy_pj=fixed_i, objective=objective,
-                           name=names[i])
+        out[i] = same[layer] = map_layer(nests[i], target, compute_cycles=compute_i, fixed_energy_pj=fixed_i,
+                                         objective=objective, name=names[i])
         if stored is not None:
             stored.put(nests[i], compute_i, fixed_i, out[i])
     if stored is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -34,7 +35,12 @@ class LayerArrays:
     nest: np.ndarray  # int64 (L, 10): loop nest (n, k, c, p, q, r, s, stride_h, stride_w, groups), see nest_row
 
     def mask(self, unit: str) -> np.ndarray:
-        return np.array([u == unit for u in self.identity.units], dtype=bool)
+        return self._units == unit
+
+    @cached_property
+    def _units(self) -> np.ndarray:
+        """The layers' units as an array (a sweep asks for each mask at every design point)."""
+        return np.array(self.identity.units, dtype=object)
 
     def __len__(self) -> int:
         return len(self.identity.names)

@@ -547,7 +547,11 @@ def _table_key(t: MapTarget) -> tuple:
 
 
 def _table_target(t: MapTarget) -> MapTarget:
-    return MapTarget(*_table_key(t)[:4], 0.0, 0.0, 0.0, False, 0.0, *_table_key(t)[4:], 1.0, 0.0)
+    return _table_target_of(_table_key(t))
+
+
+def _table_target_of(key: tuple) -> MapTarget:
+    return MapTarget(*key[:4], 0.0, 0.0, 0.0, False, 0.0, *key[4:], 1.0, 0.0)
 
 
 def _table_columns(nest: LoopNest, t: MapTarget):
@@ -671,17 +675,49 @@ def _use_table(nest: LoopNest, t: MapTarget) -> bool:
     return len(seen) > 1
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)  # a few kB each: every (shape, capacities) of a sweep, reused by its array shapes
 def _fitting(nest: LoopNest, key: MapTarget):
-    """The columns of the shape's candidate table that fit this capacity configuration, the index of each one's
-    largest fitting P tile, their DRAM bytes and K and C tiles (None when nothing fits)."""
+    """The candidates of the shape's candidate table under this capacity configuration that can win for some
+    floors: their columns, the index of each one's largest fitting P tile, their DRAM bytes and K and C tiles, and
+    the number of fitting columns (None when nothing fits).
+
+    Each column holds one candidate (its largest fitting P tile). A candidate is left out when another one with K
+    and C tiles at least as large moves fewer DRAM bytes: that one meets every floor the first meets, and wins
+    (usually ~1/30 of the fitting columns remain). The remaining ones keep the columns' order, so every floor's
+    winner and tie order are those of all fitting columns."""
     table = candidate_table(nest, key)
-    pt = _largest_p(nest, key, table.in_per_row, table.out_per_p, table.w_tile)
-    fit = np.flatnonzero(pt >= 1)
-    if len(fit) == 0:
+    if key.shared:
+        pt = _largest_p(nest, key, table.in_per_row, table.out_per_p, table.w_tile)
+    else:
+        pt = np.minimum(_largest_p_of(nest, key, "input", key.cap_input),
+                        _largest_p_of(nest, key, "output", key.cap_output))
+        pt = np.where(table.w_tile <= key.cap_weight, pt, 0)
+    fits = pt >= 1
+    n_fit = int(np.count_nonzero(fits))
+    if n_fit == 0:
         return None
-    at = _p_tile_index(nest.p)[pt[fit]]
-    return table, fit, at, table.dram[fit, at], table.tiles[fit, 1], table.tiles[fit, 2]
+    at = _p_tile_index(nest.p)[pt]
+    dram = np.where(fits, np.take_along_axis(table.dram, at[:, None], axis=1)[:, 0], np.inf)
+    keep = np.flatnonzero(fits & (dram <= _least_with_larger_kc(nest, dram)))
+    return table, keep, at[keep], dram[keep], table.tiles[keep, 1], table.tiles[keep, 2], n_fit
+
+
+def _least_with_larger_kc(nest: LoopNest, dram: np.ndarray) -> np.ndarray:
+    """For every column of the shape's table (row-major over N, K, C, Q tiles, each ascending), the least of
+    ``dram`` over the columns whose K and C tiles are at least its own."""
+    sizes = [len(_candidates(d)[0]) for d in (nest.n, nest.k, nest.c, nest.q)]
+    least = dram.reshape(sizes).min(axis=(0, 3))  # per (K tile, C tile)
+    least = np.minimum.accumulate(least[::-1], axis=0)[::-1]
+    least = np.minimum.accumulate(least[:, ::-1], axis=1)[:, ::-1]
+    return least.ravel()[_kc_cell(nest)]
+
+
+@lru_cache(maxsize=4096)
+def _kc_cell(nest: LoopNest) -> np.ndarray:
+    """Every column's (K tile, C tile) cell, row-major: K tile index x number of C tiles + C tile index."""
+    n, k, c, q = (len(_candidates(d)[0]) for d in (nest.n, nest.k, nest.c, nest.q))
+    column = np.arange(n * k * c * q)
+    return (column // (c * q)) % k * c + (column // q) % c
 
 
 @lru_cache(maxsize=4096)
@@ -695,7 +731,7 @@ def _p_tile_index(p: int) -> np.ndarray:
     return np.r_[0, at].astype(np.int64)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)  # a few hundred bytes each: every (shape, capacities, floors) of a large sweep
 def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> tuple[_Winner, int] | None:
     """The one candidate that every objective picks under this capacity configuration and these floors, and the
     number of candidates searched: least (DRAM bytes, buffer energy), then the per-capacity grid's tie order
@@ -703,7 +739,7 @@ def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> tu
     found = _fitting(nest, key)
     if found is None:
         return None
-    table, fit, at, dram, k_tiles, c_tiles = found
+    table, fit, at, dram, k_tiles, c_tiles, n_fit = found
     floored = (k_tiles >= min_k) & (c_tiles >= min_c)
     masked = np.where(floored, dram, np.inf)
     first = int(np.argmin(masked))
@@ -716,7 +752,7 @@ def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> tu
         o = table.best_order[fit[ok], at[ok]]
         ok = ok[np.lexsort((o, c_tiles[ok], k_tiles[ok]))]
     w = int(ok[0])
-    return _winner(nest, _table_target(key), int(fit[w]), int(at[w])), 6 * len(fit)
+    return _winner(nest, _table_target(key), int(fit[w]), int(at[w])), 6 * n_fit
 
 
 @lru_cache(maxsize=65536)
@@ -739,6 +775,37 @@ def _winner(nest: LoopNest, target: MapTarget, column: int, at: int) -> _Winner:
                    input_read_bytes=float(dram_in[0]), weight_read_bytes=float(dram_w[0]),
                    output_write_bytes=out_final, spill_bytes=float(spill[0]), psum_passes=int(passes[0]),
                    dram_bytes=float(dram_all[0]), buffer_energy_pj=float(buffer_pj[0]))
+
+
+def _largest_p_of(nest: LoopNest, key: MapTarget, operand: str, capacity: float) -> np.ndarray:
+    """_largest_p of every column of the shape's candidate table with separate levels, one operand at a time: the
+    largest P tile (0 when none) that the input ("input") or output ("output") level of this capacity allows,
+    whatever the other levels. Cached by (shape, operand, capacity): a sweep over per-operand sizes meets far fewer
+    capacities per operand than combinations of them.
+
+    _largest_p is the minimum of the two (where the weight tile fits), with the same bits: floor, clipping and the
+    rounding guard are monotone, so floor(min(a, b)) = min(floor(a), floor(b)); and below its own (guarded)
+    bound an operand's tile always fits, so the guard of the minimum is the guard of the operand that sets it
+    (tests/cost/test_candidate_tables.py compares both on every candidate of many shapes and capacities)."""
+    return _largest_p_cached(nest, _table_key(key), operand, float(capacity))
+
+
+@lru_cache(maxsize=2048)  # arrays of one int per column: ~60 shapes x 2 operands x 10 sizes in a sweep
+def _largest_p_cached(nest: LoopNest, table_key: tuple, operand: str, capacity: float) -> np.ndarray:
+    table = candidate_table(nest, _table_target_of(table_key))
+    se, r = nest.se_h, nest.r
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if operand == "input":
+            bound = ((capacity / table.in_per_row) - r) / se + 1
+        else:
+            bound = capacity / table.out_per_p
+    pt = np.minimum(np.maximum(np.floor(bound + 1e-9), 0), nest.p).astype(np.int64)
+    p = np.maximum(pt, 1)
+    fits = table.in_per_row * ((p - 1) * se + r) <= capacity if operand == "input" else \
+        table.out_per_p * p <= capacity
+    pt = np.where((pt >= 1) & ~fits, pt - 1, pt)
+    pt.flags.writeable = False  # shared by every capacity configuration with this level's size
+    return pt
 
 
 def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> np.ndarray:
@@ -769,7 +836,7 @@ def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> n
 
 def clear_mapper_caches() -> None:
     """Empty every in-process cache of the mapper (grids, candidate tables, choices): the next layer is cold."""
-    for cached in (_map_group, _grid, _floored, _fitting, _lookup_choice, _winner):
+    for cached in (_map_group, _grid, _floored, _fitting, _largest_p_cached, _kc_cell, _lookup_choice, _winner):
         cached.cache_clear()
     _TABLES.clear()
     _CAPACITIES_SEEN.clear()

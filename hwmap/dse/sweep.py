@@ -233,31 +233,32 @@ def _worker_base(task: ChunkTask) -> Accelerator:
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
     """Cost every point of a chunk (runs in a worker; imports no torch)."""
-    from hwmap.errors import ResultError, TemplateError
-
     start, cpu = time.perf_counter(), time.process_time()
     base = _worker_base(task)
-    workload = task.workload
-    graphs = {key: _worker_graph(key, text) for key, text in workload.graphs.items()}
-    rows = []
-    for pid, overrides in task.points:
-        try:
-            accel = base.with_overrides(overrides, name=f"{base.name}#{pid}")
-        except TemplateError as exc:
-            rows.append({"point_id": pid, "status": STATUS_INVALID, "error": str(exc)})
-            continue
-        try:
-            if workload.is_paths:
-                row = _paths_row(graphs, workload, accel, task.settings)
-            else:
-                row = _model_row(next(iter(graphs.values())), accel, task.settings)
-        except OverflowError as exc:  # a variant whose numbers the int64 cost arithmetic cannot hold
-            row = {"status": STATUS_INVALID, "error": f"the variant's numbers are too large to cost ({exc})"}
-        except ResultError as exc:  # whole cycles/bytes that are inf, NaN or beyond int64 (GraphCost's layer table)
-            row = {"status": STATUS_INVALID, "error": str(exc)}
-        rows.append({"point_id": pid, **row})
+    graphs = {key: _worker_graph(key, text) for key, text in task.workload.graphs.items()}
+    rows = [{"point_id": pid, **_point_row(base, pid, overrides, graphs, task)} for pid, overrides in task.points]
     return ChunkResult(rows=rows, pid=os.getpid(), torch_imported="torch" in sys.modules,
                        seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
+
+
+def _point_row(base: Accelerator, pid: str, overrides: dict[str, Any], graphs: dict[str, LayerGraph],
+               task: ChunkTask) -> dict[str, Any]:
+    """One point's row (without its id): the variant costed, or why it is invalid."""
+    from hwmap.errors import ResultError, TemplateError
+
+    workload = task.workload
+    try:
+        accel = base.with_overrides(overrides, name=f"{base.name}#{pid}")
+    except TemplateError as exc:
+        return {"status": STATUS_INVALID, "error": str(exc)}
+    try:
+        if workload.is_paths:
+            return _paths_row(graphs, workload, accel, task.settings)
+        return _model_row(next(iter(graphs.values())), accel, task.settings)
+    except OverflowError as exc:  # a variant whose numbers the int64 cost arithmetic cannot hold
+        return {"status": STATUS_INVALID, "error": f"the variant's numbers are too large to cost ({exc})"}
+    except ResultError as exc:  # whole cycles/bytes that are inf, NaN or beyond int64 (GraphCost's layer table)
+        return {"status": STATUS_INVALID, "error": str(exc)}
 
 
 def _cost_columns(cost, accel: Accelerator) -> dict[str, Any]:
@@ -424,14 +425,23 @@ def local_executor(workers: int | None = None) -> cf.ProcessPoolExecutor:
     return cf.ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=_init_worker)
 
 
+# Collections per allocation in a worker (Python's default: 700, 10, 10). Measured in the workers of
+# benchmarks/bench_buffer_sweep.py: the collector took 0.43 ms of ~10 ms per point by default, 0.05 ms with these.
+WORKER_GC_THRESHOLD = (10_000, 50, 100)
+
+
 def _init_worker() -> None:
     """Ctrl-C is the parent's to handle (it journals what finished and stops the pool), so a worker ignores it;
     and a worker exits when its parent dies (killed, it cannot stop the pool), instead of waiting forever on the
-    task queue."""
+    task queue. A worker's allocations are mostly short-lived acyclic objects (mappings, rows), so its cyclic
+    garbage collector runs less often (WORKER_GC_THRESHOLD)."""
+    import gc
     import multiprocessing
     import signal
     import threading
 
+    gc.freeze()  # what the fork server imported: never garbage, no longer scanned
+    gc.set_threshold(*WORKER_GC_THRESHOLD)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:
@@ -713,125 +723,206 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
            lock: contextlib.ExitStack) -> SweepResult:
     started = time.perf_counter()
     space = as_space(space)
-    if chunk_size is not None and chunk_size < 1:
-        raise HwmapError(f"chunk_size must be a positive integer, got {chunk_size}")
-    if workers is not None and workers < 1:
-        raise HwmapError(f"workers must be a positive integer, got {workers}")
+    _check_counts(chunk_size=chunk_size, workers=workers)
     journal_path = Path(journal) if journal is not None else None
     resume_path = Path(resume_from) if resume_from is not None else None
-    if journal_path is not None and journal_path.exists() and not journal_is_complete(journal_path) and (
-            resume_path is None or journal_path.resolve() != resume_path.resolve()):
-        raise HwmapError(f"journal {journal_path} already exists and holds an unfinished sweep: resume from it "
-                         "(resume) to continue that sweep, or delete it (overwrite) to start over")
-    if journal_path is not None and not journal_path.parent.is_dir():
-        raise HwmapError(f"cannot write the journal {journal_path}: folder {journal_path.parent} does not exist")
+    _check_journal(journal_path, resume_path)
 
     # The points, in the space's order: variant-major, workload-minor.
     workloads = prepare_workloads(space, log=log)
     variants = space.variants()
-    fingerprint = space.point_fingerprint
-    ids = [[point_id(fingerprint, v, w.key) for w in workloads] for v in variants]
-    position = {pid: (vi, wi) for vi, row in enumerate(ids) for wi, pid in enumerate(row)}
+    ids, position = _point_ids(space, variants, workloads)
     total = len(position)
-    if total != len(variants) * len(workloads):
-        raise HwmapError(f"{space.source}: two design points have the same id; are two variants identical?")
-
-    done: dict[str, dict[str, Any]] = {}
-    stale = 0
-    keep_bytes = None
-    if resume_path is not None:
-        if resume_path.exists():
-            rows, keep_bytes = read_journal(resume_path)
-            for row in rows:
-                if row["point_id"] in position:
-                    done.setdefault(row["point_id"], row)
-                else:
-                    stale += 1
-        elif journal_path is None or resume_path.resolve() != journal_path.resolve():
-            raise HwmapError(f"journal {resume_path} does not exist: nothing to resume from")
+    done, stale, keep_bytes = _resumed_rows(resume_path, journal_path, position)
     n_resumed = len(done)
-    same_file = resume_path is not None and journal_path is not None and resume_path.exists() \
-        and journal_path.resolve() == resume_path.resolve()
-    header = {"format": JOURNAL_FORMAT, "schema_version": JOURNAL_VERSION, "space": space.source,
-              "base": space.base.name, "columns": list(space.columns)}
-    sink = None
-    if journal_path is not None:
-        lock.enter_context(sweep_lock([journal_path]))
-        sink = _Journal(journal_path, header, keep_bytes=keep_bytes if same_file else None)
-        if not same_file and done:
-            sink.append(list(done.values()))
+    sink = _open_journal(space, journal_path, resume_path, done, keep_bytes, lock)
 
-    # Chunks: one workload each, consecutive variants.
     pending_by_workload = [[vi for vi in range(len(variants)) if ids[vi][wi] not in done]
                            for wi in range(len(workloads))]
     n_pending = sum(len(p) for p in pending_by_workload)
     owned = executor is None and n_pending > 0
     if owned:
-        # A pool costs about a second to start (a fresh fork server importing numpy and the cost modules);
-        # below SERIAL_BELOW_POINTS points (~10 ms each) the points are done sooner in this process.
-        in_process = workers is None and n_pending < SERIAL_BELOW_POINTS
-        executor = SerialExecutor() if in_process else local_executor(workers)
+        executor = _own_executor(workers, n_pending)
     n_workers = _executor_workers(executor) if executor is not None else (workers or os.cpu_count() or 1)
     size = chunk_size or max(1, min(MAX_CHUNK, math.ceil(n_pending / (n_workers * 8)))) if n_pending else 1
-    base_template = space.base.template_dict()
-    base_key = _digest(base_template)
-    tasks = []
-    for wi, pending in enumerate(pending_by_workload):
-        for start in range(0, len(pending), size):
-            chunk = pending[start:start + size]
-            tasks.append(ChunkTask(base_name=space.base.name, base_key=base_key, base_template=base_template,
-                                   workload=workloads[wi], settings=space.estimate,
-                                   points=tuple((ids[vi][wi], variants[vi]) for vi in chunk)))
+    tasks = _chunk_tasks(space, workloads, variants, ids, pending_by_workload, size)
     prepared = time.perf_counter()
 
-    # Submit with a bounded number in flight; journal each chunk as soon as it is back.
-    pids: set[int] = set()
-    torch_seen = False
-    cpu_s = 0.0
-    new_rows: list[dict[str, Any]] = []
-    label_of = {w.key: w.label for w in workloads}
+    collected = _Collected(label_of={w.key: w.label for w in workloads}, sink=sink, progress=progress,
+                           n_resumed=n_resumed, total=total)
     if progress is not None:
         progress(n_resumed, total)
+    _run_tasks(executor, tasks, collected, owned=owned, bound=max(4, 2 * n_workers))
+    evaluated = time.perf_counter()
 
-    def finish(future: cf.Future) -> None:
-        nonlocal torch_seen, cpu_s
-        result: ChunkResult = future.result()
-        task = in_flight.pop(future)
-        rows = []
-        for (pid, variant), row in zip(task.points, result.rows, strict=True):
-            rows.append({"point_id": pid, "model": label_of[task.workload.key], **variant,
-                         **{k: v for k, v in row.items() if k != "point_id"}})
-        if sink is not None:
-            sink.append(rows)
-        new_rows.extend(rows)
-        pids.add(result.pid)
-        cpu_s += result.cpu_s
-        torch_seen = torch_seen or result.torch_imported
-        if progress is not None:
-            progress(n_resumed + len(new_rows), total)
+    table = _table(space, list(done.values()) + collected.rows, position, len(workloads))
+    failed = int((table["status"] != STATUS_OK).sum()) if len(table) else 0
+    notes = []
+    if stale:
+        notes.append(f"{stale} journal row(s) belong to other points (another space or base template) and "
+                     "were ignored")
+    if collected.torch_seen:
+        notes.append("torch was imported in a worker process")
+    return SweepResult(space=space, table=table, n_points=total, n_failed=failed, n_resumed=n_resumed,
+                       n_evaluated=len(collected.rows), prepare_s=prepared - started,
+                       evaluate_s=evaluated - prepared, workers=n_workers, worker_pids=tuple(sorted(collected.pids)),
+                       torch_in_workers=collected.torch_seen, stale_rows=stale, worker_cpu_s=collected.cpu_s,
+                       journal=str(journal_path) if journal_path else None, notes=tuple(notes))
 
+
+def _own_executor(workers: int | None, n_pending: int) -> cf.Executor:
+    """The sweep's own executor: this process below SERIAL_BELOW_POINTS points when no worker count is given (a
+    pool costs about a second to start: a fresh fork server importing numpy and the cost modules, while a point
+    takes ~10 ms), else a local pool of ``workers`` processes."""
+    if workers is None and n_pending < SERIAL_BELOW_POINTS:
+        return SerialExecutor()
+    return local_executor(workers)
+
+
+def _check_counts(*, chunk_size: int | None, workers: int | None) -> None:
+    if chunk_size is not None and chunk_size < 1:
+        raise HwmapError(f"chunk_size must be a positive integer, got {chunk_size}")
+    if workers is not None and workers < 1:
+        raise HwmapError(f"workers must be a positive integer, got {workers}")
+
+
+def _check_journal(journal_path: Path | None, resume_path: Path | None) -> None:
+    """A journal to write must not hold another unfinished sweep (unless it is the one resumed), and its folder
+    must exist."""
+    if journal_path is None:
+        return
+    if journal_path.exists() and not journal_is_complete(journal_path) and (
+            resume_path is None or journal_path.resolve() != resume_path.resolve()):
+        raise HwmapError(f"journal {journal_path} already exists and holds an unfinished sweep: resume from it "
+                         "(resume) to continue that sweep, or delete it (overwrite) to start over")
+    if not journal_path.parent.is_dir():
+        raise HwmapError(f"cannot write the journal {journal_path}: folder {journal_path.parent} does not exist")
+
+
+def _point_ids(space: DesignSpace, variants: list[dict[str, Any]],
+               workloads: list[Workload]) -> tuple[list[list[str]], dict[str, tuple[int, int]]]:
+    """Every point's id (by variant, then workload) and each id's (variant, workload) position."""
+    fingerprint = space.point_fingerprint
+    ids = [[point_id(fingerprint, v, w.key) for w in workloads] for v in variants]
+    position = {pid: (vi, wi) for vi, row in enumerate(ids) for wi, pid in enumerate(row)}
+    if len(position) != len(variants) * len(workloads):
+        raise HwmapError(f"{space.source}: two design points have the same id; are two variants identical?")
+    return ids, position
+
+
+def _resumed_rows(resume_path: Path | None, journal_path: Path | None, position: dict[str, tuple[int, int]]
+                  ) -> tuple[dict[str, dict[str, Any]], int, int | None]:
+    """The rows of this space's points in the journal resumed from (first row per point), the number of rows of
+    other points, and the byte length of the journal's intact part (None without a journal to resume)."""
+    done: dict[str, dict[str, Any]] = {}
+    stale = 0
+    if resume_path is None:
+        return done, stale, None
+    if not resume_path.exists():
+        if journal_path is None or resume_path.resolve() != journal_path.resolve():
+            raise HwmapError(f"journal {resume_path} does not exist: nothing to resume from")
+        return done, stale, None
+    rows, keep_bytes = read_journal(resume_path)
+    for row in rows:
+        if row["point_id"] in position:
+            done.setdefault(row["point_id"], row)
+        else:
+            stale += 1
+    return done, stale, keep_bytes
+
+
+def _open_journal(space: DesignSpace, journal_path: Path | None, resume_path: Path | None,
+                  done: dict[str, dict[str, Any]], keep_bytes: int | None, lock: contextlib.ExitStack
+                  ) -> _Journal | None:
+    """The journal to append finished chunks to, locked for the sweep (None without one): continued in place when
+    it is the journal resumed from, else new, holding the resumed rows."""
+    if journal_path is None:
+        return None
+    same_file = resume_path is not None and resume_path.exists() \
+        and journal_path.resolve() == resume_path.resolve()
+    header = {"format": JOURNAL_FORMAT, "schema_version": JOURNAL_VERSION, "space": space.source,
+              "base": space.base.name, "columns": list(space.columns)}
+    lock.enter_context(sweep_lock([journal_path]))
+    sink = _Journal(journal_path, header, keep_bytes=keep_bytes if same_file else None)
+    if not same_file and done:
+        sink.append(list(done.values()))
+    return sink
+
+
+def _chunk_tasks(space: DesignSpace, workloads: list[Workload], variants: list[dict[str, Any]],
+                 ids: list[list[str]], pending_by_workload: list[list[int]], size: int) -> list[ChunkTask]:
+    """Chunks of one workload each (``size`` pending points, in the order of _by_buffer_sizes): the first chunk of
+    every workload, then the others workload by workload. The workers start on different workloads, so each
+    model's candidate tables (hwmap.cost.mapping) are built by one worker while the others do other work, and read
+    from the on-disk store (hwmap.cost.candidate_store) by the workers that meet that model later."""
+    base_template = space.base.template_dict()
+    base_key = _digest(base_template)
+    by_workload = []
+    for wi, pending in enumerate(_by_buffer_sizes(space, variants, p) for p in pending_by_workload):
+        by_workload.append([
+            ChunkTask(base_name=space.base.name, base_key=base_key, base_template=base_template,
+                      workload=workloads[wi], settings=space.estimate,
+                      points=tuple((ids[vi][wi], variants[vi]) for vi in pending[start:start + size]))
+            for start in range(0, len(pending), size)])
+    return [chunks[0] for chunks in by_workload if chunks] + [task for chunks in by_workload for task in chunks[1:]]
+
+
+def _by_buffer_sizes(space: DesignSpace, variants: list[dict[str, Any]], pending: list[int]) -> list[int]:
+    """The pending variants with those of equal buffer sizes (axes ``*size_bytes``) next to one another, otherwise
+    in the space's order: a chunk then holds few memory configurations, each met by several variants (array
+    shapes, clocks), and the mapper's work per layer shape and memory configuration is done once in one worker
+    instead of once in every worker (measured on benchmarks/bench_buffer_sweep.py: 1.5 ms less worker CPU per
+    point). Only the chunks change, not the results or the table's order."""
+    sizes = [axis for axis in space.axes if axis.endswith("size_bytes")]
+    if not sizes:
+        return pending
+    rank: dict[str, dict[str, int]] = {axis: {} for axis in sizes}  # first-appearance rank of each value
+
+    def key(vi: int) -> tuple[int, ...]:
+        return tuple(rank[a].setdefault(json.dumps(variants[vi].get(a), default=str), len(rank[a])) for a in sizes)
+
+    return sorted(pending, key=key)
+
+
+@dataclass
+class _Collected:
+    """What the finished chunks of a run have delivered so far (rows journaled as they arrive)."""
+
+    label_of: dict[str, str]  # workload key -> label
+    sink: _Journal | None
+    progress: ProgressFn | None
+    n_resumed: int
+    total: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    pids: set[int] = field(default_factory=set)
+    cpu_s: float = 0.0
+    torch_seen: bool = False
+
+    def add(self, task: ChunkTask, result: ChunkResult) -> None:
+        rows = [{"point_id": pid, "model": self.label_of[task.workload.key], **variant,
+                 **{k: v for k, v in row.items() if k != "point_id"}}
+                for (pid, variant), row in zip(task.points, result.rows, strict=True)]
+        if self.sink is not None:
+            self.sink.append(rows)
+        self.rows.extend(rows)
+        self.pids.add(result.pid)
+        self.cpu_s += result.cpu_s
+        self.torch_seen = self.torch_seen or result.torch_imported
+        if self.progress is not None:
+            self.progress(self.n_resumed + len(self.rows), self.total)
+
+
+def _run_tasks(executor: cf.Executor | None, tasks: list[ChunkTask], collected: _Collected, *, owned: bool,
+               bound: int) -> None:
+    """Submit the chunks with at most ``bound`` in flight and hand each finished one to ``collected`` as soon as
+    it is back; the journal is marked complete at the end. Ctrl-C stops at once (an owned pool without waiting
+    for its running chunks); an owned executor is shut down in any case."""
     in_flight: dict[cf.Future, ChunkTask] = {}
-    bound = max(4, 2 * n_workers)
-    queue = iter(tasks)
     interrupt = contextlib.ExitStack()
     try:
-        exhausted = not tasks
-        while not exhausted or in_flight:
-            while not exhausted and len(in_flight) < bound:
-                task = next(queue, None)
-                if task is None:
-                    exhausted = True
-                    break
-                assert executor is not None
-                in_flight[executor.submit(run_chunk, task)] = task
-                for future in [f for f in in_flight if f.done()]:
-                    finish(future)
-            if in_flight:
-                finished, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
-                for future in finished:
-                    finish(future)
-        if sink is not None:
-            sink.complete(total)
+        _submit_all(executor, tasks, in_flight, collected, bound)
+        if collected.sink is not None:
+            collected.sink.complete(collected.total)
     except KeyboardInterrupt:
         # Ctrl-C: the journal holds every finished chunk (whole lines, fsync'ed); stop at once without waiting for
         # the running chunks (resume repeats them), and let a second Ctrl-C exit immediately.
@@ -843,26 +934,34 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
         with interrupt:
             for future in in_flight:
                 future.cancel()
-            if sink is not None:
-                sink.close()
+            if collected.sink is not None:
+                collected.sink.close()
             if owned and executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
-    evaluated = time.perf_counter()
 
-    all_rows = list(done.values()) + new_rows
-    table = _table(space, all_rows, position, len(workloads))
-    failed = int((table["status"] != STATUS_OK).sum()) if len(table) else 0
-    notes = []
-    if stale:
-        notes.append(f"{stale} journal row(s) belong to other points (another space or base template) and "
-                     "were ignored")
-    if torch_seen:
-        notes.append("torch was imported in a worker process")
-    return SweepResult(space=space, table=table, n_points=total, n_failed=failed, n_resumed=n_resumed,
-                       n_evaluated=len(new_rows), prepare_s=prepared - started, evaluate_s=evaluated - prepared,
-                       workers=n_workers, worker_pids=tuple(sorted(pids)), torch_in_workers=torch_seen,
-                       stale_rows=stale, worker_cpu_s=cpu_s, journal=str(journal_path) if journal_path else None,
-                       notes=tuple(notes))
+
+def _submit_all(executor: cf.Executor | None, tasks: list[ChunkTask], in_flight: dict[cf.Future, ChunkTask],
+                collected: _Collected, bound: int) -> None:
+    def finish(future: cf.Future) -> None:
+        result: ChunkResult = future.result()
+        collected.add(in_flight.pop(future), result)
+
+    queue = iter(tasks)
+    exhausted = not tasks
+    while not exhausted or in_flight:
+        while not exhausted and len(in_flight) < bound:
+            task = next(queue, None)
+            if task is None:
+                exhausted = True
+                break
+            assert executor is not None
+            in_flight[executor.submit(run_chunk, task)] = task
+            for future in [f for f in in_flight if f.done()]:
+                finish(future)
+        if in_flight:
+            finished, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                finish(future)
 
 
 _LEADING = ("point_id", "variant", "model")

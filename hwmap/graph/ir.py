@@ -80,7 +80,7 @@ class LayerGraph:
     def total_macs(self) -> int:
         return sum(n.work.macs for n in self.nodes)
 
-    @property
+    @cached_property
     def unsupported(self) -> tuple[Node, ...]:
         return tuple(n for n in self.nodes if isinstance(n.work, Unsupported))
 

@@ -144,3 +144,30 @@ def test_store_info_and_clear(cache_home):
     assert info.size_bytes == (cache_home / "hwmap" / "candidates" / info.entries[0].file).stat().st_size > 0
     assert len(candidate_store.clear_store().entries) == 1
     assert candidate_store.store_info().entries == ()
+
+
+@pytest.mark.parametrize("model", ["resnet50", "deit_tiny_patch16_224"])
+def test_largest_p_tile_per_operand_equals_the_joint_one(cache_home, model):
+    """Separate levels: the largest P tile of every column is the minimum of what the input level alone and the
+    output level alone allow (each cached per capacity), where the weight tile fits; the same integers as the
+    joint computation, also at capacities equal to a tile's exact need (where rounding could split them)."""
+    from hwmap.api import load_accelerator
+
+    spec = load_accelerator("systolic16x16").spec
+    base = map_target(memory_hierarchy(spec), spec)
+    rng = np.random.default_rng(7)
+    compared = 0
+    for nest in _shapes(model):
+        table = mapping.candidate_table(nest, base)
+        exact_in = table.input_need(table.p_tiles).ravel()
+        exact_out = np.outer(table.out_per_p, table.p_tiles).ravel()
+        capacities = [*(float(2 ** rng.integers(9, 21)) for _ in range(6)), *rng.choice(exact_in, 6),
+                      *rng.choice(exact_out, 6)]
+        for ci, co, cw in zip(capacities, rng.permutation(capacities), rng.permutation(capacities), strict=True):
+            t = dataclasses.replace(base, cap_input=float(ci), cap_weight=float(cw), cap_output=float(co))
+            joint = mapping._largest_p(nest, t, table.in_per_row, table.out_per_p, table.w_tile)
+            split = np.minimum(mapping._largest_p_of(nest, t, "input", t.cap_input),
+                               mapping._largest_p_of(nest, t, "output", t.cap_output))
+            np.testing.assert_array_equal(np.where(table.w_tile <= t.cap_weight, split, 0), joint)
+            compared += int((joint >= 1).sum())
+    assert compared > 10_000  # most configurations let many columns fit
