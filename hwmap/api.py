@@ -246,12 +246,13 @@ def template_kinds() -> tuple[str, ...]:
     return registered_kinds()
 
 
-def _mappable(accelerator: Accelerator, what: str) -> Accelerator:
-    """The accelerator, if the mapper covers its kind (the registry says), else ParameterError naming accel."""
+def _mappable(accelerator: Accelerator, what: str, *, capability: str = "mappable") -> Accelerator:
+    """The accelerator, if its kind has the capability (the registry's ``mappable`` or ``bounds``), else
+    ParameterError naming accel."""
     from hwmap.hardware.kinds import kind_info, registered_kinds
 
-    if not kind_info(accelerator.kind).mappable:
-        covered = ", ".join(k for k in registered_kinds() if kind_info(k).mappable)
+    if not getattr(kind_info(accelerator.kind), capability):
+        covered = ", ".join(k for k in registered_kinds() if getattr(kind_info(k), capability))
         raise ParameterError("accel", f"{accelerator.name!r} is of kind {accelerator.kind!r}; {what} {covered} "
                                       "templates")
     return accelerator
@@ -458,7 +459,7 @@ def bounds(
     from hwmap.cost.layers import layer_arrays
     from hwmap.cost.memory import memory_hierarchy
 
-    accelerator = _mappable(load_accelerator(accel), "traffic bounds cover")
+    accelerator = _mappable(load_accelerator(accel), "traffic bounds cover", capability="bounds")
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
     cost = estimate(graph, accelerator, dataflow=dataflow, cache=cache)

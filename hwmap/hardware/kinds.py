@@ -37,7 +37,8 @@ class KindInfo:
     registered with a schema only, through :func:`hwmap.hardware.schema.register_template_kind`: its templates
     load but cannot be costed). sweep_axes: (leader, follower) template fields that a design space's
     ``square: true`` ties, None when the kind has no 2-D array to sweep (then it cannot be a design space's base).
-    mappable: the CNN mapper (loop orders and tiles per layer, ``hwmap map``, ``hwmap bounds``) covers it.
+    mappable: a mapper (loop orders and tiles per layer, ``hwmap map``) covers it. bounds: ``hwmap bounds``'
+    traffic-vs-capacity curves cover it (the single-level mapper's candidate tables: systolic and vector-PE).
     label: how messages name its templates ("GPU templates"). settings: the estimate settings it takes; ignores:
     those it accepts but has no use for (a GPU has no mapper: a sweep or a path costing that sets the mapper's
     mapping or objective for every template still runs on a GPU); any other setting given is refused.
@@ -50,6 +51,7 @@ class KindInfo:
     cost: str | None
     sweep_axes: tuple[str, str] | None = None
     mappable: bool = True
+    bounds: bool = False
     description: str = ""
     label: str = ""
     settings: tuple[str, ...] = ()
@@ -83,7 +85,7 @@ _KINDS: dict[str, KindInfo] = {}
 
 
 def register_kind(name: str, *, schema: Any, cost: str | None, sweep_axes: tuple[str, str] | None = None,
-                  mappable: bool = True, description: str = "", label: str | None = None,
+                  mappable: bool = True, bounds: bool = False, description: str = "", label: str | None = None,
                   settings: tuple[str, ...] = ("objective", "fusion"), ignores: tuple[str, ...] = (),
                   timeline: bool = False, replace: bool = False) -> KindInfo:
     """Register a template kind (see :class:`KindInfo` for the fields); a name already registered is refused
@@ -103,7 +105,7 @@ def register_kind(name: str, *, schema: Any, cost: str | None, sweep_axes: tuple
     if name in _KINDS and not replace:
         raise TemplateError(f"template kind {name!r} is already registered ({_KINDS[name].schema!r})")
     info = KindInfo(name=name, schema=schema, cost=cost, sweep_axes=tuple(sweep_axes) if sweep_axes else None,
-                    mappable=mappable, description=description, label=label or name, settings=tuple(settings),
+                    mappable=mappable, bounds=bounds, description=description, label=label or name, settings=tuple(settings),
                     ignores=tuple(ignores), timeline=timeline)
     _KINDS[name] = info
     return info
@@ -141,11 +143,12 @@ def kinds_taking(setting: str) -> tuple[str, ...]:
 
 register_kind(
     "systolic", schema="hwmap.hardware.schema:SystolicSpec", cost="hwmap.cost.systolic_kind",
-    sweep_axes=("array.rows", "array.cols"), settings=("dataflow", "mapping", "objective", "fusion"),
+    sweep_axes=("array.rows", "array.cols"), bounds=True, settings=("dataflow", "mapping", "objective", "fusion"),
     description="a rows x cols systolic MAC array with ifmap/filter/ofmap SRAMs (SCALE-Sim's template, with energy)")
 register_kind(
     "vector_pe", schema="hwmap.hardware.schema:VectorPESpec", cost="hwmap.cost.vector_pe_kind",
-    sweep_axes=("pe_array.lanes", "pe_array.vector_width"), label="vector-PE", settings=("objective", "fusion"),
+    sweep_axes=("pe_array.lanes", "pe_array.vector_width"), bounds=True, label="vector-PE",
+    settings=("objective", "fusion"),
     description="PEs of vector MAC lanes with per-PE buffers and a global buffer (MAGNet/Simba-like)")
 register_kind(
     "gpu", schema="hwmap.hardware.gpu_schema:GpuSpec", cost="hwmap.cost.gpu_kind", mappable=False, label="GPU",
