@@ -590,14 +590,17 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
     operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
-    A 1 x 1 conv is mapped as its GEMM (LoopProblem.canonical): the result's problem and mapping are that one's.
+    A 1 x 1 conv is mapped as its GEMM (LoopProblem.canonical): the result's problem and mapping are that one's;
+    except when the unrolling may spread B or OX (``spatial`` or the template's SpatialUnrolling names them): the
+    fold would leave those dims of size 1 and lose those unrollings (ZigZag's OX x OY ones, say).
     spatial: form-C spatial entries to fix the unrolling instead of searching it.
     shortlist: search at most this many (spatial, bypass) options that found a mapping, in the order of their
     lower bounds; None: every option (what the brute-force tests use).
     first_level_cap, beam, per_dim: the search's cuts (module docstring).
     """
     objectives.check_objective(objective)
-    problem = problem.canonical()
+    if not _unrolls_folded_dims(hierarchy, spatial):
+        problem = problem.canonical()
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
     options = []
@@ -635,6 +638,14 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
     bound = objectives.objective_value(objective, bound_energy, bound_cycles)
     return MappedProblem(problem, objective, best[2], result, value, bound, exhaustive, candidates)
+
+
+def _unrolls_folded_dims(h: Hierarchy, spatial) -> bool:
+    """Whether the unrolling may spread B or OX, the dims LoopProblem.canonical folds into OY."""
+    folded = {"B", "OX"}
+    if spatial is not None:
+        return any(e.get("dim") in folded and int(e.get("factor", 1)) > 1 for e in spatial)
+    return any(folded & (set(u.dims) | set(u.factors)) for u in h.spatial)
 
 
 def lower_bound(hierarchy: Hierarchy, problem: LoopProblem, operand_bits, spatial=None) -> tuple[float, float]:
