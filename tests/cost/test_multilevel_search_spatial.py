@@ -47,3 +47,31 @@ def test_pointwise_conv_without_ox_unrolling_is_still_mapped_as_its_gemm():
     h = three_level(glb=4096, spad=64, spatial=[{"axis": "X", "dims": ["K"]}, {"axis": "Y", "dims": ["C"]}])
     best = map_problem(h, LoopProblem(K=4, C=4, OY=2, OX=4, name="pw"), operand_bits=BITS, shortlist=None)
     assert (best.problem.OY, best.problem.OX) == (8, 1)
+
+
+def _two_fanouts():
+    """Y fans out twice, as Simba's: 2 lanes below the buffer, then a 2-wide MAC vector below each lane's
+    accumulator."""
+    def level(name, keeps, bypasses, capacity, mesh, pj):
+        return {"name": name, "keeps": keeps, "bypasses": bypasses, "capacity_bytes": capacity, "word_bits": 8,
+                "access_width_bits": 8, "energy": {"read_pj": pj, "write_pj": pj, "update_pj": pj}, "mesh": mesh}
+
+    return build_hierarchy({
+        "name": "lanes", "array_axes": ["X", "Y"],
+        "levels": [level("DRAM", ["input", "weight", "output"], [], None, (1, 1), 100.0),
+                   level("buf", ["input", "weight"], ["output"], 4096, (1, 1), 2.0),
+                   level("accu", ["output"], ["input", "weight"], 64, (1, 2), 1.0)],
+        "compute": {"name": "mac", "mac_energy_pj": 0.5, "mesh": [1, 4]},
+        "spatial": [{"axis": "Y", "dims": ["K"]}, {"axis": "Y", "dims": ["C"]}]}, source="lanes")
+
+
+def test_an_axis_fanning_out_at_two_levels_unrolls_at_both():
+    from hwmap.cost.multilevel.search import spatial_options
+
+    h = _two_fanouts()
+    problem = LoopProblem(K=4, C=4, OY=4, name="fc")
+    placed = {tuple((e["level"], e["dim"], e["factor"]) for e in entries) for _, entries in spatial_options(h, problem)}
+    assert placed == {(("buf", d1, 2), ("accu", d2, 2)) for d1 in "KC" for d2 in "KC"}
+    best = map_problem(h, problem, operand_bits=BITS, shortlist=None)
+    assert best.result.used_pes == 4  # every MAC of the vector busy (one slot alone: 2)
+    assert best.result.compute_cycles == 4 * 4 * 4 / 4

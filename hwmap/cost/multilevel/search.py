@@ -2,10 +2,12 @@
 
 The space searched
 ------------------
-- **Spatial unrolling.** Each array axis fans out below one level (the first level whose instances multiply along
-  it; in a hierarchy whose operands fan out at different levels, above the MACs, each operand seeing it below its
-  own keeper where its instances multiply, as :func:`.nest.operand_nest`). Per axis, the template's SpatialUnrolling
-  entries give the choices: a fixed entry with factors is taken as it is; a fixed entry without factors unrolls its
+- **Spatial unrolling.** Each array axis fans out below every level whose instances multiply along it, one slot
+  per such level (Simba's Y: 4 lanes below the input buffers, then a 4-wide MAC vector below the accumulation
+  buffers; in a hierarchy whose operands fan out at different levels, one slot above the MACs, each operand seeing
+  it below its own keeper where its instances multiply, as :func:`.nest.operand_nest`). Per slot, the template's
+  SpatialUnrolling entries give the choices: a fixed entry with factors is taken as it is (at the axis's first
+  slot); a fixed entry without factors unrolls its
   dims greedily (each min(its size, what is left of the axis)); a free entry offers each of its dims with factor
   min(size, axis) and the largest divisor of the size <= the axis. An axis with no entry is not unrolled. Choices
   that use fewer than half the PEs of the best choice are left out. ``spatial=`` (form-C entries) fixes it instead.
@@ -138,14 +140,13 @@ def spatial_options(h: Hierarchy, problem: LoopProblem, spatial=None) -> list[tu
         return [(sp, entries)]
     per_axis = []
     for a, axis in enumerate(h.array_axes):
-        if nested(h):
-            level = next((i for i in range(m) if fanout_of(h, i)[a] > 1), None)
-            fanout = fanout_of(h, level)[a] if level is not None else 1
+        if nested(h):  # every level fanning out along the axis is one slot (Simba's lanes, then its MAC vector)
+            slots = [(i, fanout_of(h, i)[a]) for i in range(m) if fanout_of(h, i)[a] > 1]
         else:  # per-operand fanouts: the unrolling sits above the MACs; each operand sees it at its own level
-            level, fanout = m - 1, h.compute.mesh[a]
-        per_axis.append([] if level is None or fanout == 1 else
-                        [[(level, axis, d, f) for d, f in choice] for choice in _axis_choices(h, problem, axis,
-                                                                                               fanout)])
+            slots = [(m - 1, h.compute.mesh[a])] if h.compute.mesh[a] > 1 else []
+        for j, (level, fanout) in enumerate(slots):
+            per_axis.append([[(level, axis, d, f) for d, f in choice]
+                             for choice in _axis_choices(h, problem, axis, fanout, first_slot=j == 0)])
     options = []
     for combo in itertools.product(*[choices or [[]] for choices in per_axis]):
         sp = np.ones((m, _ND), dtype=np.int64)
@@ -162,10 +163,15 @@ def spatial_options(h: Hierarchy, problem: LoopProblem, spatial=None) -> list[tu
     return [o for o, u in zip(options, use, strict=True) if 2 * u >= max(use)]
 
 
-def _axis_choices(h: Hierarchy, problem: LoopProblem, axis: str, fanout: int) -> list[list[tuple[str, int]]]:
+def _axis_choices(h: Hierarchy, problem: LoopProblem, axis: str, fanout: int, *, first_slot: bool = True
+                  ) -> list[list[tuple[str, int]]]:
+    """The unrollings of one slot (a level's fanout along ``axis``); an entry's stated factors are the axis's, so
+    they go to its first slot only."""
     choices: list[list[tuple[str, int]]] = []
     for u in (u for u in h.spatial if u.axis == axis):
         if u.fixed and u.factors:
+            if not first_slot:
+                continue
             choices.append([(d, min(f, problem.size(d))) for d, f in u.factors.items()])
         elif u.fixed:
             left, choice = fanout, []
