@@ -4,7 +4,7 @@ fold would leave OX of size 1 and the unrolling running idle), so ZigZag's OX x 
 from __future__ import annotations
 
 from hwmap.cost.multilevel import LoopProblem, evaluate_mapping
-from hwmap.cost.multilevel.search import map_problem
+from hwmap.cost.multilevel.search import _map_one, map_problem
 from hwmap.hardware.hierarchy import build_hierarchy
 
 BITS = {"input": 8, "weight": 8, "output": 8, "psum": 16}
@@ -75,3 +75,16 @@ def test_an_axis_fanning_out_at_two_levels_unrolls_at_both():
     best = map_problem(h, problem, operand_bits=BITS, shortlist=None)
     assert best.result.used_pes == 4  # every MAC of the vector busy (one slot alone: 2)
     assert best.result.compute_cycles == 4 * 4 * 4 / 4
+
+
+def test_a_template_that_may_spread_ox_maps_a_pointwise_conv_both_ways_and_keeps_the_better():
+    h = three_level(glb=4096, spad=64, spatial=[{"axis": "X", "dims": ["OX", "K"]}, {"axis": "Y", "dims": ["C"]}])
+    problem = LoopProblem(K=4, C=4, OY=3, OX=2, name="pw")
+    best = map_problem(h, problem, operand_bits=BITS, shortlist=None)
+    cuts = {"beam": 32, "per_dim": 16, "shortlist": None, "first_level_cap": 8192}
+    folded = _map_one(h, problem.canonical(), "energy", None, BITS, **cuts)
+    as_is = _map_one(h, problem, "energy", None, BITS, **cuts)
+    assert (folded.problem.OY, as_is.problem.OY) == (6, 3)
+    assert best.value == min(folded.value, as_is.value)
+    assert best.problem == (folded if folded.value <= as_is.value else as_is).problem
+    assert best.lower_bound == min(folded.lower_bound, as_is.lower_bound)

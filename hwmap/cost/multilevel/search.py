@@ -51,6 +51,7 @@ The winner is re-evaluated by :func:`.evaluate.evaluate_mapping`: its LevelResul
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -596,17 +597,39 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
     operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
-    A 1 x 1 conv is mapped as its GEMM (LoopProblem.canonical): the result's problem and mapping are that one's;
-    except when the unrolling may spread B or OX (``spatial`` or the template's SpatialUnrolling names them): the
-    fold would leave those dims of size 1 and lose those unrollings (ZigZag's OX x OY ones, say).
+    A 1 x 1 conv is mapped as its GEMM (LoopProblem.canonical): the result's problem and mapping are that one's.
+    When the unrolling may spread B or OX, dims the fold leaves of size 1: a fixed ``spatial`` naming them maps the
+    layer as it is (folded, ZigZag's OX x OY unrollings would run idle); a template whose SpatialUnrolling names
+    them maps both and keeps the better (the folded layer's tiles are freer; the unfolded one can spread OX).
     spatial: form-C spatial entries to fix the unrolling instead of searching it.
     shortlist: search at most this many (spatial, bypass) options that found a mapping, in the order of their
     lower bounds; None: every option (what the brute-force tests use).
     first_level_cap, beam, per_dim: the search's cuts (module docstring).
     """
     objectives.check_objective(objective)
-    if not _unrolls_folded_dims(hierarchy, spatial):
-        problem = problem.canonical()
+    cuts = {"beam": beam, "per_dim": per_dim, "shortlist": shortlist, "first_level_cap": first_level_cap}
+    canonical = problem.canonical()
+    if canonical is problem or not _unrolls_folded_dims(hierarchy, spatial):
+        return _map_one(hierarchy, canonical, objective, spatial, operand_bits, **cuts)
+    if spatial is not None:
+        return _map_one(hierarchy, problem, objective, spatial, operand_bits, **cuts)
+    found = []
+    for candidate in (canonical, problem):
+        try:
+            found.append(_map_one(hierarchy, candidate, objective, spatial, operand_bits, **cuts))
+        except MappingError:
+            continue
+    if not found:
+        return _map_one(hierarchy, canonical, objective, spatial, operand_bits, **cuts)  # its one-line error
+    best = min(found, key=lambda m: (m.value, m.result.energy_pj, m.result.cycles))
+    return dataclasses.replace(best, lower_bound=min(m.lower_bound for m in found),
+                               exhaustive=all(m.exhaustive for m in found) and len(found) == 2,
+                               candidates=sum(m.candidates for m in found))
+
+
+def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, operand_bits, *, beam: int,
+             per_dim: int, shortlist: int | None, first_level_cap: int) -> MappedProblem:
+    """map_problem for the problem as given (no fold)."""
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
     options = []
