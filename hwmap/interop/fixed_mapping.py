@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwmap.cost.multilevel.evaluate import evaluate_mapping
+from hwmap.cost.multilevel.evaluate import HWMAP_CONVENTIONS, AccessConventions, evaluate_mapping
 from hwmap.cost.multilevel.nest import MappingError, fanout_of
 from hwmap.cost.multilevel.problem import LoopProblem
 from hwmap.errors import HwmapError, TemplateError
@@ -550,7 +550,7 @@ class FixedEvaluation:
 
 
 def evaluate_fixed(path: str | Path, hierarchy: Hierarchy, problem: LoopProblem, *, operand_bits,
-                   layer: str | None = None) -> FixedEvaluation:
+                   layer: str | None = None, conventions: AccessConventions = HWMAP_CONVENTIONS) -> FixedEvaluation:
     """Read the fixed mapping of ``problem`` from ``path`` and evaluate it (hwmap.cost.multilevel's
     evaluate_mapping; tiles that overflow a level are reported, not refused: a peer's mapping is evaluated as it
     is)."""
@@ -567,24 +567,26 @@ def evaluate_fixed(path: str | Path, hierarchy: Hierarchy, problem: LoopProblem,
         try:
             mapping = zigzag_record_mapping(record, hierarchy, source=source)
         except MappingError:
-            return _per_operand(record, hierarchy, problem, operand_bits, source, name)
+            return _per_operand(record, hierarchy, problem, operand_bits, source, name, conventions)
         order = [level["level"] for level in mapping["levels"]]
         h = hierarchy_in_order(hierarchy, order, source=source)
     else:
         mapping = read_fixed_mapping(path, hierarchy, problem, layer=layer)
         h = hierarchy
-    result = evaluate_mapping(h, problem, mapping, operand_bits=operand_bits, strict=False, source=source)
+    result = evaluate_mapping(h, problem, mapping, operand_bits=operand_bits, strict=False, source=source,
+                              conventions=conventions)
     return FixedEvaluation(name, tuple(result.records()),
                            {lv: sum(v.values()) for lv, v in result.level_energy_pj.items()},
                            result.mac_energy_pj, result.cycles, False)
 
 
-def _per_operand(record, hierarchy, problem, operand_bits, source, name) -> FixedEvaluation:
+def _per_operand(record, hierarchy, problem, operand_bits, source, name, conventions) -> FixedEvaluation:
     rows: list[dict] = []
     energy = {lv.name: 0.0 for lv in hierarchy.levels}
     mac_pj, cycles = 0.0, 0.0
     for op, (sub, mapping) in zigzag_operand_mappings(record, hierarchy, source=source).items():
-        result = evaluate_mapping(sub, problem, mapping, operand_bits=operand_bits, strict=False, source=source)
+        result = evaluate_mapping(sub, problem, mapping, operand_bits=operand_bits, strict=False, source=source,
+                                  conventions=conventions)
         mac_pj, cycles = result.mac_energy_pj, max(cycles, result.cycles)
         for row in result.records():
             if row["operand"] != op:

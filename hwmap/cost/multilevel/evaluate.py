@@ -34,6 +34,15 @@ Operand o travels down the levels that keep it. For each pair (parent p, child c
   output there (reduced over spatial reduction loops below it); an output update reads the partial sum unless it
   is the first touch of that element in that instance.
 
+Conventions (:class:`AccessConventions`; hwmap's default is every field False, the model above): where peers
+count differently by choice rather than by error, an option states the peer's rule so the two can be compared
+like with like. ``mac_operand_held`` is ZigZag 3.9.1's ``access_same_data_considered_as_no_access`` (zigzag/
+mapping/mapping.py, Mapping.calc_data_access; True in its CostModelEvaluation): an input or weight read from its
+innermost keeper is held at the memory's output pins over the innermost run of temporal loops irrelevant to it
+(TemporalMapping.innermost_stationary_loop_merge_down's mac_level_data_stationary_cycle), so the MACs' reads are
+divided by that run, when the level's read bandwidth (bits per cycle per instance) holds the operand's data below
+one instance (what its MACs take at once).
+
 Energies: words = elements x operand bits / the level's access_width_bits, priced per action (read, write,
 update); leakage per cycle per instance of every level and MAC; MAC energy per real (unpadded) MAC.
 Cycles = max(compute cycles, every level's transfer cycles): compute = the product of every temporal factor
@@ -54,9 +63,26 @@ from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, operand_
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
-__all__ = ["ACTIONS", "LevelResult", "OperandAccess", "evaluate_mapping", "operand_bits_of"]
+__all__ = ["ACTIONS", "HWMAP_CONVENTIONS", "ZIGZAG_CONVENTIONS", "AccessConventions", "LevelResult", "OperandAccess",
+           "evaluate_mapping", "operand_bits_of"]
 
 ACTIONS: tuple[str, ...] = ("read", "write", "update")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessConventions:
+    """Counting rules that are modelling choices, not errors (module docstring, "Conventions").
+
+    mac_operand_held: ZigZag's access_same_data_considered_as_no_access: an input/weight read from its innermost
+    keeper serves the innermost run of temporal loops irrelevant to it (when the level's read bandwidth holds
+    what its MACs take at once). hwmap's default (False): one read per MAC (per multicast group).
+    """
+
+    mac_operand_held: bool = False
+
+
+HWMAP_CONVENTIONS = AccessConventions()
+ZIGZAG_CONVENTIONS = AccessConventions(mac_operand_held=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +187,11 @@ class _Tiles:
 
 
 def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, operand_bits,
-                     strict: bool = True, source: str = "mapping") -> LevelResult:
+                     strict: bool = True, source: str = "mapping",
+                     conventions: AccessConventions = HWMAP_CONVENTIONS) -> LevelResult:
     """The cost of ``mapping`` (a form-C dict or a NestMapping) for ``problem`` on ``hierarchy``.
+
+    conventions: counting rules of a peer (AccessConventions; default hwmap's own).
 
     strict: a mapping whose tiles overflow a level is ONE MappingError line naming the level; otherwise the
     overflow is reported in ``violations``.
@@ -180,7 +209,9 @@ def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, ope
         keepers = op_nest.keepers(op)
         for p, c in zip(keepers, keepers[1:], strict=False):
             _boundary(op_nest, tiles, problem, bits, acc, names, op, p, c)
-        _mac_side(op_nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1])
+        held = _held_run(op_nest, tiles, problem, bits, hierarchy.levels[keepers[-1]], op, keepers[-1]) \
+            if conventions.mac_operand_held and op != "output" else 1
+        _mac_side(op_nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1], held)
     accesses, energy = _priced(hierarchy, acc)
     compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
     used = _used_instances(nest, views, len(names))
@@ -253,10 +284,33 @@ def _boundary(nest, tiles, problem, bits, acc, names, op, p, c) -> None:
     _add(child, "write", (repeats - 1) * above_c * own, bits["psum"])
 
 
-def _mac_side(nest, tiles, problem, bits, acc, name, op, c) -> None:
+def _held_run(nest, tiles, problem, bits, level, op, c) -> int:
+    """ZigZag's mac_level_data_stationary_cycle: the effective trips of the innermost temporal loops irrelevant to
+    op, up to its first relevant loop that moves; 1 when the level's read bandwidth cannot deliver, in one cycle,
+    op's data below one instance of level c (its spatial loops' tile)."""
+    below = dict.fromkeys(LOOP_DIMS, 1)
+    for i, lp in enumerate(nest.loops):
+        if lp.spatial and lp.level >= c:
+            below[lp.dim] *= tiles.eff[i]
+    below = {d: min(problem.sizes[d], f) for d, f in below.items()}
+    width = level.read_bandwidth_bytes_per_cycle
+    if width is not None and tile_elements(problem, below, op) * bits[op] > width * 8:
+        return 1
+    run = 1
+    for i in range(len(nest.loops) - 1, -1, -1):
+        lp = nest.loops[i]
+        if lp.spatial or tiles.eff[i] == 1:
+            continue
+        if lp.dim in RELEVANT[op]:
+            break
+        run *= tiles.eff[i]
+    return run
+
+
+def _mac_side(nest, tiles, problem, bits, acc, name, op, c, held: int = 1) -> None:
     below = math.prod(tiles.eff[i] for i, lp in enumerate(nest.loops)
                       if lp.spatial and lp.level >= c and lp.dim not in RELEVANT[op])
-    accesses = problem.macs / below
+    accesses = problem.macs / below / held
     if op != "output":
         _add(acc[(name, op)], "read", accesses, bits[op])
         return

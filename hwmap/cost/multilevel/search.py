@@ -2,10 +2,12 @@
 
 The space searched
 ------------------
-- **Spatial unrolling.** Each array axis fans out below one level (the first level whose instances multiply along
-  it; in a hierarchy whose operands fan out at different levels, above the MACs, each operand seeing it below its
-  own keeper where its instances multiply, as :func:`.nest.operand_nest`). Per axis, the template's SpatialUnrolling
-  entries give the choices: a fixed entry with factors is taken as it is; a fixed entry without factors unrolls its
+- **Spatial unrolling.** Each array axis fans out below every level whose instances multiply along it, one slot
+  per such level (Simba's Y: 4 lanes below the input buffers, then a 4-wide MAC vector below the accumulation
+  buffers; in a hierarchy whose operands fan out at different levels, one slot above the MACs, each operand seeing
+  it below its own keeper where its instances multiply, as :func:`.nest.operand_nest`). Per slot, the template's
+  SpatialUnrolling entries give the choices: a fixed entry with factors is taken as it is (at the axis's first
+  slot); a fixed entry without factors unrolls its
   dims greedily (each min(its size, what is left of the axis)); a free entry offers each of its dims with factor
   min(size, axis) and the largest divisor of the size <= the axis. An axis with no entry is not unrolled. Choices
   that use fewer than half the PEs of the best choice are left out. ``spatial=`` (form-C entries) fixes it instead.
@@ -49,6 +51,7 @@ The winner is re-evaluated by :func:`.evaluate.evaluate_mapping`: its LevelResul
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -138,14 +141,13 @@ def spatial_options(h: Hierarchy, problem: LoopProblem, spatial=None) -> list[tu
         return [(sp, entries)]
     per_axis = []
     for a, axis in enumerate(h.array_axes):
-        if nested(h):
-            level = next((i for i in range(m) if fanout_of(h, i)[a] > 1), None)
-            fanout = fanout_of(h, level)[a] if level is not None else 1
+        if nested(h):  # every level fanning out along the axis is one slot (Simba's lanes, then its MAC vector)
+            slots = [(i, fanout_of(h, i)[a]) for i in range(m) if fanout_of(h, i)[a] > 1]
         else:  # per-operand fanouts: the unrolling sits above the MACs; each operand sees it at its own level
-            level, fanout = m - 1, h.compute.mesh[a]
-        per_axis.append([] if level is None or fanout == 1 else
-                        [[(level, axis, d, f) for d, f in choice] for choice in _axis_choices(h, problem, axis,
-                                                                                               fanout)])
+            slots = [(m - 1, h.compute.mesh[a])] if h.compute.mesh[a] > 1 else []
+        for j, (level, fanout) in enumerate(slots):
+            per_axis.append([[(level, axis, d, f) for d, f in choice]
+                             for choice in _axis_choices(h, problem, axis, fanout, first_slot=j == 0)])
     options = []
     for combo in itertools.product(*[choices or [[]] for choices in per_axis]):
         sp = np.ones((m, _ND), dtype=np.int64)
@@ -162,10 +164,15 @@ def spatial_options(h: Hierarchy, problem: LoopProblem, spatial=None) -> list[tu
     return [o for o, u in zip(options, use, strict=True) if 2 * u >= max(use)]
 
 
-def _axis_choices(h: Hierarchy, problem: LoopProblem, axis: str, fanout: int) -> list[list[tuple[str, int]]]:
+def _axis_choices(h: Hierarchy, problem: LoopProblem, axis: str, fanout: int, *, first_slot: bool = True
+                  ) -> list[list[tuple[str, int]]]:
+    """The unrollings of one slot (a level's fanout along ``axis``); an entry's stated factors are the axis's, so
+    they go to its first slot only."""
     choices: list[list[tuple[str, int]]] = []
     for u in (u for u in h.spatial if u.axis == axis):
         if u.fixed and u.factors:
+            if not first_slot:
+                continue
             choices.append([(d, min(f, problem.size(d))) for d, f in u.factors.items()])
         elif u.fixed:
             left, choice = fanout, []
@@ -591,13 +598,38 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
 
     operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
     A 1 x 1 conv is mapped as its GEMM (LoopProblem.canonical): the result's problem and mapping are that one's.
+    When the unrolling may spread B or OX, dims the fold leaves of size 1: a fixed ``spatial`` naming them maps the
+    layer as it is (folded, ZigZag's OX x OY unrollings would run idle); a template whose SpatialUnrolling names
+    them maps both and keeps the better (the folded layer's tiles are freer; the unfolded one can spread OX).
     spatial: form-C spatial entries to fix the unrolling instead of searching it.
     shortlist: search at most this many (spatial, bypass) options that found a mapping, in the order of their
     lower bounds; None: every option (what the brute-force tests use).
     first_level_cap, beam, per_dim: the search's cuts (module docstring).
     """
     objectives.check_objective(objective)
-    problem = problem.canonical()
+    cuts = {"beam": beam, "per_dim": per_dim, "shortlist": shortlist, "first_level_cap": first_level_cap}
+    canonical = problem.canonical()
+    if canonical is problem or not _unrolls_folded_dims(hierarchy, spatial):
+        return _map_one(hierarchy, canonical, objective, spatial, operand_bits, **cuts)
+    if spatial is not None:
+        return _map_one(hierarchy, problem, objective, spatial, operand_bits, **cuts)
+    found = []
+    for candidate in (canonical, problem):
+        try:
+            found.append(_map_one(hierarchy, candidate, objective, spatial, operand_bits, **cuts))
+        except MappingError:
+            continue
+    if not found:
+        return _map_one(hierarchy, canonical, objective, spatial, operand_bits, **cuts)  # its one-line error
+    best = min(found, key=lambda m: (m.value, m.result.energy_pj, m.result.cycles))
+    return dataclasses.replace(best, lower_bound=min(m.lower_bound for m in found),
+                               exhaustive=all(m.exhaustive for m in found) and len(found) == 2,
+                               candidates=sum(m.candidates for m in found))
+
+
+def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, operand_bits, *, beam: int,
+             per_dim: int, shortlist: int | None, first_level_cap: int) -> MappedProblem:
+    """map_problem for the problem as given (no fold)."""
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
     options = []
@@ -635,6 +667,14 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
     bound = objectives.objective_value(objective, bound_energy, bound_cycles)
     return MappedProblem(problem, objective, best[2], result, value, bound, exhaustive, candidates)
+
+
+def _unrolls_folded_dims(h: Hierarchy, spatial) -> bool:
+    """Whether the unrolling may spread B or OX, the dims LoopProblem.canonical folds into OY."""
+    folded = {"B", "OX"}
+    if spatial is not None:
+        return any(e.get("dim") in folded and int(e.get("factor", 1)) > 1 for e in spatial)
+    return any(folded & (set(u.dims) | set(u.factors)) for u in h.spatial)
 
 
 def lower_bound(hierarchy: Hierarchy, problem: LoopProblem, operand_bits, spatial=None) -> tuple[float, float]:
