@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -845,11 +844,3 @@ def clear_mapper_caches() -> None:
 def mapping_cache_info():
     """Hits and misses of the per-group mapping cache (functools.lru_cache statistics)."""
     return _map_group.cache_info()
-
-
-def objective_value(objective: str, energy_pj: float, cycles: float) -> float:
-    return objectives.objective_value(objective, energy_pj, cycles)
-
-
-def is_finite_mapping(m: LayerMapping) -> bool:
-    return all(math.isfinite(v) for v in (m.dram_bytes, m.energy_pj, m.cycles))

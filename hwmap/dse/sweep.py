@@ -755,7 +755,7 @@ def _sweep(space, *, executor, workers, chunk_size, journal, resume_from, progre
     _run_tasks(executor, tasks, collected, owned=owned, bound=max(4, 2 * n_workers))
     evaluated = time.perf_counter()
 
-    table = _table(space, list(done.values()) + collected.rows, position, len(workloads))
+    table = _table(space, list(done.values()) + collected.rows, position)
     failed = int((table["status"] != STATUS_OK).sum()) if len(table) else 0
     notes = []
     if stale:
@@ -969,8 +969,7 @@ _METRICS = ("status", "error", "energy_mj", "latency_ms", "cycles", "stall_cycle
             "area_mm2", "peak_macs_per_cycle", "dram_mb")
 
 
-def _table(space: DesignSpace, rows: list[dict[str, Any]], position: dict[str, tuple[int, int]],
-           n_workloads: int) -> pd.DataFrame:
+def _table(space: DesignSpace, rows: list[dict[str, Any]], position: dict[str, tuple[int, int]]) -> pd.DataFrame:
     import pandas as pd
 
     for row in rows:
