@@ -42,6 +42,14 @@ innermost keeper is held at the memory's output pins over the innermost run of t
 (TemporalMapping.innermost_stationary_loop_merge_down's mac_level_data_stationary_cycle), so the MACs' reads are
 divided by that run, when the level's read bandwidth (bits per cycle per instance) holds the operand's data below
 one instance (what its MACs take at once).
+``clip_input_to_tensor`` is ZigZag 3.9.1's clipping of partially relevant dimensions (zigzag/workload/
+layer_node.py, LayerNode.calc_tensor_dim: ``pr_dim_size = min(self.pr_layer_dim_sizes[dim], pr_dim_size)``, the
+size of IX / IY that mapping_assist_funcs.decouple_pr_loop gives every level's data, so Mapping.calc_data_size and
+every access count and capacity derived from it): an input tile's rows (columns) are at most the real tensor's,
+the rows all windows touch less the layer's padding (LayerNode.calc_pr_dimension_size_total; the workload's
+``pr_loop_sizes`` when given, the same number for hwmap's export). It bounds a tile's extent, not its position: a
+border tile still counts its padded rows unless the tile is as large as the tensor. hwmap's default (False): a
+tile's padded border is fetched like any other row (LoopProblem.padding_y / padding_x are not read).
 
 Energies: words = elements x operand bits / the level's access_width_bits, priced per action (read, write,
 update); leakage per cycle per instance of every level and MAC; MAC energy per real (unpadded) MAC.
@@ -76,13 +84,16 @@ class AccessConventions:
     mac_operand_held: ZigZag's access_same_data_considered_as_no_access: an input/weight read from its innermost
     keeper serves the innermost run of temporal loops irrelevant to it (when the level's read bandwidth holds
     what its MACs take at once). hwmap's default (False): one read per MAC (per multicast group).
+    clip_input_to_tensor: ZigZag's LayerNode.calc_tensor_dim: an input tile's rows and columns at most the real
+    (unpadded) tensor's. hwmap's default (False): padded rows and columns are fetched like real ones.
     """
 
     mac_operand_held: bool = False
+    clip_input_to_tensor: bool = False
 
 
 HWMAP_CONVENTIONS = AccessConventions()
-ZIGZAG_CONVENTIONS = AccessConventions(mac_operand_held=True)
+ZIGZAG_CONVENTIONS = AccessConventions(mac_operand_held=True, clip_input_to_tensor=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +219,9 @@ def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, ope
         op_nest, tiles = views[op]
         keepers = op_nest.keepers(op)
         for p, c in zip(keepers, keepers[1:], strict=False):
-            _boundary(op_nest, tiles, problem, bits, acc, names, op, p, c)
-        held = _held_run(op_nest, tiles, problem, bits, hierarchy.levels[keepers[-1]], op, keepers[-1]) \
+            _boundary(op_nest, tiles, problem, bits, acc, names, op, p, c, clip=conventions.clip_input_to_tensor)
+        held = _held_run(op_nest, tiles, problem, bits, hierarchy.levels[keepers[-1]], op, keepers[-1],
+                         clip=conventions.clip_input_to_tensor) \
             if conventions.mac_operand_held and op != "output" else 1
         _mac_side(op_nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1], held)
     accesses, energy = _priced(hierarchy, acc)
@@ -230,7 +242,8 @@ def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, ope
         energy[level.name]["leakage"] = level.energy.leakage_pj_per_cycle * level.instances * cycles
     mac_pj = problem.macs * hierarchy.compute.mac_energy_pj \
         + hierarchy.compute.leakage_pj_per_cycle * hierarchy.compute.instances * cycles
-    tile_bytes, usable, violations = _capacity(hierarchy, nest, views, problem, bits)
+    tile_bytes, usable, violations = _capacity(hierarchy, nest, views, problem, bits,
+                                               clip=conventions.clip_input_to_tensor)
     if strict and violations:
         raise MappingError(f"{source}: {violations[0]}")
     padded = math.prod(views["input"][1].padded[0].values())
@@ -261,7 +274,7 @@ def _spatial_copies(nest: Nest, tiles: _Tiles, op: str, below_level: int) -> int
                      if lp.spatial and lp.level < below_level and lp.dim not in RELEVANT[op])
 
 
-def _boundary(nest, tiles, problem, bits, acc, names, op, p, c) -> None:
+def _boundary(nest, tiles, problem, bits, acc, names, op, p, c, *, clip: bool = False) -> None:
     start = nest.level_start(c)
     repeats = _refetches(nest, tiles, op, start)
     above_p, above_c = _spatial_copies(nest, tiles, op, p), _spatial_copies(nest, tiles, op, c)
@@ -269,8 +282,8 @@ def _boundary(nest, tiles, problem, bits, acc, names, op, p, c) -> None:
     for i, lp in enumerate(nest.loops):
         if lp.spatial and p <= lp.level < c:
             grow[lp.dim] = grow.get(lp.dim, 1) * tiles.eff[i]
-    union = extent_sum(problem, tiles.clipped(start, grow), op)
-    own = extent_sum(problem, tiles.clipped(start), op)
+    union = extent_sum(problem, tiles.clipped(start, grow), op, clip_to_tensor=clip)
+    own = extent_sum(problem, tiles.clipped(start), op, clip_to_tensor=clip)
     parent, child = acc[(names[p], op)], acc[(names[c], op)]
     if op != "output":
         _add(parent, "read", repeats * above_p * union, bits[op])
@@ -284,7 +297,7 @@ def _boundary(nest, tiles, problem, bits, acc, names, op, p, c) -> None:
     _add(child, "write", (repeats - 1) * above_c * own, bits["psum"])
 
 
-def _held_run(nest, tiles, problem, bits, level, op, c) -> int:
+def _held_run(nest, tiles, problem, bits, level, op, c, *, clip: bool = False) -> int:
     """ZigZag's mac_level_data_stationary_cycle: the effective trips of the innermost temporal loops irrelevant to
     op, up to its first relevant loop that moves; 1 when the level's read bandwidth cannot deliver, in one cycle,
     op's data below one instance of level c (its spatial loops' tile)."""
@@ -294,7 +307,7 @@ def _held_run(nest, tiles, problem, bits, level, op, c) -> int:
             below[lp.dim] *= tiles.eff[i]
     below = {d: min(problem.sizes[d], f) for d, f in below.items()}
     width = level.read_bandwidth_bytes_per_cycle
-    if width is not None and tile_elements(problem, below, op) * bits[op] > width * 8:
+    if width is not None and tile_elements(problem, below, op, clip_to_tensor=clip) * bits[op] > width * 8:
         return 1
     run = 1
     for i in range(len(nest.loops) - 1, -1, -1):
@@ -353,14 +366,15 @@ def _used_instances(nest: Nest, views: dict, levels: int) -> list[int]:
     return used
 
 
-def _capacity(h: Hierarchy, nest: Nest, views: dict, problem, bits):
+def _capacity(h: Hierarchy, nest: Nest, views: dict, problem, bits, *, clip: bool = False):
     tile_bytes, usable, violations = {}, {}, []
     for index, level in enumerate(h.levels):
         need = {}
         for op in nest.keeps[index]:
             op_nest, tiles = views[op]
             tile = tiles.clipped(op_nest.level_start(index))
-            need[op] = tile_elements(problem, tile, op) * (bits["psum"] if op == "output" else bits[op]) / 8
+            need[op] = tile_elements(problem, tile, op, clip_to_tensor=clip) \
+                * (bits["psum"] if op == "output" else bits[op]) / 8
         tile_bytes[level.name] = float(sum(need.values()))
         usable[level.name] = level.usable_bytes
         parts = level.capacity_bytes_per_operand
