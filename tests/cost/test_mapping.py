@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from hwmap.cost import objectives
 from hwmap.cost.mapping import DIMS, LoopNest, MapTarget, map_layer
 from hwmap.errors import HwmapError
 
@@ -127,7 +128,7 @@ TARGETS = [
 ]
 
 
-@pytest.mark.parametrize("objective", ["energy", "latency", "edp"])
+@pytest.mark.parametrize("objective", objectives.registered_objectives())  # every registered objective
 @pytest.mark.parametrize("nest", SMALL_LAYERS, ids=["conv2x3", "conv3x3s2", "gemm"])
 @pytest.mark.parametrize("target", TARGETS, ids=["tight", "roomy", "shared", "bw-bound", "floor"])
 def test_mapper_reaches_the_brute_force_optimum(nest, target, objective):

@@ -100,7 +100,7 @@ SMALL = [
 
 
 @pytest.mark.parametrize("problem", SMALL, ids=lambda p: p.name)
-@pytest.mark.parametrize("objective", ["energy", "latency", "edp"])
+@pytest.mark.parametrize("objective", objectives.registered_objectives())  # every registered objective
 @pytest.mark.parametrize("capacity", [8, 14, 24, 1 << 30])
 def test_two_level_equals_brute_force(problem, objective, capacity):
     h = two_level(capacity, spatial=[{"axis": "X", "dims": ["K", "OY"]}, {"axis": "Y", "dims": ["C"]}])
