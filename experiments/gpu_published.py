@@ -30,7 +30,9 @@ from hwmap.calibrate.table import (
     fit_table_checked,
     holdout_split,
     predict_step_s,
+    ran_fused,
     timeline_plan,
+    trace_timm,
 )
 from hwmap.cost.gpu import coefficients
 from hwmap.fileio import atomic_write_text
@@ -142,50 +144,18 @@ def table_rows() -> dict[tuple[str, int], dict]:
 
 
 def traced(model: str, size: int, batch: int, cache: Path, *, table_params_m: float | None = None):
-    """The graph of the model in the form the table measured: timm's benchmark.py --reparam runs re-parameterisable
-    models (RepVGG, MobileOne, FastViT, ...) fused for inference; the row's param_count says which form ran (RepVGG-B1:
-    57.4 M parameters as trained, 51.8 M fused; newer timm tables list the fused form's MACs and parameters)."""
-    deploy = table_params_m is not None and _ran_fused(model, table_params_m)
-    path = cache / f"{model}_{size}_b{batch}{'_fused' if deploy else ''}.json"
+    """The graph of the model in the form the table measured (hwmap.calibrate.table.ran_fused: timm's benchmark.py
+    --reparam runs RepVGG, LeViT, ... fused; the row's param_count says which form ran)."""
+    fused = table_params_m is not None and ran_fused(model, table_params_m)
+    path = cache / f"{model}_{size}_b{batch}{'_fused' if fused else ''}.json"
     if path.is_file():
         return load_graph(path)
-    if deploy:
-        graph = hwmap.extract_graph(_fused_module(model), input_shape=(3, size, size), batch=batch, name=model)
+    if fused:
+        graph = trace_timm(model, img_size=size, batch=batch, fused=True)
     else:
         graph = hwmap.extract_graph(f"timm:{model}", resolution=size, batch=batch)
     save_graph(graph, path)
     return graph
-
-
-def _meta_model(model: str):
-    import timm
-    import torch
-
-    with torch.device("meta"):
-        return timm.create_model(model, pretrained=False).eval()
-
-
-def _is_reparameterisable(module) -> bool:
-    """timm.utils.reparameterize_model fuses every submodule with a reparameterize() or fuse() method."""
-    return any(hasattr(m, "reparameterize") or hasattr(m, "fuse") for m in module.modules())
-
-
-def _fused_module(model: str):
-    import torch
-    from timm.utils.model import reparameterize_model
-
-    with torch.device("meta"):  # the fused convolutions are created on the meta device too
-        return reparameterize_model(_meta_model(model))
-
-
-def _ran_fused(model: str, table_params_m: float) -> bool:
-    """Whether the table's parameter count is the fused form's (nearer to it than to the trained form's)."""
-    trained = _meta_model(model)
-    if not _is_reparameterisable(trained):
-        return False
-    trained_m = sum(p.numel() for p in trained.parameters()) / 1e6
-    fused_m = sum(p.numel() for p in _fused_module(model).parameters()) / 1e6
-    return abs(table_params_m - fused_m) < abs(table_params_m - trained_m)
 
 
 def metrics(measured: np.ndarray, predicted: np.ndarray) -> dict:
