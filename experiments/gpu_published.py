@@ -30,7 +30,9 @@ from hwmap.calibrate.table import (
     fit_table_checked,
     holdout_split,
     predict_step_s,
+    ran_fused,
     timeline_plan,
+    trace_timm,
 )
 from hwmap.cost.gpu import coefficients
 from hwmap.fileio import atomic_write_text
@@ -141,11 +143,17 @@ def table_rows() -> dict[tuple[str, int], dict]:
     return rows
 
 
-def traced(model: str, size: int, batch: int, cache: Path):
-    path = cache / f"{model}_{size}_b{batch}.json"
+def traced(model: str, size: int, batch: int, cache: Path, *, table_params_m: float | None = None):
+    """The graph of the model in the form the table measured (hwmap.calibrate.table.ran_fused: timm's benchmark.py
+    --reparam runs RepVGG, LeViT, ... fused; the row's param_count says which form ran)."""
+    fused = table_params_m is not None and ran_fused(model, table_params_m)
+    path = cache / f"{model}_{size}_b{batch}{'_fused' if fused else ''}.json"
     if path.is_file():
         return load_graph(path)
-    graph = hwmap.extract_graph(f"timm:{model}", resolution=size, batch=batch)
+    if fused:
+        graph = trace_timm(model, img_size=size, batch=batch, fused=True)
+    else:
+        graph = hwmap.extract_graph(f"timm:{model}", resolution=size, batch=batch)
     save_graph(graph, path)
     return graph
 
@@ -230,7 +238,7 @@ def main() -> None:
     for family, model, size in chosen:
         record = rows[(model, size)]
         batch = int(record["infer_batch_size"])
-        graph = traced(model, size, batch, cache)
+        graph = traced(model, size, batch, cache, table_params_m=float(record["param_count"]))
         families.append(family)
         names.append(f"{model}@{size}")
         batches.append(batch)

@@ -62,7 +62,7 @@ def main() -> None:
         for family, model, size in chosen:
             record = rows[(model, size)]
             batch = int(record["infer_batch_size"])
-            graph = traced(model, size, batch, cache)
+            graph = traced(model, size, batch, cache, table_params_m=float(record["param_count"]))
             families.append(family)
             names.append(f"{model}@{size}")
             batches.append(batch)

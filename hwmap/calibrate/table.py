@@ -106,7 +106,8 @@ PARAMETER_GROUPS = {
 # timm's results/benchmark-infer-*.csv: model, infer_img_size, infer_samples_per_sec, infer_step_time (ms per
 # batch), infer_batch_size, param_count, infer_gmacs, infer_macts.
 TIMM_COLUMNS = {"model": "model", "img_size": "infer_img_size", "batch": "infer_batch_size",
-                "step_time_ms": "infer_step_time", "samples_per_s": "infer_samples_per_sec"}
+                "step_time_ms": "infer_step_time", "samples_per_s": "infer_samples_per_sec",
+                "params_m": "param_count"}
 
 
 class TableError(HwmapError):
@@ -120,17 +121,19 @@ class TableRow:
     batch: int
     step_time_s: float
     line: int  # 1-based line in the CSV (header = line 1)
+    params_m: float | None = None  # the measured model's parameters (millions; optional column): which form ran
 
 
 def parse_columns(text: str | None) -> dict[str, str]:
     """columns 'model=name,img_size=res,batch=bs,step_time_ms=ms' over the timm defaults.
 
-    Keys: model, img_size, batch, and one of step_time_ms / step_time_s / samples_per_s.
+    Keys: model, img_size, batch, and one of step_time_ms / step_time_s / samples_per_s; optional params_m
+    (parameters in millions: a re-parameterisable model whose count is its fused form's is traced fused).
     """
     columns = dict(TIMM_COLUMNS)
     if not text:
         return columns
-    allowed = {"model", "img_size", "batch", "step_time_ms", "step_time_s", "samples_per_s"}
+    allowed = {"model", "img_size", "batch", "step_time_ms", "step_time_s", "samples_per_s", "params_m"}
     given: dict[str, str] = {}
     for item in text.split(","):
         key, sep, value = item.partition("=")
@@ -180,10 +183,25 @@ def read_table(path: str | Path, *, columns: Mapping[str, str] | None = None) ->
             raise TableError(f"{path}:{line}: img_size and batch must be positive integers and the time a positive "
                              f"number, got {size}, {batch}, {value}")
         step_s = {"step_time_ms": value * 1e-3, "step_time_s": value, "samples_per_s": batch / value}[time_key]
-        rows.append(TableRow(record[columns["model"]].strip(), size, batch, step_s, line))
+        rows.append(TableRow(record[columns["model"]].strip(), size, batch, step_s, line,
+                             _params_m(record, columns.get("params_m"), f"{path}:{line}")))
     if not rows:
         raise TableError(f"{path}: the table has no rows")
     return rows
+
+
+def _params_m(record: Mapping[str, str], column: str | None, where: str) -> float | None:
+    """The row's parameter count in millions, None where the table has no such column or the cell is empty."""
+    text = (record.get(column) or "").strip() if column else ""
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise TableError(f"{where}: the parameter count ({column}) must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise TableError(f"{where}: the parameter count ({column}) must be positive, got {text!r}")
+    return value
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -625,15 +643,47 @@ def _spread(members: list[TableRow]) -> list[TableRow]:
     return [members[i] for i in order]
 
 
-def trace_timm(model: str, *, img_size: int, batch: int) -> LayerGraph:
-    """The graph of a timm model on the meta device at batch x 3 x img_size x img_size (as hwmap extract)."""
+def trace_timm(model: str, *, img_size: int, batch: int, fused: bool = False) -> LayerGraph:
+    """The graph of a timm model on the meta device at batch x 3 x img_size x img_size (as hwmap extract).
+
+    fused: re-parameterised for inference first (timm.utils.reparameterize_model, as timm's benchmark.py --reparam
+    runs it: RepVGG's 3x3 + 1x1 + identity branches become one 3x3 convolution, LeViT's batch norms fold)."""
     from hwmap.graph.capture import capture, meta_inputs
     from hwmap.graph.sources import build_model
 
     spec = model if model.startswith("timm:") else f"timm:{model}"
     built = build_model(spec)
+    module = _fused(built.module) if fused else built.module
     chw = (built.default_input_chw[0], img_size, img_size)
-    return capture(built.module, meta_inputs([(batch, *chw)]), name=built.name, meta={"spec": spec, **built.meta})
+    meta = {"spec": spec, **built.meta, **({"reparameterized": True} if fused else {})}
+    return capture(module, meta_inputs([(batch, *chw)]), name=built.name, meta=meta)
+
+
+def _fused(module):
+    import torch
+    from timm.utils.model import reparameterize_model
+
+    with torch.device("meta"):  # the fused layers are created on the meta device, like the model's own
+        return reparameterize_model(module)
+
+
+def _is_reparameterisable(module) -> bool:
+    """timm.utils.reparameterize_model fuses every submodule with a reparameterize() or fuse() method."""
+    return any(hasattr(m, "reparameterize") or hasattr(m, "fuse") for m in module.modules())
+
+
+def ran_fused(model: str, params_m: float) -> bool:
+    """Whether a table row with params_m million parameters measured the model's fused (re-parameterised) form:
+    the model has layers to fuse and params_m is nearer the fused form's count than the trained form's (timm's
+    tables: repvgg_b1 57.42 as trained in the RTX 3090 file, 51.83 fused in the PyTorch 2.9.1 files)."""
+    from hwmap.graph.sources import build_model
+
+    trained = build_model(model if model.startswith("timm:") else f"timm:{model}").module
+    if not _is_reparameterisable(trained):
+        return False
+    trained_m = sum(p.numel() for p in trained.parameters()) / 1e6
+    fused_m = sum(p.numel() for p in _fused(trained).parameters()) / 1e6
+    return abs(params_m - fused_m) < abs(params_m - trained_m)
 
 
 @dataclass(frozen=True)
@@ -656,8 +706,8 @@ def calibrate_from_table(table: str | Path, *, accel: str | Accelerator, mode: s
     models (globs): every matching row; max_rows: a representative subset of at most that many.
 
     A row whose model cannot be built or traced is skipped and listed (a table of a whole model zoo has some).
-    Graphs are cached as ``<cache>/<model>_<size>_b<batch>.json`` (default cache: ``<out>.graphs`` beside the
-    output file, else ``hwmap-table-graphs`` in the working folder).
+    Graphs are cached as ``<cache>/<model>_<size>_b<batch>[_p<params>].json`` (default cache: ``<out>.graphs``
+    beside the output file, else ``hwmap-table-graphs`` in the working folder).
     """
     import fnmatch
     import time
@@ -691,12 +741,15 @@ def calibrate_from_table(table: str | Path, *, accel: str | Accelerator, mode: s
         progress.phase(f"tracing {subset}", len(rows))
     plans, used, skipped = [], [], []
     for row in rows:
-        path = cache / f"{row.model}_{row.img_size}_b{row.batch}.json"
+        # the parameter count decides the traced form (fused or trained), so it is part of the cache key
+        params = f"_p{row.params_m:g}" if row.params_m is not None else ""
+        path = cache / f"{row.model}_{row.img_size}_b{row.batch}{params}.json"
         try:
             if path.is_file():
                 graph = load_graph(path)
             else:
-                graph = trace_timm(row.model, img_size=row.img_size, batch=row.batch)
+                fused = row.params_m is not None and ran_fused(row.model, row.params_m)
+                graph = trace_timm(row.model, img_size=row.img_size, batch=row.batch, fused=fused)
                 save_graph(graph, path)
             plans.append(timeline_plan(graph, acc, mode=mode, dtype=dtype, amp=amp))
             used.append(row)

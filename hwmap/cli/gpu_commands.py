@@ -97,7 +97,9 @@ def calibrate(
                                                              "torch.autocast (timm's AMP tables)")] = True,
     columns: Annotated[Optional[str], typer.Option("--columns", help="with --from-table: KEY=COLUMN,... for "
                                                                      "model, img_size, batch and step_time_ms | "
-                                                                     "step_time_s | samples_per_s (default: "
+                                                                     "step_time_s | samples_per_s, optional "
+                                                                     "params_m (parameters in millions: picks "
+                                                                     "a fused RepVGG/LeViT form; default: "
                                                                      "timm's names)")] = None,
     models: Annotated[Optional[str], typer.Option("--models", help="with --from-table: comma-separated globs of "
                                                                    "the models to use (default: a representative "

@@ -65,6 +65,9 @@ Execution modes (what runs as one kernel):
   a pointwise or reduction kernel, never into a GEMM or convolution. A fused operator launches nothing, costs no
   host time, and adds only its external inputs' bytes and its vector work to the kernel. Views and module calls
   cost no host time (compiled away); each remaining kernel keeps its class's host overhead.
+  Convolutions run channels-last where Inductor's layout rule chooses it (:func:`inductor_channels_last`):
+  a dense spatial convolution then takes Inductor's measured channels-last time ratio for its type
+  (CHANNELS_LAST_TIME_FRAC; 1x1 and depthwise convolutions keep their eager time).
 
 Energy: idle power x latency_i (term "idle") + dynamic power of the class x full_s (term "dynamic"). Assumes:
 dynamic energy is proportional to the work (a kernel too small to fill the GPU runs longer, not hotter per
@@ -895,6 +898,56 @@ def conv_algorithm(node: Node, features: NodeFeatures, roofs: GpuRoofs, weight_b
     return NodeFeatures(flops_w, bytes_w, features.elements) if winograd_s < direct_s else features
 
 
+# torch.compile (Inductor) runs convolutions channels-last when its layout heuristic expects a gain
+# (torch/_inductor/graph.py, GraphLowering.decide_layout_opt, PyTorch 2.1-2.14): its measured mean time of a
+# channels-last convolution relative to the contiguous (NCHW) one, by convolution type ("average benchmarked
+# channels last speedup / slowdown, < 1 is speedup", from torchbench's convolution inputs). Eager PyTorch runs the
+# model's NCHW tensors as they come (timm's tables: nchw), so a channels-last convolution is compiled mode's alone.
+CHANNELS_LAST_TIME_FRAC = {"grouped": 1.358, "small": 0.783, "in_out": 0.725, "default": 0.823}
+# Inductor skips the layout change for graphs with few convolutions (>= 300 nodes per convolution).
+LAYOUT_OPT_MAX_NODES_PER_CONV = 300
+
+
+def inductor_conv_type(conv: Conv) -> str:
+    """Inductor's class of a convolution (decide_layout_opt): grouped (groups > 1 and more than one input channel
+    per group: depthwise is not grouped), small (<= 64 output and input channels per group), in_out (output
+    channels at most half the per-group input channels, kernel wider than 1) or default."""
+    in_per_group = conv.in_channels // conv.groups
+    if conv.groups > 1 and in_per_group > 1:
+        return "grouped"
+    if conv.out_channels <= 64 and in_per_group <= 64:
+        return "small"
+    if conv.out_channels * 2 <= in_per_group and conv.kernel[0] > 1:
+        return "in_out"
+    return "default"
+
+
+def inductor_channels_last(graph: LayerGraph) -> bool:
+    """Whether torch.compile runs this graph's convolutions channels-last: Inductor's inference rule, the FLOPs of
+    its convolutions weighted by CHANNELS_LAST_TIME_FRAC at most their unweighted sum."""
+    convs = [node.work for node in graph.nodes if isinstance(node.work, Conv) and not node.work.transposed]
+    if not convs or len(graph.nodes) >= LAYOUT_OPT_MAX_NODES_PER_CONV * len(convs):
+        return False
+    flops = [2.0 * c.gemm.macs for c in convs]
+    weighted = sum(f * CHANNELS_LAST_TIME_FRAC[inductor_conv_type(c)] for f, c in zip(flops, convs, strict=True))
+    return weighted <= sum(flops)
+
+
+def channels_last_features(node: Node, features: NodeFeatures) -> NodeFeatures:
+    """A convolution's features when it runs channels-last: its work scaled by Inductor's measured time ratio for
+    its type (the kernel time is linear in both roofs), so the roofline time follows the measured ratio.
+
+    Assumes: only dense spatial convolutions change. A 1x1 convolution is one GEMM over (channels, pixels) in either
+    layout; a depthwise one is memory-bound, and its bytes do not depend on the layout. On timm's RTX 4090
+    torch.compile table the ratio on 1x1 convolutions made ResNet-50 17% too fast (9% with it left out), on
+    depthwise ones EfficientNet-B0 43% (35%); on 3x3 ones it takes VGG-16 from 19% too slow to 1%."""
+    conv = node.work
+    if not isinstance(conv, Conv) or conv.transposed or conv.is_pointwise or conv.is_depthwise:
+        return features
+    frac = CHANNELS_LAST_TIME_FRAC[inductor_conv_type(conv)]
+    return NodeFeatures(features.flops * frac, features.bytes_ * frac, features.elements)
+
+
 def _memo(graph: LayerGraph, key, compute):
     """A template-independent property of a graph (fit classes, features, attention chains, fusion plan, host
     structure), computed once per graph object and kept on it (a LayerGraph is immutable; the value lives in its
@@ -948,6 +1001,8 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
                                                        for node in nodes])
     feats = [conv_algorithm(node, f, roofs, w * size) for node, f, w in zip(nodes, feats, weight_elements,
                                                                               strict=True)]
+    if mode == "compiled" and _memo(graph, "channels_last", lambda: inductor_channels_last(graph)):
+        feats = [channels_last_features(node, f) for node, f in zip(nodes, feats, strict=True)]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
         return _class_full_rate_s(roofs, coef, cls, flops, bytes_)

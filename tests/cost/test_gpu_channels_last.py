@@ -1,0 +1,68 @@
+"""Compiled mode's channels-last convolutions: Inductor's layout rule (decide_layout_opt) and its measured
+channels-last time ratios per convolution type, applied to dense spatial convolutions only."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwmap.api import extract_graph
+from hwmap.cost.gpu import (
+    CHANNELS_LAST_TIME_FRAC,
+    gpu_timeline,
+    inductor_channels_last,
+    inductor_conv_type,
+)
+from hwmap.hardware import load_accelerator
+from hwmap.ops.work import Conv
+
+
+def _conv(c_in: int, c_out: int, kernel: int, groups: int = 1) -> Conv:
+    return Conv(batch=1, in_channels=c_in, out_channels=c_out, in_spatial=(8, 8), out_spatial=(8, 8),
+                kernel=(kernel, kernel), stride=(1, 1), padding=(kernel // 2,) * 2, dilation=(1, 1), groups=groups)
+
+
+@pytest.mark.parametrize(("conv", "kind"), [
+    (_conv(256, 256, 3, groups=8), "grouped"),  # 32 input channels per group
+    (_conv(256, 256, 3, groups=256), "default"),  # depthwise: one input channel per group is not "grouped"
+    (_conv(32, 32, 3, groups=32), "small"),
+    (_conv(64, 64, 3), "small"),
+    (_conv(512, 128, 3), "in_out"),
+    (_conv(512, 128, 1), "default"),  # in_out needs a kernel wider than 1
+    (_conv(128, 256, 3), "default"),
+])
+def test_inductor_classifies_convolutions_as_its_layout_rule_does(conv, kind):
+    assert inductor_conv_type(conv) == kind
+
+
+def _net(groups: int, pointwise: bool = False):
+    from torch import nn
+
+    layers = [nn.Conv2d(3, 128, 3, padding=1)]
+    for _ in range(3):
+        layers.append(nn.Conv2d(128, 128, 3, padding=1, groups=groups))
+        if pointwise:
+            layers.append(nn.Conv2d(128, 128, 1))
+    return nn.Sequential(*layers).eval()
+
+
+def _conv_full_rate_s(graph, mode: str) -> list[float]:
+    timeline = gpu_timeline(graph, load_accelerator("rtx4090"), mode=mode, dtype="fp16", amp=False)
+    return [float(timeline.full_rate_s[p]) for p, node in enumerate(graph.nodes) if isinstance(node.work, Conv)]
+
+
+def test_compiled_dense_convolutions_run_at_inductors_channels_last_ratio():
+    graph = extract_graph(_net(groups=1, pointwise=True), input_shape=(3, 32, 32), batch=64, cache=False)
+    assert inductor_channels_last(graph)
+    eager, compiled = _conv_full_rate_s(graph, "eager"), _conv_full_rate_s(graph, "compiled")
+    kinds = [inductor_conv_type(n.work) for n in graph.nodes if isinstance(n.work, Conv)]
+    pointwise = [n.work.is_pointwise for n in graph.nodes if isinstance(n.work, Conv)]
+    for e, c, kind, is_1x1 in zip(eager, compiled, kinds, pointwise, strict=True):
+        expected = 1.0 if is_1x1 else CHANNELS_LAST_TIME_FRAC[kind]  # a 1x1 conv is one GEMM in either layout
+        assert c == pytest.approx(e * expected, rel=1e-9)
+    assert kinds[1:] == ["default"] * (len(kinds) - 1)
+
+
+def test_grouped_convolutions_keep_the_graph_contiguous():
+    graph = extract_graph(_net(groups=8), input_shape=(3, 32, 32), batch=64, cache=False)
+    assert not inductor_channels_last(graph)  # grouped: 1.358x slower channels-last, Inductor keeps NCHW
+    assert _conv_full_rate_s(graph, "compiled") == pytest.approx(_conv_full_rate_s(graph, "eager"), rel=1e-9)
