@@ -134,7 +134,6 @@ TENSOR_CLASSES = frozenset({"conv_dense", "conv_pointwise", "conv_grouped", "lin
                             "attention_fused"})
 # classes whose FLOPs are 2 x multiply-accumulates (the rest count vector operations)
 MAC_CLASSES = TENSOR_CLASSES | {"conv_depthwise"}
-POINTWISE_CLASSES = frozenset({"activation", "elementwise", "batch_norm"})
 
 _CLASS_BY_OPCLASS: dict[OpClass, str | None] = {
     OpClass.CONV_DENSE: "conv_dense",
@@ -990,7 +989,6 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     roofs = gpu_roofs(accel, dtype=dtype, tf32=tf32)
     coef = coefficients(accel, calibration)
     nodes = graph.nodes
-    n = len(nodes)
     classes = _memo(graph, "classes", lambda: tuple(fit_class_of(node) for node in nodes))
     amp = bool(amp and dtype in ("fp16", "bf16"))
     plan = _memo(graph, ("amp", dtype), lambda: amp_plan(graph, low_bytes=DTYPE_BYTES[dtype])) if amp else None
@@ -1008,22 +1006,11 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
         return _class_full_rate_s(roofs, coef, cls, flops, bytes_)
 
     # --- which nodes run as which kernel ---------------------------------------------------------------------
-    chains = _memo(graph, "chains", lambda: attention_chains(graph))
-    if mode == "eager":
-        fused_chains: tuple[AttentionChain, ...] = ()
-    elif mode == "auto":
-        fused_chains = tuple(c for c in chains if c.sdpa_origin)
-    else:
-        fused_chains = chains
+    fused_chains = _fused_chains(graph, mode)
     chain_at: dict[int, AttentionChain] = {c.av: c for c in fused_chains}
     # a fused kernel never materialises its scores: no autocast casts of them (softmax in, AV-GEMM in)
     score_numel = {m: c.batch * c.q_len * c.kv_len for c in fused_chains for m in (c.softmax, c.av)}
     in_chain: set[int] = {m for c in fused_chains for m in c.members}
-    chain_span_views: set[int] = set()
-    for c in fused_chains:
-        scope = nodes[c.av].scope
-        chain_span_views.update(p for p in range(c.members[0], c.members[-1] + 1)
-                                if isinstance(nodes[p].work, Zero) and nodes[p].scope == scope)
 
     # compiled mode: the shared fusion pass (hwmap.graph.fusion, policy "compiled") says which operators join
     # which kernel; attention chains are pre-formed kernels launched at their AV position
@@ -1070,25 +1057,50 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
         launches.append(_Launch(p, cls, f.flops, f.bytes_, f.elements, [p], [full_s(cls, f.flops, f.bytes_)]))
         launch_at_anchor[p] = launches[-1]
 
-    # --- host time per node ----------------------------------------------------------------------------------
-    host = np.zeros(n)
-    entries = np.zeros(n)
-    views = np.zeros(n)
-    if mode != "compiled":
-        entries = _memo(graph, "module_entries", lambda: _module_entries(nodes))
-        host += entries * coef.host_module_s
-        python_views = _memo(graph, "python_views", lambda: [p for p, node in enumerate(nodes)
-                                                             if isinstance(node.work, Zero) and _is_python_view(node)])
-        for p in python_views:
-            if p not in chain_span_views:
-                host[p] += coef.host_view_s
-                views[p] = 1.0
+    host, entries, views = _host_times(graph, mode, coef, fused_chains)
     launch_at: dict[int, list[int]] = {}
     for i, launch in enumerate(launches):
         launch_at.setdefault(launch.position, []).append(i)
         host[launch.position] += coef.classes[launch.fit_class].host_overhead_s
     return _Setup(roofs, coef, classes, launches, launch_at, host, entries, views, fused_chains,
                   fused_pointwise)
+
+
+def _fused_chains(graph: LayerGraph, mode: str) -> tuple[AttentionChain, ...]:
+    """The attention chains that run as one fused kernel in this mode: none in eager, those that came from SDPA in
+    auto, every one in compiled."""
+    chains = _memo(graph, "chains", lambda: attention_chains(graph))
+    if mode == "eager":
+        return ()
+    if mode == "auto":
+        return tuple(c for c in chains if c.sdpa_origin)
+    return chains
+
+
+def _host_times(graph: LayerGraph, mode: str, coef, fused_chains) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Host seconds per node before its launches (module entries, Python-level views outside fused attention
+    chains; nothing in compiled mode), and the module-entry and view counts behind them."""
+    nodes = graph.nodes
+    n = len(nodes)
+    host = np.zeros(n)
+    entries = np.zeros(n)
+    views = np.zeros(n)
+    if mode == "compiled":
+        return host, entries, views
+    chain_span_views: set[int] = set()
+    for c in fused_chains:
+        scope = nodes[c.av].scope
+        chain_span_views.update(p for p in range(c.members[0], c.members[-1] + 1)
+                                if isinstance(nodes[p].work, Zero) and nodes[p].scope == scope)
+    entries = _memo(graph, "module_entries", lambda: _module_entries(nodes))
+    host += entries * coef.host_module_s
+    python_views = _memo(graph, "python_views", lambda: [p for p, node in enumerate(nodes)
+                                                         if isinstance(node.work, Zero) and _is_python_view(node)])
+    for p in python_views:
+        if p not in chain_span_views:
+            host[p] += coef.host_view_s
+            views[p] = 1.0
+    return host, entries, views
 
 
 # ----------------------------------------------------------------------------------------------------------------
