@@ -105,8 +105,8 @@ def register_kind(name: str, *, schema: Any, cost: str | None, sweep_axes: tuple
     if name in _KINDS and not replace:
         raise TemplateError(f"template kind {name!r} is already registered ({_KINDS[name].schema!r})")
     info = KindInfo(name=name, schema=schema, cost=cost, sweep_axes=tuple(sweep_axes) if sweep_axes else None,
-                    mappable=mappable, bounds=bounds, description=description, label=label or name, settings=tuple(settings),
-                    ignores=tuple(ignores), timeline=timeline)
+                    mappable=mappable, bounds=bounds, description=description, label=label or name,
+                    settings=tuple(settings), ignores=tuple(ignores), timeline=timeline)
     _KINDS[name] = info
     return info
 
