@@ -305,6 +305,7 @@ def main() -> None:
             ax.plot([lo, hi], [lo * f, hi * f], color="grey", lw=0.6, ls="--")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _readable_log_ticks(ax)
         m = summary[name]
         ax.set_title(f"{name}\nSpearman {m['spearman']:.3f}, median |err| {m['median_abs_error_pct']:.1f}%",
                      fontsize=10)
@@ -314,6 +315,17 @@ def main() -> None:
     png_path = save_figure(fig, out / "gpu_published.png")
     print("\n".join(lines[:8 + len(results)]))
     done(args, csv_path, md_path, png_path)
+
+
+def _readable_log_ticks(ax) -> None:
+    """Labels at 1, 2 and 5 x 10^k only, written as plain numbers: a span under a decade otherwise gets a label at
+    every minor tick, which overlap."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_formatter(NullFormatter())
 
 
 def _palette(n: int) -> list:
