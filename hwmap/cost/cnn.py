@@ -113,8 +113,7 @@ def non_gemm_costs(arrays: LayerArrays, spec: CnnAcceleratorSpec, view: Hierarch
                      arrays.input_elements + arrays.output_elements) * act_bytes
     dram_bytes = np.where((vector | dma) & live, moved, 0.0)
     # A DMA layer's time is its DRAM traffic: it counts as stall-free transfer cycles, not compute.
-    dram_bw = dram_level(view).read_bandwidth_bytes_per_cycle or np.inf  # unstated (a Timeloop design): unlimited
-    dma_cycles = np.where(dma, dram_bytes / dram_bw, 0.0)
+    dma_cycles = np.where(dma, dram_bytes / dram_level(view).read_bytes_per_cycle, 0.0)
     sram_pj = np.where(vector & live, arrays.input_elements * act_bytes * act_read_pj
                        + arrays.output_elements * act_bytes * act_write_pj, 0.0)
     vector_pj = np.where((vector | dma) & live, arrays.vector_ops * vu.op_energy_pj, 0.0)
@@ -137,7 +136,7 @@ def finish(graph, accel, view: Hierarchy, arrays, compute, dram_bytes, terms, se
     compute = whole_numbers(compute, field_name="compute_cycles", names=names, what=what)
     dram_bytes = whole_numbers(dram_bytes, field_name="dram_bytes", names=names, what=what)
     dram = dram_level(view)
-    stall = whole_numbers(stalls(compute, dram_bytes, dram.read_bandwidth_bytes_per_cycle, arrays.mask(UNIT_DMA)),
+    stall = whole_numbers(stalls(compute, dram_bytes, dram.read_bytes_per_cycle, arrays.mask(UNIT_DMA)),
                           field_name="stall_cycles", names=names, what=what)
     cycles = compute + stall
     terms = {**terms, "dram": dram_bytes * dram.read_pj_per_byte,

@@ -88,6 +88,11 @@ class MemoryLevel(_Frozen):
         return tuple(op for op in OPERANDS if op not in self.bypasses)
 
     @property
+    def read_bytes_per_cycle(self) -> float:
+        """The read bandwidth; inf when the file states none (unlimited, as Timeloop assumes)."""
+        return self.read_bandwidth_bytes_per_cycle or math.inf
+
+    @property
     def read_pj_per_byte(self) -> float:
         return self.energy.read_pj * 8 / self.access_width_bits
 

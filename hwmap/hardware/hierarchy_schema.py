@@ -86,5 +86,4 @@ class HierarchySpec(TemplateSpec):
     def dram(self) -> DramView:
         """The outermost level: its read bandwidth (bytes/cycle; inf when unstated) and read energy per byte."""
         outer = self.built("hierarchy").levels[0]
-        bw = outer.read_bandwidth_bytes_per_cycle or float("inf")
-        return DramView(bw_bytes_per_cycle=bw, energy_pj_per_byte=outer.read_pj_per_byte)
+        return DramView(bw_bytes_per_cycle=outer.read_bytes_per_cycle, energy_pj_per_byte=outer.read_pj_per_byte)
