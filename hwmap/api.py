@@ -281,14 +281,15 @@ def export_accelerator(accel: str | Path | Accelerator, *, out: str | Path, form
     an existing folder, to <out>/<name>.hardware.yaml and <name>.mapping.yaml ('hierarchy' templates: the folder
     gets <name>.yaml and <name>.mapping.yaml); 'timeloop': Timeloop v0.4 <name>.flattened_architecture.yaml,
     <name>.ERT.yaml (Accelergy's energy table) and <name>.constraints.yaml in the existing folder out."""
+    from hwmap.cost.kinds import hardware_view
     from hwmap.fileio import check_run_files
-    from hwmap.interop.hierarchy_template import EXPORT_FORMATS, accelerator_hierarchy, export_hierarchy, export_paths
+    from hwmap.interop.hierarchy_template import EXPORT_FORMATS, export_hierarchy, export_paths
     from hwmap.interop.zigzag import ZigzagExport, has_builtin_layout, zigzag_hardware_paths
 
     _choice("format", format, EXPORT_FORMATS)
     template = load_accelerator(accel)
     source = accel if isinstance(accel, str | Path) else None  # a template file must not be overwritten
-    hierarchy = accelerator_hierarchy(template)
+    hierarchy = hardware_view(template)
     if format == "zigzag" and has_builtin_layout(hierarchy):
         hardware, mapping = zigzag_hardware_paths(out, template.name)
         check_run_files(inputs={"accel": source}, outputs={"out": hardware, "out (mapping YAML)": mapping})

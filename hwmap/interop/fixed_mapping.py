@@ -631,12 +631,12 @@ def map_fixed(graph, accelerator, fixed: str | Path, *, layer: str | None = None
     and modules) on the template's hierarchy, at the template's operand bits."""
     from fnmatch import fnmatchcase
 
+    from hwmap.cost.kinds import hardware_view
     from hwmap.cost.multilevel.problem import problem_of
     from hwmap.errors import ParameterError, UnsupportedOpError
-    from hwmap.interop.hierarchy_template import accelerator_hierarchy
     from hwmap.ops.work import Conv, Gemm
 
-    hierarchy = accelerator_hierarchy(accelerator)
+    hierarchy = hardware_view(accelerator)
     bits = accelerator.spec.operand_bits
     names, scopes, results = [], [], []
     for node in graph.nodes:

@@ -37,7 +37,6 @@ __all__ = [
     "ZIGZAG_DEFAULT_FREQ_MHZ",
     "EXPORT_FORMATS",
     "ImportedTemplate",
-    "accelerator_hierarchy",
     "export_hierarchy",
     "export_paths",
     "hierarchy_of_template",
@@ -212,14 +211,6 @@ def read_template_file(path: str | Path) -> tuple[dict, Hierarchy]:
 # ------------------------------------------------------------------------------------------------------------
 
 EXPORT_FORMATS = ("zigzag", "timeloop")
-
-
-def accelerator_hierarchy(accelerator) -> Hierarchy:
-    """The one hardware view of a loaded template: its kind's ``hardware_view`` (the registry of kinds,
-    hwmap.cost.kinds). A GPU template: one TemplateError line."""
-    from hwmap.cost.kinds import hardware_view
-
-    return hardware_view(accelerator)
 
 
 def export_paths(h: Hierarchy, *, format: str, out_dir: str | Path) -> tuple[Path, ...]:

@@ -169,11 +169,11 @@ def write_cost_csv(path: str, cost) -> None:
 
 def template_levels(template) -> list[str]:
     """A CNN template's memory levels, DRAM first, then its MAC array ('mac 14x12'); [] for a GPU."""
+    from hwmap.cost.kinds import hardware_view
     from hwmap.errors import HwmapError
-    from hwmap.interop.hierarchy_template import accelerator_hierarchy
 
     try:
-        h = accelerator_hierarchy(template)
+        h = hardware_view(template)
     except HwmapError:
         return []
     return [level.name for level in h.levels] + [f"{h.compute.name} {'x'.join(map(str, h.compute.mesh))}"]
