@@ -106,7 +106,9 @@ class ZigzagHardware:
     output_bits: int
 
 
-BUILTIN_LAYOUTS = (("dram", "ifmap", "filter", "ofmap"), ("dram", "global", "pe.weight", "pe.input", "pe.accumulation"))
+SYSTOLIC_LAYOUT = ("dram", "ifmap", "filter", "ofmap")
+VECTOR_PE_LAYOUT = ("dram", "global", "pe.weight", "pe.input", "pe.accumulation")
+BUILTIN_LAYOUTS = (SYSTOLIC_LAYOUT, VECTOR_PE_LAYOUT)
 
 
 def has_builtin_layout(view) -> bool:
@@ -153,7 +155,7 @@ def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
                             dram_level.write_pj_per_byte, dram_level.read_bandwidth_bytes_per_cycle, dims, "dram")
 
     names = tuple(level.name for level in view.levels)
-    if view.compute.systolic_axes and names == ("dram", "ifmap", "filter", "ofmap"):
+    if view.compute.systolic_axes and names == SYSTOLIC_LAYOUT:
         rows, cols = view.compute.mesh
         on_axes = tuple(u.dims[0] for u in view.spatial)
         flow = {("C", "K"): "ws", ("OX", "K"): "os", ("C", "OX"): "is"}[on_axes]
@@ -178,7 +180,7 @@ def zigzag_hardware_view(accel: Accelerator) -> ZigzagHardware:
         return ZigzagHardware(accel.name, accel.kind, accel.freq_mhz, dims, (rows, cols),
                               view.compute.mac_energy_pj, dims, (*memories, dram(dims)), spatial, bits.input,
                               bits.weight, bits.output)
-    if names != ("dram", "global", "pe.weight", "pe.input", "pe.accumulation"):
+    if names != VECTOR_PE_LAYOUT:
         raise HwmapError(f"{accel.name}: ZigZag export supports the systolic and vector_pe layouts, not levels "
                          f"{list(names)} (write its hierarchy with hwmap.interop.zigzag_hardware)")
     num_pes, lanes, vector_width = view.compute.mesh
