@@ -17,6 +17,7 @@ Traced graphs are cached under <out-dir>/gpu_published/graphs/ (reruns skip trac
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -225,15 +226,22 @@ def evaluate(plans, measured_s: np.ndarray, names: list[str], families: list[str
     return results, summary, log
 
 
-def main() -> None:
-    args = arguments(__doc__)
-    out = args.out_dir / ("gpu_published_tiny" if args.tiny else "gpu_published")  # --tiny keeps the full results
-    cache = args.out_dir / "gpu_published" / "graphs"
-    out.mkdir(parents=True, exist_ok=True)
-    cache.mkdir(parents=True, exist_ok=True)
-    accel = hwmap.load_accelerator(ACCEL)
-    rows = table_rows()
-    chosen = TINY if args.tiny else MODELS
+@dataclass(frozen=True)
+class TableRows:
+    """The chosen rows of a published table: their family, name, batch, measured step time, MACs per step and
+    GPU timeline plan, in the same order."""
+
+    families: list[str]
+    names: list[str]
+    batches: list[int]
+    measured_s: np.ndarray
+    macs: np.ndarray
+    plans: list
+
+
+def plan_table_rows(chosen, rows: dict, accel, cache: Path, *, mode: str) -> TableRows:
+    """Trace (or read from cache) every chosen (family, model, size) row at the table's batch, in the form the
+    table measured, and plan its timeline on accel in mode (fp16 AMP, as timm's tables ran)."""
     families, names, measured, plans, macs, batches = [], [], [], [], [], []
     for family, model, size in chosen:
         record = rows[(model, size)]
@@ -244,14 +252,32 @@ def main() -> None:
         batches.append(batch)
         measured.append(float(record["infer_step_time"]) * 1e-3)
         macs.append(float(record["infer_gmacs"]) * 1e9 * batch)
-        plans.append(timeline_plan(graph, accel, mode="auto", dtype="fp16", amp=True))
-    measured_s = np.array(measured)
+        plans.append(timeline_plan(graph, accel, mode=mode, dtype="fp16", amp=True))
+    return TableRows(families, names, batches, np.array(measured), np.array(macs), plans)
+
+
+def flops_constant_s_per_mac(measured_s: np.ndarray, macs: np.ndarray) -> float:
+    """The FLOPs baseline's one constant: step time = MACs x it, the best fit (least squares on log error)."""
+    return float(np.exp(np.mean(np.log(measured_s / macs))))
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    out = args.out_dir / ("gpu_published_tiny" if args.tiny else "gpu_published")  # --tiny keeps the full results
+    cache = args.out_dir / "gpu_published" / "graphs"
+    out.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    accel = hwmap.load_accelerator(ACCEL)
+    rows = table_rows()
+    chosen = TINY if args.tiny else MODELS
+    table = plan_table_rows(chosen, rows, accel, cache, mode="auto")
+    families, names, batches, plans, measured_s = table.families, table.names, table.batches, table.plans, \
+        table.measured_s
     prior = coefficients(accel)
     results, summary, log = evaluate(plans, measured_s, names, families, batches, prior, lofo=not args.tiny)
     print("\n".join(log))
-    macs_arr = np.array(macs)
-    constant = float(np.exp(np.mean(np.log(measured_s / macs_arr))))  # least squares on log error
-    flops_s = constant * macs_arr
+    constant = flops_constant_s_per_mac(measured_s, table.macs)
+    flops_s = constant * table.macs
     results["FLOPs x best constant"] = flops_s
     summary["FLOPs x best constant"] = metrics(measured_s, flops_s)
 

@@ -19,10 +19,9 @@ from importlib.resources import files
 
 import numpy as np
 from _common import arguments, done, write_csv
-from gpu_published import MODELS, TINY, evaluate, metrics, traced
+from gpu_published import MODELS, TINY, evaluate, flops_constant_s_per_mac, metrics, plan_table_rows
 
 import hwmap
-from hwmap.calibrate.table import timeline_plan
 from hwmap.cost.gpu import coefficients
 from hwmap.fileio import atomic_write_text
 
@@ -58,24 +57,13 @@ def main() -> None:
         accel = hwmap.load_accelerator(template)
         rows = table_rows(name)
         chosen = [(f, m, s) for f, m, s in (TINY if args.tiny else MODELS) if (m, s) in rows]
-        families, names, measured, plans, macs, batches = [], [], [], [], [], []
-        for family, model, size in chosen:
-            record = rows[(model, size)]
-            batch = int(record["infer_batch_size"])
-            graph = traced(model, size, batch, cache, table_params_m=float(record["param_count"]))
-            families.append(family)
-            names.append(f"{model}@{size}")
-            batches.append(batch)
-            measured.append(float(record["infer_step_time"]) * 1e-3)
-            macs.append(float(record["infer_gmacs"]) * 1e9 * batch)
-            plans.append(timeline_plan(graph, accel, mode=mode, dtype="fp16", amp=True))
-        measured_s = np.array(measured)
+        planned = plan_table_rows(chosen, rows, accel, cache, mode=mode)
+        families, names, batches, plans, measured_s = planned.families, planned.names, planned.batches, \
+            planned.plans, planned.measured_s
         results, summary, log = evaluate(plans, measured_s, names, families, batches, coefficients(accel),
                                          lofo=False)
         logs += [f"{what}: {line}" for line in log]
-        macs_arr = np.array(macs)
-        constant = float(np.exp(np.mean(np.log(measured_s / macs_arr))))
-        results["FLOPs x best constant"] = constant * macs_arr
+        results["FLOPs x best constant"] = flops_constant_s_per_mac(measured_s, planned.macs) * planned.macs
         summary["FLOPs x best constant"] = metrics(measured_s, results["FLOPs x best constant"])
         for predictor, m in summary.items():
             lines.append(f"| {what} | {name} | {len(plans)} | {predictor} | {m['spearman']:.3f} | "
