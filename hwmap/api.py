@@ -452,18 +452,26 @@ def bounds(
     """Least DRAM traffic attainable with at most B bytes at each memory level the mapper handles, for every B
     (Orojenesis-style curves; hwmap.cost.bounds): one step function per conv/GEMM layer and their sum, with the
     compulsory traffic, the smallest capacity reaching it, the template's capacity and the mapper's traffic there.
-    level: one level (ifmap, filter, ofmap, all; global on vector_pe templates), default every one; layer: only
+    On a hierarchy template (hwmap.cost.hierarchy_bounds) a level's curve is the least traffic between it and the
+    level above it with at most B bytes in one of its instances.
+    level: one level (ifmap, filter, ofmap, all; global on vector_pe templates; a hierarchy's on-chip level by
+    name), default every one (a hierarchy: the level right below DRAM); layer: only
     layers whose name or module matches this glob; cache as in estimate. Returns a hwmap.cost.bounds.TrafficBounds."""
     from hwmap.cost import candidate_store
     from hwmap.cost.bounds import traffic_bounds
     from hwmap.cost.dispatch import map_target
     from hwmap.cost.layers import layer_arrays
     from hwmap.cost.memory import memory_hierarchy
+    from hwmap.hardware.kinds import kind_info
 
     accelerator = _mappable(load_accelerator(accel), "traffic bounds cover", capability="bounds")
     graph = extract_graph(model, input_shape=input_shape, resolution=resolution, batch=batch,
                           num_classes=num_classes, strict=strict, cache=cache)
     cost = estimate(graph, accelerator, dataflow=dataflow, cache=cache)
+    if kind_info(accelerator.kind).bounds == "levels":  # every level of a hierarchy (hwmap.cost.hierarchy_bounds)
+        from hwmap.cost.hierarchy_bounds import hierarchy_traffic_bounds
+
+        return hierarchy_traffic_bounds(cost, accelerator, levels=[level] if level else None, layer=layer)
     memory = memory_hierarchy(accelerator)
     target = map_target(memory, accelerator.spec, dataflow=cost.settings.get("dataflow"), accelerator=accelerator)
     with candidate_store.used(cache):

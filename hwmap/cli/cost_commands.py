@@ -332,6 +332,13 @@ def accels_import(
           f"({' x '.join(map(str, result.hierarchy.compute.mesh))})")
 
 
+def _bytes_text(n: float) -> str:
+    """A capacity in B, KiB or MiB (per-PE scratchpads hold tens of bytes, global buffers megabytes)."""
+    if n < 1024:
+        return f"{n:,.0f} B"
+    return f"{n / 1024:,.1f} KiB" if n < 1024 ** 2 else f"{n / 1024 ** 2:,.2f} MiB"
+
+
 @app.command("bounds")
 @option_groups
 @calls_api("bounds")
@@ -339,8 +346,9 @@ def bounds_command(
     model: ModelArg,
     accel: AccelOpt,
     level: Annotated[Optional[str], typer.Option("--level", help="one memory level (ifmap, filter, ofmap, all; "
-                                                                 "global on vector_pe templates); default: every "
-                                                                 "level the mapper handles")] = None,
+                                                                 "global on vector_pe templates; a hierarchy "
+                                                                 "template's on-chip level by name); default: "
+                                                                 "every level right below DRAM")] = None,
     layer: LayerOpt = None,
     dataflow: DataflowOpt = None,
     graph_options: OptionValues = GRAPH_OPTIONS,
@@ -363,18 +371,18 @@ def bounds_command(
     if json_out:
         print_json(result.record())
         return
-    table = Table(title=f"{result.model} on {result.accelerator}: least DRAM traffic of the conv/GEMM layers vs "
-                        "buffer capacity (whole network)", title_justify="left")
-    for column in ("level", "template KiB", "MB at template", "hwmap map MB", "smallest KiB", "MB there",
-                   "compulsory MB", "compulsory from KiB", "steps"):
-        table.add_column(column, justify="left" if column == "level" else "right")
+    table = Table(title=f"{result.model} on {result.accelerator}: least traffic from the level above of the "
+                        "conv/GEMM layers vs the level's capacity (whole network)", title_justify="left")
+    for column in ("level", "from", "template", "MB at template", "hwmap map MB", "smallest", "MB there",
+                   "compulsory MB", "compulsory from", "steps"):
+        table.add_column(column, justify="left" if column in ("level", "from") else "right")
     for lb in result.levels:
         net = lb.network
         reach = net.compulsory_capacity_bytes
-        table.add_row(lb.level, f"{lb.template_capacity_bytes / 1024:,.1f}",
+        table.add_row(lb.level, lb.above, _bytes_text(lb.template_capacity_bytes),
                       f"{net.at(lb.template_capacity_bytes) / 1e6:,.3f}", f"{lb.mapped_bytes / 1e6:,.3f}",
-                      f"{net.min_capacity_bytes / 1024:,.2f}", f"{net.traffic_bytes[0] / 1e6:,.1f}",
-                      f"{net.compulsory_bytes / 1e6:,.3f}", "-" if reach is None else f"{reach / 1024:,.1f}",
+                      _bytes_text(net.min_capacity_bytes), f"{net.traffic_bytes[0] / 1e6:,.1f}",
+                      f"{net.compulsory_bytes / 1e6:,.3f}", "-" if reach is None else _bytes_text(reach),
                       str(len(net.capacity_bytes)))
     console = stdout_console()
     console.print(table)

@@ -98,6 +98,7 @@ class LevelBounds:
     double_buffered: bool
     layers: tuple[LayerCurve, ...]
     network: TrafficCurve
+    above: str = "DRAM"  # the level(s) the traffic crosses from (hierarchy templates: hwmap.cost.hierarchy_bounds)
 
     @property
     def mapped_bytes(self) -> float:
@@ -125,7 +126,8 @@ class TrafficBounds:
                     "points": [{"capacity_bytes": x, "traffic_bytes": y} for x, y in c.points()]}
 
         return {"model": self.model, "accelerator": self.accelerator, "notes": list(self.notes),
-                "levels": [{"level": lb.level, "template_capacity_bytes": lb.template_capacity_bytes,
+                "levels": [{"level": lb.level, "above": lb.above,
+                            "template_capacity_bytes": lb.template_capacity_bytes,
                             "double_buffered": lb.double_buffered, "mapped_bytes": lb.mapped_bytes,
                             "at_template_bytes": lb.network.at(lb.template_capacity_bytes),
                             "network": curve(lb.network),
@@ -138,7 +140,8 @@ class TrafficBounds:
         for lb in self.levels:
             for name, c in (("network", lb.network), *((lc.layer, lc.curve) for lc in lb.layers)):
                 for x, y in c.points():
-                    out.append({"level": lb.level, "layer": name, "capacity_bytes": x, "traffic_bytes": y,
+                    out.append({"level": lb.level, "above": lb.above, "layer": name, "capacity_bytes": x,
+                                "traffic_bytes": y,
                                 "compulsory_bytes": c.compulsory_bytes,
                                 "template_capacity_bytes": lb.template_capacity_bytes})
         return out
@@ -172,7 +175,7 @@ def _needs(table: CandidateTable, t: MapTarget) -> _Needs:
                   np.broadcast_to(floored[:, None], d.shape)[useful])
 
 
-def _front(capacity: np.ndarray, dram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def front(capacity: np.ndarray, dram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pareto front (ascending capacity, strictly descending traffic) of points."""
     order = np.argsort(capacity)
     c, d = capacity[order], dram[order]
@@ -209,10 +212,10 @@ def _shape_curve(table: CandidateTable, t: MapTarget, level: _Level, groups: int
         return None
     compulsory = float((table.nest.input_words * t.input_bytes + table.nest.weight_words * t.weight_bytes
                         + table.nest.output_words * t.output_bytes) * groups)
-    c_any, d_any = _front(capacity[fits], d[fits])
+    c_any, d_any = front(capacity[fits], d[fits])
     if not floored.any():
         return TrafficCurve(c_any, d_any, compulsory)
-    c_floor, d_floor = _front(capacity[floored], d[floored])
+    c_floor, d_floor = front(capacity[floored], d[floored])
     below = c_any < c_floor[0]  # no floored tiling fits there: the mapper drops the floor
     c, d = np.r_[c_any[below], c_floor], np.r_[d_any[below], d_floor]
     if running_min:  # a floorless tiling chosen below the first floored one still fits above it

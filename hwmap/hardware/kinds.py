@@ -24,6 +24,8 @@ from hwmap.errors import HwmapError, TemplateError
 
 __all__ = ["KindInfo", "is_registered", "is_timeline", "kind_info", "kinds_taking", "register_kind", "registered_kinds"]
 
+# How `hwmap bounds` draws a kind's curves (KindInfo.bounds): None = it does not.
+BOUNDS_ROUTES: tuple[str | None, ...] = (None, "candidates", "levels")
 # The EstimateSettings fields a kind may take (hwmap.cost.settings.EstimateSettings.check_applies refuses the rest).
 SETTING_FIELDS: tuple[str, ...] = ("fusion", "mode", "dtype", "calibration", "tf32", "dataflow", "mapping",
                                    "objective")
@@ -37,8 +39,9 @@ class KindInfo:
     registered with a schema only, through :func:`hwmap.hardware.schema.register_template_kind`: its templates
     load but cannot be costed). sweep_axes: (leader, follower) template fields that a design space's
     ``square: true`` ties, None when the kind has no 2-D array to sweep (then it cannot be a design space's base).
-    mappable: a mapper (loop orders and tiles per layer, ``hwmap map``) covers it. bounds: ``hwmap bounds``'
-    traffic-vs-capacity curves cover it (the single-level mapper's candidate tables: systolic and vector-PE).
+    mappable: a mapper (loop orders and tiles per layer, ``hwmap map``) covers it. bounds: how ``hwmap bounds``'
+    traffic-vs-capacity curves cover it: "candidates" (the single-level mapper's candidate tables,
+    hwmap.cost.bounds), "levels" (every level of a hierarchy, hwmap.cost.hierarchy_bounds); None: not covered.
     label: how messages name its templates ("GPU templates"). settings: the estimate settings it takes; ignores:
     those it accepts but has no use for (a GPU has no mapper: a sweep or a path costing that sets the mapper's
     mapping or objective for every template still runs on a GPU); any other setting given is refused.
@@ -51,7 +54,7 @@ class KindInfo:
     cost: str | None
     sweep_axes: tuple[str, str] | None = None
     mappable: bool = True
-    bounds: bool = False
+    bounds: str | None = None
     description: str = ""
     label: str = ""
     settings: tuple[str, ...] = ()
@@ -85,7 +88,7 @@ _KINDS: dict[str, KindInfo] = {}
 
 
 def register_kind(name: str, *, schema: Any, cost: str | None, sweep_axes: tuple[str, str] | None = None,
-                  mappable: bool = True, bounds: bool = False, description: str = "", label: str | None = None,
+                  mappable: bool = True, bounds: str | None = None, description: str = "", label: str | None = None,
                   settings: tuple[str, ...] = ("objective", "fusion"), ignores: tuple[str, ...] = (),
                   timeline: bool = False, replace: bool = False) -> KindInfo:
     """Register a template kind (see :class:`KindInfo` for the fields); a name already registered is refused
@@ -102,6 +105,8 @@ def register_kind(name: str, *, schema: Any, cost: str | None, sweep_axes: tuple
         raise TemplateError(f"kind {name!r}: unknown estimate settings {unknown}; expected some of {SETTING_FIELDS}")
     if sweep_axes is not None and (len(sweep_axes) != 2 or not all(isinstance(a, str) for a in sweep_axes)):
         raise TemplateError(f"kind {name!r}: sweep_axes must be two template field paths, got {sweep_axes!r}")
+    if bounds not in BOUNDS_ROUTES:
+        raise TemplateError(f"kind {name!r}: bounds {bounds!r}; expected one of {BOUNDS_ROUTES}")
     if name in _KINDS and not replace:
         raise TemplateError(f"template kind {name!r} is already registered ({_KINDS[name].schema!r})")
     info = KindInfo(name=name, schema=schema, cost=cost, sweep_axes=tuple(sweep_axes) if sweep_axes else None,
@@ -143,11 +148,12 @@ def kinds_taking(setting: str) -> tuple[str, ...]:
 
 register_kind(
     "systolic", schema="hwmap.hardware.schema:SystolicSpec", cost="hwmap.cost.systolic_kind",
-    sweep_axes=("array.rows", "array.cols"), bounds=True, settings=("dataflow", "mapping", "objective", "fusion"),
+    sweep_axes=("array.rows", "array.cols"), bounds="candidates",
+    settings=("dataflow", "mapping", "objective", "fusion"),
     description="a rows x cols systolic MAC array with ifmap/filter/ofmap SRAMs (SCALE-Sim's template, with energy)")
 register_kind(
     "vector_pe", schema="hwmap.hardware.schema:VectorPESpec", cost="hwmap.cost.vector_pe_kind",
-    sweep_axes=("pe_array.lanes", "pe_array.vector_width"), bounds=True, label="vector-PE",
+    sweep_axes=("pe_array.lanes", "pe_array.vector_width"), bounds="candidates", label="vector-PE",
     settings=("objective", "fusion"),
     description="PEs of vector MAC lanes with per-PE buffers and a global buffer (MAGNet/Simba-like)")
 register_kind(
@@ -156,5 +162,5 @@ register_kind(
     description="a GPU: published peaks, a roofline timeline calibrated by measurements")
 register_kind(
     "hierarchy", schema="hwmap.hardware.hierarchy_schema:HierarchySpec", cost="hwmap.cost.hierarchy_kind",
-    settings=("objective", "fusion"),
+    bounds="levels", settings=("objective", "fusion"),
     description="an N-level memory hierarchy and a PE array as data (Timeloop/ZigZag-like), mapped level by level")
