@@ -75,7 +75,7 @@ def plot_layers(model: ModelArg, accel: AccelOpt, out: OutOpt, dataflow: Dataflo
 @calls_api("plot_bounds")
 def plot_bounds(model: ModelArg, accel: AccelOpt, out: OutOpt,
                 level: Annotated[Optional[str], typer.Option("--level", help="one memory level (default: every "
-                                                                             "level the mapper handles)")] = None,
+                                                                             "level right below DRAM)")] = None,
                 layer: LayerOpt = None,
                 dataflow: DataflowOpt = None, input_shape: InputOpt = None, resolution: ResolutionOpt = None,
                 batch: BatchOpt = 1, num_classes: ClassesOpt = None, title: TitleOpt = None,

@@ -1,6 +1,8 @@
 """Data movement as a function of buffer size: the least DRAM traffic attainable with at most B bytes at a memory
 level, for every B, over the mapper's whole mapping space (after Orojenesis: Huang et al., "Mind the Gap:
-Attainable Data Movement and Operational Intensity Bounds for Tensor Algorithms", ISCA 2024).
+Attainable Data Movement and Operational Intensity Bounds for Tensor Algorithms", ISCA 2024). This module does
+the single-level kinds (systolic, vector-PE); hwmap.cost.hierarchy_bounds every level of ``kind: hierarchy``
+templates, with the same result classes.
 
 For each conv/GEMM layer the candidate table of its shape (:class:`hwmap.cost.mapping.CandidateTable`: every
 minimal tiling of N, K, C, P, Q at the DRAM-facing level with its best loop order) gives, per candidate, the bytes

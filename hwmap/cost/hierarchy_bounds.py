@@ -122,7 +122,9 @@ def mapped_boundary_bytes(h: Hierarchy, problem: LoopProblem, nest: Nest, result
 class _Space:
     """The candidates of one layer at one level (module docstring): L's temporal tile u per dim (a flat grid)."""
 
-    def __init__(self, h: Hierarchy, problem: LoopProblem, nest: Nest, level: int) -> None:
+    def __init__(self, h: Hierarchy, problem: LoopProblem, nest: Nest, level: int,
+                 flat: np.ndarray | None = None) -> None:
+        """flat: the grid's flat indices to hold (default every one; the last is every dim's largest tile)."""
         self.h, self.problem, self.nest, self.level = h, problem, nest, level
         self.sizes = problem.sizes
         self.spatial = dict.fromkeys(LOOP_DIMS, 1)
@@ -131,8 +133,10 @@ class _Space:
                 self.spatial[lp.dim] *= lp.factor
         choices = [np.array([1]) if d == "G" else _minimal_tiles(-(-self.sizes[d] // self.spatial[d]))
                    for d in LOOP_DIMS]
-        grid = np.meshgrid(*choices, indexing="ij")
-        self.u = {d: g.ravel().astype(np.int64) for d, g in zip(LOOP_DIMS, grid, strict=True)}
+        self.grid_size = math.prod(len(c) for c in choices)
+        flat = np.arange(self.grid_size) if flat is None else flat
+        position = np.unravel_index(flat, [len(c) for c in choices])
+        self.u = {d: c[i].astype(np.int64) for d, c, i in zip(LOOP_DIMS, choices, position, strict=True)}
         self.trips = {d: -(-self.sizes[d] // (self.u[d] * self.spatial[d])) for d in LOOP_DIMS}  # DRAM's loops
 
     def mapping(self, i: int, order: int) -> dict:
@@ -204,19 +208,35 @@ class _Space:
 def space_mappings(h: Hierarchy, problem: LoopProblem, nest: Nest, level: int):
     """Every mapping of the curve's space for one layer at one level (form-C dicts), for brute-force checks."""
     space = _Space(h, problem, nest, level)
-    for i in range(len(space.u["K"])):
+    for i in range(space.grid_size):
         for order in range(len(_ORDERS)):
             yield space.mapping(i, order)
 
 
 def layer_curve(h: Hierarchy, problem: LoopProblem, nest: Nest, level: int, bits: dict[str, int]) -> TrafficCurve:
-    """The step function of one layer at one level (bytes): the Pareto front over the space."""
-    space = _Space(h, problem, nest, level)
-    lv = h.levels[level]
+    """The step function of one layer at one level (bytes): the Pareto front over the space, taken over chunks of
+    at most CHUNK candidates (the fronts of the chunks merged) so that memory stays bounded on large layers."""
+    size = _Space(h, problem, nest, level, flat=np.zeros(1, dtype=np.int64)).grid_size
+    capacity, traffic = [], []
+    for start in range(0, size, CHUNK):
+        c, t, last = _chunk_front(_Space(h, problem, nest, level, flat=np.arange(start, min(size, start + CHUNK))),
+                                  bits)
+        capacity.append(c)
+        traffic.append(t)
+    c, t = front(np.concatenate(capacity), np.concatenate(traffic))
+    return TrafficCurve(c, t, last)  # compulsory: the last candidate's traffic (every dim's largest tile)
+
+
+CHUNK = 1 << 18
+
+
+def _chunk_front(space: _Space, bits: dict[str, int]) -> tuple[np.ndarray, np.ndarray, float]:
+    """(capacity, traffic) front of a chunk of candidates, and its last candidate's traffic."""
+    lv = space.h.levels[space.level]
     parts = lv.capacity_bytes_per_operand
     moved = 0.0
     needs = {}
-    for op in sorted(nest.keeps[level]):
+    for op in sorted(space.nest.keeps[space.level]):
         needs[op], bits_moved = space.operand_side(op, bits)
         moved = moved + bits_moved
     if parts is None:
@@ -226,11 +246,10 @@ def layer_curve(h: Hierarchy, problem: LoopProblem, nest: Nest, level: int, bits
                                    np.full(needs[op].shape, np.inf) for op in needs])
         capacity = scale * sum(parts.values())
     traffic = np.asarray(moved, dtype=float) / 8
-    compulsory = float(traffic[0, -1])  # the last candidate: every dim's largest tile (module docstring)
     capacity = np.broadcast_to(capacity, traffic.shape)
     ok = np.isfinite(capacity)
     c, t = front(capacity[ok].ravel(), traffic[ok].ravel())
-    return TrafficCurve(c, t, compulsory)
+    return c, t, float(traffic[0, -1])
 
 
 # ------------------------------------------------------------------------------------------------ whole networks

@@ -66,6 +66,23 @@ def test_curve_is_the_pareto_front_of_every_mapping_of_its_space(name, problem):
         assert curve.floor_bytes == pytest.approx(min(traffic), rel=1e-12)
 
 
+def test_chunked_fronts_merge_to_the_whole_front(monkeypatch):
+    """Large layers are swept in chunks of candidates; the merged front is the front of the whole space."""
+    import hwmap.cost.hierarchy_bounds as hb
+
+    _, h, bits = _template("eyeriss_like")
+    problem = LoopProblem(K=16, C=8, OY=7, OX=7, FY=3, FX=3, padding_y=(1, 1), padding_x=(1, 1), name="conv")
+    mapped = map_problem(h, problem, operand_bits=bits)
+    nest = resolve(mapped.mapping, h, mapped.problem)
+    for level in bounded_levels(h):
+        whole = layer_curve(h, mapped.problem, nest, level, bits)
+        monkeypatch.setattr(hb, "CHUNK", 37)
+        chunked = layer_curve(h, mapped.problem, nest, level, bits)
+        monkeypatch.undo()
+        assert chunked.points() == whole.points() and chunked.compulsory_bytes == whole.compulsory_bytes
+        assert len(whole.capacity_bytes) > 5
+
+
 def _one_buffer(capacity_bytes: float):
     """DRAM and one buffer keeping every operand over a single MAC, equal word widths, no leakage: the energy is a
     constant plus 101 pJ per byte of DRAM traffic, so the mapper's optimum minimises that traffic."""
