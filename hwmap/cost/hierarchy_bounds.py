@@ -265,6 +265,8 @@ def hierarchy_traffic_bounds(cost, accelerator, *, levels: list[str] | None = No
 
     h, bits = hardware_view(accelerator), mapper_bits(accelerator.spec)
     names = [h.levels[i].name for i in bounded_levels(h)]
+    if not names:
+        raise ParameterError("accel", f"{cost.accelerator!r} has no on-chip level with a capacity to draw a curve for")
     chosen = levels or names[:1]
     unknown = [name for name in chosen if name not in names]
     if unknown:
