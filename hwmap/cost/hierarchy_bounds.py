@@ -8,9 +8,9 @@ level right below DRAM, and for an operand bypassing the levels between) moves f
 several L instances read once), outputs updated in the parent (partial sums at the accumulator width, the last
 drain into DRAM at the output width) and partial sums read back from it to refill L. For the level right below
 DRAM this is the DRAM traffic of the operands it keeps (weights bypassing eyeriss_like's global buffer go from
-DRAM straight to the per-PE weights_spad and are on that level's curve). Capacity: the bytes of L's tiles (all
-operands L keeps, partial sums at the accumulator width, inputs with their halo) times the level's multiple
-buffering: one instance's size as the template states it (a per-PE scratchpad's own bytes).
+DRAM straight to the first scratchpad the mapper keeps them in and are on that level's curve). Capacity: the
+bytes of L's tiles (all operands L keeps, partial sums at the accumulator width, inputs with their halo) times
+the level's multiple buffering: one instance's size as the template states it (a per-PE scratchpad's own).
 
 The mapping space, per layer: the spatial unrolling and the bypass (which levels keep which operand) as the
 multi-level mapper chose them for that layer; L's tile (per dim, the unrolling below L times any minimal tile
@@ -25,14 +25,18 @@ Orojenesis' single buffer with an unbounded backing store). Every point is a map
 What the curve at the template's capacity bounds: the mapper minimises energy (or its objective) over every
 level jointly and splits the loops above L over the levels in between, so its traffic at L is at least the
 curve's value at L's capacity (an order of merged loop classes is never worse per operand than an interleaving:
-only the innermost class of loops above L decides which operand is reused), and can be above it: it trades
-traffic at one level for traffic and accesses elsewhere. The tests check curve(capacity) <= mapped traffic on
-every layer and every level of the shipped hierarchy templates, and equality on a one-buffer hierarchy whose
-energy is its DRAM traffic (where the mapper's exhaustive optimum is the curve's minimum).
+only the innermost class of loops above L decides which operand is reused; an argument, not a proof through
+every padded edge, hence the tests), and can be above it: it trades traffic at one level for traffic and
+accesses elsewhere, and holds the levels between to their capacities. The tests check curve(capacity) <=
+mapped traffic on every layer and every level of the shipped hierarchy templates, and equality on a one-buffer
+hierarchy whose energy is its DRAM traffic (where the mapper's exhaustive optimum is the curve's minimum).
 
-Compulsory traffic (the floor, reached when L holds each operand whole): each operand L keeps moved once, the
-input's touched extent including its padded rows and columns (as the evaluator counts padding), outputs at the
-output width into DRAM and at the accumulator width into an on-chip parent.
+Compulsory traffic (the floor): the traffic when L's tile is every dim's largest, each L instance holding its
+whole share: each operand L keeps moved once, the input's touched extent including its padded rows and columns
+(as the evaluator counts padding), outputs at the output width into DRAM and at the accumulator width into an
+on-chip parent; below a level that fans out, also the copies and the halo overlaps the unrolling above L makes
+unavoidable (a per-PE parent sends each PE its own copy of an operand the unrolling does not split). Right below
+DRAM, with no unrolling above, it is each operand's size (tested).
 """
 
 from __future__ import annotations
