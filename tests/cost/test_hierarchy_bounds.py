@@ -125,23 +125,27 @@ def test_curve_equals_the_exhaustive_mappers_traffic_where_energy_is_traffic(pro
 
 
 @pytest.fixture(scope="module")
-def resnet18_costs():
+def costs():
     from hwmap.api import estimate, load_accelerator
 
-    graph = traced("resnet18")
-    return {name: (estimate(graph, load_accelerator(name), cache=False), load_accelerator(name))
-            for name in TEMPLATES}
+    out = {}
+    for model in ("resnet18", "mobilenetv3_small_050"):  # the second: depthwise convs (G > 1), strided 1 x 1
+        graph = traced(model)
+        for name in TEMPLATES:
+            out[model, name] = (estimate(graph, load_accelerator(name), cache=False), load_accelerator(name))
+    return out
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
-def test_every_level_bounds_the_mapper_and_falls_to_the_compulsory_traffic(resnet18_costs, name):
-    cost, accel = resnet18_costs[name]
+@pytest.mark.parametrize(("model", "layers"), [("resnet18", 21), ("mobilenetv3_small_050", 54)])
+def test_every_level_bounds_the_mapper_and_falls_to_the_compulsory_traffic(costs, name, model, layers):
+    cost, accel = costs[model, name]
     h, bits = hardware_view(accel), mapper_bits(accel.spec)
     levels = [h.levels[i].name for i in bounded_levels(h)]
     bounds = hierarchy_traffic_bounds(cost, accel, levels=levels)
     assert [lb.level for lb in bounds.levels] == levels
     for lb in bounds.levels:
-        assert len(lb.layers) == 21  # 20 convs + fc
+        assert len(lb.layers) == layers  # every conv and linear layer
         for lc in (*lb.layers, type(lb.layers[0])("network", "", lb.network, lb.mapped_bytes)):
             c = lc.curve
             assert np.all(np.diff(c.capacity_bytes) > 0) and np.all(np.diff(c.traffic_bytes) < 0)
@@ -152,7 +156,7 @@ def test_every_level_bounds_the_mapper_and_falls_to_the_compulsory_traffic(resne
     # moved once: the input with its padded extent, outputs at the output width.
     top = bounds.levels[0]
     assert top.above == h.levels[0].name
-    nodes = {n.name: n for n in traced("resnet18").nodes}
+    nodes = {n.name: n for n in traced(model).nodes}
     keeps = h.levels[1].keeps
     width = {"input": bits["input"], "weight": bits["weight"], "output": bits["output"]}
     for lc in top.layers:
@@ -164,10 +168,10 @@ def test_every_level_bounds_the_mapper_and_falls_to_the_compulsory_traffic(resne
 
 @pytest.mark.parametrize(("name", "dram_children"), [("tpu_like", ("sram_2MB", "rf_128B")),
                                                      ("edge_tpu_like", ("sram_2MB", "sram_32KB"))])
-def test_the_dram_facing_levels_traffic_adds_up_to_hwmap_maps_dram_bytes(resnet18_costs, name, dram_children):
+def test_the_dram_facing_levels_traffic_adds_up_to_hwmap_maps_dram_bytes(costs, name, dram_children):
     """Where every operand's first level below DRAM is fixed by the template, those levels' mapped traffic
     partitions the DRAM traffic the estimate reports, layer by layer."""
-    cost, accel = resnet18_costs[name]
+    cost, accel = costs["mobilenetv3_small_050", name]
     bounds = hierarchy_traffic_bounds(cost, accel, levels=list(dram_children))
     for i, layer in enumerate(bounds.levels[0].layers):
         row = cost.layers.names.index(layer.layer)
