@@ -44,7 +44,7 @@ def traffic_curves(bounds, path: str | Path, *, title: str | None = None) -> Pat
         ax.set_ylabel(f"traffic from {lb.above} (MB)")
         ax.grid(alpha=0.3, which="both")
         log_axis_labels(ax)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="best")
     sep = "\n" if len(levels) == 1 else " "  # one narrow panel: the title on two lines
     fig.suptitle(title or f"{bounds.model} on {bounds.accelerator}:{sep}least traffic vs buffer capacity, "
                  "conv/GEMM layers",
