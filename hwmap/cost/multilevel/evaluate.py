@@ -50,6 +50,24 @@ the rows all windows touch less the layer's padding (LayerNode.calc_pr_dimension
 ``pr_loop_sizes`` when given, the same number for hwmap's export). It bounds a tile's extent, not its position: a
 border tile still counts its padded rows unless the tile is as large as the tensor. hwmap's default (False): a
 tile's padded border is fetched like any other row (LoopProblem.padding_y / padding_x are not read).
+``fractional_spatial_unrolling`` is ZigZag 3.9.1's SpatialMappingConversionStage.generate_limited_user_spatial_mapping
+(zigzag/stages/mapping/spatial_mapping_conversion.py, "Check 3"): a spatial unrolling that does not divide its
+layer dim becomes fractional, the dim's size over its other loops (OX 7 unrolled 2-wide under temporal loops of 4
+is unrolled 7 / 4 = 1.75-wide), so every dim's loops multiply exactly to the layer's size and no loop runs past the
+edge; the loop that takes it is the dim's largest spatial loop (check_if_oa_dim_mapping_is_first_max). Every count
+then follows ZigZag's Mapping.calc_data_access: an operand's accesses at a level are the iterations of the loops
+above the tile it stores times the tile's elements, both fractional. hwmap's default (False): the unrolling stays
+whole, iterations past the edge move nothing (effective trips) and the idle PEs receive nothing.
+``truncate_input_tile_rows`` is LayerNode.calc_tensor_dim's ``int(layer_dim_sizes[related_dim])`` (zigzag/workload/
+layer_node.py), which mapping_assist_funcs.decouple_pr_loop applies to the output rows (columns) of every tile: with
+fractional tiles an input tile has the input rows of the whole output rows in it (1.75 output columns, 1 column at
+a 1 x 1 filter) and a pass over the tiles moves (OX / 1.75) x that. Only fractional tiles (above) are affected.
+``psum_per_output_element`` is the output rule of ZigZag's Mapping.calc_data_access (zigzag/mapping/mapping.py:
+rd_out_to_low = operand_size_elem[O] x (output_ir_loop_size_caal[level + 1] - 1), wr_in_by_high =
+operand_size_elem[O] x (output_ir_loop_size_caal[level + 2] - 1)): partial sums are counted per output element,
+not per copy of it in a spatial reduction. The first visit of each output element reads no partial sum (hwmap: the
+first visit in each PE of the reduction, each starting from zero), and a refill of partial sums from a parent is
+one read there and one write below per element (hwmap: a write into every PE of a spatial reduction below it).
 
 Energies: words = elements x operand bits / the level's access_width_bits, priced per action (read, write,
 update); leakage per cycle per instance of every level and MAC; MAC energy per real (unpadded) MAC.
@@ -68,7 +86,7 @@ import math
 from dataclasses import dataclass, field
 
 from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, operand_nest, resolve
-from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
+from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
 __all__ = ["ACTIONS", "HWMAP_CONVENTIONS", "ZIGZAG_CONVENTIONS", "AccessConventions", "LevelResult", "OperandAccess",
@@ -86,14 +104,26 @@ class AccessConventions:
     what its MACs take at once). hwmap's default (False): one read per MAC (per multicast group).
     clip_input_to_tensor: ZigZag's LayerNode.calc_tensor_dim: an input tile's rows and columns at most the real
     (unpadded) tensor's. hwmap's default (False): padded rows and columns are fetched like real ones.
+    fractional_spatial_unrolling: ZigZag's SpatialMappingConversionStage: a spatial unrolling that does not divide
+    its dim is fractional (the dim's loops multiply exactly to its size). hwmap's default (False): whole unrollings,
+    iterations past the layer's edge move nothing.
+    truncate_input_tile_rows: ZigZag's LayerNode.calc_tensor_dim int(): a fractional tile's input rows are those of
+    its whole output rows. hwmap's default (False): not needed (hwmap's tiles are whole).
+    psum_per_output_element: ZigZag's Mapping.calc_data_access output rule: partial sums are read and refilled per
+    output element, not per copy of it in a spatial reduction. hwmap's default (False): per copy (per PE).
     """
 
     mac_operand_held: bool = False
     clip_input_to_tensor: bool = False
+    fractional_spatial_unrolling: bool = False
+    truncate_input_tile_rows: bool = False
+    psum_per_output_element: bool = False
 
 
 HWMAP_CONVENTIONS = AccessConventions()
-ZIGZAG_CONVENTIONS = AccessConventions(mac_operand_held=True, clip_input_to_tensor=True)
+ZIGZAG_CONVENTIONS = AccessConventions(mac_operand_held=True, clip_input_to_tensor=True,
+                                       fractional_spatial_unrolling=True, truncate_input_tile_rows=True,
+                                       psum_per_output_element=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +227,68 @@ class _Tiles:
         return {d: min(self.sizes[d], self.padded[i][d] * grow.get(d, 1)) for d in LOOP_DIMS}
 
 
+class _FractionalTiles(_Tiles):
+    """_Tiles under ZigZag's fractional spatial unrolling (AccessConventions.fractional_spatial_unrolling): a dim
+    whose loops multiply past its size takes the excess off its largest spatial loop (the first in the nest on a
+    tie), which becomes size / (the dim's other loops) as SpatialMappingConversionStage makes it; the dim's loops
+    then step through exactly its size, each its whole (fractional) factor. A dim that overshoots with no spatial
+    loop keeps hwmap's effective trips."""
+
+    def __init__(self, nest: Nest, problem: LoopProblem) -> None:
+        super().__init__(nest, problem)
+        self.problem = problem
+        factors: list[float] = [float(lp.factor) for lp in nest.loops]
+        exact = set()
+        for dim in LOOP_DIMS:
+            mine = [i for i, lp in enumerate(nest.loops) if lp.dim == dim]
+            total = math.prod(factors[i] for i in mine)
+            spatial = [i for i in mine if nest.loops[i].spatial]
+            if total <= self.sizes[dim] or not spatial:
+                continue
+            widest = max(spatial, key=lambda i: (factors[i], -i))
+            factors[widest] = self.sizes[dim] / (total / factors[widest])
+            exact.add(dim)
+        self.fractional = bool(exact)
+        if not exact:
+            return
+        n = len(nest.loops)
+        for i in range(n - 1, -1, -1):
+            self.padded[i] = dict(self.padded[i + 1])
+            self.padded[i][nest.loops[i].dim] *= factors[i]
+        self.eff = [factors[i] if lp.dim in exact else self.eff[i] for i, lp in enumerate(nest.loops)]
+
+    def extent_sum(self, tile: dict, op: str, *, clip: bool, truncate: bool):
+        """Elements one pass over all tiles of ``tile`` moves: ZigZag's (layer / tile) x tile for every dim; an
+        input tile's rows and columns from its whole output rows (``truncate``: LayerNode.calc_tensor_dim's int())
+        and at most the real tensor's (``clip``)."""
+        p = self.problem
+        if op != "input":
+            return extent_sum(p, tile, op, clip_to_tensor=clip)
+        passes = math.prod(self.sizes[d] / tile[d] for d in RELEVANT["input"])
+        return passes * self.input_tile(tile, clip=clip, truncate=truncate)
+
+    def input_tile(self, tile: dict, *, clip: bool, truncate: bool):
+        """Input elements of one tile: the rows (columns) of its output rows, whole ones with ``truncate``."""
+        p = self.problem
+        total = tile["B"] * tile["G"] * tile["C"]
+        for o, f, axis in (("OY", "FY", "y"), ("OX", "FX", "x")):
+            outs = max(1, int(tile[o] + 1e-9)) if truncate else tile[o]
+            rows = _rows(outs, tile[f], getattr(p, f"stride_{axis}"), getattr(p, f"dilation_{axis}"))
+            total *= min(rows, p.input_rows(axis)) if clip else rows
+        return total
+
+    def mac_reads(self, nest: Nest, c: int, *, clip: bool, truncate: bool) -> float:
+        """The MACs' input reads from level c as ZigZag counts them (Mapping.calc_data_access's data_access_raw at
+        the MAC level): one read per element of the spatial tile below c, per step of every other loop; the MACs
+        of a spatial tile that read the same input element (irrelevant loops, and output and filter rows that
+        meet on the same input row) share it."""
+        tile = dict.fromkeys(LOOP_DIMS, 1.0)
+        for i, lp in enumerate(nest.loops):
+            if lp.spatial and lp.level >= c:
+                tile[lp.dim] *= self.eff[i]
+        return self.problem.macs / math.prod(tile.values()) * self.input_tile(tile, clip=clip, truncate=truncate)
+
+
 def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, operand_bits,
                      strict: bool = True, source: str = "mapping",
                      conventions: AccessConventions = HWMAP_CONVENTIONS) -> LevelResult:
@@ -213,17 +305,20 @@ def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, ope
     views = {}  # each operand's view of the nest (the nest itself unless operands fan out at different levels)
     for op in OPERANDS:
         op_nest = operand_nest(nest, hierarchy, op)
-        views[op] = (op_nest, _Tiles(op_nest, problem))
+        views[op] = (op_nest, _FractionalTiles(op_nest, problem) if conventions.fractional_spatial_unrolling
+                     else _Tiles(op_nest, problem))
     acc = {(lv, op): [0.0] * 6 for lv in names for op in OPERANDS}  # reads, writes, updates; then their bits
     for op in OPERANDS:
         op_nest, tiles = views[op]
         keepers = op_nest.keepers(op)
         for p, c in zip(keepers, keepers[1:], strict=False):
-            _boundary(op_nest, tiles, problem, bits, acc, names, op, p, c, clip=conventions.clip_input_to_tensor)
+            _boundary(op_nest, tiles, problem, bits, acc, names, op, p, c, clip=conventions.clip_input_to_tensor,
+                      conventions=conventions)
         held = _held_run(op_nest, tiles, problem, bits, hierarchy.levels[keepers[-1]], op, keepers[-1],
                          clip=conventions.clip_input_to_tensor) \
             if conventions.mac_operand_held and op != "output" else 1
-        _mac_side(op_nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1], held)
+        _mac_side(op_nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1], held,
+                  conventions=conventions)
     accesses, energy = _priced(hierarchy, acc)
     compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
     used = _used_instances(nest, views, len(names))
@@ -274,7 +369,8 @@ def _spatial_copies(nest: Nest, tiles: _Tiles, op: str, below_level: int) -> int
                      if lp.spatial and lp.level < below_level and lp.dim not in RELEVANT[op])
 
 
-def _boundary(nest, tiles, problem, bits, acc, names, op, p, c, *, clip: bool = False) -> None:
+def _boundary(nest, tiles, problem, bits, acc, names, op, p, c, *, clip: bool = False,
+              conventions: AccessConventions = HWMAP_CONVENTIONS) -> None:
     start = nest.level_start(c)
     repeats = _refetches(nest, tiles, op, start)
     above_p, above_c = _spatial_copies(nest, tiles, op, p), _spatial_copies(nest, tiles, op, c)
@@ -282,12 +378,20 @@ def _boundary(nest, tiles, problem, bits, acc, names, op, p, c, *, clip: bool = 
     for i, lp in enumerate(nest.loops):
         if lp.spatial and p <= lp.level < c:
             grow[lp.dim] = grow.get(lp.dim, 1) * tiles.eff[i]
-    union = extent_sum(problem, tiles.clipped(start, grow), op, clip_to_tensor=clip)
-    own = extent_sum(problem, tiles.clipped(start), op, clip_to_tensor=clip)
+    if getattr(tiles, "fractional", False):
+        union = tiles.extent_sum(tiles.clipped(start, grow), op, clip=clip,
+                                 truncate=conventions.truncate_input_tile_rows)
+        own = tiles.extent_sum(tiles.clipped(start), op, clip=clip, truncate=conventions.truncate_input_tile_rows)
+    else:
+        union = extent_sum(problem, tiles.clipped(start, grow), op, clip_to_tensor=clip)
+        own = extent_sum(problem, tiles.clipped(start), op, clip_to_tensor=clip)
     parent, child = acc[(names[p], op)], acc[(names[c], op)]
     if op != "output":
         _add(parent, "read", repeats * above_p * union, bits[op])
         _add(child, "write", repeats * above_c * own, bits[op])
+        return
+    if conventions.psum_per_output_element:
+        _psum_per_output_element(parent, child, bits, repeats, above_p, above_c, union, own, p)
         return
     first = above_p * union
     _add(parent, "update", (repeats - 1) * first, bits["psum"])
@@ -320,14 +424,34 @@ def _held_run(nest, tiles, problem, bits, level, op, c, *, clip: bool = False) -
     return run
 
 
-def _mac_side(nest, tiles, problem, bits, acc, name, op, c, held: int = 1) -> None:
+def _psum_per_output_element(parent, child, bits, repeats, above_p, above_c, union, own, p) -> None:
+    """_boundary's output counts under ZigZag's rule (AccessConventions.psum_per_output_element): the tile at the
+    child is visited R x (parent copies) times per output element; the parent is updated on every visit, read and
+    written back below on every visit but the first of each element (Mapping.calc_data_access: rd_out_to_low /
+    wr_in_by_high = outputs x (output_ir_loop_size_caal - 1)); the child is drained on every visit of every copy."""
+    visits = repeats * above_p * union
+    refills = max(visits - union, 0.0)
+    _add(parent, "update", refills, bits["psum"])
+    _add(parent, "update", union, bits["output"] if p == 0 else bits["psum"])
+    _add(parent, "read", refills, bits["psum"])
+    _add(child, "read", repeats * above_c * own, bits["psum"])
+    _add(child, "write", refills, bits["psum"])
+
+
+def _mac_side(nest, tiles, problem, bits, acc, name, op, c, held: int = 1, *,
+              conventions: AccessConventions = HWMAP_CONVENTIONS) -> None:
     below = math.prod(tiles.eff[i] for i, lp in enumerate(nest.loops)
                       if lp.spatial and lp.level >= c and lp.dim not in RELEVANT[op])
     accesses = problem.macs / below / held
+    if op == "input" and getattr(tiles, "fractional", False):
+        accesses = tiles.mac_reads(nest, c, clip=conventions.clip_input_to_tensor,
+                                   truncate=conventions.truncate_input_tile_rows) / held
     if op != "output":
         _add(acc[(name, op)], "read", accesses, bits[op])
         return
     fresh = _spatial_copies(nest, tiles, op, c) * extent_sum(problem, tiles.clipped(nest.level_start(c)), op)
+    if conventions.psum_per_output_element:  # ZigZag: the first touch of each output element, not of each copy
+        fresh = problem.elements(op)
     _add(acc[(name, op)], "update", accesses, bits["psum"])
     _add(acc[(name, op)], "read", max(accesses - fresh, 0.0), bits["psum"])
 
