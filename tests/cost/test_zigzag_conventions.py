@@ -24,11 +24,11 @@ def _level(name, mesh):
             "access_width_bits": 8, "energy": {"read_pj": 1.0, "write_pj": 1.0, "update_pj": 1.0}, "mesh": mesh}
 
 
-def _hierarchy(inner_mesh):
-    """DRAM, then 'inner' (inner_mesh instances), then 2 MACs on one axis X."""
+def _hierarchy(inner_mesh, macs=2):
+    """DRAM, then 'inner' (inner_mesh instances), then ``macs`` MACs on one axis X."""
     return build_hierarchy({"name": "toy", "array_axes": ["X"],
                             "levels": [_level("DRAM", [1]), _level("inner", inner_mesh)],
-                            "compute": {"name": "mac", "mac_energy_pj": 0.5, "mesh": [2]}}, source="toy")
+                            "compute": {"name": "mac", "mac_energy_pj": 0.5, "mesh": [macs]}}, source="toy")
 
 
 def _mapping(spatial_level, spatial_dim, dram, inner):
@@ -81,6 +81,20 @@ def test_fractional_unrolling_below_a_shared_buffer_and_truncated_input_columns(
     # the MACs' reads: one per element of the 1-column truncated tile per step (2), not one per MAC (3)
     assert default[("inner", "input")][0] == fractional[("inner", "input")][0] == 3
     assert truncated[("inner", "input")][0] == pytest.approx(2)
+
+
+def test_zigzag_mac_reads_share_an_input_column_across_output_and_filter_columns():
+    # OX 2 x FX 2 unrolled over 4 MACs below a shared buffer: the 4 MACs read 3 distinct input columns (x, x + 1,
+    # x + 1, x + 2). ZigZag's MAC-level count (data_access_raw over the decoupled IX loops) reads each once: 3;
+    # hwmap's default multicasts only over loops irrelevant to the input: 4
+    problem = LoopProblem(OX=2, FX=2, name="diagonal")
+    mapping = {"spatial": [{"level": "inner", "axis": "X", "dim": "OX", "factor": 2},
+                           {"level": "inner", "axis": "X", "dim": "FX", "factor": 2}],
+               "levels": [{"level": "DRAM", "keeps": EVERY, "temporal": []},
+                          {"level": "inner", "keeps": EVERY, "temporal": []}]}
+    h = _hierarchy([1], macs=4)
+    assert _counts(problem, h, mapping, HWMAP_CONVENTIONS)[("inner", "input")][0] == 4
+    assert _counts(problem, h, mapping, FRACTIONAL)[("inner", "input")][0] == pytest.approx(3)
 
 
 def test_partial_sums_per_output_element_not_per_pe():

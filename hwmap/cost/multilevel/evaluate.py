@@ -56,8 +56,11 @@ layer dim becomes fractional, the dim's size over its other loops (OX 7 unrolled
 is unrolled 7 / 4 = 1.75-wide), so every dim's loops multiply exactly to the layer's size and no loop runs past the
 edge; the loop that takes it is the dim's largest spatial loop (check_if_oa_dim_mapping_is_first_max). Every count
 then follows ZigZag's Mapping.calc_data_access: an operand's accesses at a level are the iterations of the loops
-above the tile it stores times the tile's elements, both fractional. hwmap's default (False): the unrolling stays
-whole, iterations past the edge move nothing (effective trips) and the idle PEs receive nothing.
+above the tile it stores times the tile's elements, both fractional; at the MACs, one input read per distinct
+element of the spatial tile below the innermost level (output and filter columns unrolled together that meet on
+one input column share its read: decouple_pr_loop's IX/IY reuse). hwmap's default (False): the unrolling stays
+whole, iterations past the edge move nothing (effective trips) and the idle PEs of the last step still receive
+data; the MACs share a read only across loops irrelevant to the input.
 ``truncate_input_tile_rows`` is LayerNode.calc_tensor_dim's ``int(layer_dim_sizes[related_dim])`` (zigzag/workload/
 layer_node.py), which mapping_assist_funcs.decouple_pr_loop applies to the output rows (columns) of every tile: with
 fractional tiles an input tile has the input rows of the whole output rows in it (1.75 output columns, 1 column at
@@ -443,7 +446,7 @@ def _mac_side(nest, tiles, problem, bits, acc, name, op, c, held: int = 1, *,
     below = math.prod(tiles.eff[i] for i, lp in enumerate(nest.loops)
                       if lp.spatial and lp.level >= c and lp.dim not in RELEVANT[op])
     accesses = problem.macs / below / held
-    if op == "input" and getattr(tiles, "fractional", False):
+    if op == "input" and isinstance(tiles, _FractionalTiles):  # ZigZag's MAC-level count, whole tiles or not
         accesses = tiles.mac_reads(nest, c, clip=conventions.clip_input_to_tensor,
                                    truncate=conventions.truncate_input_tile_rows) / held
     if op != "output":
