@@ -71,6 +71,15 @@ operand_size_elem[O] x (output_ir_loop_size_caal[level + 2] - 1)): partial sums 
 not per copy of it in a spatial reduction. The first visit of each output element reads no partial sum (hwmap: the
 first visit in each PE of the reduction, each starting from zero), and a refill of partial sums from a parent is
 one read there and one write below per element (hwmap: a write into every PE of a spatial reduction below it).
+``port_word_energy`` is how ZigZag 3.9.1 turns accesses into energy (zigzag/cost_model/cost_model.py,
+CostModelEvaluation.calc_memory_word_access / _calc_memory_access / calc_memory_energy_cost; the module
+:mod:`hwmap.cost.multilevel.port_words` states it): not the counted elements but each port direction's word
+accesses, per period of the loops below the transfer and per instance, ceil(elements x precision /
+bandwidth_min) x bandwidth_min / bandwidth_max, with partial sums at their precision wherever the level holds partial
+sums (a reduction loop at it or above: Mapping.psum_flag) and a partial-sum read towards the MACs priced like
+an update; reads x r_cost, writes and updates x w_cost. It changes only the words and the energy, not the counted
+elements. hwmap's default (False): words = elements x bits / access_width_bits, the final output's bits only for the
+last drain into DRAM.
 
 Energies: words = elements x operand bits / the level's access_width_bits, priced per action (read, write,
 update); leakage per cycle per instance of every level and MAC; MAC energy per real (unpadded) MAC.
@@ -89,6 +98,7 @@ import math
 from dataclasses import dataclass, field
 
 from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, operand_nest, resolve
+from hwmap.cost.multilevel.port_words import port_words
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
@@ -114,6 +124,9 @@ class AccessConventions:
     its whole output rows. hwmap's default (False): not needed (hwmap's tiles are whole).
     psum_per_output_element: ZigZag's Mapping.calc_data_access output rule: partial sums are read and refilled per
     output element, not per copy of it in a spatial reduction. hwmap's default (False): per copy (per PE).
+    port_word_energy: ZigZag's CostModelEvaluation.calc_memory_word_access: energy prices each port direction's
+    word accesses per period and instance, rounded up to whole words (hwmap.cost.multilevel.port_words). hwmap's
+    default (False): elements x bits / access width.
     """
 
     mac_operand_held: bool = False
@@ -121,12 +134,13 @@ class AccessConventions:
     fractional_spatial_unrolling: bool = False
     truncate_input_tile_rows: bool = False
     psum_per_output_element: bool = False
+    port_word_energy: bool = False
 
 
 HWMAP_CONVENTIONS = AccessConventions()
 ZIGZAG_CONVENTIONS = AccessConventions(mac_operand_held=True, clip_input_to_tensor=True,
                                        fractional_spatial_unrolling=True, truncate_input_tile_rows=True,
-                                       psum_per_output_element=True)
+                                       psum_per_output_element=True, port_word_energy=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,14 +308,15 @@ class _FractionalTiles(_Tiles):
 
 def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, operand_bits,
                      strict: bool = True, source: str = "mapping",
-                     conventions: AccessConventions = HWMAP_CONVENTIONS) -> LevelResult:
+                     conventions: AccessConventions | None = HWMAP_CONVENTIONS) -> LevelResult:
     """The cost of ``mapping`` (a form-C dict or a NestMapping) for ``problem`` on ``hierarchy``.
 
-    conventions: counting rules of a peer (AccessConventions; default hwmap's own).
+    conventions: counting and pricing rules of a peer (AccessConventions; default, or None, hwmap's own).
 
     strict: a mapping whose tiles overflow a level is ONE MappingError line naming the level; otherwise the
     overflow is reported in ``violations``.
     """
+    conventions = conventions or HWMAP_CONVENTIONS
     nest = resolve(mapping, hierarchy, problem, source=source)
     bits = operand_bits_of(operand_bits)
     names = [lv.name for lv in hierarchy.levels]
@@ -322,7 +337,12 @@ def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, ope
             if conventions.mac_operand_held and op != "output" else 1
         _mac_side(op_nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1], held,
                   conventions=conventions)
-    accesses, energy = _priced(hierarchy, acc)
+    words = port_words(hierarchy, views, problem, bits, clip=conventions.clip_input_to_tensor,
+                       truncate=conventions.truncate_input_tile_rows,
+                       held_cycles={op: _stationary_run(*views[op], op) if conventions.mac_operand_held else 1
+                                    for op in OPERANDS if op != "output"}) \
+        if conventions.port_word_energy else None
+    accesses, energy = _priced(hierarchy, acc, words)
     compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
     used = _used_instances(nest, views, len(names))
     transfer = {}
@@ -416,6 +436,12 @@ def _held_run(nest, tiles, problem, bits, level, op, c, *, clip: bool = False) -
     width = level.read_bandwidth_bytes_per_cycle
     if width is not None and tile_elements(problem, below, op, clip_to_tensor=clip) * bits[op] > width * 8:
         return 1
+    return _stationary_run(nest, tiles, op)
+
+
+def _stationary_run(nest, tiles, op) -> int:
+    """The effective trips of the innermost temporal loops irrelevant to op, up to its first relevant loop that
+    moves (ZigZag's mac_level_data_stationary_cycle, whatever the bandwidth)."""
     run = 1
     for i in range(len(nest.loops) - 1, -1, -1):
         lp = nest.loops[i]
@@ -465,14 +491,18 @@ def _add(entry: list[float], action: str, elements: float, operand_bits: int) ->
     entry[3 + i] += float(elements) * operand_bits
 
 
-def _priced(h: Hierarchy, acc) -> tuple[tuple[OperandAccess, ...], dict[str, dict[str, float]]]:
+def _priced(h: Hierarchy, acc, port_words_of: dict | None = None
+            ) -> tuple[tuple[OperandAccess, ...], dict[str, dict[str, float]]]:
+    """Accesses and energy per level and action: words of access_width_bits (bits moved / the width), or, given
+    ``port_words_of`` ((level, operand) -> words per action, AccessConventions.port_word_energy), those."""
     accesses, energy = [], {}
     for level in h.levels:
         per = dict.fromkeys(ACTIONS, 0.0)
         pj = {"read": level.energy.read_pj, "write": level.energy.write_pj, "update": level.energy.update_pj}
         for op in OPERANDS:
             e = acc[(level.name, op)]
-            words = [b / level.access_width_bits for b in e[3:]]
+            words = [b / level.access_width_bits for b in e[3:]] if port_words_of is None \
+                else port_words_of[(level.name, op)]
             if any(e[:3]):
                 accesses.append(OperandAccess(level.name, op, *e[:3], *words))
             for action, w in zip(ACTIONS, words, strict=True):
