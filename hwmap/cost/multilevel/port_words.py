@@ -73,11 +73,27 @@ class _Operand:
         return round(self.elements(self.tiles.clipped(self.nest.level_start(k))))
 
     def cycles(self, k: int | None) -> int:
-        """Temporal cycles of keeper k's loops and every loop below (the MACs: None, 1)."""
+        """Temporal cycles of keeper k's loops and every loop below (the MACs: None, 1), k's loops including the
+        loops irrelevant to the operand right above them (TemporalMapping.innermost_stationary_loop_merge_down)."""
         if k is None:
             return 1
         start = self.nest.level_start(k)
-        return math.prod(lp.factor for i, lp in enumerate(self.nest.loops) if not lp.spatial and i >= start)
+        below = math.prod(lp.factor for i, lp in enumerate(self.nest.loops) if not lp.spatial and i >= start)
+        return below * math.prod(self.nest.loops[i].factor for i in self.merged_down(k))
+
+    def merged_down(self, k: int) -> list[int]:
+        """Positions of the temporal loops irrelevant to the operand right above keeper k's loops (outward up to
+        the first relevant one; loops of factor 1 are no loops): ZigZag moves them into k's level
+        (innermost_stationary_loop_merge_down), what hwmap's refetch rule calls reuse."""
+        run = []
+        for i in range(self.nest.level_start(k) - 1, -1, -1):
+            lp = self.nest.loops[i]
+            if lp.spatial or lp.factor == 1:
+                continue
+            if lp.dim in RELEVANT[self.op]:
+                break
+            run.append(i)
+        return run
 
     def instances(self, k: int) -> int:
         """Instances of keeper k in use (SpatialMappingInternal.unit_count: its rounded spatial product above)."""
@@ -100,12 +116,14 @@ class _Operand:
         return round(self.spread(k) / self.spread(child))
 
     def reduction_above(self, k: int, child: int | None) -> float:
-        """Output: the product of the reduction loops at keeper k or above (temporal ones down to the next keeper,
-        spatial ones above k): Mapping.output_ir_loop_size_caal, what psum_flag tests."""
+        """Output: the product of the reduction loops at keeper k or above (temporal ones down to the next keeper
+        less those merged down into it, spatial ones above k): Mapping.output_ir_loop_size_caal, what psum_flag
+        tests."""
         stop = self.nest.level_start(child) if child is not None else len(self.nest.loops)
+        moved = set(self.merged_down(child)) if child is not None else set()  # now the child's loops
         product = 1.0
         for i, lp in enumerate(self.nest.loops):
-            if lp.dim in RELEVANT["output"]:
+            if lp.dim in RELEVANT["output"] or i in moved:
                 continue
             if (lp.spatial and lp.level < k) or (not lp.spatial and i < stop):
                 product *= self.tiles.eff[i]
