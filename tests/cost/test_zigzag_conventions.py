@@ -62,6 +62,18 @@ def test_fractional_unrolling_spreads_a_padded_dim_over_fewer_pes():
             assert default[key] == pytest.approx(zigzag[key])
 
 
+def test_fractional_unrolling_ignores_temporal_loops_past_the_layer():
+    # K = 3 unrolled 2-wide under a temporal K 3 (hwmap's search may pad DRAM's loop past ceil(3 / 2) = 2):
+    # ZigZag's unrolling is still 3 / ceil(3 / 2) = 1.5 (generate_limited_user_spatial_mapping reads the layer, not
+    # the temporal loops), so the 2 inputs go to 1.5 PEs, as under a temporal K 2; fitting the unrolling to the
+    # loops instead (3 / 3 = 1 PE) would write 2
+    problem = LoopProblem(K=3, C=2, name="k3")
+    for temporal_k in (2, 3):
+        counts = _counts(problem, _hierarchy([2]), _mapping("DRAM", "K", [["K", temporal_k]], [["C", 2]]),
+                         FRACTIONAL)
+        assert counts[("inner", "input")][1] == pytest.approx(1.5 * 2)
+
+
 def test_fractional_unrolling_below_a_shared_buffer_and_truncated_input_columns():
     # OX = 3 unrolled 2-wide below a shared buffer under a temporal OX 2 at DRAM: ZigZag's unrolling is 1.5
     problem = LoopProblem(OX=3, name="ox3")  # 3 MACs, 1 weight, 3 inputs, 3 outputs (1 x 1 filter)

@@ -52,9 +52,11 @@ border tile still counts its padded rows unless the tile is as large as the tens
 tile's padded border is fetched like any other row (LoopProblem.padding_y / padding_x are not read).
 ``fractional_spatial_unrolling`` is ZigZag 3.9.1's SpatialMappingConversionStage.generate_limited_user_spatial_mapping
 (zigzag/stages/mapping/spatial_mapping_conversion.py, "Check 3"): a spatial unrolling that does not divide its
-layer dim becomes fractional, the dim's size over its other loops (OX 7 unrolled 2-wide under temporal loops of 4
-is unrolled 7 / 4 = 1.75-wide), so every dim's loops multiply exactly to the layer's size and no loop runs past the
-edge; the loop that takes it is the dim's largest spatial loop (check_if_oa_dim_mapping_is_first_max). Every count
+layer dim becomes fractional: size / ceil(size / unrolling), over the dim's other unrollings (OX 7 unrolled
+2-wide is unrolled 7 / 4 = 1.75-wide), whatever the temporal loops, so loops that multiply to ceil(size / unrolling)
+(as LOMA's do) step through exactly the layer's size; temporal loops past that (hwmap's search pads DRAM's loop)
+run past the edge at the fractional width, as in ZigZag (checked by running ZigZag's cost model on hwmap's mappings);
+the loop that takes it is the dim's largest spatial loop (check_if_oa_dim_mapping_is_first_max). Every count
 then follows ZigZag's Mapping.calc_data_access: an operand's accesses at a level are the iterations of the loops
 above the tile it stores times the tile's elements, both fractional; at the MACs, one input read per distinct
 element of the spatial tile below the innermost level (output and filter columns unrolled together that meet on
@@ -118,7 +120,7 @@ class AccessConventions:
     clip_input_to_tensor: ZigZag's LayerNode.calc_tensor_dim: an input tile's rows and columns at most the real
     (unpadded) tensor's. hwmap's default (False): padded rows and columns are fetched like real ones.
     fractional_spatial_unrolling: ZigZag's SpatialMappingConversionStage: a spatial unrolling that does not divide
-    its dim is fractional (the dim's loops multiply exactly to its size). hwmap's default (False): whole unrollings,
+    its dim is fractional (size / ceil(size / unrolling)). hwmap's default (False): whole unrollings,
     iterations past the layer's edge move nothing.
     truncate_input_tile_rows: ZigZag's LayerNode.calc_tensor_dim int(): a fractional tile's input rows are those of
     its whole output rows. hwmap's default (False): not needed (hwmap's tiles are whole).
@@ -246,10 +248,11 @@ class _Tiles:
 
 class _FractionalTiles(_Tiles):
     """_Tiles under ZigZag's fractional spatial unrolling (AccessConventions.fractional_spatial_unrolling): a dim
-    whose loops multiply past its size takes the excess off its largest spatial loop (the first in the nest on a
-    tie), which becomes size / (the dim's other loops) as SpatialMappingConversionStage makes it; the dim's loops
-    then step through exactly its size, each its whole (fractional) factor. A dim that overshoots with no spatial
-    loop keeps hwmap's effective trips."""
+    whose unrolling does not divide its size takes the excess off its largest spatial loop (the first in the nest
+    on a tie), which becomes size / ceil(size / unrolling) / (the dim's other spatial loops) as
+    SpatialMappingConversionStage makes it, whatever the temporal loops; the dim's loops then step their whole
+    (fractional) factors (exactly its size when the temporal loops multiply to ceil(size / unrolling)). A dim
+    whose unrolling divides it, or that has none, keeps hwmap's effective trips."""
 
     def __init__(self, nest: Nest, problem: LoopProblem) -> None:
         super().__init__(nest, problem)
@@ -257,13 +260,13 @@ class _FractionalTiles(_Tiles):
         factors: list[float] = [float(lp.factor) for lp in nest.loops]
         exact = set()
         for dim in LOOP_DIMS:
-            mine = [i for i, lp in enumerate(nest.loops) if lp.dim == dim]
-            total = math.prod(factors[i] for i in mine)
-            spatial = [i for i in mine if nest.loops[i].spatial]
-            if total <= self.sizes[dim] or not spatial:
+            spatial = [i for i, lp in enumerate(nest.loops) if lp.dim == dim and lp.spatial]
+            unrolled = math.prod(factors[i] for i in spatial)
+            if not spatial or self.sizes[dim] % unrolled == 0:
                 continue
             widest = max(spatial, key=lambda i: (factors[i], -i))
-            factors[widest] = self.sizes[dim] / (total / factors[widest])
+            # generate_limited_user_spatial_mapping: size / ceil(size / unrolling), over the dim's other unrollings
+            factors[widest] = self.sizes[dim] / math.ceil(self.sizes[dim] / unrolled) / (unrolled / factors[widest])
             exact.add(dim)
         self.fractional = bool(exact)
         if not exact:
