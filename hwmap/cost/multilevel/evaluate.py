@@ -103,9 +103,10 @@ from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, operand_
 from hwmap.cost.multilevel.port_words import port_words
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
+from hwmap.vocabulary import ACCESS_CONVENTIONS
 
-__all__ = ["ACTIONS", "HWMAP_CONVENTIONS", "ZIGZAG_CONVENTIONS", "AccessConventions", "LevelResult", "OperandAccess",
-           "evaluate_mapping", "operand_bits_of"]
+__all__ = ["ACTIONS", "CONVENTIONS_BY_NAME", "HWMAP_CONVENTIONS", "ZIGZAG_CONVENTIONS", "AccessConventions",
+           "LevelResult", "OperandAccess", "evaluate_mapping", "operand_bits_of"]
 
 ACTIONS: tuple[str, ...] = ("read", "write", "update")
 
@@ -143,6 +144,9 @@ HWMAP_CONVENTIONS = AccessConventions()
 ZIGZAG_CONVENTIONS = AccessConventions(mac_operand_held=True, clip_input_to_tensor=True,
                                        fractional_spatial_unrolling=True, truncate_input_tile_rows=True,
                                        psum_per_output_element=True, port_word_energy=True)
+#: hwmap.vocabulary.ACCESS_CONVENTIONS -> its rules (`hwmap map --fixed F --conventions NAME`)
+CONVENTIONS_BY_NAME: dict[str, AccessConventions] = dict(zip(ACCESS_CONVENTIONS,
+                                                             (HWMAP_CONVENTIONS, ZIGZAG_CONVENTIONS), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
