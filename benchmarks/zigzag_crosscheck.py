@@ -259,7 +259,7 @@ def print_report(results: dict) -> None:
         like_counts = sum(x["within_2pct_zigzag_conventions"] for x in rows)
         conv = f"{like_counts / counts:.1%} {like / n:.1%}"
         energy_like = sum(_energy_match(x) for x in rows)
-        zz_model = sum(x["hwmap_best_zigzag_rules_energy_pj"] <= x["zigzag_energy_pj"] for x in rows)
+        zz_model = sum(_zigzag_model_win(x) for x in rows)
         print(f"{hw:<15}{n:>7}{within / counts:>12.1%}{layers / n:>12.1%}{conv:>18}{f'{explained}/{diffs}':>11}"
               f"{clean / n:>8.0%}{energy_like / n:>12.1%}"
               f"{better / n:>15.1%}{same / n:>16.1%}{zz_model / n:>14.1%}"
@@ -327,7 +327,7 @@ def print_zigzag_model(results: dict) -> None:
         zz = [x["zigzag_energy_pj"] for x in rows]
         like = [x["zigzag_mapping_zigzag_rules_energy_pj"] for x in rows]
         best = [x["hwmap_best_zigzag_rules_energy_pj"] for x in rows]
-        wins = sum(b <= z for b, z in zip(best, zz, strict=True))
+        wins = sum(_zigzag_model_win(x) for x in rows)
         print(f"{hw:<15}{sum(zz) / 1e6:>13,.1f}{sum(like) / 1e6:>13,.1f}{sum(best) / 1e6:>12,.1f}   "
               f"{_spread([a / b for a, b in zip(like, zz, strict=True)], 6):<27}"
               f"{_spread([a / b for a, b in zip(best, zz, strict=True)]):<26}{f'{wins}/{len(rows)}':>12}"
@@ -337,7 +337,7 @@ def print_zigzag_model(results: dict) -> None:
                 print(f"    outside 1%: {hw} {x['layer']}: hwmap "
                       f"{x['zigzag_mapping_zigzag_rules_energy_pj'] / 1e6:,.3f} uJ, ZigZag "
                       f"{x['zigzag_energy_pj'] / 1e6:,.3f} uJ")
-            if x["hwmap_best_zigzag_rules_energy_pj"] > x["zigzag_energy_pj"]:
+            if not _zigzag_model_win(x):
                 losses.append((x["hwmap_best_zigzag_rules_energy_pj"] / x["zigzag_energy_pj"], hw, x))
     kinds = Counter(_loss_kind(ratio, x) for ratio, _, x in losses)
     print(f"  hwmap's best above ZigZag's energy in ZigZag's model: {len(losses)} layers ("
@@ -350,6 +350,12 @@ def print_zigzag_model(results: dict) -> None:
     near = ", ".join(f"{sum(x['hwmap_best_zigzag_rules_energy_pj'] <= x['zigzag_energy_pj'] * (1 + t) for x in rows)}"
                      f" within {t:.1%}" for t in (0.001, 0.01, 0.05))
     print(f"  of {len(rows)} layers, hwmap's best in ZigZag's model is at most ZigZag's energy: {near}")
+
+
+def _zigzag_model_win(row: dict) -> bool:
+    """hwmap's best costs at most ZigZag's energy in ZigZag's model (equal to float round-off: the two sum the same
+    terms in another order, as the (b) same-model column allows)."""
+    return row["hwmap_best_zigzag_rules_energy_pj"] <= row["zigzag_energy_pj"] * (1 + 1e-9)
 
 
 def _loss_kind(ratio: float, row: dict) -> str:

@@ -98,3 +98,15 @@ def test_port_words_change_only_the_pricing():
 def test_port_word_energy_is_a_zigzag_rule_and_off_by_default():
     assert ZIGZAG_CONVENTIONS.port_word_energy
     assert not HWMAP_CONVENTIONS.port_word_energy
+
+
+def test_map_problem_evaluates_its_winner_under_the_given_conventions():
+    from hwmap.cost.multilevel.search import map_problem
+
+    h = _hierarchy()
+    plain = map_problem(h, PROBLEM, operand_bits=BITS)
+    zigzag = map_problem(h, PROBLEM, operand_bits=BITS, conventions=ZIGZAG_CONVENTIONS)
+    assert zigzag.mapping == plain.mapping  # the search ranks by hwmap's model either way
+    assert plain.result.energy_pj == evaluate_mapping(h, plain.problem, plain.mapping, operand_bits=BITS).energy_pj
+    again = evaluate_mapping(h, plain.problem, plain.mapping, operand_bits=BITS, conventions=ZIGZAG_CONVENTIONS)
+    assert zigzag.result.energy_pj == again.energy_pj != plain.result.energy_pj

@@ -37,3 +37,7 @@ def test_tiny_crosscheck_explains_every_difference(tmp_path):
     assert all(row["layer_match_zigzag_conventions"] for row in rows.values())
     assert all(row["layer_explained"] for row in rows.values())
     assert rows["fc_addmm_228"]["zigzag_energy_pj"] == records[1]["energy_pj"]
+    # energy under ZigZag's rules (port_word_energy): ZigZag's mapping costs ZigZag's recorded energy
+    for row, record in zip(result["rows"], records, strict=True):
+        assert abs(row["zigzag_mapping_zigzag_rules_energy_pj"] / record["energy_pj"] - 1) < 1e-9
+    assert all(bench._energy_match(row) for row in result["rows"])
