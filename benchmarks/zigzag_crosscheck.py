@@ -15,10 +15,15 @@ adaptation to be read at all, stated in ADAPTATIONS.
     ZigZag's counting rules (ZIGZAG_CONVENTIONS, each rule an AccessConventions field citing ZigZag's source) are
     both shown. Every count outside 2% is attributed to the rules that bring it within 2%, checked per count by
     evaluating the mapping again without each rule and with each rule alone (EXPLAINED, attribute), or listed as
-    unexplained.
+    unexplained. (a) energy: ZigZag's mapping evaluated under ZIGZAG_CONVENTIONS (its counts and its pricing of
+    port word accesses, port_word_energy) against ZigZag's recorded energy, within 1% (ENERGY_TOLERANCE).
 (b) hwmap's own best mapping (hwmap.cost.multilevel.map_problem, objective energy) vs ZigZag LOMA's chosen
     mapping: energy, hwmap's (hwmap's model) beside ZigZag's (ZigZag's model) and ZigZag's mapping priced by hwmap
     (the same model: the fair comparison of the two searches). Share of layers where hwmap's is at most ZigZag's.
+    (b) in ZigZag's model: the same search, its winner evaluated under ZIGZAG_CONVENTIONS
+    (map_problem(..., conventions=)), against ZigZag's recorded energy, with that search's CPU time; every layer
+    it loses, classed (print_zigzag_model). benchmarks/zigzag_rescore.py checks those energies with ZigZag's own
+    cost model.
 (c) CPU time: hwmap's search over all distinct layers (process time, this run) against ZigZag's recorded cpu_s
     for the same layers (benchmarks/zigzag_reference.py's run, `nice -n 19` on the same kind of machine).
 
