@@ -80,8 +80,9 @@ accesses, per period of the loops below the transfer and per instance, ceil(elem
 bandwidth_min) x bandwidth_min / bandwidth_max, with partial sums at their precision wherever the level holds partial
 sums (a reduction loop at it or above: Mapping.psum_flag) and a partial-sum read towards the MACs priced like
 an update; reads x r_cost, writes and updates x w_cost. It changes only the words and the energy, not the counted
-elements. hwmap's default (False): words = elements x bits / access_width_bits, the final output's bits only for the
-last drain into DRAM.
+elements; a template's leakage (ZigZag's hardware has none, its energy no such term) is still added as below.
+hwmap's default (False): words = elements x bits / access_width_bits, the final output's bits only for the last
+drain into DRAM.
 
 Energies: words = elements x operand bits / the level's access_width_bits, priced per action (read, write,
 update); leakage per cycle per instance of every level and MAC; MAC energy per real (unpadded) MAC.
