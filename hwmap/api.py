@@ -394,6 +394,7 @@ def map_layers(
     strict: bool = False,
     cache: bool = True,
     fixed: str | Path | None = None,
+    conventions: str = "hwmap",
 ) -> LayerMappings:
     """The mapping (loop order, buffer tiles, DRAM bytes per operand, reuse) of every conv/GEMM layer of model on
     a systolic or vector_pe template; layer: only layers whose name or module matches this glob ('layer4.*').
@@ -401,14 +402,25 @@ def map_layers(
     fixed: evaluate the mapping this file gives each layer instead of searching (a Timeloop *.map.yaml, a ZigZag
     mapping YAML, or ZigZag run records such as benchmarks/reference/zigzag_resnet50_*.json) on the template's
     memory hierarchy: returns a hwmap.interop.fixed_mapping.FixedMappings (per layer, level and operand: reads,
-    writes, updates; energy per level)."""
+    writes, updates; energy per level).
+    conventions: the counting and pricing rules a fixed mapping is evaluated under (hwmap.vocabulary.
+    ACCESS_CONVENTIONS): "hwmap" (hwmap's own model) or "zigzag" (ZigZag 3.9.1's access counts and its energy of
+    port word accesses, hwmap.cost.multilevel.evaluate.ZIGZAG_CONVENTIONS: a ZigZag mapping then costs what ZigZag
+    reports)."""
     from fnmatch import fnmatchcase
 
+    from hwmap.vocabulary import ACCESS_CONVENTIONS
+
+    if conventions not in ACCESS_CONVENTIONS:
+        raise ParameterError("conventions", f"must be one of {', '.join(ACCESS_CONVENTIONS)}, got {conventions!r}")
+    if fixed is None and conventions != "hwmap":
+        raise ParameterError("conventions", f"{conventions!r} applies only to a fixed mapping to evaluate; the "
+                                            "mapper's search reports hwmap's model")
     accelerator = load_accelerator(accel)
     if fixed is not None:
         return _map_fixed(model, accelerator, fixed, layer=layer, mapping=mapping, objective=objective,
                           dataflow=dataflow, fusion=fusion, input_shape=input_shape, resolution=resolution,
-                          batch=batch, num_classes=num_classes, strict=strict, cache=cache)
+                          batch=batch, num_classes=num_classes, strict=strict, cache=cache, conventions=conventions)
     accelerator = _mappable(accelerator, "the mapper covers")
     cost = estimate(model, accelerator, dataflow=dataflow, input_shape=input_shape, resolution=resolution,
                     batch=batch, num_classes=num_classes, strict=strict, mapping=mapping, objective=objective,
@@ -421,7 +433,8 @@ def map_layers(
     return LayerMappings(cost, rows)
 
 
-def _map_fixed(model, accelerator, fixed, *, layer, mapping, objective, dataflow, fusion, **graph_options):
+def _map_fixed(model, accelerator, fixed, *, layer, mapping, objective, dataflow, fusion, conventions,
+               **graph_options):
     """map_layers(fixed=...): the file's mapping of every layer asked for, evaluated (no search)."""
     from hwmap.fileio import check_run_files
     from hwmap.interop.fixed_mapping import map_fixed
@@ -432,7 +445,7 @@ def _map_fixed(model, accelerator, fixed, *, layer, mapping, objective, dataflow
             raise ParameterError(keyword, f"is for the mapper's search; fixed gives the mapping (drop {keyword})")
     check_run_files(inputs={"fixed": fixed})
     graph = _graph(model, **graph_options)
-    return map_fixed(graph, accelerator, fixed, layer=layer)
+    return map_fixed(graph, accelerator, fixed, layer=layer, conventions=conventions)
 
 
 def bounds(

@@ -294,7 +294,8 @@ RULES: dict[str, Rule] = {
     # words (choices are checked by the functions, with the same vocabulary as the CLI's)
     **{name: _NAME for name in ("by", "mapping", "objective", "fusion", "dataflow", "mode", "dtype", "format",
                                 "goal", "metric", "task", "unit", "kind", "device", "layer", "level", "name",
-                                "reference", "scheduler", "columns", "contains", "title", "x", "y", "colour", "what")},
+                                "reference", "scheduler", "columns", "contains", "title", "x", "y", "colour", "what",
+                                "conventions")},
     # files hwmap writes or reads
     **{name: _PATH for name in ("out", "out_dir", "journal", "front_out", "path", "data", "weights", "calibration",
                                 "source", "from_table", "graph_cache", "out_hint",

@@ -26,7 +26,10 @@ BREAKDOWNS: tuple[str, ...] = ("op-class", "op-group", "module", "layer")
 MAPPINGS: tuple[str, ...] = ("best", "scalesim")
 #: Fusion policies of accelerator templates (GPUs add 'compiled', graph.fusion.FUSION_POLICIES).
 FUSIONS: tuple[str, ...] = ("none", "epilogue")
+#: Counting and pricing rules a fixed mapping is evaluated under: hwmap's own, or ZigZag 3.9.1's
+#: (hwmap.cost.multilevel.evaluate.CONVENTIONS_BY_NAME).
+ACCESS_CONVENTIONS: tuple[str, ...] = ("hwmap", "zigzag")
 # Template kinds are not a fixed list: hwmap.hardware.kinds registers them (hwmap.api.template_kinds()).
 
-__all__ = ["BREAKDOWNS", "BUDGET_METRICS", "DATAFLOWS", "FUSIONS", "GPU_DTYPES", "GPU_MODES", "MAPPER_OBJECTIVES",
-           "MAPPINGS", "SELECTION_GOALS"]
+__all__ = ["ACCESS_CONVENTIONS", "BREAKDOWNS", "BUDGET_METRICS", "DATAFLOWS", "FUSIONS", "GPU_DTYPES", "GPU_MODES",
+           "MAPPER_OBJECTIVES", "MAPPINGS", "SELECTION_GOALS"]

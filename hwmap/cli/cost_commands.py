@@ -27,6 +27,7 @@ from hwmap.cli.options import (
     option_groups,
     shown_rows,
 )
+from hwmap.vocabulary import ACCESS_CONVENTIONS
 
 accels_app = typer.Typer(help="List, show, validate and export accelerator templates.", no_args_is_help=True)
 app.add_typer(accels_app, name="accels")
@@ -101,6 +102,9 @@ def map_command(
     fixed: Annotated[Optional[str], typer.Option(
         "--fixed", help="evaluate this file's mapping instead of searching: a Timeloop *.map.yaml, a ZigZag "
                         "mapping YAML or ZigZag run records (JSON)")] = None,
+    conventions: Annotated[Literal[ACCESS_CONVENTIONS], typer.Option(
+        "--conventions", help="with --fixed: count and price the mapping by hwmap's model or by ZigZag 3.9.1's "
+                              "(its access counts and its energy of port word accesses)")] = "hwmap",
     json_out: JsonOpt = False,
 ) -> None:
     """The mapping of every conv/GEMM layer: loop order, buffer tiles, DRAM bytes per operand, reuse; with
@@ -112,7 +116,7 @@ def map_command(
 
     check_files(inputs={"MODEL": model, "--accel": accel, "--fixed": fixed}, outputs={})
     result = map_layers(model, accel, layer=layer, objective=objective, mapping=mapping, fusion=fusion,
-                        dataflow=dataflow, **graph_options, cache=use_cache(), fixed=fixed)
+                        dataflow=dataflow, **graph_options, cache=use_cache(), fixed=fixed, conventions=conventions)
     if fixed is not None:
         _show_fixed(result, json_out=json_out)
         return
@@ -161,7 +165,9 @@ def _show_fixed(result, *, json_out: bool) -> None:
     if json_out:
         print_json(result.to_dict())
         return
-    table = Table(title=f"{result.model} on {result.accelerator}: the mapping of {result.fixed}", title_justify="left")
+    table = Table(title=f"{result.model} on {result.accelerator}: the mapping of {result.fixed}"
+                        + (f", {result.conventions}'s conventions" if result.conventions != "hwmap" else ""),
+                  title_justify="left")
     for column in ("layer", "level", "operand", "reads", "writes", "updates", "level energy uJ"):
         table.add_column(column, justify="left" if column in ("layer", "level", "operand") else "right")
     for scope, name, evaluation in zip(result.scopes, result.names, result.results, strict=True):

@@ -38,7 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwmap.cost.multilevel.evaluate import HWMAP_CONVENTIONS, AccessConventions, evaluate_mapping
+from hwmap.cost.multilevel.evaluate import (
+    CONVENTIONS_BY_NAME,
+    HWMAP_CONVENTIONS,
+    AccessConventions,
+    evaluate_mapping,
+    operand_bits_of,
+)
 from hwmap.cost.multilevel.nest import MappingError, fanout_of
 from hwmap.cost.multilevel.problem import LoopProblem
 from hwmap.errors import HwmapError, TemplateError
@@ -531,6 +537,7 @@ class FixedEvaluation:
     mac_energy_pj: float
     cycles: float
     per_operand: bool  # True: one nest per operand (ZigZag's allocation has no single nest)
+    operand_bits: dict | None = None  # the bits it was evaluated at (input, weight, output, psum)
 
     @property
     def energy_pj(self) -> float:
@@ -546,14 +553,17 @@ class FixedEvaluation:
     def to_dict(self) -> dict:
         return {"layer": self.layer, "energy_pj": self.energy_pj, "mac_energy_pj": self.mac_energy_pj,
                 "level_energy_pj": dict(self.level_energy_pj), "cycles": self.cycles,
-                "per_operand": self.per_operand, "accesses": [dict(a) for a in self.accesses]}
+                "per_operand": self.per_operand, "operand_bits": self.operand_bits,
+                "accesses": [dict(a) for a in self.accesses]}
 
 
 def evaluate_fixed(path: str | Path, hierarchy: Hierarchy, problem: LoopProblem, *, operand_bits,
-                   layer: str | None = None, conventions: AccessConventions = HWMAP_CONVENTIONS) -> FixedEvaluation:
+                   layer: str | None = None, conventions: AccessConventions = HWMAP_CONVENTIONS,
+                   record_bits: bool = False) -> FixedEvaluation:
     """Read the fixed mapping of ``problem`` from ``path`` and evaluate it (hwmap.cost.multilevel's
     evaluate_mapping; tiles that overflow a level are reported, not refused: a peer's mapping is evaluated as it
-    is)."""
+    is). record_bits: a ZigZag run record is evaluated at its own operand precisions (its workload's I, W, partial
+    sums O and final outputs O_final, ``operand_precision_bits``) instead of ``operand_bits``."""
     source = str(path)
     name = layer or problem.name
     data = _load(Path(path))
@@ -563,6 +573,8 @@ def evaluate_fixed(path: str | Path, hierarchy: Hierarchy, problem: LoopProblem,
         source = f"{source}: {record.get('name', 'layer')}"
     elif isinstance(data, dict) and "temporal_mapping" in data:
         record = data
+    if record is not None and record_bits and "operand_precision_bits" in record:
+        operand_bits = _record_bits(record, source)
     if record is not None:
         try:
             mapping = zigzag_record_mapping(record, hierarchy, source=source)
@@ -577,7 +589,17 @@ def evaluate_fixed(path: str | Path, hierarchy: Hierarchy, problem: LoopProblem,
                               conventions=conventions)
     return FixedEvaluation(name, tuple(result.records()),
                            {lv: sum(v.values()) for lv, v in result.level_energy_pj.items()},
-                           result.mac_energy_pj, result.cycles, False)
+                           result.mac_energy_pj, result.cycles, False, operand_bits_of(operand_bits))
+
+
+def _record_bits(record: dict, source: str) -> dict[str, int]:
+    """A ZigZag run record's operand precisions as hwmap's operand bits (O: partial sums, O_final: outputs)."""
+    given = record["operand_precision_bits"]
+    names = {"I": "input", "W": "weight", "O": "psum", "O_final": "output"}
+    if not isinstance(given, dict) or not all(isinstance(given.get(k), int) and given[k] >= 1 for k in names):
+        raise MappingError(f"{source}: operand_precision_bits: {given!r}; expected integers >= 1 for "
+                           f"{', '.join(names)}")
+    return {ours: given[theirs] for theirs, ours in names.items()}
 
 
 def _per_operand(record, hierarchy, problem, operand_bits, source, name, conventions) -> FixedEvaluation:
@@ -596,7 +618,7 @@ def _per_operand(record, hierarchy, problem, operand_bits, source, name, convent
             energy[row["level"]] += (row["read_words"] * level.energy.read_pj
                                      + row["write_words"] * level.energy.write_pj
                                      + row["update_words"] * level.energy.update_pj)
-    return FixedEvaluation(name, tuple(rows), energy, mac_pj, cycles, True)
+    return FixedEvaluation(name, tuple(rows), energy, mac_pj, cycles, True, operand_bits_of(operand_bits))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -614,6 +636,7 @@ class FixedMappings:
     names: tuple[str, ...]
     scopes: tuple[str, ...]
     results: tuple[FixedEvaluation, ...]
+    conventions: str = "hwmap"  # the counting and pricing rules (hwmap.vocabulary.ACCESS_CONVENTIONS)
 
     @property
     def energy_pj(self) -> float:
@@ -621,14 +644,18 @@ class FixedMappings:
 
     def to_dict(self) -> dict:
         return {"model": self.model, "accelerator": self.accelerator, "fixed": self.fixed,
-                "energy_pj": self.energy_pj,
+                "conventions": self.conventions, "energy_pj": self.energy_pj,
                 "layers": [{"layer": n, "module": s, **r.to_dict()}
                            for n, s, r in zip(self.names, self.scopes, self.results, strict=True)]}
 
 
-def map_fixed(graph, accelerator, fixed: str | Path, *, layer: str | None = None) -> FixedMappings:
+def map_fixed(graph, accelerator, fixed: str | Path, *, layer: str | None = None,
+              conventions: str = "hwmap") -> FixedMappings:
     """Evaluate the mapping ``fixed`` gives each conv/GEMM layer of ``graph`` (``layer``: a glob over layer names
-    and modules) on the template's hierarchy, at the template's operand bits."""
+    and modules) on the template's hierarchy, at the template's operand bits, under the counting and pricing
+    rules named ``conventions`` (hwmap.vocabulary.ACCESS_CONVENTIONS: hwmap's own, or ZigZag 3.9.1's,
+    hwmap.cost.multilevel.evaluate.CONVENTIONS_BY_NAME; under ZigZag's, ZigZag run records are evaluated at their
+    own operand precisions, the workload's, as ZigZag evaluated them)."""
     from fnmatch import fnmatchcase
 
     from hwmap.cost.kinds import hardware_view
@@ -636,6 +663,9 @@ def map_fixed(graph, accelerator, fixed: str | Path, *, layer: str | None = None
     from hwmap.errors import ParameterError, UnsupportedOpError
     from hwmap.ops.work import Conv, Gemm
 
+    if conventions not in CONVENTIONS_BY_NAME:
+        raise ParameterError("conventions", f"{conventions!r} is not one of {', '.join(CONVENTIONS_BY_NAME)}")
+    rules = CONVENTIONS_BY_NAME[conventions]
     hierarchy = hardware_view(accelerator)
     bits = accelerator.spec.operand_bits
     names, scopes, results = [], [], []
@@ -649,11 +679,13 @@ def map_fixed(graph, accelerator, fixed: str | Path, *, layer: str | None = None
         except HwmapError as exc:
             raise UnsupportedOpError(f"{node.name}: {exc}") from None
         try:
-            results.append(evaluate_fixed(fixed, hierarchy, problem, operand_bits=bits, layer=node.name))
+            results.append(evaluate_fixed(fixed, hierarchy, problem, operand_bits=bits, layer=node.name,
+                                          conventions=rules, record_bits=conventions == "zigzag"))
         except MappingError as exc:
             raise MappingError(f"{exc} (layer {node.name}; choose layers with --layer)") from None
         names.append(node.name)
         scopes.append(node.scope or "")
     if not results:
         raise ParameterError("layer", f"{layer!r} matches no conv/GEMM layer of {graph.model}")
-    return FixedMappings(graph.model, accelerator.name, str(fixed), tuple(names), tuple(scopes), tuple(results))
+    return FixedMappings(graph.model, accelerator.name, str(fixed), tuple(names), tuple(scopes), tuple(results),
+                         conventions)

@@ -50,6 +50,39 @@ the rows all windows touch less the layer's padding (LayerNode.calc_pr_dimension
 ``pr_loop_sizes`` when given, the same number for hwmap's export). It bounds a tile's extent, not its position: a
 border tile still counts its padded rows unless the tile is as large as the tensor. hwmap's default (False): a
 tile's padded border is fetched like any other row (LoopProblem.padding_y / padding_x are not read).
+``fractional_spatial_unrolling`` is ZigZag 3.9.1's SpatialMappingConversionStage.generate_limited_user_spatial_mapping
+(zigzag/stages/mapping/spatial_mapping_conversion.py, "Check 3"): a spatial unrolling that does not divide its
+layer dim becomes fractional: size / ceil(size / unrolling), over the dim's other unrollings (OX 7 unrolled
+2-wide is unrolled 7 / 4 = 1.75-wide), whatever the temporal loops, so loops that multiply to ceil(size / unrolling)
+(as LOMA's do) step through exactly the layer's size; temporal loops past that (hwmap's search pads DRAM's loop)
+run past the edge at the fractional width, as in ZigZag (checked by running ZigZag's cost model on hwmap's mappings);
+the loop that takes it is the dim's largest spatial loop (check_if_oa_dim_mapping_is_first_max). Every count
+then follows ZigZag's Mapping.calc_data_access: an operand's accesses at a level are the iterations of the loops
+above the tile it stores times the tile's elements, both fractional; at the MACs, one input read per distinct
+element of the spatial tile below the innermost level (output and filter columns unrolled together that meet on
+one input column share its read: decouple_pr_loop's IX/IY reuse). hwmap's default (False): the unrolling stays
+whole, iterations past the edge move nothing (effective trips) and the idle PEs of the last step still receive
+data; the MACs share a read only across loops irrelevant to the input.
+``truncate_input_tile_rows`` is LayerNode.calc_tensor_dim's ``int(layer_dim_sizes[related_dim])`` (zigzag/workload/
+layer_node.py), which mapping_assist_funcs.decouple_pr_loop applies to the output rows (columns) of every tile: with
+fractional tiles an input tile has the input rows of the whole output rows in it (1.75 output columns, 1 column at
+a 1 x 1 filter) and a pass over the tiles moves (OX / 1.75) x that. Only fractional tiles (above) are affected.
+``psum_per_output_element`` is the output rule of ZigZag's Mapping.calc_data_access (zigzag/mapping/mapping.py:
+rd_out_to_low = operand_size_elem[O] x (output_ir_loop_size_caal[level + 1] - 1), wr_in_by_high =
+operand_size_elem[O] x (output_ir_loop_size_caal[level + 2] - 1)): partial sums are counted per output element,
+not per copy of it in a spatial reduction. The first visit of each output element reads no partial sum (hwmap: the
+first visit in each PE of the reduction, each starting from zero), and a refill of partial sums from a parent is
+one read there and one write below per element (hwmap: a write into every PE of a spatial reduction below it).
+``port_word_energy`` is how ZigZag 3.9.1 turns accesses into energy (zigzag/cost_model/cost_model.py,
+CostModelEvaluation.calc_memory_word_access / _calc_memory_access / calc_memory_energy_cost; the module
+:mod:`hwmap.cost.multilevel.port_words` states it): not the counted elements but each port direction's word
+accesses, per period of the loops below the transfer and per instance, ceil(elements x precision /
+bandwidth_min) x bandwidth_min / bandwidth_max, with partial sums at their precision wherever the level holds partial
+sums (a reduction loop at it or above: Mapping.psum_flag) and a partial-sum read towards the MACs priced like
+an update; reads x r_cost, writes and updates x w_cost. It changes only the words and the energy, not the counted
+elements; a template's leakage (ZigZag's hardware has none, its energy no such term) is still added as below.
+hwmap's default (False): words = elements x bits / access_width_bits, the final output's bits only for the last
+drain into DRAM.
 
 Energies: words = elements x operand bits / the level's access_width_bits, priced per action (read, write,
 update); leakage per cycle per instance of every level and MAC; MAC energy per real (unpadded) MAC.
@@ -68,11 +101,13 @@ import math
 from dataclasses import dataclass, field
 
 from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, operand_nest, resolve
-from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
+from hwmap.cost.multilevel.port_words import port_words
+from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
+from hwmap.vocabulary import ACCESS_CONVENTIONS
 
-__all__ = ["ACTIONS", "HWMAP_CONVENTIONS", "ZIGZAG_CONVENTIONS", "AccessConventions", "LevelResult", "OperandAccess",
-           "evaluate_mapping", "operand_bits_of"]
+__all__ = ["ACTIONS", "CONVENTIONS_BY_NAME", "HWMAP_CONVENTIONS", "ZIGZAG_CONVENTIONS", "AccessConventions",
+           "LevelResult", "OperandAccess", "evaluate_mapping", "operand_bits_of"]
 
 ACTIONS: tuple[str, ...] = ("read", "write", "update")
 
@@ -86,14 +121,33 @@ class AccessConventions:
     what its MACs take at once). hwmap's default (False): one read per MAC (per multicast group).
     clip_input_to_tensor: ZigZag's LayerNode.calc_tensor_dim: an input tile's rows and columns at most the real
     (unpadded) tensor's. hwmap's default (False): padded rows and columns are fetched like real ones.
+    fractional_spatial_unrolling: ZigZag's SpatialMappingConversionStage: a spatial unrolling that does not divide
+    its dim is fractional (size / ceil(size / unrolling)). hwmap's default (False): whole unrollings,
+    iterations past the layer's edge move nothing.
+    truncate_input_tile_rows: ZigZag's LayerNode.calc_tensor_dim int(): a fractional tile's input rows are those of
+    its whole output rows. hwmap's default (False): not needed (hwmap's tiles are whole).
+    psum_per_output_element: ZigZag's Mapping.calc_data_access output rule: partial sums are read and refilled per
+    output element, not per copy of it in a spatial reduction. hwmap's default (False): per copy (per PE).
+    port_word_energy: ZigZag's CostModelEvaluation.calc_memory_word_access: energy prices each port direction's
+    word accesses per period and instance, rounded up to whole words (hwmap.cost.multilevel.port_words). hwmap's
+    default (False): elements x bits / access width.
     """
 
     mac_operand_held: bool = False
     clip_input_to_tensor: bool = False
+    fractional_spatial_unrolling: bool = False
+    truncate_input_tile_rows: bool = False
+    psum_per_output_element: bool = False
+    port_word_energy: bool = False
 
 
 HWMAP_CONVENTIONS = AccessConventions()
-ZIGZAG_CONVENTIONS = AccessConventions(mac_operand_held=True, clip_input_to_tensor=True)
+ZIGZAG_CONVENTIONS = AccessConventions(mac_operand_held=True, clip_input_to_tensor=True,
+                                       fractional_spatial_unrolling=True, truncate_input_tile_rows=True,
+                                       psum_per_output_element=True, port_word_energy=True)
+#: hwmap.vocabulary.ACCESS_CONVENTIONS -> its rules (`hwmap map --fixed F --conventions NAME`)
+CONVENTIONS_BY_NAME: dict[str, AccessConventions] = dict(zip(ACCESS_CONVENTIONS,
+                                                             (HWMAP_CONVENTIONS, ZIGZAG_CONVENTIONS), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,34 +251,106 @@ class _Tiles:
         return {d: min(self.sizes[d], self.padded[i][d] * grow.get(d, 1)) for d in LOOP_DIMS}
 
 
+class _FractionalTiles(_Tiles):
+    """_Tiles under ZigZag's fractional spatial unrolling (AccessConventions.fractional_spatial_unrolling): a dim
+    whose unrolling does not divide its size takes the excess off its largest spatial loop (the first in the nest
+    on a tie), which becomes size / ceil(size / unrolling) / (the dim's other spatial loops) as
+    SpatialMappingConversionStage makes it, whatever the temporal loops; the dim's loops then step their whole
+    (fractional) factors (exactly its size when the temporal loops multiply to ceil(size / unrolling)). A dim
+    whose unrolling divides it, or that has none, keeps hwmap's effective trips."""
+
+    def __init__(self, nest: Nest, problem: LoopProblem) -> None:
+        super().__init__(nest, problem)
+        self.problem = problem
+        factors: list[float] = [float(lp.factor) for lp in nest.loops]
+        exact = set()
+        for dim in LOOP_DIMS:
+            spatial = [i for i, lp in enumerate(nest.loops) if lp.dim == dim and lp.spatial]
+            unrolled = math.prod(factors[i] for i in spatial)
+            if not spatial or self.sizes[dim] % unrolled == 0:
+                continue
+            widest = max(spatial, key=lambda i: (factors[i], -i))
+            # generate_limited_user_spatial_mapping: size / ceil(size / unrolling), over the dim's other unrollings
+            factors[widest] = self.sizes[dim] / math.ceil(self.sizes[dim] / unrolled) / (unrolled / factors[widest])
+            exact.add(dim)
+        self.fractional = bool(exact)
+        if not exact:
+            return
+        n = len(nest.loops)
+        for i in range(n - 1, -1, -1):
+            self.padded[i] = dict(self.padded[i + 1])
+            self.padded[i][nest.loops[i].dim] *= factors[i]
+        self.eff = [factors[i] if lp.dim in exact else self.eff[i] for i, lp in enumerate(nest.loops)]
+
+    def extent_sum(self, tile: dict, op: str, *, clip: bool, truncate: bool):
+        """Elements one pass over all tiles of ``tile`` moves: ZigZag's (layer / tile) x tile for every dim; an
+        input tile's rows and columns from its whole output rows (``truncate``: LayerNode.calc_tensor_dim's int())
+        and at most the real tensor's (``clip``)."""
+        p = self.problem
+        if op != "input":
+            return extent_sum(p, tile, op, clip_to_tensor=clip)
+        passes = math.prod(self.sizes[d] / tile[d] for d in RELEVANT["input"])
+        return passes * self.input_tile(tile, clip=clip, truncate=truncate)
+
+    def input_tile(self, tile: dict, *, clip: bool, truncate: bool):
+        """Input elements of one tile: the rows (columns) of its output rows, whole ones with ``truncate``."""
+        p = self.problem
+        total = tile["B"] * tile["G"] * tile["C"]
+        for o, f, axis in (("OY", "FY", "y"), ("OX", "FX", "x")):
+            outs = max(1, int(tile[o] + 1e-9)) if truncate else tile[o]
+            rows = _rows(outs, tile[f], getattr(p, f"stride_{axis}"), getattr(p, f"dilation_{axis}"))
+            total *= min(rows, p.input_rows(axis)) if clip else rows
+        return total
+
+    def mac_reads(self, nest: Nest, c: int, *, clip: bool, truncate: bool) -> float:
+        """The MACs' input reads from level c as ZigZag counts them (Mapping.calc_data_access's data_access_raw at
+        the MAC level): one read per element of the spatial tile below c, per step of every other loop; the MACs
+        of a spatial tile that read the same input element (irrelevant loops, and output and filter rows that
+        meet on the same input row) share it."""
+        tile = dict.fromkeys(LOOP_DIMS, 1.0)
+        for i, lp in enumerate(nest.loops):
+            if lp.spatial and lp.level >= c:
+                tile[lp.dim] *= self.eff[i]
+        return self.problem.macs / math.prod(tile.values()) * self.input_tile(tile, clip=clip, truncate=truncate)
+
+
 def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, operand_bits,
                      strict: bool = True, source: str = "mapping",
-                     conventions: AccessConventions = HWMAP_CONVENTIONS) -> LevelResult:
+                     conventions: AccessConventions | None = HWMAP_CONVENTIONS) -> LevelResult:
     """The cost of ``mapping`` (a form-C dict or a NestMapping) for ``problem`` on ``hierarchy``.
 
-    conventions: counting rules of a peer (AccessConventions; default hwmap's own).
+    conventions: counting and pricing rules of a peer (AccessConventions; default, or None, hwmap's own).
 
     strict: a mapping whose tiles overflow a level is ONE MappingError line naming the level; otherwise the
     overflow is reported in ``violations``.
     """
+    conventions = conventions or HWMAP_CONVENTIONS
     nest = resolve(mapping, hierarchy, problem, source=source)
     bits = operand_bits_of(operand_bits)
     names = [lv.name for lv in hierarchy.levels]
     views = {}  # each operand's view of the nest (the nest itself unless operands fan out at different levels)
     for op in OPERANDS:
         op_nest = operand_nest(nest, hierarchy, op)
-        views[op] = (op_nest, _Tiles(op_nest, problem))
+        views[op] = (op_nest, _FractionalTiles(op_nest, problem) if conventions.fractional_spatial_unrolling
+                     else _Tiles(op_nest, problem))
     acc = {(lv, op): [0.0] * 6 for lv in names for op in OPERANDS}  # reads, writes, updates; then their bits
     for op in OPERANDS:
         op_nest, tiles = views[op]
         keepers = op_nest.keepers(op)
         for p, c in zip(keepers, keepers[1:], strict=False):
-            _boundary(op_nest, tiles, problem, bits, acc, names, op, p, c, clip=conventions.clip_input_to_tensor)
+            _boundary(op_nest, tiles, problem, bits, acc, names, op, p, c, clip=conventions.clip_input_to_tensor,
+                      conventions=conventions)
         held = _held_run(op_nest, tiles, problem, bits, hierarchy.levels[keepers[-1]], op, keepers[-1],
                          clip=conventions.clip_input_to_tensor) \
             if conventions.mac_operand_held and op != "output" else 1
-        _mac_side(op_nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1], held)
-    accesses, energy = _priced(hierarchy, acc)
+        _mac_side(op_nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1], held,
+                  conventions=conventions)
+    words = port_words(hierarchy, views, problem, bits, clip=conventions.clip_input_to_tensor,
+                       truncate=conventions.truncate_input_tile_rows,
+                       held_cycles={op: _stationary_run(*views[op], op) if conventions.mac_operand_held else 1
+                                    for op in OPERANDS if op != "output"}) \
+        if conventions.port_word_energy else None
+    accesses, energy = _priced(hierarchy, acc, words)
     compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
     used = _used_instances(nest, views, len(names))
     transfer = {}
@@ -274,7 +400,8 @@ def _spatial_copies(nest: Nest, tiles: _Tiles, op: str, below_level: int) -> int
                      if lp.spatial and lp.level < below_level and lp.dim not in RELEVANT[op])
 
 
-def _boundary(nest, tiles, problem, bits, acc, names, op, p, c, *, clip: bool = False) -> None:
+def _boundary(nest, tiles, problem, bits, acc, names, op, p, c, *, clip: bool = False,
+              conventions: AccessConventions = HWMAP_CONVENTIONS) -> None:
     start = nest.level_start(c)
     repeats = _refetches(nest, tiles, op, start)
     above_p, above_c = _spatial_copies(nest, tiles, op, p), _spatial_copies(nest, tiles, op, c)
@@ -282,12 +409,20 @@ def _boundary(nest, tiles, problem, bits, acc, names, op, p, c, *, clip: bool = 
     for i, lp in enumerate(nest.loops):
         if lp.spatial and p <= lp.level < c:
             grow[lp.dim] = grow.get(lp.dim, 1) * tiles.eff[i]
-    union = extent_sum(problem, tiles.clipped(start, grow), op, clip_to_tensor=clip)
-    own = extent_sum(problem, tiles.clipped(start), op, clip_to_tensor=clip)
+    if getattr(tiles, "fractional", False):
+        union = tiles.extent_sum(tiles.clipped(start, grow), op, clip=clip,
+                                 truncate=conventions.truncate_input_tile_rows)
+        own = tiles.extent_sum(tiles.clipped(start), op, clip=clip, truncate=conventions.truncate_input_tile_rows)
+    else:
+        union = extent_sum(problem, tiles.clipped(start, grow), op, clip_to_tensor=clip)
+        own = extent_sum(problem, tiles.clipped(start), op, clip_to_tensor=clip)
     parent, child = acc[(names[p], op)], acc[(names[c], op)]
     if op != "output":
         _add(parent, "read", repeats * above_p * union, bits[op])
         _add(child, "write", repeats * above_c * own, bits[op])
+        return
+    if conventions.psum_per_output_element:
+        _psum_per_output_element(parent, child, bits, repeats, above_p, above_c, union, own, p)
         return
     first = above_p * union
     _add(parent, "update", (repeats - 1) * first, bits["psum"])
@@ -309,6 +444,12 @@ def _held_run(nest, tiles, problem, bits, level, op, c, *, clip: bool = False) -
     width = level.read_bandwidth_bytes_per_cycle
     if width is not None and tile_elements(problem, below, op, clip_to_tensor=clip) * bits[op] > width * 8:
         return 1
+    return _stationary_run(nest, tiles, op)
+
+
+def _stationary_run(nest, tiles, op) -> int:
+    """The effective trips of the innermost temporal loops irrelevant to op, up to its first relevant loop that
+    moves (ZigZag's mac_level_data_stationary_cycle, whatever the bandwidth)."""
     run = 1
     for i in range(len(nest.loops) - 1, -1, -1):
         lp = nest.loops[i]
@@ -320,14 +461,34 @@ def _held_run(nest, tiles, problem, bits, level, op, c, *, clip: bool = False) -
     return run
 
 
-def _mac_side(nest, tiles, problem, bits, acc, name, op, c, held: int = 1) -> None:
+def _psum_per_output_element(parent, child, bits, repeats, above_p, above_c, union, own, p) -> None:
+    """_boundary's output counts under ZigZag's rule (AccessConventions.psum_per_output_element): the tile at the
+    child is visited R x (parent copies) times per output element; the parent is updated on every visit, read and
+    written back below on every visit but the first of each element (Mapping.calc_data_access: rd_out_to_low /
+    wr_in_by_high = outputs x (output_ir_loop_size_caal - 1)); the child is drained on every visit of every copy."""
+    visits = repeats * above_p * union
+    refills = max(visits - union, 0.0)
+    _add(parent, "update", refills, bits["psum"])
+    _add(parent, "update", union, bits["output"] if p == 0 else bits["psum"])
+    _add(parent, "read", refills, bits["psum"])
+    _add(child, "read", repeats * above_c * own, bits["psum"])
+    _add(child, "write", refills, bits["psum"])
+
+
+def _mac_side(nest, tiles, problem, bits, acc, name, op, c, held: int = 1, *,
+              conventions: AccessConventions = HWMAP_CONVENTIONS) -> None:
     below = math.prod(tiles.eff[i] for i, lp in enumerate(nest.loops)
                       if lp.spatial and lp.level >= c and lp.dim not in RELEVANT[op])
     accesses = problem.macs / below / held
+    if op == "input" and isinstance(tiles, _FractionalTiles):  # ZigZag's MAC-level count, whole tiles or not
+        accesses = tiles.mac_reads(nest, c, clip=conventions.clip_input_to_tensor,
+                                   truncate=conventions.truncate_input_tile_rows) / held
     if op != "output":
         _add(acc[(name, op)], "read", accesses, bits[op])
         return
     fresh = _spatial_copies(nest, tiles, op, c) * extent_sum(problem, tiles.clipped(nest.level_start(c)), op)
+    if conventions.psum_per_output_element:  # ZigZag: the first touch of each output element, not of each copy
+        fresh = problem.elements(op)
     _add(acc[(name, op)], "update", accesses, bits["psum"])
     _add(acc[(name, op)], "read", max(accesses - fresh, 0.0), bits["psum"])
 
@@ -338,14 +499,18 @@ def _add(entry: list[float], action: str, elements: float, operand_bits: int) ->
     entry[3 + i] += float(elements) * operand_bits
 
 
-def _priced(h: Hierarchy, acc) -> tuple[tuple[OperandAccess, ...], dict[str, dict[str, float]]]:
+def _priced(h: Hierarchy, acc, port_words_of: dict | None = None
+            ) -> tuple[tuple[OperandAccess, ...], dict[str, dict[str, float]]]:
+    """Accesses and energy per level and action: words of access_width_bits (bits moved / the width), or, given
+    ``port_words_of`` ((level, operand) -> words per action, AccessConventions.port_word_energy), those."""
     accesses, energy = [], {}
     for level in h.levels:
         per = dict.fromkeys(ACTIONS, 0.0)
         pj = {"read": level.energy.read_pj, "write": level.energy.write_pj, "update": level.energy.update_pj}
         for op in OPERANDS:
             e = acc[(level.name, op)]
-            words = [b / level.access_width_bits for b in e[3:]]
+            words = [b / level.access_width_bits for b in e[3:]] if port_words_of is None \
+                else port_words_of[(level.name, op)]
             if any(e[:3]):
                 accesses.append(OperandAccess(level.name, op, *e[:3], *words))
             for action, w in zip(ACTIONS, words, strict=True):

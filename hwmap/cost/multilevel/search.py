@@ -593,7 +593,7 @@ class _Search:
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
                 operand_bits=None, beam: int = 32, per_dim: int = 16, shortlist: int | None = 3,
-                first_level_cap: int = 8192) -> MappedProblem:
+                first_level_cap: int = 8192, conventions=None) -> MappedProblem:
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
     operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
@@ -605,9 +605,13 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     shortlist: search at most this many (spatial, bypass) options that found a mapping, in the order of their
     lower bounds; None: every option (what the brute-force tests use).
     first_level_cap, beam, per_dim: the search's cuts (module docstring).
+    conventions: the rules the winner is evaluated under (evaluate.AccessConventions, e.g. ZigZag's counting and
+    pricing; None: hwmap's own); the search ranks mappings, and the lower bound is computed, in hwmap's model
+    either way.
     """
     objectives.check_objective(objective)
-    cuts = {"beam": beam, "per_dim": per_dim, "shortlist": shortlist, "first_level_cap": first_level_cap}
+    cuts = {"beam": beam, "per_dim": per_dim, "shortlist": shortlist, "first_level_cap": first_level_cap,
+            "conventions": conventions}
     canonical = problem.canonical()
     if canonical is problem or not _unrolls_folded_dims(hierarchy, spatial):
         return _map_one(hierarchy, canonical, objective, spatial, operand_bits, **cuts)
@@ -628,7 +632,8 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
 
 
 def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, operand_bits, *, beam: int,
-             per_dim: int, shortlist: int | None, first_level_cap: int) -> MappedProblem:
+             per_dim: int, shortlist: int | None, first_level_cap: int,
+             conventions=None) -> MappedProblem:
     """map_problem for the problem as given (no fold)."""
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
@@ -663,7 +668,8 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
         why = _Search(hierarchy, problem, options[0][3], bits, objective, 1, 1, 1).overflow()
         raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
                            + (f": {why}" if why else "") + "; enlarge the buffers or narrow the words")
-    result = evaluate_mapping(hierarchy, problem, best[2], operand_bits=bits, source=f"{problem.name} mapping")
+    result = evaluate_mapping(hierarchy, problem, best[2], operand_bits=bits, source=f"{problem.name} mapping",
+                              conventions=conventions)
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
     bound = objectives.objective_value(objective, bound_energy, bound_cycles)
     return MappedProblem(problem, objective, best[2], result, value, bound, exhaustive, candidates)
