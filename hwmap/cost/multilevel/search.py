@@ -34,7 +34,10 @@ them, now and below); an option is skipped when its lower bound exceeds the best
 
 - a stage keeps the ``beam`` states with the best objective so far, their energy raised by a lower bound of the
   next boundary of every operand still to be kept below (its refetch count cannot fall, and cannot stay below the
-  product of the irrelevant loops above when its tile cannot fit the next keeper);
+  product of the irrelevant loops above when its tile cannot fit the next keeper); of states with the same future
+  (the same tile at the stage's level, refetch counts R and A per operand and spatial trips: every cost still to
+  come is the same for them, bar the transfer-time terms of the cycles) only the best is kept, so the beam holds
+  distinct futures rather than one tile reached by many splits above it;
 - at most ``per_dim`` tile choices per dim and level (geometrically spaced, both ends kept), and at level 1 the
   longest lists shortened until their product is at most ``first_level_cap``;
 - with more than ``shortlist`` options, only the ``shortlist`` ones with the least lower bounds (below) are
@@ -77,7 +80,29 @@ _RELEVANT_INDEX = {op: [_DIM[d] for d in LOOP_DIMS if d in RELEVANT[op]] for op 
 _EARLIER = np.tril(np.ones((len(CLASS_ORDERS), len(CLASS_ORDERS)), dtype=bool), -1)
 _INNER_RELEVANT = {op: np.array([[int(cls != IRRELEVANT_CLASS[op] and order.index(cls) > order.index(
     IRRELEVANT_CLASS[op])) for cls in range(3)] for order in CLASS_ORDERS]) for op in OPERANDS}
+# Random weights that hash a state's future (its tile, refetch counts and spatial trips) to one float.
+_HASH = np.random.default_rng(17).uniform(1.0, 2.0, 256)
 
+
+def _order_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per level pattern (bits 0-2: which classes move; bits 3-5: which operands' irrelevant trips can re-fetch):
+    per class order and operand whether its irrelevant trips re-fetch (they lie above a relevant class that
+    moves), and which orders no other order beats (below, _Search._stage)."""
+    keys = np.arange(64)
+    moving = (keys[:, None] >> np.arange(3)) & 1  # (64, classes)
+    active = ((keys[:, None] >> 3) >> np.arange(3)) & 1  # (64, operands)
+    inner = np.stack([(moving @ _INNER_RELEVANT[op].T) > 0 for op in OPERANDS], 2)  # (64, orders, operands)
+    bits = inner & active[:, None, :].astype(bool)
+    # An order's R exceeds another's for an operand exactly when its bit is set and the other's is not: compare
+    # the 3-bit codes as sets; of equal codes the first order is kept.
+    code = bits[:, :, 0] + 2 * bits[:, :, 1] + 4 * bits[:, :, 2]  # (64, orders)
+    subset = (code[:, :, None] & ~code[:, None, :]) == 0  # [key, i, j]: order i re-fetches no more than j
+    beaten = np.any(subset & ((code[:, :, None] != code[:, None, :]) | _EARLIER.T), axis=1)
+    return bits, ~beaten
+
+
+_ORDER_BITS, _ORDER_KEPT = _order_tables()
+_K, _CFF, _BOO, _G = [_DIM["K"]], [_DIM[d] for d in CLASSES[1]], [_DIM[d] for d in CLASSES[2]], _DIM["G"]
 
 @dataclass(frozen=True)
 class MappedProblem:
@@ -399,21 +424,18 @@ class _Search:
             t[:, 0] = -(-self.size // (sp0 * tiles)) * sp0 * tiles
         eff_sp = st["eff_sp"][rows]
         eff_t = self._effs(t, eff_sp, level - 1)
-        r_prev, a_prev = st["R"][rows], st["A"][rows]
-        bits, rel, x, a_new = self._recurrence(eff_t, a_prev)
+        rel, x, key = self._recurrence(eff_t)
         # Keep the orders whose refetches no other order beats on every operand (ties: the first order): every
-        # cost grows with R, now and below (the recurrence never lowers it), so the others cannot win. An order's
-        # R exceeds another's for an operand exactly when its bit is set and the other's is not: compare the
-        # 3-bit codes as sets.
-        code = bits[:, :, 0] + 2 * bits[:, :, 1] + 4 * bits[:, :, 2]  # (n, orders)
-        subset = (code[:, :, None] & ~code[:, None, :]) == 0  # [n, i, j]: order i re-fetches no more than j
-        beaten = np.any(subset & ((code[:, :, None] != code[:, None, :]) | _EARLIER.T), axis=1)
-        pick, order = np.nonzero(~beaten)
+        # cost grows with R, now and below (the recurrence never lowers it), so the others cannot win.
+        pick, order = np.nonzero(_ORDER_KEPT[key])
         self.candidates += len(pick)
-        repeats = np.where(rel[pick], a_prev[pick] * np.where(bits[pick, order], x[pick], 1), r_prev[pick])
-        above = a_new[pick]
-        energy = st["energy"][rows][pick]
-        bytes_r, bytes_w = st["bytes_r"][rows][pick], st["bytes_w"][rows][pick]
+        from_parent = rows[pick]
+        a_prev = st["A"][from_parent]
+        repeats = np.where(rel[pick], a_prev * np.where(_ORDER_BITS[key[pick], order], x[pick], 1),
+                           st["R"][from_parent])
+        above = a_prev * x[pick]
+        energy = st["energy"][from_parent]
+        bytes_r, bytes_w = st["bytes_r"][from_parent], st["bytes_w"][from_parent]
         for op in self.o.keeps[level]:
             k = OPERANDS.index(op)
             for at, action, bits, x0, x1 in self._price(t, eff_sp, op, level):
@@ -423,14 +445,28 @@ class _Search:
             self._effs(t, eff_sp, level)
             return self._finish(t, eff_sp, rows, pick, order, st["order"], energy, bytes_r, bytes_w)
         score = self._score(t, eff_sp, pick, repeats, above, energy, bytes_r, bytes_w, level)
-        keep = np.argsort(score, kind="stable")[:self.beam]
-        if len(score) > self.beam:
-            self.exhaustive = False
+        keep = self._beam_cut(score, t, eff_sp, pick, repeats, above, level)
         chosen = pick[keep]
-        orders = st["order"][rows][chosen]
+        orders = st["order"][rows[chosen]]
         orders[:, level - 1] = order[keep]
         return {"T": t[chosen], "eff_sp": eff_sp[chosen], "R": repeats[keep], "A": above[keep],
                 "energy": energy[keep], "bytes_r": bytes_r[keep], "bytes_w": bytes_w[keep], "order": orders}
+
+    def _beam_cut(self, score, t, eff_sp, pick, repeats, above, level: int) -> np.ndarray:
+        """The indices (into pick) of the states kept: every state, best first, when they fit the beam; else the
+        ``beam`` best of those whose futures differ (see the module docstring), taken from the best few beams."""
+        if len(score) <= self.beam:
+            return np.argsort(score, kind="stable")
+        self.exhaustive = False
+        row_key = t[:, level] @ _HASH[:_ND] + eff_sp.reshape(len(t), -1) @ _HASH[_ND:_ND + eff_sp[0].size]
+        for most in (8 * self.beam, len(score)):
+            top = np.argpartition(score, most - 1)[:most] if most < len(score) else np.arange(len(score))
+            top = top[np.argsort(score[top], kind="stable")]
+            key = row_key[pick[top]] + repeats[top] @ _HASH[-6:-3] + above[top] @ _HASH[-3:]
+            _, first = np.unique(key, return_index=True)
+            if len(first) >= self.beam or most >= len(score):
+                return top[np.sort(first)[:self.beam]]
+        raise AssertionError("unreachable")
 
     def _effs(self, t: np.ndarray, eff_sp: np.ndarray, level: int) -> np.ndarray:
         """Effective trips of ``level``'s temporal loops (returned) and spatial loops (written into eff_sp)."""
@@ -440,18 +476,18 @@ class _Search:
         eff_sp[:, level] = np.ceil(np.minimum(self.size, sp * t_below) / t_below)
         return np.ceil(np.minimum(self.size, t[:, level]) / (sp * t_below))
 
-    def _recurrence(self, eff: np.ndarray, a_prev: np.ndarray):
+    @staticmethod
+    def _recurrence(eff: np.ndarray):
         """The refetch recurrence of .evaluate one level at a time, for a child right below the level whose
-        temporal trips are ``eff``: per row and operand whether a loop relevant to it moves (rel), its irrelevant
-        trips here (x) and A after the level; per row, class order and operand whether those irrelevant trips
-        re-fetch (bits: they lie above a relevant class that moves). R = rel ? A_prev x (bit ? x : 1) : R_prev."""
-        trips = np.stack([np.prod(eff[:, [_DIM[d] for d in cls]], axis=1) for cls in CLASSES], 1)  # (n, 3)
-        moving = (trips > 1).astype(np.int64)
-        rel = np.stack([np.any(eff[:, _RELEVANT_INDEX[op]] > 1, axis=1) for op in OPERANDS], 1)  # (n, 3)
-        x = np.stack([trips[:, IRRELEVANT_CLASS[op]] for op in OPERANDS], 1)  # (n, 3)
-        inner = np.stack([(moving @ _INNER_RELEVANT[op].T) > 0 for op in OPERANDS], 2)  # (n, orders, 3)
-        bits = inner & (rel & (x > 1))[:, None, :]
-        return bits, rel, x, a_prev * x
+        temporal trips are ``eff``: per row and operand whether a loop relevant to it moves (rel) and its
+        irrelevant trips here (x); per row the key of _order_tables (which classes move, which operands' x can
+        re-fetch): with the class order it says whether x re-fetches (it lies above a relevant class that moves).
+        R = rel ? A_prev x (re-fetches ? x : 1) : R_prev, and A = A_prev x."""
+        k, cff, boo, g = eff[:, _K[0]], np.prod(eff[:, _CFF], axis=1), np.prod(eff[:, _BOO], axis=1), eff[:, _G]
+        x = np.stack([k, boo, cff], 1)  # (n, operands): input, weight, output
+        rel = np.stack([cff * boo * g, k * cff * g, k * boo * g], 1) > 1
+        key = (k > 1) + 2 * (cff > 1) + 4 * (boo > 1) + 8 * (rel & (x > 1)) @ np.array([1, 2, 4])
+        return rel, x, key
 
     def _irrelevant_spatial(self, eff_sp: np.ndarray, op: str, lo: int, hi: int) -> np.ndarray:
         dims = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
@@ -485,14 +521,21 @@ class _Search:
     def _dims(self, tiles: np.ndarray) -> dict:
         return {d: tiles[:, i] for i, d in enumerate(LOOP_DIMS)}
 
-    def _cycles(self, t, eff_sp, pick, bytes_r, bytes_w) -> np.ndarray:
-        """max(compute cycles, every level's transfer cycles) of the picked rows (see .evaluate)."""
+    def _cycles(self, t, eff_sp, pick, bytes_r, bytes_w, upto: int | None = None) -> np.ndarray:
+        """max(compute cycles, every level's transfer cycles) of the picked rows (see .evaluate); levels below
+        ``upto`` (which have moved nothing yet) are left out."""
         cycles = np.prod(t[:, 0] // self.s_geq[0], axis=1).astype(float)[pick]
-        for index, lv in enumerate(self.h.levels):
+        spread = None
+        for index, lv in enumerate(self.h.levels[:None if upto is None else upto + 1]):
             if not (lv.read_bandwidth_bytes_per_cycle or lv.write_bandwidth_bytes_per_cycle):
                 continue
-            kept = next((o for o in OPERANDS if o in self.o.keeps[index]), "input")
-            used = np.prod(self._view(eff_sp, kept)[:, :index], axis=(1, 2))[pick]
+            if not self.nested:  # each operand sees the unrolling as the option places it: the same in every row
+                kept = next((o for o in OPERANDS if o in self.o.keeps[index]), "input")
+                used = float(np.prod(self.spo[kept][:index]))
+            else:  # the spatial trips of the levels above, per row
+                if spread is None:
+                    spread = np.cumprod(np.prod(eff_sp, axis=2), axis=1)[pick]
+                used = spread[:, index - 1] if index else 1.0
             time = np.zeros(len(pick))
             if lv.read_bandwidth_bytes_per_cycle:
                 time = time + bytes_r[:, index] / (lv.read_bandwidth_bytes_per_cycle * used)
@@ -505,8 +548,12 @@ class _Search:
         """The objective of states after stage ``level``, their energy raised by what the next boundary of every
         operand not yet kept below ``level`` costs at least (_boundary_bound): so states are not ranked blind to
         the operands still to come (the weights of a chain ifmap -> filter -> ofmap, say)."""
-        cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
-        energy = energy + self._leakage() * cycles
+        leakage = self._leakage()
+        if self.objective == "energy" and not leakage:
+            cycles = np.zeros(len(pick))  # the score is the energy alone: spare computing what it ignores
+        else:
+            cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w, upto=level)
+            energy = energy + leakage * cycles
         for k, op in enumerate(OPERANDS):
             later = [c for c in self.keepers[op] if c > level]
             if later:
