@@ -37,7 +37,9 @@ them, now and below); an option is skipped when its lower bound exceeds the best
   product of the irrelevant loops above when its tile cannot fit the next keeper); of states with the same future
   (the same tile at the stage's level, refetch counts R and A per operand and spatial trips: every cost still to
   come is the same for them, bar the transfer-time terms of the cycles) only the best is kept, so the beam holds
-  distinct futures rather than one tile reached by many splits above it;
+  distinct futures rather than one tile reached by many splits above it; a stage whose states had few children
+  keeps more (up to ``widen`` x ``beam``, about STAGE_CHILDREN children in all at the next stage), so small
+  layers and deep levels are searched wider for the work a large layer's beam costs;
 - at most ``per_dim`` tile choices per dim and level (geometrically spaced, both ends kept), and at level 1 the
   longest lists shortened until their product is at most ``first_level_cap``;
 - with more than ``shortlist`` options, only the ``shortlist`` ones with the least lower bounds (below) are
@@ -81,6 +83,9 @@ _EARLIER = np.tril(np.ones((len(CLASS_ORDERS), len(CLASS_ORDERS)), dtype=bool), 
 _INNER_RELEVANT = {op: np.array([[int(cls != IRRELEVANT_CLASS[op] and order.index(cls) > order.index(
     IRRELEVANT_CLASS[op])) for cls in range(3)] for order in CLASS_ORDERS]) for op in OPERANDS}
 # Random weights that hash a state's future (its tile, refetch counts and spatial trips) to one float.
+# A stage whose states have few children keeps more of them (up to widen x beam): about this many children
+# in all at the next stage, the work a beam of 32 states with 128 children each would cost.
+STAGE_CHILDREN = 4096
 _HASH = np.random.default_rng(17).uniform(1.0, 2.0, 256)
 
 
@@ -260,9 +265,9 @@ def _thin(values: tuple[int, ...], most: int) -> tuple[tuple[int, ...], bool]:
 
 
 class _Search:
-    def __init__(self, h, problem, option: _Option, bits, objective, beam, per_dim, first_level_cap):
+    def __init__(self, h, problem, option: _Option, bits, objective, beam, per_dim, first_level_cap, widen=1):
         self.h, self.p, self.o, self.bits = h, problem, option, bits
-        self.objective, self.beam, self.per_dim = objective, beam, per_dim
+        self.objective, self.beam, self.per_dim, self.widen = objective, beam, per_dim, widen
         self.m = len(h.levels)
         self.size = np.array([problem.size(d) for d in LOOP_DIMS], dtype=np.int64)
         sp = option.sp
@@ -290,6 +295,10 @@ class _Search:
             if not self.nested:
                 outside[1:] = np.cumprod(spo, axis=0)[:-1]
             self.outside[op] = outside
+        # the (op, level) pairs whose tile the nest's holds as it is (always, in a nested hierarchy)
+        self.own_tile = {(op, lv): self.nested or bool((self.outside[op][lv] == 1).all())
+                         for op in OPERANDS for lv in range(self.m)}
+        self.choice_memo: dict[tuple[int, int, int], tuple[tuple[int, ...], bool]] = {}
 
     def _first_level_limits(self, cap: int) -> list[int]:
         """Tile choices per dim at level 1 (the one stage whose choices all rows share): per_dim, then the
@@ -307,15 +316,18 @@ class _Search:
 
     # per-dim tile choices of one level, given the tile above (stage >= 2) ------------------------------------
     def _choices(self, level: int, above: int, d: int) -> tuple[int, ...]:
-        if level == 1:
-            values, most = self._level1_values(d), self.first_limit[d]
-        else:
-            base = int(self.s_geq[level, d])
-            q = above // int(self.o.sp[level - 1, d])
-            values, most = tuple(base * x for x in _divisors(q // base)), self.per_dim
-        thinned, cut = _thin(values, most)
-        self.exhaustive &= not cut
-        return thinned
+        key = (level, above, d)
+        hit = self.choice_memo.get(key)
+        if hit is None:
+            if level == 1:
+                values, most = self._level1_values(d), self.first_limit[d]
+            else:
+                base = int(self.s_geq[level, d])
+                q = above // int(self.o.sp[level - 1, d])
+                values, most = tuple(base * x for x in _divisors(q // base)), self.per_dim
+            hit = self.choice_memo[key] = _thin(values, most)
+        self.exhaustive &= not hit[1]
+        return hit[0]
 
     def _expand(self, level: int, parents: np.ndarray):
         """Rows (parent state, tile vector) of level ``level`` that fit its capacity."""
@@ -358,7 +370,7 @@ class _Search:
 
     def _tile_of(self, tiles: np.ndarray, op: str, level: int) -> np.ndarray:
         """op's tile at ``level`` from the nest's tile there (without the spatial loops op sees above it)."""
-        return tiles if self.nested else tiles // self.outside[op][level]
+        return tiles if self.own_tile[(op, level)] else tiles // self.outside[op][level]
 
     def _need(self, level: int, tiles: np.ndarray) -> dict[str, np.ndarray]:
         """Bytes of every operand's tile at ``level`` (per instance)."""
@@ -445,27 +457,29 @@ class _Search:
             self._effs(t, eff_sp, level)
             return self._finish(t, eff_sp, rows, pick, order, st["order"], energy, bytes_r, bytes_w)
         score = self._score(t, eff_sp, pick, repeats, above, energy, bytes_r, bytes_w, level)
-        keep = self._beam_cut(score, t, eff_sp, pick, repeats, above, level)
+        children = len(pick) / len(st["energy"])  # per state kept at the stage above: the next stage's, about
+        width = int(min(self.beam * self.widen, max(self.beam, STAGE_CHILDREN / max(children, 1.0))))
+        keep = self._beam_cut(score, t, eff_sp, pick, repeats, above, level, width)
         chosen = pick[keep]
         orders = st["order"][rows[chosen]]
         orders[:, level - 1] = order[keep]
         return {"T": t[chosen], "eff_sp": eff_sp[chosen], "R": repeats[keep], "A": above[keep],
                 "energy": energy[keep], "bytes_r": bytes_r[keep], "bytes_w": bytes_w[keep], "order": orders}
 
-    def _beam_cut(self, score, t, eff_sp, pick, repeats, above, level: int) -> np.ndarray:
+    def _beam_cut(self, score, t, eff_sp, pick, repeats, above, level: int, width: int) -> np.ndarray:
         """The indices (into pick) of the states kept: every state, best first, when they fit the beam; else the
         ``beam`` best of those whose futures differ (see the module docstring), taken from the best few beams."""
-        if len(score) <= self.beam:
+        if len(score) <= width:
             return np.argsort(score, kind="stable")
         self.exhaustive = False
         row_key = t[:, level] @ _HASH[:_ND] + eff_sp.reshape(len(t), -1) @ _HASH[_ND:_ND + eff_sp[0].size]
-        for most in (8 * self.beam, len(score)):
+        for most in (8 * width, len(score)):
             top = np.argpartition(score, most - 1)[:most] if most < len(score) else np.arange(len(score))
             top = top[np.argsort(score[top], kind="stable")]
             key = row_key[pick[top]] + repeats[top] @ _HASH[-6:-3] + above[top] @ _HASH[-3:]
             _, first = np.unique(key, return_index=True)
-            if len(first) >= self.beam or most >= len(score):
-                return top[np.sort(first)[:self.beam]]
+            if len(first) >= width or most >= len(score):
+                return top[np.sort(first)[:width]]
         raise AssertionError("unreachable")
 
     def _effs(self, t: np.ndarray, eff_sp: np.ndarray, level: int) -> np.ndarray:
@@ -639,7 +653,7 @@ class _Search:
 
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
-                operand_bits=None, beam: int = 32, per_dim: int = 16, shortlist: int | None = 3,
+                operand_bits=None, beam: int = 32, widen: int = 4, per_dim: int = 16, shortlist: int | None = 3,
                 first_level_cap: int = 8192) -> MappedProblem:
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
@@ -651,10 +665,11 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     spatial: form-C spatial entries to fix the unrolling instead of searching it.
     shortlist: search at most this many (spatial, bypass) options that found a mapping, in the order of their
     lower bounds; None: every option (what the brute-force tests use).
-    first_level_cap, beam, per_dim: the search's cuts (module docstring).
+    first_level_cap, beam, widen, per_dim: the search's cuts (module docstring).
     """
     objectives.check_objective(objective)
-    cuts = {"beam": beam, "per_dim": per_dim, "shortlist": shortlist, "first_level_cap": first_level_cap}
+    cuts = {"beam": beam, "widen": widen, "per_dim": per_dim, "shortlist": shortlist,
+            "first_level_cap": first_level_cap}
     canonical = problem.canonical()
     if canonical is problem or not _unrolls_folded_dims(hierarchy, spatial):
         return _map_one(hierarchy, canonical, objective, spatial, operand_bits, **cuts)
@@ -675,7 +690,7 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
 
 
 def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, operand_bits, *, beam: int,
-             per_dim: int, shortlist: int | None, first_level_cap: int) -> MappedProblem:
+             per_dim: int, shortlist: int | None, first_level_cap: int, widen: int = 4) -> MappedProblem:
     """map_problem for the problem as given (no fold)."""
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
@@ -695,7 +710,7 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
         if shortlist is not None and searched >= shortlist and best is not None:
             exhaustive = False  # the options with the least lower bounds were searched, not these
             break
-        run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap)
+        run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap, widen)
         found = run.run()
         searched += 1
         exhaustive &= run.exhaustive
