@@ -626,7 +626,7 @@ class _Search:
         energy = energy + self.p.macs * self.h.compute.mac_energy_pj
         cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
         energy = energy + self._leakage() * cycles
-        best = int(np.argmin(objectives.choice_scores(self.objective, energy, cycles)))
+        best = int(np.lexsort((cycles, objectives.choice_scores(self.objective, energy, cycles)))[0])  # ties: fewer cycles
         row = int(pick[best])
         chosen_orders = orders[rows[row]].copy()
         chosen_orders[self.m - 2] = order[best]
