@@ -472,11 +472,12 @@ class _Search:
         if len(score) <= width:
             return np.argsort(score, kind="stable")
         self.exhaustive = False
-        row_key = t[:, level] @ _HASH[:_ND] + eff_sp.reshape(len(t), -1) @ _HASH[_ND:_ND + eff_sp[0].size]
         for most in (8 * width, len(score)):
             top = np.argpartition(score, most - 1)[:most] if most < len(score) else np.arange(len(score))
             top = top[np.argsort(score[top], kind="stable")]
-            key = row_key[pick[top]] + repeats[top] @ _HASH[-6:-3] + above[top] @ _HASH[-3:]
+            rows = pick[top]
+            key = (t[rows, level] @ _HASH[:_ND] + eff_sp[rows].reshape(len(rows), -1) @ _HASH[_ND:_ND + eff_sp[0].size]
+                   + repeats[top] @ _HASH[-6:-3] + above[top] @ _HASH[-3:])
             _, first = np.unique(key, return_index=True)
             if len(first) >= width or most >= len(score):
                 return top[np.sort(first)[:width]]
@@ -626,7 +627,8 @@ class _Search:
         energy = energy + self.p.macs * self.h.compute.mac_energy_pj
         cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
         energy = energy + self._leakage() * cycles
-        best = int(np.lexsort((cycles, objectives.choice_scores(self.objective, energy, cycles)))[0])  # ties: fewer cycles
+        score = objectives.choice_scores(self.objective, energy, cycles)
+        best = int(np.lexsort((cycles, score))[0])  # of equal scores, the fewest cycles
         row = int(pick[best])
         chosen_orders = orders[rows[row]].copy()
         chosen_orders[self.m - 2] = order[best]
