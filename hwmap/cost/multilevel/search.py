@@ -84,8 +84,8 @@ _INNER_RELEVANT = {op: np.array([[int(cls != IRRELEVANT_CLASS[op] and order.inde
     IRRELEVANT_CLASS[op])) for cls in range(3)] for order in CLASS_ORDERS]) for op in OPERANDS}
 # Random weights that hash a state's future (its tile, refetch counts and spatial trips) to one float.
 # A stage whose states have few children keeps more of them (up to widen x beam): about this many children
-# in all at the next stage, the work a beam of 32 states with 128 children each would cost.
-STAGE_CHILDREN = 4096
+# in all at the next stage, the work of 64 states with 128 children each.
+STAGE_CHILDREN = 8192
 _HASH = np.random.default_rng(17).uniform(1.0, 2.0, 256)
 
 
@@ -655,7 +655,7 @@ class _Search:
 
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
-                operand_bits=None, beam: int = 32, widen: int = 4, per_dim: int = 16, shortlist: int | None = 3,
+                operand_bits=None, beam: int = 32, widen: int = 8, per_dim: int = 16, shortlist: int | None = 3,
                 first_level_cap: int = 8192) -> MappedProblem:
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
@@ -692,7 +692,7 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
 
 
 def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, operand_bits, *, beam: int,
-             per_dim: int, shortlist: int | None, first_level_cap: int, widen: int = 4) -> MappedProblem:
+             per_dim: int, shortlist: int | None, first_level_cap: int, widen: int = 8) -> MappedProblem:
     """map_problem for the problem as given (no fold)."""
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
