@@ -23,14 +23,19 @@ The space searched
   outermost at DRAM. The innermost level's order does not matter (the MACs hold nothing).
 - **Capacity.** Every level's tiles fit its usable bytes (per operand where it is partitioned).
 
+One loop nest serves every operand (:func:`.nest.resolve`): each level's temporal loops are the same for all the
+operands it keeps. ZigZag's per-operand allocation (each operand's temporal loops split over its own memories on
+their own, hwmap.interop.fixed_mapping's per-operand evaluation) is outside this space.
+
 The search
 ----------
 Per (spatial, bypass) option, top-down over the levels: stage l chooses T(l) and level l-1's class order for
 every state kept from stage l-1, and prices exactly what they fix (the fills of level l and the reads/updates of
 its parents, through the refetch recurrence of :mod:`.evaluate`), vectorised with numpy. Exact prunings: an
 order is dropped when another order's refetch counts are no higher for every operand (every cost grows with
-them, now and below); an option is skipped when its lower bound exceeds the best mapping found. Heuristic cuts
-(each one clears ``exhaustive``):
+them, now and below); an option is skipped when its lower bound exceeds the best mapping found; with objective
+energy, a state whose ranking energy (below: its energy so far plus a lower bound of what is still to come) exceeds
+the best mapping an earlier option reached is dropped. Heuristic cuts (each one clears ``exhaustive``):
 
 - a stage keeps the ``beam`` states with the best objective so far, their energy raised by a lower bound of the
   next boundary of every operand still to be kept below (its refetch count cannot fall, and cannot stay below the
@@ -265,8 +270,12 @@ def _thin(values: tuple[int, ...], most: int) -> tuple[tuple[int, ...], bool]:
 
 
 class _Search:
-    def __init__(self, h, problem, option: _Option, bits, objective, beam, per_dim, first_level_cap, widen=1):
+    def __init__(self, h, problem, option: _Option, bits, objective, beam, per_dim, first_level_cap, widen=1,
+                 incumbent: float | None = None):
         self.h, self.p, self.o, self.bits = h, problem, option, bits
+        # the best energy another option reached: a state whose score (a lower bound of its energy) exceeds it
+        # cannot win (objective energy only; exact)
+        self.incumbent = incumbent if objective == "energy" else None
         self.objective, self.beam, self.per_dim, self.widen = objective, beam, per_dim, widen
         self.m = len(h.levels)
         self.size = np.array([problem.size(d) for d in LOOP_DIMS], dtype=np.int64)
@@ -459,7 +468,13 @@ class _Search:
         score = self._score(t, eff_sp, pick, repeats, above, energy, bytes_r, bytes_w, level)
         children = len(pick) / len(st["energy"])  # per state kept at the stage above: the next stage's, about
         width = int(min(self.beam * self.widen, max(self.beam, STAGE_CHILDREN / max(children, 1.0))))
+        if self.incumbent is not None:
+            score = np.where(score <= self.incumbent, score, np.inf)
         keep = self._beam_cut(score, t, eff_sp, pick, repeats, above, level, width)
+        if self.incumbent is not None:
+            keep = keep[np.isfinite(score[keep])]
+            if not len(keep):
+                return None
         chosen = pick[keep]
         orders = st["order"][rows[chosen]]
         orders[:, level - 1] = order[keep]
@@ -712,7 +727,8 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
         if shortlist is not None and searched >= shortlist and best is not None:
             exhaustive = False  # the options with the least lower bounds were searched, not these
             break
-        run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap, widen)
+        run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap, widen,
+                      incumbent=None if best is None else best[0][1])
         found = run.run()
         searched += 1
         exhaustive &= run.exhaustive
