@@ -343,6 +343,7 @@ class _Search:
         rows = np.arange(len(parents), dtype=np.int64)
         tiles = np.tile(self.s_geq[level], (len(parents), 1))
         relevant = {_DIM[d] for op in self.o.keeps[level] for d in RELEVANT[op]}
+        unchecked = False  # a relevant dim's tile was set since the last capacity check
         for d in range(_ND):
             if not len(rows):
                 break
@@ -352,12 +353,13 @@ class _Search:
             else:
                 values, inverse = np.unique(column, return_inverse=True)
             lists = [self._choices(level, int(v), d) for v in values]
-            if all(len(c) == 1 for c in lists):  # nothing to choose along this dim
+            if all(len(c) == 1 for c in lists):  # nothing to choose along this dim: checked with the next
                 tiles[:, d] = np.array([c[0] for c in lists])[inverse]
-                if d in relevant:
-                    keep = self._fits(level, tiles)
-                    rows, tiles = rows[keep], tiles[keep]
+                unchecked |= d in relevant
                 continue
+            if unchecked:  # before multiplying the rows
+                keep = self._fits(level, tiles)
+                rows, tiles, inverse, unchecked = rows[keep], tiles[keep], inverse[keep], False
             width = max(len(c) for c in lists)
             table = np.zeros((len(lists), width), dtype=np.int64)
             present = np.zeros((len(lists), width), dtype=bool)
@@ -371,6 +373,9 @@ class _Search:
             if d in relevant:
                 keep = self._fits(level, tiles)
                 rows, tiles = rows[keep], tiles[keep]
+        if unchecked and len(rows):
+            keep = self._fits(level, tiles)
+            rows, tiles = rows[keep], tiles[keep]
         return rows, tiles
 
     def _view(self, eff_sp: np.ndarray, op: str) -> np.ndarray:
@@ -519,9 +524,17 @@ class _Search:
         key = (k > 1) + 2 * (cff > 1) + 4 * (boo > 1) + 8 * (rel & (x > 1)) @ np.array([1, 2, 4])
         return rel, x, key
 
+    def _spread_levels(self, op: str, lo: int, hi: int) -> list[int]:
+        """The levels in [lo, hi) with spatial loops as op sees them: elsewhere every spatial trip is 1."""
+        sp = self.o.sp if self.nested else self.spo[op]
+        return [level for level in range(lo, hi) if (sp[level] > 1).any()]
+
     def _irrelevant_spatial(self, eff_sp: np.ndarray, op: str, lo: int, hi: int) -> np.ndarray:
+        levels = self._spread_levels(op, lo, hi)
+        if not levels:
+            return np.ones(len(eff_sp))
         dims = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
-        return np.prod(eff_sp[:, lo:hi][:, :, dims], axis=(1, 2))
+        return np.prod(eff_sp[:, levels][:, :, dims], axis=(1, 2))
 
     def _price(self, t: np.ndarray, eff_sp: np.ndarray, op: str, c: int):
         """op's accesses at the boundary (parent, c) per row, linear in its refetches R: (level, action, bits,
@@ -530,7 +543,8 @@ class _Search:
         p = keepers[keepers.index(c) - 1]
         eff_sp = self._view(eff_sp, op)
         above_p, above_c = self._irrelevant_spatial(eff_sp, op, 0, p), self._irrelevant_spatial(eff_sp, op, 0, c)
-        grow = np.prod(eff_sp[:, p:c], axis=1)
+        between = self._spread_levels(op, p, c)
+        grow = np.prod(eff_sp[:, between], axis=1) if between else 1
         tile = self._tile_of(t[:, c], op, c)
         union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, tile * grow)), op)
         own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, tile)), op)
