@@ -508,7 +508,8 @@ class _Search:
         t_below = t[:, level + 1] if level + 1 < self.m else 1
         sp = self.o.sp[level]
         # ceil of exact integer quotients in floats (exact: the operands are far below 2**53)
-        eff_sp[:, level] = np.ceil(np.minimum(self.size, sp * t_below) / t_below)
+        if (sp > 1).any():  # else the level's spatial trips stay 1
+            eff_sp[:, level] = np.ceil(np.minimum(self.size, sp * t_below) / t_below)
         return np.ceil(np.minimum(self.size, t[:, level]) / (sp * t_below))
 
     @staticmethod
