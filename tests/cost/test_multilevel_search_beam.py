@@ -43,3 +43,15 @@ def test_search_reaches_zigzag_single_nest_mapping(eyeriss, layer):
                        spatial=zigzag_spatial_entries(record, hierarchy, source=layer))
     assert ours.result.energy_pj <= theirs.energy_pj * (1 + 1e-9)
     assert not ours.exhaustive and ours.gap > 0  # a real search: cut by the beam, above the bound
+
+
+@pytest.mark.parametrize("cut", [{"beam": 0}, {"widen": 0}, {"per_dim": -1}, {"first_level_cap": 2.5}])
+def test_bad_search_cuts_are_one_line_errors(eyeriss, cut):
+    from hwmap.cost.multilevel.nest import MappingError
+    from hwmap.cost.multilevel.problem import LoopProblem
+
+    hierarchy, _, _ = eyeriss
+    name = next(iter(cut))
+    with pytest.raises(MappingError, match=rf"^map_problem: {name} = .*; expected an integer >= 1$"):
+        map_problem(hierarchy, LoopProblem(K=4, C=4, OY=4), operand_bits={"input": 8, "weight": 8, "output": 8},
+                    **cut)

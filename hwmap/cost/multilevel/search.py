@@ -82,15 +82,14 @@ CLASS_ORDERS: tuple[tuple[int, ...], ...] = tuple(itertools.permutations(range(3
 IRRELEVANT_CLASS = {"input": 0, "weight": 2, "output": 1}
 _DIM = {d: i for i, d in enumerate(LOOP_DIMS)}
 _ND = len(LOOP_DIMS)
-_RELEVANT_INDEX = {op: [_DIM[d] for d in LOOP_DIMS if d in RELEVANT[op]] for op in OPERANDS}
 # Per operand, (orders, classes): whether the class is relevant to it and lies inside its irrelevant class.
 _EARLIER = np.tril(np.ones((len(CLASS_ORDERS), len(CLASS_ORDERS)), dtype=bool), -1)
 _INNER_RELEVANT = {op: np.array([[int(cls != IRRELEVANT_CLASS[op] and order.index(cls) > order.index(
     IRRELEVANT_CLASS[op])) for cls in range(3)] for order in CLASS_ORDERS]) for op in OPERANDS}
-# Random weights that hash a state's future (its tile, refetch counts and spatial trips) to one float.
 # A stage whose states have few children keeps more of them (up to widen x beam): about this many children
 # in all at the next stage, the work of 64 states with 128 children each.
 STAGE_CHILDREN = 8192
+# Random weights that hash a state's future (its tile, refetch counts and spatial trips) to one float.
 _HASH = np.random.default_rng(17).uniform(1.0, 2.0, 256)
 
 
@@ -113,6 +112,7 @@ def _order_tables() -> tuple[np.ndarray, np.ndarray]:
 
 _ORDER_BITS, _ORDER_KEPT = _order_tables()
 _K, _CFF, _BOO, _G = [_DIM["K"]], [_DIM[d] for d in CLASSES[1]], [_DIM[d] for d in CLASSES[2]], _DIM["G"]
+
 
 @dataclass(frozen=True)
 class MappedProblem:
@@ -487,8 +487,8 @@ class _Search:
                 "energy": energy[keep], "bytes_r": bytes_r[keep], "bytes_w": bytes_w[keep], "order": orders}
 
     def _beam_cut(self, score, t, eff_sp, pick, repeats, above, level: int, width: int) -> np.ndarray:
-        """The indices (into pick) of the states kept: every state, best first, when they fit the beam; else the
-        ``beam`` best of those whose futures differ (see the module docstring), taken from the best few beams."""
+        """The indices (into pick) of the states kept: every state, best first, when there are at most ``width``;
+        else the ``width`` best of those whose futures differ (module docstring), taken from the best 8 x width."""
         if len(score) <= width:
             return np.argsort(score, kind="stable")
         self.exhaustive = False
@@ -567,8 +567,8 @@ class _Search:
         return {d: tiles[:, i] for i, d in enumerate(LOOP_DIMS)}
 
     def _cycles(self, t, eff_sp, pick, bytes_r, bytes_w, upto: int | None = None) -> np.ndarray:
-        """max(compute cycles, every level's transfer cycles) of the picked rows (see .evaluate); levels below
-        ``upto`` (which have moved nothing yet) are left out."""
+        """max(compute cycles, every level's transfer cycles) of the picked rows (see .evaluate); levels deeper
+        than ``upto`` (which have moved nothing yet) are left out."""
         cycles = np.prod(t[:, 0] // self.s_geq[0], axis=1).astype(float)[pick]
         spread = None
         for index, lv in enumerate(self.h.levels[:None if upto is None else upto + 1]):
@@ -700,6 +700,9 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     first_level_cap, beam, widen, per_dim: the search's cuts (module docstring).
     """
     objectives.check_objective(objective)
+    for name, value in (("beam", beam), ("widen", widen), ("per_dim", per_dim), ("first_level_cap", first_level_cap)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise MappingError(f"map_problem: {name} = {value!r}; expected an integer >= 1")
     cuts = {"beam": beam, "widen": widen, "per_dim": per_dim, "shortlist": shortlist,
             "first_level_cap": first_level_cap}
     canonical = problem.canonical()
