@@ -23,18 +23,28 @@ The space searched
   outermost at DRAM. The innermost level's order does not matter (the MACs hold nothing).
 - **Capacity.** Every level's tiles fit its usable bytes (per operand where it is partitioned).
 
+One loop nest serves every operand (:func:`.nest.resolve`): each level's temporal loops are the same for all the
+operands it keeps. ZigZag's per-operand allocation (each operand's temporal loops split over its own memories on
+their own, hwmap.interop.fixed_mapping's per-operand evaluation) is outside this space.
+
 The search
 ----------
 Per (spatial, bypass) option, top-down over the levels: stage l chooses T(l) and level l-1's class order for
 every state kept from stage l-1, and prices exactly what they fix (the fills of level l and the reads/updates of
 its parents, through the refetch recurrence of :mod:`.evaluate`), vectorised with numpy. Exact prunings: an
 order is dropped when another order's refetch counts are no higher for every operand (every cost grows with
-them, now and below); an option is skipped when its lower bound exceeds the best mapping found. Heuristic cuts
-(each one clears ``exhaustive``):
+them, now and below); an option is skipped when its lower bound exceeds the best mapping found; with objective
+energy, a state whose ranking energy (below: its energy so far plus a lower bound of what is still to come) exceeds
+the best mapping an earlier option reached is dropped. Heuristic cuts (each one clears ``exhaustive``):
 
 - a stage keeps the ``beam`` states with the best objective so far, their energy raised by a lower bound of the
   next boundary of every operand still to be kept below (its refetch count cannot fall, and cannot stay below the
-  product of the irrelevant loops above when its tile cannot fit the next keeper);
+  product of the irrelevant loops above when its tile cannot fit the next keeper); of states with the same future
+  (the same tile at the stage's level, refetch counts R and A per operand and spatial trips: every cost still to
+  come is the same for them, bar the transfer-time terms of the cycles) only the best is kept, so the beam holds
+  distinct futures rather than one tile reached by many splits above it; a stage whose states had few children
+  keeps more (up to ``widen`` x ``beam``, about STAGE_CHILDREN children in all at the next stage), so small
+  layers and deep levels are searched wider for the work a large layer's beam costs;
 - at most ``per_dim`` tile choices per dim and level (geometrically spaced, both ends kept), and at level 1 the
   longest lists shortened until their product is at most ``first_level_cap``;
 - with more than ``shortlist`` options, only the ``shortlist`` ones with the least lower bounds (below) are
@@ -72,11 +82,36 @@ CLASS_ORDERS: tuple[tuple[int, ...], ...] = tuple(itertools.permutations(range(3
 IRRELEVANT_CLASS = {"input": 0, "weight": 2, "output": 1}
 _DIM = {d: i for i, d in enumerate(LOOP_DIMS)}
 _ND = len(LOOP_DIMS)
-_RELEVANT_INDEX = {op: [_DIM[d] for d in LOOP_DIMS if d in RELEVANT[op]] for op in OPERANDS}
 # Per operand, (orders, classes): whether the class is relevant to it and lies inside its irrelevant class.
 _EARLIER = np.tril(np.ones((len(CLASS_ORDERS), len(CLASS_ORDERS)), dtype=bool), -1)
 _INNER_RELEVANT = {op: np.array([[int(cls != IRRELEVANT_CLASS[op] and order.index(cls) > order.index(
     IRRELEVANT_CLASS[op])) for cls in range(3)] for order in CLASS_ORDERS]) for op in OPERANDS}
+# A stage whose states have few children keeps more of them (up to widen x beam): about this many children
+# in all at the next stage, the work of 64 states with 128 children each.
+STAGE_CHILDREN = 8192
+# Random weights that hash a state's future (its tile, refetch counts and spatial trips) to one float.
+_HASH = np.random.default_rng(17).uniform(1.0, 2.0, 256)
+
+
+def _order_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per level pattern (bits 0-2: which classes move; bits 3-5: which operands' irrelevant trips can re-fetch):
+    per class order and operand whether its irrelevant trips re-fetch (they lie above a relevant class that
+    moves), and which orders no other order beats (below, _Search._stage)."""
+    keys = np.arange(64)
+    moving = (keys[:, None] >> np.arange(3)) & 1  # (64, classes)
+    active = ((keys[:, None] >> 3) >> np.arange(3)) & 1  # (64, operands)
+    inner = np.stack([(moving @ _INNER_RELEVANT[op].T) > 0 for op in OPERANDS], 2)  # (64, orders, operands)
+    bits = inner & active[:, None, :].astype(bool)
+    # An order's R exceeds another's for an operand exactly when its bit is set and the other's is not: compare
+    # the 3-bit codes as sets; of equal codes the first order is kept.
+    code = bits[:, :, 0] + 2 * bits[:, :, 1] + 4 * bits[:, :, 2]  # (64, orders)
+    subset = (code[:, :, None] & ~code[:, None, :]) == 0  # [key, i, j]: order i re-fetches no more than j
+    beaten = np.any(subset & ((code[:, :, None] != code[:, None, :]) | _EARLIER.T), axis=1)
+    return bits, ~beaten
+
+
+_ORDER_BITS, _ORDER_KEPT = _order_tables()
+_K, _CFF, _BOO, _G = [_DIM["K"]], [_DIM[d] for d in CLASSES[1]], [_DIM[d] for d in CLASSES[2]], _DIM["G"]
 
 
 @dataclass(frozen=True)
@@ -235,9 +270,13 @@ def _thin(values: tuple[int, ...], most: int) -> tuple[tuple[int, ...], bool]:
 
 
 class _Search:
-    def __init__(self, h, problem, option: _Option, bits, objective, beam, per_dim, first_level_cap):
+    def __init__(self, h, problem, option: _Option, bits, objective, beam, per_dim, first_level_cap, widen=1,
+                 incumbent: float | None = None):
         self.h, self.p, self.o, self.bits = h, problem, option, bits
-        self.objective, self.beam, self.per_dim = objective, beam, per_dim
+        # the best energy another option reached: a state whose score (a lower bound of its energy) exceeds it
+        # cannot win (objective energy only; exact)
+        self.incumbent = incumbent if objective == "energy" else None
+        self.objective, self.beam, self.per_dim, self.widen = objective, beam, per_dim, widen
         self.m = len(h.levels)
         self.size = np.array([problem.size(d) for d in LOOP_DIMS], dtype=np.int64)
         sp = option.sp
@@ -265,6 +304,10 @@ class _Search:
             if not self.nested:
                 outside[1:] = np.cumprod(spo, axis=0)[:-1]
             self.outside[op] = outside
+        # the (op, level) pairs whose tile the nest's holds as it is (always, in a nested hierarchy)
+        self.own_tile = {(op, lv): self.nested or bool((self.outside[op][lv] == 1).all())
+                         for op in OPERANDS for lv in range(self.m)}
+        self.choice_memo: dict[tuple[int, int, int], tuple[tuple[int, ...], bool]] = {}
 
     def _first_level_limits(self, cap: int) -> list[int]:
         """Tile choices per dim at level 1 (the one stage whose choices all rows share): per_dim, then the
@@ -282,21 +325,25 @@ class _Search:
 
     # per-dim tile choices of one level, given the tile above (stage >= 2) ------------------------------------
     def _choices(self, level: int, above: int, d: int) -> tuple[int, ...]:
-        if level == 1:
-            values, most = self._level1_values(d), self.first_limit[d]
-        else:
-            base = int(self.s_geq[level, d])
-            q = above // int(self.o.sp[level - 1, d])
-            values, most = tuple(base * x for x in _divisors(q // base)), self.per_dim
-        thinned, cut = _thin(values, most)
-        self.exhaustive &= not cut
-        return thinned
+        key = (level, above, d)
+        hit = self.choice_memo.get(key)
+        if hit is None:
+            if level == 1:
+                values, most = self._level1_values(d), self.first_limit[d]
+            else:
+                base = int(self.s_geq[level, d])
+                q = above // int(self.o.sp[level - 1, d])
+                values, most = tuple(base * x for x in _divisors(q // base)), self.per_dim
+            hit = self.choice_memo[key] = _thin(values, most)
+        self.exhaustive &= not hit[1]
+        return hit[0]
 
     def _expand(self, level: int, parents: np.ndarray):
         """Rows (parent state, tile vector) of level ``level`` that fit its capacity."""
         rows = np.arange(len(parents), dtype=np.int64)
         tiles = np.tile(self.s_geq[level], (len(parents), 1))
         relevant = {_DIM[d] for op in self.o.keeps[level] for d in RELEVANT[op]}
+        unchecked = False  # a relevant dim's tile was set since the last capacity check
         for d in range(_ND):
             if not len(rows):
                 break
@@ -306,12 +353,13 @@ class _Search:
             else:
                 values, inverse = np.unique(column, return_inverse=True)
             lists = [self._choices(level, int(v), d) for v in values]
-            if all(len(c) == 1 for c in lists):  # nothing to choose along this dim
+            if all(len(c) == 1 for c in lists):  # nothing to choose along this dim: checked with the next
                 tiles[:, d] = np.array([c[0] for c in lists])[inverse]
-                if d in relevant:
-                    keep = self._fits(level, tiles)
-                    rows, tiles = rows[keep], tiles[keep]
+                unchecked |= d in relevant
                 continue
+            if unchecked:  # before multiplying the rows
+                keep = self._fits(level, tiles)
+                rows, tiles, inverse, unchecked = rows[keep], tiles[keep], inverse[keep], False
             width = max(len(c) for c in lists)
             table = np.zeros((len(lists), width), dtype=np.int64)
             present = np.zeros((len(lists), width), dtype=bool)
@@ -325,6 +373,9 @@ class _Search:
             if d in relevant:
                 keep = self._fits(level, tiles)
                 rows, tiles = rows[keep], tiles[keep]
+        if unchecked and len(rows):
+            keep = self._fits(level, tiles)
+            rows, tiles = rows[keep], tiles[keep]
         return rows, tiles
 
     def _view(self, eff_sp: np.ndarray, op: str) -> np.ndarray:
@@ -333,7 +384,7 @@ class _Search:
 
     def _tile_of(self, tiles: np.ndarray, op: str, level: int) -> np.ndarray:
         """op's tile at ``level`` from the nest's tile there (without the spatial loops op sees above it)."""
-        return tiles if self.nested else tiles // self.outside[op][level]
+        return tiles if self.own_tile[(op, level)] else tiles // self.outside[op][level]
 
     def _need(self, level: int, tiles: np.ndarray) -> dict[str, np.ndarray]:
         """Bytes of every operand's tile at ``level`` (per instance)."""
@@ -399,21 +450,18 @@ class _Search:
             t[:, 0] = -(-self.size // (sp0 * tiles)) * sp0 * tiles
         eff_sp = st["eff_sp"][rows]
         eff_t = self._effs(t, eff_sp, level - 1)
-        r_prev, a_prev = st["R"][rows], st["A"][rows]
-        bits, rel, x, a_new = self._recurrence(eff_t, a_prev)
+        rel, x, key = self._recurrence(eff_t)
         # Keep the orders whose refetches no other order beats on every operand (ties: the first order): every
-        # cost grows with R, now and below (the recurrence never lowers it), so the others cannot win. An order's
-        # R exceeds another's for an operand exactly when its bit is set and the other's is not: compare the
-        # 3-bit codes as sets.
-        code = bits[:, :, 0] + 2 * bits[:, :, 1] + 4 * bits[:, :, 2]  # (n, orders)
-        subset = (code[:, :, None] & ~code[:, None, :]) == 0  # [n, i, j]: order i re-fetches no more than j
-        beaten = np.any(subset & ((code[:, :, None] != code[:, None, :]) | _EARLIER.T), axis=1)
-        pick, order = np.nonzero(~beaten)
+        # cost grows with R, now and below (the recurrence never lowers it), so the others cannot win.
+        pick, order = np.nonzero(_ORDER_KEPT[key])
         self.candidates += len(pick)
-        repeats = np.where(rel[pick], a_prev[pick] * np.where(bits[pick, order], x[pick], 1), r_prev[pick])
-        above = a_new[pick]
-        energy = st["energy"][rows][pick]
-        bytes_r, bytes_w = st["bytes_r"][rows][pick], st["bytes_w"][rows][pick]
+        from_parent = rows[pick]
+        a_prev = st["A"][from_parent]
+        repeats = np.where(rel[pick], a_prev * np.where(_ORDER_BITS[key[pick], order], x[pick], 1),
+                           st["R"][from_parent])
+        above = a_prev * x[pick]
+        energy = st["energy"][from_parent]
+        bytes_r, bytes_w = st["bytes_r"][from_parent], st["bytes_w"][from_parent]
         for op in self.o.keeps[level]:
             k = OPERANDS.index(op)
             for at, action, bits, x0, x1 in self._price(t, eff_sp, op, level):
@@ -423,39 +471,71 @@ class _Search:
             self._effs(t, eff_sp, level)
             return self._finish(t, eff_sp, rows, pick, order, st["order"], energy, bytes_r, bytes_w)
         score = self._score(t, eff_sp, pick, repeats, above, energy, bytes_r, bytes_w, level)
-        keep = np.argsort(score, kind="stable")[:self.beam]
-        if len(score) > self.beam:
-            self.exhaustive = False
+        children = len(pick) / len(st["energy"])  # per state kept at the stage above: the next stage's, about
+        width = int(min(self.beam * self.widen, max(self.beam, STAGE_CHILDREN / max(children, 1.0))))
+        if self.incumbent is not None:
+            score = np.where(score <= self.incumbent, score, np.inf)
+        keep = self._beam_cut(score, t, eff_sp, pick, repeats, above, level, width)
+        if self.incumbent is not None:
+            keep = keep[np.isfinite(score[keep])]
+            if not len(keep):
+                return None
         chosen = pick[keep]
-        orders = st["order"][rows][chosen]
+        orders = st["order"][rows[chosen]]
         orders[:, level - 1] = order[keep]
         return {"T": t[chosen], "eff_sp": eff_sp[chosen], "R": repeats[keep], "A": above[keep],
                 "energy": energy[keep], "bytes_r": bytes_r[keep], "bytes_w": bytes_w[keep], "order": orders}
+
+    def _beam_cut(self, score, t, eff_sp, pick, repeats, above, level: int, width: int) -> np.ndarray:
+        """The indices (into pick) of the states kept: every state, best first, when there are at most ``width``;
+        else the ``width`` best of those whose futures differ (module docstring), taken from the best 8 x width."""
+        if len(score) <= width:
+            return np.argsort(score, kind="stable")
+        self.exhaustive = False
+        for most in (8 * width, len(score)):
+            top = np.argpartition(score, most - 1)[:most] if most < len(score) else np.arange(len(score))
+            top = top[np.argsort(score[top], kind="stable")]
+            rows = pick[top]
+            key = (t[rows, level] @ _HASH[:_ND] + eff_sp[rows].reshape(len(rows), -1) @ _HASH[_ND:_ND + eff_sp[0].size]
+                   + repeats[top] @ _HASH[-6:-3] + above[top] @ _HASH[-3:])
+            _, first = np.unique(key, return_index=True)
+            if len(first) >= width or most >= len(score):
+                return top[np.sort(first)[:width]]
+        raise AssertionError("unreachable")
 
     def _effs(self, t: np.ndarray, eff_sp: np.ndarray, level: int) -> np.ndarray:
         """Effective trips of ``level``'s temporal loops (returned) and spatial loops (written into eff_sp)."""
         t_below = t[:, level + 1] if level + 1 < self.m else 1
         sp = self.o.sp[level]
         # ceil of exact integer quotients in floats (exact: the operands are far below 2**53)
-        eff_sp[:, level] = np.ceil(np.minimum(self.size, sp * t_below) / t_below)
+        if (sp > 1).any():  # else the level's spatial trips stay 1
+            eff_sp[:, level] = np.ceil(np.minimum(self.size, sp * t_below) / t_below)
         return np.ceil(np.minimum(self.size, t[:, level]) / (sp * t_below))
 
-    def _recurrence(self, eff: np.ndarray, a_prev: np.ndarray):
+    @staticmethod
+    def _recurrence(eff: np.ndarray):
         """The refetch recurrence of .evaluate one level at a time, for a child right below the level whose
-        temporal trips are ``eff``: per row and operand whether a loop relevant to it moves (rel), its irrelevant
-        trips here (x) and A after the level; per row, class order and operand whether those irrelevant trips
-        re-fetch (bits: they lie above a relevant class that moves). R = rel ? A_prev x (bit ? x : 1) : R_prev."""
-        trips = np.stack([np.prod(eff[:, [_DIM[d] for d in cls]], axis=1) for cls in CLASSES], 1)  # (n, 3)
-        moving = (trips > 1).astype(np.int64)
-        rel = np.stack([np.any(eff[:, _RELEVANT_INDEX[op]] > 1, axis=1) for op in OPERANDS], 1)  # (n, 3)
-        x = np.stack([trips[:, IRRELEVANT_CLASS[op]] for op in OPERANDS], 1)  # (n, 3)
-        inner = np.stack([(moving @ _INNER_RELEVANT[op].T) > 0 for op in OPERANDS], 2)  # (n, orders, 3)
-        bits = inner & (rel & (x > 1))[:, None, :]
-        return bits, rel, x, a_prev * x
+        temporal trips are ``eff``: per row and operand whether a loop relevant to it moves (rel) and its
+        irrelevant trips here (x); per row the key of _order_tables (which classes move, which operands' x can
+        re-fetch): with the class order it says whether x re-fetches (it lies above a relevant class that moves).
+        R = rel ? A_prev x (re-fetches ? x : 1) : R_prev, and A = A_prev x."""
+        k, cff, boo, g = eff[:, _K[0]], np.prod(eff[:, _CFF], axis=1), np.prod(eff[:, _BOO], axis=1), eff[:, _G]
+        x = np.stack([k, boo, cff], 1)  # (n, operands): input, weight, output
+        rel = np.stack([cff * boo * g, k * cff * g, k * boo * g], 1) > 1
+        key = (k > 1) + 2 * (cff > 1) + 4 * (boo > 1) + 8 * (rel & (x > 1)) @ np.array([1, 2, 4])
+        return rel, x, key
+
+    def _spread_levels(self, op: str, lo: int, hi: int) -> list[int]:
+        """The levels in [lo, hi) with spatial loops as op sees them: elsewhere every spatial trip is 1."""
+        sp = self.o.sp if self.nested else self.spo[op]
+        return [level for level in range(lo, hi) if (sp[level] > 1).any()]
 
     def _irrelevant_spatial(self, eff_sp: np.ndarray, op: str, lo: int, hi: int) -> np.ndarray:
+        levels = self._spread_levels(op, lo, hi)
+        if not levels:
+            return np.ones(len(eff_sp))
         dims = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
-        return np.prod(eff_sp[:, lo:hi][:, :, dims], axis=(1, 2))
+        return np.prod(eff_sp[:, levels][:, :, dims], axis=(1, 2))
 
     def _price(self, t: np.ndarray, eff_sp: np.ndarray, op: str, c: int):
         """op's accesses at the boundary (parent, c) per row, linear in its refetches R: (level, action, bits,
@@ -464,7 +544,8 @@ class _Search:
         p = keepers[keepers.index(c) - 1]
         eff_sp = self._view(eff_sp, op)
         above_p, above_c = self._irrelevant_spatial(eff_sp, op, 0, p), self._irrelevant_spatial(eff_sp, op, 0, c)
-        grow = np.prod(eff_sp[:, p:c], axis=1)
+        between = self._spread_levels(op, p, c)
+        grow = np.prod(eff_sp[:, between], axis=1) if between else 1
         tile = self._tile_of(t[:, c], op, c)
         union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, tile * grow)), op)
         own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, tile)), op)
@@ -485,14 +566,21 @@ class _Search:
     def _dims(self, tiles: np.ndarray) -> dict:
         return {d: tiles[:, i] for i, d in enumerate(LOOP_DIMS)}
 
-    def _cycles(self, t, eff_sp, pick, bytes_r, bytes_w) -> np.ndarray:
-        """max(compute cycles, every level's transfer cycles) of the picked rows (see .evaluate)."""
+    def _cycles(self, t, eff_sp, pick, bytes_r, bytes_w, upto: int | None = None) -> np.ndarray:
+        """max(compute cycles, every level's transfer cycles) of the picked rows (see .evaluate); levels deeper
+        than ``upto`` (which have moved nothing yet) are left out."""
         cycles = np.prod(t[:, 0] // self.s_geq[0], axis=1).astype(float)[pick]
-        for index, lv in enumerate(self.h.levels):
+        spread = None
+        for index, lv in enumerate(self.h.levels[:None if upto is None else upto + 1]):
             if not (lv.read_bandwidth_bytes_per_cycle or lv.write_bandwidth_bytes_per_cycle):
                 continue
-            kept = next((o for o in OPERANDS if o in self.o.keeps[index]), "input")
-            used = np.prod(self._view(eff_sp, kept)[:, :index], axis=(1, 2))[pick]
+            if not self.nested:  # each operand sees the unrolling as the option places it: the same in every row
+                kept = next((o for o in OPERANDS if o in self.o.keeps[index]), "input")
+                used = float(np.prod(self.spo[kept][:index]))
+            else:  # the spatial trips of the levels above, per row
+                if spread is None:
+                    spread = np.cumprod(np.prod(eff_sp, axis=2), axis=1)[pick]
+                used = spread[:, index - 1] if index else 1.0
             time = np.zeros(len(pick))
             if lv.read_bandwidth_bytes_per_cycle:
                 time = time + bytes_r[:, index] / (lv.read_bandwidth_bytes_per_cycle * used)
@@ -505,8 +593,12 @@ class _Search:
         """The objective of states after stage ``level``, their energy raised by what the next boundary of every
         operand not yet kept below ``level`` costs at least (_boundary_bound): so states are not ranked blind to
         the operands still to come (the weights of a chain ifmap -> filter -> ofmap, say)."""
-        cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
-        energy = energy + self._leakage() * cycles
+        leakage = self._leakage()
+        if self.objective == "energy" and not leakage:
+            cycles = np.zeros(len(pick))  # the score is the energy alone: spare computing what it ignores
+        else:
+            cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w, upto=level)
+            energy = energy + leakage * cycles
         for k, op in enumerate(OPERANDS):
             later = [c for c in self.keepers[op] if c > level]
             if later:
@@ -565,7 +657,8 @@ class _Search:
         energy = energy + self.p.macs * self.h.compute.mac_energy_pj
         cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
         energy = energy + self._leakage() * cycles
-        best = int(np.argmin(objectives.choice_scores(self.objective, energy, cycles)))
+        score = objectives.choice_scores(self.objective, energy, cycles)
+        best = int(np.lexsort((cycles, score))[0])  # of equal scores, the fewest cycles
         row = int(pick[best])
         chosen_orders = orders[rows[row]].copy()
         chosen_orders[self.m - 2] = order[best]
@@ -592,7 +685,7 @@ class _Search:
 
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
-                operand_bits=None, beam: int = 32, per_dim: int = 16, shortlist: int | None = 3,
+                operand_bits=None, beam: int = 32, widen: int = 8, per_dim: int = 16, shortlist: int | None = 3,
                 first_level_cap: int = 8192, conventions=None) -> MappedProblem:
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
@@ -604,14 +697,17 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     spatial: form-C spatial entries to fix the unrolling instead of searching it.
     shortlist: search at most this many (spatial, bypass) options that found a mapping, in the order of their
     lower bounds; None: every option (what the brute-force tests use).
-    first_level_cap, beam, per_dim: the search's cuts (module docstring).
+    first_level_cap, beam, widen, per_dim: the search's cuts (module docstring).
     conventions: the rules the winner is evaluated under (evaluate.AccessConventions, e.g. ZigZag's counting and
     pricing; None: hwmap's own); the search ranks mappings, and the lower bound is computed, in hwmap's model
     either way.
     """
     objectives.check_objective(objective)
-    cuts = {"beam": beam, "per_dim": per_dim, "shortlist": shortlist, "first_level_cap": first_level_cap,
-            "conventions": conventions}
+    for name, value in (("beam", beam), ("widen", widen), ("per_dim", per_dim), ("first_level_cap", first_level_cap)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise MappingError(f"map_problem: {name} = {value!r}; expected an integer >= 1")
+    cuts = {"beam": beam, "widen": widen, "per_dim": per_dim, "shortlist": shortlist,
+            "first_level_cap": first_level_cap, "conventions": conventions}
     canonical = problem.canonical()
     if canonical is problem or not _unrolls_folded_dims(hierarchy, spatial):
         return _map_one(hierarchy, canonical, objective, spatial, operand_bits, **cuts)
@@ -632,7 +728,7 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
 
 
 def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, operand_bits, *, beam: int,
-             per_dim: int, shortlist: int | None, first_level_cap: int,
+             per_dim: int, shortlist: int | None, first_level_cap: int, widen: int = 8,
              conventions=None) -> MappedProblem:
     """map_problem for the problem as given (no fold)."""
     word = hierarchy.levels[0].word_bits
@@ -653,7 +749,8 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
         if shortlist is not None and searched >= shortlist and best is not None:
             exhaustive = False  # the options with the least lower bounds were searched, not these
             break
-        run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap)
+        run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap, widen,
+                      incumbent=None if best is None else best[0][1])
         found = run.run()
         searched += 1
         exhaustive &= run.exhaustive
