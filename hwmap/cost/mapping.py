@@ -571,17 +571,20 @@ def build_candidate_table(nest: LoopNest, t: MapTarget, best_order: np.ndarray |
     t = _table_target(t)
     tiles, trips, in_per_row, out_per_p, w_tile = _table_columns(nest, t)
     p_tiles, p_trips = _candidates(nest.p)
-    nn, kk, cc, qq = trips.T
-    if best_order is None:
-        best_order, dram_best, b_best = _best_orders(nest, t, trips, p_trips)
-    else:  # the stored orders' bytes and energies: the same formula on the same numbers, so the same bits
-        order = best_order.astype(np.int64)
-        positions = tuple(ORDER_POSITIONS[order, i] for i in range(3))
-        traffic = _traffic(nest, t, positions, kk[:, None], cc[:, None], nn[:, None], qq[:, None], p_trips[None, :])
-        dram_best, b_best = traffic[4], traffic[5]
-    dram_cells = np.append(dram_best.ravel(), np.inf)
+    best_order, dram_cells, b_best = _best_orders(nest, t, trips, p_trips, best_order)
     return CandidateTable(nest, trips, tiles, in_per_row, out_per_p, w_tile, p_tiles, p_trips, best_order,
-                          dram_cells[:-1].reshape(dram_best.shape), b_best, dram_cells)
+                          dram_cells[:-1].reshape(best_order.shape), b_best, dram_cells)
+
+
+def _innermost() -> np.ndarray:
+    """(8, 6) table: for the set U of classes with more than one trip (bit mask K = 1, C = 2, NPQ = 4) and a class
+    order, the index in _CLASSES of U's innermost member in that order (0 when U is empty)."""
+    inner = np.zeros((8, len(CLASS_ORDERS)), dtype=np.int8)
+    for mask in range(1, 8):
+        members = [c for i, c in enumerate(_CLASSES) if mask >> i & 1]
+        for o, order in enumerate(CLASS_ORDERS):
+            inner[mask, o] = _CLASSES.index([c for c in order if c in members][-1])
+    return inner
 
 
 def _first_orders() -> np.ndarray:
@@ -600,12 +603,16 @@ def _first_orders() -> np.ndarray:
 
 
 _FIRST_ORDERS = _first_orders()
+_INNERMOST = _innermost()
 _BLOCK_ELEMENTS = 1 << 16  # candidates per block of the order search: its temporaries stay in the CPU's cache
 
 
-def _best_orders(nest: LoopNest, t: MapTarget, trips: np.ndarray, p_trips: np.ndarray):
+def _best_orders(nest: LoopNest, t: MapTarget, trips: np.ndarray, p_trips: np.ndarray,
+                 stored: np.ndarray | None = None):
     """Every candidate's best class order (least DRAM bytes, then least buffer energy, then the first order), its
-    DRAM bytes and buffer energy: what the six orders' _traffic gives, without evaluating six orders.
+    DRAM bytes (flattened, then an inf sentinel: CandidateTable.dram_cells) and buffer energy: what the six
+    orders' _traffic gives, without evaluating six orders. With ``stored`` orders (the on-disk store's), their
+    bytes and energies instead, without a search.
 
     An operand is re-fetched per trip of its irrelevant class when that class lies above a class with more than
     one trip (_factors); a class with one trip re-fetches nothing. So with U the classes with more than one trip,
@@ -616,18 +623,20 @@ def _best_orders(nest: LoopNest, t: MapTarget, trips: np.ndarray, p_trips: np.nd
     (tests/cost/test_candidate_search.py compares both on many shapes)."""
     nn, kk, cc, qq = (trips[:, i:i + 1] for i in range(4))
     columns, width = len(trips), len(p_trips)
-    best_order = np.empty((columns, width), dtype=np.int8)
-    dram_best, b_best = np.empty((columns, width)), np.empty((columns, width))
+    best_order = np.empty((columns, width), dtype=np.int8) if stored is None else stored
+    dram_cells, b_best = np.empty(columns * width + 1), np.empty((columns, width))
+    dram_cells[-1] = np.inf
+    dram_best = dram_cells[:-1].reshape(columns, width)
     step = max(1, _BLOCK_ELEMENTS // max(columns, 1))
     for j in range(0, width, step):
         block = slice(j, j + step)
         best_order[:, block], dram_best[:, block], b_best[:, block] = _best_orders_block(
-            nest, t, nn, kk, cc, qq, p_trips[None, block])
-    return best_order, dram_best, b_best
+            nest, t, nn, kk, cc, qq, p_trips[None, block], None if stored is None else stored[:, block])
+    return best_order, dram_cells, b_best
 
 
-def _best_orders_block(nest: LoopNest, t: MapTarget, nn, kk, cc, qq, pp):
-    """_best_orders for columns x P trips given as (G, 1) and (1, T) trip counts."""
+def _best_orders_block(nest: LoopNest, t: MapTarget, nn, kk, cc, qq, pp, stored):
+    """_best_orders for columns x P trips given as (G, 1) and (1, T) trip counts (stored: their orders)."""
     tg = nn * pp * qq
     in_pass = (nest.n * nest.c * t.input_bytes) * (nest.se_h * nest.p + pp * (nest.r - nest.se_h)) \
         * (nest.se_w * nest.q + qq * (nest.s - nest.se_w))
@@ -650,6 +659,9 @@ def _best_orders_block(nest: LoopNest, t: MapTarget, nn, kk, cc, qq, pp):
         buffer_pj.append(dram_in * t.fill_input_pj_per_byte + dram_w * t.fill_weight_pj_per_byte + spill * out_pj
                          + out_final * t.out_read_pj_per_byte)
         valid.append(u | none)
+    if stored is not None:  # each stored order moves the traffic of its innermost multi-trip class
+        inner = _INNERMOST[mask, stored]
+        return stored, np.choose(inner, dram), np.choose(inner, buffer_pj)
     d_least = np.minimum.reduce([np.where(v, d, np.inf) for v, d in zip(valid, dram, strict=True)])
     tied = [v & (d == d_least) for v, d in zip(valid, dram, strict=True)]
     b_least = np.minimum.reduce([np.where(e, b, np.inf) for e, b in zip(tied, buffer_pj, strict=True)])
