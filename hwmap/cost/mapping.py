@@ -576,17 +576,6 @@ def build_candidate_table(nest: LoopNest, t: MapTarget, best_order: np.ndarray |
                           dram_cells[:-1].reshape(best_order.shape), b_best, dram_cells)
 
 
-def _innermost() -> np.ndarray:
-    """(8, 6) table: for the set U of classes with more than one trip (bit mask K = 1, C = 2, NPQ = 4) and a class
-    order, the index in _CLASSES of U's innermost member in that order (0 when U is empty)."""
-    inner = np.zeros((8, len(CLASS_ORDERS)), dtype=np.int8)
-    for mask in range(1, 8):
-        members = [c for i, c in enumerate(_CLASSES) if mask >> i & 1]
-        for o, order in enumerate(CLASS_ORDERS):
-            inner[mask, o] = _CLASSES.index([c for c in order if c in members][-1])
-    return inner
-
-
 def _first_orders() -> np.ndarray:
     """(8, 3) table: for the set U of classes with more than one trip (bit mask K = 1, C = 2, NPQ = 4) and a
     class x of U, the first class order (index into CLASS_ORDERS) in which x is U's innermost member (0 when U
@@ -603,8 +592,7 @@ def _first_orders() -> np.ndarray:
 
 
 _FIRST_ORDERS = _first_orders()
-_INNERMOST = _innermost()
-_BLOCK_ELEMENTS = 1 << 16  # candidates per block of the order search: its temporaries stay in the CPU's cache
+_BLOCK_ELEMENTS = 8192  # candidates per block of the order search: its temporaries stay in the CPU's cache
 
 
 def _best_orders(nest: LoopNest, t: MapTarget, trips: np.ndarray, p_trips: np.ndarray,
@@ -612,7 +600,7 @@ def _best_orders(nest: LoopNest, t: MapTarget, trips: np.ndarray, p_trips: np.nd
     """Every candidate's best class order (least DRAM bytes, then least buffer energy, then the first order), its
     DRAM bytes (flattened, then an inf sentinel: CandidateTable.dram_cells) and buffer energy: what the six
     orders' _traffic gives, without evaluating six orders. With ``stored`` orders (the on-disk store's), their
-    bytes and energies instead, without a search.
+    bytes and energies instead (_traffic of those orders), without a search.
 
     An operand is re-fetched per trip of its irrelevant class when that class lies above a class with more than
     one trip (_factors); a class with one trip re-fetches nothing. So with U the classes with more than one trip,
@@ -637,6 +625,10 @@ def _best_orders(nest: LoopNest, t: MapTarget, trips: np.ndarray, p_trips: np.nd
 
 def _best_orders_block(nest: LoopNest, t: MapTarget, nn, kk, cc, qq, pp, stored):
     """_best_orders for columns x P trips given as (G, 1) and (1, T) trip counts (stored: their orders)."""
+    if stored is not None:  # the stored orders' traffic: _traffic on the same numbers, so the same bits
+        order = stored.astype(np.int64)
+        traffic = _traffic(nest, t, tuple(ORDER_POSITIONS[order, i] for i in range(3)), kk, cc, nn, qq, pp)
+        return stored, traffic[4], traffic[5]
     tg = nn * pp * qq
     in_pass = (nest.n * nest.c * t.input_bytes) * (nest.se_h * nest.p + pp * (nest.r - nest.se_h)) \
         * (nest.se_w * nest.q + qq * (nest.s - nest.se_w))
@@ -659,9 +651,6 @@ def _best_orders_block(nest: LoopNest, t: MapTarget, nn, kk, cc, qq, pp, stored)
         buffer_pj.append(dram_in * t.fill_input_pj_per_byte + dram_w * t.fill_weight_pj_per_byte + spill * out_pj
                          + out_final * t.out_read_pj_per_byte)
         valid.append(u | none)
-    if stored is not None:  # each stored order moves the traffic of its innermost multi-trip class
-        inner = _INNERMOST[mask, stored]
-        return stored, np.choose(inner, dram), np.choose(inner, buffer_pj)
     d_least = np.minimum.reduce([np.where(v, d, np.inf) for v, d in zip(valid, dram, strict=True)])
     tied = [v & (d == d_least) for v, d in zip(valid, dram, strict=True)]
     b_least = np.minimum.reduce([np.where(e, b, np.inf) for e, b in zip(tied, buffer_pj, strict=True)])
