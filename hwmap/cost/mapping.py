@@ -779,7 +779,7 @@ def _fitting(nest: LoopNest, key: MapTarget) -> _Fitting | None:
     if n_fit == 0:
         return None
     dram = table.dram_cells[cells]
-    keep = np.flatnonzero(fits & (dram <= _least_with_larger_kc(nest, dram)))
+    keep = np.flatnonzero(fits & _least_with_larger_kc(nest, dram))
     cells = cells[keep]
     k_tiles, c_tiles = table.tiles[keep, 1], table.tiles[keep, 2]
     rank = np.lexsort((keep, table.best_order.ravel()[cells], c_tiles, k_tiles, table.buffer_pj.ravel()[cells],
@@ -814,21 +814,20 @@ def _row_starts(nest: LoopNest) -> np.ndarray:
 
 
 def _least_with_larger_kc(nest: LoopNest, dram: np.ndarray) -> np.ndarray:
-    """For every column of the shape's table (row-major over N, K, C, Q tiles, each ascending), the least of
-    ``dram`` over the columns whose K and C tiles are at least its own."""
-    sizes = [len(_candidates(d)[0]) for d in (nest.n, nest.k, nest.c, nest.q)]
-    least = dram.reshape(sizes).min(axis=(0, 3))  # per (K tile, C tile)
+    """For every column of the shape's table (row-major over N, K, C, Q tiles, each ascending), whether its
+    ``dram`` is the least over the columns whose K and C tiles are at least its own (ties included)."""
+    sizes = _table_dims(nest)
+    dram = dram.reshape(sizes)
+    least = dram.min(axis=(0, 3))  # per (K tile, C tile)
     least = np.minimum.accumulate(least[::-1], axis=0)[::-1]
     least = np.minimum.accumulate(least[:, ::-1], axis=1)[:, ::-1]
-    return least.ravel()[_kc_cell(nest)]
+    return (dram <= least[None, :, :, None]).ravel()
 
 
 @lru_cache(maxsize=4096)
-def _kc_cell(nest: LoopNest) -> np.ndarray:
-    """Every column's (K tile, C tile) cell, row-major: K tile index x number of C tiles + C tile index."""
-    n, k, c, q = (len(_candidates(d)[0]) for d in (nest.n, nest.k, nest.c, nest.q))
-    column = np.arange(n * k * c * q)
-    return (column // (c * q)) % k * c + (column // q) % c
+def _table_dims(nest: LoopNest) -> tuple[int, int, int, int]:
+    """The number of minimal N, K, C and Q tiles: the table's columns as a 4-D grid."""
+    return tuple(len(_candidates(d)[0]) for d in (nest.n, nest.k, nest.c, nest.q))
 
 
 @lru_cache(maxsize=4096)
@@ -936,7 +935,7 @@ def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> n
 
 def clear_mapper_caches() -> None:
     """Empty every in-process cache of the mapper (grids, candidate tables, choices): the next layer is cold."""
-    for cached in (_map_group, _grid, _floored, _fitting, _operand_cells, _kc_cell, _row_starts, _lookup_choice,
+    for cached in (_map_group, _grid, _floored, _fitting, _operand_cells, _table_dims, _row_starts, _lookup_choice,
                    _winner):
         cached.cache_clear()
     _TABLES.clear()
