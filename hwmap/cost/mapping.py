@@ -294,7 +294,7 @@ def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed
     EDP objectives and for the reported energy.
     """
     objectives.check_objective(objective)
-    canon = nest.canonical()
+    canon = _canonical(nest)
     g = canon.groups
     per = _map_group(canon, target, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
     if per is None and (target.min_k, target.min_c) != (1, 1):
@@ -306,6 +306,13 @@ def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed
         raise HwmapError(f"{name}: no tile of the layer fits the buffers (the smallest tiles need {smallest}); "
                          "enlarge the buffers")
     return _scaled(per, g)
+
+
+@lru_cache(maxsize=4096)
+def _canonical(nest: LoopNest) -> LoopNest:
+    """nest.canonical(), one object per shape: the mapper's caches below then meet the very key they hold and
+    skip comparing its fields."""
+    return nest.canonical()
 
 
 def _smallest_tiles(nest: LoopNest, t: MapTarget) -> str:
@@ -420,6 +427,7 @@ def _undominated(d: np.ndarray, b: np.ndarray, k: np.ndarray, c: np.ndarray) -> 
     return order[key < prev_min]
 
 
+@lru_cache(maxsize=1024)  # one object per memory configuration (see _canonical)
 def _grid_key(t: MapTarget) -> MapTarget:
     """The fields a grid depends on (floors, DRAM energy and bandwidth, static power only enter the choice)."""
     return MapTarget(t.input_bytes, t.weight_bytes, t.psum_bytes, t.output_bytes, t.cap_input, t.cap_weight,
@@ -935,8 +943,8 @@ def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> n
 
 def clear_mapper_caches() -> None:
     """Empty every in-process cache of the mapper (grids, candidate tables, choices): the next layer is cold."""
-    for cached in (_map_group, _grid, _floored, _fitting, _operand_cells, _table_dims, _row_starts, _lookup_choice,
-                   _winner):
+    for cached in (_canonical, _grid_key, _map_group, _grid, _floored, _fitting, _operand_cells, _table_dims,
+                   _row_starts, _lookup_choice, _winner):
         cached.cache_clear()
     _TABLES.clear()
     _CAPACITIES_SEEN.clear()
