@@ -83,11 +83,17 @@ def test_a_stored_table_reads_back_the_searched_one(nest):
 
 def test_the_blocked_search_equals_one_block(monkeypatch):
     nest, t = SHAPES[1], TARGETS[0]
+    columns, width = mapping._table_shape(nest)
+    monkeypatch.setattr(mapping, "_BLOCK_ELEMENTS", columns * width)  # one block
     whole = mapping.build_candidate_table(nest, t)
-    monkeypatch.setattr(mapping, "_BLOCK_ELEMENTS", 7)  # many blocks, the last one partial
+    monkeypatch.setattr(mapping, "_BLOCK_ELEMENTS", 7)  # one P tile per block
     blocked = mapping.build_candidate_table(nest, t)
-    for field in ("best_order", "dram", "buffer_pj"):
+    monkeypatch.setattr(mapping, "_BLOCK_ELEMENTS", columns * 3)  # 3 P tiles per block, the last one partial
+    assert width % 3 != 0
+    partial = mapping.build_candidate_table(nest, t)
+    for field in ("best_order", "dram", "buffer_pj", "dram_cells"):
         assert np.array_equal(getattr(blocked, field), getattr(whole, field)), field
+        assert np.array_equal(getattr(partial, field), getattr(whole, field)), field
 
 
 @pytest.mark.parametrize("shared", [False, True])
