@@ -296,11 +296,11 @@ def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed
     objectives.check_objective(objective)
     canon = _canonical(nest)
     g = canon.groups
-    per = _map_group(canon, target, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
+    per = _group_mapping(canon, target, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
     if per is None and (target.min_k, target.min_c) != (1, 1):
         # The buffers cannot hold the array's spatial unrolling: the array runs partial folds instead.
         floorless = replace(target, min_k=1, min_c=1)
-        per = _map_group(canon, floorless, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
+        per = _group_mapping(canon, floorless, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
     if per is None:
         smallest = _smallest_tiles(canon, target)
         raise HwmapError(f"{name}: no tile of the layer fits the buffers (the smallest tiles need {smallest}); "
@@ -451,13 +451,22 @@ def _floored(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> np.ndarr
     return keep[order[prev_min > b_sorted]]
 
 
+def _group_mapping(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float,
+                   objective: str) -> LayerMapping | None:
+    """One group's best mapping: looked up in the shape's candidate table once it has one (_use_table; the
+    lookup is cached, the design point's scoring is a few float operations), else searched (_map_group)."""
+    key = _grid_key(t)
+    if _use_table(nest, key):
+        choice = _lookup_choice(nest, key, min(t.min_k, nest.k), min(t.min_c, nest.c))
+        return None if choice is None else _chosen_mapping(nest, t, compute, fixed_pj, objective, *choice)
+    return _map_group(nest, t, compute, fixed_pj, objective)
+
+
 @lru_cache(maxsize=20_000)
 def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
+    """One group's best mapping by the per-capacity search (cached by design point)."""
     key = _grid_key(t)
     floors = (min(t.min_k, nest.k), min(t.min_c, nest.c))
-    if _use_table(nest, key):
-        choice = _lookup_choice(nest, key, *floors)
-        return None if choice is None else _chosen_mapping(nest, t, compute, fixed_pj, objective, *choice)
     grid, keep = _grid(nest, key), _floored(nest, key, *floors)
     if keep is None:
         return None
@@ -758,10 +767,10 @@ class _Fitting:
     floor's choice ranks them: their columns and P tile indices, their K and C tiles, and the number of fitting
     columns."""
 
-    columns: np.ndarray
-    at: np.ndarray
-    k_tiles: np.ndarray
-    c_tiles: np.ndarray
+    columns: list[int]
+    at: list[int]
+    k_tiles: list[int]
+    c_tiles: list[int]
     n_fit: int
 
 
@@ -792,7 +801,8 @@ def _fitting(nest: LoopNest, key: MapTarget) -> _Fitting | None:
     k_tiles, c_tiles = table.tiles[keep, 1], table.tiles[keep, 2]
     rank = np.lexsort((keep, table.best_order.ravel()[cells], c_tiles, k_tiles, table.buffer_pj.ravel()[cells],
                        dram[keep]))
-    return _Fitting(keep[rank], (cells - _row_starts(nest)[keep])[rank], k_tiles[rank], c_tiles[rank], n_fit)
+    return _Fitting(keep[rank].tolist(), (cells - _row_starts(nest)[keep])[rank].tolist(), k_tiles[rank].tolist(),
+                    c_tiles[rank].tolist(), n_fit)
 
 
 def _cells(nest: LoopNest, pt: np.ndarray) -> np.ndarray:
@@ -858,11 +868,10 @@ def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> tu
     found = _fitting(nest, key)
     if found is None:
         return None
-    floored = (found.k_tiles >= min_k) & (found.c_tiles >= min_c)
-    first = int(floored.argmax())
-    if not floored[first]:
-        return None
-    return _winner(nest, _table_key(key), int(found.columns[first]), int(found.at[first])), 6 * found.n_fit
+    for i, (k_tile, c_tile) in enumerate(zip(found.k_tiles, found.c_tiles, strict=True)):
+        if k_tile >= min_k and c_tile >= min_c:  # the best-ranked candidates mostly have large tiles: found soon
+            return _winner(nest, _table_key(key), found.columns[i], found.at[i]), 6 * found.n_fit
+    return None
 
 
 @lru_cache(maxsize=65536)
