@@ -294,18 +294,25 @@ def map_layer(nest: LoopNest, target: MapTarget, *, compute_cycles: float, fixed
     EDP objectives and for the reported energy.
     """
     objectives.check_objective(objective)
-    canon = nest.canonical()
+    canon = _canonical(nest)
     g = canon.groups
-    per = _map_group(canon, target, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
+    per = _group_mapping(canon, target, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
     if per is None and (target.min_k, target.min_c) != (1, 1):
         # The buffers cannot hold the array's spatial unrolling: the array runs partial folds instead.
         floorless = replace(target, min_k=1, min_c=1)
-        per = _map_group(canon, floorless, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
+        per = _group_mapping(canon, floorless, float(compute_cycles) / g, float(fixed_energy_pj) / g, objective)
     if per is None:
         smallest = _smallest_tiles(canon, target)
         raise HwmapError(f"{name}: no tile of the layer fits the buffers (the smallest tiles need {smallest}); "
                          "enlarge the buffers")
     return _scaled(per, g)
+
+
+@lru_cache(maxsize=4096)
+def _canonical(nest: LoopNest) -> LoopNest:
+    """nest.canonical(), one object per shape: the mapper's caches below then meet the very key they hold and
+    skip comparing its fields."""
+    return nest.canonical()
 
 
 def _smallest_tiles(nest: LoopNest, t: MapTarget) -> str:
@@ -420,6 +427,7 @@ def _undominated(d: np.ndarray, b: np.ndarray, k: np.ndarray, c: np.ndarray) -> 
     return order[key < prev_min]
 
 
+@lru_cache(maxsize=1024)  # one object per memory configuration (see _canonical)
 def _grid_key(t: MapTarget) -> MapTarget:
     """The fields a grid depends on (floors, DRAM energy and bandwidth, static power only enter the choice)."""
     return MapTarget(t.input_bytes, t.weight_bytes, t.psum_bytes, t.output_bytes, t.cap_input, t.cap_weight,
@@ -443,13 +451,22 @@ def _floored(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> np.ndarr
     return keep[order[prev_min > b_sorted]]
 
 
+def _group_mapping(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float,
+                   objective: str) -> LayerMapping | None:
+    """One group's best mapping: looked up in the shape's candidate table once it has one (_use_table; the
+    lookup is cached, the design point's scoring is a few float operations), else searched (_map_group)."""
+    key = _grid_key(t)
+    if _use_table(nest, key):
+        choice = _lookup_choice(nest, key, min(t.min_k, nest.k), min(t.min_c, nest.c))
+        return None if choice is None else _chosen_mapping(nest, t, compute, fixed_pj, objective, *choice)
+    return _map_group(nest, t, compute, fixed_pj, objective)
+
+
 @lru_cache(maxsize=20_000)
 def _map_group(nest: LoopNest, t: MapTarget, compute: float, fixed_pj: float, objective: str) -> LayerMapping | None:
+    """One group's best mapping by the per-capacity search (cached by design point)."""
     key = _grid_key(t)
     floors = (min(t.min_k, nest.k), min(t.min_c, nest.c))
-    if _use_table(nest, key):
-        choice = _lookup_choice(nest, key, *floors)
-        return None if choice is None else _chosen_mapping(nest, t, compute, fixed_pj, objective, *choice)
     grid, keep = _grid(nest, key), _floored(nest, key, *floors)
     if keep is None:
         return None
@@ -530,8 +547,9 @@ class CandidateTable:
     p_tiles: np.ndarray  # (T,) minimal P tiles, ascending
     p_trips: np.ndarray  # (T,) their trip counts, descending
     best_order: np.ndarray  # (G, T) int8: index into CLASS_ORDERS
-    dram: np.ndarray  # (G, T) DRAM bytes of one group with that order
+    dram: np.ndarray  # (G, T) DRAM bytes of one group with that order (a view of dram_cells)
     buffer_pj: np.ndarray  # (G, T) its buffer fill and drain energy
+    dram_cells: np.ndarray  # (G * T + 1,) dram flattened, then inf: a lookup's cell -1 (nothing fits) reads inf
 
     def input_need(self, p_tiles: np.ndarray) -> np.ndarray:
         """(G, len(p_tiles)) input tile bytes of every column with each P tile (halo included), as the mapper's
@@ -570,23 +588,92 @@ def build_candidate_table(nest: LoopNest, t: MapTarget, best_order: np.ndarray |
     t = _table_target(t)
     tiles, trips, in_per_row, out_per_p, w_tile = _table_columns(nest, t)
     p_tiles, p_trips = _candidates(nest.p)
-    nn, kk, cc, qq = trips.T
-    if best_order is None:
-        best_order = np.empty((len(tiles), len(p_tiles)), dtype=np.int8)
-        dram_best, b_best = np.empty((len(tiles), len(p_tiles))), np.empty((len(tiles), len(p_tiles)))
-        for j, pp in enumerate(p_trips):
-            _, _, _, _, dram, buffer_pj, _ = _traffic(nest, t, _ALL_ORDER_POSITIONS, kk, cc, nn, qq, pp)
-            least = dram == dram.min(axis=0)
-            b_least = np.where(least, buffer_pj, np.inf).min(axis=0)
-            best_order[:, j] = np.argmax(least & (buffer_pj == b_least), axis=0)
-            dram_best[:, j], b_best[:, j] = dram.min(axis=0), b_least
-    else:  # the stored orders' bytes and energies: the same formula on the same numbers, so the same bits
-        order = best_order.astype(np.int64)
-        positions = tuple(ORDER_POSITIONS[order, i] for i in range(3))
-        traffic = _traffic(nest, t, positions, kk[:, None], cc[:, None], nn[:, None], qq[:, None], p_trips[None, :])
-        dram_best, b_best = traffic[4], traffic[5]
+    best_order, dram_cells, b_best = _best_orders(nest, t, trips, p_trips, best_order)
     return CandidateTable(nest, trips, tiles, in_per_row, out_per_p, w_tile, p_tiles, p_trips, best_order,
-                          dram_best, b_best)
+                          dram_cells[:-1].reshape(best_order.shape), b_best, dram_cells)
+
+
+def _first_orders() -> np.ndarray:
+    """(8, 3) table: for the set U of classes with more than one trip (bit mask K = 1, C = 2, NPQ = 4) and a
+    class x of U, the first class order (index into CLASS_ORDERS) in which x is U's innermost member (0 when U
+    has at most one class: every order then moves the same bytes)."""
+    first = np.full((8, 3), len(CLASS_ORDERS), dtype=np.int8)
+    for mask in range(8):
+        members = [c for i, c in enumerate(_CLASSES) if mask >> i & 1]
+        for o, order in reversed(list(enumerate(CLASS_ORDERS))):
+            if len(members) <= 1:
+                first[mask, :] = 0
+            else:
+                first[mask, _CLASSES.index([c for c in order if c in members][-1])] = o
+    return first
+
+
+_FIRST_ORDERS = _first_orders()
+_BLOCK_ELEMENTS = 8192  # candidates per block of the order search: its temporaries stay in the CPU's cache
+
+
+def _best_orders(nest: LoopNest, t: MapTarget, trips: np.ndarray, p_trips: np.ndarray,
+                 stored: np.ndarray | None = None):
+    """Every candidate's best class order (least DRAM bytes, then least buffer energy, then the first order), its
+    DRAM bytes (flattened, then an inf sentinel: CandidateTable.dram_cells) and buffer energy: what the six
+    orders' _traffic gives, without evaluating six orders. With ``stored`` orders (the on-disk store's), their
+    bytes and energies instead (_traffic of those orders), without a search.
+
+    An operand is re-fetched per trip of its irrelevant class when that class lies above a class with more than
+    one trip (_factors); a class with one trip re-fetches nothing. So with U the classes with more than one trip,
+    an order refetches for every class of U except U's innermost member x: the six orders move only (at most)
+    three different traffics, one per x in U (one in all when U has at most one class). Each is computed with
+    _traffic's formula, term by term in its order, so its bits are those of every order with that x; the first
+    order of the winning x (_FIRST_ORDERS) is the six-order search's first minimum
+    (tests/cost/test_candidate_search.py compares both on many shapes)."""
+    nn, kk, cc, qq = (trips[:, i:i + 1] for i in range(4))
+    columns, width = len(trips), len(p_trips)
+    best_order = np.empty((columns, width), dtype=np.int8) if stored is None else stored
+    dram_cells, b_best = np.empty(columns * width + 1), np.empty((columns, width))
+    dram_cells[-1] = np.inf
+    dram_best = dram_cells[:-1].reshape(columns, width)
+    step = max(1, _BLOCK_ELEMENTS // max(columns, 1))
+    for j in range(0, width, step):
+        block = slice(j, j + step)
+        best_order[:, block], dram_best[:, block], b_best[:, block] = _best_orders_block(
+            nest, t, nn, kk, cc, qq, p_trips[None, block], None if stored is None else stored[:, block])
+    return best_order, dram_cells, b_best
+
+
+def _best_orders_block(nest: LoopNest, t: MapTarget, nn, kk, cc, qq, pp, stored):
+    """_best_orders for columns x P trips given as (G, 1) and (1, T) trip counts (stored: their orders)."""
+    if stored is not None:  # the stored orders' traffic: _traffic on the same numbers, so the same bits
+        order = stored.astype(np.int64)
+        traffic = _traffic(nest, t, tuple(ORDER_POSITIONS[order, i] for i in range(3)), kk, cc, nn, qq, pp)
+        return stored, traffic[4], traffic[5]
+    tg = nn * pp * qq
+    in_pass = (nest.n * nest.c * t.input_bytes) * (nest.se_h * nest.p + pp * (nest.r - nest.se_h)) \
+        * (nest.se_w * nest.q + qq * (nest.s - nest.se_w))
+    w_pass = float(nest.weight_words) * t.weight_bytes
+    out_words = float(nest.output_words)
+    out_final = out_words * t.output_bytes
+    spill_c = (cc - 1) * (out_words * t.psum_bytes)  # C's passes re-read and re-write the partial sums
+    refetched_in = kk * in_pass
+    refetched_w = tg * w_pass
+    u_k, u_c, u_g = kk > 1, cc > 1, tg > 1
+    none = ~(u_k | u_c | u_g)
+    mask = (u_k.astype(np.int8) + 2 * u_c.astype(np.int8)) + 4 * u_g.astype(np.int8)
+    out_pj = t.out_read_pj_per_byte + t.out_write_pj_per_byte
+    # Innermost class of U: K (no input refetch), C (no spill), NPQ (no weight refetch); the others refetch.
+    cases = ((u_k, 1 * in_pass, refetched_w, spill_c), (u_c, refetched_in, refetched_w, 0 * spill_c),
+             (u_g, refetched_in, 1 * w_pass, spill_c))
+    dram, buffer_pj, valid = [], [], []
+    for u, dram_in, dram_w, spill in cases:
+        dram.append(dram_in + dram_w + out_final + 2 * spill)
+        buffer_pj.append(dram_in * t.fill_input_pj_per_byte + dram_w * t.fill_weight_pj_per_byte + spill * out_pj
+                         + out_final * t.out_read_pj_per_byte)
+        valid.append(u | none)
+    d_least = np.minimum.reduce([np.where(v, d, np.inf) for v, d in zip(valid, dram, strict=True)])
+    tied = [v & (d == d_least) for v, d in zip(valid, dram, strict=True)]
+    b_least = np.minimum.reduce([np.where(e, b, np.inf) for e, b in zip(tied, buffer_pj, strict=True)])
+    first = [np.where(e & (b == b_least), _FIRST_ORDERS[mask, x], len(CLASS_ORDERS))
+             for x, (e, b) in enumerate(zip(tied, buffer_pj, strict=True))]
+    return np.minimum.reduce(first), d_least, b_least
 
 
 _TABLES: dict[tuple[LoopNest, tuple], CandidateTable] = {}
@@ -674,49 +761,91 @@ def _use_table(nest: LoopNest, t: MapTarget) -> bool:
     return len(seen) > 1
 
 
+@dataclass(frozen=True, slots=True)
+class _Fitting:
+    """The candidates of a candidate table that can win under one capacity configuration, in the order every
+    floor's choice ranks them: their columns and P tile indices, their K and C tiles, and the number of fitting
+    columns."""
+
+    columns: list[int]
+    at: list[int]
+    k_tiles: list[int]
+    c_tiles: list[int]
+    n_fit: int
+
+
 @lru_cache(maxsize=16384)  # a few kB each: every (shape, capacities) of a sweep, reused by its array shapes
-def _fitting(nest: LoopNest, key: MapTarget):
+def _fitting(nest: LoopNest, key: MapTarget) -> _Fitting | None:
     """The candidates of the shape's candidate table under this capacity configuration that can win for some
-    floors: their columns, the index of each one's largest fitting P tile, their DRAM bytes and K and C tiles, and
-    the number of fitting columns (None when nothing fits).
+    floors (None when nothing fits), ranked by (DRAM bytes, buffer energy, K tile, C tile, order, column): the
+    per-capacity grid's choice under floors is the first ranked candidate that meets them.
 
     Each column holds one candidate (its largest fitting P tile). A candidate is left out when another one with K
     and C tiles at least as large moves fewer DRAM bytes: that one meets every floor the first meets, and wins
-    (usually ~1/30 of the fitting columns remain). The remaining ones keep the columns' order, so every floor's
-    winner and tie order are those of all fitting columns."""
+    (usually ~1/30 of the fitting columns remain). Ranking the few that remain once per configuration makes each
+    floor's choice one masked search."""
     table = candidate_table(nest, key)
     if key.shared:
-        pt = _largest_p(nest, key, table.in_per_row, table.out_per_p, table.w_tile)
-    else:
-        pt = np.minimum(_largest_p_of(nest, key, "input", key.cap_input),
-                        _largest_p_of(nest, key, "output", key.cap_output))
-        pt = np.where(table.w_tile <= key.cap_weight, pt, 0)
-    fits = pt >= 1
+        cells = _cells(nest, _largest_p(nest, key, table.in_per_row, table.out_per_p, table.w_tile))
+    else:  # the least of the levels' largest P tiles is the least of their cells (_p_tile_index is monotone)
+        table_key = _table_key(key)
+        cells = np.minimum(_operand_cells(nest, table_key, "input", float(key.cap_input), float(key.cap_weight)),
+                           _operand_cells(nest, table_key, "output", float(key.cap_output), 0.0))
+    fits = cells >= 0
     n_fit = int(np.count_nonzero(fits))
     if n_fit == 0:
         return None
-    at = _p_tile_index(nest.p)[pt]
-    dram = np.where(fits, np.take_along_axis(table.dram, at[:, None], axis=1)[:, 0], np.inf)
-    keep = np.flatnonzero(fits & (dram <= _least_with_larger_kc(nest, dram)))
-    return table, keep, at[keep], dram[keep], table.tiles[keep, 1], table.tiles[keep, 2], n_fit
+    dram = table.dram_cells[cells]
+    keep = np.flatnonzero(fits & _least_with_larger_kc(nest, dram))
+    cells = cells[keep]
+    k_tiles, c_tiles = table.tiles[keep, 1], table.tiles[keep, 2]
+    rank = np.lexsort((keep, table.best_order.ravel()[cells], c_tiles, k_tiles, table.buffer_pj.ravel()[cells],
+                       dram[keep]))
+    return _Fitting(keep[rank].tolist(), (cells - _row_starts(nest)[keep])[rank].tolist(), k_tiles[rank].tolist(),
+                    c_tiles[rank].tolist(), n_fit)
 
 
-def _least_with_larger_kc(nest: LoopNest, dram: np.ndarray) -> np.ndarray:
-    """For every column of the shape's table (row-major over N, K, C, Q tiles, each ascending), the least of
-    ``dram`` over the columns whose K and C tiles are at least its own."""
-    sizes = [len(_candidates(d)[0]) for d in (nest.n, nest.k, nest.c, nest.q)]
-    least = dram.reshape(sizes).min(axis=(0, 3))  # per (K tile, C tile)
-    least = np.minimum.accumulate(least[::-1], axis=0)[::-1]
-    least = np.minimum.accumulate(least[:, ::-1], axis=1)[:, ::-1]
-    return least.ravel()[_kc_cell(nest)]
+def _cells(nest: LoopNest, pt: np.ndarray) -> np.ndarray:
+    """Each column's candidate with P tile pt in the table's flattened (column, P tile) arrays; -1 where pt is 0
+    (nothing fits)."""
+    return np.where(pt >= 1, _row_starts(nest) + _p_tile_index(nest.p)[pt], -1)
+
+
+@lru_cache(maxsize=2048)  # one int per column: ~60 shapes x 2 operands x 10 sizes in a sweep
+def _operand_cells(nest: LoopNest, table_key: tuple, operand: str, capacity: float, cap_weight: float) -> np.ndarray:
+    """_cells of the largest P tile that one separate level of this size allows (_largest_p_of), the input's
+    where the weight tile fits cap_weight too: cached per level size, as a sweep meets far fewer sizes per level
+    than combinations of them."""
+    pt = _largest_p_operand(nest, table_key, operand, capacity)
+    if operand == "input":
+        pt = np.where(candidate_table(nest, _table_target_of(table_key)).w_tile <= cap_weight, pt, 0)
+    cells = _cells(nest, pt)
+    cells.flags.writeable = False  # shared by every capacity configuration with this level's size
+    return cells
 
 
 @lru_cache(maxsize=4096)
-def _kc_cell(nest: LoopNest) -> np.ndarray:
-    """Every column's (K tile, C tile) cell, row-major: K tile index x number of C tiles + C tile index."""
-    n, k, c, q = (len(_candidates(d)[0]) for d in (nest.n, nest.k, nest.c, nest.q))
-    column = np.arange(n * k * c * q)
-    return (column // (c * q)) % k * c + (column // q) % c
+def _row_starts(nest: LoopNest) -> np.ndarray:
+    """Where each column's row starts in the shape's flattened (column, P tile) table arrays."""
+    columns, width = _table_shape(nest)
+    return np.arange(columns, dtype=np.int64) * width
+
+
+def _least_with_larger_kc(nest: LoopNest, dram: np.ndarray) -> np.ndarray:
+    """For every column of the shape's table (row-major over N, K, C, Q tiles, each ascending), whether its
+    ``dram`` is the least over the columns whose K and C tiles are at least its own (ties included)."""
+    sizes = _table_dims(nest)
+    dram = dram.reshape(sizes)
+    least = dram.min(axis=(0, 3))  # per (K tile, C tile)
+    least = np.minimum.accumulate(least[::-1], axis=0)[::-1]
+    least = np.minimum.accumulate(least[:, ::-1], axis=1)[:, ::-1]
+    return (dram <= least[None, :, :, None]).ravel()
+
+
+@lru_cache(maxsize=4096)
+def _table_dims(nest: LoopNest) -> tuple[int, int, int, int]:
+    """The number of minimal N, K, C and Q tiles: the table's columns as a 4-D grid."""
+    return tuple(len(_candidates(d)[0]) for d in (nest.n, nest.k, nest.c, nest.q))
 
 
 @lru_cache(maxsize=4096)
@@ -733,47 +862,38 @@ def _p_tile_index(p: int) -> np.ndarray:
 @lru_cache(maxsize=65536)  # a few hundred bytes each: every (shape, capacities, floors) of a large sweep
 def _lookup_choice(nest: LoopNest, key: MapTarget, min_k: int, min_c: int) -> tuple[_Winner, int] | None:
     """The one candidate that every objective picks under this capacity configuration and these floors, and the
-    number of candidates searched: least (DRAM bytes, buffer energy), then the per-capacity grid's tie order
-    (K tile, C tile, order, column)."""
+    number of candidates searched: the first of the fitting candidates' ranking (_fitting) whose K and C tiles
+    meet the floors, i.e. the least (DRAM bytes, buffer energy), then the per-capacity grid's tie order (K tile,
+    C tile, order, column)."""
     found = _fitting(nest, key)
     if found is None:
         return None
-    table, fit, at, dram, k_tiles, c_tiles, n_fit = found
-    floored = (k_tiles >= min_k) & (c_tiles >= min_c)
-    masked = np.where(floored, dram, np.inf)
-    first = int(np.argmin(masked))
-    if not floored[first]:
-        return None
-    ok = np.flatnonzero(masked == masked[first])
-    if len(ok) > 1:  # ties in DRAM bytes: least buffer energy, then the grid's order (ascending = column order)
-        b = table.buffer_pj[fit[ok], at[ok]]
-        ok = ok[b == b.min()]
-        o = table.best_order[fit[ok], at[ok]]
-        ok = ok[np.lexsort((o, c_tiles[ok], k_tiles[ok]))]
-    w = int(ok[0])
-    return _winner(nest, _table_target(key), int(fit[w]), int(at[w])), 6 * n_fit
+    for i, (k_tile, c_tile) in enumerate(zip(found.k_tiles, found.c_tiles, strict=True)):
+        if k_tile >= min_k and c_tile >= min_c:  # the best-ranked candidates mostly have large tiles: found soon
+            return _winner(nest, _table_key(key), found.columns[i], found.at[i]), 6 * found.n_fit
+    return None
 
 
 @lru_cache(maxsize=65536)
-def _winner(nest: LoopNest, target: MapTarget, column: int, at: int) -> _Winner:
+def _winner(nest: LoopNest, table_key: tuple, column: int, at: int) -> _Winner:
     """One candidate of a table (column, P tile index): the same candidate wins many capacity configurations and
-    floors of a sweep."""
+    floors of a sweep. Its traffic is _traffic's formula on Python numbers (numpy's float64 operations on one
+    element give the same bits)."""
+    target = _table_target_of(table_key)
     table = candidate_table(nest, target)
-    w = np.array([column])
-    pp = table.p_trips[[at]]
-    order = table.best_order[w, [at]].astype(np.int64)
-    positions = tuple(ORDER_POSITIONS[order, i] for i in range(3))
-    nn, kk, cc, qq = table.trips[w].T
+    order = int(table.best_order[column, at])
+    nn, kk, cc, qq = (int(v) for v in table.trips[column])
+    pp = int(table.p_trips[at])
+    positions = tuple(int(v) for v in ORDER_POSITIONS[order])
     dram_in, dram_w, passes, spill, dram_all, buffer_pj, out_final = _traffic(nest, target, positions, kk, cc, nn,
                                                                               qq, pp)
-    t4 = table.tiles[w]
-    chosen_tiles = np.stack([t4[:, 0], t4[:, 1], t4[:, 2], -(-nest.p // pp), t4[:, 3]], axis=1)
-    tiles = dict(zip(DIMS, (int(v) for v in chosen_tiles[0]), strict=True))
-    return _Winner(order=_expand(CLASS_ORDERS[int(order[0])]),
+    n_tile, k_tile, c_tile, q_tile = (int(v) for v in table.tiles[column])
+    tiles = {"N": n_tile, "K": k_tile, "C": c_tile, "P": -(-nest.p // pp), "Q": q_tile}
+    return _Winner(order=_expand(CLASS_ORDERS[order]),
                    tiles=(*((d, tiles[d]) for d in DIMS), ("R", nest.r), ("S", nest.s)),
-                   input_read_bytes=float(dram_in[0]), weight_read_bytes=float(dram_w[0]),
-                   output_write_bytes=out_final, spill_bytes=float(spill[0]), psum_passes=int(passes[0]),
-                   dram_bytes=float(dram_all[0]), buffer_energy_pj=float(buffer_pj[0]))
+                   input_read_bytes=float(dram_in), weight_read_bytes=float(dram_w),
+                   output_write_bytes=out_final, spill_bytes=float(spill), psum_passes=int(passes),
+                   dram_bytes=float(dram_all), buffer_energy_pj=float(buffer_pj))
 
 
 def _largest_p_of(nest: LoopNest, key: MapTarget, operand: str, capacity: float) -> np.ndarray:
@@ -786,11 +906,10 @@ def _largest_p_of(nest: LoopNest, key: MapTarget, operand: str, capacity: float)
     rounding guard are monotone, so floor(min(a, b)) = min(floor(a), floor(b)); and below its own (guarded)
     bound an operand's tile always fits, so the guard of the minimum is the guard of the operand that sets it
     (tests/cost/test_candidate_tables.py compares both on every candidate of many shapes and capacities)."""
-    return _largest_p_cached(nest, _table_key(key), operand, float(capacity))
+    return _largest_p_operand(nest, _table_key(key), operand, float(capacity))
 
 
-@lru_cache(maxsize=2048)  # arrays of one int per column: ~60 shapes x 2 operands x 10 sizes in a sweep
-def _largest_p_cached(nest: LoopNest, table_key: tuple, operand: str, capacity: float) -> np.ndarray:
+def _largest_p_operand(nest: LoopNest, table_key: tuple, operand: str, capacity: float) -> np.ndarray:
     table = candidate_table(nest, _table_target_of(table_key))
     se, r = nest.se_h, nest.r
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -802,9 +921,7 @@ def _largest_p_cached(nest: LoopNest, table_key: tuple, operand: str, capacity: 
     p = np.maximum(pt, 1)
     fits = table.in_per_row * ((p - 1) * se + r) <= capacity if operand == "input" else \
         table.out_per_p * p <= capacity
-    pt = np.where((pt >= 1) & ~fits, pt - 1, pt)
-    pt.flags.writeable = False  # shared by every capacity configuration with this level's size
-    return pt
+    return np.where((pt >= 1) & ~fits, pt - 1, pt)
 
 
 def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> np.ndarray:
@@ -835,7 +952,8 @@ def _largest_p(nest: LoopNest, t: MapTarget, in_per_row, out_per_p, w_tile) -> n
 
 def clear_mapper_caches() -> None:
     """Empty every in-process cache of the mapper (grids, candidate tables, choices): the next layer is cold."""
-    for cached in (_map_group, _grid, _floored, _fitting, _largest_p_cached, _kc_cell, _lookup_choice, _winner):
+    for cached in (_canonical, _grid_key, _map_group, _grid, _floored, _fitting, _operand_cells, _table_dims,
+                   _row_starts, _lookup_choice, _winner):
         cached.cache_clear()
     _TABLES.clear()
     _CAPACITIES_SEEN.clear()

@@ -430,11 +430,39 @@ def local_executor(workers: int | None = None) -> cf.ProcessPoolExecutor:
 WORKER_GC_THRESHOLD = (10_000, 50, 100)
 
 
+# glibc's malloc in a worker (mallopt): freed memory stays in the process up to WORKER_TRIM_BYTES, and blocks up to
+# WORKER_MMAP_BYTES come from that reusable heap. By default every numpy temporary above 128 kB is a fresh mmap
+# whose pages fault in again, and a freed heap top above 128 kB goes back to the OS: a new worker building the
+# mapper's candidate tables (hwmap.cost.mapping) spent ~0.7 s of CPU on those faults for ResNet-50 + SegFormer-B2
+# (measured: 1.2 s in a fresh process, 0.5 s with these settings or once warm; ~1 ms per point of
+# benchmarks/bench_buffer_sweep.py). The cost: a worker keeps up to WORKER_TRIM_BYTES it no longer uses.
+WORKER_TRIM_BYTES = 256 << 20
+WORKER_MMAP_BYTES = 32 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+
+
+def _keep_freed_memory() -> None:
+    """Set WORKER_TRIM_BYTES and WORKER_MMAP_BYTES in this process's malloc; nothing where the C library is not
+    glibc (its mallopt is absent or rejects them)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    mallopt(_M_TRIM_THRESHOLD, WORKER_TRIM_BYTES)
+    mallopt(_M_MMAP_THRESHOLD, WORKER_MMAP_BYTES)
+
+
 def _init_worker() -> None:
     """Ctrl-C is the parent's to handle (it journals what finished and stops the pool), so a worker ignores it;
     and a worker exits when its parent dies (killed, it cannot stop the pool), instead of waiting forever on the
     task queue. A worker's allocations are mostly short-lived acyclic objects (mappings, rows), so its cyclic
-    garbage collector runs less often (WORKER_GC_THRESHOLD)."""
+    garbage collector runs less often (WORKER_GC_THRESHOLD), and its malloc keeps freed memory for reuse
+    (_keep_freed_memory)."""
     import gc
     import multiprocessing
     import signal
@@ -442,6 +470,7 @@ def _init_worker() -> None:
 
     gc.freeze()  # what the fork server imported: never garbage, no longer scanned
     gc.set_threshold(*WORKER_GC_THRESHOLD)
+    _keep_freed_memory()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:
