@@ -124,3 +124,14 @@ def test_zigzag_hardware_layer_at_most_zigzags_energy_in_zigzags_model(hardware,
     assert ours.result.energy_pj == evaluate_mapping(hierarchy, ours.problem, ours.mapping, operand_bits=bits,
                                                      conventions=ZIGZAG_CONVENTIONS).energy_pj
     assert 0 < ours.lower_bound < ours.value
+
+
+def test_hwmap_conventions_are_the_default_search():
+    """conventions=HWMAP_CONVENTIONS (or None) is the default search, result for result."""
+    from hwmap.cost.multilevel.evaluate import HWMAP_CONVENTIONS
+
+    h = three_level(16, 6, spatial=[{"axis": "X", "dims": ["K"]}, {"axis": "Y", "dims": ["OY", "C"]}])
+    problem = LoopProblem(K=3, C=2, OY=4, FY=2, padding_y=(1, 0))
+    default = map_problem(h, problem, operand_bits=BITS)
+    named = map_problem(h, problem, operand_bits=BITS, conventions=HWMAP_CONVENTIONS)
+    assert named == default
