@@ -4,7 +4,8 @@
     python benchmarks/zigzag_rescore.py [--hardware tpu_like,...] [--tiny] [--python PATH]
 
 For each of ZigZag's example accelerators and each distinct ResNet-50 conv/FC layer (benchmarks/reference's
-records), hwmap's search maps the layer with ZigZag's spatial unrolling (as benchmarks/zigzag_crosscheck.py's (b)
+records), hwmap's search maps the layer with ZigZag's spatial unrolling, optimising in ZigZag's model
+(map_problem(..., conventions=ZIGZAG_CONVENTIONS), as benchmarks/zigzag_crosscheck.py's (b) in ZigZag's model
 does) and evaluates its winner under ZIGZAG_CONVENTIONS; the winner goes to ZigZag as a fixed temporal mapping
 (per operand, its levels innermost first), ZigZag's CostModelEvaluation prices it (in its venv, default
 benchmarks/.zigzag-venv as bench_zigzag.py creates it), and both energies are printed side by side. A 1 x 1 conv

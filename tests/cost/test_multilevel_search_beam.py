@@ -45,7 +45,8 @@ def test_search_reaches_zigzag_single_nest_mapping(eyeriss, layer):
     assert not ours.exhaustive and ours.gap > 0  # a real search: cut by the beam, above the bound
 
 
-@pytest.mark.parametrize("cut", [{"beam": 0}, {"widen": 0}, {"per_dim": -1}, {"first_level_cap": 2.5}])
+@pytest.mark.parametrize("cut", [{"beam": 0}, {"widen": 0}, {"per_dim": -1}, {"first_level_cap": 2.5},
+                                 {"finalists": 0}])
 def test_bad_search_cuts_are_one_line_errors(eyeriss, cut):
     from hwmap.cost.multilevel.nest import MappingError
     from hwmap.cost.multilevel.problem import LoopProblem

@@ -57,6 +57,19 @@ parent and written once into each level that keeps it (outputs drained once), th
 keepers with the most multicast the option's unrolling allows, every MAC's energy, leakage over the fewest
 cycles (each dim's trips over its unrolling).
 The winner is re-evaluated by :func:`.evaluate.evaluate_mapping`: its LevelResult is the one reported.
+
+In a peer's model (``conventions=``, e.g. ZigZag 3.9.1's)
+---------------------------------------------------------
+The space changes in two ways: a dim whose unrolling does not divide it (fractional in ZigZag, which bills
+padded iterations at the fractional width) takes at level 1 only tiles that divide its trips (no padded
+iteration), and the innermost level's class order is searched too (ZigZag's MACs hold an operand over the
+innermost loops irrelevant to it). The beam prices inputs as ZigZag counts them (clipped to the real tensor,
+fractional tiles, rows of whole output rows) and everything else in hwmap's model; no state or option is pruned
+by hwmap's bounds or by another option's energy. Per option the ``finalists`` best final states, each with every
+innermost order, are evaluated under the conventions and the best there wins. When nothing was cut (small
+layers, every final state re-ranked) the result is the optimum in the peer's model over that space (tested
+against brute force in tests/cost/test_multilevel_search_conventions.py). The lower bound is then the MACs' energy
+and the leakage over the fewest cycles (every memory term of either model is >= 0).
 """
 
 from __future__ import annotations
@@ -70,9 +83,9 @@ from functools import lru_cache
 import numpy as np
 
 from hwmap.cost import objectives
-from hwmap.cost.multilevel.evaluate import LevelResult, evaluate_mapping, operand_bits_of
+from hwmap.cost.multilevel.evaluate import HWMAP_CONVENTIONS, LevelResult, evaluate_mapping, operand_bits_of
 from hwmap.cost.multilevel.nest import MappingError, NestMapping, fanout_of, nested
-from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
+from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
 __all__ = ["MappedProblem", "lower_bound", "map_problem", "option_bound", "spatial_options"]
@@ -271,8 +284,12 @@ def _thin(values: tuple[int, ...], most: int) -> tuple[tuple[int, ...], bool]:
 
 class _Search:
     def __init__(self, h, problem, option: _Option, bits, objective, beam, per_dim, first_level_cap, widen=1,
-                 incumbent: float | None = None):
+                 incumbent: float | None = None, finals: int | None = None, conventions=None):
         self.h, self.p, self.o, self.bits = h, problem, option, bits
+        self.conventions = conventions
+        # None: the best final state; n: the n best final states, each with every order of the innermost level,
+        # as mappings for map_problem to rank under a peer's conventions (_finalists)
+        self.finals = finals
         # the best energy another option reached: a state whose score (a lower bound of its energy) exceeds it
         # cannot win (objective energy only; exact)
         self.incumbent = incumbent if objective == "energy" else None
@@ -284,7 +301,6 @@ class _Search:
         self.keepers = {op: tuple(i for i, k in enumerate(option.keeps) if op in k) for op in OPERANDS}
         self.exhaustive = True
         self.candidates = 0
-        self.first_limit = self._first_level_limits(first_level_cap)
         self.nested = nested(h)
         # Hierarchies whose operands fan out at different levels: every spatial loop sits at the last level of
         # the nest; operand o sees it below its keeper where its instances multiply (nest.operand_nest): spo[o]
@@ -308,6 +324,13 @@ class _Search:
         self.own_tile = {(op, lv): self.nested or bool((self.outside[op][lv] == 1).all())
                          for op in OPERANDS for lv in range(self.m)}
         self.choice_memo: dict[tuple[int, int, int], tuple[tuple[int, ...], bool]] = {}
+        # ZigZag's fractional unrolling (evaluate._FractionalTiles): a dim whose unrolling U does not divide it is
+        # unrolled size / ceil(size / U) wide, a tile holding that unrolling shrinks by the ratio below
+        self.unrolled = np.prod(sp, axis=0)
+        exact = self.size % self.unrolled == 0
+        self.fraction = np.where(exact, 1.0, self.size / (-(-self.size // self.unrolled) * self.unrolled))
+        self.fractional = conventions is not None and conventions.fractional_spatial_unrolling and not exact.all()
+        self.first_limit = self._first_level_limits(first_level_cap)
 
     def _first_level_limits(self, cap: int) -> list[int]:
         """Tile choices per dim at level 1 (the one stage whose choices all rows share): per_dim, then the
@@ -321,6 +344,8 @@ class _Search:
     def _level1_values(self, d: int) -> tuple[int, ...]:
         base = int(self.s_geq[1, d])
         top = -(-int(self.size[d]) // int(self.o.sp[0, d]))
+        if self.fractional and self.fraction[d] != 1.0:  # ZigZag bills padded trips at the fractional width
+            return tuple(base * m for m in _divisors(-(-top // base)))
         return tuple(base * m for m in _minimal_tiles(-(-top // base)))
 
     # per-dim tile choices of one level, given the tile above (stage >= 2) ------------------------------------
@@ -547,8 +572,11 @@ class _Search:
         between = self._spread_levels(op, p, c)
         grow = np.prod(eff_sp[:, between], axis=1) if between else 1
         tile = self._tile_of(t[:, c], op, c)
-        union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, tile * grow)), op)
-        own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, tile)), op)
+        if op == "input" and self.conventions is not None:
+            union, own = above_p * self._input_extent(tile * grow, p), above_c * self._input_extent(tile, c)
+        else:
+            union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, tile * grow)), op)
+            own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, tile)), op)
         zero = np.zeros(len(t))
         if op != "output":
             return [(p, "read", self.bits[op], zero, union), (c, "write", self.bits[op], zero, own)]
@@ -556,6 +584,29 @@ class _Search:
         return [(p, "update", psum, -union, union),
                 (p, "update", self.bits["output"] if p == 0 else psum, union, zero),
                 (p, "read", psum, -union, union), (c, "read", psum, zero, own), (c, "write", psum, -own, own)]
+
+    def _input_extent(self, tiles: np.ndarray, level: int) -> np.ndarray:
+        """Input elements one pass over the tiles ``tiles`` (those of ``level``, the spatial loops below it
+        included) moves as the peer's conventions count them (ranking only; the winner is evaluated exactly):
+        clipped to the real tensor (clip_input_to_tensor); under fractional_spatial_unrolling, tiles holding a
+        fractional unrolling shrink by its ratio, and ZigZag's passes x tile rows, from whole output rows
+        (truncate_input_tile_rows), as evaluate._FractionalTiles.extent_sum."""
+        rules, p = self.conventions, self.p
+        if not self.fractional:
+            return extent_sum(p, self._dims(np.minimum(self.size, tiles)), "input",
+                              clip_to_tensor=rules.clip_input_to_tensor)
+        sp = self.o.sp if self.nested else self.spo["input"]
+        holds = np.prod(sp[level:], axis=0) == self.unrolled
+        t = np.minimum(self.size, tiles * np.where(holds, self.fraction, 1.0))
+        total = float(p.B * p.G * p.C)
+        for o, f, axis in (("OY", "FY", "y"), ("OX", "FX", "x")):
+            outs, taps = t[:, _DIM[o]], t[:, _DIM[f]]
+            whole = np.maximum(1.0, np.floor(outs + 1e-9)) if rules.truncate_input_tile_rows else outs
+            rows = _rows(whole, taps, getattr(p, f"stride_{axis}"), getattr(p, f"dilation_{axis}"))
+            if rules.clip_input_to_tensor:
+                rows = np.minimum(rows, p.input_rows(axis))
+            total = total * (p.size(o) / outs) * (p.size(f) / taps) * rows
+        return total
 
     def _charge(self, bytes_r, bytes_w, level: int, action: str, elements, bits: int):
         """Add the bytes to the level's read or write column; return the energy (pJ)."""
@@ -658,11 +709,34 @@ class _Search:
         cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
         energy = energy + self._leakage() * cycles
         score = objectives.choice_scores(self.objective, energy, cycles)
+        if self.finals is not None:
+            return self._finalists(t, rows, pick, order, orders, np.lexsort((cycles, score)))
         best = int(np.lexsort((cycles, score))[0])  # of equal scores, the fewest cycles
         row = int(pick[best])
         chosen_orders = orders[rows[row]].copy()
         chosen_orders[self.m - 2] = order[best]
         return self._mapping(t[row], chosen_orders), float(energy[best]), float(cycles[best])
+
+    def _finalists(self, t, rows, pick, order, orders, ranked: np.ndarray) -> list[NestMapping]:
+        """The ``finals`` best final states in hwmap's model (``ranked``: best first), each with every class order
+        of the innermost level that gives another loop list (hwmap's model ignores it; ZigZag's MACs hold an
+        operand over the innermost loops irrelevant to it): the mappings map_problem ranks under the conventions."""
+        if len(ranked) > self.finals:
+            self.exhaustive = False
+        out = []
+        for best in ranked[:self.finals]:
+            row = int(pick[best])
+            chosen = orders[rows[row]].copy()
+            chosen[self.m - 2] = order[best]
+            seen = set()
+            for innermost in range(len(CLASS_ORDERS)):
+                chosen[self.m - 1] = innermost
+                mapping = self._mapping(t[row], chosen)
+                loops = tuple(mapping.levels[-1].temporal)
+                if loops not in seen:
+                    seen.add(loops)
+                    out.append(mapping)
+        return out
 
     def _mapping(self, t: np.ndarray, orders: np.ndarray) -> NestMapping:
         levels = []
@@ -686,7 +760,7 @@ class _Search:
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
                 operand_bits=None, beam: int = 32, widen: int = 8, per_dim: int = 16, shortlist: int | None = 3,
-                first_level_cap: int = 8192, conventions=None) -> MappedProblem:
+                first_level_cap: int = 8192, conventions=None, finalists: int = 64) -> MappedProblem:
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
     operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
@@ -698,16 +772,24 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     shortlist: search at most this many (spatial, bypass) options that found a mapping, in the order of their
     lower bounds; None: every option (what the brute-force tests use).
     first_level_cap, beam, widen, per_dim: the search's cuts (module docstring).
-    conventions: the rules the winner is evaluated under (evaluate.AccessConventions, e.g. ZigZag's counting and
-    pricing; None: hwmap's own); the search ranks mappings, and the lower bound is computed, in hwmap's model
-    either way.
+    conventions: the model to optimise in (evaluate.AccessConventions, e.g. ZigZag's counting and pricing; None
+    or hwmap's: the search above, unchanged). Under a peer's conventions (module docstring, "In a peer's model")
+    every option's ``finalists`` best final states are evaluated by evaluate_mapping under the conventions and the
+    best there wins: ``value`` and ``result`` are the conventions', ``exhaustive`` says every final state was
+    ranked so, and the lower bound is only the MACs' energy and the leakage over the fewest cycles: valid in any
+    model, and loose (the gap is large).
+    finalists: under conventions, the final states per option re-ranked (>= 1; on ZigZag's example hardware,
+    benchmarks/zigzag_crosscheck.py, 16, 32, 64 and 256 put 122, 128, 130 and 130 of 144 layers at most at
+    ZigZag's energy in its model).
     """
     objectives.check_objective(objective)
-    for name, value in (("beam", beam), ("widen", widen), ("per_dim", per_dim), ("first_level_cap", first_level_cap)):
+    for name, value in (("beam", beam), ("widen", widen), ("per_dim", per_dim), ("first_level_cap", first_level_cap),
+                        ("finalists", finalists)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise MappingError(f"map_problem: {name} = {value!r}; expected an integer >= 1")
     cuts = {"beam": beam, "widen": widen, "per_dim": per_dim, "shortlist": shortlist,
-            "first_level_cap": first_level_cap, "conventions": conventions}
+            "first_level_cap": first_level_cap,
+            "conventions": None if conventions in (None, HWMAP_CONVENTIONS) else conventions, "finalists": finalists}
     canonical = problem.canonical()
     if canonical is problem or not _unrolls_folded_dims(hierarchy, spatial):
         return _map_one(hierarchy, canonical, objective, spatial, operand_bits, **cuts)
@@ -729,10 +811,13 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
 
 def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, operand_bits, *, beam: int,
              per_dim: int, shortlist: int | None, first_level_cap: int, widen: int = 8,
-             conventions=None) -> MappedProblem:
+             conventions=None, finalists: int = 64) -> MappedProblem:
     """map_problem for the problem as given (no fold)."""
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
+    if conventions is not None:
+        return _map_under(hierarchy, problem, objective, spatial, bits, conventions, beam=beam, per_dim=per_dim,
+                          shortlist=shortlist, first_level_cap=first_level_cap, widen=widen, finalists=finalists)
     options = []
     for sp, entries in spatial_options(hierarchy, problem, spatial):
         for keeps in _bypass_options(hierarchy):
@@ -765,11 +850,58 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
         why = _Search(hierarchy, problem, options[0][3], bits, objective, 1, 1, 1).overflow()
         raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
                            + (f": {why}" if why else "") + "; enlarge the buffers or narrow the words")
-    result = evaluate_mapping(hierarchy, problem, best[2], operand_bits=bits, source=f"{problem.name} mapping",
-                              conventions=conventions)
+    result = evaluate_mapping(hierarchy, problem, best[2], operand_bits=bits, source=f"{problem.name} mapping")
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
     bound = objectives.objective_value(objective, bound_energy, bound_cycles)
     return MappedProblem(problem, objective, best[2], result, value, bound, exhaustive, candidates)
+
+
+def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict, conventions, *,
+               beam: int, per_dim: int, shortlist: int | None, first_level_cap: int, widen: int,
+               finalists: int) -> MappedProblem:
+    """_map_one optimising in the model of ``conventions`` (map_problem's docstring): every option's finalists
+    evaluated under them, the best kept."""
+    options = []
+    for sp, entries in spatial_options(hierarchy, problem, spatial):
+        for keeps in _bypass_options(hierarchy):
+            energy, cycles = option_bound(hierarchy, problem, bits, sp, keeps)
+            options.append((objectives.objective_value(objective, energy, cycles), energy, cycles,
+                            _Option(sp, entries, keeps)))
+    options.sort(key=lambda o: o[:3])
+    best, exhaustive, candidates, searched = None, True, 0, 0
+    source = f"{problem.name} mapping"
+    for _, _, _, option in options:
+        if shortlist is not None and searched >= shortlist and best is not None:
+            exhaustive = False
+            break
+        run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap, widen,
+                      finals=finalists, conventions=conventions)
+        found = run.run()
+        searched += 1
+        exhaustive &= run.exhaustive
+        candidates += run.candidates
+        for mapping in found or ():
+            result = evaluate_mapping(hierarchy, problem, mapping, operand_bits=bits, strict=False, source=source,
+                                      conventions=conventions)
+            if not result.fits:
+                continue
+            energy, cycles = result.energy_pj, result.cycles
+            key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy, cycles)
+            if best is None or key < best[0]:
+                best = (key, mapping, result)
+    if best is None:
+        why = _Search(hierarchy, problem, options[0][3], bits, objective, 1, 1, 1).overflow()
+        raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
+                           + (f": {why}" if why else "") + "; enlarge the buffers or narrow the words")
+    _, mapping, result = best
+    value = objectives.objective_value(objective, result.energy_pj, result.cycles)
+    fewest = min(o[2] for o in options)
+    c = hierarchy.compute
+    leak = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in hierarchy.levels) \
+        + c.leakage_pj_per_cycle * c.instances
+    floor = problem.macs * c.mac_energy_pj + leak * fewest
+    bound = objectives.objective_value(objective, floor, fewest)
+    return MappedProblem(problem, objective, mapping, result, value, bound, exhaustive, candidates)
 
 
 def _unrolls_folded_dims(h: Hierarchy, spatial) -> bool:
