@@ -59,6 +59,11 @@ Execution modes (what runs as one kernel):
 - ``auto``: fused only where the model itself called F.scaled_dot_product_attention (the trace shows torch's SDPA
   decomposition, aten._safe_softmax, or the qk/softmax/av parts of a fused-attention lowering), eager elsewhere:
   what PyTorch eager really runs. ``hwmap measure`` uses it.
+- In every mode a chain fuses only if its q/k/v are 4-D (batch, heads, sequence, head dim): PyTorch's fused SDPA
+  kernels (flash, memory-efficient, cuDNN) refuse any other rank (``check_tensor_shapes`` in
+  aten/src/ATen/native/transformers/sdp_utils_cpp.h) and SDPA runs its math path, the chain's kernels one by one
+  (Twins-SVT's locally-grouped attention passes 5-D windows). Assumes: those kernels follow autocast's rules as an
+  explicit attention does (PyTorch >= 2.5's math path computes fp16 inputs in fp32 instead: not modelled).
 - ``compiled`` (torch.compile, Inductor): attention chains fused as in sdpa; an activation, elementwise or
   batch-norm operator whose input comes from the kernel launched just before it is fused into that kernel (a GEMM
   or convolution epilogue, or a pointwise/reduction kernel); a layer/group/RMS norm is fused the same way only into
@@ -564,6 +569,7 @@ class AttentionChain:
     kv_len: int
     head_dim: int
     v_dim: int
+    four_d: bool = True  # scores (so q, k, v) are 4-D: a fused SDPA kernel can run it (module docstring)
 
     @property
     def macs(self) -> int:
@@ -648,7 +654,8 @@ def attention_chains(graph: LayerGraph) -> tuple[AttentionChain, ...]:
         assert isinstance(qw, Gemm) and isinstance(aw, Gemm)
         members = tuple(sorted({qk, s, av, *absorbed}))
         used.update(members)
-        chains.append(AttentionChain(qk, s, av, members, sdpa_origin, qw.batch, qw.m, qw.n, qw.k, aw.n))
+        four_d = not node.outputs or len(node.outputs[0].shape) == 4  # the softmax's scores have q's rank
+        chains.append(AttentionChain(qk, s, av, members, sdpa_origin, qw.batch, qw.m, qw.n, qw.k, aw.n, four_d))
     return tuple(sorted(chains, key=lambda c: c.av))
 
 
@@ -1068,13 +1075,13 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
 
 def _fused_chains(graph: LayerGraph, mode: str) -> tuple[AttentionChain, ...]:
     """The attention chains that run as one fused kernel in this mode: none in eager, those that came from SDPA in
-    auto, every one in compiled."""
+    auto, every one in sdpa and compiled; in every mode only chains with 4-D q/k/v (the fused kernels' rank)."""
     chains = _memo(graph, "chains", lambda: attention_chains(graph))
     if mode == "eager":
         return ()
     if mode == "auto":
-        return tuple(c for c in chains if c.sdpa_origin)
-    return chains
+        return tuple(c for c in chains if c.sdpa_origin and c.four_d)
+    return tuple(c for c in chains if c.four_d)
 
 
 def _host_times(graph: LayerGraph, mode: str, coef, fused_chains) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

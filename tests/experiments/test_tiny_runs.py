@@ -16,6 +16,8 @@ TINY_RUNS = {
     "digits_resilience.py": ("digits_resilience.csv", "digits_resilience.png"),
     "flops_breakdown.py": ("flops_breakdown.csv", "flops_breakdown.png"),
     "gpu_published.py": ("gpu_published_tiny/gpu_published.csv", "gpu_published_tiny/gpu_published.png"),
+    "gpu_published_breakdown.py": ("gpu_published_breakdown_tiny/gpu_published_breakdown.csv",
+                                   "gpu_published_breakdown_tiny/gpu_published_breakdown.png"),
     "hw_vs_flops.py": ("hw_vs_flops.csv", "hw_vs_flops.png"),
     "ofa_switching.py": ("ofa_switching.csv", "ofa_switching.png"),
     "segformer_dynamic.py": ("segformer_dynamic.csv", "segformer_dynamic.png"),
@@ -54,6 +56,17 @@ def _check_gpu_published(rows: list[dict]) -> None:
     assert max(abs(float(r["flops_error_pct"])) for r in rows) > 50
 
 
+def _check_gpu_published_breakdown(rows: list[dict]) -> None:
+    by_key = {(r["card"], r["model"]): r for r in rows}
+    assert float(by_key[("rtx3090", "resnet50@224")]["measured_ms"]) == 318.095  # timm's RTX 3090 table
+    assert float(by_key[("rtx4090", "resnet50@224")]["measured_ms"]) == 237.959  # timm's RTX 4090 table
+    groups = ("tensor_compute_ms", "tensor_memory_ms", "other_memory_ms", "other_compute_ms", "gaps_ms")
+    for r in rows:  # the groups split the predicted step time (rounded to 1 us each)
+        assert all(float(r[g]) >= 0 for g in groups)
+        assert sum(float(r[g]) for g in groups) == pytest.approx(float(r["priors_ms"]), abs=0.01)
+    assert float(by_key[("rtx3090", "resnet50@224")]["tensor_compute_ms"]) > 0
+
+
 def _check_buffer_bounds(rows: list[dict]) -> None:
     assert {(r["model"], r["accelerator"]) for r in rows} == {
         (m, a) for m in ("resnet18", "mobilenetv3_small_050") for a in ("systolic16x16", "magnet16pe_v16")}
@@ -64,7 +77,8 @@ def _check_buffer_bounds(rows: list[dict]) -> None:
 
 CHECKS = {"buffer_bounds.py": _check_buffer_bounds,
           "flops_breakdown.py": _check_flops_breakdown, "ofa_switching.py": _check_ofa_switching,
-          "zoo_census.py": _check_zoo_census, "gpu_published.py": _check_gpu_published}
+          "zoo_census.py": _check_zoo_census, "gpu_published.py": _check_gpu_published,
+          "gpu_published_breakdown.py": _check_gpu_published_breakdown}
 
 
 @pytest.mark.parametrize("script", sorted(TINY_RUNS))
