@@ -83,7 +83,13 @@ from functools import lru_cache
 import numpy as np
 
 from hwmap.cost import objectives
-from hwmap.cost.multilevel.evaluate import HWMAP_CONVENTIONS, LevelResult, evaluate_mapping, operand_bits_of
+from hwmap.cost.multilevel.evaluate import (
+    HWMAP_CONVENTIONS,
+    LevelResult,
+    evaluate_mapping,
+    evaluate_unless_above,
+    operand_bits_of,
+)
 from hwmap.cost.multilevel.nest import MappingError, NestMapping, fanout_of, nested
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
@@ -717,10 +723,11 @@ class _Search:
         chosen_orders[self.m - 2] = order[best]
         return self._mapping(t[row], chosen_orders), float(energy[best]), float(cycles[best])
 
-    def _finalists(self, t, rows, pick, order, orders, ranked: np.ndarray) -> list[NestMapping]:
-        """The ``finals`` best final states in hwmap's model (``ranked``: best first), each with every class order
-        of the innermost level that gives another loop list (hwmap's model ignores it; ZigZag's MACs hold an
-        operand over the innermost loops irrelevant to it): the mappings map_problem ranks under the conventions."""
+    def _finalists(self, t, rows, pick, order, orders, ranked: np.ndarray) -> list[list[NestMapping]]:
+        """The ``finals`` best final states in hwmap's model (``ranked``: best first), each as the group of its
+        class orders of the innermost level that give distinct loop lists (hwmap's model ignores that order;
+        ZigZag's MACs hold an operand over the innermost loops irrelevant to it): the mappings map_problem ranks
+        under the conventions, one group per final state (_prune_siblings)."""
         if len(ranked) > self.finals:
             self.exhaustive = False
         out = []
@@ -728,33 +735,34 @@ class _Search:
             row = int(pick[best])
             chosen = orders[rows[row]].copy()
             chosen[self.m - 2] = order[best]
-            seen = set()
+            seen, group = set(), []
             for innermost in range(len(CLASS_ORDERS)):
                 chosen[self.m - 1] = innermost
-                mapping = self._mapping(t[row], chosen)
-                loops = tuple(mapping.levels[-1].temporal)
-                if loops not in seen:
+                loops = tuple(map(tuple, self._temporal(t[row], chosen, self.m - 1)))
+                if loops not in seen:  # the loop list alone, before building (and validating) the mapping
                     seen.add(loops)
-                    out.append(mapping)
+                    group.append(self._mapping(t[row], chosen))
+            out.append(group)
         return out
 
+    def _temporal(self, t: np.ndarray, orders: np.ndarray, index: int) -> list[list]:
+        """Level ``index``'s temporal loops, outermost first, [dim, factor] each (factors of 1 left out)."""
+        t_below = t[index + 1] if index + 1 < self.m else np.ones(_ND, dtype=np.int64)
+        factors = t[index] // (self.o.sp[index] * t_below)
+        temporal = []
+        if index == 0 and factors[_DIM["G"]] > 1:
+            temporal.append(["G", int(factors[_DIM["G"]])])
+        for cls in CLASS_ORDERS[int(orders[index])]:
+            for d in CLASSES[cls]:
+                if factors[_DIM[d]] > 1:
+                    temporal.append([d, int(factors[_DIM[d]])])
+        if index > 0 and factors[_DIM["G"]] > 1:
+            temporal.insert(0, ["G", int(factors[_DIM["G"]])])
+        return temporal
+
     def _mapping(self, t: np.ndarray, orders: np.ndarray) -> NestMapping:
-        levels = []
-        for index, lv in enumerate(self.h.levels):
-            t_here = t[index]
-            t_below = t[index + 1] if index + 1 < self.m else np.ones(_ND, dtype=np.int64)
-            factors = t_here // (self.o.sp[index] * t_below)
-            temporal = []
-            if index == 0 and factors[_DIM["G"]] > 1:
-                temporal.append(["G", int(factors[_DIM["G"]])])
-            for cls in CLASS_ORDERS[int(orders[index])]:
-                for d in CLASSES[cls]:
-                    if factors[_DIM[d]] > 1:
-                        temporal.append([d, int(factors[_DIM[d]])])
-            if index > 0 and factors[_DIM["G"]] > 1:
-                temporal.insert(0, ["G", int(factors[_DIM["G"]])])
-            levels.append({"level": lv.name, "keeps": [op for op in OPERANDS if op in self.o.keeps[index]],
-                           "temporal": temporal})
+        levels = [{"level": lv.name, "keeps": [op for op in OPERANDS if op in self.o.keeps[index]],
+                   "temporal": self._temporal(t, orders, index)} for index, lv in enumerate(self.h.levels)]
         return NestMapping.parse({"spatial": list(self.o.entries), "levels": levels})
 
 
@@ -880,15 +888,24 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
         searched += 1
         exhaustive &= run.exhaustive
         candidates += run.candidates
-        for mapping in found or ():
-            result = evaluate_mapping(hierarchy, problem, mapping, operand_bits=bits, strict=False, source=source,
-                                      conventions=conventions)
-            if not result.fits:
-                continue
-            energy, cycles = result.energy_pj, result.cycles
-            key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy, cycles)
-            if best is None or key < best[0]:
-                best = (key, mapping, result)
+        for group in found or ():
+            for index, mapping in enumerate(group):
+                if objective == "energy" and best is not None:  # skips what cannot beat the best (its floor)
+                    result = evaluate_unless_above(hierarchy, problem, mapping, operand_bits=bits, source=source,
+                                                   conventions=conventions, ceiling_pj=best[0][1])
+                else:
+                    result = evaluate_mapping(hierarchy, problem, mapping, operand_bits=bits, strict=False,
+                                              source=source, conventions=conventions)
+                if result is None or not result.fits:
+                    continue
+                energy, cycles = result.energy_pj, result.cycles
+                key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy,
+                       cycles)
+                if best is None or key < best[0]:
+                    best = (key, mapping, result)
+                if index == 0 and len(group) > 1 and objective == "energy" \
+                        and sibling_floor_pj(hierarchy, option, result) > best[0][1]:
+                    break  # no other innermost order of this final state can beat the best (sibling_floor_pj)
     if best is None:
         why = _Search(hierarchy, problem, options[0][3], bits, objective, 1, 1, 1).overflow()
         raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
@@ -902,6 +919,20 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
     floor = problem.macs * c.mac_energy_pj + leak * fewest
     bound = objectives.objective_value(objective, floor, fewest)
     return MappedProblem(problem, objective, mapping, result, value, bound, exhaustive, candidates)
+
+
+def sibling_floor_pj(h: Hierarchy, option: _Option, result: LevelResult) -> float:
+    """Energy (pJ) below every mapping that differs from ``result``'s only in the class order of the innermost
+    level, in any AccessConventions' model: that order moves no tile and no loop of another level, so it changes
+    only the reads of the MACs' operands held over the innermost loops (inputs' and weights' reads at their
+    innermost keepers: mac_operand_held's run, in elements and in port words) and, through the bandwidth, the
+    cycles the leakage is paid over (never below the compute cycles). The energy less every read at those levels
+    and less the leakage beyond the compute cycles: each removed term is >= 0 and the rest is shared."""
+    held_at = {max(i for i, kept in enumerate(option.keeps) if op in kept) for op in ("input", "weight")}
+    reads_pj = sum(result.level_energy_pj[h.levels[k].name]["read"] for k in held_at)
+    leak_pj_per_cycle = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in h.levels) \
+        + h.compute.leakage_pj_per_cycle * h.compute.instances
+    return result.energy_pj - reads_pj - leak_pj_per_cycle * max(result.cycles - result.compute_cycles, 0.0)
 
 
 def _unrolls_folded_dims(h: Hierarchy, spatial) -> bool:
