@@ -66,7 +66,9 @@ iteration), and the innermost level's class order is searched too (ZigZag's MACs
 innermost loops irrelevant to it). The beam prices inputs as ZigZag counts them (clipped to the real tensor,
 fractional tiles, rows of whole output rows) and everything else in hwmap's model; no state or option is pruned
 by hwmap's bounds or by another option's energy. Per option the ``finalists`` best final states, each with every
-innermost order, are evaluated under the conventions and the best there wins. When nothing was cut (small
+innermost order, are evaluated under the conventions and the best there wins (objective energy: a finalist whose
+port-word energy floor, evaluate.energy_floor_pj, is already above the best's is not evaluated further; the floor
+is its energy less the leakage of stall cycles, so the skip never changes the winner). When nothing was cut (small
 layers, every final state re-ranked) the result is the optimum in the peer's model over that space (tested
 against brute force in tests/cost/test_multilevel_search_conventions.py). The lower bound is then the MACs' energy
 and the leakage over the fewest cycles (every memory term of either model is >= 0).
@@ -723,11 +725,10 @@ class _Search:
         chosen_orders[self.m - 2] = order[best]
         return self._mapping(t[row], chosen_orders), float(energy[best]), float(cycles[best])
 
-    def _finalists(self, t, rows, pick, order, orders, ranked: np.ndarray) -> list[list[NestMapping]]:
-        """The ``finals`` best final states in hwmap's model (``ranked``: best first), each as the group of its
-        class orders of the innermost level that give distinct loop lists (hwmap's model ignores that order;
-        ZigZag's MACs hold an operand over the innermost loops irrelevant to it): the mappings map_problem ranks
-        under the conventions, one group per final state (_prune_siblings)."""
+    def _finalists(self, t, rows, pick, order, orders, ranked: np.ndarray) -> list[NestMapping]:
+        """The ``finals`` best final states in hwmap's model (``ranked``: best first), each with every class order
+        of the innermost level that gives another loop list (hwmap's model ignores it; ZigZag's MACs hold an
+        operand over the innermost loops irrelevant to it): the mappings map_problem ranks under the conventions."""
         if len(ranked) > self.finals:
             self.exhaustive = False
         out = []
@@ -735,14 +736,13 @@ class _Search:
             row = int(pick[best])
             chosen = orders[rows[row]].copy()
             chosen[self.m - 2] = order[best]
-            seen, group = set(), []
+            seen = set()
             for innermost in range(len(CLASS_ORDERS)):
                 chosen[self.m - 1] = innermost
                 loops = tuple(map(tuple, self._temporal(t[row], chosen, self.m - 1)))
                 if loops not in seen:  # the loop list alone, before building (and validating) the mapping
                     seen.add(loops)
-                    group.append(self._mapping(t[row], chosen))
-            out.append(group)
+                    out.append(self._mapping(t[row], chosen))
         return out
 
     def _temporal(self, t: np.ndarray, orders: np.ndarray, index: int) -> list[list]:
@@ -888,24 +888,20 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
         searched += 1
         exhaustive &= run.exhaustive
         candidates += run.candidates
-        for group in found or ():
-            for index, mapping in enumerate(group):
-                if objective == "energy" and best is not None:  # skips what cannot beat the best (its floor)
-                    result = evaluate_unless_above(hierarchy, problem, mapping, operand_bits=bits, source=source,
-                                                   conventions=conventions, ceiling_pj=best[0][1])
-                else:
-                    result = evaluate_mapping(hierarchy, problem, mapping, operand_bits=bits, strict=False,
-                                              source=source, conventions=conventions)
-                if result is None or not result.fits:
-                    continue
-                energy, cycles = result.energy_pj, result.cycles
-                key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy,
-                       cycles)
-                if best is None or key < best[0]:
-                    best = (key, mapping, result)
-                if index == 0 and len(group) > 1 and objective == "energy" \
-                        and sibling_floor_pj(hierarchy, option, result) > best[0][1]:
-                    break  # no other innermost order of this final state can beat the best (sibling_floor_pj)
+        for mapping in found or ():
+            if objective == "energy" and best is not None:  # skips what cannot beat the best (its floor)
+                result = evaluate_unless_above(hierarchy, problem, mapping, operand_bits=bits, source=source,
+                                               conventions=conventions, ceiling_pj=best[0][1])
+            else:
+                result = evaluate_mapping(hierarchy, problem, mapping, operand_bits=bits, strict=False,
+                                          source=source, conventions=conventions)
+            if result is None or not result.fits:
+                continue
+            energy, cycles = result.energy_pj, result.cycles
+            key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy,
+                   cycles)
+            if best is None or key < best[0]:
+                best = (key, mapping, result)
     if best is None:
         why = _Search(hierarchy, problem, options[0][3], bits, objective, 1, 1, 1).overflow()
         raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
@@ -919,20 +915,6 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
     floor = problem.macs * c.mac_energy_pj + leak * fewest
     bound = objectives.objective_value(objective, floor, fewest)
     return MappedProblem(problem, objective, mapping, result, value, bound, exhaustive, candidates)
-
-
-def sibling_floor_pj(h: Hierarchy, option: _Option, result: LevelResult) -> float:
-    """Energy (pJ) below every mapping that differs from ``result``'s only in the class order of the innermost
-    level, in any AccessConventions' model: that order moves no tile and no loop of another level, so it changes
-    only the reads of the MACs' operands held over the innermost loops (inputs' and weights' reads at their
-    innermost keepers: mac_operand_held's run, in elements and in port words) and, through the bandwidth, the
-    cycles the leakage is paid over (never below the compute cycles). The energy less every read at those levels
-    and less the leakage beyond the compute cycles: each removed term is >= 0 and the rest is shared."""
-    held_at = {max(i for i, kept in enumerate(option.keeps) if op in kept) for op in ("input", "weight")}
-    reads_pj = sum(result.level_energy_pj[h.levels[k].name]["read"] for k in held_at)
-    leak_pj_per_cycle = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in h.levels) \
-        + h.compute.leakage_pj_per_cycle * h.compute.instances
-    return result.energy_pj - reads_pj - leak_pj_per_cycle * max(result.cycles - result.compute_cycles, 0.0)
 
 
 def _unrolls_folded_dims(h: Hierarchy, spatial) -> bool:
