@@ -495,7 +495,7 @@ class _Search:
         above = a_prev * x[pick]
         energy = st["energy"][from_parent]
         bytes_r, bytes_w = st["bytes_r"][from_parent], st["bytes_w"][from_parent]
-        for op in self.o.keeps[level]:
+        for op in (o for o in OPERANDS if o in self.o.keeps[level]):  # a fixed order: sums as every run sums
             k = OPERANDS.index(op)
             for at, action, bits, x0, x1 in self._price(t, eff_sp, op, level):
                 elements = x0[pick] + x1[pick] * repeats[:, k]
