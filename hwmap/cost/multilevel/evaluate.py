@@ -107,7 +107,8 @@ from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 from hwmap.vocabulary import ACCESS_CONVENTIONS
 
 __all__ = ["ACTIONS", "CONVENTIONS_BY_NAME", "HWMAP_CONVENTIONS", "ZIGZAG_CONVENTIONS", "AccessConventions",
-           "LevelResult", "OperandAccess", "evaluate_mapping", "operand_bits_of"]
+           "LevelResult", "OperandAccess", "energy_floor_pj", "evaluate_mapping", "evaluate_unless_above",
+           "operand_bits_of"]
 
 ACTIONS: tuple[str, ...] = ("read", "write", "update")
 
@@ -245,9 +246,15 @@ class _Tiles:
             self.padded[i][loop.dim] *= loop.factor
         self.eff = [-(-min(self.sizes[lp.dim], self.padded[i][lp.dim]) // self.padded[i + 1][lp.dim])
                     for i, lp in enumerate(nest.loops)]
+        self._clipped: dict[int, dict[str, int]] = {}
 
     def clipped(self, i: int, grow: dict[str, int] | None = None) -> dict[str, int]:
-        grow = grow or {}
+        """The tile below loop position i (grown by ``grow``'s factors), clipped to the layer (callers only read
+        it: the ungrown ones are kept)."""
+        if not grow:
+            if i not in self._clipped:
+                self._clipped[i] = {d: min(self.sizes[d], self.padded[i][d]) for d in LOOP_DIMS}
+            return self._clipped[i]
         return {d: min(self.sizes[d], self.padded[i][d] * grow.get(d, 1)) for d in LOOP_DIMS}
 
 
@@ -327,12 +334,69 @@ def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, ope
     conventions = conventions or HWMAP_CONVENTIONS
     nest = resolve(mapping, hierarchy, problem, source=source)
     bits = operand_bits_of(operand_bits)
-    names = [lv.name for lv in hierarchy.levels]
-    views = {}  # each operand's view of the nest (the nest itself unless operands fan out at different levels)
+    views = _views(hierarchy, problem, nest, conventions)
+    return _evaluated(hierarchy, problem, nest, views, bits, conventions, strict=strict, source=source)
+
+
+def evaluate_unless_above(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, operand_bits,
+                          conventions: AccessConventions, ceiling_pj: float, source: str = "mapping"
+                          ) -> LevelResult | None:
+    """evaluate_mapping(strict=False), or None when the mapping's energy is certainly above ``ceiling_pj``: under
+    port_word_energy its energy_floor_pj (the MACs, the word accesses as priced, leakage over the compute cycles)
+    is computed first, and it is the whole energy but the leakage of the cycles the bandwidth adds."""
+    conventions = conventions or HWMAP_CONVENTIONS
+    nest = resolve(mapping, hierarchy, problem, source=source)
+    bits = operand_bits_of(operand_bits)
+    views = _views(hierarchy, problem, nest, conventions)
+    if not conventions.port_word_energy:
+        return _evaluated(hierarchy, problem, nest, views, bits, conventions, strict=False, source=source)
+    words = _port_words(hierarchy, problem, views, bits, conventions)
+    if energy_floor_pj(hierarchy, problem, nest, words) > ceiling_pj:
+        return None
+    return _evaluated(hierarchy, problem, nest, views, bits, conventions, strict=False, source=source, words=words)
+
+
+def energy_floor_pj(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, words: dict) -> float:
+    """Energy (pJ) no evaluation of ``nest`` under port_word_energy goes below, given its port_words: the MACs,
+    every word access priced as _priced prices it, and every leakage over the compute
+    cycles (the cycles are at least those; the energy adds nothing else, and every term is >= 0)."""
+    pj = 0.0
+    for level in hierarchy.levels:
+        prices = (level.energy.read_pj, level.energy.write_pj, level.energy.update_pj)
+        for op in OPERANDS:
+            pj += sum(w * price for w, price in zip(words[(level.name, op)], prices, strict=True))
+    compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
+    leak = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in hierarchy.levels) \
+        + hierarchy.compute.leakage_pj_per_cycle * hierarchy.compute.instances
+    return problem.macs * hierarchy.compute.mac_energy_pj + leak * compute + pj
+
+
+def _views(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, conventions: AccessConventions) -> dict:
+    """Each operand's view of the nest (the nest itself unless operands fan out at different levels) and its
+    tiles."""
+    views = {}
     for op in OPERANDS:
         op_nest = operand_nest(nest, hierarchy, op)
-        views[op] = (op_nest, _FractionalTiles(op_nest, problem) if conventions.fractional_spatial_unrolling
-                     else _Tiles(op_nest, problem))
+        shared = next((v for v in views.values() if v[0] is op_nest), None)  # one nest, one set of tiles
+        views[op] = shared or (op_nest, _FractionalTiles(op_nest, problem) if conventions.fractional_spatial_unrolling
+                               else _Tiles(op_nest, problem))
+    return views
+
+
+def _port_words(hierarchy: Hierarchy, problem: LoopProblem, views: dict, bits: dict,
+                conventions: AccessConventions) -> dict:
+    return port_words(hierarchy, views, problem, bits, clip=conventions.clip_input_to_tensor,
+                      truncate=conventions.truncate_input_tile_rows,
+                      held_cycles={op: _stationary_run(*views[op], op) if conventions.mac_operand_held else 1
+                                   for op in OPERANDS if op != "output"})
+
+
+def _evaluated(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, views: dict, bits: dict,
+               conventions: AccessConventions, *, strict: bool, source: str, words: dict | None = None
+               ) -> LevelResult:
+    """evaluate_mapping's counts, pricing, cycles and capacities for a resolved nest and its views (``words``:
+    its port_words when already computed)."""
+    names = [lv.name for lv in hierarchy.levels]
     acc = {(lv, op): [0.0] * 6 for lv in names for op in OPERANDS}  # reads, writes, updates; then their bits
     for op in OPERANDS:
         op_nest, tiles = views[op]
@@ -345,11 +409,8 @@ def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, ope
             if conventions.mac_operand_held and op != "output" else 1
         _mac_side(op_nest, tiles, problem, bits, acc, names[keepers[-1]], op, keepers[-1], held,
                   conventions=conventions)
-    words = port_words(hierarchy, views, problem, bits, clip=conventions.clip_input_to_tensor,
-                       truncate=conventions.truncate_input_tile_rows,
-                       held_cycles={op: _stationary_run(*views[op], op) if conventions.mac_operand_held else 1
-                                    for op in OPERANDS if op != "output"}) \
-        if conventions.port_word_energy else None
+    if words is None and conventions.port_word_energy:
+        words = _port_words(hierarchy, problem, views, bits, conventions)
     accesses, energy = _priced(hierarchy, acc, words)
     compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
     used = _used_instances(nest, views, len(names))

@@ -62,6 +62,7 @@ class _Operand:
         self.h, self.nest, self.tiles, self.problem, self.op = hierarchy, nest, tiles, problem, op
         self.bits, self.clip, self.truncate = bits, clip, truncate
         self.total_cycles = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
+        self._own, self._cycles, self._spread = {}, {}, {}  # per keeper (add_to asks each twice or more)
 
     def elements(self, tile: dict) -> float:
         if self.op == "input" and hasattr(self.tiles, "input_tile"):
@@ -70,16 +71,20 @@ class _Operand:
 
     def own(self, k: int) -> int:
         """Elements of the tile one instance of keeper k holds (Mapping.data_elem_per_level_unrolled)."""
-        return round(self.elements(self.tiles.clipped(self.nest.level_start(k))))
+        if k not in self._own:
+            self._own[k] = round(self.elements(self.tiles.clipped(self.nest.level_start(k))))
+        return self._own[k]
 
     def cycles(self, k: int | None) -> int:
         """Temporal cycles of keeper k's loops and every loop below (the MACs: None, 1), k's loops including the
         loops irrelevant to the operand right above them (TemporalMapping.innermost_stationary_loop_merge_down)."""
         if k is None:
             return 1
-        start = self.nest.level_start(k)
-        below = math.prod(lp.factor for i, lp in enumerate(self.nest.loops) if not lp.spatial and i >= start)
-        return below * math.prod(self.nest.loops[i].factor for i in self.merged_down(k))
+        if k not in self._cycles:
+            start = self.nest.level_start(k)
+            below = math.prod(lp.factor for lp in self.nest.loops[start:] if not lp.spatial)
+            self._cycles[k] = below * math.prod(self.nest.loops[i].factor for i in self.merged_down(k))
+        return self._cycles[k]
 
     def merged_down(self, k: int) -> list[int]:
         """Positions of the temporal loops irrelevant to the operand right above keeper k's loops (outward up to
@@ -102,6 +107,11 @@ class _Operand:
 
     def spread(self, k: int | None) -> float:
         """Unique elements over the spatial loops below keeper k (cumulative from the MACs; None: none)."""
+        if k not in self._spread:
+            self._spread[k] = self._spread_of(k)
+        return self._spread[k]
+
+    def _spread_of(self, k: int | None) -> float:
         tile = dict.fromkeys(LOOP_DIMS, 1.0)
         if k is not None:
             for i, lp in enumerate(self.nest.loops):

@@ -120,7 +120,8 @@ class LoopProblem:
 def _rows(out_rows, filter_rows, stride: int, dilation: int):
     """Input rows touched by a tile of out_rows outputs and filter_rows taps (see the module docstring)."""
     window = (filter_rows - 1) * dilation + 1
-    return (out_rows - 1) * np.minimum(stride, window) + window
+    step = np.minimum(stride, window) if isinstance(window, np.ndarray) else min(stride, window)  # scalars: no ufunc
+    return (out_rows - 1) * step + window
 
 
 def tile_elements(problem: LoopProblem, tile: dict, operand: str, *, clip_to_tensor: bool = False):

@@ -66,7 +66,9 @@ iteration), and the innermost level's class order is searched too (ZigZag's MACs
 innermost loops irrelevant to it). The beam prices inputs as ZigZag counts them (clipped to the real tensor,
 fractional tiles, rows of whole output rows) and everything else in hwmap's model; no state or option is pruned
 by hwmap's bounds or by another option's energy. Per option the ``finalists`` best final states, each with every
-innermost order, are evaluated under the conventions and the best there wins. When nothing was cut (small
+innermost order, are evaluated under the conventions and the best there wins (objective energy: a finalist whose
+port-word energy floor, evaluate.energy_floor_pj, is already above the best's is not evaluated further; the floor
+is its energy less the leakage of stall cycles, so the skip never changes the winner). When nothing was cut (small
 layers, every final state re-ranked) the result is the optimum in the peer's model over that space (tested
 against brute force in tests/cost/test_multilevel_search_conventions.py). The lower bound is then the MACs' energy
 and the leakage over the fewest cycles (every memory term of either model is >= 0).
@@ -83,7 +85,13 @@ from functools import lru_cache
 import numpy as np
 
 from hwmap.cost import objectives
-from hwmap.cost.multilevel.evaluate import HWMAP_CONVENTIONS, LevelResult, evaluate_mapping, operand_bits_of
+from hwmap.cost.multilevel.evaluate import (
+    HWMAP_CONVENTIONS,
+    LevelResult,
+    evaluate_mapping,
+    evaluate_unless_above,
+    operand_bits_of,
+)
 from hwmap.cost.multilevel.nest import MappingError, NestMapping, fanout_of, nested
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
@@ -487,7 +495,7 @@ class _Search:
         above = a_prev * x[pick]
         energy = st["energy"][from_parent]
         bytes_r, bytes_w = st["bytes_r"][from_parent], st["bytes_w"][from_parent]
-        for op in self.o.keeps[level]:
+        for op in (o for o in OPERANDS if o in self.o.keeps[level]):  # a fixed order: sums as every run sums
             k = OPERANDS.index(op)
             for at, action, bits, x0, x1 in self._price(t, eff_sp, op, level):
                 elements = x0[pick] + x1[pick] * repeats[:, k]
@@ -731,30 +739,30 @@ class _Search:
             seen = set()
             for innermost in range(len(CLASS_ORDERS)):
                 chosen[self.m - 1] = innermost
-                mapping = self._mapping(t[row], chosen)
-                loops = tuple(mapping.levels[-1].temporal)
-                if loops not in seen:
+                loops = tuple(map(tuple, self._temporal(t[row], chosen, self.m - 1)))
+                if loops not in seen:  # the loop list alone, before building (and validating) the mapping
                     seen.add(loops)
-                    out.append(mapping)
+                    out.append(self._mapping(t[row], chosen))
         return out
 
+    def _temporal(self, t: np.ndarray, orders: np.ndarray, index: int) -> list[list]:
+        """Level ``index``'s temporal loops, outermost first, [dim, factor] each (factors of 1 left out)."""
+        t_below = t[index + 1] if index + 1 < self.m else np.ones(_ND, dtype=np.int64)
+        factors = t[index] // (self.o.sp[index] * t_below)
+        temporal = []
+        if index == 0 and factors[_DIM["G"]] > 1:
+            temporal.append(["G", int(factors[_DIM["G"]])])
+        for cls in CLASS_ORDERS[int(orders[index])]:
+            for d in CLASSES[cls]:
+                if factors[_DIM[d]] > 1:
+                    temporal.append([d, int(factors[_DIM[d]])])
+        if index > 0 and factors[_DIM["G"]] > 1:
+            temporal.insert(0, ["G", int(factors[_DIM["G"]])])
+        return temporal
+
     def _mapping(self, t: np.ndarray, orders: np.ndarray) -> NestMapping:
-        levels = []
-        for index, lv in enumerate(self.h.levels):
-            t_here = t[index]
-            t_below = t[index + 1] if index + 1 < self.m else np.ones(_ND, dtype=np.int64)
-            factors = t_here // (self.o.sp[index] * t_below)
-            temporal = []
-            if index == 0 and factors[_DIM["G"]] > 1:
-                temporal.append(["G", int(factors[_DIM["G"]])])
-            for cls in CLASS_ORDERS[int(orders[index])]:
-                for d in CLASSES[cls]:
-                    if factors[_DIM[d]] > 1:
-                        temporal.append([d, int(factors[_DIM[d]])])
-            if index > 0 and factors[_DIM["G"]] > 1:
-                temporal.insert(0, ["G", int(factors[_DIM["G"]])])
-            levels.append({"level": lv.name, "keeps": [op for op in OPERANDS if op in self.o.keeps[index]],
-                           "temporal": temporal})
+        levels = [{"level": lv.name, "keeps": [op for op in OPERANDS if op in self.o.keeps[index]],
+                   "temporal": self._temporal(t, orders, index)} for index, lv in enumerate(self.h.levels)]
         return NestMapping.parse({"spatial": list(self.o.entries), "levels": levels})
 
 
@@ -881,12 +889,17 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
         exhaustive &= run.exhaustive
         candidates += run.candidates
         for mapping in found or ():
-            result = evaluate_mapping(hierarchy, problem, mapping, operand_bits=bits, strict=False, source=source,
-                                      conventions=conventions)
-            if not result.fits:
+            if objective == "energy" and best is not None:  # skips what cannot beat the best (its floor)
+                result = evaluate_unless_above(hierarchy, problem, mapping, operand_bits=bits, source=source,
+                                               conventions=conventions, ceiling_pj=best[0][1])
+            else:
+                result = evaluate_mapping(hierarchy, problem, mapping, operand_bits=bits, strict=False,
+                                          source=source, conventions=conventions)
+            if result is None or not result.fits:
                 continue
             energy, cycles = result.energy_pj, result.cycles
-            key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy, cycles)
+            key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy,
+                   cycles)
             if best is None or key < best[0]:
                 best = (key, mapping, result)
     if best is None:
