@@ -201,8 +201,10 @@ def evaluate(plans, measured_s: np.ndarray, names: list[str], families: list[str
             m = metrics(measured_s[test], predicted)
             split_metrics[name].append(m)
             line += f", {name} {m['median_abs_error_pct']:.1f}%"
-        reverted = fits[SPLIT_PREDICTORS[0]].holdout.reverted_groups
-        line += f" (checked fit: groups back at priors: {', '.join(reverted) or 'none'})"
+        check = fits[SPLIT_PREDICTORS[0]].holdout
+        best = max(c.folds_better for c in check.candidates)
+        line += (f" (checked fit: groups back at priors: {', '.join(check.reverted_groups) or 'none'}; "
+                 f"best candidate beat the priors in {best} of {check.candidates[0].folds} inner folds)")
         log.append(line)
     results = {"priors": prior_s}
     summary = {"priors": metrics(measured_s, prior_s)}
