@@ -100,7 +100,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, operand_nest, resolve
+from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, nested, operand_nest, resolve
 from hwmap.cost.multilevel.port_words import port_words
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
@@ -374,9 +374,9 @@ def energy_floor_pj(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, word
 def _views(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, conventions: AccessConventions) -> dict:
     """Each operand's view of the nest (the nest itself unless operands fan out at different levels) and its
     tiles."""
-    views = {}
+    views, flat = {}, nested(hierarchy)
     for op in OPERANDS:
-        op_nest = operand_nest(nest, hierarchy, op)
+        op_nest = nest if flat else operand_nest(nest, hierarchy, op)
         shared = next((v for v in views.values() if v[0] is op_nest), None)  # one nest, one set of tiles
         views[op] = shared or (op_nest, _FractionalTiles(op_nest, problem) if conventions.fractional_spatial_unrolling
                                else _Tiles(op_nest, problem))
