@@ -147,8 +147,9 @@ class _Operand:
         keepers = self.nest.keepers(self.op)
         children = [*keepers[1:], None]
         level_of = {k: self.h.levels[k] for k in keepers}
-        outputs = self.problem.elements("output")
-        flags = {k: self.reduction_above(k, c) for k, c in zip(keepers, children, strict=True)}
+        if self.op == "output":
+            outputs = self.problem.elements("output")
+            flags = {k: self.reduction_above(k, c) for k, c in zip(keepers, children, strict=True)}
         for index, (k, child) in enumerate(zip(keepers, children, strict=True)):
             level, entry = level_of[k], words[(names[k], self.op)]
             low_amount = (self.own(child) if child is not None else 1) * self.boost(k, child)

@@ -333,6 +333,7 @@ class _Search:
                          for op in OPERANDS for lv in range(self.m)}
         self.choice_memo: dict[tuple[int, int, int], tuple[tuple[int, ...], bool]] = {}
         self.spatial_loops = None  # the option's spatial entries, validated (_unchecked_mapping)
+        self.level_loops: dict[tuple[int, tuple], LevelLoops] = {}  # (level, temporal loops) -> its LevelLoops
         # ZigZag's fractional unrolling (evaluate._FractionalTiles): a dim whose unrolling U does not divide it is
         # unrolled size / ceil(size / U) wide, a tile holding that unrolling shrinks by the ratio below
         self.unrolled = np.prod(sp, axis=0)
@@ -772,11 +773,16 @@ class _Search:
         the spatial entries are validated once per option (the first call). Equal to _mapping's."""
         if self.spatial_loops is None:
             self.spatial_loops = NestMapping.parse({"spatial": list(self.o.entries), "levels": ()}).spatial
-        levels = tuple(LevelLoops.model_construct(level=lv.name, keeps=tuple(op for op in OPERANDS
-                                                                             if op in self.o.keeps[index]),
-                                                  temporal=tuple(map(tuple, self._temporal(t, orders, index))))
-                       for index, lv in enumerate(self.h.levels))
-        return NestMapping.model_construct(spatial=self.spatial_loops, levels=levels)
+        levels = []
+        for index in range(self.m):
+            temporal = tuple(map(tuple, self._temporal(t, orders, index)))
+            level = self.level_loops.get((index, temporal))
+            if level is None:  # finalists share most levels' loops: one (immutable) object each
+                level = self.level_loops[(index, temporal)] = LevelLoops.model_construct(
+                    level=self.h.levels[index].name, keeps=tuple(op for op in OPERANDS if op in self.o.keeps[index]),
+                    temporal=temporal)
+            levels.append(level)
+        return NestMapping.model_construct(spatial=self.spatial_loops, levels=tuple(levels))
 
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
