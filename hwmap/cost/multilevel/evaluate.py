@@ -100,7 +100,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, operand_nest, resolve
+from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, nested, operand_nest, resolve
 from hwmap.cost.multilevel.port_words import port_words
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
@@ -269,6 +269,9 @@ class _FractionalTiles(_Tiles):
     def __init__(self, nest: Nest, problem: LoopProblem) -> None:
         super().__init__(nest, problem)
         self.problem = problem
+        # per spatial axis of the input: (output dim, filter dim, stride, dilation, real input rows), for input_tile
+        self._axes = tuple((o, f, getattr(problem, f"stride_{axis}"), getattr(problem, f"dilation_{axis}"),
+                            problem.input_rows(axis)) for o, f, axis in (("OY", "FY", "y"), ("OX", "FX", "x")))
         factors: list[float] = [float(lp.factor) for lp in nest.loops]
         exact = set()
         for dim in LOOP_DIMS:
@@ -301,12 +304,11 @@ class _FractionalTiles(_Tiles):
 
     def input_tile(self, tile: dict, *, clip: bool, truncate: bool):
         """Input elements of one tile: the rows (columns) of its output rows, whole ones with ``truncate``."""
-        p = self.problem
         total = tile["B"] * tile["G"] * tile["C"]
-        for o, f, axis in (("OY", "FY", "y"), ("OX", "FX", "x")):
+        for o, f, stride, dilation, real_rows in self._axes:
             outs = max(1, int(tile[o] + 1e-9)) if truncate else tile[o]
-            rows = _rows(outs, tile[f], getattr(p, f"stride_{axis}"), getattr(p, f"dilation_{axis}"))
-            total *= min(rows, p.input_rows(axis)) if clip else rows
+            rows = _rows(outs, tile[f], stride, dilation)
+            total *= min(rows, real_rows) if clip else rows
         return total
 
     def mac_reads(self, nest: Nest, c: int, *, clip: bool, truncate: bool) -> float:
@@ -374,9 +376,9 @@ def energy_floor_pj(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, word
 def _views(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, conventions: AccessConventions) -> dict:
     """Each operand's view of the nest (the nest itself unless operands fan out at different levels) and its
     tiles."""
-    views = {}
+    views, flat = {}, nested(hierarchy)
     for op in OPERANDS:
-        op_nest = operand_nest(nest, hierarchy, op)
+        op_nest = nest if flat else operand_nest(nest, hierarchy, op)
         shared = next((v for v in views.values() if v[0] is op_nest), None)  # one nest, one set of tiles
         views[op] = shared or (op_nest, _FractionalTiles(op_nest, problem) if conventions.fractional_spatial_unrolling
                                else _Tiles(op_nest, problem))

@@ -63,6 +63,9 @@ class _Operand:
         self.bits, self.clip, self.truncate = bits, clip, truncate
         self.total_cycles = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
         self._own, self._cycles, self._spread = {}, {}, {}  # per keeper (add_to asks each twice or more)
+        # the spatial loops (position, level, dim) and each level's first loop, looked up per keeper many times
+        self._spatial = [(i, lp.level, lp.dim) for i, lp in enumerate(nest.loops) if lp.axis is not None]
+        self._starts = [nest.level_start(k) for k in range(len(hierarchy.levels))]
 
     def elements(self, tile: dict) -> float:
         if self.op == "input" and hasattr(self.tiles, "input_tile"):
@@ -72,7 +75,7 @@ class _Operand:
     def own(self, k: int) -> int:
         """Elements of the tile one instance of keeper k holds (Mapping.data_elem_per_level_unrolled)."""
         if k not in self._own:
-            self._own[k] = round(self.elements(self.tiles.clipped(self.nest.level_start(k))))
+            self._own[k] = round(self.elements(self.tiles.clipped(self._starts[k])))
         return self._own[k]
 
     def cycles(self, k: int | None) -> int:
@@ -81,8 +84,8 @@ class _Operand:
         if k is None:
             return 1
         if k not in self._cycles:
-            start = self.nest.level_start(k)
-            below = math.prod(lp.factor for lp in self.nest.loops[start:] if not lp.spatial)
+            start = self._starts[k]
+            below = math.prod(lp.factor for lp in self.nest.loops[start:] if lp.axis is None)
             self._cycles[k] = below * math.prod(self.nest.loops[i].factor for i in self.merged_down(k))
         return self._cycles[k]
 
@@ -91,9 +94,9 @@ class _Operand:
         the first relevant one; loops of factor 1 are no loops): ZigZag moves them into k's level
         (innermost_stationary_loop_merge_down), what hwmap's refetch rule calls reuse."""
         run = []
-        for i in range(self.nest.level_start(k) - 1, -1, -1):
+        for i in range(self._starts[k] - 1, -1, -1):
             lp = self.nest.loops[i]
-            if lp.spatial or lp.factor == 1:
+            if lp.axis is not None or lp.factor == 1:
                 continue
             if lp.dim in RELEVANT[self.op]:
                 break
@@ -102,8 +105,8 @@ class _Operand:
 
     def instances(self, k: int) -> int:
         """Instances of keeper k in use (SpatialMappingInternal.unit_count: its rounded spatial product above)."""
-        return round(round(math.prod(self.tiles.eff[i] for i, lp in enumerate(self.nest.loops)
-                                     if lp.spatial and lp.level < k), 3))
+        eff = self.tiles.eff
+        return round(round(math.prod(eff[i] for i, level, _ in self._spatial if level < k), 3))
 
     def spread(self, k: int | None) -> float:
         """Unique elements over the spatial loops below keeper k (cumulative from the MACs; None: none)."""
@@ -114,9 +117,10 @@ class _Operand:
     def _spread_of(self, k: int | None) -> float:
         tile = dict.fromkeys(LOOP_DIMS, 1.0)
         if k is not None:
-            for i, lp in enumerate(self.nest.loops):
-                if lp.spatial and lp.level >= k:
-                    tile[lp.dim] *= self.tiles.eff[i]
+            eff = self.tiles.eff
+            for i, level, dim in self._spatial:
+                if level >= k:
+                    tile[dim] *= eff[i]
         if self.op != "input":
             return math.prod(tile[d] for d in RELEVANT[self.op])
         return self.elements(tile)
@@ -129,22 +133,23 @@ class _Operand:
         """Output: the product of the reduction loops at keeper k or above (temporal ones down to the next keeper
         less those merged down into it, spatial ones above k): Mapping.output_ir_loop_size_caal, what psum_flag
         tests."""
-        stop = self.nest.level_start(child) if child is not None else len(self.nest.loops)
+        stop = self._starts[child] if child is not None else len(self.nest.loops)
         moved = set(self.merged_down(child)) if child is not None else set()  # now the child's loops
-        product = 1.0
+        product, eff, relevant = 1.0, self.tiles.eff, RELEVANT["output"]
         for i, lp in enumerate(self.nest.loops):
-            if lp.dim in RELEVANT["output"] or i in moved:
+            if lp.dim in relevant or i in moved:
                 continue
-            if (lp.spatial and lp.level < k) or (not lp.spatial and i < stop):
-                product *= self.tiles.eff[i]
+            if (lp.level < k) if lp.axis is not None else (i < stop):
+                product *= eff[i]
         return product
 
     def add_to(self, words: dict, names: list[str], held: int) -> None:
         keepers = self.nest.keepers(self.op)
         children = [*keepers[1:], None]
         level_of = {k: self.h.levels[k] for k in keepers}
-        outputs = self.problem.elements("output")
-        flags = {k: self.reduction_above(k, c) for k, c in zip(keepers, children, strict=True)}
+        if self.op == "output":
+            outputs = self.problem.elements("output")
+            flags = {k: self.reduction_above(k, c) for k, c in zip(keepers, children, strict=True)}
         for index, (k, child) in enumerate(zip(keepers, children, strict=True)):
             level, entry = level_of[k], words[(names[k], self.op)]
             low_amount = (self.own(child) if child is not None else 1) * self.boost(k, child)

@@ -92,7 +92,7 @@ from hwmap.cost.multilevel.evaluate import (
     evaluate_unless_above,
     operand_bits_of,
 )
-from hwmap.cost.multilevel.nest import MappingError, NestMapping, fanout_of, nested
+from hwmap.cost.multilevel.nest import LevelLoops, MappingError, NestMapping, fanout_of, nested
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
@@ -332,6 +332,8 @@ class _Search:
         self.own_tile = {(op, lv): self.nested or bool((self.outside[op][lv] == 1).all())
                          for op in OPERANDS for lv in range(self.m)}
         self.choice_memo: dict[tuple[int, int, int], tuple[tuple[int, ...], bool]] = {}
+        self.spatial_loops = None  # the option's spatial entries, validated (_unchecked_mapping)
+        self.level_loops: dict[tuple[int, tuple], LevelLoops] = {}  # (level, temporal loops) -> its LevelLoops
         # ZigZag's fractional unrolling (evaluate._FractionalTiles): a dim whose unrolling U does not divide it is
         # unrolled size / ceil(size / U) wide, a tile holding that unrolling shrinks by the ratio below
         self.unrolled = np.prod(sp, axis=0)
@@ -742,7 +744,7 @@ class _Search:
                 loops = tuple(map(tuple, self._temporal(t[row], chosen, self.m - 1)))
                 if loops not in seen:  # the loop list alone, before building (and validating) the mapping
                     seen.add(loops)
-                    out.append(self._mapping(t[row], chosen))
+                    out.append(self._unchecked_mapping(t[row], chosen))
         return out
 
     def _temporal(self, t: np.ndarray, orders: np.ndarray, index: int) -> list[list]:
@@ -764,6 +766,23 @@ class _Search:
         levels = [{"level": lv.name, "keeps": [op for op in OPERANDS if op in self.o.keeps[index]],
                    "temporal": self._temporal(t, orders, index)} for index, lv in enumerate(self.h.levels)]
         return NestMapping.parse({"spatial": list(self.o.entries), "levels": levels})
+
+    def _unchecked_mapping(self, t: np.ndarray, orders: np.ndarray) -> NestMapping:
+        """_mapping without pydantic's validation of every field (thousands of finalists per layer): the levels
+        are the hierarchy's, the operands and dims the vocabulary's, the factors ints > 1 by construction, and
+        the spatial entries are validated once per option (the first call). Equal to _mapping's."""
+        if self.spatial_loops is None:
+            self.spatial_loops = NestMapping.parse({"spatial": list(self.o.entries), "levels": ()}).spatial
+        levels = []
+        for index in range(self.m):
+            temporal = tuple(map(tuple, self._temporal(t, orders, index)))
+            level = self.level_loops.get((index, temporal))
+            if level is None:  # finalists share most levels' loops: one (immutable) object each
+                level = self.level_loops[(index, temporal)] = LevelLoops.model_construct(
+                    level=self.h.levels[index].name, keeps=tuple(op for op in OPERANDS if op in self.o.keeps[index]),
+                    temporal=temporal)
+            levels.append(level)
+        return NestMapping.model_construct(spatial=self.spatial_loops, levels=tuple(levels))
 
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
