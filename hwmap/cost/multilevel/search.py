@@ -845,13 +845,7 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
     if conventions is not None:
         return _map_under(hierarchy, problem, objective, spatial, bits, conventions, beam=beam, per_dim=per_dim,
                           shortlist=shortlist, first_level_cap=first_level_cap, widen=widen, finalists=finalists)
-    options = []
-    for sp, entries in spatial_options(hierarchy, problem, spatial):
-        for keeps in _bypass_options(hierarchy):
-            energy, cycles = option_bound(hierarchy, problem, bits, sp, keeps)
-            options.append((objectives.objective_value(objective, energy, cycles), energy, cycles,
-                            _Option(sp, entries, keeps)))
-    options.sort(key=lambda o: o[:3])
+    options = _ranked_options(hierarchy, problem, objective, spatial, bits)
     bound_energy, bound_cycles = min(o[1] for o in options), min(o[2] for o in options)
     best = None
     exhaustive, candidates, searched = True, 0, 0
@@ -883,11 +877,9 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
     return MappedProblem(problem, objective, best[2], result, value, bound, exhaustive, candidates)
 
 
-def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict, conventions, *,
-               beam: int, per_dim: int, shortlist: int | None, first_level_cap: int, widen: int,
-               finalists: int) -> MappedProblem:
-    """_map_one optimising in the model of ``conventions`` (map_problem's docstring): every option's finalists
-    evaluated under them, the best kept."""
+def _ranked_options(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict) -> list[tuple]:
+    """Every (spatial, bypass) option as (bound's objective value, bound energy pJ, bound cycles, _Option), least
+    bound first (option_bound)."""
     options = []
     for sp, entries in spatial_options(hierarchy, problem, spatial):
         for keeps in _bypass_options(hierarchy):
@@ -895,6 +887,15 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
             options.append((objectives.objective_value(objective, energy, cycles), energy, cycles,
                             _Option(sp, entries, keeps)))
     options.sort(key=lambda o: o[:3])
+    return options
+
+
+def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict, conventions, *,
+               beam: int, per_dim: int, shortlist: int | None, first_level_cap: int, widen: int,
+               finalists: int) -> MappedProblem:
+    """_map_one optimising in the model of ``conventions`` (map_problem's docstring): every option's finalists
+    evaluated under them, the best kept."""
+    options = _ranked_options(hierarchy, problem, objective, spatial, bits)
     best, exhaustive, candidates, searched = None, True, 0, 0
     source = f"{problem.name} mapping"
     for _, _, _, option in options:
