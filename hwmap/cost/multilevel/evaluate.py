@@ -381,8 +381,7 @@ def _views(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, conventions: 
     views, flat = {}, nested(hierarchy)
     for op in OPERANDS:
         op_nest = nest if flat else operand_nest(nest, hierarchy, op)
-        # one loop list, one view (operand_nest keeps the keeps and the mapping): one set of tiles
-        shared = next((v for v in views.values() if v[0].loops == op_nest.loops), None)
+        shared = next((v for v in views.values() if v[0] is op_nest), None)  # one nest, one set of tiles
         views[op] = shared or (op_nest, _FractionalTiles(op_nest, problem) if conventions.fractional_spatial_unrolling
                                else _Tiles(op_nest, problem))
     return views
