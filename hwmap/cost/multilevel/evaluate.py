@@ -100,7 +100,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, nested, operand_nest, resolve
+from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, flatten, nested, operand_nest, resolve
 from hwmap.cost.multilevel.port_words import port_words
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
@@ -341,13 +341,15 @@ def evaluate_mapping(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, ope
 
 
 def evaluate_unless_above(hierarchy: Hierarchy, problem: LoopProblem, mapping, *, operand_bits,
-                          conventions: AccessConventions, ceiling_pj: float, source: str = "mapping"
-                          ) -> LevelResult | None:
+                          conventions: AccessConventions, ceiling_pj: float, source: str = "mapping",
+                          trusted: bool = False) -> LevelResult | None:
     """evaluate_mapping(strict=False), or None when the mapping's energy is certainly above ``ceiling_pj``: under
     port_word_energy its energy_floor_pj (the MACs, the word accesses as priced, leakage over the compute cycles)
-    is computed first, and it is the whole energy but the leakage of the cycles the bandwidth adds."""
+    is computed first, and it is the whole energy but the leakage of the cycles the bandwidth adds.
+    trusted: ``mapping`` is a NestMapping valid on this hierarchy and layer by construction (the search's
+    finalists): flattened without resolve's checks."""
     conventions = conventions or HWMAP_CONVENTIONS
-    nest = resolve(mapping, hierarchy, problem, source=source)
+    nest = flatten(mapping) if trusted else resolve(mapping, hierarchy, problem, source=source)
     bits = operand_bits_of(operand_bits)
     views = _views(hierarchy, problem, nest, conventions)
     if not conventions.port_word_energy:

@@ -144,15 +144,22 @@ def resolve(mapping, hierarchy: Hierarchy, problem, *, source: str = "mapping") 
     if keeps[0] != frozenset(OPERANDS):
         fail(f"levels[{names[0]}]", "keeps", f"the outermost level must keep every operand {list(OPERANDS)}")
     _check_spatial(m, hierarchy, fail)
+    nest = flatten(m)
+    for dim in LOOP_DIMS:
+        covered = math.prod(loop.factor for loop in nest.loops if loop.dim == dim)
+        if covered < problem.size(dim):
+            fail("levels", dim, f"the factors multiply to {covered}, less than the layer's {problem.size(dim)}")
+    return nest
+
+
+def flatten(m: NestMapping) -> Nest:
+    """``m`` as one loop nest, unchecked: resolve's last step, for a mapping valid by construction (the
+    multi-level search's finalists)."""
     loops: list[Loop] = []
     for index, spec in enumerate(m.levels):
         loops += [Loop(index, dim, factor) for dim, factor in spec.temporal]
         loops += [Loop(index, s.dim, s.factor, s.axis) for s in m.spatial if s.level == spec.level]
-    for dim in LOOP_DIMS:
-        covered = math.prod(loop.factor for loop in loops if loop.dim == dim)
-        if covered < problem.size(dim):
-            fail("levels", dim, f"the factors multiply to {covered}, less than the layer's {problem.size(dim)}")
-    return Nest(tuple(loops), tuple(keeps), m)
+    return Nest(tuple(loops), tuple(frozenset(spec.keeps) for spec in m.levels), m)
 
 
 def _check_spatial(m: NestMapping, h: Hierarchy, fail) -> None:

@@ -738,13 +738,14 @@ class _Search:
             row = int(pick[best])
             chosen = orders[rows[row]].copy()
             chosen[self.m - 2] = order[best]
+            outer = [tuple(map(tuple, self._temporal(t[row], chosen, index))) for index in range(self.m - 1)]
             seen = set()
             for innermost in range(len(CLASS_ORDERS)):
                 chosen[self.m - 1] = innermost
                 loops = tuple(map(tuple, self._temporal(t[row], chosen, self.m - 1)))
-                if loops not in seen:  # the loop list alone, before building (and validating) the mapping
+                if loops not in seen:  # the loop list alone, before building the mapping
                     seen.add(loops)
-                    out.append(self._unchecked_mapping(t[row], chosen))
+                    out.append(self._unchecked_mapping([*outer, loops]))
         return out
 
     def _temporal(self, t: np.ndarray, orders: np.ndarray, index: int) -> list[list]:
@@ -767,15 +768,15 @@ class _Search:
                    "temporal": self._temporal(t, orders, index)} for index, lv in enumerate(self.h.levels)]
         return NestMapping.parse({"spatial": list(self.o.entries), "levels": levels})
 
-    def _unchecked_mapping(self, t: np.ndarray, orders: np.ndarray) -> NestMapping:
-        """_mapping without pydantic's validation of every field (thousands of finalists per layer): the levels
-        are the hierarchy's, the operands and dims the vocabulary's, the factors ints > 1 by construction, and
-        the spatial entries are validated once per option (the first call). Equal to _mapping's."""
+    def _unchecked_mapping(self, temporals: list[tuple]) -> NestMapping:
+        """_mapping from each level's temporal loops (outermost first) without pydantic's validation of every
+        field (thousands of finalists per layer): the levels are the hierarchy's, the operands and dims the
+        vocabulary's, the factors ints > 1 by construction, and the spatial entries are validated once per option
+        (the first call). Equal to _mapping's."""
         if self.spatial_loops is None:
             self.spatial_loops = NestMapping.parse({"spatial": list(self.o.entries), "levels": ()}).spatial
         levels = []
-        for index in range(self.m):
-            temporal = tuple(map(tuple, self._temporal(t, orders, index)))
+        for index, temporal in enumerate(temporals):
             level = self.level_loops.get((index, temporal))
             if level is None:  # finalists share most levels' loops: one (immutable) object each
                 level = self.level_loops[(index, temporal)] = LevelLoops.model_construct(
@@ -845,13 +846,7 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
     if conventions is not None:
         return _map_under(hierarchy, problem, objective, spatial, bits, conventions, beam=beam, per_dim=per_dim,
                           shortlist=shortlist, first_level_cap=first_level_cap, widen=widen, finalists=finalists)
-    options = []
-    for sp, entries in spatial_options(hierarchy, problem, spatial):
-        for keeps in _bypass_options(hierarchy):
-            energy, cycles = option_bound(hierarchy, problem, bits, sp, keeps)
-            options.append((objectives.objective_value(objective, energy, cycles), energy, cycles,
-                            _Option(sp, entries, keeps)))
-    options.sort(key=lambda o: o[:3])
+    options = _ranked_options(hierarchy, problem, objective, spatial, bits)
     bound_energy, bound_cycles = min(o[1] for o in options), min(o[2] for o in options)
     best = None
     exhaustive, candidates, searched = True, 0, 0
@@ -883,11 +878,9 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
     return MappedProblem(problem, objective, best[2], result, value, bound, exhaustive, candidates)
 
 
-def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict, conventions, *,
-               beam: int, per_dim: int, shortlist: int | None, first_level_cap: int, widen: int,
-               finalists: int) -> MappedProblem:
-    """_map_one optimising in the model of ``conventions`` (map_problem's docstring): every option's finalists
-    evaluated under them, the best kept."""
+def _ranked_options(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict) -> list[tuple]:
+    """Every (spatial, bypass) option as (bound's objective value, bound energy pJ, bound cycles, _Option), least
+    bound first (option_bound)."""
     options = []
     for sp, entries in spatial_options(hierarchy, problem, spatial):
         for keeps in _bypass_options(hierarchy):
@@ -895,6 +888,15 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
             options.append((objectives.objective_value(objective, energy, cycles), energy, cycles,
                             _Option(sp, entries, keeps)))
     options.sort(key=lambda o: o[:3])
+    return options
+
+
+def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict, conventions, *,
+               beam: int, per_dim: int, shortlist: int | None, first_level_cap: int, widen: int,
+               finalists: int) -> MappedProblem:
+    """_map_one optimising in the model of ``conventions`` (map_problem's docstring): every option's finalists
+    evaluated under them, the best kept."""
+    options = _ranked_options(hierarchy, problem, objective, spatial, bits)
     best, exhaustive, candidates, searched = None, True, 0, 0
     source = f"{problem.name} mapping"
     for _, _, _, option in options:
@@ -910,7 +912,7 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
         for mapping in found or ():
             if objective == "energy" and best is not None:  # skips what cannot beat the best (its floor)
                 result = evaluate_unless_above(hierarchy, problem, mapping, operand_bits=bits, source=source,
-                                               conventions=conventions, ceiling_pj=best[0][1])
+                                               conventions=conventions, ceiling_pj=best[0][1], trusted=True)
             else:
                 result = evaluate_mapping(hierarchy, problem, mapping, operand_bits=bits, strict=False,
                                           source=source, conventions=conventions)
