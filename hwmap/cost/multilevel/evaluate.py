@@ -97,10 +97,11 @@ width) must fit its usable bytes (capacity / multiple buffering; per operand whe
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
-from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, flatten, nested, operand_nest, resolve
+from hwmap.cost.multilevel.nest import MappingError, Nest, NestMapping, flatten, nested, resolve, unnested_operand_nest
 from hwmap.cost.multilevel.port_words import port_words
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
@@ -233,11 +234,24 @@ def operand_bits_of(operand_bits) -> dict[str, int]:
     return bits
 
 
+@functools.lru_cache(maxsize=64)
+def _sizes(problem: LoopProblem) -> dict[str, int]:
+    """problem.sizes, made once per layer for the thousands of tile sets of its search (read only)."""
+    return problem.sizes
+
+
+@functools.lru_cache(maxsize=64)
+def _input_axes(problem: LoopProblem) -> tuple:
+    """Per spatial axis of the input: (output dim, filter dim, stride, dilation, real input rows), for input_tile."""
+    return tuple((o, f, getattr(problem, f"stride_{axis}"), getattr(problem, f"dilation_{axis}"),
+                  problem.input_rows(axis)) for o, f, axis in (("OY", "FY", "y"), ("OX", "FX", "x")))
+
+
 class _Tiles:
     """Per loop position i: the padded tile below it (loops i.. inward) per dim, and effective trips."""
 
     def __init__(self, nest: Nest, problem: LoopProblem) -> None:
-        self.sizes = problem.sizes
+        self.sizes = _sizes(problem)
         n = len(nest.loops)
         self.padded = [dict.fromkeys(LOOP_DIMS, 1) for _ in range(n + 1)]
         for i in range(n - 1, -1, -1):
@@ -269,15 +283,19 @@ class _FractionalTiles(_Tiles):
     def __init__(self, nest: Nest, problem: LoopProblem) -> None:
         super().__init__(nest, problem)
         self.problem = problem
-        # per spatial axis of the input: (output dim, filter dim, stride, dilation, real input rows), for input_tile
-        self._axes = tuple((o, f, getattr(problem, f"stride_{axis}"), getattr(problem, f"dilation_{axis}"),
-                            problem.input_rows(axis)) for o, f, axis in (("OY", "FY", "y"), ("OX", "FX", "x")))
+        self._axes = _input_axes(problem)
         factors: list[float] = [float(lp.factor) for lp in nest.loops]
         exact = set()
+        by_dim: dict[str, list[int]] = {}  # each dim's spatial loop positions, innermost last
+        for i, lp in enumerate(nest.loops):
+            if lp.axis is not None:  # spatial
+                by_dim.setdefault(lp.dim, []).append(i)
         for dim in LOOP_DIMS:
-            spatial = [i for i, lp in enumerate(nest.loops) if lp.dim == dim and lp.spatial]
+            spatial = by_dim.get(dim)
+            if not spatial:
+                continue
             unrolled = math.prod(factors[i] for i in spatial)
-            if not spatial or self.sizes[dim] % unrolled == 0:
+            if self.sizes[dim] % unrolled == 0:
                 continue
             widest = max(spatial, key=lambda i: (factors[i], -i))
             # generate_limited_user_spatial_mapping: size / ceil(size / unrolling), over the dim's other unrollings
@@ -366,9 +384,10 @@ def energy_floor_pj(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, word
     cycles (the cycles are at least those; the energy adds nothing else, and every term is >= 0)."""
     pj = 0.0
     for level in hierarchy.levels:
-        prices = (level.energy.read_pj, level.energy.write_pj, level.energy.update_pj)
+        read_pj, write_pj, update_pj = level.energy.read_pj, level.energy.write_pj, level.energy.update_pj
         for op in OPERANDS:
-            pj += sum(w * price for w, price in zip(words[(level.name, op)], prices, strict=True))
+            reads, writes, updates = words[(level.name, op)]
+            pj += reads * read_pj + writes * write_pj + updates * update_pj  # sum()'s order
     compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
     leak = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in hierarchy.levels) \
         + hierarchy.compute.leakage_pj_per_cycle * hierarchy.compute.instances
@@ -380,7 +399,7 @@ def _views(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, conventions: 
     tiles."""
     views, flat = {}, nested(hierarchy)
     for op in OPERANDS:
-        op_nest = nest if flat else operand_nest(nest, hierarchy, op)
+        op_nest = nest if flat else unnested_operand_nest(nest, hierarchy, op)
         shared = next((v for v in views.values() if v[0] is op_nest), None)  # one nest, one set of tiles
         views[op] = shared or (op_nest, _FractionalTiles(op_nest, problem) if conventions.fractional_spatial_unrolling
                                else _Tiles(op_nest, problem))

@@ -212,6 +212,11 @@ def operand_nest(nest: Nest, h: Hierarchy, op: str) -> Nest:
     loops a level's tile holds are those along the axes its one instance spans."""
     if nested(h):
         return nest
+    return unnested_operand_nest(nest, h, op)
+
+
+def unnested_operand_nest(nest: Nest, h: Hierarchy, op: str) -> Nest:
+    """operand_nest for a hierarchy known not to be nested (callers that checked nested(h) once)."""
     keepers = nest.keepers(op)
     meshes = [h.levels[k].mesh for k in keepers] + [h.compute.mesh]
     loops = []

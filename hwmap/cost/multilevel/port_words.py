@@ -48,24 +48,34 @@ def port_words(hierarchy: Hierarchy, views: dict, problem: LoopProblem, bits: di
     period at its innermost keeper (ZigZag's mac_level_data_stationary_cycle; 1 for outputs)."""
     names = [lv.name for lv in hierarchy.levels]
     words = {(name, op): [0.0, 0.0, 0.0] for name in names for op in OPERANDS}
+    shapes: dict[int, tuple] = {}  # per nest object (operands often share one): its _NestShape
     for op in OPERANDS:
         nest, tiles = views[op]
-        _Operand(hierarchy, nest, tiles, problem, op, bits, clip=clip, truncate=truncate) \
+        shape = shapes.get(id(nest))
+        if shape is None:
+            shape = shapes[id(nest)] = _nest_shape(nest, len(hierarchy.levels))
+        _Operand(hierarchy, nest, tiles, problem, op, bits, clip=clip, truncate=truncate, shape=shape) \
             .add_to(words, names, held_cycles.get(op, 1))
     return words
+
+
+def _nest_shape(nest: Nest, levels: int) -> tuple:
+    """(temporal cycles, spatial loops as (position, level, dim), each level's first loop position) of ``nest``."""
+    return (math.prod(lp.factor for lp in nest.loops if lp.axis is None),
+            [(i, lp.level, lp.dim) for i, lp in enumerate(nest.loops) if lp.axis is not None],
+            [nest.level_start(k) for k in range(levels)])
 
 
 class _Operand:
     """One operand's view: tiles, periods, instances and unique fanouts per keeper (ZigZag's mem levels)."""
 
-    def __init__(self, hierarchy, nest: Nest, tiles, problem, op, bits, *, clip: bool, truncate: bool) -> None:
+    def __init__(self, hierarchy, nest: Nest, tiles, problem, op, bits, *, clip: bool, truncate: bool,
+                 shape: tuple | None = None) -> None:
         self.h, self.nest, self.tiles, self.problem, self.op = hierarchy, nest, tiles, problem, op
         self.bits, self.clip, self.truncate = bits, clip, truncate
-        self.total_cycles = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
         self._own, self._cycles, self._spread = {}, {}, {}  # per keeper (add_to asks each twice or more)
         # the spatial loops (position, level, dim) and each level's first loop, looked up per keeper many times
-        self._spatial = [(i, lp.level, lp.dim) for i, lp in enumerate(nest.loops) if lp.axis is not None]
-        self._starts = [nest.level_start(k) for k in range(len(hierarchy.levels))]
+        self.total_cycles, self._spatial, self._starts = shape or _nest_shape(nest, len(hierarchy.levels))
 
     def elements(self, tile: dict) -> float:
         if self.op == "input" and hasattr(self.tiles, "input_tile"):
