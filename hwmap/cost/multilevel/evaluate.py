@@ -281,7 +281,7 @@ class _FractionalTiles(_Tiles):
     whose unrolling divides it, or that has none, keeps hwmap's effective trips."""
 
     def __init__(self, nest: Nest, problem: LoopProblem) -> None:
-        super().__init__(nest, problem)
+        self.sizes = _sizes(problem)
         self.problem = problem
         self._axes = _input_axes(problem)
         factors: list[float] = [float(lp.factor) for lp in nest.loops]
@@ -303,12 +303,19 @@ class _FractionalTiles(_Tiles):
             exact.add(dim)
         self.fractional = bool(exact)
         if not exact:
+            super().__init__(nest, problem)
             return
         n = len(nest.loops)
+        self.padded = [dict.fromkeys(LOOP_DIMS, 1) for _ in range(n + 1)]
         for i in range(n - 1, -1, -1):
             self.padded[i] = dict(self.padded[i + 1])
             self.padded[i][nest.loops[i].dim] *= factors[i]
-        self.eff = [factors[i] if lp.dim in exact else self.eff[i] for i, lp in enumerate(nest.loops)]
+        # the other dims' effective trips as _Tiles makes them: their padded extents are products of whole factors
+        # (floats here, exact below 2 ** 53), so int() of the same quotient
+        self.eff = [factors[i] if lp.dim in exact else
+                    int(-(-min(self.sizes[lp.dim], self.padded[i][lp.dim]) // self.padded[i + 1][lp.dim]))
+                    for i, lp in enumerate(nest.loops)]
+        self._clipped = {}
 
     def extent_sum(self, tile: dict, op: str, *, clip: bool, truncate: bool):
         """Elements one pass over all tiles of ``tile`` moves: ZigZag's (layer / tile) x tile for every dim; an
