@@ -219,12 +219,15 @@ def unnested_operand_nest(nest: Nest, h: Hierarchy, op: str) -> Nest:
     """operand_nest for a hierarchy known not to be nested (callers that checked nested(h) once)."""
     keepers = nest.keepers(op)
     meshes = [h.levels[k].mesh for k in keepers] + [h.compute.mesh]
+    level_of: dict[str, int] = {}  # axis -> the keeper its spatial loops move to
     loops = []
     for loop in nest.loops:
-        if loop.spatial:
-            a = h.array_axes.index(loop.axis)
-            j = next((j for j in range(len(keepers)) if meshes[j + 1][a] > meshes[j][a]), len(keepers) - 1)
-            loop = Loop(keepers[j], loop.dim, loop.factor, loop.axis)
+        if loop.axis is not None:
+            if loop.axis not in level_of:
+                a = h.array_axes.index(loop.axis)
+                j = next((j for j in range(len(keepers)) if meshes[j + 1][a] > meshes[j][a]), len(keepers) - 1)
+                level_of[loop.axis] = keepers[j]
+            loop = Loop(level_of[loop.axis], loop.dim, loop.factor, loop.axis)
         loops.append(loop)
     loops.sort(key=lambda lp: (lp.level, lp.spatial))  # stable: temporal loops keep their order
     return Nest(tuple(loops), nest.keeps, nest.mapping)
