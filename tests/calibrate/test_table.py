@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import traced
+from conftest import synthetic_gpu_plans, traced
 
 import hwmap.cli.gpu_commands  # noqa: F401  (registers calibrate)
 from hwmap.calibrate.table import (
     CoefficientArrays,
     TableError,
-    TimelinePlan,
     fit_table,
     parse_columns,
     predict_step_s,
@@ -26,7 +25,6 @@ from hwmap.cost.gpu import ClassCoefficients, coefficients, gpu_timeline
 from hwmap.errors import ParameterError
 from hwmap.hardware import load_accelerator
 from hwmap.hardware.calibration import load_calibration
-from hwmap.hardware.gpu_schema import FIT_CLASSES
 
 RTX3090 = load_accelerator("rtx3090")
 
@@ -55,27 +53,6 @@ def test_stacked_plans_predict_what_each_plan_predicts() -> None:
     assert PlanStack(plans).step_s(coef) == pytest.approx([predict_step_s(p, coef) for p in plans], rel=1e-12)
 
 
-def _synthetic_plans(count: int, seed: int) -> list[TimelinePlan]:
-    """Synthetic 'models': random kernels of four classes, sizes from launch-bound to compute- and memory-bound."""
-    rng = np.random.default_rng(seed)
-    index = {name: i for i, name in enumerate(FIT_CLASSES)}
-    classes = np.array([index[c] for c in ("conv_dense", "linear", "elementwise", "normalization")])
-    plans = []
-    for _ in range(count):
-        n = int(rng.integers(20, 60))
-        cls = rng.choice(classes, n)
-        elements = 10 ** rng.uniform(3, 8, n)
-        intensity = 10 ** rng.uniform(-1, 3, n)  # FLOPs per byte
-        bytes_ = elements * 6
-        flops = bytes_ * intensity
-        peak = np.where(np.isin(cls, classes[:2]), 71e12, 35.6e12)
-        plans.append(TimelinePlan("synthetic", cls, flops, bytes_, elements, peak, 936e9,
-                                  rng.integers(0, 3, n).astype(float), rng.integers(0, 2, n).astype(float), 1.0, 1.0,
-                                  np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0),
-                                  np.zeros(0)))
-    return plans
-
-
 def test_the_fit_recovers_known_coefficients_from_a_synthetic_table_within_2_percent() -> None:
     prior = coefficients(RTX3090)
     truth_classes = dict(prior.classes)
@@ -88,7 +65,7 @@ def test_the_fit_recovers_known_coefficients_from_a_synthetic_table_within_2_per
     for name, (e, m, h, t0, host) in truth_values.items():
         truth_classes[name] = ClassCoefficients(e, m, h, t0, host, prior.classes[name].dynamic_power_w)
     truth = dataclasses.replace(prior, classes=truth_classes, host_view_s=2.2e-6, host_module_s=1.4e-6)
-    plans = _synthetic_plans(160, seed=3)
+    plans = synthetic_gpu_plans(160, seed=3)
     measured = [predict_step_s(p, CoefficientArrays.from_coefficients(truth)) for p in plans]
     fit = fit_table(plans, measured, prior, prior_weight=1e-6)
     assert fit.median_abs_error_pct < 0.1
@@ -108,7 +85,7 @@ def test_the_fit_recovers_known_coefficients_from_a_synthetic_table_within_2_per
 
 def test_the_fit_keeps_every_coefficient_physical_on_impossible_data() -> None:
     prior = coefficients(RTX3090)
-    plans = _synthetic_plans(30, seed=5)
+    plans = synthetic_gpu_plans(30, seed=5)
     # 20x faster than any roof allows: compute efficiency would have to exceed 1
     measured = [predict_step_s(p, CoefficientArrays.from_coefficients(prior)) / 20 for p in plans]
     fit = fit_table(plans, measured, prior)

@@ -10,11 +10,11 @@ from importlib.resources import files
 
 import numpy as np
 import pytest
+from conftest import synthetic_gpu_plans
 
 from hwmap.calibrate.table import (
     HOLDOUT_FOLDS,
     CoefficientArrays,
-    TimelinePlan,
     fit_table,
     fit_table_checked,
     holdout_folds,
@@ -26,30 +26,10 @@ from hwmap.calibrate.table import (
 from hwmap.cost.gpu import PlanStack, coefficients
 from hwmap.hardware import load_accelerator
 from hwmap.hardware.calibration import CalibratedClass, GpuCalibration
-from hwmap.hardware.gpu_schema import COEFFICIENT_BOUNDS, FIT_CLASSES
+from hwmap.hardware.gpu_schema import COEFFICIENT_BOUNDS
 
 RTX3090 = load_accelerator("rtx3090")
 PRIOR = coefficients(RTX3090)
-INDEX = {name: i for i, name in enumerate(FIT_CLASSES)}
-CLASSES = np.array([INDEX[c] for c in ("conv_dense", "linear", "elementwise", "normalization")])
-
-
-def _plans(count: int, seed: int, *, log_elements: tuple[float, float]) -> list[TimelinePlan]:
-    """Synthetic models: 20-60 kernels of four classes; log_elements sets the work per kernel (batch-like)."""
-    rng = np.random.default_rng(seed)
-    plans = []
-    for _ in range(count):
-        n = int(rng.integers(20, 60))
-        cls = rng.choice(CLASSES, n)
-        elements = 10 ** rng.uniform(*log_elements, n)
-        bytes_ = elements * 6
-        flops = bytes_ * 10 ** rng.uniform(-1, 3, n)
-        peak = np.where(np.isin(cls, CLASSES[:2]), 71e12, 35.6e12)
-        plans.append(TimelinePlan("synthetic", cls, flops, bytes_, elements, peak, 936e9,
-                                  rng.integers(0, 3, n).astype(float), rng.integers(0, 2, n).astype(float), 1.0, 1.0,
-                                  np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0),
-                                  np.zeros(0)))
-    return plans
 
 
 def _truth(**changes) -> object:
@@ -72,7 +52,7 @@ def _measure(plans, truth) -> list[float]:
 def test_a_batch_1024_table_leaves_launch_and_host_overheads_at_their_priors():
     # kernels of 1e8-1e9 elements (a batch of 1024 images): launch and host overheads are invisible in step times;
     # the 'truth' has 3x launch and 3x host overheads and 1.3x compute efficiency
-    plans = _plans(60, seed=11, log_elements=(8, 9))
+    plans = synthetic_gpu_plans(60, seed=11, log_elements=(8, 9))
     truth = _truth(compute=1.3, launch=3.0, host=3.0)
     fit = fit_table(plans, _measure(plans, truth), PRIOR)
     for name in ("conv_dense", "linear", "elementwise", "normalization"):
@@ -93,7 +73,7 @@ def test_a_batch_1024_table_leaves_launch_and_host_overheads_at_their_priors():
 
 def test_a_batch_1_table_does_identify_the_host_overheads():
     # the same models at ~1e3-1e4 elements per kernel: host-bound, so the host overheads are determined
-    plans = _plans(60, seed=12, log_elements=(3, 4))
+    plans = synthetic_gpu_plans(60, seed=12, log_elements=(3, 4))
     fit = fit_table(plans, _measure(plans, _truth(host=1.6)), PRIOR)
     assert fit.coefficients.classes["conv_dense"].host_overhead_s == pytest.approx(
         1.6 * PRIOR.classes["conv_dense"].host_overhead_s, rel=0.1)
@@ -117,7 +97,7 @@ def _within_bounds(coef) -> None:
 @pytest.mark.parametrize("factor", [1 / 20, 20.0])
 def test_a_fit_never_leaves_the_physical_bounds(factor):
     # 20x faster than any roof allows, or 20x slower than launches can explain: bounded, and it says so
-    plans = _plans(30, seed=5, log_elements=(3, 8))
+    plans = synthetic_gpu_plans(30, seed=5, log_elements=(3, 8))
     measured = [t * factor for t in _measure(plans, PRIOR)]
     fit = fit_table(plans, measured, PRIOR)
     _within_bounds(fit.coefficients)
@@ -145,7 +125,7 @@ def test_a_calibration_file_outside_the_bounds_is_clamped_with_a_note():
 def test_the_held_out_check_never_leaves_the_model_worse_than_the_priors():
     # the training half is 1.6x slower than the priors, the held-out half is exactly the priors: any move the
     # training half asks for makes the held-out half worse, so the check must give the priors back
-    plans = _plans(40, seed=7, log_elements=(4, 8))
+    plans = synthetic_gpu_plans(40, seed=7, log_elements=(4, 8))
     models = [f"m{i}" for i in range(40)]
     batches = [1024 if i % 2 else 64 for i in range(40)]
     test = holdout_split(models, seed=0)
@@ -163,7 +143,7 @@ def test_the_held_out_check_never_leaves_the_model_worse_than_the_priors():
 
 def test_the_held_out_check_keeps_a_fit_that_generalises():
     # every model 1.3x compute efficiency: the fit on one half predicts the other better than the priors
-    plans = _plans(40, seed=8, log_elements=(6, 8))
+    plans = synthetic_gpu_plans(40, seed=8, log_elements=(6, 8))
     models = [f"m{i}" for i in range(40)]
     measured = _measure(plans, _truth(compute=1.3))
     fit = fit_table_checked(plans, measured, PRIOR, models=models, batches=[256] * 40)

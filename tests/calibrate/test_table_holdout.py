@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from conftest import synthetic_gpu_plans
 
 from hwmap.calibrate.table import (
     HOLDOUT_FOLDS,
     PARAMETER_GROUPS,
     CoefficientArrays,
-    TimelinePlan,
     fit_table_checked,
 )
 from hwmap.cost.gpu import PlanStack, coefficients
@@ -19,33 +19,13 @@ from hwmap.hardware import load_accelerator
 from hwmap.hardware.gpu_schema import FIT_CLASSES
 
 PRIOR = coefficients(load_accelerator("rtx3090"))
-INDEX = {name: i for i, name in enumerate(FIT_CLASSES)}
-CLASSES = np.array([INDEX[c] for c in ("conv_dense", "linear", "elementwise", "normalization")])
-
-
-def _plans(count: int, seed: int) -> list[TimelinePlan]:
-    """Synthetic models: 20-60 kernels of four classes, 1e6-1e8 elements each."""
-    rng = np.random.default_rng(seed)
-    plans = []
-    for _ in range(count):
-        n = int(rng.integers(20, 60))
-        cls = rng.choice(CLASSES, n)
-        elements = 10 ** rng.uniform(6, 8, n)
-        bytes_ = elements * 6
-        flops = bytes_ * 10 ** rng.uniform(-1, 3, n)
-        peak = np.where(np.isin(cls, CLASSES[:2]), 71e12, 35.6e12)
-        plans.append(TimelinePlan("synthetic", cls, flops, bytes_, elements, peak, 936e9,
-                                  rng.integers(0, 3, n).astype(float), rng.integers(0, 2, n).astype(float), 1.0, 1.0,
-                                  np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0),
-                                  np.zeros(0)))
-    return plans
 
 
 def test_a_fit_better_only_on_the_pooled_median_keeps_the_priors():
     # the truth is the priors; each model's time carries 15% log-normal noise (a GPU model's typical miss). The fit
     # chases the noise: its pooled held-out median error is a point below the priors' (7.5% vs 8.4%, measured) but
     # it beats them in only 2 of the 4 folds, so the check must keep the priors
-    plans = _plans(40, seed=0)
+    plans = synthetic_gpu_plans(40, seed=0, log_elements=(6, 8))
     models = [f"m{i}" for i in range(40)]
     noise = np.exp(np.random.default_rng(0).normal(0.0, 0.15, 40))
     measured = PlanStack(plans).step_s(CoefficientArrays.from_coefficients(PRIOR)) * noise
@@ -71,7 +51,7 @@ def test_a_fit_better_only_on_the_pooled_median_keeps_the_priors():
 def test_a_fit_that_beats_the_priors_in_every_fold_is_kept_at_every_batch():
     # every model runs 1.3x the priors' compute efficiency, rows at two batches: every fold, at both batch groups,
     # is predicted better by the fit than by the priors, so the check keeps the fit, unshrunk or shrunk
-    plans = _plans(40, seed=8)
+    plans = synthetic_gpu_plans(40, seed=8, log_elements=(6, 8))
     models = [f"m{i}" for i in range(40)]
     classes = dict(PRIOR.classes)
     for name in ("conv_dense", "linear"):
