@@ -145,6 +145,11 @@ class Hierarchy(_Frozen):
     compute: ComputeLevel
     spatial: tuple[SpatialUnrolling, ...] = ()
 
+    def leakage_pj_per_cycle(self) -> float:
+        """Leakage of every instance of every memory level and of the compute level, pJ per cycle."""
+        return sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in self.levels) \
+            + self.compute.leakage_pj_per_cycle * self.compute.instances
+
     def level(self, name: str) -> MemoryLevel:
         for level in self.levels:
             if level.name == name:

@@ -396,9 +396,7 @@ def energy_floor_pj(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, word
             reads, writes, updates = words[(level.name, op)]
             pj += reads * read_pj + writes * write_pj + updates * update_pj  # sum()'s order
     compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
-    leak = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in hierarchy.levels) \
-        + hierarchy.compute.leakage_pj_per_cycle * hierarchy.compute.instances
-    return problem.macs * hierarchy.compute.mac_energy_pj + leak * compute + pj
+    return problem.macs * hierarchy.compute.mac_energy_pj + hierarchy.leakage_pj_per_cycle() * compute + pj
 
 
 def _views(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, conventions: AccessConventions) -> dict:

@@ -654,7 +654,7 @@ class _Search:
         """The objective of states after stage ``level``, their energy raised by what the next boundary of every
         operand not yet kept below ``level`` costs at least (_boundary_bound): so states are not ranked blind to
         the operands still to come (the weights of a chain ifmap -> filter -> ofmap, say)."""
-        leakage = self._leakage()
+        leakage = self.h.leakage_pj_per_cycle()
         if self.objective == "energy" and not leakage:
             cycles = np.zeros(len(pick))  # the score is the energy alone: spare computing what it ignores
         else:
@@ -695,11 +695,6 @@ class _Search:
             + b / child.access_width_bits * child.energy.read_pj
         return elements * ((repeats - 1) * per_pass + last)
 
-    def _leakage(self) -> float:
-        c = self.h.compute
-        return sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in self.h.levels) \
-            + c.leakage_pj_per_cycle * c.instances
-
     def _finish(self, t, eff_sp, rows, pick, order, orders, energy, bytes_r, bytes_w):
         """Add the MAC side (reads of the innermost keepers, partial-sum updates) and the MACs, pick the best
         state of the objective: (its mapping, energy, cycles)."""
@@ -717,7 +712,7 @@ class _Search:
             energy += self._charge(bytes_r, bytes_w, c, "read", np.maximum(accesses - fresh, 0.0)[pick], psum)
         energy = energy + self.p.macs * self.h.compute.mac_energy_pj
         cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
-        energy = energy + self._leakage() * cycles
+        energy = energy + self.h.leakage_pj_per_cycle() * cycles
         score = objectives.choice_scores(self.objective, energy, cycles)
         if self.finals is not None:
             return self._finalists(t, rows, pick, order, orders, np.lexsort((cycles, score)))
@@ -869,9 +864,7 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
             if best is None or key < best[0]:
                 best = (key, objectives.objective_value(objective, energy, cycles), mapping)
     if best is None:
-        why = _Search(hierarchy, problem, options[0][3], bits, objective, 1, 1, 1).overflow()
-        raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
-                           + (f": {why}" if why else "") + "; enlarge the buffers or narrow the words")
+        raise _no_fit(hierarchy, problem, options[0][3], bits, objective)
     result = evaluate_mapping(hierarchy, problem, best[2], operand_bits=bits, source=f"{problem.name} mapping")
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
     bound = objectives.objective_value(objective, bound_energy, bound_cycles)
@@ -889,6 +882,13 @@ def _ranked_options(hierarchy: Hierarchy, problem: LoopProblem, objective: str, 
                             _Option(sp, entries, keeps)))
     options.sort(key=lambda o: o[:3])
     return options
+
+
+def _no_fit(hierarchy: Hierarchy, problem: LoopProblem, option: _Option, bits: dict, objective: str) -> MappingError:
+    """The one-line error when no mapping of any option fits: which level overflows first (the first option's)."""
+    why = _Search(hierarchy, problem, option, bits, objective, 1, 1, 1).overflow()
+    return MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
+                        + (f": {why}" if why else "") + "; enlarge the buffers or narrow the words")
 
 
 def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict, conventions, *,
@@ -924,16 +924,11 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
             if best is None or key < best[0]:
                 best = (key, mapping, result)
     if best is None:
-        why = _Search(hierarchy, problem, options[0][3], bits, objective, 1, 1, 1).overflow()
-        raise MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
-                           + (f": {why}" if why else "") + "; enlarge the buffers or narrow the words")
+        raise _no_fit(hierarchy, problem, options[0][3], bits, objective)
     _, mapping, result = best
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
     fewest = min(o[2] for o in options)
-    c = hierarchy.compute
-    leak = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in hierarchy.levels) \
-        + c.leakage_pj_per_cycle * c.instances
-    floor = problem.macs * c.mac_energy_pj + leak * fewest
+    floor = problem.macs * hierarchy.compute.mac_energy_pj + hierarchy.leakage_pj_per_cycle() * fewest
     bound = objectives.objective_value(objective, floor, fewest)
     return MappedProblem(problem, objective, mapping, result, value, bound, exhaustive, candidates)
 
@@ -989,6 +984,4 @@ def option_bound(h: Hierarchy, problem: LoopProblem, bits: dict[str, int], sp: n
         fresh = size * float(np.prod(sp[:c, irrelevant] if nested(h) else sp[:, irrelevant]))
         energy += accesses * per_access * inner.energy.update_pj
         energy += max(accesses - fresh, 0.0) * per_access * inner.energy.read_pj
-    leak = sum(lv.energy.leakage_pj_per_cycle * lv.instances for lv in levels) \
-        + h.compute.leakage_pj_per_cycle * h.compute.instances
-    return energy + leak * cycles, cycles
+    return energy + h.leakage_pj_per_cycle() * cycles, cycles
