@@ -51,6 +51,7 @@ from hwmap.cost.bounds import LayerCurve, LevelBounds, TrafficBounds, TrafficCur
 from hwmap.cost.multilevel.evaluate import LevelResult
 from hwmap.cost.multilevel.nest import Nest, operand_nest, resolve
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, extent_sum, tile_elements
+from hwmap.cost.multilevel.search import minimal_tiles
 from hwmap.errors import ParameterError
 from hwmap.hardware.hierarchy import LOOP_DIMS, Hierarchy, MemoryLevel
 
@@ -73,11 +74,6 @@ def _template_bytes(level: MemoryLevel) -> float | None:
     if level.capacity_bytes_per_operand is not None:
         return float(sum(level.capacity_bytes_per_operand.values()))
     return level.capacity_bytes
-
-
-def _minimal_tiles(n: int) -> np.ndarray:
-    """ceil(n / t) for t = 1..n: the smallest tile with each trip count."""
-    return np.unique(-(-n // np.arange(1, n + 1)))
 
 
 def _effective_trips(nest: Nest, problem: LoopProblem) -> list[int]:
@@ -135,7 +131,7 @@ class _Space:
         for lp in nest.loops:
             if lp.spatial:
                 self.spatial[lp.dim] *= lp.factor
-        choices = [np.array([1]) if d == "G" else _minimal_tiles(-(-self.sizes[d] // self.spatial[d]))
+        choices = [np.array([1]) if d == "G" else np.array(minimal_tiles(-(-self.sizes[d] // self.spatial[d])))
                    for d in LOOP_DIMS]
         self.grid_size = math.prod(len(c) for c in choices)
         flat = np.arange(self.grid_size) if flat is None else flat

@@ -266,7 +266,7 @@ def _bypass_options(h: Hierarchy) -> list[tuple[frozenset, ...]]:
 
 
 @lru_cache(maxsize=4096)
-def _minimal_tiles(n: int) -> tuple[int, ...]:
+def minimal_tiles(n: int) -> tuple[int, ...]:
     """ceil(n / t) for t = 1..n, ascending: the smallest tile with each trip count."""
     return tuple(np.unique(-(-n // np.arange(1, n + 1))).tolist())
 
@@ -356,7 +356,7 @@ class _Search:
         top = -(-int(self.size[d]) // int(self.o.sp[0, d]))
         if self.fractional and self.fraction[d] != 1.0:  # ZigZag bills padded trips at the fractional width
             return tuple(base * m for m in _divisors(-(-top // base)))
-        return tuple(base * m for m in _minimal_tiles(-(-top // base)))
+        return tuple(base * m for m in minimal_tiles(-(-top // base)))
 
     # per-dim tile choices of one level, given the tile above (stage >= 2) ------------------------------------
     def _choices(self, level: int, above: int, d: int) -> tuple[int, ...]:
