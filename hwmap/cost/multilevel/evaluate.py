@@ -387,16 +387,21 @@ def evaluate_unless_above(hierarchy: Hierarchy, problem: LoopProblem, mapping, *
 
 def energy_floor_pj(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, words: dict) -> float:
     """Energy (pJ) no evaluation of ``nest`` under port_word_energy goes below, given its port_words: the MACs,
-    every word access priced as _priced prices it, and every leakage over the compute
-    cycles (the cycles are at least those; the energy adds nothing else, and every term is >= 0)."""
-    pj = 0.0
-    for level in hierarchy.levels:
-        read_pj, write_pj, update_pj = level.energy.read_pj, level.energy.write_pj, level.energy.update_pj
-        for op in OPERANDS:
-            reads, writes, updates = words[(level.name, op)]
-            pj += reads * read_pj + writes * write_pj + updates * update_pj  # sum()'s order
+    every word access priced as _priced prices it, and every leakage over the compute cycles (the cycles are at least
+    those; the energy adds nothing else, and every term is >= 0). The float operations are LevelResult.energy_pj's in
+    its order with the compute cycles for the cycles, so the floor is the energy, to the bit, when no transfer
+    stalls, and never above it (each term no lower, and rounding is monotonic)."""
     compute = math.prod(lp.factor for lp in nest.loops if not lp.spatial)
-    return problem.macs * hierarchy.compute.mac_energy_pj + hierarchy.leakage_pj_per_cycle() * compute + pj
+    levels = 0
+    for level in hierarchy.levels:
+        per = dict.fromkeys(ACTIONS, 0.0)
+        pj = (level.energy.read_pj, level.energy.write_pj, level.energy.update_pj)
+        for op in OPERANDS:
+            for action, w, price in zip(ACTIONS, words[(level.name, op)], pj, strict=True):
+                per[action] += w * price
+        levels += sum(per.values()) + level.energy.leakage_pj_per_cycle * level.instances * compute
+    return (problem.macs * hierarchy.compute.mac_energy_pj
+            + hierarchy.compute.leakage_pj_per_cycle * hierarchy.compute.instances * compute) + levels
 
 
 def _views(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, conventions: AccessConventions) -> dict:

@@ -92,7 +92,8 @@ from hwmap.cost.multilevel.evaluate import (
     evaluate_unless_above,
     operand_bits_of,
 )
-from hwmap.cost.multilevel.nest import LevelLoops, MappingError, NestMapping, fanout_of, nested
+from hwmap.cost.multilevel.floors import NestBatch, compute_cycles, energy_floors_pj
+from hwmap.cost.multilevel.nest import LevelLoops, MappingError, NestMapping, fanout_of, flatten, nested
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
@@ -112,6 +113,15 @@ _INNER_RELEVANT = {op: np.array([[int(cls != IRRELEVANT_CLASS[op] and order.inde
 STAGE_CHILDREN = 8192
 # Random weights that hash a state's future (its tile, refetch counts and spatial trips) to one float.
 _HASH = np.random.default_rng(17).uniform(1.0, 2.0, 256)
+
+
+# Per class order: the dims of a level's temporal loops, outermost first (G first, as _Search._temporal lists them).
+_CLASS_DIMS = [[LOOP_DIMS.index(d) for d in dims] for dims in CLASSES]
+_ORDER_DIMS = np.array([[LOOP_DIMS.index("G")] + [d for c in order for d in _CLASS_DIMS[c]] for order in CLASS_ORDERS])
+# Per set of classes that move at a level (bit c: class c has a factor > 1): the class orders giving distinct loop
+# lists (the first of each), ascending: the orders that list only the moving classes alike give one list.
+_DISTINCT_ORDERS = [np.array(sorted({tuple(c for c in order if moving >> c & 1): i for i, order in
+                                     reversed(list(enumerate(CLASS_ORDERS)))}.values())) for moving in range(8)]
 
 
 def _order_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -722,26 +732,28 @@ class _Search:
         chosen_orders[self.m - 2] = order[best]
         return self._mapping(t[row], chosen_orders), float(energy[best]), float(cycles[best])
 
-    def _finalists(self, t, rows, pick, order, orders, ranked: np.ndarray) -> list[NestMapping]:
+    def _finalists(self, t, rows, pick, order, orders, ranked: np.ndarray) -> _Finalists:
         """The ``finals`` best final states in hwmap's model (``ranked``: best first), each with every class order
         of the innermost level that gives another loop list (hwmap's model ignores it; ZigZag's MACs hold an
         operand over the innermost loops irrelevant to it): the mappings map_problem ranks under the conventions."""
         if len(ranked) > self.finals:
             self.exhaustive = False
-        out = []
-        for best in ranked[:self.finals]:
-            row = int(pick[best])
-            chosen = orders[rows[row]].copy()
-            chosen[self.m - 2] = order[best]
-            outer = [tuple(map(tuple, self._temporal(t[row], chosen, index))) for index in range(self.m - 1)]
-            seen = set()
-            for innermost in range(len(CLASS_ORDERS)):
-                chosen[self.m - 1] = innermost
-                loops = tuple(map(tuple, self._temporal(t[row], chosen, self.m - 1)))
-                if loops not in seen:  # the loop list alone, before building the mapping
-                    seen.add(loops)
-                    out.append(self._unchecked_mapping([*outer, loops]))
-        return out
+        best = ranked[:self.finals]
+        chosen = orders[rows[pick[best]]]
+        chosen[:, self.m - 2] = order[best]
+        tiles = t[pick[best]]
+        last = self._level_factors(tiles, self.m - 1)
+        moving = np.stack([(last[:, _CLASS_DIMS[c]] > 1).any(axis=1) for c in range(3)], 1) @ np.array([1, 2, 4])
+        state = np.concatenate([np.full(len(_DISTINCT_ORDERS[k]), i) for i, k in enumerate(moving)])
+        innermost = np.concatenate([_DISTINCT_ORDERS[k] for k in moving])
+        chosen = chosen[state]
+        chosen[:, self.m - 1] = innermost
+        return _Finalists(self, tiles[state], chosen, state)
+
+    def _level_factors(self, t: np.ndarray, index: int) -> np.ndarray:
+        """Level ``index``'s temporal factor per dim of every row of tiles ``t`` (rows, levels + 1, dims)."""
+        below = t[:, index + 1] if index + 1 < self.m else 1
+        return t[:, index] // (self.o.sp[index] * below)
 
     def _temporal(self, t: np.ndarray, orders: np.ndarray, index: int) -> list[list]:
         """Level ``index``'s temporal loops, outermost first, [dim, factor] each (factors of 1 left out)."""
@@ -779,6 +791,33 @@ class _Search:
                     temporal=temporal)
             levels.append(level)
         return NestMapping.model_construct(spatial=self.spatial_loops, levels=tuple(levels))
+
+
+class _Finalists:
+    """An option's finalists (_Search._finalists) in the order map_problem ranks them: per finalist its tiles and
+    every level's class order; its mapping built when asked for, the port-word energy floors of all at once."""
+
+    def __init__(self, search: _Search, tiles: np.ndarray, orders: np.ndarray, state: np.ndarray) -> None:
+        self.search, self.tiles, self.orders, self.state = search, tiles, orders, state
+        self._outer: dict[int, list[tuple]] = {}  # final state -> its outer levels' loops (shared by its orders)
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    def mapping(self, i: int) -> NestMapping:
+        s, t, orders = self.search, self.tiles[i], self.orders[i]
+        outer = self._outer.get(int(self.state[i]))
+        if outer is None:
+            outer = self._outer[int(self.state[i])] = [tuple(map(tuple, s._temporal(t, orders, index)))
+                                                       for index in range(s.m - 1)]
+        return s._unchecked_mapping([*outer, tuple(map(tuple, s._temporal(t, orders, s.m - 1)))])
+
+    def batch(self) -> NestBatch:
+        """The finalists as one NestBatch (floors.py)."""
+        s = self.search
+        nest = flatten(self.mapping(0))  # the spatial loops and keeps every finalist shares
+        factors = np.stack([s._level_factors(self.tiles, index) for index in range(s.m)], axis=1)
+        return NestBatch(factors, _ORDER_DIMS[self.orders], tuple(lp for lp in nest.loops if lp.spatial), nest.keeps)
 
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
@@ -909,18 +948,28 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
         searched += 1
         exhaustive &= run.exhaustive
         candidates += run.candidates
-        for mapping in found or ():
-            if objective == "energy" and best is not None:  # skips what cannot beat the best (its floor)
-                result = evaluate_unless_above(hierarchy, problem, mapping, operand_bits=bits, source=source,
-                                               conventions=conventions, ceiling_pj=best[0][1], trusted=True)
-            else:
-                result = evaluate_mapping(hierarchy, problem, mapping, operand_bits=bits, strict=False,
-                                          source=source, conventions=conventions)
-            if result is None or not result.fits:
+        if found is None:
+            continue
+        ranked, floors = range(len(found)), None
+        if objective == "energy" and conventions.port_word_energy:  # the least floors first (exact skips below)
+            batch = found.batch()
+            floors, compute = energy_floors_pj(hierarchy, problem, batch, bits, conventions), compute_cycles(batch)
+            ranked = np.lexsort((compute, floors))
+        for i in ranked:
+            if floors is not None and best is not None:
+                if floors[i] > best[0][1]:
+                    break  # its energy (no lower than its floor) and every later one's is above the best's
+                if floors[i] == best[0][1] and (compute[i], searched, i) > best[0][2:]:
+                    continue  # at best a tie in energy, with no fewer cycles, ranked later: it cannot win
+            mapping = found.mapping(i)
+            result = evaluate_unless_above(hierarchy, problem, mapping, operand_bits=bits, source=source,
+                                           conventions=conventions, ceiling_pj=math.inf, trusted=True)
+            if not result.fits:
                 continue
             energy, cycles = result.energy_pj, result.cycles
+            # of equal scores, energies and cycles the first option's, then its first finalist's
             key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy,
-                   cycles)
+                   cycles, searched, int(i))
             if best is None or key < best[0]:
                 best = (key, mapping, result)
     if best is None:
