@@ -1,9 +1,9 @@
-"""floors.port_words_batch / energy_floors_pj, the port words and energy floors of an option's finalists computed
-together: on the search's own finalists on ZigZag's example hardware (nested and per-operand fanouts, fractional
-unrollings, clipped and truncated input tiles) every word count equals port_words' and every floor
-energy_floor_pj's, to the bit; the floor is never above the energy and equals it to the bit when nothing stalls;
-and the search, which evaluates the finalists lowest floor first and skips what cannot win, picks what evaluating
-every finalist in order picks."""
+"""floors.port_words_batch / floors_and_cycles, the port words, energy floors and cycles of an option's finalists
+computed together: on the search's own finalists on ZigZag's example hardware (nested and per-operand fanouts,
+fractional unrollings, clipped and truncated input tiles) every word count equals port_words', every floor
+energy_floor_pj's and every cycle count evaluate_mapping's, to the bit; the floor is never above the energy and equals
+it to the bit when nothing stalls; and the search, which evaluates the finalists lowest floor first and skips what
+cannot win, picks what evaluating every finalist in order picks."""
 
 from __future__ import annotations
 
@@ -30,7 +30,13 @@ from hwmap.cost.multilevel.evaluate import (
     energy_floor_pj,
     operand_bits_of,
 )
-from hwmap.cost.multilevel.floors import NestBatch, compute_cycles, energy_floors_pj, port_words_batch
+from hwmap.cost.multilevel.floors import (
+    NestBatch,
+    compute_cycles,
+    energy_floors_pj,
+    floors_and_cycles,
+    port_words_batch,
+)
 from hwmap.cost.multilevel.nest import MappingError, flatten, resolve
 from hwmap.cost.multilevel.problem import problem_of
 from hwmap.cost.multilevel.search import _ranked_options, _Search, _unrolls_folded_dims, map_problem
@@ -93,13 +99,20 @@ def test_batch_equals_port_words_and_floor(hw, layer, rules, tmp_path):
     flags = {"fractional": conventions.fractional_spatial_unrolling, "clip": conventions.clip_input_to_tensor,
              "truncate": conventions.truncate_input_tile_rows, "held": conventions.mac_operand_held}
     words = port_words_batch(h, batch, problem, bits, **flags)
-    floors = energy_floors_pj(h, problem, batch, bits, conventions)
+    floors, cycles = floors_and_cycles(h, problem, batch, bits, conventions)
+    assert np.array_equal(floors, energy_floors_pj(h, problem, batch, bits, conventions))
     nests = [flatten(found.mapping(i)) for i in range(len(found))]
+    stalled = 0
     for i, nest in enumerate(nests):
         scalar = _port_words(h, problem, _views(h, problem, nest, conventions), bits, conventions)
         assert {key: list(w[i]) for key, w in words.items()} == scalar
         assert floors[i] == energy_floor_pj(h, problem, nest, scalar)  # to the bit
         assert compute_cycles(batch)[i] == np.prod([lp.factor for lp in nest.loops if not lp.spatial])
+        result = evaluate_mapping(h, problem, found.mapping(i), operand_bits=bits, strict=False,
+                                  conventions=conventions)
+        assert cycles[i] == result.cycles  # to the bit
+        stalled += result.cycles > result.compute_cycles
+    assert stalled  # the transfer times decide the cycles of some finalists (ZigZag's bandwidths)
     # the general constructor (each level's dims in the nest's order, the absent ones after) gives the same words
     again = port_words_batch(h, NestBatch.from_nests(nests), problem, bits, **flags)
     assert all(np.array_equal(again[key], words[key]) for key in words)
@@ -149,7 +162,7 @@ def test_floor_is_the_energy_without_stalls(problem, hardware, leakage):
                          ids=["ascend_like_ties", "tpu_like_fc", "meta_prototype"])
 def test_search_picks_what_evaluating_every_finalist_picks(hw, layer, tmp_path):
     """map_problem evaluates the finalists lowest floor first and skips those that cannot win (a floor above the
-    best energy; a floor equal to it with no fewer compute cycles, ranked later); it picks what evaluating every
+    best energy; a floor equal to it with no fewer cycles, ranked later); it picks what evaluating every
     finalist in order, keeping the first of the least (energy, cycles), picks. ascend_like layer1.0.conv3: 64
     finalists tie in energy and differ in cycles."""
     h, problem, bits, spatial = _case(hw, layer, tmp_path)

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwmap.cost.multilevel.nest import Loop, MappingError, Nest, nested, unnested_operand_nest
-from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, tile_elements
+from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
-__all__ = ["NestBatch", "compute_cycles", "energy_floors_pj", "port_words_batch"]
+__all__ = ["NestBatch", "compute_cycles", "energy_floors_pj", "floors_and_cycles", "port_words_batch"]
 
 _ND = len(LOOP_DIMS)
 _DIM = {d: i for i, d in enumerate(LOOP_DIMS)}
@@ -79,13 +79,25 @@ def energy_floors_pj(hierarchy: Hierarchy, problem: LoopProblem, batch: NestBatc
                      conventions) -> np.ndarray:
     """evaluate.energy_floor_pj of every nest of ``batch`` under ``conventions`` (port_word_energy's floor): (N,) pJ,
     the same float operations in the same order."""
-    words = port_words_batch(hierarchy, batch, problem, bits, fractional=conventions.fractional_spatial_unrolling,
-                             clip=conventions.clip_input_to_tensor, truncate=conventions.truncate_input_tile_rows,
-                             held=conventions.mac_operand_held)
+    return floors_and_cycles(hierarchy, problem, batch, bits, conventions)[0]
+
+
+def floors_and_cycles(hierarchy: Hierarchy, problem: LoopProblem, batch: NestBatch, bits: dict[str, int],
+                      conventions) -> tuple[np.ndarray, np.ndarray]:
+    """(energy_floors_pj, the cycles evaluate_mapping reports) of every nest of ``batch`` under ``conventions``:
+    the cycles from evaluate's element counts (_boundary, _mac_side) and transfer times, in the same float
+    operations."""
+    operands = _operands(hierarchy, batch, problem, bits, conventions.fractional_spatial_unrolling,
+                         conventions.clip_input_to_tensor, conventions.truncate_input_tile_rows)
+    words = _port_words(hierarchy, batch, operands, conventions.mac_operand_held)
     compute = compute_cycles(batch)
-    levels = np.zeros(len(batch))
+    return _floors(hierarchy, problem, words, compute), _cycles(hierarchy, batch, operands, conventions, compute)
+
+
+def _floors(hierarchy: Hierarchy, problem: LoopProblem, words: dict, compute: np.ndarray) -> np.ndarray:
+    levels = np.zeros(len(compute))
     for level in hierarchy.levels:
-        per = [np.zeros(len(batch)) for _ in range(3)]  # read, write, update
+        per = [np.zeros(len(compute)) for _ in range(3)]  # read, write, update
         prices = (level.energy.read_pj, level.energy.write_pj, level.energy.update_pj)
         for op in OPERANDS:
             w = words[(level.name, op)]
@@ -105,13 +117,42 @@ def port_words_batch(hierarchy: Hierarchy, batch: NestBatch, problem: LoopProble
     """(level, operand) -> (N, 3) [read, write, update] word accesses of every nest: port_words' (the views of
     evaluate._views; ``held``: mac_operand_held, the MACs' period at an input's or weight's innermost keeper is its
     stationary run, evaluate._stationary_run)."""
-    n = len(batch)
-    words = {(lv.name, op): np.zeros((n, 3)) for lv in hierarchy.levels for op in OPERANDS}
+    return _port_words(hierarchy, batch, _operands(hierarchy, batch, problem, bits, fractional, clip, truncate), held)
+
+
+def _operands(hierarchy, batch, problem, bits, fractional: bool, clip: bool, truncate: bool) -> dict:
     common = _Common(batch)
+    return {op: _Operand(hierarchy, batch, common, problem, op, bits, fractional=fractional, clip=clip,
+                         truncate=truncate) for op in OPERANDS}
+
+
+def _port_words(hierarchy: Hierarchy, batch: NestBatch, operands: dict, held: bool) -> dict:
+    words = {(lv.name, op): np.zeros((len(batch), 3)) for lv in hierarchy.levels for op in OPERANDS}
     for op in OPERANDS:
-        _Operand(hierarchy, batch, common, problem, op, bits, fractional=fractional, clip=clip,
-                 truncate=truncate).add_to(words, held and op != "output")
+        operands[op].add_to(words, held and op != "output")
     return words
+
+
+def _cycles(h: Hierarchy, batch: NestBatch, operands: dict, conventions, compute: np.ndarray) -> np.ndarray:
+    """evaluate._evaluated's cycles: max(compute, every level's transfer time), the bits each level reads and
+    writes summed from evaluate's element counts in evaluate's order."""
+    names = [lv.name for lv in h.levels]
+    acc = {(name, op): [0.0] * 6 for name in names for op in OPERANDS}  # reads, writes, updates; then their bits
+    for op in OPERANDS:
+        operands[op].count(acc, conventions)
+    cycles = compute
+    for index, level in enumerate(h.levels):
+        kept = next((o for o in OPERANDS if o in batch.keeps[index]), "input")
+        used = operands[kept].spatial_product(lambda lp, _index=index: lp.level < _index)
+        read_b = sum(acc[(level.name, op)][3] for op in OPERANDS) / 8
+        write_b = sum(acc[(level.name, op)][4] + acc[(level.name, op)][5] for op in OPERANDS) / 8
+        t = 0.0
+        if level.read_bandwidth_bytes_per_cycle:
+            t += read_b / (level.read_bandwidth_bytes_per_cycle * used)
+        if level.write_bandwidth_bytes_per_cycle:
+            t += write_b / (level.write_bandwidth_bytes_per_cycle * used)
+        cycles = np.maximum(cycles, t)
+    return cycles
 
 
 class _Common:
@@ -264,6 +305,120 @@ class _Operand:
                     product = product * self.eff_s[j]
         return product
 
+    # element counts (evaluate._boundary, _mac_side) ----------------------------------------------------------
+    def spatial_product(self, keep) -> np.ndarray | float:
+        """The product of the effective trips of the spatial loops ``keep`` selects, in nest order."""
+        product = 1
+        for j, lp in enumerate(self.spatial):
+            if keep(lp):
+                product = product * self.eff_s[j]
+        return product
+
+    def copies(self, below_level: int):
+        """evaluate._spatial_copies: the spatial loops irrelevant to the operand above ``below_level``."""
+        return self.spatial_product(lambda lp: lp.level < below_level and lp.dim not in RELEVANT[self.op])
+
+    def refetches(self, c: int) -> np.ndarray:
+        """evaluate._refetches of keeper c's tile: the irrelevant temporal loops above its last relevant loop that
+        moves above c (effective trips; whole numbers)."""
+        start = _ND * c
+        moving = np.where((self.eff_at[:, :start] > 1) & self.relevant_at[:, :start], self.c.index[:start], -1)
+        last = moving.max(axis=1) if start else np.full(len(self.batch), -1)
+        outer = ~self.relevant_at & (self.c.index < last[:, None])
+        return np.where(outer, self.eff_at, 1.0).prod(axis=1)
+
+    def clipped(self, k: int, grow: dict | None = None) -> list:
+        """evaluate._Tiles.clipped: the tile from level k inward per dim, grown by ``grow``, clipped."""
+        padded = self.padded[:, k]
+        return [np.minimum(self.sizes[d], padded[:, d] * grow[LOOP_DIMS[d]] if grow and LOOP_DIMS[d] in grow
+                           else padded[:, d]) for d in range(_ND)]
+
+    def extent_sum(self, tile: list, clip: bool):
+        """Elements one pass over every tile moves: _FractionalTiles.extent_sum where a dim is unrolled
+        fractionally, else problem.extent_sum."""
+        t = dict(zip(LOOP_DIMS, tile, strict=True))
+        if self.op != "input":
+            return self.problem.elements(self.op)
+        if self.fractional and self.exact:
+            passes = math.prod(self.problem.size(d) / t[d] for d in RELEVANT["input"])  # its order, to the bit
+            return passes * self.elements(tile)
+        return extent_sum(self.problem, t, "input", clip_to_tensor=clip)
+
+    def count(self, acc: dict, conventions) -> None:
+        """evaluate._evaluated's counts of this operand: every boundary between its keepers, then the MACs'."""
+        op, bits, clip = self.op, self.bits, conventions.clip_input_to_tensor
+        names = [lv.name for lv in self.h.levels]
+        keepers = tuple(i for i, kept in enumerate(self.batch.keeps) if op in kept)
+        for p, c in zip(keepers, keepers[1:], strict=False):
+            repeats = self.refetches(c)
+            above_p, above_c = self.copies(p), self.copies(c)
+            grow: dict[str, np.ndarray] = {}
+            for j, lp in enumerate(self.spatial):
+                if p <= lp.level < c:
+                    grow[lp.dim] = grow.get(lp.dim, 1) * self.eff_s[j]
+            union = self.extent_sum(self.clipped(c, grow), clip)
+            own = self.extent_sum(self.clipped(c), clip)
+            parent, child = acc[(names[p], op)], acc[(names[c], op)]
+            if op != "output":
+                _add(parent, 0, repeats * above_p * union, bits[op])
+                _add(child, 1, repeats * above_c * own, bits[op])
+                continue
+            psum, final = bits["psum"], bits["output"] if p == 0 else bits["psum"]
+            if conventions.psum_per_output_element:
+                visits = repeats * above_p * union
+                refills = np.maximum(visits - union, 0.0)
+                _add(parent, 2, refills, psum)
+                _add(parent, 2, union, final)
+                _add(parent, 0, refills, psum)
+                _add(child, 0, repeats * above_c * own, psum)
+                _add(child, 1, refills, psum)
+                continue
+            first = above_p * union
+            _add(parent, 2, (repeats - 1) * first, psum)
+            _add(parent, 2, first, final)
+            _add(parent, 0, (repeats - 1) * first, psum)
+            _add(child, 0, repeats * above_c * own, psum)
+            _add(child, 1, (repeats - 1) * above_c * own, psum)
+        self._count_macs(acc[(names[keepers[-1]], op)], keepers[-1], conventions)
+
+    def _count_macs(self, entry: list, c: int, conventions) -> None:
+        """evaluate._mac_side (with _held_run under mac_operand_held)."""
+        op, bits, macs = self.op, self.bits, self.problem.macs
+        held = self._held_run(c, conventions.clip_input_to_tensor) \
+            if conventions.mac_operand_held and op != "output" else 1
+        below = self.spatial_product(lambda lp: lp.level >= c and lp.dim not in RELEVANT[op])
+        accesses = macs / below / held
+        if op == "input" and self.fractional:  # _FractionalTiles.mac_reads
+            tile = [1.0] * _ND
+            for j, lp in enumerate(self.spatial):
+                if lp.level >= c:
+                    tile[_DIM[lp.dim]] = tile[_DIM[lp.dim]] * self.eff_s[j]
+            accesses = macs / math.prod(tile) * self.elements(tile) / held
+        if op != "output":
+            _add(entry, 0, accesses, bits[op])
+            return
+        if conventions.psum_per_output_element:
+            fresh = self.problem.elements(op)
+        else:
+            fresh = self.copies(c) * self.problem.elements(op)
+        _add(entry, 2, accesses, bits["psum"])
+        _add(entry, 0, np.maximum(accesses - fresh, 0.0), bits["psum"])
+
+    def _held_run(self, c: int, clip: bool):
+        """evaluate._held_run: the stationary run, or 1 where keeper c's read bandwidth cannot deliver the
+        operand's data below one instance in a cycle."""
+        below = [1] * _ND
+        for j, lp in enumerate(self.spatial):
+            if lp.level >= c:
+                below[_DIM[lp.dim]] = below[_DIM[lp.dim]] * self.eff_s[j]
+        below = [np.minimum(self.problem.size(d), f) for d, f in zip(LOOP_DIMS, below, strict=True)]
+        width = self.h.levels[c].read_bandwidth_bytes_per_cycle
+        run = self.stationary_run()
+        if width is None:
+            return run
+        need = tile_elements(self.problem, dict(zip(LOOP_DIMS, below, strict=True)), self.op, clip_to_tensor=clip)
+        return np.where(need * self.bits[self.op] > width * 8, 1, run)
+
     # words ---------------------------------------------------------------------------------------------------
     def add_to(self, words: dict, held: bool) -> None:
         """port_words._Operand.add_to over every nest."""
@@ -304,6 +459,12 @@ class _Operand:
             parent = keepers[index - 1]
             entry[:, 0] += w(high_amount, high_periods, np.where(refills[parent], psum, final))
             entry[:, 1] += np.where((flags[parent] > 1) & refills[parent], w(high_amount, high_periods, psum), 0.0)
+
+
+def _add(entry: list, action: int, elements, operand_bits: int) -> None:
+    """evaluate._add: the elements of one action (0 read, 1 write, 2 update) and their bits."""
+    entry[action] = entry[action] + elements
+    entry[3 + action] = entry[3 + action] + elements * operand_bits
 
 
 def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -92,7 +92,7 @@ from hwmap.cost.multilevel.evaluate import (
     evaluate_unless_above,
     operand_bits_of,
 )
-from hwmap.cost.multilevel.floors import NestBatch, compute_cycles, energy_floors_pj
+from hwmap.cost.multilevel.floors import NestBatch, floors_and_cycles
 from hwmap.cost.multilevel.nest import LevelLoops, MappingError, NestMapping, fanout_of, flatten, nested
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
@@ -951,15 +951,14 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
         if found is None:
             continue
         ranked, floors = range(len(found)), None
-        if objective == "energy" and conventions.port_word_energy:  # the least floors first (exact skips below)
-            batch = found.batch()
-            floors, compute = energy_floors_pj(hierarchy, problem, batch, bits, conventions), compute_cycles(batch)
-            ranked = np.lexsort((compute, floors))
+        if objective == "energy" and conventions.port_word_energy:  # the least floors first (skips below)
+            floors, least_cycles = floors_and_cycles(hierarchy, problem, found.batch(), bits, conventions)
+            ranked = np.lexsort((least_cycles, floors))
         for i in ranked:
             if floors is not None and best is not None:
                 if floors[i] > best[0][1]:
                     break  # its energy (no lower than its floor) and every later one's is above the best's
-                if floors[i] == best[0][1] and (compute[i], searched, i) > best[0][2:]:
+                if floors[i] == best[0][1] and (least_cycles[i], searched, i) > best[0][2:]:
                     continue  # at best a tie in energy, with no fewer cycles, ranked later: it cannot win
             mapping = found.mapping(i)
             result = evaluate_unless_above(hierarchy, problem, mapping, operand_bits=bits, source=source,
