@@ -167,6 +167,7 @@ class _Common:
         self.total = self.product_before[:, -1]  # the temporal cycles
         self.index = np.arange(self.positions)
         self.rows = np.arange(n)
+        self.tiles: dict[tuple, tuple] = {}  # an operand's spatial loops -> its tiles (_Operand._tiles)
 
 
 class _Operand:
@@ -181,7 +182,10 @@ class _Operand:
         self.spatial = batch.spatial if nested(h) else \
             tuple(lp for lp in unnested_operand_nest(Nest(batch.spatial, batch.keeps, None), h, op).loops)
         self.sizes = np.array([problem.size(d) for d in LOOP_DIMS], dtype=float)
-        self._tiles()
+        shared = common.tiles.get(self.spatial)  # operands seeing the same spatial loops have the same tiles
+        if shared is None:
+            shared = common.tiles[self.spatial] = self._tiles()
+        self.exact, self.padded, self.eff_s, self.eff_at = shared
         rel = _RELEVANT_MASK[op][batch.order].reshape(len(batch), -1)
         self.relevant_at = rel
         # the last relevant temporal loop at or before each position that moves (nominal factor > 1):
@@ -190,10 +194,11 @@ class _Operand:
         self.last_relevant = np.maximum.accumulate(moving, axis=1)
 
     # tiles ---------------------------------------------------------------------------------------------------
-    def _tiles(self) -> None:
-        """padded[:, k]: the tile from level k's first loop inward per dim (unclipped); eff: effective trips of the
-        temporal loops (N, levels, 8) and of the spatial loops (one (N,) array each), evaluate's _Tiles or
-        _FractionalTiles (every product in nest order, innermost first, as they make them)."""
+    def _tiles(self) -> tuple:
+        """(the dims unrolled fractionally, padded, eff_s, eff_at): padded[:, k] is the tile from level k's first
+        loop inward per dim (unclipped); eff_s and eff_at the effective trips of the spatial loops (one (N,) array or
+        number each) and of the temporal loops by position (N, levels x 8): evaluate's _Tiles or _FractionalTiles,
+        every product in nest order, innermost first, as they make them."""
         n, levels = len(self.batch), self.levels
         factors = [float(lp.factor) for lp in self.spatial]
         exact: set[str] = set()  # the dims unrolled fractionally
@@ -209,7 +214,6 @@ class _Operand:
                 widest = max(at, key=lambda i: (factors[i], -i))
                 factors[widest] = size / math.ceil(size / unrolled) / (unrolled / factors[widest])
                 exact.add(dim)
-        self.exact = exact
         exact_mask = np.array([d in exact for d in LOOP_DIMS])
         padded = np.ones((n, levels + 1, _ND))
         eff_t = np.empty((n, levels, _ND))
@@ -230,8 +234,7 @@ class _Operand:
             padded[:, level] = x
             eff_t[:, level] = np.where(exact_mask, temporal[:, level],
                                        _ceil_div(np.minimum(self.sizes, x), inner))
-        self.padded, self.eff_s = padded, eff_s
-        self.eff_at = np.take_along_axis(eff_t, self.batch.order, axis=2).reshape(n, -1)
+        return exact, padded, eff_s, np.take_along_axis(eff_t, self.batch.order, axis=2).reshape(n, -1)
 
     def elements(self, tile: list) -> np.ndarray:
         """Elements of the operand in tiles of per-dim extents ``tile`` (LOOP_DIMS order): port_words._Operand's."""
@@ -270,18 +273,17 @@ class _Operand:
         after[:, :-1] = np.cumprod(self.eff_at[:, ::-1], axis=1)[:, ::-1]
         return after[self.c.rows, moving + 1]
 
-    def instances(self, k: int) -> np.ndarray:
+    def instances(self, k: int) -> np.ndarray | int:
         """Keeper k's instances in use: round(round(product of the spatial trips above it, 3))."""
-        x = np.ones(len(self.batch))
-        for j, lp in enumerate(self.spatial):
-            if lp.level < k:
-                x = x * self.eff_s[j]
+        x = self.spatial_product(lambda lp: lp.level < k)
+        if np.ndim(x) == 0:
+            return round(round(float(x), 3))
         values, inverse = np.unique(x, return_inverse=True)  # Python's round, exactly, on the few distinct ones
         return np.array([round(round(float(v), 3)) for v in values], dtype=float)[inverse]
 
-    def spread(self, k: int | None) -> np.ndarray:
+    def spread(self, k: int | None):
         """Unique elements over the spatial loops below keeper k (None: none)."""
-        tile = [np.ones(len(self.batch)) for _ in range(_ND)]
+        tile = [1.0] * _ND
         if k is not None:
             for j, lp in enumerate(self.spatial):
                 if lp.level >= k:
