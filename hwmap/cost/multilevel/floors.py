@@ -1,19 +1,21 @@
-"""ZigZag 3.9.1's port words and the energy floor of many loop nests at once (numpy), for the search in a peer's
-model (:mod:`.search`, "In a peer's model").
+"""ZigZag 3.9.1's port words, the energy floor and the cycles of many loop nests at once (numpy), for the search in
+a peer's model (:mod:`.search`, "In a peer's model").
 
 The search ranks each option's finalists (64 final states, each with every loop order of the innermost level) under
 AccessConventions and skips a finalist whose energy floor (:func:`.evaluate.energy_floor_pj`: the MACs, every
-port's word accesses as :mod:`.port_words` counts them, leakage over the compute cycles) is above the best energy
-found. :func:`energy_floors_pj` computes the floors of all the finalists together, so the search evaluates them in
-ascending floor order and stops at the first floor above the best energy, instead of building every finalist's nest,
-its tiles and its words one at a time.
+port's word accesses as :mod:`.port_words` counts them, leakage over the compute cycles; never above the energy) is
+above the best energy found, or equal to it with no fewer cycles. :func:`floors_and_cycles` computes the floors and
+the cycles of all the finalists together, so the search evaluates them least floor first and mostly evaluates one,
+instead of building every finalist's nest, its tiles, words and counts one at a time.
 
 The finalists of one option share everything but their temporal loops: :class:`NestBatch` holds N nests whose levels
 list every dim once temporally (a factor of 1 is no loop; it moves and multiplies nothing), in a per-nest order, with
-the same spatial loops and keeps. The counts are :mod:`.port_words`' and :mod:`.evaluate`'s tiles (``_Tiles``, or
-``_FractionalTiles`` under fractional_spatial_unrolling) computed per nest as arrays, in the same float operations
-where a result is not a whole number, so every word count equals port_words' and every floor energy_floor_pj's
-(tests/cost/test_multilevel_floors.py, on the search's finalists of ZigZag's example hardware).
+the same spatial loops and keeps. The counts are :mod:`.port_words`' and :mod:`.evaluate`'s (its tiles, ``_Tiles``
+or ``_FractionalTiles`` under fractional_spatial_unrolling, its element counts ``_boundary`` and ``_mac_side`` and
+its transfer times) computed per nest as arrays, in the same float operations in the same order where a result is
+not a whole number, so every word count equals port_words', every floor energy_floor_pj's and every cycle count
+evaluate_mapping's, to the bit (tests/cost/test_multilevel_floors.py, on the search's finalists of ZigZag's example
+hardware under three sets of rules).
 """
 
 from __future__ import annotations

@@ -934,7 +934,12 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
                beam: int, per_dim: int, shortlist: int | None, first_level_cap: int, widen: int,
                finalists: int) -> MappedProblem:
     """_map_one optimising in the model of ``conventions`` (map_problem's docstring): every option's finalists
-    evaluated under them, the best kept."""
+    evaluated under them, the best kept. Objective energy under port_word_energy: an option's finalists get their
+    energy floors and cycles together (floors.floors_and_cycles, equal to energy_floor_pj's and evaluate_mapping's
+    to the bit) and are evaluated least floor first, then fewest cycles; a finalist whose floor is above the best
+    energy cannot win (the floor is never above its energy), nor one whose floor equals it (at best a tie in
+    energy) with no fewer cycles and a later rank (option, then finalist): every later one is skipped, so mostly
+    one finalist per option is evaluated, and the winner is the one evaluating every finalist in order finds."""
     options = _ranked_options(hierarchy, problem, objective, spatial, bits)
     best, exhaustive, candidates, searched = None, True, 0, 0
     source = f"{problem.name} mapping"
