@@ -313,6 +313,7 @@ class _Search:
         self.incumbent = incumbent if objective == "energy" else None
         self.objective, self.beam, self.per_dim, self.widen = objective, beam, per_dim, widen
         self.m = len(h.levels)
+        self.leakage = h.leakage_pj_per_cycle()  # pJ per cycle, every stage asks
         self.size = np.array([problem.size(d) for d in LOOP_DIMS], dtype=np.int64)
         sp = option.sp
         self.s_geq = np.flip(np.cumprod(np.flip(sp, axis=0), axis=0), axis=0)  # (M, 8): unrolling at >= level
@@ -589,14 +590,17 @@ class _Search:
         p = keepers[keepers.index(c) - 1]
         eff_sp = self._view(eff_sp, op)
         above_p, above_c = self._irrelevant_spatial(eff_sp, op, 0, p), self._irrelevant_spatial(eff_sp, op, 0, c)
-        between = self._spread_levels(op, p, c)
-        grow = np.prod(eff_sp[:, between], axis=1) if between else 1
-        tile = self._tile_of(t[:, c], op, c)
-        if op == "input" and self.conventions is not None:
-            union, own = above_p * self._input_extent(tile * grow, p), above_c * self._input_extent(tile, c)
+        if op != "input":  # no halo: a pass moves the operand once, whatever the tiles (extent_sum)
+            union, own = above_p * self.p.elements(op), above_c * self.p.elements(op)
         else:
-            union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, tile * grow)), op)
-            own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, tile)), op)
+            between = self._spread_levels(op, p, c)
+            grow = np.prod(eff_sp[:, between], axis=1) if between else 1
+            tile = self._tile_of(t[:, c], op, c)
+            if self.conventions is not None:
+                union, own = above_p * self._input_extent(tile * grow, p), above_c * self._input_extent(tile, c)
+            else:
+                union = above_p * extent_sum(self.p, self._dims(np.minimum(self.size, tile * grow)), op)
+                own = above_c * extent_sum(self.p, self._dims(np.minimum(self.size, tile)), op)
         zero = np.zeros(len(t))
         if op != "output":
             return [(p, "read", self.bits[op], zero, union), (c, "write", self.bits[op], zero, own)]
@@ -664,7 +668,7 @@ class _Search:
         """The objective of states after stage ``level``, their energy raised by what the next boundary of every
         operand not yet kept below ``level`` costs at least (_boundary_bound): so states are not ranked blind to
         the operands still to come (the weights of a chain ifmap -> filter -> ofmap, say)."""
-        leakage = self.h.leakage_pj_per_cycle()
+        leakage = self.leakage
         if self.objective == "energy" and not leakage:
             cycles = np.zeros(len(pick))  # the score is the energy alone: spare computing what it ignores
         else:
@@ -722,7 +726,7 @@ class _Search:
             energy += self._charge(bytes_r, bytes_w, c, "read", np.maximum(accesses - fresh, 0.0)[pick], psum)
         energy = energy + self.p.macs * self.h.compute.mac_energy_pj
         cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w)
-        energy = energy + self.h.leakage_pj_per_cycle() * cycles
+        energy = energy + self.leakage * cycles
         score = objectives.choice_scores(self.objective, energy, cycles)
         if self.finals is not None:
             return self._finalists(t, rows, pick, order, orders, np.lexsort((cycles, score)))
