@@ -314,6 +314,9 @@ class _Search:
         self.objective, self.beam, self.per_dim, self.widen = objective, beam, per_dim, widen
         self.m = len(h.levels)
         self.leakage = h.leakage_pj_per_cycle()  # pJ per cycle, every stage asks
+        # whether a stage's score needs its states' cycles (else the energy alone: the bytes they move, which only
+        # the cycles read, are added for the states the stage keeps)
+        self.cycles_ranked = not (objective == "energy" and not self.leakage)
         self.size = np.array([problem.size(d) for d in LOOP_DIMS], dtype=np.int64)
         sp = option.sp
         self.s_geq = np.flip(np.cumprod(np.flip(sp, axis=0), axis=0), axis=0)  # (M, 8): unrolling at >= level
@@ -507,12 +510,16 @@ class _Search:
                            st["R"][from_parent])
         above = a_prev * x[pick]
         energy = st["energy"][from_parent]
-        bytes_r, bytes_w = st["bytes_r"][from_parent], st["bytes_w"][from_parent]
+        charges = []  # (level, action, elements, bits) in pricing order: the bytes each moves (_moved)
         for op in (o for o in OPERANDS if o in self.o.keeps[level]):  # a fixed order: sums as every run sums
             k = OPERANDS.index(op)
             for at, action, bits, x0, x1 in self._price(t, eff_sp, op, level):
                 elements = x0[pick] + x1[pick] * repeats[:, k]
-                energy += self._charge(bytes_r, bytes_w, at, action, elements, bits)
+                energy += self._pj(at, action, elements, bits)
+                charges.append((at, action, elements, bits))
+        bytes_r = bytes_w = None  # every row's only where its cycles are needed now; else the kept rows' below
+        if level == self.m - 1 or self.cycles_ranked:
+            bytes_r, bytes_w = self._moved(st, from_parent, charges)
         if level == self.m - 1:
             self._effs(t, eff_sp, level)
             return self._finish(t, eff_sp, rows, pick, order, st["order"], energy, bytes_r, bytes_w)
@@ -529,8 +536,21 @@ class _Search:
         chosen = pick[keep]
         orders = st["order"][rows[chosen]]
         orders[:, level - 1] = order[keep]
+        if bytes_r is None:  # the same additions, in the same order, to the kept rows only
+            bytes_r, bytes_w = self._moved(st, from_parent[keep], [(at, action, elements[keep], bits)
+                                                                   for at, action, elements, bits in charges])
+        else:
+            bytes_r, bytes_w = bytes_r[keep], bytes_w[keep]
         return {"T": t[chosen], "eff_sp": eff_sp[chosen], "R": repeats[keep], "A": above[keep],
-                "energy": energy[keep], "bytes_r": bytes_r[keep], "bytes_w": bytes_w[keep], "order": orders}
+                "energy": energy[keep], "bytes_r": bytes_r, "bytes_w": bytes_w, "order": orders}
+
+    @staticmethod
+    def _moved(st: dict, parents: np.ndarray, charges: list) -> tuple[np.ndarray, np.ndarray]:
+        """The bytes read and written per level of the states ``parents`` of the stage above, plus ``charges``."""
+        bytes_r, bytes_w = st["bytes_r"][parents], st["bytes_w"][parents]
+        for level, action, elements, bits in charges:
+            (bytes_r if action == "read" else bytes_w)[:, level] += elements * (bits / 8)
+        return bytes_r, bytes_w
 
     def _beam_cut(self, score, t, eff_sp, pick, repeats, above, level: int, width: int) -> np.ndarray:
         """The indices (into pick) of the states kept: every state, best first, when there are at most ``width``;
@@ -634,8 +654,12 @@ class _Search:
 
     def _charge(self, bytes_r, bytes_w, level: int, action: str, elements, bits: int):
         """Add the bytes to the level's read or write column; return the energy (pJ)."""
-        lv = self.h.levels[level]
         (bytes_r if action == "read" else bytes_w)[:, level] += elements * (bits / 8)
+        return self._pj(level, action, elements, bits)
+
+    def _pj(self, level: int, action: str, elements, bits: int):
+        """The energy (pJ) of ``elements`` accesses of ``bits`` each at ``level``."""
+        lv = self.h.levels[level]
         return elements * (bits / lv.access_width_bits) * getattr(lv.energy, f"{action}_pj")
 
     def _dims(self, tiles: np.ndarray) -> dict:
@@ -669,7 +693,7 @@ class _Search:
         operand not yet kept below ``level`` costs at least (_boundary_bound): so states are not ranked blind to
         the operands still to come (the weights of a chain ifmap -> filter -> ofmap, say)."""
         leakage = self.leakage
-        if self.objective == "energy" and not leakage:
+        if not self.cycles_ranked:
             cycles = np.zeros(len(pick))  # the score is the energy alone: spare computing what it ignores
         else:
             cycles = self._cycles(t, eff_sp, pick, bytes_r, bytes_w, upto=level)
