@@ -23,6 +23,7 @@ from test_multilevel_search_conventions import SMALL
 
 from hwmap.cost import objectives
 from hwmap.cost.multilevel import evaluate_mapping
+from hwmap.cost.multilevel import search as search_module
 from hwmap.cost.multilevel.evaluate import (
     ZIGZAG_CONVENTIONS,
     _port_words,
@@ -39,7 +40,7 @@ from hwmap.cost.multilevel.floors import (
 )
 from hwmap.cost.multilevel.nest import MappingError, flatten, resolve
 from hwmap.cost.multilevel.problem import problem_of
-from hwmap.cost.multilevel.search import _ranked_options, _Search, _unrolls_folded_dims, map_problem
+from hwmap.cost.multilevel.search import _pick_finalist, _ranked_options, _Search, _unrolls_folded_dims
 
 ROOT = Path(__file__).resolve().parents[2]
 # per hardware two layers: conv1 (7 x 7 stride 2, padded: clipped input tiles), and one whose unrolling does not
@@ -160,11 +161,11 @@ def test_floor_is_the_energy_without_stalls(problem, hardware, leakage):
                                            ("tpu_like", "fc_addmm_228"), ("meta_prototype",
                                                                           "layer2.0.conv2_convolution_51")],
                          ids=["ascend_like_ties", "tpu_like_fc", "meta_prototype"])
-def test_search_picks_what_evaluating_every_finalist_picks(hw, layer, tmp_path):
-    """map_problem evaluates the finalists lowest floor first and skips those that cannot win (a floor above the
-    best energy; a floor equal to it with no fewer cycles, ranked later); it picks what evaluating every
-    finalist in order, keeping the first of the least (energy, cycles), picks. ascend_like layer1.0.conv3: 64
-    finalists tie in energy and differ in cycles."""
+def test_search_picks_what_evaluating_every_finalist_picks(hw, layer, tmp_path, monkeypatch):
+    """The search (_pick_finalist, what _map_under does with each option's finalists) evaluates them lowest floor
+    first and skips those that cannot win (a floor above the best energy; a floor equal to it with no fewer cycles,
+    ranked later); it picks what evaluating every finalist in order, keeping the first of the least (energy,
+    cycles), picks, evaluating one. ascend_like layer1.0.conv3: 64 finalists tie in energy and differ in cycles."""
     h, problem, bits, spatial = _case(hw, layer, tmp_path)
     bits = operand_bits_of(bits)
     found = _finalists(h, problem, bits, spatial, ZIGZAG_CONVENTIONS)
@@ -176,10 +177,18 @@ def test_search_picks_what_evaluating_every_finalist_picks(hw, layer, tmp_path):
                r.cycles)
         if r.fits and (best is None or key < best[0]):
             best = (key, found.mapping(i))
-    mapped = map_problem(h, problem, objective="energy", operand_bits=bits, spatial=spatial, shortlist=1,
-                         conventions=ZIGZAG_CONVENTIONS)
-    assert mapped.mapping == best[1]
-    assert (mapped.result.energy_pj, mapped.result.cycles) == best[0][1:]
+    evaluated = []  # the search's full evaluations
+    real = search_module.evaluate_unless_above
+    monkeypatch.setattr(search_module, "evaluate_unless_above", lambda *a, **k: evaluated.append(1) or real(*a, **k))
+    picked = _pick_finalist(h, problem, "energy", bits, ZIGZAG_CONVENTIONS, found, None, 1, layer)
+    assert picked[1] == best[1]
+    assert (picked[2].energy_pj, picked[2].cycles) == best[0][1:]
+    assert len(evaluated) == 1
+    # a best from an earlier option with the same energy and cycles wins the tie: nothing here is evaluated
+    evaluated.clear()
+    earlier = (picked[0][:3] + (0, 0), "earlier", picked[2])
+    assert _pick_finalist(h, problem, "energy", bits, ZIGZAG_CONVENTIONS, found, earlier, 1, layer) == earlier
+    assert not evaluated
 
 
 def test_from_nests_refuses_a_dim_twice_at_a_level():

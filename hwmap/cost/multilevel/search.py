@@ -983,27 +983,7 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
         candidates += run.candidates
         if found is None:
             continue
-        ranked, floors = range(len(found)), None
-        if objective == "energy" and conventions.port_word_energy:  # the least floors first (skips below)
-            floors, least_cycles = floors_and_cycles(hierarchy, problem, found.batch(), bits, conventions)
-            ranked = np.lexsort((least_cycles, floors))
-        for i in ranked:
-            if floors is not None and best is not None:
-                if floors[i] > best[0][1]:
-                    break  # its energy (no lower than its floor) and every later one's is above the best's
-                if floors[i] == best[0][1] and (least_cycles[i], searched, i) > best[0][2:]:
-                    continue  # at best a tie in energy, with no fewer cycles, ranked later: it cannot win
-            mapping = found.mapping(i)
-            result = evaluate_unless_above(hierarchy, problem, mapping, operand_bits=bits, source=source,
-                                           conventions=conventions, ceiling_pj=math.inf, trusted=True)
-            if not result.fits:
-                continue
-            energy, cycles = result.energy_pj, result.cycles
-            # of equal scores, energies and cycles the first option's, then its first finalist's
-            key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy,
-                   cycles, searched, int(i))
-            if best is None or key < best[0]:
-                best = (key, mapping, result)
+        best = _pick_finalist(hierarchy, problem, objective, bits, conventions, found, best, searched, source)
     if best is None:
         raise _no_fit(hierarchy, problem, options[0][3], bits, objective)
     _, mapping, result = best
@@ -1012,6 +992,34 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
     floor = problem.macs * hierarchy.compute.mac_energy_pj + hierarchy.leakage_pj_per_cycle() * fewest
     bound = objectives.objective_value(objective, floor, fewest)
     return MappedProblem(problem, objective, mapping, result, value, bound, exhaustive, candidates)
+
+
+def _pick_finalist(hierarchy: Hierarchy, problem: LoopProblem, objective: str, bits: dict, conventions,
+                   found: _Finalists, best: tuple | None, searched: int, source: str) -> tuple | None:
+    """The best of ``best`` ((key, mapping, result), from the options before; None) and the finalists ``found`` of
+    option ``searched``, evaluated under ``conventions`` (_map_under's docstring: what is skipped and why)."""
+    ranked, floors = range(len(found)), None
+    if objective == "energy" and conventions.port_word_energy:  # the least floors first (skips below)
+        floors, least_cycles = floors_and_cycles(hierarchy, problem, found.batch(), bits, conventions)
+        ranked = np.lexsort((least_cycles, floors))
+    for i in ranked:
+        if floors is not None and best is not None:
+            if floors[i] > best[0][1]:
+                break  # its energy (no lower than its floor) and every later one's is above the best's
+            if floors[i] == best[0][1] and (least_cycles[i], searched, i) > best[0][2:]:
+                continue  # at best a tie in energy, with no fewer cycles, ranked later: it cannot win
+        mapping = found.mapping(i)
+        result = evaluate_unless_above(hierarchy, problem, mapping, operand_bits=bits, source=source,
+                                       conventions=conventions, ceiling_pj=math.inf, trusted=True)
+        if not result.fits:
+            continue
+        energy, cycles = result.energy_pj, result.cycles
+        # of equal scores, energies and cycles the first option's, then its first finalist's
+        key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy,
+               cycles, searched, int(i))
+        if best is None or key < best[0]:
+            best = (key, mapping, result)
+    return best
 
 
 def _unrolls_folded_dims(h: Hierarchy, spatial) -> bool:
