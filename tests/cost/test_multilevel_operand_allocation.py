@@ -15,7 +15,7 @@ from test_multilevel_search import BITS, _level, three_level
 
 from hwmap.cost.multilevel import LoopProblem, evaluate_mapping
 from hwmap.cost.multilevel.evaluate import HWMAP_CONVENTIONS, ZIGZAG_CONVENTIONS, operand_bits_of
-from hwmap.cost.multilevel.nest import flatten
+from hwmap.cost.multilevel.nest import NestMapping, flatten
 from hwmap.cost.multilevel.operand_allocation import (
     EXHAUSTIVE_ORDERS,
     OperandAllocation,
@@ -56,10 +56,22 @@ def _winner(h, problem):
                        operand_allocation=False, beam=10**6, shortlist=None, finalists=10**6)
 
 
+def _pinned(problem, allocation: OperandAllocation) -> set:
+    """The base's DRAM loops of dims whose loops run past the layer's edge (they stay at DRAM)."""
+    def steps(dim):
+        return (math.prod(f for d, f in allocation.order if d == dim)
+                * math.prod(s.factor for s in allocation.base.spatial if s.dim == dim))
+
+    return {tuple(loop) for loop in allocation.base.levels[0].temporal if steps(loop[0]) > problem.size(loop[0])}
+
+
 def _tile_bytes(h, problem, allocation: OperandAllocation, op: str, keeper: int) -> float:
     """The operand's tile at ``keeper`` from the definition (whole unrollings that divide their dims: the loops from
-    the cut inward and the spatial loops of the levels from the keeper inward), at its bits."""
+    the cut inward and the spatial loops of the levels from the keeper inward), at its bits; infinite when it holds
+    a padded DRAM loop."""
     cut = allocation.cuts_of(op)[allocation.keepers(op).index(keeper)]
+    if set(allocation.order[cut:]) & _pinned(problem, allocation):
+        return math.inf
     tile = dict.fromkeys(LOOP_DIMS, 1)
     for dim, factor in allocation.order[cut:]:
         tile[dim] *= factor
@@ -239,8 +251,6 @@ def test_zigzags_per_operand_mappings_cost_zigzags_energy(hardware, layer):
     base = {"spatial": zigzag_spatial_entries(record, h, source=layer),
             "levels": [{"level": lv.name, "keeps": list(lv.keeps), "temporal": [list(loop) for loop in order]
                         if i == 0 else []} for i, lv in enumerate(h.levels)]}
-    from hwmap.cost.multilevel.nest import NestMapping
-
     start = OperandAllocation.of(NestMapping.parse(base))
     alloc = OperandAllocation(start.base, order, tuple(
         (op, tuple(len(order) - tops[op][h.levels[k].name] if k else 0 for k in start.keepers(op)))
@@ -268,3 +278,25 @@ def test_zigzag_layer_the_single_nest_space_lost_is_won():
     assert mapped.allocation is not None and mapped.result.fits
     assert math.isclose(mapped.result.energy_pj, evaluate_allocation(
         h, mapped.problem, mapped.allocation, bits=operand_bits_of(bits), conventions=ZIGZAG_CONVENTIONS).energy_pj)
+
+
+def test_a_padded_dram_loop_stays_at_dram():
+    """A base whose DRAM loop pads its dim (OY 7 stepped 4 x 2): with room for every loop in the global buffer, the
+    fill would take it there; it stays at DRAM for every operand (ZigZag bills a padded tile below DRAM otherwise
+    than hwmap), and the refinement still finds a cheaper allocation of the other loops."""
+    h = eyeriss_mini(1 << 20, 8, 8, 8)
+    problem = LoopProblem(K=4, C=2, OY=7, name="seven")
+    spatial = [{"level": "glb", "axis": "X", "dim": "K", "factor": 2},
+               {"level": "glb", "axis": "Y", "dim": "C", "factor": 2}]
+    keeps = {"DRAM": ["input", "weight", "output"], "glb": ["input", "output"], "ospad": ["output"],
+             "wspad": ["weight"], "ispad": ["input"]}
+    temporal = {"DRAM": [["OY", 4]], "glb": [["K", 2], ["OY", 2]]}
+    base = NestMapping.parse({"spatial": spatial, "levels": [
+        {"level": name, "keeps": kept, "temporal": temporal.get(name, [])} for name, kept in keeps.items()]})
+    result = evaluate_mapping(h, problem, base, operand_bits=BITS, conventions=ZIGZAG_CONVENTIONS)
+    alloc, refined = refine(h, problem, base, result, objective="energy", bits=operand_bits_of(BITS),
+                            conventions=ZIGZAG_CONVENTIONS)
+    assert _pinned(problem, alloc) == {("OY", 4)}
+    assert refined.energy_pj < result.energy_pj
+    padded = alloc.order.index(("OY", 4))
+    assert all(alloc.cuts_of(op)[1] > padded for op in OPERANDS)

@@ -23,6 +23,10 @@ its levels' first loops, and evaluates exactly as evaluate_mapping evaluates the
 level by level from the innermost, every operand the level keeps extends its run outward, one loop at a time and
 the operands in turn, while the level's tiles fit (a pre-check, :class:`_Capacity`, computes the tiles as the
 evaluation's capacity check does; the evaluation checks again and an allocation that overflows is never kept).
+A loop of the base's DRAM that runs its dim past the layer's edge (the search pads only DRAM's loops) stays at
+DRAM for every operand: below DRAM, ZigZag bills a padded tile otherwise than hwmap's model (ZigZag's own cost
+model, benchmarks/zigzag_rescore.py, differed by 0.36% on the one cross-check layer whose refined allocation had
+one there).
 When the loops have at most EXHAUSTIVE_ORDERS distinct orders, every order is filled (the result is the best of
 that space and the base: tested against brute force on small layers); otherwise a hill climb from the base's
 order by adjacent swaps (each filled), at most ``rounds`` passes. The loops, their factors, the spatial unrolling
@@ -196,6 +200,11 @@ class _Capacity:
                         factors[widest] = (self.sizes[dim] / math.ceil(self.sizes[dim] / unrolled)
                                            / (unrolled / factors[widest]))
             self.spatial[op] = [(lp.level, lp.dim, f) for lp, f in zip(loops, factors, strict=True)]
+        unrolled = {dim: math.prod(f for _, d, f in self.spatial["output"] if d == dim) for dim in self.sizes}
+        stepped = {dim: math.prod(f for d, f in start.order if d == dim) for dim in self.sizes}
+        #: the base's DRAM loops of dims whose loops run past the layer's edge: they stay at DRAM (module docstring)
+        self.pinned = frozenset(tuple(loop) for loop in start.base.levels[0].temporal
+                                if stepped[loop[0]] * unrolled[loop[0]] > self.sizes[loop[0]] * (1 + 1e-9))
 
     def tile_bytes(self, op: str, keeper: int, loops) -> float:
         """Bytes of op's tile at ``keeper`` holding the temporal ``loops`` (their order does not matter)."""
@@ -205,6 +214,8 @@ class _Capacity:
         return self._bytes[key]
 
     def _tile_bytes(self, op: str, keeper: int, loops) -> float:
+        if any(tuple(loop) in self.pinned for loop in loops):
+            return math.inf  # a padded loop below DRAM
         tile = dict.fromkeys(self.sizes, 1.0)
         for dim, factor in loops:
             tile[dim] *= factor
