@@ -185,19 +185,6 @@ def test_the_space_holds_allocations_no_nest_holds():
     assert _fits(h, mapped.problem, mapped.allocation)
 
 
-def test_a_refined_single_nest_is_returned_as_a_mapping():
-    """When the best allocation is one nest (another order of the winner's loops), map_problem returns it as its
-    mapping, evaluated by evaluate_mapping, and no allocation."""
-    h, problem = eyeriss_mini(1 << 20, 2, 4, 4), SMALL[1]
-    single = _winner(h, problem)
-    mapped = map_problem(h, problem, objective="energy", operand_bits=BITS, conventions=ZIGZAG_CONVENTIONS,
-                         beam=10**6, shortlist=None, finalists=10**6)
-    assert mapped.result.energy_pj < single.result.energy_pj
-    if mapped.allocation is None:
-        assert mapped.result == evaluate_mapping(h, mapped.problem, mapped.mapping, operand_bits=BITS, strict=False,
-                                                 conventions=ZIGZAG_CONVENTIONS)
-
-
 def test_the_order_climb_on_many_loops_never_loses_and_fits():
     """With more distinct orders than EXHAUSTIVE_ORDERS (6 loops), refine climbs by adjacent swaps: never dearer
     than the single nest, and its allocation fits."""
@@ -300,3 +287,21 @@ def test_a_padded_dram_loop_stays_at_dram():
     assert refined.energy_pj < result.energy_pj
     padded = alloc.order.index(("OY", 4))
     assert all(alloc.cuts_of(op)[1] > padded for op in OPERANDS)
+
+
+def test_a_refined_single_nest_is_returned_as_a_mapping():
+    """eyeriss_like's layer2.1.conv1: the best allocation found is one nest again (another order of the winner's
+    loops), so map_problem returns it as its mapping, evaluated by evaluate_mapping, and no allocation (measured:
+    0.99208 -> 0.99197 of ZigZag's energy)."""
+    _, record, h, problem, bits = _zigzag_case("eyeriss_like", "layer2.1.conv1")
+    from hwmap.interop.fixed_mapping import zigzag_spatial_entries
+
+    spatial = zigzag_spatial_entries(record, h, source="layer2.1.conv1")
+    single = map_problem(h, problem, objective="energy", operand_bits=bits, spatial=spatial,
+                         conventions=ZIGZAG_CONVENTIONS, operand_allocation=False)
+    mapped = map_problem(h, problem, objective="energy", operand_bits=bits, spatial=spatial,
+                         conventions=ZIGZAG_CONVENTIONS)
+    assert mapped.allocation is None and mapped.mapping != single.mapping
+    assert mapped.result.energy_pj < single.result.energy_pj
+    assert mapped.result == evaluate_mapping(h, mapped.problem, mapped.mapping, operand_bits=bits, strict=False,
+                                             conventions=ZIGZAG_CONVENTIONS)

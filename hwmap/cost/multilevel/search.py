@@ -75,8 +75,8 @@ against brute force in tests/cost/test_multilevel_search_conventions.py). Then (
 default) the winner's loops are re-allocated per operand as ZigZag's LOMA allocates them
 (:func:`.operand_allocation.refine`: orders of the winner's loops, each operand's levels filled bottom up as their
 capacity allows, the cut points differing per operand), and the cheapest allocation wins, the winner itself when
-none is cheaper. The lower bound is then the MACs' energy
-and the leakage over the fewest cycles (every memory term of either model is >= 0).
+none is cheaper. The lower bound is then the MACs' energy and the leakage over the fewest cycles (every memory
+term of either model is >= 0).
 """
 
 from __future__ import annotations
