@@ -305,3 +305,20 @@ def test_a_refined_single_nest_is_returned_as_a_mapping():
     assert mapped.result.energy_pj < single.result.energy_pj
     assert mapped.result == evaluate_mapping(h, mapped.problem, mapped.mapping, operand_bits=bits, strict=False,
                                              conventions=ZIGZAG_CONVENTIONS)
+
+
+@pytest.mark.parametrize("objective", ["latency", "edp"])
+def test_refine_under_other_objectives_never_loses(objective):
+    """refine ranks by the search's objective (latency, energy-delay): never worse than the single nest, and its
+    allocation fits; on the small Eyeriss at these capacities it is strictly better for edp."""
+    h, problem = eyeriss_mini(32, 2, 6, 6), SMALL[0]
+    single = map_problem(h, problem, objective=objective, operand_bits=BITS, conventions=ZIGZAG_CONVENTIONS,
+                         operand_allocation=False, beam=10**6, shortlist=None, finalists=10**6)
+    mapped = map_problem(h, problem, objective=objective, operand_bits=BITS, conventions=ZIGZAG_CONVENTIONS,
+                         beam=10**6, shortlist=None, finalists=10**6)
+    assert mapped.value <= single.value
+    if objective == "edp":
+        assert mapped.value < single.value
+    assert mapped.result.fits
+    if mapped.allocation is not None:
+        assert _fits(h, mapped.problem, mapped.allocation)

@@ -46,8 +46,6 @@ import itertools
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from hwmap.cost import objectives
 from hwmap.cost.multilevel.evaluate import LevelResult, evaluate_mapping, evaluate_operand_nests
 from hwmap.cost.multilevel.nest import LevelLoops, Loop, Nest, NestMapping, nested, unnested_operand_nest
@@ -157,7 +155,8 @@ class OperandAllocation:
         return tuple(frozenset(lv.keeps) for lv in self.base.levels)
 
     def loops_text(self) -> str:
-        """'output: dram: K4 | glb: C2 ...; weight: ...': each operand's keepers and their loops, outermost first."""
+        """'input: DRAM: - | glb: K2 OY2 | ispad: C2; weight: ...; output: ...': each operand's keepers and their
+        loops, outermost first."""
         parts = []
         for op in OPERANDS:
             levels = self.mapping(op).levels
@@ -272,8 +271,10 @@ def filled(allocation: OperandAllocation, capacity: _Capacity) -> OperandAllocat
 
 
 def _key(objective: str, result: LevelResult) -> tuple:
+    """The objective's value, ties broken by energy then cycles (one candidate at a time: objectives.choice_scores
+    scores latency against the set it is given, so it is not used here)."""
     energy, cycles = result.energy_pj, result.cycles
-    return (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy, cycles)
+    return (objectives.objective_value(objective, energy, cycles), energy, cycles)
 
 
 class _Climb:
