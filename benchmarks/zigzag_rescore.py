@@ -6,9 +6,10 @@
 For each of ZigZag's example accelerators and each distinct ResNet-50 conv/FC layer (benchmarks/reference's
 records), hwmap's search maps the layer with ZigZag's spatial unrolling, optimising in ZigZag's model
 (map_problem(..., conventions=ZIGZAG_CONVENTIONS), as benchmarks/zigzag_crosscheck.py's (b) in ZigZag's model
-does) and evaluates its winner under ZIGZAG_CONVENTIONS; the winner goes to ZigZag as a fixed temporal mapping
-(per operand, its levels innermost first), ZigZag's CostModelEvaluation prices it (in its venv, default
-benchmarks/.zigzag-venv as bench_zigzag.py creates it), and both energies are printed side by side. A 1 x 1 conv
+does, the winner's loops re-allocated per operand where that is cheaper) and evaluates its winner under
+ZIGZAG_CONVENTIONS; the winner goes to ZigZag as a fixed temporal mapping (per operand, its levels innermost
+first), ZigZag's CostModelEvaluation prices it (in its venv, default benchmarks/.zigzag-venv as bench_zigzag.py
+creates it), and both energies are printed side by side. A 1 x 1 conv
 that hwmap maps as its GEMM (LoopProblem.canonical) goes to ZigZag as that GEMM (OY = its pixels, OX = 1).
 """
 
@@ -137,12 +138,14 @@ def jobs_for(hw: str, records: list[dict], entries: dict[str, dict], nodes: dict
         best = map_problem(hierarchy, problem, objective="energy", operand_bits=bits, spatial=spatial,
                            conventions=ZIGZAG_CONVENTIONS)
         nest = resolve(best.mapping, hierarchy, best.problem)
+        # a winner allocated per operand (operand_allocation) goes to ZigZag as each operand's own nest
+        nests = best.allocation.nests() if best.allocation is not None else dict.fromkeys(LETTERS, nest)
         entry = dict(entries[record["name"]])
         gemm = "D" in entry["loop_dims"]
         rename = GEMM_DIMS if gemm else {}
         temporal = {}
         for op, letter in LETTERS.items():
-            view = operand_nest(nest, hierarchy, op)
+            view = operand_nest(nests[op], hierarchy, op)
             keepers = view.keepers(op)
             levels = []
             for j, k in enumerate(keepers):

@@ -110,6 +110,6 @@ def test_leaky_search_equals_brute_force(problem):
     h = leaky(0.5)
     best = brute_force_zigzag(h, problem.canonical(), "energy")[2].energy_pj
     mapped = map_problem(h, problem, objective="energy", operand_bits=BITS, beam=10**6, shortlist=None,
-                         finalists=10**6, conventions=ZIGZAG_CONVENTIONS)
+                         finalists=10**6, conventions=ZIGZAG_CONVENTIONS, operand_allocation=False)  # single nests
     assert mapped.exhaustive
     assert math.isclose(mapped.result.energy_pj, best, rel_tol=1e-12)

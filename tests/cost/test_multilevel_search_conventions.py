@@ -90,7 +90,7 @@ def _check(h, problem, objective):
     brute = brute_force_zigzag(h, problem.canonical(), objective)  # map_problem maps a 1 x 1 conv as its GEMM
     assert brute is not None
     mapped = map_problem(h, problem, objective=objective, operand_bits=BITS, beam=10**6, shortlist=None,
-                         finalists=10**6, conventions=ZIGZAG_CONVENTIONS)
+                         finalists=10**6, conventions=ZIGZAG_CONVENTIONS, operand_allocation=False)  # single nests
     assert mapped.exhaustive
     assert mapped.value == pytest.approx(brute[1], rel=1e-12)
     assert mapped.result.energy_pj == pytest.approx(evaluate_mapping(
@@ -119,7 +119,7 @@ def test_zigzag_hardware_layer_at_most_zigzags_energy_in_zigzags_model(hardware,
             "psum": precision["O"]}
     spatial = zigzag_spatial_entries(record, hierarchy, source=layer)
     ours = map_problem(hierarchy, problem_of(node), objective="energy", operand_bits=bits, spatial=spatial,
-                       conventions=ZIGZAG_CONVENTIONS)
+                       conventions=ZIGZAG_CONVENTIONS, operand_allocation=False)  # the single-nest search
     assert ours.result.energy_pj <= record["energy_pj"] * (1 + 1e-9)
     assert ours.result.energy_pj == evaluate_mapping(hierarchy, ours.problem, ours.mapping, operand_bits=bits,
                                                      conventions=ZIGZAG_CONVENTIONS).energy_pj

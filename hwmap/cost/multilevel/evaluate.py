@@ -108,7 +108,8 @@ from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 from hwmap.vocabulary import ACCESS_CONVENTIONS
 
 __all__ = ["ACTIONS", "CONVENTIONS_BY_NAME", "HWMAP_CONVENTIONS", "ZIGZAG_CONVENTIONS", "AccessConventions",
-           "LevelResult", "OperandAccess", "energy_floor_pj", "evaluate_mapping", "evaluate_unless_above",
+           "LevelResult", "OperandAccess", "energy_floor_pj", "evaluate_mapping", "evaluate_operand_nests",
+           "evaluate_unless_above",
            "operand_bits_of"]
 
 ACTIONS: tuple[str, ...] = ("read", "write", "update")
@@ -383,6 +384,40 @@ def evaluate_unless_above(hierarchy: Hierarchy, problem: LoopProblem, mapping, *
     if energy_floor_pj(hierarchy, problem, nest, words) > ceiling_pj:
         return None
     return _evaluated(hierarchy, problem, nest, views, bits, conventions, strict=False, source=source, words=words)
+
+
+def evaluate_operand_nests(hierarchy: Hierarchy, problem: LoopProblem, nests: dict[str, Nest], *, operand_bits,
+                           conventions: AccessConventions, ceiling_pj: float | None = None,
+                           view_cache: dict | None = None) -> LevelResult | None:
+    """evaluate_mapping(strict=False) of a per-operand loop allocation: ``nests[op]`` is the nest operand ``op``
+    sees (every operand's nest has the same temporal loops in the same order, cut at the operand's own keepers;
+    hwmap.cost.multilevel.operand_allocation builds them). Every count and word of an operand comes from its own
+    nest (as evaluate_mapping's per-operand views), the capacities add the operands' own tiles per level; the
+    result's ``mapping`` is nests["output"]'s. ceiling_pj: as evaluate_unless_above, None when the energy floor
+    under port_word_energy is above it; None too when an operand's tile overflows a level (checked first: the
+    allocations tried are mostly ones that do not fit). view_cache: a dict the caller keeps over calls with the
+    same problem and conventions: each operand's view of a Nest object seen before is reused."""
+    conventions = conventions or HWMAP_CONVENTIONS
+    bits = operand_bits_of(operand_bits)
+    flat, views = nested(hierarchy), {}
+    cache = {} if view_cache is None else view_cache
+    for op in OPERANDS:
+        cached = cache.get((op, id(nests[op])))
+        if cached is None or cached[0] is not nests[op]:
+            op_nest = nests[op] if flat else unnested_operand_nest(nests[op], hierarchy, op)
+            cached = cache[(op, id(nests[op]))] = (nests[op], (op_nest, _FractionalTiles(op_nest, problem)
+                                                               if conventions.fractional_spatial_unrolling
+                                                               else _Tiles(op_nest, problem)))
+        views[op] = cached[1]
+    if _capacity(hierarchy, nests["output"], views, problem, bits, clip=conventions.clip_input_to_tensor)[2]:
+        return None
+    words = None
+    if conventions.port_word_energy:
+        words = _port_words(hierarchy, problem, views, bits, conventions)
+        if ceiling_pj is not None and energy_floor_pj(hierarchy, problem, nests["output"], words) > ceiling_pj:
+            return None
+    return _evaluated(hierarchy, problem, nests["output"], views, bits, conventions, strict=False,
+                      source="per-operand allocation", words=words)
 
 
 def energy_floor_pj(hierarchy: Hierarchy, problem: LoopProblem, nest: Nest, words: dict) -> float:

@@ -25,7 +25,8 @@ The space searched
 
 One loop nest serves every operand (:func:`.nest.resolve`): each level's temporal loops are the same for all the
 operands it keeps. ZigZag's per-operand allocation (each operand's temporal loops split over its own memories on
-their own, hwmap.interop.fixed_mapping's per-operand evaluation) is outside this space.
+their own, hwmap.interop.fixed_mapping's per-operand evaluation) is outside this space; in a peer's model (below)
+the winner is refined in it (:mod:`.operand_allocation`).
 
 The search
 ----------
@@ -70,8 +71,12 @@ innermost order, are evaluated under the conventions and the best there wins (ob
 port-word energy floor, evaluate.energy_floor_pj, is already above the best's is not evaluated further; the floor
 is its energy less the leakage of stall cycles, so the skip never changes the winner). When nothing was cut (small
 layers, every final state re-ranked) the result is the optimum in the peer's model over that space (tested
-against brute force in tests/cost/test_multilevel_search_conventions.py). The lower bound is then the MACs' energy
-and the leakage over the fewest cycles (every memory term of either model is >= 0).
+against brute force in tests/cost/test_multilevel_search_conventions.py). Then (``operand_allocation``, on by
+default) the winner's loops are re-allocated per operand as ZigZag's LOMA allocates them
+(:func:`.operand_allocation.refine`: orders of the winner's loops, each operand's levels filled bottom up as their
+capacity allows, the cut points differing per operand), and the cheapest allocation wins, the winner itself when
+none is cheaper. The lower bound is then the MACs' energy and the leakage over the fewest cycles (every memory
+term of either model is >= 0).
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ from hwmap.cost.multilevel.evaluate import (
 )
 from hwmap.cost.multilevel.floors import NestBatch, floors_and_cycles
 from hwmap.cost.multilevel.nest import LevelLoops, MappingError, NestMapping, fanout_of, flatten, nested
+from hwmap.cost.multilevel.operand_allocation import OperandAllocation, refine_winner
 from hwmap.cost.multilevel.problem import RELEVANT, LoopProblem, _rows, extent_sum, tile_elements
 from hwmap.hardware.hierarchy import LOOP_DIMS, OPERANDS, Hierarchy
 
@@ -157,13 +163,19 @@ class MappedProblem:
     lower_bound: float
     exhaustive: bool
     candidates: int
+    # under a peer's conventions, the per-operand loop allocation refined from ``mapping`` (operand_allocation;
+    # None: ``mapping`` as it is); ``result`` is then its evaluation
+    allocation: OperandAllocation | None = None
 
     @property
     def gap(self) -> float:
         return self.value / self.lower_bound - 1.0 if self.lower_bound > 0 else 0.0
 
     def loops_text(self) -> str:
-        """'DRAM: K4 C2 | glb: OX2 K16 | ...': every level's temporal loops, outermost first."""
+        """'DRAM: K4 C2 | glb: OX2 K16 | ...': every level's temporal loops, outermost first (per operand when the
+        operands' loops are allocated separately)."""
+        if self.allocation is not None:
+            return self.allocation.loops_text()
         return " | ".join(f"{lv.level}: " + (" ".join(f"{d}{f}" for d, f in lv.temporal) or "-")
                           for lv in self.mapping.levels)
 
@@ -850,7 +862,8 @@ class _Finalists:
 
 def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = "energy", spatial=None,
                 operand_bits=None, beam: int = 32, widen: int = 8, per_dim: int = 16, shortlist: int | None = 3,
-                first_level_cap: int = 8192, conventions=None, finalists: int = 64) -> MappedProblem:
+                first_level_cap: int = 8192, conventions=None, finalists: int = 64,
+                operand_allocation: bool = True) -> MappedProblem:
     """The best mapping of ``problem`` on ``hierarchy`` in the space of the module docstring.
 
     operand_bits: input/weight/output(/psum) bits; default every operand at DRAM's word bits.
@@ -870,7 +883,10 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
     model, and loose (the gap is large).
     finalists: under conventions, the final states per option re-ranked (>= 1; on ZigZag's example hardware,
     benchmarks/zigzag_crosscheck.py, 16, 32, 64 and 256 put 122, 128, 130 and 130 of 144 layers at most at
-    ZigZag's energy in its model).
+    ZigZag's energy in its model, single nests only).
+    operand_allocation: under conventions, refine the winner by per-operand loop allocation (module docstring;
+    the result's ``allocation`` when no single nest expresses the best one found, ``mapping`` then the single
+    nest it was refined from); False: single nests only.
     """
     objectives.check_objective(objective)
     for name, value in (("beam", beam), ("widen", widen), ("per_dim", per_dim), ("first_level_cap", first_level_cap),
@@ -879,7 +895,8 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
             raise MappingError(f"map_problem: {name} = {value!r}; expected an integer >= 1")
     cuts = {"beam": beam, "widen": widen, "per_dim": per_dim, "shortlist": shortlist,
             "first_level_cap": first_level_cap,
-            "conventions": None if conventions in (None, HWMAP_CONVENTIONS) else conventions, "finalists": finalists}
+            "conventions": None if conventions in (None, HWMAP_CONVENTIONS) else conventions, "finalists": finalists,
+            "operand_allocation": operand_allocation}
     canonical = problem.canonical()
     if canonical is problem or not _unrolls_folded_dims(hierarchy, spatial):
         return _map_one(hierarchy, canonical, objective, spatial, operand_bits, **cuts)
@@ -901,13 +918,14 @@ def map_problem(hierarchy: Hierarchy, problem: LoopProblem, *, objective: str = 
 
 def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, operand_bits, *, beam: int,
              per_dim: int, shortlist: int | None, first_level_cap: int, widen: int = 8,
-             conventions=None, finalists: int = 64) -> MappedProblem:
+             conventions=None, finalists: int = 64, operand_allocation: bool = True) -> MappedProblem:
     """map_problem for the problem as given (no fold)."""
     word = hierarchy.levels[0].word_bits
     bits = operand_bits_of(operand_bits or {"input": word, "weight": word, "output": word})
     if conventions is not None:
         return _map_under(hierarchy, problem, objective, spatial, bits, conventions, beam=beam, per_dim=per_dim,
-                          shortlist=shortlist, first_level_cap=first_level_cap, widen=widen, finalists=finalists)
+                          shortlist=shortlist, first_level_cap=first_level_cap, widen=widen, finalists=finalists,
+                          operand_allocation=operand_allocation)
     options = _ranked_options(hierarchy, problem, objective, spatial, bits)
     bound_energy, bound_cycles = min(o[1] for o in options), min(o[2] for o in options)
     best = None
@@ -960,7 +978,7 @@ def _no_fit(hierarchy: Hierarchy, problem: LoopProblem, option: _Option, bits: d
 
 def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict, conventions, *,
                beam: int, per_dim: int, shortlist: int | None, first_level_cap: int, widen: int,
-               finalists: int) -> MappedProblem:
+               finalists: int, operand_allocation: bool = True) -> MappedProblem:
     """_map_one optimising in the model of ``conventions`` (map_problem's docstring): every option's finalists
     evaluated under them, the best kept. Objective energy under port_word_energy: an option's finalists get their
     energy floors and cycles together (floors.floors_and_cycles, equal to energy_floor_pj's and evaluate_mapping's
@@ -987,11 +1005,15 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
     if best is None:
         raise _no_fit(hierarchy, problem, options[0][3], bits, objective)
     _, mapping, result = best
+    allocation = None
+    if operand_allocation:  # ZigZag's per-operand loop allocation, from the winner (operand_allocation.refine)
+        mapping, result, allocation = refine_winner(hierarchy, problem, mapping, result, objective=objective,
+                                                    bits=bits, conventions=conventions)
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
     fewest = min(o[2] for o in options)
     floor = problem.macs * hierarchy.compute.mac_energy_pj + hierarchy.leakage_pj_per_cycle() * fewest
     bound = objectives.objective_value(objective, floor, fewest)
-    return MappedProblem(problem, objective, mapping, result, value, bound, exhaustive, candidates)
+    return MappedProblem(problem, objective, mapping, result, value, bound, exhaustive, candidates, allocation)
 
 
 def _pick_finalist(hierarchy: Hierarchy, problem: LoopProblem, objective: str, bits: dict, conventions,
