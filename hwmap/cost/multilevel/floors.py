@@ -1,12 +1,12 @@
 """ZigZag 3.9.1's port words, the energy floor and the cycles of many loop nests at once (numpy), for the search in
 a peer's model (:mod:`.search`, "In a peer's model").
 
-The search ranks each option's finalists (64 final states, each with every loop order of the innermost level) under
-AccessConventions and skips a finalist whose energy floor (:func:`.evaluate.energy_floor_pj`: the MACs, every
-port's word accesses as :mod:`.port_words` counts them, leakage over the compute cycles; never above the energy) is
-above the best energy found, or equal to it with no fewer cycles. :func:`floors_and_cycles` computes the floors and
-the cycles of all the finalists together, so the search evaluates them least floor first and mostly evaluates one,
-instead of building every finalist's nest, its tiles, words and counts one at a time.
+The search ranks each option's finalists (32 final states by default, each with every loop order of the innermost
+level) under AccessConventions and skips a finalist whose energy floor (:func:`.evaluate.energy_floor_pj`: the MACs,
+every port's word accesses as :mod:`.port_words` counts them, leakage over the compute cycles; never above the
+energy) is above the best energy found, or equal to it with no fewer cycles. :func:`floors_and_cycles` computes the
+floors and the cycles of all the finalists together, so the search evaluates them least floor first and mostly
+evaluates one, instead of building every finalist's nest, its tiles, words and counts one at a time.
 
 The finalists of one option share everything but their temporal loops: :class:`NestBatch` holds N nests whose levels
 list every dim once temporally (a factor of 1 is no loop; it moves and multiplies nothing), in a per-nest order, with
