@@ -1286,6 +1286,8 @@ def plot_pareto(results, *, out: str | Path, x: str = "energy_mj", y: str = "lat
     frame = frame[np.isfinite(frame[x]) & np.isfinite(frame[y])]
     if frame.empty:
         raise HwmapError(f"{name}: no rows with finite {x} and {y} to plot")
+    if colour and pd.to_numeric(frame[colour], errors="coerce").isna().all():
+        colour = None  # e.g. area_mm2 of templates without an area section (hierarchy kinds): grey points, no scale
     front = pareto(frame, [x, y], by="model")
     panels = pareto_panels(frame, front, out, x=x, y=y, colour=colour, title=title)
     return Figure(Path(out), {

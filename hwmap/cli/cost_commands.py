@@ -336,6 +336,9 @@ def accels_import(
     levels = " > ".join(level.name for level in result.hierarchy.levels)
     print(f"wrote {result.path}: {levels} > {result.hierarchy.compute.name} "
           f"({' x '.join(map(str, result.hierarchy.compute.mesh))})")
+    if "vector_unit" not in result.document:
+        print("  no vector_unit (the source describes none): `hwmap map` costs its conv/GEMM layers; for `hwmap "
+              "estimate` of whole models add a vector_unit section (lanes, op_energy_pj) to the file")
 
 
 def _bytes_text(n: float) -> str:

@@ -74,7 +74,9 @@ def estimate(graph, accelerator, settings, *, cache: bool = False) -> GraphCost:
     if (vector & ~fusion.folded).any() and spec.vector_unit is None:
         first = arrays.identity.names[int(np.flatnonzero(vector & ~fusion.folded)[0])]
         raise TemplateError(f"{accelerator.source or accelerator.name}: vector_unit: missing, but {graph.model} "
-                            f"has non-GEMM layers ({first}, ...) that run on it; add a vector_unit section")
+                            f"has non-GEMM layers ({first}, ...) that run on it; add a vector_unit section (lanes, "
+                            f"op_energy_pj, ops_per_cycle_per_lane; e.g. `vector_unit: {{lanes: 14, op_energy_pj: "
+                            f"1.5}}` as eyeriss_like has), or cost its conv/GEMM layers alone with `hwmap map`")
     bits = _bits(spec)
     terms = {f"level.{lv.name}": np.zeros(n) for lv in h.levels}
     terms.update(mac=np.zeros(n), leakage=np.zeros(n))

@@ -28,6 +28,10 @@ file and the field)::
       fusion: epilogue             # epilogue (default) or none
       # the dataflow is the template's field here: array.dataflow in the base or as an axis
 
+A ``kind: hierarchy`` base addresses a level's fields by the level's name and a spatial unrolling by its axis
+(``hierarchy.levels.shared_glb.capacity_bytes``, ``hierarchy.spatial.X.dims``; see
+:func:`hwmap.hardware.schema.named_items`); ``square`` needs a kind with a 2-D array pair (systolic, vector_pe).
+
 Ranges include ``stop`` when the steps land on it (``{start: 8, stop: 64, step: 8}`` is 8, 16, ..., 64), like a
 hardware architect reads them, not like Python's ``range``. A range of integers gives integers.
 
@@ -55,7 +59,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hwmap.cost.settings import EstimateSettings
 from hwmap.errors import HwmapError, ParameterError, TemplateError
 from hwmap.hardware.kinds import kind_info, registered_kinds
-from hwmap.hardware.schema import Accelerator, describe_value, format_number
+from hwmap.hardware.schema import NAMING_FIELDS, Accelerator, describe_value, format_number, named_items, set_field
 from hwmap.limits import MAX_BATCH, MAX_RESOLUTION
 from hwmap.vocabulary import BUDGET_METRICS, FUSIONS, MAPPER_OBJECTIVES, MAPPINGS
 
@@ -104,7 +108,7 @@ class _SpaceFile(_Strict):
 
 
 class _EstimateEntry(_Strict):
-    """The space's `estimate:` section: the EstimateSettings of CNN-accelerator templates (the kinds a space sweeps)
+    """The space's `estimate:` section: the EstimateSettings of accelerator templates (the kinds a space sweeps)
     without the dataflow, which is a template field here."""
 
     mapping: Literal[MAPPINGS] = "best"  # type: ignore[valid-type]
@@ -425,10 +429,10 @@ class _Builder:
             accel = load_accelerator(self.resolve(name) if is_path else name)
         except TemplateError as exc:
             raise self.fail(["base"], str(exc)) from None
-        if kind_info(accel.kind).sweep_axes is None:
-            swept = ", ".join(k for k in registered_kinds() if kind_info(k).sweep_axes is not None)
-            raise self.fail(["base"], f"{accel.name!r} is of kind {accel.kind!r}; design spaces sweep CNN-"
-                                      f"accelerator templates ({swept})")
+        if not kind_info(accel.kind).sweepable:
+            swept = ", ".join(k for k in registered_kinds() if kind_info(k).sweepable)
+            raise self.fail(["base"], f"{accel.name!r} is of kind {accel.kind!r}; design spaces sweep accelerator "
+                                      f"templates of kind {swept}")
         return accel
 
     # --- axes ----------------------------------------------------------------------------------------------------
@@ -513,11 +517,7 @@ class _Builder:
         """A value that breaks the schema on its own (range, type) is a space error; cross-field problems are
         properties of a combination and are recorded per point by the sweep."""
         data = base.template_dict()
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node[part]
-        node[parts[-1]] = value
+        set_field(data, key, value, owner=base.name)
         try:
             type(base.spec).model_validate(data)
         except ValidationError:
@@ -532,7 +532,11 @@ class _Builder:
             raise self.fail(path, f"value {_show(value)} is not valid for {base.name}") from None
 
     def check_square(self, base: Accelerator, axes: dict[str, tuple]) -> None:
-        leader, follower = kind_info(base.kind).sweep_axes
+        pair = kind_info(base.kind).sweep_axes
+        if pair is None:
+            raise self.fail(["square"], f"square: true ties the two sides of a 2-D array; {base.name!r} (kind "
+                                        f"{base.kind!r}) has no such pair: tie axes with `tied:` instead")
+        leader, follower = pair
         if leader not in axes:
             raise self.fail(["square"], f"square: true makes {follower} follow {leader}, but {leader} is not an "
                                         "axis; add it under axes")
@@ -648,11 +652,17 @@ class _Builder:
 
 
 def _leaves(data: Mapping[str, Any], prefix: str = "") -> set[str]:
+    """The dotted paths of a template's fields; a list of named sections (a hierarchy's levels) by item name."""
     out: set[str] = set()
     for key, value in data.items():
         dotted = f"{prefix}{key}"
+        items = named_items(value)
         if isinstance(value, Mapping):
             out |= _leaves(value, f"{dotted}.")
+        elif items is not None:
+            for name, item in items.items():  # the field that names the item is its address, not an axis
+                fields = {k: v for k, v in item.items() if not (k in NAMING_FIELDS and v == name)}
+                out |= _leaves(fields, f"{dotted}.{name}.")
         else:
             out.add(dotted)
     return out

@@ -897,12 +897,13 @@ def _chunk_tasks(space: DesignSpace, workloads: list[Workload], variants: list[d
 
 
 def _by_buffer_sizes(space: DesignSpace, variants: list[dict[str, Any]], pending: list[int]) -> list[int]:
-    """The pending variants with those of equal buffer sizes (axes ``*size_bytes``) next to one another, otherwise
+    """The pending variants with those of equal buffer sizes (axes ``*size_bytes``, a hierarchy level's
+    ``*capacity_bytes``) next to one another, otherwise
     in the space's order: a chunk then holds few memory configurations, each met by several variants (array
     shapes, clocks), and the mapper's work per layer shape and memory configuration is done once in one worker
     instead of once in every worker (measured on benchmarks/bench_buffer_sweep.py: 1.5 ms less worker CPU per
     point). Only the chunks change, not the results or the table's order."""
-    sizes = [axis for axis in space.axes if axis.endswith("size_bytes")]
+    sizes = [axis for axis in space.axes if axis.endswith(("size_bytes", "capacity_bytes"))]
     if not sizes:
         return pending
     rank: dict[str, dict[str, int]] = {axis: {} for axis in sizes}  # first-appearance rank of each value

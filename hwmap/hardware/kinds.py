@@ -38,7 +38,8 @@ class KindInfo:
     schema: a TemplateSpec subclass or ``"module:Class"``; cost: the cost module's import path (None for a kind
     registered with a schema only, through :func:`hwmap.hardware.schema.register_template_kind`: its templates
     load but cannot be costed). sweep_axes: (leader, follower) template fields that a design space's
-    ``square: true`` ties, None when the kind has no 2-D array to sweep (then it cannot be a design space's base).
+    ``square: true`` ties, None when the kind has no such pair. sweepable: its templates may be a design space's
+    base (hwmap.dse; default: whether it has sweep_axes).
     mappable: a mapper (loop orders and tiles per layer, ``hwmap map``) covers it. bounds: how ``hwmap bounds``'
     traffic-vs-capacity curves cover it: "candidates" (the single-level mapper's candidate tables,
     hwmap.cost.bounds), "levels" (every level of a hierarchy, hwmap.cost.hierarchy_bounds); None: not covered.
@@ -53,6 +54,7 @@ class KindInfo:
     schema: Any
     cost: str | None
     sweep_axes: tuple[str, str] | None = None
+    sweepable: bool = False
     mappable: bool = True
     bounds: str | None = None
     description: str = ""
@@ -88,7 +90,8 @@ _KINDS: dict[str, KindInfo] = {}
 
 
 def register_kind(name: str, *, schema: Any, cost: str | None, sweep_axes: tuple[str, str] | None = None,
-                  mappable: bool = True, bounds: str | None = None, description: str = "", label: str | None = None,
+                  sweepable: bool | None = None, mappable: bool = True, bounds: str | None = None,
+                  description: str = "", label: str | None = None,
                   settings: tuple[str, ...] = ("objective", "fusion"), ignores: tuple[str, ...] = (),
                   timeline: bool = False, replace: bool = False) -> KindInfo:
     """Register a template kind (see :class:`KindInfo` for the fields); a name already registered is refused
@@ -109,9 +112,13 @@ def register_kind(name: str, *, schema: Any, cost: str | None, sweep_axes: tuple
         raise TemplateError(f"kind {name!r}: bounds {bounds!r}; expected one of {BOUNDS_ROUTES}")
     if name in _KINDS and not replace:
         raise TemplateError(f"template kind {name!r} is already registered ({_KINDS[name].schema!r})")
+    if sweepable is None:
+        sweepable = sweep_axes is not None
+    if sweepable and cost is None:
+        raise TemplateError(f"kind {name!r}: sweepable needs a cost module (a sweep costs every point)")
     info = KindInfo(name=name, schema=schema, cost=cost, sweep_axes=tuple(sweep_axes) if sweep_axes else None,
-                    mappable=mappable, bounds=bounds, description=description, label=label or name,
-                    settings=tuple(settings), ignores=tuple(ignores), timeline=timeline)
+                    sweepable=bool(sweepable), mappable=mappable, bounds=bounds, description=description,
+                    label=label or name, settings=tuple(settings), ignores=tuple(ignores), timeline=timeline)
     _KINDS[name] = info
     return info
 
@@ -162,5 +169,5 @@ register_kind(
     description="a GPU: published peaks, a roofline timeline calibrated by measurements")
 register_kind(
     "hierarchy", schema="hwmap.hardware.hierarchy_schema:HierarchySpec", cost="hwmap.cost.hierarchy_kind",
-    bounds="levels", settings=("objective", "fusion"),
+    bounds="levels", settings=("objective", "fusion"), sweepable=True,
     description="an N-level memory hierarchy and a PE array as data (Timeloop/ZigZag-like), mapped level by level")

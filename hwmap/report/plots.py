@@ -13,6 +13,7 @@ import numpy as np
 
 from hwmap.errors import HwmapError, ParameterError
 from hwmap.fileio import atomic_write_bytes
+from hwmap.hardware.schema import format_number
 
 FORMATS = {".png": "png", ".svg": "svg"}
 GROUP_COLOURS = {
@@ -383,14 +384,14 @@ def design_label(row, axes: list[str]) -> str:
         if column in done:
             continue
         value, leaf = row[column], column.split(".")
-        if column.endswith("size_bytes"):
+        if column.endswith(("size_bytes", "capacity_bytes")):  # a buffer's (systolic) or a level's (hierarchy)
             parts.append(f"{leaf[-2]} {_bytes_text(float(value))}")
         elif column.endswith("bw_bytes_per_cycle"):
             parts.append(f"{leaf[-2].upper() if leaf[-2] == 'dram' else leaf[-2]} {value:g} B/cycle")
         elif isinstance(value, str):
             parts.append(value)
         else:
-            parts.append(f"{leaf[-1]} {value:g}")
+            parts.append(f"{leaf[-1]} {format_number(float(value))}")
     return ", ".join(parts)
 
 

@@ -74,13 +74,16 @@ def test_chunked_fronts_merge_to_the_whole_front(monkeypatch):
     problem = LoopProblem(K=16, C=8, OY=7, OX=7, FY=3, FX=3, padding_y=(1, 1), padding_x=(1, 1), name="conv")
     mapped = map_problem(h, problem, operand_bits=bits)
     nest = resolve(mapped.mapping, h, mapped.problem)
+    steps = {}
     for level in bounded_levels(h):
         whole = layer_curve(h, mapped.problem, nest, level, bits)
         monkeypatch.setattr(hb, "CHUNK", 37)
         chunked = layer_curve(h, mapped.problem, nest, level, bits)
         monkeypatch.undo()
         assert chunked.points() == whole.points() and chunked.compulsory_bytes == whole.compulsory_bytes
-        assert len(whole.capacity_bytes) > 5
+        steps[level] = len(whole.capacity_bytes)
+    # the global buffer's front has many steps (a scratchpad keeping one operand may reach compulsory at once)
+    assert max(steps.values()) > 5, steps
 
 
 def _one_buffer(capacity_bytes: float):

@@ -204,6 +204,19 @@ def test_sweep_axes_are_fields_of_the_kinds_templates(kind):
             assert isinstance(node, int), (name, field)
 
 
+@pytest.mark.parametrize("kind", [k for k in KINDS if kind_info(k).sweepable])
+def test_every_sweepable_kinds_templates_are_design_space_bases(kind):
+    """A space over each template's clock loads: the base is accepted and the axis is one of its fields."""
+    from hwmap.dse.space import DesignSpace
+
+    for name in TEMPLATES[kind]:
+        field = "freq_mhz" if "freq_mhz" in load_accelerator(name).template_dict() else None
+        assert field is not None, name
+        space = DesignSpace.from_dict({"schema_version": 1, "base": name, "axes": {field: [500]},
+                                       "models": ["resnet18"]})
+        assert space.base.kind == kind and space.columns == (field,)
+
+
 # ------------------------------------------------------------------------------------------------ one hardware view
 
 

@@ -119,6 +119,35 @@ def test_design_label_reads_like_a_datasheet():
     assert design_label(row, list(row.index)) == "64x32, ws, ifmap 256 KiB, DRAM 32 B/cycle"
 
 
+def test_design_label_of_a_hierarchy_sweep_names_the_level():
+    row = pd.Series({"hierarchy.levels.shared_glb.capacity_bytes": 1048576, "freq_mhz.x": 1500.0,
+                     "hierarchy.levels.DRAM.energy.read_pj": 12.5})
+    assert design_label(row, list(row.index)) == "shared_glb 1 MiB, x 1500, read_pj 12.5"
+
+
+def test_a_colour_column_without_numbers_draws_grey_points_without_a_scale(tmp_path, monkeypatch):
+    """A hierarchy template has no area section: the default colour, area_mm2, is empty in its sweeps (drawn
+    before as an invisible NaN colour for every point off the front, with a -0.1..0.1 scale)."""
+    import hwmap.report.plots as plots
+    from hwmap.api import plot_pareto
+
+    drawn = {}
+    original = plots.pareto_panels
+
+    def spy(frame, front, path, **kwargs):
+        drawn.update(kwargs)
+        return original(frame, front, path, **kwargs)
+
+    monkeypatch.setattr(plots, "pareto_panels", spy)
+    table = pd.DataFrame({"model": ["m"] * 4, "energy_mj": [1.0, 2.0, 3.0, 4.0], "latency_ms": [4.0, 3.0, 2.5, 5.0],
+                          "area_mm2": [None] * 4, "hierarchy.levels.glb.capacity_bytes": [1024, 2048, 4096, 8192]})
+    figure = plot_pareto(table, out=tmp_path / "p.png")
+    assert drawn["colour"] is None and (tmp_path / "p.png").stat().st_size > 0
+    assert figure.plotted["models"][0]["front_points"] == 3
+    plot_pareto(table.assign(area_mm2=[1.0, 2.0, 3.0, 4.0]), out=tmp_path / "q.png")
+    assert drawn["colour"] == "area_mm2"
+
+
 def test_layer_plot_names_the_top_layers_and_sums_the_rest():
     cost = estimate("resnet18", "systolic8x8")
     fig, (cycles, energy) = layer_profile_figure(cost, top=5)

@@ -12,7 +12,9 @@ The space searched
   min(size, axis) and the largest divisor of the size <= the axis. An axis with no entry is not unrolled. Choices
   that use fewer than half the PEs of the best choice are left out. ``spatial=`` (form-C entries) fixes it instead.
 - **Bypass.** Operands a level may keep (neither kept nor bypassed by the template): every keep/bypass subset
-  when there are at most 4 such choices in the hierarchy, else all kept.
+  in which each level has room for one element of each operand it keeps, when there are at most
+  MAX_FREE_KEEP_CHOICES such choices in the hierarchy; else two: all kept, and the stated keeps (a level that
+  names what it keeps keeps only that).
 - **Tiles.** Per dim, the tile T(l) each memory level l >= 1 stores (per instance, spatial loops below it
   included): T(1) = S x m with S the dim's spatial unrolling below level 1 and m any *minimal* tile of
   ceil(size / S) (ceil(n / t) for t = 1..n: the smallest tile with each trip count); deeper tiles divide the
@@ -49,7 +51,11 @@ the best mapping an earlier option reached is dropped. Heuristic cuts (each one 
 - at most ``per_dim`` tile choices per dim and level (geometrically spaced, both ends kept), and at level 1 the
   longest lists shortened until their product is at most ``first_level_cap``;
 - with more than ``shortlist`` options, only the ``shortlist`` ones with the least lower bounds (below) are
-  searched (the bound is dominated by the MACs' scratchpad reads, which the unrolling's multicast sets).
+  searched (the bound is dominated by the MACs' scratchpad reads, which the unrolling's multicast sets), and as
+  many least-bound options with the template's stated keeps (:func:`stated_keeps`) as were not among them: the bound
+  ignores capacity, so it favours keeping every operand in tiny per-PE levels (on eyeriss_like, where each
+  scratchpad may also keep the other two operands, the three least bounds all do, and map ResNet-50 to 2.2x the
+  energy of the best option).
 
 When nothing was cut (small layers), the result is the exact optimum of the space above (``exhaustive``; tested
 against brute force at every level in tests/cost/test_multilevel_search.py). Always, ``gap`` = objective value /
@@ -271,20 +277,52 @@ def _axis_choices(h: Hierarchy, problem: LoopProblem, axis: str, fanout: int, *,
     return unique
 
 
-def _bypass_options(h: Hierarchy) -> list[tuple[frozenset, ...]]:
+# Free (level, operand) keep choices enumerated exhaustively up to this many (2^10 assignments, pruned by the
+# levels' room; eyeriss_like has 6, Timeloop's simple_weight_stationary 9); beyond, the two assignments below.
+MAX_FREE_KEEP_CHOICES = 10
+
+
+def stated_keeps(h: Hierarchy) -> tuple[frozenset, ...]:
+    """The template's own reading of its keeps: a level that names what it keeps keeps only that (as Timeloop's
+    designs write a register's or scratchpad's ``keep: [Weights]``), one that names none keeps all it may."""
+    return tuple(frozenset(lv.may_keep) if i == 0 or not lv.keeps else frozenset(lv.keeps)
+                 for i, lv in enumerate(h.levels))
+
+
+def _bypass_options(h: Hierarchy, bits: dict[str, int] | None = None) -> list[tuple[frozenset, ...]]:
+    """Every assignment of the free keep choices (operands a level neither keeps nor bypasses) in which every
+    level keeps an operand and, given ``bits``, has room for one element of each operand it keeps; with more than
+    MAX_FREE_KEEP_CHOICES free choices, all kept and the stated keeps (:func:`stated_keeps`). When no assignment
+    has the room, every one is returned (the search then reports which level overflows)."""
     free = [(i, op) for i, lv in enumerate(h.levels) for op in lv.may_keep if op not in lv.keeps and i > 0]
-    base = [set(lv.may_keep) if i == 0 else set(lv.keeps) for i, lv in enumerate(h.levels)]
-    if len(free) > 4:
-        return [tuple(frozenset(lv.may_keep) for lv in h.levels)]
-    out = []
-    for mask in itertools.product((False, True), repeat=len(free)):
-        keeps = [set(b) for b in base]
-        for (i, op), keep in zip(free, mask, strict=True):
-            if keep:
-                keeps[i].add(op)
-        if all(keeps):
-            out.append(tuple(frozenset(k) for k in keeps))
-    return out
+    if len(free) > MAX_FREE_KEEP_CHOICES:
+        every = tuple(frozenset(lv.may_keep) for lv in h.levels)
+        stated = stated_keeps(h)
+        out = [every] if stated == every else [every, stated]
+    else:
+        base = [set(lv.may_keep) if i == 0 else set(lv.keeps) for i, lv in enumerate(h.levels)]
+        out = []
+        for mask in itertools.product((False, True), repeat=len(free)):
+            keeps = [set(b) for b in base]
+            for (i, op), keep in zip(free, mask, strict=True):
+                if keep:
+                    keeps[i].add(op)
+            if all(keeps):
+                out.append(tuple(frozenset(k) for k in keeps))
+    if bits is None:
+        return out
+    roomy = [keeps for keeps in out if all(_holds_one_of_each(lv, kept, bits) for lv, kept in zip(h.levels, keeps,
+                                                                                                  strict=True))]
+    return roomy or out
+
+
+def _holds_one_of_each(level, kept: frozenset, bits: dict[str, int]) -> bool:
+    """Whether ``level`` has room for one element of every operand in ``kept`` (outputs as partial sums)."""
+    need = {op: (bits["psum"] if op == "output" else bits[op]) / 8 for op in kept}
+    if level.capacity_bytes_per_operand is not None:
+        return all(b <= level.capacity_bytes_per_operand.get(op, 0.0) / level.multiple_buffering
+                   for op, b in need.items())
+    return sum(need.values()) <= level.usable_bytes
 
 
 @lru_cache(maxsize=4096)
@@ -931,12 +969,15 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
     bound_energy, bound_cycles = min(o[1] for o in options), min(o[2] for o in options)
     best = None
     exhaustive, candidates, searched = True, 0, 0
+    stated, stated_searched = stated_keeps(hierarchy), 0
     for bound, _, _, option in options:
         if best is not None and bound > best[1]:
             continue  # no mapping of this option can beat the best found (exact: the bound is one)
         if shortlist is not None and searched >= shortlist and best is not None:
             exhaustive = False  # the options with the least lower bounds were searched, not these
-            break
+            if stated_searched >= shortlist or option.keeps != stated:
+                continue  # past the shortlist, the stated keeps' least-bound options are still searched
+        stated_searched += option.keeps == stated
         run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap, widen,
                       incumbent=None if best is None else best[0][1])
         found = run.run()
@@ -945,8 +986,7 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
         candidates += run.candidates
         if found is not None:
             mapping, energy, cycles = found
-            score = objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0]
-            key = (score, energy, cycles)
+            key = _choice_key(objective, energy, cycles)
             if best is None or key < best[0]:
                 best = (key, objectives.objective_value(objective, energy, cycles), mapping)
     if best is None:
@@ -957,13 +997,22 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
     return MappedProblem(problem, objective, best[2], result, value, bound, exhaustive, candidates)
 
 
+def _choice_key(objective: str, energy_pj: float, cycles: float) -> tuple[float, float, float]:
+    """How two options' mappings compare: the objective's value, then energy, then cycles. (choice_scores ranks
+    the states of one array: its latency score is the energy of the states with the fewest cycles, so on one
+    mapping at a time it is the energy, and the options' latency winner was the least energy.)"""
+    return objectives.objective_value(objective, energy_pj, cycles), energy_pj, cycles
+
+
 def _ranked_options(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict) -> list[tuple]:
     """Every (spatial, bypass) option as (bound's objective value, bound energy pJ, bound cycles, _Option), least
     bound first (option_bound)."""
     options = []
+    bypass = _bypass_options(hierarchy, bits)
     for sp, entries in spatial_options(hierarchy, problem, spatial):
-        for keeps in _bypass_options(hierarchy):
-            energy, cycles = option_bound(hierarchy, problem, bits, sp, keeps)
+        parts: dict = {}  # one operand's bound depends on its own chain of keepers only: computed once per chain
+        for keeps in bypass:
+            energy, cycles = option_bound(hierarchy, problem, bits, sp, keeps, parts=parts)
             options.append((objectives.objective_value(objective, energy, cycles), energy, cycles,
                             _Option(sp, entries, keeps)))
     options.sort(key=lambda o: o[:3])
@@ -1038,8 +1087,7 @@ def _pick_finalist(hierarchy: Hierarchy, problem: LoopProblem, objective: str, b
             continue
         energy, cycles = result.energy_pj, result.cycles
         # of equal scores, energies and cycles the first option's, then its first finalist's
-        key = (objectives.choice_scores(objective, np.array([energy]), np.array([cycles]))[0], energy,
-               cycles, searched, int(i))
+        key = (*_choice_key(objective, energy, cycles), searched, int(i))
         if best is None or key < best[0]:
             best = (key, mapping, result)
     return best
@@ -1059,41 +1107,56 @@ def lower_bound(hierarchy: Hierarchy, problem: LoopProblem, operand_bits, spatia
     bits = operand_bits_of(operand_bits)
     bounds = [option_bound(hierarchy, problem, bits, sp, keeps) for sp, _ in spatial_options(hierarchy, problem,
                                                                                              spatial)
-              for keeps in _bypass_options(hierarchy)]
+              for keeps in _bypass_options(hierarchy, bits)]
     return min(b[0] for b in bounds), min(b[1] for b in bounds)
 
 
 def option_bound(h: Hierarchy, problem: LoopProblem, bits: dict[str, int], sp: np.ndarray,
-                 keeps: tuple[frozenset, ...]) -> tuple[float, float]:
+                 keeps: tuple[frozenset, ...], *, parts: dict | None = None) -> tuple[float, float]:
     """(energy pJ, cycles) below every mapping with spatial factors ``sp`` and these keeps: every operand element
     read once from each parent and written once into each keeper (outputs drained once), the MACs' reads of the
     innermost keepers with the most multicast the unrolling allows, every MAC, leakage over the fewest cycles
-    (each dim's trips over its unrolling)."""
+    (each dim's trips over its unrolling). ``parts``: a dict kept across calls with the same ``sp`` (each
+    operand's terms depend on its own chain of keepers only)."""
     sizes = np.array([problem.size(d) for d in LOOP_DIMS], dtype=np.int64)
     cycles = float(np.prod(-(-sizes // sp.prod(axis=0))))
     energy = problem.macs * h.compute.mac_energy_pj
-    levels = h.levels
     for op in OPERANDS:
-        size = problem.elements(op)
-        chain = [i for i, kept in enumerate(keeps) if op in kept]
-        b = bits["psum"] if op == "output" else bits[op]
-        for p, c in zip(chain, chain[1:], strict=False):
-            pj_parent = levels[p].energy.update_pj if op == "output" else levels[p].energy.read_pj
-            pj_child = levels[c].energy.read_pj if op == "output" else levels[c].energy.write_pj
-            pb = bits["output"] if (op == "output" and p == 0) else b
-            energy += size * (pb / levels[p].access_width_bits * pj_parent + b / levels[c].access_width_bits
-                              * pj_child)
-        c = chain[-1]
-        inner = levels[c]
-        irrelevant = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
-        accesses = problem.macs / float(np.prod(sp[c:, irrelevant]))
-        per_access = b / inner.access_width_bits
-        if op != "output":
-            energy += accesses * per_access * inner.energy.read_pj
-            continue
-        # first touches: at most every element once per instance of the innermost keeper (per-operand fanouts:
-        # per instance of the whole unrolling, an upper bound whatever level the operand sees it at)
-        fresh = size * float(np.prod(sp[:c, irrelevant] if nested(h) else sp[:, irrelevant]))
-        energy += accesses * per_access * inner.energy.update_pj
-        energy += max(accesses - fresh, 0.0) * per_access * inner.energy.read_pj
+        chain = tuple(i for i, kept in enumerate(keeps) if op in kept)
+        terms = None if parts is None else parts.get((op, chain))
+        if terms is None:
+            terms = _operand_bound_terms(h, problem, bits, sp, op, chain)
+            if parts is not None:
+                parts[(op, chain)] = terms
+        for term in terms:  # added one by one, in the order of the formula: the same bits with or without parts
+            energy += term
     return energy + h.leakage_pj_per_cycle() * cycles, cycles
+
+
+def _operand_bound_terms(h: Hierarchy, problem: LoopProblem, bits: dict[str, int], sp: np.ndarray, op: str,
+                         chain: tuple[int, ...]) -> tuple[float, ...]:
+    """One operand's terms of option_bound's energy (pJ), in the order they are added."""
+    levels = h.levels
+    size = problem.elements(op)
+    b = bits["psum"] if op == "output" else bits[op]
+    terms = []
+    for p, c in zip(chain, chain[1:], strict=False):
+        pj_parent = levels[p].energy.update_pj if op == "output" else levels[p].energy.read_pj
+        pj_child = levels[c].energy.read_pj if op == "output" else levels[c].energy.write_pj
+        pb = bits["output"] if (op == "output" and p == 0) else b
+        terms.append(size * (pb / levels[p].access_width_bits * pj_parent + b / levels[c].access_width_bits
+                             * pj_child))
+    c = chain[-1]
+    inner = levels[c]
+    irrelevant = [_DIM[d] for d in LOOP_DIMS if d not in RELEVANT[op]]
+    accesses = problem.macs / float(np.prod(sp[c:, irrelevant]))
+    per_access = b / inner.access_width_bits
+    if op != "output":
+        terms.append(accesses * per_access * inner.energy.read_pj)
+        return tuple(terms)
+    # first touches: at most every element once per instance of the innermost keeper (per-operand fanouts:
+    # per instance of the whole unrolling, an upper bound whatever level the operand sees it at)
+    fresh = size * float(np.prod(sp[:c, irrelevant] if nested(h) else sp[:, irrelevant]))
+    terms.append(accesses * per_access * inner.energy.update_pj)
+    terms.append(max(accesses - fresh, 0.0) * per_access * inner.energy.read_pj)
+    return tuple(terms)
