@@ -64,15 +64,17 @@ Execution modes (what runs as one kernel):
   aten/src/ATen/native/transformers/sdp_utils_cpp.h) and SDPA runs its math path, the chain's kernels one by one
   (Twins-SVT's locally-grouped attention passes 5-D windows). Assumes: those kernels follow autocast's rules as an
   explicit attention does (PyTorch >= 2.5's math path computes fp16 inputs in fp32 instead: not modelled).
-- ``compiled`` (torch.compile, Inductor): attention chains fused as in sdpa; an activation, elementwise or
-  batch-norm operator whose input comes from the kernel launched just before it is fused into that kernel (a GEMM
-  or convolution epilogue, or a pointwise/reduction kernel); a layer/group/RMS norm is fused the same way only into
-  a pointwise or reduction kernel, never into a GEMM or convolution. A fused operator launches nothing, costs no
+- ``compiled`` (torch.compile, Inductor; hwmap.graph.fusion's ``compiled`` policy): attention chains fused as
+  in sdpa; convolutions (depthwise included), GEMMs and fused attention are library kernels (cuDNN, cuBLAS,
+  FlashAttention) that take no epilogue; an activation, elementwise, batch-norm, layer/group/RMS-norm or
+  data-movement operator whose input comes from the generated (Triton) kernel launched just before it is fused
+  into that kernel, and after a library kernel starts a new one. A fused operator launches nothing, costs no
   host time, and adds only its external inputs' bytes and its vector work to the kernel. Views and module calls
   cost no host time (compiled away); each remaining kernel keeps its class's host overhead.
-  Convolutions run channels-last where Inductor's layout rule chooses it (:func:`inductor_channels_last`):
-  a dense spatial convolution then takes Inductor's measured channels-last time ratio for its type
-  (CHANNELS_LAST_TIME_FRAC; 1x1 and depthwise convolutions keep their eager time).
+  Convolutions run channels-last where Inductor's layout rule chooses it (:func:`inductor_channels_last`): an
+  ungrouped one (1x1 or spatial) is then an NHWC implicit GEMM, a kernel of class ``linear``
+  (:func:`channels_last_fit_class`); a grouped one takes Inductor's measured channels-last ratio
+  (:func:`channels_last_features`); a depthwise one keeps its eager time.
 
 Energy: idle power x latency_i (term "idle") + dynamic power of the class x full_s (term "dynamic"). Assumes:
 dynamic energy is proportional to the work (a kernel too small to fill the GPU runs longer, not hotter per
@@ -909,6 +911,7 @@ def conv_algorithm(node: Node, features: NodeFeatures, roofs: GpuRoofs, weight_b
 # channels-last convolution relative to the contiguous (NCHW) one, by convolution type ("average benchmarked
 # channels last speedup / slowdown, < 1 is speedup", from torchbench's convolution inputs). Eager PyTorch runs the
 # model's NCHW tensors as they come (timm's tables: nchw), so a channels-last convolution is compiled mode's alone.
+# Used for Inductor's layout decision (inductor_channels_last) and for a grouped convolution's channels-last time.
 CHANNELS_LAST_TIME_FRAC = {"grouped": 1.358, "small": 0.783, "in_out": 0.725, "default": 0.823}
 # Inductor skips the layout change for graphs with few convolutions (>= 300 nodes per convolution).
 LAYOUT_OPT_MAX_NODES_PER_CONV = 300
@@ -940,18 +943,32 @@ def inductor_channels_last(graph: LayerGraph) -> bool:
 
 
 def channels_last_features(node: Node, features: NodeFeatures) -> NodeFeatures:
-    """A convolution's features when it runs channels-last: its work scaled by Inductor's measured time ratio for
-    its type (the kernel time is linear in both roofs), so the roofline time follows the measured ratio.
-
-    Assumes: only dense spatial convolutions change. A 1x1 convolution is one GEMM over (channels, pixels) in either
-    layout; a depthwise one is memory-bound, and its bytes do not depend on the layout. On timm's RTX 4090
-    torch.compile table the ratio on 1x1 convolutions made ResNet-50 17% too fast (9% with it left out), on
-    depthwise ones EfficientNet-B0 43% (35%); on 3x3 ones it takes VGG-16 from 19% too slow to 1%."""
+    """A grouped convolution's features when it runs channels-last: its work scaled by Inductor's measured time ratio
+    for grouped convolutions (CHANNELS_LAST_TIME_FRAC["grouped"], slower; the kernel time is linear in both roofs).
+    Ungrouped convolutions change class instead (:func:`channels_last_fit_class`); a depthwise one is memory-bound
+    and its bytes do not depend on the layout."""
     conv = node.work
-    if not isinstance(conv, Conv) or conv.transposed or conv.is_pointwise or conv.is_depthwise:
+    if not isinstance(conv, Conv) or conv.transposed or conv.is_depthwise or conv.groups == 1:
         return features
-    frac = CHANNELS_LAST_TIME_FRAC[inductor_conv_type(conv)]
+    frac = CHANNELS_LAST_TIME_FRAC["grouped"]
     return NodeFeatures(features.flops * frac, features.bytes_ * frac, features.elements)
+
+
+def channels_last_fit_class(node: Node, fit_class: str | None) -> str | None:
+    """The fit class of a node's kernel when the graph runs channels-last: ``linear`` for an ungrouped convolution.
+
+    Assumes: an ungrouped convolution (1x1 or spatial) on NHWC tensors is an implicit GEMM whose reduction runs
+    along contiguous channels, the same tiled tensor-core kernel as a linear layer, so it runs at the linear class's
+    efficiencies (its FLOPs and bytes unchanged); the convolution classes' lower priors are what eager PyTorch's
+    NCHW layout costs (cuDNN's fp16 tensor-core kernels work on NHWC tiles). On timm's RTX 4090 torch.compile table
+    (with library kernels taking no epilogue, hwmap.graph.fusion) Inductor's per-type ratios on spatial
+    convolutions only (0.73-0.82, 1x1 convolutions unchanged) left every convolutional family too slow (median
+    15.3%: ResNet/ResNeXt/RegNet +28%, DenseNet/Inception/VGG/DLA/HRNet +22%); with this rule 10.0% (+13%, +8%).
+    """
+    conv = node.work
+    if isinstance(conv, Conv) and not conv.transposed and not conv.is_depthwise and conv.groups == 1:
+        return "linear"
+    return fit_class
 
 
 def _memo(graph: LayerGraph, key, compute):
@@ -1006,7 +1023,8 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
                                                        for node in nodes])
     feats = [conv_algorithm(node, f, roofs, w * size) for node, f, w in zip(nodes, feats, weight_elements,
                                                                               strict=True)]
-    if mode == "compiled" and _memo(graph, "channels_last", lambda: inductor_channels_last(graph)):
+    channels_last = mode == "compiled" and _memo(graph, "channels_last", lambda: inductor_channels_last(graph))
+    if channels_last:
         feats = [channels_last_features(node, f) for node, f in zip(nodes, feats, strict=True)]
 
     def full_s(cls: str, flops: float, bytes_: float) -> float:
@@ -1029,7 +1047,7 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     launch_at_anchor: dict[int, _Launch] = {}
     fused_pointwise = 0
     for p, node in enumerate(nodes):
-        cls = classes[p]
+        cls = channels_last_fit_class(node, classes[p]) if channels_last else classes[p]
         if plan is not None and edges is None:
             launches.extend(_cast_launches(p, _casts_outside_fused_chains(p, plan.casts.get(p, ()), score_numel),
                                            full_s))

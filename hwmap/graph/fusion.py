@@ -21,11 +21,16 @@ Policies
     (a second consumer would need the intermediate in memory), and only into the kernel launched just before it
     (the array drains one layer at a time). Views are free and transparent.
 ``compiled`` (the GPU model's torch.compile / Inductor mode)
-    An activation, elementwise or batch-norm operator whose first activation input was produced inside the kernel
-    launched just before it joins that kernel (a GEMM/convolution epilogue or a pointwise/reduction kernel); a
-    layer/group/RMS norm joins only a kernel that is not a tensor-core GEMM or convolution. Pre-formed kernels
-    (fused attention chains) are passed in by the caller and count as one launch. Batch norms are computed, not
-    folded (Inductor without weight freezing keeps them).
+    Inductor generates Triton kernels for pointwise operators, reductions and copies, and calls library kernels
+    for the rest: every convolution (depthwise included) is ``extern_kernels.convolution`` (cuDNN), every GEMM
+    (``mm``/``addmm``/``bmm``) cuBLAS, fused attention FlashAttention / memory-efficient SDPA. A library kernel
+    takes no fused epilogue (Inductor fuses into GEMMs only with ``max_autotune``'s Triton templates, not
+    torch.compile's default that timm's ``--torchcompile`` uses). So an activation, elementwise, batch-norm,
+    layer/group/RMS-norm or data-movement operator (a permute's ``contiguous`` copy, ``cat``, ``pad``, ``roll``)
+    whose first activation input was produced inside the kernel launched just before it joins that kernel if it
+    is a generated one (a pointwise, norm, pooling, softmax or copy kernel), and starts a generated kernel after
+    a library kernel. Pre-formed kernels (fused attention chains) are passed in by the caller and count as one
+    library launch. Batch norms are computed, not folded (Inductor without weight freezing keeps them).
 
 Positions are indices into ``graph.nodes`` (equal to ``Node.index`` for traced and derived graphs).
 """
@@ -164,7 +169,7 @@ def plan_fusion(graph: LayerGraph, *, policy: str = "epilogue",
 @dataclass
 class _Builder:
     anchor: int
-    tensor_kernel: bool
+    library_kernel: bool  # a cuDNN/cuBLAS/attention kernel: nothing fuses into it under the compiled policy
     kernel: list[int]
     folded: list[int]
     epilogue: list[int]
@@ -226,16 +231,23 @@ def _walk_compiled(graph: LayerGraph, kernels: Sequence[tuple[int, Sequence[int]
         if p in in_kernel or isinstance(node.work, (Zero, Unsupported)):
             continue
         category = _kernel_category(node)
-        pointwise = category in ("pointwise", "batch_norm")
-        if launches and (pointwise or category == "normalization"):
+        generated = category in ("pointwise", "batch_norm", "normalization") \
+            or node.op_class is OpClass.DATA_MOVEMENT
+        if launches and generated and not launches[-1].library_kernel:
             last = launches[-1]
             preds = _activation_preds(node, positions)
             producer = _resolve(graph, preds[0], positions) if preds else None
-            if producer is not None and last.holds(producer) and (pointwise or not last.tensor_kernel):
+            if producer is not None and last.holds(producer):
                 last.epilogue.append(p)
                 continue
-        launches.append(_Builder(p, category == "tensor", [], [], []))
+        launches.append(_Builder(p, _is_library_kernel(node, category), [], [], []))
     return launches
+
+
+def _is_library_kernel(node: Node, category: str) -> bool:
+    """Whether Inductor calls a library kernel for the operator (cuDNN convolutions, depthwise included; cuBLAS
+    GEMMs) instead of generating one it can fuse into."""
+    return category == "tensor" or isinstance(node.work, Conv)
 
 
 # --- operator categories -------------------------------------------------------------------------------------

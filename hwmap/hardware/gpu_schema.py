@@ -8,8 +8,9 @@ A GPU template holds two kinds of numbers:
   used by :mod:`hwmap.cost.gpu` only when no calibration file (``hwmap calibrate``) is given. They are labelled as
   priors in the template, with the reasoning next to them.
 
-Priors by architecture generation (the templates added with issue 12 follow these rules; the seven older ones keep
-the values written next to them). The rule inputs are the tensor-core generation, the memory type and the host:
+Priors by architecture generation (the templates added with issue 12, and the RTX 4090's since issue 19, follow these
+rules; the six older ones keep the values written next to them). The rule inputs are the tensor-core generation, the
+memory type and the host:
 
 - tensor generation ``mma`` (mma.sync tensor cores: Turing, Ampere, Ada, GeForce/workstation Blackwell sm_120) vs
   ``async`` (Hopper wgmma, data-center Blackwell tcgen05, whose peaks PyTorch's cuBLAS/cuDNN/FlashAttention-2 paths
