@@ -248,18 +248,25 @@ def test_zigzags_per_operand_mappings_cost_zigzags_energy(hardware, layer):
     assert result.fits
 
 
-def test_zigzag_layer_the_single_nest_space_lost_is_won():
-    """eyeriss_like layer4.1.conv2: the single-nest search's best costs 4.5% more than ZigZag LOMA's in ZigZag's model
-    (ZigZag keeps each PE's weights over OX and OY while the 16-byte output register holds fewer loops); the
-    per-operand refinement reaches ZigZag's energy."""
-    _, record, h, problem, bits = _zigzag_case("eyeriss_like", "layer4.1.conv2")
+def _single_and_refined(hardware: str, layer: str):
+    """ZigZag's record of ``layer`` on ``hardware``, the hierarchy, the bits, and map_problem in ZigZag's model with
+    ZigZag's unrolling: single nests only, and with the per-operand refinement."""
     from hwmap.interop.fixed_mapping import zigzag_spatial_entries
 
-    spatial = zigzag_spatial_entries(record, h, source="layer4.1.conv2")
+    _, record, h, problem, bits = _zigzag_case(hardware, layer)
+    spatial = zigzag_spatial_entries(record, h, source=layer)
     single = map_problem(h, problem, objective="energy", operand_bits=bits, spatial=spatial,
                          conventions=ZIGZAG_CONVENTIONS, operand_allocation=False)
     mapped = map_problem(h, problem, objective="energy", operand_bits=bits, spatial=spatial,
                          conventions=ZIGZAG_CONVENTIONS)
+    return record, h, bits, single, mapped
+
+
+def test_zigzag_layer_the_single_nest_space_lost_is_won():
+    """eyeriss_like layer4.1.conv2: the single-nest search's best costs 4.5% more than ZigZag LOMA's in ZigZag's model
+    (ZigZag keeps each PE's weights over OX and OY while the 16-byte output register holds fewer loops); the
+    per-operand refinement reaches ZigZag's energy."""
+    record, h, bits, single, mapped = _single_and_refined("eyeriss_like", "layer4.1.conv2")
     assert single.result.energy_pj / record["energy_pj"] == pytest.approx(1.0445, abs=1e-4)
     assert mapped.result.energy_pj <= record["energy_pj"] * (1 + 1e-9)
     assert mapped.allocation is not None and mapped.result.fits
@@ -293,14 +300,7 @@ def test_a_refined_single_nest_is_returned_as_a_mapping():
     """eyeriss_like's layer2.1.conv1: the best allocation found is one nest again (another order of the winner's
     loops), so map_problem returns it as its mapping, evaluated by evaluate_mapping, and no allocation (measured:
     0.99208 -> 0.99197 of ZigZag's energy)."""
-    _, record, h, problem, bits = _zigzag_case("eyeriss_like", "layer2.1.conv1")
-    from hwmap.interop.fixed_mapping import zigzag_spatial_entries
-
-    spatial = zigzag_spatial_entries(record, h, source="layer2.1.conv1")
-    single = map_problem(h, problem, objective="energy", operand_bits=bits, spatial=spatial,
-                         conventions=ZIGZAG_CONVENTIONS, operand_allocation=False)
-    mapped = map_problem(h, problem, objective="energy", operand_bits=bits, spatial=spatial,
-                         conventions=ZIGZAG_CONVENTIONS)
+    _, h, bits, single, mapped = _single_and_refined("eyeriss_like", "layer2.1.conv1")
     assert mapped.allocation is None and mapped.mapping != single.mapping
     assert mapped.result.energy_pj < single.result.energy_pj
     assert mapped.result == evaluate_mapping(h, mapped.problem, mapped.mapping, operand_bits=bits, strict=False,

@@ -25,6 +25,13 @@ def _space(folder, body: str):
     return path
 
 
+def _resnet18_space(folder, *axes: str):
+    """A space over eyeriss_like with these axes (one `key: values` line each) on the saved resnet18 graph."""
+    lines = "".join(f"  {axis}\n" for axis in axes)
+    return _space(folder, f"schema_version: 1\nbase: eyeriss_like\naxes:\n{lines}"
+                          "models: [{model: resnet18.json, name: resnet18}]\n")
+
+
 @pytest.fixture(scope="module")
 def graph_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hierarchy_space")
@@ -33,14 +40,7 @@ def graph_folder(tmp_path_factory):
 
 
 def test_level_fields_are_axes_and_every_point_is_estimate_graphs(graph_folder):
-    path = _space(graph_folder, f"""\
-        schema_version: 1
-        base: eyeriss_like
-        axes:
-          {GLB}: [16384, 131072]
-          {DRAM_READ}: [256, 512]
-        models: [{{model: resnet18.json, name: resnet18}}]
-        """)
+    path = _resnet18_space(graph_folder, f"{GLB}: [16384, 131072]", f"{DRAM_READ}: [256, 512]")
     space = load_space(path)
     assert space.columns == (GLB, DRAM_READ) and space.base.kind == "hierarchy"
     result = sweep(path, executor=SerialExecutor())
@@ -61,13 +61,7 @@ def test_level_fields_are_axes_and_every_point_is_estimate_graphs(graph_folder):
 
 
 def test_a_bad_capacity_is_an_invalid_point_naming_the_level_and_field(graph_folder):
-    path = _space(graph_folder, f"""\
-        schema_version: 1
-        base: eyeriss_like
-        axes:
-          {GLB}: [0, 131072]
-        models: [{{model: resnet18.json, name: resnet18}}]
-        """)
+    path = _resnet18_space(graph_folder, f"{GLB}: [0, 131072]")
     table = sweep(path, executor=SerialExecutor()).table
     bad = table[table[GLB] == 0].iloc[0]
     assert bad["status"] == "invalid"
