@@ -968,20 +968,16 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
     options = _ranked_options(hierarchy, problem, objective, spatial, bits)
     bound_energy, bound_cycles = min(o[1] for o in options), min(o[2] for o in options)
     best = None
-    exhaustive, candidates, searched = True, 0, 0
-    stated, stated_searched = stated_keeps(hierarchy), 0
+    exhaustive, candidates = True, 0
+    picks = _Shortlist(hierarchy, shortlist)
     for bound, _, _, option in options:
         if best is not None and bound > best[1]:
             continue  # no mapping of this option can beat the best found (exact: the bound is one)
-        if shortlist is not None and searched >= shortlist and best is not None:
-            exhaustive = False  # the options with the least lower bounds were searched, not these
-            if stated_searched >= shortlist or option.keeps != stated:
-                continue  # past the shortlist, the stated keeps' least-bound options are still searched
-        stated_searched += option.keeps == stated
+        if not picks.admits(option, found_any=best is not None):
+            continue
         run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap, widen,
                       incumbent=None if best is None else best[0][1])
         found = run.run()
-        searched += 1
         exhaustive &= run.exhaustive
         candidates += run.candidates
         if found is not None:
@@ -991,10 +987,31 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
                 best = (key, objectives.objective_value(objective, energy, cycles), mapping)
     if best is None:
         raise _no_fit(hierarchy, problem, options[0][3], bits, objective)
+    exhaustive &= not picks.cut
     result = evaluate_mapping(hierarchy, problem, best[2], operand_bits=bits, source=f"{problem.name} mapping")
     value = objectives.objective_value(objective, result.energy_pj, result.cycles)
     bound = objectives.objective_value(objective, bound_energy, bound_cycles)
     return MappedProblem(problem, objective, best[2], result, value, bound, exhaustive, candidates)
+
+
+class _Shortlist:
+    """Which of the options, least lower bound first, a search runs (module docstring, "shortlist"): every one
+    until ``shortlist`` were searched and one found a mapping; after that only options with the template's stated
+    keeps (stated_keeps), until ``shortlist`` of those were searched. ``cut``: some option was left out."""
+
+    def __init__(self, hierarchy: Hierarchy, shortlist: int | None) -> None:
+        self.stated, self.limit = stated_keeps(hierarchy), shortlist
+        self.searched = self.stated_searched = 0
+        self.cut = False
+
+    def admits(self, option: _Option, *, found_any: bool) -> bool:
+        if self.limit is not None and self.searched >= self.limit and found_any:
+            self.cut = True
+            if self.stated_searched >= self.limit or option.keeps != self.stated:
+                return False
+        self.searched += 1
+        self.stated_searched += option.keeps == self.stated
+        return True
 
 
 def _choice_key(objective: str, energy_pj: float, cycles: float) -> tuple[float, float, float]:
@@ -1039,10 +1056,10 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
     options = _ranked_options(hierarchy, problem, objective, spatial, bits)
     best, exhaustive, candidates, searched = None, True, 0, 0
     source = f"{problem.name} mapping"
+    picks = _Shortlist(hierarchy, shortlist)
     for _, _, _, option in options:
-        if shortlist is not None and searched >= shortlist and best is not None:
-            exhaustive = False
-            break
+        if not picks.admits(option, found_any=best is not None):
+            continue
         run = _Search(hierarchy, problem, option, bits, objective, beam, per_dim, first_level_cap, widen,
                       finals=finalists, conventions=conventions)
         found = run.run()
@@ -1054,6 +1071,7 @@ def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spati
         best = _pick_finalist(hierarchy, problem, objective, bits, conventions, found, best, searched, source)
     if best is None:
         raise _no_fit(hierarchy, problem, options[0][3], bits, objective)
+    exhaustive &= not picks.cut
     _, mapping, result = best
     allocation = None
     if operand_allocation:  # ZigZag's per-operand loop allocation, from the winner (operand_allocation.refine)
