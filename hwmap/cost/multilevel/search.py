@@ -72,7 +72,8 @@ padded iterations at the fractional width) takes at level 1 only tiles that divi
 iteration), and the innermost level's class order is searched too (ZigZag's MACs hold an operand over the
 innermost loops irrelevant to it). The beam prices inputs as ZigZag counts them (clipped to the real tensor,
 fractional tiles, rows of whole output rows) and everything else in hwmap's model; no state or option is pruned
-by hwmap's bounds or by another option's energy. Per option the ``finalists`` best final states, each with every
+by hwmap's bounds or by another option's energy (the heuristic shortlist of options, with the stated keeps, applies
+as above). Per option the ``finalists`` best final states, each with every
 innermost order, are evaluated under the conventions and the best there wins (objective energy: a finalist whose
 port-word energy floor, evaluate.energy_floor_pj, is already above the best's is not evaluated further; the floor
 is its energy less the leakage of stall cycles, so the skip never changes the winner). When nothing was cut (small
