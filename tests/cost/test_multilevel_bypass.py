@@ -125,3 +125,19 @@ def test_the_search_in_a_peers_model_searches_the_stated_keeps_too(objective):
                               operand_allocation=False, objective=objective)
     assert best.value <= stated_only.value * (1 + 1e-12)
     assert not best.exhaustive  # options were left out past the shortlist
+
+
+def test_without_stated_keeps_the_no_fit_error_says_what_to_state():
+    """Timeloop's simple_weight_stationary read without its arch.yaml constraints: every level may keep every
+    operand (15 free choices: all kept), so 2-byte registers fit nothing; the error says which levels state no
+    keeps and how to give them."""
+    from hwmap.cost.multilevel.nest import MappingError
+
+    d = TIMELOOP / "simple_weight_stationary"
+    h = read_timeloop(d / "flattened_architecture.yaml", d / "ERT.yaml", constraints=None)
+    with pytest.raises(MappingError) as caught:
+        map_problem(h, CONV, operand_bits=BITS)
+    message = str(caught.value)
+    assert "weight_reg: even the smallest tiles need input 1, weight 1, output 2 bytes" in message
+    assert "or state what shared_glb, pe_spad, weight_reg, input_activation_reg, output_activation_reg keep" in message
+    assert "import with --constraints arch.yaml" in message and "\n" not in message

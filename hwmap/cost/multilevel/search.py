@@ -1040,8 +1040,12 @@ def _ranked_options(hierarchy: Hierarchy, problem: LoopProblem, objective: str, 
 def _no_fit(hierarchy: Hierarchy, problem: LoopProblem, option: _Option, bits: dict, objective: str) -> MappingError:
     """The one-line error when no mapping of any option fits: which level overflows first (the first option's)."""
     why = _Search(hierarchy, problem, option, bits, objective, 1, 1, 1).overflow()
+    free = [lv.name for lv in hierarchy.levels[1:] if len(lv.may_keep) > 1 and not lv.keeps]
+    hint = (f"; or state what {', '.join(free)} keep{'s' * (len(free) == 1)} (keeps/bypasses: none stated, so "
+            "the mapper may keep every operand there; from Timeloop, import with --constraints arch.yaml)"
+            if free and why and why.split(":", 1)[0] in free else "")
     return MappingError(f"{problem.name}: no mapping fits {hierarchy.name}'s levels"
-                        + (f": {why}" if why else "") + "; enlarge the buffers or narrow the words")
+                        + (f": {why}" if why else "") + "; enlarge the buffers or narrow the words" + hint)
 
 
 def _map_under(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict, conventions, *,
