@@ -18,7 +18,7 @@ import numpy as np
 
 from hwmap.errors import HwmapError
 
-__all__ = ["Objective", "check_objective", "choice_scores", "objective_value", "register_objective",
+__all__ = ["Objective", "check_objective", "choice_key", "choice_scores", "objective_value", "register_objective",
            "registered_objectives"]
 
 
@@ -62,6 +62,13 @@ def choice_scores(name: str, energy_pj: np.ndarray, cycles: np.ndarray) -> np.nd
 
 def objective_value(name: str, energy_pj: float, cycles: float) -> float:
     return check_objective(name).value(energy_pj, cycles)
+
+
+def choice_key(name: str, energy_pj: float, cycles: float) -> tuple[float, float, float]:
+    """How two candidates met one at a time compare (least first): the objective's value, then energy, then cycles.
+    choice_scores ranks the states of one array (its latency score is the energy of the states with the fewest
+    cycles), so on a single candidate it would rank latency by energy."""
+    return objective_value(name, energy_pj, cycles), energy_pj, cycles
 
 
 def _latency(energy_pj: np.ndarray, cycles: np.ndarray) -> np.ndarray:

@@ -270,13 +270,6 @@ def filled(allocation: OperandAllocation, capacity: _Capacity) -> OperandAllocat
     return OperandAllocation(allocation.base, order, tuple((op, tuple(cuts[op])) for op in OPERANDS))
 
 
-def _key(objective: str, result: LevelResult) -> tuple:
-    """The objective's value, ties broken by energy then cycles (one candidate at a time: objectives.choice_scores
-    scores latency against the set it is given, so it is not used here)."""
-    energy, cycles = result.energy_pj, result.cycles
-    return (objectives.objective_value(objective, energy, cycles), energy, cycles)
-
-
 class _Climb:
     """The best allocation found so far; offer() evaluates a candidate and keeps it when it is better."""
 
@@ -284,7 +277,8 @@ class _Climb:
                  objective: str, bits: dict, conventions) -> None:
         self.h, self.problem, self.objective, self.bits, self.conventions = hierarchy, problem, objective, bits, \
             conventions
-        self.best, self.result, self.key = start, result, _key(objective, result)
+        self.best, self.result = start, result
+        self.key = objectives.choice_key(objective, result.energy_pj, result.cycles)
         self.capacity = _Capacity(hierarchy, problem, start, bits, conventions)
         self.tried = {(start.order, start.cuts)}
         self.nests: dict[tuple, Nest] = {}  # (order, operand, its cuts) -> its nest: fills often share one
@@ -311,7 +305,7 @@ class _Climb:
                                         ceiling_pj=self.result.energy_pj if self.objective == "energy" else None)
         if result is None or not result.fits:
             return False
-        key = _key(self.objective, result)
+        key = objectives.choice_key(self.objective, result.energy_pj, result.cycles)
         if key >= self.key:
             return False
         self.best, self.result, self.key = candidate, result, key

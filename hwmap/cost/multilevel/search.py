@@ -320,10 +320,19 @@ def _bypass_options(h: Hierarchy, bits: dict[str, int] | None = None) -> list[tu
 def _holds_one_of_each(level, kept: frozenset, bits: dict[str, int]) -> bool:
     """Whether ``level`` has room for one element of every operand in ``kept`` (outputs as partial sums)."""
     need = {op: (bits["psum"] if op == "output" else bits[op]) / 8 for op in kept}
+    return bool(np.all(_holds(level, need)))
+
+
+def _holds(level, need: dict, rows: int = 1) -> np.ndarray:
+    """Whether ``level`` holds tiles of ``need`` bytes per operand (``rows`` tilings as arrays, or numbers): each
+    within its share where the level is partitioned per operand, else all within its usable bytes."""
     if level.capacity_bytes_per_operand is not None:
-        return all(b <= level.capacity_bytes_per_operand.get(op, 0.0) / level.multiple_buffering
-                   for op, b in need.items())
-    return sum(need.values()) <= level.usable_bytes
+        ok = np.ones(rows, dtype=bool)
+        for op, b in need.items():
+            ok &= b <= level.capacity_bytes_per_operand.get(op, 0.0) / level.multiple_buffering
+        return ok
+    total = sum(need.values()) if need else np.zeros(rows)
+    return total <= level.usable_bytes
 
 
 @lru_cache(maxsize=4096)
@@ -508,15 +517,7 @@ class _Search:
         return None
 
     def _fits(self, level: int, tiles: np.ndarray) -> np.ndarray:
-        lv = self.h.levels[level]
-        need = self._need(level, tiles)
-        if lv.capacity_bytes_per_operand is not None:
-            ok = np.ones(len(tiles), dtype=bool)
-            for op, b in need.items():
-                ok &= b <= lv.capacity_bytes_per_operand.get(op, 0.0) / lv.multiple_buffering
-            return ok
-        total = sum(need.values()) if need else np.zeros(len(tiles))
-        return total <= lv.usable_bytes
+        return _holds(self.h.levels[level], self._need(level, tiles), len(tiles))
 
     def _bits(self, op: str) -> int:
         return self.bits["psum"] if op == "output" else self.bits[op]
@@ -983,7 +984,7 @@ def _map_one(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial
         candidates += run.candidates
         if found is not None:
             mapping, energy, cycles = found
-            key = _choice_key(objective, energy, cycles)
+            key = objectives.choice_key(objective, energy, cycles)
             if best is None or key < best[0]:
                 best = (key, objectives.objective_value(objective, energy, cycles), mapping)
     if best is None:
@@ -1013,13 +1014,6 @@ class _Shortlist:
         self.searched += 1
         self.stated_searched += option.keeps == self.stated
         return True
-
-
-def _choice_key(objective: str, energy_pj: float, cycles: float) -> tuple[float, float, float]:
-    """How two options' mappings compare: the objective's value, then energy, then cycles. (choice_scores ranks
-    the states of one array: its latency score is the energy of the states with the fewest cycles, so on one
-    mapping at a time it is the energy, and the options' latency winner was the least energy.)"""
-    return objectives.objective_value(objective, energy_pj, cycles), energy_pj, cycles
 
 
 def _ranked_options(hierarchy: Hierarchy, problem: LoopProblem, objective: str, spatial, bits: dict) -> list[tuple]:
@@ -1110,7 +1104,7 @@ def _pick_finalist(hierarchy: Hierarchy, problem: LoopProblem, objective: str, b
             continue
         energy, cycles = result.energy_pj, result.cycles
         # of equal scores, energies and cycles the first option's, then its first finalist's
-        key = (*_choice_key(objective, energy, cycles), searched, int(i))
+        key = (*objectives.choice_key(objective, energy, cycles), searched, int(i))
         if best is None or key < best[0]:
             best = (key, mapping, result)
     return best
