@@ -57,6 +57,16 @@ def _private_graph_cache(tmp_path_factory):
         os.environ["XDG_CACHE_HOME"] = previous
 
 
+@pytest.fixture(scope="session")
+def resnet18_graph_file(tmp_path_factory) -> str:
+    """ResNet-18's layer graph saved as JSON once per session: the MODEL argument of the CLI tests."""
+    from hwmap.graph.io import save_graph
+
+    path = tmp_path_factory.mktemp("resnet18-graph") / "resnet18.json"
+    save_graph(traced("resnet18"), path)
+    return str(path)
+
+
 @pytest.fixture
 def run_cli(capsys):
     """Run the hwmap CLI in-process; returns (exit code, stdout, stderr)."""

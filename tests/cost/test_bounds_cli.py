@@ -7,20 +7,10 @@ import json
 
 import pytest
 
-from hwmap.graph.io import save_graph
-from tests.conftest import traced
 
-
-@pytest.fixture(scope="module")
-def graph_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("g") / "resnet18.json"
-    save_graph(traced("resnet18"), path)
-    return str(path)
-
-
-def test_bounds_json_csv_and_table(run_cli, graph_file, tmp_path):
+def test_bounds_json_csv_and_table(run_cli, resnet18_graph_file, tmp_path):
     out_csv = tmp_path / "curves.csv"
-    code, out, err = run_cli("bounds", graph_file, "--accel", "systolic16x16", "--json", "--csv", str(out_csv))
+    code, out, err = run_cli("bounds", resnet18_graph_file, "--accel", "systolic16x16", "--json", "--csv", str(out_csv))
     assert code == 0, err
     data = json.loads(out)
     assert [lv["level"] for lv in data["levels"]] == ["ifmap", "filter", "ofmap", "all"]
@@ -37,15 +27,16 @@ def test_bounds_json_csv_and_table(run_cli, graph_file, tmp_path):
         rows = list(csv.DictReader(f))
     assert {r["level"] for r in rows} == {"ifmap", "filter", "ofmap", "all"}
     assert sum(r["layer"] == "network" and r["level"] == "all" for r in rows) == len(everything["network"]["points"])
-    code, out, err = run_cli("bounds", graph_file, "--accel", "magnet16pe_v16", "--layer", "layer4.*")
+    code, out, err = run_cli("bounds", resnet18_graph_file, "--accel", "magnet16pe_v16", "--layer", "layer4.*")
     assert code == 0, err
     assert "global" in out and "compulsory" in out and "layer4" not in out.split("\n")[0]
 
 
-def test_plot_bounds_writes_a_png(run_cli, graph_file, tmp_path):
+@pytest.mark.parametrize(("accel", "level"), [("systolic16x16", "all"), ("eyeriss_like", "psum_spad")])
+def test_plot_bounds_writes_a_png(run_cli, resnet18_graph_file, tmp_path, accel, level):
+    """Every level of a single-level template, and one per-PE level of a hierarchy template."""
     png = tmp_path / "curves.png"
-    code, out, err = run_cli("plot", "bounds", graph_file, "--accel", "systolic16x16", "--level", "all", "-o",
-                             str(png))
+    code, out, err = run_cli("plot", "bounds", resnet18_graph_file, "--accel", accel, "--level", level, "-o", str(png))
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
@@ -55,6 +46,6 @@ def test_plot_bounds_writes_a_png(run_cli, graph_file, tmp_path):
     (("--accel", "h100_sxm"), "--accel 'h100_sxm' is of kind 'gpu'"),
     (("--accel", "systolic16x16", "--layer", "nope*"), "--layer 'nope*' matches no conv/GEMM layer"),
 ])
-def test_bounds_errors_are_one_line(run_cli, graph_file, args, message):
-    code, out, err = run_cli("bounds", graph_file, *args)
+def test_bounds_errors_are_one_line(run_cli, resnet18_graph_file, args, message):
+    code, out, err = run_cli("bounds", resnet18_graph_file, *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and out == ""

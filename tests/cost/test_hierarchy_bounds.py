@@ -22,7 +22,6 @@ from hwmap.cost.hierarchy_kind import hardware_view
 from hwmap.cost.multilevel import LoopProblem, evaluate_mapping, map_problem
 from hwmap.cost.multilevel.nest import resolve
 from hwmap.errors import TemplateError
-from hwmap.graph.io import save_graph
 from hwmap.hardware.hierarchy import build_hierarchy
 from hwmap.hardware.kinds import register_kind
 from tests.conftest import traced
@@ -190,22 +189,15 @@ def test_unknown_bounds_route_is_refused():
 # ------------------------------------------------------------------------------------------------ command line
 
 
-@pytest.fixture(scope="module")
-def graph_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("g") / "resnet18.json"
-    save_graph(traced("resnet18"), path)
-    return str(path)
-
-
-def test_bounds_on_a_hierarchy_json_csv_table(run_cli, graph_file, tmp_path):
-    code, out, err = run_cli("bounds", graph_file, "--accel", "eyeriss_like", "--json")
+def test_bounds_on_a_hierarchy_json_csv_table(run_cli, resnet18_graph_file, tmp_path):
+    code, out, err = run_cli("bounds", resnet18_graph_file, "--accel", "eyeriss_like", "--json")
     assert code == 0, err
     data = json.loads(out)
     [glb] = data["levels"]  # default: the level right below DRAM
     assert glb["level"] == "shared_glb" and glb["above"] == "DRAM" and glb["template_capacity_bytes"] == 131072
     assert glb["at_template_bytes"] <= glb["mapped_bytes"]
     out_csv = tmp_path / "spad.csv"
-    code, out, err = run_cli("bounds", graph_file, "--accel", "eyeriss_like", "--level", "ifmap_spad", "--csv",
+    code, out, err = run_cli("bounds", resnet18_graph_file, "--accel", "eyeriss_like", "--level", "ifmap_spad", "--csv",
                              str(out_csv))
     assert code == 0, err
     assert "ifmap_spad" in out and "24 B" in out
@@ -215,19 +207,11 @@ def test_bounds_on_a_hierarchy_json_csv_table(run_cli, graph_file, tmp_path):
     assert sum(r["layer"] == "network" for r in rows) > 10
 
 
-def test_plot_bounds_of_a_per_pe_level(run_cli, graph_file, tmp_path):
-    png = tmp_path / "psum.png"
-    code, out, err = run_cli("plot", "bounds", graph_file, "--accel", "eyeriss_like", "--level", "psum_spad", "-o",
-                             str(png))
-    assert code == 0, err
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-
-
 @pytest.mark.parametrize(("args", "message"), [
     (("--level", "DRAM"), "--level 'DRAM' is not a level the mapper handles on eyeriss_like (levels: shared_glb, "
                           "ifmap_spad, weights_spad, psum_spad)"),
     (("--layer", "nope*"), "--layer 'nope*' matches no conv/GEMM layer"),
 ])
-def test_hierarchy_bounds_errors_are_one_line(run_cli, graph_file, args, message):
-    code, out, err = run_cli("bounds", graph_file, "--accel", "eyeriss_like", *args)
+def test_hierarchy_bounds_errors_are_one_line(run_cli, resnet18_graph_file, args, message):
+    code, out, err = run_cli("bounds", resnet18_graph_file, "--accel", "eyeriss_like", *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and out == ""

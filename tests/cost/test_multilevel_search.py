@@ -40,12 +40,17 @@ def three_level(glb, spad, spatial=()):
         source="three")
 
 
-def _chains(size, sp, m):
-    """Every tile chain (T(1), ..., T(m-1)) of one dim in the stated space, enumerated directly."""
+def _chains(size, sp, m, *, fractional_divides: bool = False):
+    """Every tile chain (T(1), ..., T(m-1)) of one dim in the stated space, enumerated directly. fractional_divides:
+    the space under a peer's conventions, where a dim whose unrolling does not divide it takes only tiles that
+    divide its trips at DRAM (no padded iteration runs)."""
     s_geq = [math.prod(sp[j] for j in range(i, m)) for i in range(m)]
     top = -(-size // sp[0])
     n = math.ceil(top / s_geq[1])
-    firsts = sorted({s_geq[1] * math.ceil(n / t) for t in range(1, n + 1)})
+    if fractional_divides and size % math.prod(sp):
+        firsts = [s_geq[1] * d for d in range(1, n + 1) if n % d == 0]
+    else:
+        firsts = sorted({s_geq[1] * math.ceil(n / t) for t in range(1, n + 1)})
     chains = [(t,) for t in firsts]
     for level in range(2, m):
         chains = [c + (t,) for c in chains for t in range(1, c[-1] + 1)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from test_multilevel_search import BITS, _mapping, three_level, two_level
+from test_multilevel_search import _chains as hwmap_chains
 
 from hwmap.cost import objectives
 from hwmap.cost.multilevel import LoopProblem, evaluate_mapping
@@ -24,20 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _chains(size, sp, m):
-    """Every tile chain of one dim in the space map_problem searches under ZigZag's conventions: as hwmap's
-    (tests/cost/test_multilevel_search.py), but a dim whose unrolling does not divide it (fractional in ZigZag)
-    takes only tiles that divide its trips at DRAM, so no padded iteration runs."""
-    s_geq = [math.prod(sp[j] for j in range(i, m)) for i in range(m)]
-    n = math.ceil(math.ceil(size / sp[0]) / s_geq[1])
-    if size % math.prod(sp):
-        firsts = [s_geq[1] * d for d in range(1, n + 1) if n % d == 0]
-    else:
-        firsts = sorted({s_geq[1] * math.ceil(n / t) for t in range(1, n + 1)})
-    chains = [(t,) for t in firsts]
-    for level in range(2, m):
-        chains = [c + (t,) for c in chains for t in range(1, c[-1] + 1)
-                  if (c[-1] // sp[level - 1]) % t == 0 and t % s_geq[level] == 0]
-    return chains
+    """Every tile chain of one dim in the space map_problem searches under ZigZag's conventions: as hwmap's, but a
+    dim whose unrolling does not divide it (fractional in ZigZag) takes only tiles that divide its trips at DRAM."""
+    return hwmap_chains(size, sp, m, fractional_divides=True)
 
 
 def brute_force_zigzag(h, problem, objective):
