@@ -30,6 +30,16 @@ def arguments(description: str, *, add_options: Callable[[argparse.ArgumentParse
     return args
 
 
+def published_card_dirs(args: argparse.Namespace, name: str) -> tuple[Path, Path]:
+    """(this experiment's output folder, ``name`` or ``name``_tiny; the traced-graph cache the published-card
+    experiments share, gpu_published_cards/graphs), both created."""
+    out = args.out_dir / (f"{name}_tiny" if args.tiny else name)
+    cache = args.out_dir / "gpu_published_cards" / "graphs"
+    out.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    return out, cache
+
+
 def write_csv(path: Path, rows: list[dict]) -> Path:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")

@@ -20,7 +20,7 @@ Traced graphs are cached under <out-dir>/gpu_published_cards/graphs/ (shared wit
 from __future__ import annotations
 
 import numpy as np
-from _common import arguments, done, new_figure, save_figure, write_csv
+from _common import arguments, done, new_figure, published_card_dirs, save_figure, write_csv
 from gpu_published import MODELS, TINY, plan_table_rows
 from gpu_published import table_rows as rtx3090_rows
 from gpu_published_cards import CARDS
@@ -163,10 +163,7 @@ def plot(by_card: dict[str, list[dict]], path) -> None:
 
 def main() -> None:
     args = arguments(__doc__)
-    out = args.out_dir / ("gpu_published_breakdown_tiny" if args.tiny else "gpu_published_breakdown")
-    cache = args.out_dir / "gpu_published_cards" / "graphs"
-    out.mkdir(parents=True, exist_ok=True)
-    cache.mkdir(parents=True, exist_ok=True)
+    out, cache = published_card_dirs(args, "gpu_published_breakdown")
     by_card: dict[str, list[dict]] = {}
     lines = ["# Where the GPU model's time goes on each published table", ""]
     for key, table, template, mode, label in TABLES:

@@ -18,7 +18,7 @@ import csv
 from importlib.resources import files
 
 import numpy as np
-from _common import arguments, done, write_csv
+from _common import arguments, done, published_card_dirs, write_csv
 from gpu_published import MODELS, TINY, evaluate, flops_constant_s_per_mac, metrics, plan_table_rows
 
 import hwmap
@@ -44,10 +44,7 @@ def table_rows(name: str) -> dict[tuple[str, int], dict]:
 
 def main() -> None:
     args = arguments(__doc__)
-    out = args.out_dir / ("gpu_published_cards_tiny" if args.tiny else "gpu_published_cards")
-    cache = args.out_dir / "gpu_published_cards" / "graphs"
-    out.mkdir(parents=True, exist_ok=True)
-    cache.mkdir(parents=True, exist_ok=True)
+    out, cache = published_card_dirs(args, "gpu_published_cards")
     table, lines = [], ["# The GPU model on published tables of other cards", ""]
     lines += ["| card | table | models | predictor | Spearman | median abs error | within 25% |",
               "|---|---|---|---|---|---|---|"]
