@@ -8,10 +8,9 @@ from __future__ import annotations
 import itertools
 import math
 
-import numpy as np
 import pytest
-from test_multilevel_search import BITS, _mapping, two_level
-from test_multilevel_search_conventions import SMALL, _chains, brute_force_zigzag
+from test_multilevel_search import BITS, _mapping, tilings, two_level
+from test_multilevel_search_conventions import SMALL, brute_force_zigzag
 
 from hwmap.cost.multilevel import evaluate_mapping
 from hwmap.cost.multilevel.evaluate import (
@@ -24,8 +23,8 @@ from hwmap.cost.multilevel.evaluate import (
     operand_bits_of,
 )
 from hwmap.cost.multilevel.nest import resolve
-from hwmap.cost.multilevel.search import map_problem, spatial_options
-from hwmap.hardware.hierarchy import LOOP_DIMS, build_hierarchy
+from hwmap.cost.multilevel.search import map_problem
+from hwmap.hardware.hierarchy import build_hierarchy
 
 SPATIAL = [{"axis": "X", "dims": ["K", "OY"]}, {"axis": "Y", "dims": ["C"]}]
 
@@ -46,12 +45,9 @@ def leaky(bandwidth: float):
 def every_mapping(h, problem):
     """Every mapping of the space the brute-force tests enumerate (all tile chains and class orders)."""
     m = len(h.levels)
-    for sp, entries in spatial_options(h, problem):
-        per_dim = [_chains(problem.size(d), [int(sp[i, k]) for i in range(m)], m) for k, d in enumerate(LOOP_DIMS)]
-        for chain in itertools.product(*per_dim):
-            tiles = np.array([[problem.size(d) for d in LOOP_DIMS]] + [list(x) for x in zip(*chain, strict=True)])
-            for orders in itertools.product(range(6), repeat=m):
-                yield _mapping(h, problem, sp, entries, tiles, orders)
+    for sp, entries, tiles in tilings(h, problem, fractional_divides=True):
+        for orders in itertools.product(range(6), repeat=m):
+            yield _mapping(h, problem, sp, entries, tiles, orders)
 
 
 def _floor(h, problem, mapping):

@@ -58,23 +58,30 @@ def _chains(size, sp, m, *, fractional_divides: bool = False):
     return chains
 
 
+def tilings(h, problem, *, fractional_divides: bool = False):
+    """Every (spatial factors, form-C entries, tiles per level x dim) of the stated space: each spatial option
+    with every combination of the dims' tile chains (_chains)."""
+    m = len(h.levels)
+    for sp, entries in spatial_options(h, problem):
+        per_dim = [_chains(problem.size(d), [int(sp[i, k]) for i in range(m)], m,
+                           fractional_divides=fractional_divides) for k, d in enumerate(LOOP_DIMS)]
+        for chain in itertools.product(*per_dim):
+            yield sp, entries, np.array([[problem.size(d) for d in LOOP_DIMS]] + [list(x) for x in zip(*chain,
+                                                                                                       strict=True)])
+
+
 def brute_force(h, problem, objective):
     m = len(h.levels)
     best = None
-    for sp, entries in spatial_options(h, problem):
-        per_dim = [_chains(problem.size(d), [int(sp[i, k]) for i in range(m)], m) for k, d in enumerate(LOOP_DIMS)]
-        for chain in itertools.product(*per_dim):
-            tiles = np.array([[problem.size(d) for d in LOOP_DIMS]] + [list(x) for x in zip(*chain, strict=True)])
-            for orders in itertools.product(range(6), repeat=m - 1):
-                mapping = _mapping(h, problem, sp, entries, tiles, orders)
-                r = evaluate_mapping(h, problem, mapping, operand_bits=BITS, strict=False)
-                if not r.fits:
-                    continue
-                value = objectives.objective_value(objective, r.energy_pj, r.cycles)
-                key = (objectives.choice_scores(objective, np.array([r.energy_pj]), np.array([r.cycles]))[0],
-                       r.energy_pj)
-                if best is None or key < best[0]:
-                    best = (key, value, mapping)
+    for sp, entries, tiles in tilings(h, problem):
+        for orders in itertools.product(range(6), repeat=m - 1):
+            mapping = _mapping(h, problem, sp, entries, tiles, orders)
+            r = evaluate_mapping(h, problem, mapping, operand_bits=BITS, strict=False)
+            if not r.fits:
+                continue
+            key = objectives.choice_key(objective, r.energy_pj, r.cycles)
+            if best is None or key < best[0]:
+                best = (key, key[0], mapping)
     return best
 
 

@@ -9,24 +9,15 @@ import itertools
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from test_multilevel_search import BITS, _mapping, three_level, two_level
-from test_multilevel_search import _chains as hwmap_chains
+from test_multilevel_search import BITS, _mapping, three_level, tilings, two_level
 
 from hwmap.cost import objectives
 from hwmap.cost.multilevel import LoopProblem, evaluate_mapping
 from hwmap.cost.multilevel.evaluate import ZIGZAG_CONVENTIONS
-from hwmap.cost.multilevel.search import map_problem, spatial_options
-from hwmap.hardware.hierarchy import LOOP_DIMS
+from hwmap.cost.multilevel.search import map_problem
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _chains(size, sp, m):
-    """Every tile chain of one dim in the space map_problem searches under ZigZag's conventions: as hwmap's, but a
-    dim whose unrolling does not divide it (fractional in ZigZag) takes only tiles that divide its trips at DRAM."""
-    return hwmap_chains(size, sp, m, fractional_divides=True)
 
 
 def brute_force_zigzag(h, problem, objective):
@@ -35,21 +26,16 @@ def brute_force_zigzag(h, problem, objective):
     each level's capacity as hwmap counts it, evaluated by evaluate_mapping under ZIGZAG_CONVENTIONS."""
     m = len(h.levels)
     best = None
-    for sp, entries in spatial_options(h, problem):
-        per_dim = [_chains(problem.size(d), [int(sp[i, k]) for i in range(m)], m) for k, d in enumerate(LOOP_DIMS)]
-        for chain in itertools.product(*per_dim):
-            tiles = np.array([[problem.size(d) for d in LOOP_DIMS]] + [list(x) for x in zip(*chain, strict=True)])
-            if not evaluate_mapping(h, problem, _mapping(h, problem, sp, entries, tiles, [0] * m), operand_bits=BITS,
-                                    strict=False).fits:
-                continue  # the tiles, not the orders, decide what fits
-            for orders in itertools.product(range(6), repeat=m):
-                mapping = _mapping(h, problem, sp, entries, tiles, orders)
-                r = evaluate_mapping(h, problem, mapping, operand_bits=BITS, strict=False,
-                                     conventions=ZIGZAG_CONVENTIONS)
-                key = (objectives.choice_scores(objective, np.array([r.energy_pj]), np.array([r.cycles]))[0],
-                       r.energy_pj)
-                if best is None or key < best[0]:
-                    best = (key, objectives.objective_value(objective, r.energy_pj, r.cycles), r)
+    for sp, entries, tiles in tilings(h, problem, fractional_divides=True):
+        if not evaluate_mapping(h, problem, _mapping(h, problem, sp, entries, tiles, [0] * m), operand_bits=BITS,
+                                strict=False).fits:
+            continue  # the tiles, not the orders, decide what fits
+        for orders in itertools.product(range(6), repeat=m):
+            mapping = _mapping(h, problem, sp, entries, tiles, orders)
+            r = evaluate_mapping(h, problem, mapping, operand_bits=BITS, strict=False, conventions=ZIGZAG_CONVENTIONS)
+            key = objectives.choice_key(objective, r.energy_pj, r.cycles)
+            if best is None or key < best[0]:
+                best = (key, key[0], r)
     return best
 
 
