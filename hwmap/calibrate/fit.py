@@ -64,6 +64,10 @@ class TimingSample:
     peak_flops_per_s: float
     bandwidth_bytes_per_s: float
     label: str = ""
+    # the L2 level (hwmap.cost.gpu.l2_resident_frac): a microbenchmark re-runs one kernel on the same buffers, so a
+    # working set that fits stays in L2 whole; None: every byte crosses DRAM
+    dram_bytes: float | None = None
+    l2_bandwidth_bytes_per_s: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,12 @@ def predict_gpu_s(samples: Sequence[TimingSample], coefficients: ClassCoefficien
         bandwidth_bytes_per_s=np.array([s.bandwidth_bytes_per_s for s in samples]),
         compute_eff_frac=coefficients.compute_eff_frac, memory_eff_frac=coefficients.memory_eff_frac,
         half_saturation_elements=coefficients.half_saturation_elements,
-        launch_overhead_s=coefficients.launch_overhead_s)
+        launch_overhead_s=coefficients.launch_overhead_s, dram_bytes=_dram_bytes(samples),
+        l2_bandwidth_bytes_per_s=np.array([s.l2_bandwidth_bytes_per_s for s in samples]))
+
+
+def _dram_bytes(samples: Sequence[TimingSample]) -> np.ndarray:
+    return np.array([s.bytes_ if s.dram_bytes is None else s.dram_bytes for s in samples])
 
 
 def _to_x(c: ClassCoefficients) -> np.ndarray:
@@ -131,13 +140,15 @@ def fit_time_class(fit_class: str, samples: Sequence[TimingSample], prior: Class
     elements = np.array([s.elements for s in samples])
     peak = np.array([s.peak_flops_per_s for s in samples])
     bw = np.array([s.bandwidth_bytes_per_s for s in samples])
+    dram = _dram_bytes(samples)
+    l2_bw = np.array([s.l2_bandwidth_bytes_per_s for s in samples])
     x_prior = _to_x(prior)
 
     def data_residuals(x: np.ndarray) -> np.ndarray:
         e, m, h, t0 = np.exp(x)
         predicted = kernel_time_s(flops, bytes_, elements, peak_flops_per_s=peak, bandwidth_bytes_per_s=bw,
                                   compute_eff_frac=e, memory_eff_frac=m, half_saturation_elements=h,
-                                  launch_overhead_s=t0)
+                                  launch_overhead_s=t0, dram_bytes=dram, l2_bandwidth_bytes_per_s=l2_bw)
         return np.log(predicted) - measured
 
     def residuals(x: np.ndarray) -> np.ndarray:

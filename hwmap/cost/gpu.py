@@ -15,7 +15,15 @@ Per kernel of fit class c (hwmap.hardware.gpu_schema.FIT_CLASSES; see :func:`fit
   conv_dense, conv_pointwise, conv_grouped, linear, attention_matmul and attention_fused (fp32 uses TF32 when
   ``tf32`` and the GPU has it, else the FP32 CUDA-core peak); the FP32 CUDA-core peak for every other class.
 - FLOPs: 2 x MACs for GEMMs and convolutions, the Work's vector operations otherwise.
-- bytes: (activation inputs + weights + outputs) x dtype bytes. Assumes: every operand crosses DRAM once.
+- bytes: (activation inputs + weights + outputs) x dtype bytes, all through the L2; the L2 level (:func:`l2_level`,
+  :func:`dram_bytes_after_l2`): a kernel whose working set fits in the template's L2 serves its activations from
+  it (inputs left by the kernels that wrote them, outputs kept for the kernels that read them), the resident share
+  falling linearly from 1 at the L2's size to 0 at twice it; parameters cross DRAM once per forward. The memory
+  term is then max(DRAM bytes / (bandwidth x memory_eff_c), bytes / (L2 bandwidth x memory_eff_c)). At timm's
+  table batches (1024) tensors are hundreds of MB and the L2 holds almost nothing; at batch 1-64 it holds most.
+  memory_eff priors are scaled by the memory technology's streaming efficiency
+  (hwmap.hardware.gpu_schema.MEMORY_STREAMING_SCALE: GDDR6X x1.027, GDDR7 x0.885, set from one published table
+  each and checked on a sibling card).
 - w (parallel work): output elements for GEMMs/convolutions, max(input, output) elements otherwise.
   Assumes: compute efficiency saturates with the work available to fill the SMs (eff = eff_max x w / (w + w_half));
   memory-bound kernels stream at a constant efficiency, their small-size cost is the launch overhead. Both terms
@@ -86,6 +94,7 @@ priors; the result says which ("calibrated" in settings, and a note when uncalib
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -191,28 +200,85 @@ def saturation(elements, half_saturation_elements):
     return w / (w + np.asarray(half_saturation_elements, dtype=float))
 
 
-def full_rate_time_s(flops, bytes_, *, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac, memory_eff_frac):
-    """max(FLOPs / (peak x compute_eff), bytes / (bandwidth x memory_eff)): the kernel at its class's best rate."""
-    if _all_scalars(flops, bytes_, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac, memory_eff_frac):
-        return max(flops / (peak_flops_per_s * compute_eff_frac), bytes_ / (bandwidth_bytes_per_s * memory_eff_frac))
+def memory_time_s(bytes_, *, bandwidth_bytes_per_s, memory_eff_frac, dram_bytes=None,
+                  l2_bandwidth_bytes_per_s=math.inf):
+    """max(DRAM bytes / (bandwidth x memory_eff), bytes / (L2 bandwidth x memory_eff)): every operand passes the
+    L2, the bytes it does not hold cross DRAM (dram_bytes None: all of them, see :func:`l2_resident_frac`)."""
+    dram = bytes_ if dram_bytes is None else dram_bytes
+    if _all_scalars(bytes_, dram, bandwidth_bytes_per_s, memory_eff_frac, l2_bandwidth_bytes_per_s):
+        return max(dram / (bandwidth_bytes_per_s * memory_eff_frac),
+                   bytes_ / (l2_bandwidth_bytes_per_s * memory_eff_frac))
+    through_dram = np.asarray(dram, dtype=float) / (np.asarray(bandwidth_bytes_per_s, dtype=float) * memory_eff_frac)
+    through_l2 = np.asarray(bytes_, dtype=float) / (np.asarray(l2_bandwidth_bytes_per_s, dtype=float)
+                                                     * memory_eff_frac)
+    return np.maximum(through_dram, through_l2)
+
+
+def full_rate_time_s(flops, bytes_, *, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac, memory_eff_frac,
+                     dram_bytes=None, l2_bandwidth_bytes_per_s=math.inf):
+    """max(FLOPs / (peak x compute_eff), memory time): the kernel at its class's best rate."""
+    memory = memory_time_s(bytes_, bandwidth_bytes_per_s=bandwidth_bytes_per_s, memory_eff_frac=memory_eff_frac,
+                           dram_bytes=dram_bytes, l2_bandwidth_bytes_per_s=l2_bandwidth_bytes_per_s)
+    if _all_scalars(flops, peak_flops_per_s, compute_eff_frac, memory):
+        return max(flops / (peak_flops_per_s * compute_eff_frac), memory)
     compute = np.asarray(flops, dtype=float) / (np.asarray(peak_flops_per_s, dtype=float) * compute_eff_frac)
-    memory = np.asarray(bytes_, dtype=float) / (np.asarray(bandwidth_bytes_per_s, dtype=float) * memory_eff_frac)
     return np.maximum(compute, memory)
 
 
 def kernel_time_s(flops, bytes_, elements, *, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac,
-                  memory_eff_frac, half_saturation_elements, launch_overhead_s):
-    """max(FLOPs / (peak x compute_eff x s(w)), bytes / (bandwidth x memory_eff)) + launch: one kernel's GPU time."""
-    if _all_scalars(flops, bytes_, elements, peak_flops_per_s, bandwidth_bytes_per_s, compute_eff_frac,
-                    memory_eff_frac, half_saturation_elements, launch_overhead_s):  # one kernel: no numpy
+                  memory_eff_frac, half_saturation_elements, launch_overhead_s, dram_bytes=None,
+                  l2_bandwidth_bytes_per_s=math.inf):
+    """max(FLOPs / (peak x compute_eff x s(w)), memory time) + launch: one kernel's GPU time."""
+    memory = memory_time_s(bytes_, bandwidth_bytes_per_s=bandwidth_bytes_per_s, memory_eff_frac=memory_eff_frac,
+                           dram_bytes=dram_bytes, l2_bandwidth_bytes_per_s=l2_bandwidth_bytes_per_s)
+    if _all_scalars(flops, elements, peak_flops_per_s, compute_eff_frac, memory, half_saturation_elements,
+                    launch_overhead_s):  # one kernel: no numpy
         w = max(float(elements), 1.0)
         sat = w / (w + half_saturation_elements)
-        return max(flops / (peak_flops_per_s * compute_eff_frac * sat),
-                   bytes_ / (bandwidth_bytes_per_s * memory_eff_frac)) + launch_overhead_s
+        return max(flops / (peak_flops_per_s * compute_eff_frac * sat), memory) + launch_overhead_s
     sat = saturation(elements, half_saturation_elements)
     compute = np.asarray(flops, dtype=float) / (np.asarray(peak_flops_per_s, dtype=float) * compute_eff_frac * sat)
-    memory = np.asarray(bytes_, dtype=float) / (np.asarray(bandwidth_bytes_per_s, dtype=float) * memory_eff_frac)
     return np.maximum(compute, memory) + launch_overhead_s
+
+
+# The L2 level. Assumes: a kernel whose working set (every operand's bytes) fits in the L2 finds the activations
+# it reads there (the kernels that wrote them just ran) and leaves its outputs there for the kernels that read
+# them (PyTorch's caching allocator hands the freed blocks to the next tensors while they are still cached, so
+# the dirty lines are overwritten rather than written back); parameters cross DRAM once per forward (first
+# touch). The replacement policy is not documented: the resident share falls linearly from all of the working
+# set at the L2's size to none at twice it (a ramp, so that time grows smoothly with the batch). Every operand
+# still passes the L2: time >= bytes / (L2 bandwidth x memory_eff).
+L2_TO_DRAM_BANDWIDTH_RULE = 3.0  # L2 bandwidth / DRAM bandwidth where a template gives none: the smallest published
+# ratio (V100 3133 / 900 = 3.5, A100 7219 / 2039 = 3.5, H100 SXM 10138 / 3352 = 3.0: the templates' sources)
+
+
+def l2_level(spec: GpuSpec) -> tuple[float, float]:
+    """(L2 capacity in bytes, L2 bandwidth in B/s) of a template; (0, inf) when it gives no L2 size."""
+    if spec.l2_cache_mib is None:
+        return 0.0, math.inf
+    dram = spec.memory.bandwidth_gb_per_s * 1e9
+    bandwidth = spec.l2_bandwidth_gb_per_s * 1e9 if spec.l2_bandwidth_gb_per_s is not None else \
+        L2_TO_DRAM_BANDWIDTH_RULE * dram
+    return spec.l2_cache_mib * 2**20, bandwidth
+
+
+def l2_resident_frac(working_set_bytes, l2_bytes: float):
+    """Share of a kernel's activations served by the L2: 1 up to the L2's size, 0 from twice it, linear between."""
+    if l2_bytes <= 0:
+        return np.zeros_like(np.asarray(working_set_bytes, dtype=float)) if not _all_scalars(working_set_bytes) \
+            else 0.0
+    if _all_scalars(working_set_bytes):
+        return min(1.0, max(0.0, 2.0 - working_set_bytes / l2_bytes))
+    return np.clip(2.0 - np.asarray(working_set_bytes, dtype=float) / l2_bytes, 0.0, 1.0)
+
+
+def dram_bytes_after_l2(bytes_, parameter_bytes, l2_bytes: float):
+    """The bytes of a kernel that cross DRAM: all but the L2-resident share of its non-parameter operands."""
+    resident = l2_resident_frac(bytes_, l2_bytes)
+    if _all_scalars(bytes_, parameter_bytes, resident):
+        return bytes_ - resident * max(bytes_ - parameter_bytes, 0.0)
+    b = np.asarray(bytes_, dtype=float)
+    return b - resident * np.maximum(b - np.asarray(parameter_bytes, dtype=float), 0.0)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -229,6 +295,8 @@ class GpuRoofs:
     tensor_label: str  # e.g. "fp16 tensor", "tf32 tensor", "fp32 CUDA cores"
     notes: tuple[str, ...] = ()
     clock_frac: Mapping[str, float] = field(default_factory=dict)  # class -> its sustained clock / the ceiling's
+    l2_bytes: float = 0.0  # L2 capacity (0: the template gives none, no L2 level)
+    l2_bandwidth_bytes_per_s: float = math.inf
 
     def peak_for(self, fit_class: str) -> float:
         """The class's roof at its sustained clock (tensor/vector roofs at the clock ceiling x its clock share)."""
@@ -276,9 +344,13 @@ def gpu_roofs(accel: Accelerator, *, dtype: str = "fp16", tf32: bool = True) -> 
     elif ceiling != 1.0:
         notes.append(f"compute roofs x {ceiling:g}: {accel.name} sustains clocks above its rated boost (template "
                      "prior, within its power budget)")
+    l2_bytes, l2_bandwidth = l2_level(spec)
+    if l2_bytes == 0:
+        notes.append(f"{accel.name} states no L2 size (l2_cache_mib): every operand crosses DRAM")
     return GpuRoofs(tensor_flops_per_s=tflops * 1e12 * ceiling, vector_flops_per_s=peak.fp32_tflops * 1e12 * ceiling,
                     bandwidth_bytes_per_s=spec.memory.bandwidth_gb_per_s * 1e9, dtype=dtype, tensor_label=label,
-                    notes=tuple(notes), clock_frac={c: r / ceiling for c, r in clocks.items()})
+                    notes=tuple(notes), clock_frac={c: r / ceiling for c, r in clocks.items()},
+                    l2_bytes=l2_bytes, l2_bandwidth_bytes_per_s=l2_bandwidth)
 
 
 # Dynamic power ~ C V^2 f with the voltage rising about linearly with the clock over the boost range: ~ f^3.
@@ -336,11 +408,16 @@ class GpuCoefficients:
 
 
 def _prior_coefficients(spec: GpuSpec) -> dict[str, ClassCoefficients]:
+    """The template's class priors; memory_eff scaled by the memory technology's streaming scale
+    (hwmap.hardware.gpu_schema.MEMORY_STREAMING_SCALE), within the physical bound."""
     dynamic_w = max(spec.tdp_w - spec.priors.idle_power_w, 0.0)
+    scale = spec.memory.streaming_scale
+    memory_eff_max = COEFFICIENT_BOUNDS["memory_eff_frac"][1]
     out = {}
     for name in FIT_CLASSES:
         p = spec.priors.classes.get(name)
-        out[name] = ClassCoefficients(p.compute_eff_frac, p.memory_eff_frac, p.half_saturation_elements,
+        memory_eff = min(p.memory_eff_frac * scale, memory_eff_max) if scale != 1.0 else p.memory_eff_frac
+        out[name] = ClassCoefficients(p.compute_eff_frac, memory_eff, p.half_saturation_elements,
                                       p.launch_overhead_us * 1e-6, p.host_overhead_us * 1e-6,
                                       p.dynamic_power_frac * dynamic_w)
     return out
@@ -351,8 +428,11 @@ def coefficients(accel: Accelerator, calibration: GpuCalibration | None = None) 
     spec = _gpu_spec(accel)
     priors = _prior_coefficients(spec)
     if calibration is None:
+        scale = spec.memory.streaming_scale
+        notes = (f"memory_eff priors x{scale:g} for {spec.memory.technology} memory (streaming efficiency by "
+                 "technology: hwmap.hardware.gpu_schema.MEMORY_STREAMING_SCALE)",) if scale != 1.0 else ()
         return GpuCoefficients(priors, spec.priors.idle_power_w, spec.priors.host_view_us * 1e-6,
-                               spec.priors.host_module_us * 1e-6, calibrated=False)
+                               spec.priors.host_module_us * 1e-6, calibrated=False, notes=notes)
     base = accel.name.split("[", 1)[0]
     if calibration.template_name != base:
         where = f" ({calibration.source})" if calibration.source else ""
@@ -481,6 +561,7 @@ class AmpPlan:
     features: tuple[NodeFeatures, ...]
     output_bytes: tuple[int, ...]  # bytes per output element
     casts: Mapping[int, tuple[int, ...]]
+    parameter_casts: Mapping[int, tuple[bool, ...]] = field(default_factory=dict)  # casts[p][i] reads a parameter
 
 
 def amp_plan(graph: LayerGraph, *, low_bytes: int = 2) -> AmpPlan:
@@ -499,6 +580,7 @@ def amp_plan(graph: LayerGraph, *, low_bytes: int = 2) -> AmpPlan:
     out_bytes: list[int] = []
     feats: list[NodeFeatures] = []
     casts: dict[int, tuple[int, ...]] = {}
+    parameter_casts: dict[int, tuple[bool, ...]] = {}
 
     def size_of(tensor) -> int:
         source = tensor.source
@@ -512,6 +594,7 @@ def amp_plan(graph: LayerGraph, *, low_bytes: int = 2) -> AmpPlan:
         base = _op_base(node.op)
         in_sizes = [size_of(t) for t in node.inputs]
         node_casts: list[int] = []
+        node_parameter_casts: list[bool] = []
         if isinstance(work, (Zero, Unsupported)) or cls is None:
             out = in_sizes[0] if in_sizes else 4
             if isinstance(work, Zero) or cls is None:
@@ -520,12 +603,14 @@ def amp_plan(graph: LayerGraph, *, low_bytes: int = 2) -> AmpPlan:
                 continue
         if isinstance(work, (Gemm, Conv)):
             out = low_bytes
-            node_casts = [t.numel for t, b in zip(node.inputs, in_sizes, strict=True) if b != low_bytes]
+            cast = [t for t, b in zip(node.inputs, in_sizes, strict=True) if b != low_bytes]
+            node_casts, node_parameter_casts = [t.numel for t in cast], [t.is_weight for t in cast]
             sizes = [low_bytes] * len(node.inputs)
         elif base in _AMP_FP32_OPS:
             out = 4
             node_casts = [t.numel for t, b in zip(node.inputs, in_sizes, strict=True)
                           if b != 4 and not t.is_weight]
+            node_parameter_casts = [False] * len(node_casts)
             sizes = [4] * len(node.inputs)
         elif cls == "batch_norm":
             out = in_sizes[0] if in_sizes else 4
@@ -537,8 +622,9 @@ def amp_plan(graph: LayerGraph, *, low_bytes: int = 2) -> AmpPlan:
         out_bytes.append(out)
         if node_casts:
             casts[p] = tuple(node_casts)
+            parameter_casts[p] = tuple(node_parameter_casts)
         feats.append(_features_at_sizes(node, sizes, out))
-    return AmpPlan(tuple(feats), tuple(out_bytes), casts)
+    return AmpPlan(tuple(feats), tuple(out_bytes), casts, parameter_casts)
 
 
 def _features_at_sizes(node: Node, in_sizes: Sequence[int], out_size: int) -> NodeFeatures:
@@ -717,6 +803,12 @@ class _Launch:
     extra_dynamic_j: float = 0.0
     extra_bytes: float = 0.0
     extras: list[tuple[str, float, float]] = field(default_factory=list)  # fused members: (class, FLOPs, bytes)
+    parameter_bytes: float = 0.0  # operands read straight from the model's parameters (never L2-resident)
+    dram_bytes: float | None = None  # bytes_ less the L2-resident activations (None: not yet set, all of them)
+
+    @property
+    def dram(self) -> float:
+        return self.bytes_ if self.dram_bytes is None else self.dram_bytes
 
 
 @dataclass(frozen=True)
@@ -756,13 +848,15 @@ class GpuTimeline:
         return int(self.launches.sum())
 
 
-def _cast_launches(position: int, casts: Sequence[int], full_s) -> list[_Launch]:
-    """One elementwise kernel per autocast cast (fp32 <-> fp16 copy: reads 4 or 2 bytes, writes the other)."""
+def _cast_launches(position: int, casts: Sequence[tuple[int, bool]], full_s) -> list[_Launch]:
+    """One elementwise kernel per autocast cast (fp32 <-> fp16 copy: reads 4 or 2 bytes, writes the other); casts
+    are (elements, reads a parameter) pairs (a parameter is read in fp32 from DRAM)."""
     out = []
-    for numel in casts:
+    for numel, of_parameter in casts:
         flops, bytes_ = float(numel), float(numel) * 6.0
+        read_parameter = 4.0 * numel if of_parameter else 0.0
         out.append(_Launch(position, "elementwise", flops, bytes_, float(numel), [position],
-                           [full_s("elementwise", flops, bytes_)]))
+                           [full_s("elementwise", flops, bytes_)], parameter_bytes=read_parameter))
     return out
 
 
@@ -840,10 +934,13 @@ def _copy_launches(position: int, numel: int, element_bytes: int, full_s) -> lis
                     [full_s("data_movement", 0.0, bytes_)])]
 
 
-def _casts_outside_fused_chains(position: int, casts: Sequence[int], score_numel: Mapping[int, int]) -> tuple:
-    """The autocast casts at a node, less those of attention scores inside a fused attention kernel."""
+def _casts_outside_fused_chains(position: int, plan: AmpPlan, score_numel: Mapping[int, int]) -> tuple:
+    """The autocast casts at a node as (elements, reads a parameter), less those of attention scores inside a fused
+    attention kernel."""
+    numels = plan.casts.get(position, ())
+    casts = zip(numels, plan.parameter_casts.get(position, (False,) * len(numels)), strict=True)
     scores = score_numel.get(position)
-    return tuple(n for n in casts if n != scores) if scores is not None else tuple(casts)
+    return tuple(c for c in casts if c[0] != scores) if scores is not None else tuple(casts)
 
 
 def _scope_prefixes(scope: str) -> tuple[str, ...]:
@@ -1049,8 +1146,7 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
     for p, node in enumerate(nodes):
         cls = channels_last_fit_class(node, classes[p]) if channels_last else classes[p]
         if plan is not None and edges is None:
-            launches.extend(_cast_launches(p, _casts_outside_fused_chains(p, plan.casts.get(p, ()), score_numel),
-                                           full_s))
+            launches.extend(_cast_launches(p, _casts_outside_fused_chains(p, plan, score_numel), full_s))
         if p in copies:  # a norm's implicit contiguous copy (at the norm's compute dtype: fp32 under autocast)
             launches.extend(_copy_launches(p, copies[p], 4 if plan is not None else size, full_s))
         if p in chain_at:
@@ -1079,8 +1175,12 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
                 continue
         f = feats[p]
         # a member's weight is its work at full rate, so fused operators share a kernel's time by their work
-        launches.append(_Launch(p, cls, f.flops, f.bytes_, f.elements, [p], [full_s(cls, f.flops, f.bytes_)]))
+        launches.append(_Launch(p, cls, f.flops, f.bytes_, f.elements, [p], [full_s(cls, f.flops, f.bytes_)],
+                                parameter_bytes=_parameter_bytes(node, weight_elements[p], size, amp=plan is not None)))
         launch_at_anchor[p] = launches[-1]
+
+    for launch in launches:
+        launch.dram_bytes = float(dram_bytes_after_l2(launch.bytes_, launch.parameter_bytes, roofs.l2_bytes))
 
     host, entries, views = _host_times(graph, mode, coef, fused_chains)
     launch_at: dict[int, list[int]] = {}
@@ -1089,6 +1189,15 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
         host[launch.position] += coef.classes[launch.fit_class].host_overhead_s
     return _Setup(roofs, coef, classes, launches, launch_at, host, entries, views, fused_chains,
                   fused_pointwise)
+
+
+def _parameter_bytes(node: Node, weight_elements: int, element_bytes: int, *, amp: bool) -> float:
+    """Bytes a node's kernel reads straight from the model's parameters: none for a GEMM/convolution under
+    autocast (it reads the fp16 copies its cast kernels just wrote), the fp32 parameters of other ops under
+    autocast, the weights at the dtype otherwise."""
+    if amp:
+        return 0.0 if isinstance(node.work, (Gemm, Conv)) else 4.0 * weight_elements
+    return float(weight_elements * element_bytes)
 
 
 def _fused_chains(graph: LayerGraph, mode: str) -> tuple[AttentionChain, ...]:
@@ -1154,6 +1263,8 @@ class TimelinePlan:
     extra_flops: np.ndarray
     extra_bytes: np.ndarray
     extra_peak: np.ndarray
+    dram_bytes: np.ndarray | None = None  # bytes_ less the L2-resident activations (None: every byte crosses DRAM)
+    l2_bandwidth_bytes_per_s: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -1211,6 +1322,8 @@ def _plan_of(setup: _Setup, model: str, n_nodes: int) -> TimelinePlan:
         extra_flops=np.array([e[2] for e in extra], dtype=float),
         extra_bytes=np.array([e[3] for e in extra], dtype=float),
         extra_peak=np.array([roofs.peak_for(FIT_CLASSES[e[1]]) for e in extra], dtype=float),
+        dram_bytes=np.array([launch.dram for launch in launches], dtype=float),
+        l2_bandwidth_bytes_per_s=roofs.l2_bandwidth_bytes_per_s,
     )
 
 
@@ -1246,6 +1359,8 @@ class PlanStack:
         self.w = np.maximum(cat([p.elements for p in plans]), 1.0)
         self.peak = cat([p.peak_flops_per_s for p in plans])
         self.bw = cat([np.full(len(p.cls), p.bandwidth_bytes_per_s) for p in plans])
+        self.dram = cat([p.bytes_ if p.dram_bytes is None else p.dram_bytes for p in plans])
+        self.l2_bw = cat([np.full(len(p.cls), p.l2_bandwidth_bytes_per_s) for p in plans])
         self.views = cat([p.views_before for p in plans])
         self.modules = cat([p.modules_before for p in plans])
         self.views_after = np.array([p.views_after for p in plans])
@@ -1263,8 +1378,9 @@ class PlanStack:
         """Each launch's own kernel time (its anchor's work and the launch overhead; no fused members)."""
         k = self.cls
         sat = self.w / (self.w + c.half_saturation_elements[k])
-        return np.maximum(self.flops / (self.peak * c.compute_eff_frac[k] * sat),
-                          self.bytes_ / (self.bw * c.memory_eff_frac[k])) + c.launch_overhead_s[k]
+        memory = memory_time_s(self.bytes_, bandwidth_bytes_per_s=self.bw, memory_eff_frac=c.memory_eff_frac[k],
+                               dram_bytes=self.dram, l2_bandwidth_bytes_per_s=self.l2_bw)
+        return np.maximum(self.flops / (self.peak * c.compute_eff_frac[k] * sat), memory) + c.launch_overhead_s[k]
 
     def kernel_s(self, c: CoefficientArrays) -> np.ndarray:
         """Each launch's kernel time, fused pointwise members included (at their class's full rate)."""
@@ -1367,7 +1483,7 @@ def gpu_timeline(
             kernel[members] += k * share
             full_rate[members] += (base_full + launch.extra_full_s) * share
             dynamic[members] += (c.dynamic_power_w * base_full + launch.extra_dynamic_j) * share
-            dram[members] += (launch.bytes_ + launch.extra_bytes) * share
+            dram[members] += (launch.dram + launch.extra_bytes) * share
             launched[launch.position] += 1
             if launch.fit_class in MAC_CLASSES:
                 algorithm_macs += launch.flops / 2
@@ -1391,7 +1507,9 @@ def gpu_timeline(
 ASSUMPTIONS = (
     "Assumes: kernel time = max(FLOPs / (roof x compute_eff x s(w)), bytes / (bandwidth x memory_eff)) + launch "
     "overhead, s(w) = w / (w + w_half) with w the output elements (GEMM/conv) or max(input, output) elements",
-    "Assumes: every operand crosses DRAM once per kernel (no cache reuse between kernels)",
+    "Assumes: every operand crosses DRAM once per kernel, except the activations of a kernel whose working set "
+    "fits in the L2 (served at L2 bandwidth; resident share 1 up to the L2 size, 0 from twice it); parameters cross "
+    "DRAM once per forward",
     "Assumes: the host launches kernels asynchronously; a kernel starts when the GPU is free and its launch is "
     "dispatched (per-operator, per-view and per-module host costs)",
     "Assumes: energy = idle power x latency + class dynamic power x work time at the saturated rate",

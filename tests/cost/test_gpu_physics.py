@@ -47,7 +47,8 @@ def test_every_class_roof_stays_at_or_below_the_ceiling_roof():
 
 def test_fused_attention_under_autocast_casts_no_scores():
     graph = traced("timm:deit_tiny_patch16_224", 8)
-    accel = load_accelerator("rtx3090")
+    # the kernels' traffic, every byte through DRAM: without the L2 level (at batch 8 it would hold the scores)
+    accel = load_accelerator("rtx3090").with_overrides({"l2_cache_mib": None})
     fused = gpu_timeline(graph, accel, mode="sdpa", amp=True)
     eager = gpu_timeline(graph, accel, mode="eager", amp=True)
     # eager: softmax runs in fp32 (autocast), so the fp16 scores are cast up and its fp32 output cast down for the
@@ -59,3 +60,24 @@ def test_fused_attention_under_autocast_casts_no_scores():
     fused_casts = fused.kernels - gpu_timeline(graph, accel, mode="sdpa", amp=False).kernels
     assert eager_casts - fused_casts == 2 * blocks
     assert eager.dram_bytes.sum() - fused.dram_bytes.sum() > 2 * blocks * scores_bytes
+
+
+def test_memory_priors_follow_the_memory_technology():
+    from hwmap.cost.gpu import coefficients
+    from hwmap.hardware.gpu_schema import MEMORY_STREAMING_SCALE
+
+    for name, technology in (("rtx3090", "gddr6x"), ("rtx4090", "gddr6x"), ("rtx5090", "gddr7"),
+                             ("rtx_pro6000_blackwell_maxq", "gddr7")):
+        accel = load_accelerator(name)
+        assert accel.spec.memory.technology == technology
+        coef = coefficients(accel)
+        for cls, prior in (("elementwise", 0.85), ("conv_depthwise", 0.65), ("conv_dense", 0.75)):
+            assert accel.spec.priors.classes.get(cls).memory_eff_frac == prior  # the template states the rule
+            assert coef.classes[cls].memory_eff_frac == pytest.approx(prior * MEMORY_STREAMING_SCALE[technology])
+        assert any(f"x{MEMORY_STREAMING_SCALE[technology]:g} for {technology}" in note for note in coef.notes)
+    # a technology without a scale (or none stated) keeps the template's priors as written
+    h100 = load_accelerator("h100_sxm")
+    assert coefficients(h100).classes["elementwise"].memory_eff_frac == \
+        h100.spec.priors.classes.elementwise.memory_eff_frac
+    # streaming kernels: GDDR7 below the GDDR rule's 0.85, GDDR6X above it and within the ~0.85-0.92 reported
+    assert 0.85 * MEMORY_STREAMING_SCALE["gddr7"] < 0.85 < 0.85 * MEMORY_STREAMING_SCALE["gddr6x"] <= 0.92
