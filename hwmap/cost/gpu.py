@@ -264,12 +264,10 @@ def l2_level(spec: GpuSpec) -> tuple[float, float]:
 
 def l2_resident_frac(working_set_bytes, l2_bytes: float):
     """Share of a kernel's activations served by the L2: 1 up to the L2's size, 0 from twice it, linear between."""
-    if l2_bytes <= 0:
-        return np.zeros_like(np.asarray(working_set_bytes, dtype=float)) if not _all_scalars(working_set_bytes) \
-            else 0.0
     if _all_scalars(working_set_bytes):
-        return min(1.0, max(0.0, 2.0 - working_set_bytes / l2_bytes))
-    return np.clip(2.0 - np.asarray(working_set_bytes, dtype=float) / l2_bytes, 0.0, 1.0)
+        return 0.0 if l2_bytes <= 0 else min(1.0, max(0.0, 2.0 - working_set_bytes / l2_bytes))
+    w = np.asarray(working_set_bytes, dtype=float)
+    return np.zeros_like(w) if l2_bytes <= 0 else np.clip(2.0 - w / l2_bytes, 0.0, 1.0)
 
 
 def dram_bytes_after_l2(bytes_, parameter_bytes, l2_bytes: float):
@@ -1095,12 +1093,15 @@ class _Setup:
     fused_pointwise: int
 
 
-def _class_full_rate_s(roofs: GpuRoofs, coef: GpuCoefficients, fit_class: str, flops: float, bytes_: float) -> float:
-    """One kernel's work at its class's saturated rate (the weight of a fused member, the drive of dynamic energy)."""
+def _class_full_rate_s(roofs: GpuRoofs, coef: GpuCoefficients, fit_class: str, flops: float, bytes_: float, *,
+                       dram_bytes: float | None = None) -> float:
+    """One kernel's work at its class's saturated rate (the weight of a fused member, the drive of dynamic energy);
+    dram_bytes: what of bytes_ crosses DRAM past the L2 (None: all of it)."""
     c = coef.classes[fit_class]
     return float(full_rate_time_s(flops, bytes_, peak_flops_per_s=roofs.peak_for(fit_class),
                                   bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s,
-                                  compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac))
+                                  compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac,
+                                  dram_bytes=dram_bytes, l2_bandwidth_bytes_per_s=roofs.l2_bandwidth_bytes_per_s))
 
 
 def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration | None, mode: str, dtype: str,
@@ -1460,9 +1461,6 @@ def gpu_timeline(
     n = len(graph.nodes)
     launches = [setup.launches[i] for i in _launch_order(setup, n)]
 
-    def full_s(cls: str, flops: float, bytes_: float) -> float:
-        return _class_full_rate_s(roofs, coef, cls, flops, bytes_)
-
     # --- pipeline (PlanStack: the formulas the table fit evaluates), then each launch's share per member ------
     latency = np.zeros(n)
     kernel = np.zeros(n)
@@ -1477,7 +1475,8 @@ def gpu_timeline(
         step_s = np.diff(gpu_done_s, prepend=0.0)  # how much later the GPU finishes because of launch i
         for launch, k, step in zip(launches, kernel_s.tolist(), step_s.tolist(), strict=True):
             c = coef.classes[launch.fit_class]
-            base_full = full_s(launch.fit_class, launch.flops, launch.bytes_)
+            base_full = _class_full_rate_s(roofs, coef, launch.fit_class, launch.flops, launch.bytes_,
+                                           dram_bytes=launch.dram)
             share, members = _shares(launch)
             latency[members] += step * share
             kernel[members] += k * share

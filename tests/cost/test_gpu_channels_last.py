@@ -51,8 +51,12 @@ def _net(groups: int, pointwise: bool = False):
     return nn.Sequential(*layers).eval()
 
 
+# the class rates, every byte through DRAM: the RTX 4090 without its L2 level (tests/cost/test_gpu_l2.py)
+RTX4090_DRAM_ONLY = load_accelerator("rtx4090").with_overrides({"l2_cache_mib": None})
+
+
 def _conv_full_rate_s(graph, mode: str) -> list[float]:
-    timeline = gpu_timeline(graph, load_accelerator("rtx4090"), mode=mode, dtype="fp16", amp=False)
+    timeline = gpu_timeline(graph, RTX4090_DRAM_ONLY, mode=mode, dtype="fp16", amp=False)
     return [float(timeline.full_rate_s[p]) for p, node in enumerate(graph.nodes) if isinstance(node.work, Conv)]
 
 
@@ -60,7 +64,7 @@ def test_compiled_ungrouped_convolutions_run_at_the_linear_class_rates():
     """A channels-last 1x1 or 3x3 convolution is a kernel of class linear: it costs what a GEMM of the same FLOPs and
     bytes costs on the card (RTX 4090 priors: linear 0.90 compute, 0.85 memory, against conv_dense 0.55 / 0.75,
     conv_pointwise 0.60 / 0.75), and is therefore faster than its eager NCHW kernel."""
-    accel = load_accelerator("rtx4090")
+    accel = RTX4090_DRAM_ONLY
     graph = extract_graph(_net(groups=1, pointwise=True), input_shape=(3, 32, 32), batch=64, cache=False)
     assert inductor_channels_last(graph)
     roofs, coef = gpu_roofs(accel, dtype="fp16"), coefficients(accel)
