@@ -1177,7 +1177,8 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
         f = feats[p]
         # a member's weight is its work at full rate, so fused operators share a kernel's time by their work
         launches.append(_Launch(p, cls, f.flops, f.bytes_, f.elements, [p], [full_s(cls, f.flops, f.bytes_)],
-                                parameter_bytes=_parameter_bytes(node, weight_elements[p], size, amp=plan is not None)))
+                                parameter_bytes=_parameter_bytes(node, weight_elements[p], size, amp=plan is not None,
+                                                                 casts_launched=edges is None)))
         launch_at_anchor[p] = launches[-1]
 
     for launch in launches:
@@ -1192,13 +1193,15 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
                   fused_pointwise)
 
 
-def _parameter_bytes(node: Node, weight_elements: int, element_bytes: int, *, amp: bool) -> float:
+def _parameter_bytes(node: Node, weight_elements: int, element_bytes: int, *, amp: bool,
+                     casts_launched: bool) -> float:
     """Bytes a node's kernel reads straight from the model's parameters: none for a GEMM/convolution under
-    autocast (it reads the fp16 copies its cast kernels just wrote), the fp32 parameters of other ops under
-    autocast, the weights at the dtype otherwise."""
-    if amp:
-        return 0.0 if isinstance(node.work, (Gemm, Conv)) else 4.0 * weight_elements
-    return float(weight_elements * element_bytes)
+    autocast where the cast kernels run (eager: it reads the fp16 copies they just wrote; compiled mode launches no
+    casts, so it reads its weights at the dtype), the fp32 parameters of other ops under autocast, the weights at
+    the dtype otherwise."""
+    if amp and isinstance(node.work, (Gemm, Conv)):
+        return 0.0 if casts_launched else float(weight_elements * element_bytes)
+    return float(weight_elements * (4 if amp else element_bytes))
 
 
 def _fused_chains(graph: LayerGraph, mode: str) -> tuple[AttentionChain, ...]:

@@ -112,3 +112,22 @@ def test_an_l2_bandwidth_needs_a_size_and_must_beat_dram():
         RTX4090.with_overrides({"l2_bandwidth_gb_per_s": 900})
     with pytest.raises(TemplateError, match="l2_cache_mib"):
         RTX4090.with_overrides({"l2_cache_mib": None, "l2_bandwidth_gb_per_s": 5000})
+
+
+def test_parameters_cross_dram_once_per_forward_in_eager_and_compiled_mode():
+    from torch import nn
+
+    from hwmap.api import extract_graph
+
+    graph = extract_graph(nn.Sequential(nn.Conv2d(3, 16, 3)).eval(), input_shape=(3, 8, 8), batch=1, cache=False)
+    parameters = 16 * 3 * 3 * 3 + 16  # weight and bias
+    conv = next(p for p, node in enumerate(graph.nodes) if "convolution" in node.op)
+    # eager under autocast: cast kernels read the fp32 parameters from DRAM and write fp16 copies the convolution
+    # reads from L2 (the input's cast and the output stay there too): 4 bytes per parameter cross DRAM
+    eager = gpu_timeline(graph, RTX4090, mode="eager", amp=True)
+    assert eager.launches[conv] == 4  # three casts and the convolution
+    assert eager.dram_bytes[conv] == 4 * parameters
+    # torch.compile launches no casts: the convolution reads its weights at fp16, from DRAM
+    compiled = gpu_timeline(graph, RTX4090, mode="compiled", amp=True)
+    assert compiled.launches[conv] == 1
+    assert compiled.dram_bytes[conv] == 2 * parameters
