@@ -1495,6 +1495,11 @@ def gpu_timeline(
             latency[members] += tail_s * share
 
     notes = list(roofs.notes) + list(coef.notes) + list(graph.notes)  # the graph's own (an ONNX file's folds)
+    operand_bytes = sum(launch.bytes_ + launch.extra_bytes for launch in launches)
+    if roofs.l2_bytes > 0 and operand_bytes > 0:
+        served = 1.0 - float(dram.sum()) / operand_bytes
+        notes.append(f"L2 level: {served:.0%} of the kernels' {operand_bytes / 1e9:.3g} GB of operands served by the "
+                     f"{roofs.l2_bytes / 2**20:g} MiB L2 (working sets that fit; hwmap.cost.gpu.l2_level)")
     unsupported = graph.unsupported
     if unsupported:
         notes.append(f"{len(unsupported)} unsupported operators cost nothing: {graph.unsupported_summary()}")

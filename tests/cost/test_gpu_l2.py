@@ -100,6 +100,9 @@ def test_a_large_l2_card_moves_less_dram_at_mid_batch_and_the_same_at_large_batc
     with_l2 = estimate_gpu(graph, RTX4090, mode="auto", amp=True)
     without = estimate_gpu(graph, RTX4090.with_overrides({"l2_cache_mib": None}), mode="auto", amp=True)
     assert with_l2.dram_bytes < 0.5 * without.dram_bytes  # batch 32: most activations stay in 72 MiB
+    served = next(note for note in with_l2.notes if note.startswith("L2 level:"))
+    assert served.startswith(f"L2 level: {1 - with_l2.dram_bytes / without.dram_bytes:.0%} of the kernels'")
+    assert not any(note.startswith("L2 level:") for note in without.notes)
     assert with_l2.latency_ms < without.latency_ms
     big = traced("resnet18", 1024)
     gap = estimate_gpu(big, RTX4090, mode="auto", amp=True).dram_bytes / \
