@@ -180,9 +180,9 @@ class GpuPeaks(StrictModel):
 # rules above) are scaled by the card's memory technology. No published STREAM-style measurement of GDDR7 could be
 # read (December 2026); each value is set from ONE published timm table and checked on a sibling card the value was
 # not set from (experiments/gpu_published_cards.py, same technology, other board, power and batch):
-# - gddr6x 1.027: the scale that minimises the priors' median |error| on the RTX 3090 table (6.4% instead of 7.2%;
+# - gddr6x 1.027: the scale that minimises the priors' median |error| on the RTX 3090 table (6.3% instead of 7.2%;
 #   near-best 1.020-1.035); on the RTX 4090's (held out) 7.9% instead of 8.3%. Streaming kernels then reach 0.87 of
-#   the peak, within the 85-92% commonly reported for GDDR6X stream/copy kernels.
+#   the peak, inside the 85-92% range COEFFICIENT_BOUNDS assumes (recalled, not read from a source).
 # - gddr7 0.885: the same on the RTX 5090 table (6.9% instead of 9.0%; near-best 0.880-0.890); on the RTX PRO 6000
 #   Blackwell Max-Q's (held out) 8.6% instead of 13.1%. Streaming kernels reach 0.75 of the 1792 GB/s.
 # Other technologies: 1.0 (no table to set it from; their templates' rules stand as written).
