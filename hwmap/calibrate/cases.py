@@ -18,10 +18,10 @@ from hwmap.cost.gpu import (
     attention_chains,
     chain_features,
     coefficients,
+    dram_bytes_after_l2,
     fit_class_of,
     gpu_roofs,
     kernel_time_s,
-    l2_resident_frac,
     node_features,
 )
 from hwmap.graph.ir import LayerGraph, Node
@@ -241,7 +241,7 @@ def _prior_predictor(accel: Accelerator, dtype: str) -> Callable[[BenchCase], fl
                                    compute_eff_frac=c.compute_eff_frac, memory_eff_frac=c.memory_eff_frac,
                                    half_saturation_elements=c.half_saturation_elements,
                                    launch_overhead_s=c.launch_overhead_s,
-                                   dram_bytes=case.bytes_ * (1.0 - l2_resident_frac(case.bytes_, roofs.l2_bytes)),
+                                   dram_bytes=dram_bytes_after_l2(case.bytes_, 0.0, roofs.l2_bytes),
                                    l2_bandwidth_bytes_per_s=roofs.l2_bandwidth_bytes_per_s))
 
     return predict

@@ -38,7 +38,7 @@ from hwmap.calibrate.recording import (
     calibration_from_measurements,
     device_record,
 )
-from hwmap.cost.gpu import gpu_roofs, l2_resident_frac, template_for_device_name
+from hwmap.cost.gpu import dram_bytes_after_l2, gpu_roofs, template_for_device_name
 from hwmap.errors import HwmapError, ParameterError
 from hwmap.graph.ir import LayerGraph
 
@@ -330,10 +330,10 @@ def _time_cases(timer: _Timer, cases: Sequence[BenchCase], device: Any, dtype: A
             progress.advance()
             continue
         measured[case.key] = (gpu_s, host_s)
-        resident = l2_resident_frac(case.bytes_, roofs.l2_bytes)  # the loop re-runs it on the same buffers
+        # the timing loop re-runs the kernel on the same buffers: every operand, weights too, may stay in L2
         timing.append(TimingSample(case.fit_class, case.flops, case.bytes_, case.elements, gpu_s, host_s,
                                    roofs.peak_for(case.fit_class), roofs.bandwidth_bytes_per_s, case.label,
-                                   dram_bytes=case.bytes_ * (1.0 - resident),
+                                   dram_bytes=dram_bytes_after_l2(case.bytes_, 0.0, roofs.l2_bytes),
                                    l2_bandwidth_bytes_per_s=roofs.l2_bandwidth_bytes_per_s))
         progress.advance()
     return timing, measured, skipped
