@@ -62,7 +62,7 @@ def _conv_full_rate_s(graph, mode: str) -> list[float]:
 
 def test_compiled_ungrouped_convolutions_run_at_the_linear_class_rates():
     """A channels-last 1x1 or 3x3 convolution is a kernel of class linear: it costs what a GEMM of the same FLOPs and
-    bytes costs on the card (RTX 4090 priors: linear 0.90 compute, 0.85 memory, against conv_dense 0.55 / 0.75,
+    bytes costs on the card (RTX 4090 priors: linear 0.95 compute, 0.85 memory, against conv_dense 0.55 / 0.75,
     conv_pointwise 0.60 / 0.75), and is therefore faster than its eager NCHW kernel."""
     accel = RTX4090_DRAM_ONLY
     graph = extract_graph(_net(groups=1, pointwise=True), input_shape=(3, 32, 32), batch=64, cache=False)
@@ -70,7 +70,7 @@ def test_compiled_ungrouped_convolutions_run_at_the_linear_class_rates():
     roofs, coef = gpu_roofs(accel, dtype="fp16"), coefficients(accel)
     linear = coef.classes["linear"]
     memory_eff = 0.85 * MEMORY_STREAMING_SCALE["gddr6x"]
-    assert (linear.compute_eff_frac, linear.memory_eff_frac) == (0.90, pytest.approx(memory_eff))
+    assert (linear.compute_eff_frac, linear.memory_eff_frac) == (0.95, pytest.approx(memory_eff))
     eager, compiled = _conv_full_rate_s(graph, "eager"), _conv_full_rate_s(graph, "compiled")
     convs = [n for n in graph.nodes if isinstance(n.work, Conv)]
     assert [n.work.is_pointwise for n in convs] == [False] + [False, True] * 3
@@ -78,7 +78,7 @@ def test_compiled_ungrouped_convolutions_run_at_the_linear_class_rates():
         weights = sum(t.numel for t in node.inputs if t.is_weight) * 2
         f = conv_algorithm(node, node_features(node, "fp16"), roofs, weights)
         gemm_s = full_rate_time_s(f.flops, f.bytes_, peak_flops_per_s=roofs.peak_for("linear"),
-                                  bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s, compute_eff_frac=0.90,
+                                  bandwidth_bytes_per_s=roofs.bandwidth_bytes_per_s, compute_eff_frac=0.95,
                                   memory_eff_frac=memory_eff)
         assert c == pytest.approx(gemm_s, rel=1e-9)
         assert c < e
