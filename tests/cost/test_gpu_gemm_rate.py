@@ -4,6 +4,8 @@ The linear class's prior on these parts (compute_eff 0.95, hwmap.hardware.gpu_sc
 generation") is set from these measurements, not from timm's model tables: square FP16 GEMMs timed with
 torch.matmul by users of https://github.com/zzc0721/torch-performance-test-data (one issue per card, PyTorch 2.7-2.8,
 CUDA 12.8) and https://github.com/mli/transformers-benchmarks (issue #4, PyTorch 2.0, CUDA 12.0).
+Also behind the prior, with no template here to test: an RTX 3080 10GB (GA102, the 3090's chip) at 63.94 / 64.10
+TFLOP/s for sides 8192 / 10240 (zzc0721/torch-performance-test-data#114, PyTorch 2.1.2), 1.08 x its rated 59.5.
 """
 
 from __future__ import annotations
