@@ -75,9 +75,11 @@ Execution modes (what runs as one kernel):
 - ``compiled`` (torch.compile, Inductor; hwmap.graph.fusion's ``compiled`` policy): attention chains fused as
   in sdpa; convolutions (depthwise included), GEMMs and fused attention are library kernels (cuDNN, cuBLAS,
   FlashAttention) that take no epilogue; an activation, elementwise, batch-norm, layer/group/RMS-norm or
-  data-movement operator whose input comes from the generated (Triton) kernel launched just before it is fused
-  into that kernel, and after a library kernel starts a new one. A fused operator launches nothing, costs no
-  host time, and adds only its external inputs' bytes and its vector work to the kernel. Views and module calls
+  data-movement operator one of whose inputs comes from the generated (Triton) kernel launched just before it is
+  fused into that kernel, and after a library kernel starts a new one. A fused operator launches nothing and
+  costs no host time; the kernel reads its members' inputs from outside it and writes the outputs that an
+  operator outside it reads (or nothing reads: the graph's output); an output read only inside the kernel is never
+  written (:func:`_write_fused_outputs`). Views and module calls
   cost no host time (compiled away); each remaining kernel keeps its class's host overhead.
   Convolutions run channels-last where Inductor's layout rule chooses it (:func:`inductor_channels_last`): an
   ungrouped one (1x1 or spatial) is then an NHWC implicit GEMM, a kernel of class ``linear``
@@ -959,6 +961,46 @@ def _module_entries(nodes: Sequence[Node]) -> np.ndarray:
     return entries
 
 
+def _consumers_through_views(edges: _Edges, p: int) -> set[int]:
+    """The operators that read p's output, directly or through views."""
+    found: set[int] = set()
+    stack, seen = list(edges.consumers[p]), 0
+    while stack and seen < 4096:
+        q = stack.pop()
+        seen += 1
+        if isinstance(edges.nodes[q].work, Zero):
+            stack.extend(edges.consumers[q])
+        else:
+            found.add(q)
+    return found
+
+
+def _write_fused_outputs(launch: _Launch, edges: _Edges, size: int, full_s, coef: GpuCoefficients) -> None:
+    """A compiled kernel's memory traffic: what its members read from outside it (their extras' bytes so far) and
+    the outputs it writes: a member's output is written when an operator outside the kernel reads it, or nothing
+    does (the graph's output); one read only inside the kernel stays in registers. The anchor's output, counted in
+    launch.bytes_, is taken out when only fused members read it. Then each member's full-rate time (its share of
+    the kernel) and dynamic energy."""
+    inside = set(launch.members)
+
+    def written(p: int) -> bool:
+        readers = _consumers_through_views(edges, p)
+        return not readers or bool(readers - inside)
+
+    if not written(launch.position):
+        launch.bytes_ = max(launch.bytes_ - edges.output_numel(launch.position) * size, 0.0)
+    extras = []
+    for member, (cls, flops, external) in zip(launch.members[-len(launch.extras):], launch.extras, strict=True):
+        moved = external + (edges.output_numel(member) * size if written(member) else 0.0)
+        extra = full_s(cls, flops, moved)
+        launch.weights.append(extra)
+        launch.extra_full_s += extra
+        launch.extra_dynamic_j += coef.classes[cls].dynamic_power_w * extra
+        launch.extra_bytes += moved
+        extras.append((cls, flops, moved))
+    launch.extras = extras
+
+
 def _produced_by(edges: _Edges, tensor, members: list[int]) -> bool:
     source = tensor.source
     if not source.isdigit() or int(source) not in edges.pos:
@@ -1165,12 +1207,7 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
             last = launch_at_anchor.get(group.anchor) if group is not None else None
             if last is not None:
                 external = sum(t.numel for t in node.inputs if not _produced_by(edges, t, last.members)) * size
-                extra = full_s(cls, feats[p].flops, float(external))
                 last.members.append(p)
-                last.weights.append(extra)
-                last.extra_full_s += extra
-                last.extra_dynamic_j += coef.classes[cls].dynamic_power_w * extra
-                last.extra_bytes += external
                 last.extras.append((cls, feats[p].flops, float(external)))
                 fused_pointwise += 1
                 continue
@@ -1181,6 +1218,10 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
                                                                  casts_launched=edges is None)))
         launch_at_anchor[p] = launches[-1]
 
+    if edges is not None:
+        for launch in launches:
+            if launch.extras:
+                _write_fused_outputs(launch, edges, size, full_s, coef)
     for launch in launches:
         launch.dram_bytes = float(dram_bytes_after_l2(launch.bytes_, launch.parameter_bytes, roofs.l2_bytes))
 

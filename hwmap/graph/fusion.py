@@ -27,7 +27,8 @@ Policies
     takes no fused epilogue (Inductor fuses into GEMMs only with ``max_autotune``'s Triton templates, not
     torch.compile's default that timm's ``--torchcompile`` uses). So an activation, elementwise, batch-norm,
     layer/group/RMS-norm or data-movement operator (a permute's ``contiguous`` copy, ``cat``, ``pad``, ``roll``)
-    whose first activation input was produced inside the kernel launched just before it joins that kernel if it
+    one of whose activation inputs was produced inside the kernel launched just before it (whichever argument:
+    Inductor fuses a consumer with its producer's kernel, ``x + f(y)`` as ``f(y) + x``) joins that kernel if it
     is a generated one (a pointwise, norm, pooling, softmax or copy kernel), and starts a generated kernel after
     a library kernel. Pre-formed kernels (fused attention chains) are passed in by the caller and count as one
     library launch. Batch norms are computed, not folded (Inductor without weight freezing keeps them).
@@ -235,9 +236,8 @@ def _walk_compiled(graph: LayerGraph, kernels: Sequence[tuple[int, Sequence[int]
             or node.op_class is OpClass.DATA_MOVEMENT
         if launches and generated and not launches[-1].library_kernel:
             last = launches[-1]
-            preds = _activation_preds(node, positions)
-            producer = _resolve(graph, preds[0], positions) if preds else None
-            if producer is not None and last.holds(producer):
+            producers = [_resolve(graph, q, positions) for q in _activation_preds(node, positions)]
+            if any(q is not None and last.holds(q) for q in producers):
                 last.epilogue.append(p)
                 continue
         launches.append(_Builder(p, _is_library_kernel(node, category), [], [], []))
