@@ -41,7 +41,8 @@ TABLES = [("rtx3090", None, "rtx3090", "auto", "RTX 3090 (eager, PyTorch 2.4)")]
     for name, template, mode, what in CARDS]
 TINY_TABLES = ("rtx3090", "rtx4090")
 RATIOS = [("rtx3090", "rtx4090"), ("rtx4090", "rtx5090"), ("rtx5090", "rtx_pro6000_blackwell_maxq"),
-          ("rtx4090", "rtx4090-compiled")]
+          ("rtx4090", "rtx4090-compiled"), ("rtx5090", "rtx5090-compiled"),
+          ("rtx_pro6000_blackwell_maxq", "rtx_pro6000_blackwell_maxq-compiled")]
 
 
 def group_times_s(plan, coef: CoefficientArrays) -> tuple[float, dict[str, float]]:
@@ -148,8 +149,8 @@ def ratio_lines(by_card: dict[str, list[dict]]) -> list[str]:
 
 def plot(by_card: dict[str, list[dict]], path) -> None:
     fig, ax = new_figure(width_in=7.5, height_in=4.6)
-    markers = "osD^v"
-    for (card, rows), marker in zip(by_card.items(), markers, strict=False):
+    markers = "osD^vP<"
+    for (card, rows), marker in zip(by_card.items(), markers, strict=True):
         share = [(r["tensor_memory_ms"] + r["other_memory_ms"]) / max(sum(r[f"{g}_ms"] for g in GROUPS), 1e-12)
                  for r in rows]
         ax.scatter(share, [r["priors_error_pct"] for r in rows], s=16, marker=marker, label=card, alpha=0.75)
@@ -157,7 +158,7 @@ def plot(by_card: dict[str, list[dict]], path) -> None:
     ax.set_xlabel("share of predicted step time in memory-bound kernels")
     ax.set_ylabel("priors error, % (+ = predicted too slow)")
     ax.set_title("GPU model priors on timm's published tables, by memory-bound share")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4)  # below: no point hidden
     save_figure(fig, path)
 
 

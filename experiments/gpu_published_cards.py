@@ -34,6 +34,10 @@ CARDS = [
      "GeForce RTX 5090 (Blackwell, 575 W), eager"),
     ("benchmark-infer-amp-nchw-pt291-cu128-4090-dynamo.subset.csv", "rtx4090", "compiled",
      "GeForce RTX 4090 (Ada), torch.compile"),
+    ("benchmark-infer-amp-nchw-pt291-cu130-5090-dynamo.subset.csv", "rtx5090", "compiled",
+     "GeForce RTX 5090 (Blackwell, 575 W), torch.compile"),
+    ("benchmark-infer-amp-nchw-pt291-cu130-pro6000maxq-dynamo.subset.csv", "rtx_pro6000_blackwell_maxq", "compiled",
+     "RTX PRO 6000 Blackwell Max-Q (300 W), torch.compile"),
 ]
 
 

@@ -18,6 +18,8 @@ ROOT = files("hwmap.data").joinpath("timm_benchmarks")
     ("benchmark-infer-amp-nchw-pt291-cu130-pro6000maxq.subset.csv", 85, 2048),
     ("benchmark-infer-amp-nchw-pt291-cu130-5090.subset.csv", 87, 1024),
     ("benchmark-infer-amp-nchw-pt291-cu128-4090-dynamo.subset.csv", 87, 1024),
+    ("benchmark-infer-amp-nchw-pt291-cu130-5090-dynamo.subset.csv", 87, 1024),
+    ("benchmark-infer-amp-nchw-pt291-cu130-pro6000maxq-dynamo.subset.csv", 87, 2048),
 ])
 def test_shipped_tables_read_and_are_consistent(name, rows, batch):
     table = read_table(str(ROOT.joinpath(name)))
@@ -35,4 +37,4 @@ def test_provenance_names_every_shipped_table_with_its_commit():
     for item in ROOT.iterdir():
         if item.name.endswith(".csv"):
             assert f"`{item.name}`" in text
-    assert text.count("90cae8c5ab83d2d7e23b1fb2bab1559bfdcbc7e9") >= 8  # four subsets: table rows and URLs
+    assert text.count("90cae8c5ab83d2d7e23b1fb2bab1559bfdcbc7e9") >= 12  # six subsets: table rows and URLs
