@@ -150,7 +150,9 @@ def ratio_lines(by_card: dict[str, list[dict]]) -> list[str]:
 def plot(by_card: dict[str, list[dict]], path) -> None:
     fig, ax = new_figure(width_in=7.5, height_in=4.6)
     markers = "osD^vP<"
-    for (card, rows), marker in zip(by_card.items(), markers, strict=True):
+    if len(by_card) > len(markers):  # a table without a marker of its own would be indistinguishable
+        raise SystemExit(f"gpu_published_breakdown: {len(by_card)} tables but {len(markers)} markers; add markers")
+    for (card, rows), marker in zip(by_card.items(), markers, strict=False):
         share = [(r["tensor_memory_ms"] + r["other_memory_ms"]) / max(sum(r[f"{g}_ms"] for g in GROUPS), 1e-12)
                  for r in rows]
         ax.scatter(share, [r["priors_error_pct"] for r in rows], s=16, marker=marker, label=card, alpha=0.75)
