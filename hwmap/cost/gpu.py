@@ -106,7 +106,7 @@ import numpy as np
 from hwmap.cost.layers import layer_arrays
 from hwmap.cost.result import GraphCost, layer_costs
 from hwmap.errors import HwmapError, TemplateError
-from hwmap.graph.fusion import plan_fusion
+from hwmap.graph.fusion import plan_fusion, readers
 from hwmap.graph.ir import LayerGraph, Node
 from hwmap.hardware.gpu_schema import COEFFICIENT_BOUNDS, FIT_CLASSES, GpuSpec, template_for_device_name
 from hwmap.ops.classes import OpClass
@@ -961,31 +961,17 @@ def _module_entries(nodes: Sequence[Node]) -> np.ndarray:
     return entries
 
 
-def _consumers_through_views(edges: _Edges, p: int) -> set[int]:
-    """The operators that read p's output, directly or through views."""
-    found: set[int] = set()
-    stack, seen = list(edges.consumers[p]), 0
-    while stack and seen < 4096:
-        q = stack.pop()
-        seen += 1
-        if isinstance(edges.nodes[q].work, Zero):
-            stack.extend(edges.consumers[q])
-        else:
-            found.add(q)
-    return found
-
-
-def _write_fused_outputs(launch: _Launch, edges: _Edges, size: int, full_s, coef: GpuCoefficients) -> None:
+def _write_fused_outputs(launch: _Launch, edges: _Edges, read_by: Sequence[Sequence[int]], size: int, full_s,
+                         coef: GpuCoefficients) -> None:
     """A compiled kernel's memory traffic: what its members read from outside it (their extras' bytes so far) and
     the outputs it writes: a member's output is written when an operator outside the kernel reads it, or nothing
     does (the graph's output); one read only inside the kernel stays in registers. The anchor's output, counted in
     launch.bytes_, is taken out when only fused members read it. Then each member's full-rate time (its share of
-    the kernel) and dynamic energy."""
+    the kernel) and dynamic energy. read_by: hwmap.graph.fusion.readers of the graph."""
     inside = set(launch.members)
 
     def written(p: int) -> bool:
-        readers = _consumers_through_views(edges, p)
-        return not readers or bool(readers - inside)
+        return not read_by[p] or not inside.issuperset(read_by[p])
 
     if not written(launch.position):
         launch.bytes_ = max(launch.bytes_ - edges.output_numel(launch.position) * size, 0.0)
@@ -1219,9 +1205,10 @@ def _setup(graph: LayerGraph, accel: Accelerator, *, calibration: GpuCalibration
         launch_at_anchor[p] = launches[-1]
 
     if edges is not None:
+        read_by = _memo(graph, "readers", lambda: readers(graph))
         for launch in launches:
             if launch.extras:
-                _write_fused_outputs(launch, edges, size, full_s, coef)
+                _write_fused_outputs(launch, edges, read_by, size, full_s, coef)
     for launch in launches:
         launch.dram_bytes = float(dram_bytes_after_l2(launch.bytes_, launch.parameter_bytes, roofs.l2_bytes))
 

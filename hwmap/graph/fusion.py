@@ -53,7 +53,7 @@ FusionPolicy = Literal["none", "epilogue", "compiled"]
 FUSION_POLICIES: tuple[str, ...] = (*FUSIONS, "compiled")  # GPUs add compiled kernels
 Role = Literal["anchor", "epilogue", "folded", "alone"]
 
-__all__ = ["FUSION_POLICIES", "FusedGroup", "FusionPlan", "FusionPolicy", "plan_fusion"]
+__all__ = ["FUSION_POLICIES", "FusedGroup", "FusionPlan", "FusionPolicy", "plan_fusion", "readers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +195,7 @@ class _Builder:
 def _walk_epilogue(graph: LayerGraph) -> list[_Builder]:
     nodes = graph.nodes
     positions = _positions(graph)
-    consumers = _consumers(graph, positions)
+    consumers = readers(graph, positions)
     groups: list[_Builder] = []
     current: _Builder | None = None
     for p, node in enumerate(nodes):
@@ -330,8 +330,9 @@ def _resolve(graph: LayerGraph, position: int | None, positions: dict[int, int])
     return position
 
 
-def _consumers(graph: LayerGraph, positions: dict[int, int]) -> list[list[int]]:
+def readers(graph: LayerGraph, positions: dict[int, int] | None = None) -> list[list[int]]:
     """For every position, the non-view operators that read its output (directly or through views)."""
+    positions = _positions(graph) if positions is None else positions
     direct: list[list[int]] = [[] for _ in graph.nodes]
     for p, node in enumerate(graph.nodes):
         for q in _activation_preds(node, positions):
